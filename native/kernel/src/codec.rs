@@ -1,0 +1,248 @@
+//! Canonical encoding of the whole state. The same bytes feed the BLAKE3 state
+//! hash and the kernel section of a snapshot, so "equal hash" means "equal
+//! snapshot payload". Everything that defines state is covered: dim, every
+//! record slot (status, tag, vector), the metadata map in key order, every node
+//! slot and every edge slot. Slot order is id order; nothing iterates a HashMap.
+//!
+//! Layout (all integers little-endian):
+//! ```text
+//! "VALORI-STATE" u32 version=1 | u32 dim
+//! u32 record_slots | per slot: u8 status (0 hole, 1 live, 2 soft-deleted)
+//!                              [if not hole: u64 tag, dim × i32]
+//! u32 metadata_count | per entry: u32 key_len, key, u32 value_len, value
+//! u32 node_slots | per slot: u8 present [if present: u8 kind, u32 record (u32::MAX = none)]
+//! u32 edge_slots | per slot: u8 present [if present: u8 kind, u32 from, u32 to]
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::error::{KResult, KernelError};
+use crate::event::{Reader, NONE_U32};
+use crate::state::{Edge, Limits, Node, State, HOLE, LIVE, TOMBSTONE};
+
+const MAGIC: &[u8; 12] = b"VALORI-STATE";
+const VERSION: u32 = 1;
+
+/// Where canonical bytes go: a buffer (snapshot) or a hasher (proof).
+pub trait Sink {
+    fn put(&mut self, b: &[u8]);
+}
+impl Sink for Vec<u8> {
+    fn put(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
+    }
+}
+impl Sink for blake3::Hasher {
+    fn put(&mut self, b: &[u8]) {
+        self.update(b);
+    }
+}
+
+fn put_i32_slice(sink: &mut impl Sink, v: &[i32]) {
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: i32 has no padding and any byte pattern is a valid u8; on a
+        // little-endian machine the in-memory bytes are the canonical bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, v.len() * 4) };
+        sink.put(bytes);
+    }
+    #[cfg(not(target_endian = "little"))]
+    {
+        let mut buf = Vec::with_capacity(v.len() * 4);
+        for x in v {
+            buf.extend_from_slice(&x.to_le_bytes());
+        }
+        sink.put(&buf);
+    }
+}
+
+pub fn encode_into(state: &State, sink: &mut impl Sink) {
+    let dim = state.limits.dim;
+    sink.put(MAGIC);
+    sink.put(&VERSION.to_le_bytes());
+    sink.put(&(dim as u32).to_le_bytes());
+    sink.put(&(state.status.len() as u32).to_le_bytes());
+    for (i, &st) in state.status.iter().enumerate() {
+        sink.put(&[st]);
+        if st != HOLE {
+            sink.put(&state.tags[i].to_le_bytes());
+            put_i32_slice(sink, &state.vectors[i * dim..(i + 1) * dim]);
+        }
+    }
+    sink.put(&(state.metadata.len() as u32).to_le_bytes());
+    for (k, v) in &state.metadata {
+        sink.put(&(k.len() as u32).to_le_bytes());
+        sink.put(k.as_bytes());
+        sink.put(&(v.len() as u32).to_le_bytes());
+        sink.put(v);
+    }
+    sink.put(&(state.nodes.len() as u32).to_le_bytes());
+    for n in &state.nodes {
+        if n.present {
+            let mut b = [0u8; 6];
+            b[0] = 1;
+            b[1] = n.kind;
+            b[2..6].copy_from_slice(&n.record.unwrap_or(NONE_U32).to_le_bytes());
+            sink.put(&b);
+        } else {
+            sink.put(&[0]);
+        }
+    }
+    sink.put(&(state.edges.len() as u32).to_le_bytes());
+    for e in &state.edges {
+        if e.present {
+            let mut b = [0u8; 10];
+            b[0] = 1;
+            b[1] = e.kind;
+            b[2..6].copy_from_slice(&e.from.to_le_bytes());
+            b[6..10].copy_from_slice(&e.to.to_le_bytes());
+            sink.put(&b);
+        } else {
+            sink.put(&[0]);
+        }
+    }
+}
+
+pub fn encode(state: &State) -> Vec<u8> {
+    let mut v = Vec::with_capacity(64 + state.vectors.len() * 4 + state.status.len() * 9);
+    encode_into(state, &mut v);
+    v
+}
+
+/// BLAKE3 of the canonical encoding.
+pub fn state_hash(state: &State) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    encode_into(state, &mut h);
+    *h.finalize().as_bytes()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(H[(b >> 4) as usize] as char);
+        s.push(H[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Decode a canonical encoding into a state with `limits` (whose dim must match)
+/// and the given height. Derived structures (edge lists, record→node links,
+/// counts) are rebuilt in id order, so they equal those of the original.
+pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
+    let mut r = Reader::new(bytes);
+    if r.take(12)? != MAGIC {
+        return Err(KernelError::Corrupt("kernel state: bad magic".into()));
+    }
+    let ver = r.u32()?;
+    if ver != VERSION {
+        return Err(KernelError::Corrupt(format!("kernel state: unsupported version {ver}")));
+    }
+    let dim = r.u32()? as usize;
+    if dim != limits.dim {
+        return Err(KernelError::Corrupt(format!(
+            "snapshot has dimension {dim}, this node is configured with VALORI_DIM={}",
+            limits.dim
+        )));
+    }
+    let mut st = State::new(limits);
+    let slots = r.u32()? as usize;
+    // Each slot takes at least one byte: bound the reservation by what remains.
+    if slots > r.remaining() {
+        return Err(KernelError::Corrupt("kernel state: record count exceeds data".into()));
+    }
+    st.status.reserve(slots);
+    for _ in 0..slots {
+        let s = r.u8()?;
+        match s {
+            HOLE => {
+                st.status.push(HOLE);
+                st.tags.push(0);
+                st.vectors.extend(std::iter::repeat(0).take(dim));
+            }
+            LIVE | TOMBSTONE => {
+                let tag = r.u64()?;
+                let v = r.i32s(dim)?;
+                if v.iter().any(|&x| x > st.bound || x < -st.bound) {
+                    return Err(KernelError::Corrupt("kernel state: component out of range".into()));
+                }
+                st.vectors.extend_from_slice(&v);
+                st.status.push(s);
+                st.tags.push(tag);
+                if s == LIVE {
+                    st.rec_live += 1;
+                } else {
+                    st.rec_tomb += 1;
+                }
+            }
+            x => return Err(KernelError::Corrupt(format!("kernel state: bad record status {x}"))),
+        }
+    }
+    let meta_n = r.u32()? as usize;
+    let mut metadata = BTreeMap::new();
+    for _ in 0..meta_n {
+        let k = String::from_utf8(r.bytes()?.to_vec())
+            .map_err(|_| KernelError::Corrupt("kernel state: metadata key is not UTF-8".into()))?;
+        let v = r.bytes()?.to_vec();
+        metadata.insert(k, v);
+    }
+    st.metadata = metadata;
+    let node_n = r.u32()? as usize;
+    if node_n > r.remaining() {
+        return Err(KernelError::Corrupt("kernel state: node count exceeds data".into()));
+    }
+    let mut record_nodes: HashMap<u32, Vec<u32>> = HashMap::new();
+    for id in 0..node_n {
+        let present = r.u8()?;
+        let node = match present {
+            0 => Node { present: false, kind: 0, record: None },
+            1 => {
+                let kind = r.u8()?;
+                let rec = r.u32()?;
+                let record = (rec != NONE_U32).then_some(rec);
+                if let Some(rid) = record {
+                    if st.record_status(rid) == HOLE {
+                        return Err(KernelError::Corrupt(format!("node {id} links missing record {rid}")));
+                    }
+                    record_nodes.entry(rid).or_default().push(id as u32);
+                }
+                st.node_live += 1;
+                Node { present: true, kind, record }
+            }
+            x => return Err(KernelError::Corrupt(format!("kernel state: bad node flag {x}"))),
+        };
+        st.nodes.push(node);
+        st.node_out.push(Vec::new());
+        st.node_in.push(Vec::new());
+    }
+    st.record_nodes = record_nodes;
+    let edge_n = r.u32()? as usize;
+    if edge_n > r.remaining() {
+        return Err(KernelError::Corrupt("kernel state: edge count exceeds data".into()));
+    }
+    for id in 0..edge_n {
+        let present = r.u8()?;
+        let edge = match present {
+            0 => Edge { present: false, kind: 0, from: 0, to: 0 },
+            1 => {
+                let kind = r.u8()?;
+                let from = r.u32()?;
+                let to = r.u32()?;
+                if st.node(from).is_none() || st.node(to).is_none() {
+                    return Err(KernelError::Corrupt(format!("edge {id} links a missing node")));
+                }
+                st.node_out[from as usize].push(id as u32);
+                st.node_in[to as usize].push(id as u32);
+                st.edge_live += 1;
+                Edge { present: true, kind, from, to }
+            }
+            x => return Err(KernelError::Corrupt(format!("kernel state: bad edge flag {x}"))),
+        };
+        st.edges.push(edge);
+    }
+    if r.remaining() != 0 {
+        return Err(KernelError::Corrupt("kernel state: trailing bytes".into()));
+    }
+    st.height = height;
+    Ok(st)
+}

@@ -1,0 +1,206 @@
+//! The engine: state behind a read/write lock plus one committer thread that
+//! owns every mutation (group commit).
+//!
+//! A write is `validate → apply → append to log + fdatasync → acknowledge`.
+//! The committer drains every request queued while the previous group was being
+//! synced, applies them in order (each one checked atomically against the state
+//! its predecessors produced; a rejected one writes nothing), writes all their
+//! events with ONE write and ONE fdatasync, then acknowledges them together. A
+//! lone write never waits on a timer. Readers take the read lock and never wait
+//! for a sync. If a write or sync fails the engine turns read-only for the rest
+//! of the process's life and nothing after the failure is acknowledged.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::thread;
+
+use crate::error::{KResult, KernelError};
+use crate::event::Event;
+use crate::ops::{self, Op, Outcome};
+use crate::state::{Change, State};
+
+/// Most requests folded into one group (bounds latency of the group's first).
+const MAX_GROUP: usize = 4096;
+
+/// Durable destination of committed events (the event log). `append` must not
+/// return Ok until the entries are on disk (fdatasync).
+pub trait CommitSink: Send {
+    fn append(&mut self, entries: &[(u64, Vec<u8>)]) -> KResult<()>;
+}
+
+/// Told about every durable group, in order (replication, metrics).
+pub type CommitObserver = Box<dyn FnMut(&[(u64, Vec<u8>)]) + Send>;
+
+/// Called once with the result of a submitted operation.
+pub type Reply = Box<dyn FnOnce(KResult<Outcome>) + Send>;
+
+/// Index maintenance hook, applied under the write lock after each event.
+pub trait StateListener: Send + Sync {
+    fn on_change(&mut self, state: &State, change: Change);
+}
+
+/// State plus whatever is derived from it (indexes).
+pub struct Db {
+    pub state: State,
+    pub listeners: Vec<Box<dyn StateListener>>,
+}
+
+impl Db {
+    pub fn apply(&mut self, ev: &Event) -> KResult<()> {
+        let change = self.state.apply(ev)?;
+        if change != Change::None {
+            for l in self.listeners.iter_mut() {
+                l.on_change(&self.state, change);
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Request {
+    op: Op,
+    reply: Reply,
+}
+
+pub struct Engine {
+    db: Arc<RwLock<Db>>,
+    tx: Mutex<Option<Sender<Request>>>,
+    read_only: Arc<AtomicBool>,
+    worker: Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+impl Engine {
+    pub fn new(db: Db, sink: Option<Box<dyn CommitSink>>, observer: Option<CommitObserver>) -> Engine {
+        let db = Arc::new(RwLock::new(db));
+        let read_only = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let worker = {
+            let db = db.clone();
+            let ro = read_only.clone();
+            thread::Builder::new()
+                .name("valori-committer".into())
+                .spawn(move || committer(rx, db, sink, observer, ro))
+                .expect("spawn committer thread")
+        };
+        Engine { db, tx: Mutex::new(Some(tx)), read_only, worker: Mutex::new(Some(worker)) }
+    }
+
+    /// Queue an operation; `reply` runs on the committer thread once it is
+    /// durable (or rejected).
+    pub fn submit(&self, op: Op, reply: Reply) {
+        let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(tx) => {
+                if let Err(mpsc::SendError(req)) = tx.send(Request { op, reply }) {
+                    (req.reply)(Err(KernelError::ReadOnly("the engine is closed".into())));
+                }
+            }
+            None => reply(Err(KernelError::ReadOnly("the engine is closed".into()))),
+        }
+    }
+
+    /// Blocking form of `submit`, for tests and tools.
+    pub fn submit_sync(&self, op: Op) -> KResult<Outcome> {
+        let (tx, rx) = mpsc::channel();
+        self.submit(op, Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
+        rx.recv().unwrap_or_else(|_| Err(KernelError::Internal("committer vanished".into())))
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, Db> {
+        self.db.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn db(&self) -> &Arc<RwLock<Db>> {
+        &self.db
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.load(Ordering::Acquire)
+    }
+
+    /// Refuse further writes (follower mode, operator request).
+    pub fn set_read_only(&self) {
+        self.read_only.store(true, Ordering::Release);
+    }
+
+    /// Stop accepting writes, finish the queued ones, join the committer.
+    pub fn close(&self) {
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(tx);
+        if let Some(h) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn committer(
+    rx: Receiver<Request>,
+    db: Arc<RwLock<Db>>,
+    mut sink: Option<Box<dyn CommitSink>>,
+    mut observer: Option<CommitObserver>,
+    read_only: Arc<AtomicBool>,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(r) => group.push(r),
+                Err(_) => break,
+            }
+        }
+        if read_only.load(Ordering::Acquire) {
+            for r in group {
+                (r.reply)(Err(KernelError::ReadOnly(
+                    "this node is read-only (an earlier write or fsync failed, or it is a follower)".into(),
+                )));
+            }
+            continue;
+        }
+        let mut pending: Vec<(Reply, Outcome)> = Vec::with_capacity(group.len());
+        let mut entries: Vec<(u64, Vec<u8>)> = Vec::new();
+        {
+            let mut guard = db.write().unwrap_or_else(|p| p.into_inner());
+            for r in group {
+                let prepared = ops::prepare(&guard.state, r.op);
+                match prepared {
+                    Err(e) => (r.reply)(Err(e)),
+                    Ok((None, out)) => pending.push((r.reply, out)),
+                    Ok((Some(ev), out)) => match guard.apply(&ev) {
+                        Ok(()) => {
+                            entries.push((guard.state.height(), ev.encode()));
+                            pending.push((r.reply, out));
+                        }
+                        Err(e) => (r.reply)(Err(e)),
+                    },
+                }
+            }
+        }
+        if !entries.is_empty() {
+            if let Some(s) = sink.as_mut() {
+                if let Err(e) = s.append(&entries) {
+                    read_only.store(true, Ordering::Release);
+                    let msg = format!("event log write failed, node is now read-only: {e}");
+                    for (reply, _) in pending {
+                        reply(Err(KernelError::Io(msg.clone())));
+                    }
+                    continue;
+                }
+            }
+            if let Some(o) = observer.as_mut() {
+                o(&entries);
+            }
+        }
+        for (reply, out) in pending {
+            reply(Ok(out));
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! Events: the only way state changes. Each event carries the ids it creates,
+//! so replay and followers re-derive nothing from timing. The binary encoding
+//! is canonical (fixed-width little-endian fields, no maps), versioned by the
+//! first byte (the event type), and the decoder checks every length against the
+//! bytes that remain before allocating.
+
+use crate::error::{KResult, KernelError};
+
+/// Node or record link absent.
+pub const NONE_U32: u32 = u32::MAX;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocTarget {
+    /// Attach the chunk to an existing document node.
+    Existing(u32),
+    /// Create a new document node with this id.
+    New(u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    InsertRecord { id: u32, tag: u64, vector: Vec<i32> },
+    /// `vectors.len() / dim` records with ids `first_id..`; all or nothing.
+    InsertBatch { first_id: u32, count: u32, vectors: Vec<i32> },
+    /// Hard delete: the slot becomes a hole; linked graph nodes, their edges and
+    /// the record's `rec:<id>` metadata go with it.
+    DeleteRecord { id: u32 },
+    /// Tombstone: excluded from search, slot still counted.
+    SoftDeleteRecord { id: u32 },
+    CreateNode { id: u32, kind: u8, record: Option<u32> },
+    CreateEdge { id: u32, from: u32, to: u32, kind: u8 },
+    SetMetadata { key: String, value: Vec<u8> },
+    /// Record + (document node) + chunk node + parent edge + metadata, atomically.
+    UpsertMemory {
+        record_id: u32,
+        tag: u64,
+        vector: Vec<i32>,
+        doc: DocTarget,
+        chunk_node: u32,
+        edge_id: u32,
+        metadata: Option<Vec<u8>>,
+    },
+}
+
+const T_INSERT: u8 = 1;
+const T_BATCH: u8 = 2;
+const T_DELETE: u8 = 3;
+const T_SOFT: u8 = 4;
+const T_NODE: u8 = 5;
+const T_EDGE: u8 = 6;
+const T_META: u8 = 7;
+const T_UPSERT: u8 = 8;
+
+/// Node kind used for documents and chunks created by upsert (as in the reference).
+pub const KIND_DOCUMENT: u8 = 5;
+pub const KIND_CHUNK: u8 = 6;
+pub const EDGE_PARENT_OF: u8 = 6;
+
+impl Event {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::InsertRecord { .. } => "InsertRecord",
+            Event::InsertBatch { .. } => "InsertBatch",
+            Event::DeleteRecord { .. } => "DeleteRecord",
+            Event::SoftDeleteRecord { .. } => "SoftDeleteRecord",
+            Event::CreateNode { .. } => "CreateNode",
+            Event::CreateEdge { .. } => "CreateEdge",
+            Event::SetMetadata { .. } => "SetMetadata",
+            Event::UpsertMemory { .. } => "UpsertMemory",
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Vec::with_capacity(32);
+        match self {
+            Event::InsertRecord { id, tag, vector } => {
+                w.push(T_INSERT);
+                put_u32(&mut w, *id);
+                put_u64(&mut w, *tag);
+                put_vec(&mut w, vector);
+            }
+            Event::InsertBatch { first_id, count, vectors } => {
+                w.reserve(vectors.len() * 4 + 16);
+                w.push(T_BATCH);
+                put_u32(&mut w, *first_id);
+                put_u32(&mut w, *count);
+                put_vec(&mut w, vectors);
+            }
+            Event::DeleteRecord { id } => {
+                w.push(T_DELETE);
+                put_u32(&mut w, *id);
+            }
+            Event::SoftDeleteRecord { id } => {
+                w.push(T_SOFT);
+                put_u32(&mut w, *id);
+            }
+            Event::CreateNode { id, kind, record } => {
+                w.push(T_NODE);
+                put_u32(&mut w, *id);
+                w.push(*kind);
+                put_u32(&mut w, record.unwrap_or(NONE_U32));
+            }
+            Event::CreateEdge { id, from, to, kind } => {
+                w.push(T_EDGE);
+                put_u32(&mut w, *id);
+                put_u32(&mut w, *from);
+                put_u32(&mut w, *to);
+                w.push(*kind);
+            }
+            Event::SetMetadata { key, value } => {
+                w.push(T_META);
+                put_bytes(&mut w, key.as_bytes());
+                put_bytes(&mut w, value);
+            }
+            Event::UpsertMemory { record_id, tag, vector, doc, chunk_node, edge_id, metadata } => {
+                w.push(T_UPSERT);
+                put_u32(&mut w, *record_id);
+                put_u64(&mut w, *tag);
+                put_vec(&mut w, vector);
+                match doc {
+                    DocTarget::Existing(id) => {
+                        w.push(0);
+                        put_u32(&mut w, *id);
+                    }
+                    DocTarget::New(id) => {
+                        w.push(1);
+                        put_u32(&mut w, *id);
+                    }
+                }
+                put_u32(&mut w, *chunk_node);
+                put_u32(&mut w, *edge_id);
+                match metadata {
+                    None => w.push(0),
+                    Some(m) => {
+                        w.push(1);
+                        put_bytes(&mut w, m);
+                    }
+                }
+            }
+        }
+        w
+    }
+
+    pub fn decode(bytes: &[u8]) -> KResult<Event> {
+        let mut r = Reader { b: bytes, pos: 0 };
+        let t = r.u8()?;
+        let ev = match t {
+            T_INSERT => Event::InsertRecord { id: r.u32()?, tag: r.u64()?, vector: r.vec()? },
+            T_BATCH => {
+                let first_id = r.u32()?;
+                let count = r.u32()?;
+                let vectors = r.vec()?;
+                Event::InsertBatch { first_id, count, vectors }
+            }
+            T_DELETE => Event::DeleteRecord { id: r.u32()? },
+            T_SOFT => Event::SoftDeleteRecord { id: r.u32()? },
+            T_NODE => {
+                let id = r.u32()?;
+                let kind = r.u8()?;
+                let rec = r.u32()?;
+                Event::CreateNode { id, kind, record: (rec != NONE_U32).then_some(rec) }
+            }
+            T_EDGE => Event::CreateEdge { id: r.u32()?, from: r.u32()?, to: r.u32()?, kind: r.u8()? },
+            T_META => {
+                let key = String::from_utf8(r.bytes()?.to_vec())
+                    .map_err(|_| KernelError::Corrupt("metadata key is not UTF-8".into()))?;
+                Event::SetMetadata { key, value: r.bytes()?.to_vec() }
+            }
+            T_UPSERT => {
+                let record_id = r.u32()?;
+                let tag = r.u64()?;
+                let vector = r.vec()?;
+                let doc = match r.u8()? {
+                    0 => DocTarget::Existing(r.u32()?),
+                    1 => DocTarget::New(r.u32()?),
+                    x => return Err(KernelError::Corrupt(format!("bad document target tag {x}"))),
+                };
+                let chunk_node = r.u32()?;
+                let edge_id = r.u32()?;
+                let metadata = match r.u8()? {
+                    0 => None,
+                    1 => Some(r.bytes()?.to_vec()),
+                    x => return Err(KernelError::Corrupt(format!("bad metadata tag {x}"))),
+                };
+                Event::UpsertMemory { record_id, tag, vector, doc, chunk_node, edge_id, metadata }
+            }
+            x => return Err(KernelError::Corrupt(format!("unknown event type {x}"))),
+        };
+        if r.pos != bytes.len() {
+            return Err(KernelError::Corrupt(format!(
+                "{} trailing bytes after {} event",
+                bytes.len() - r.pos,
+                ev.name()
+            )));
+        }
+        Ok(ev)
+    }
+}
+
+pub(crate) fn put_u32(w: &mut Vec<u8>, v: u32) {
+    w.extend_from_slice(&v.to_le_bytes());
+}
+pub(crate) fn put_u64(w: &mut Vec<u8>, v: u64) {
+    w.extend_from_slice(&v.to_le_bytes());
+}
+pub(crate) fn put_bytes(w: &mut Vec<u8>, b: &[u8]) {
+    put_u32(w, b.len() as u32);
+    w.extend_from_slice(b);
+}
+pub(crate) fn put_vec(w: &mut Vec<u8>, v: &[i32]) {
+    put_u32(w, v.len() as u32);
+    put_i32s(w, v);
+}
+/// i32 slice as little-endian bytes (a plain copy on little-endian machines).
+pub(crate) fn put_i32s(w: &mut Vec<u8>, v: &[i32]) {
+    w.reserve(v.len() * 4);
+    for x in v {
+        w.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
+/// Bounds-checked cursor. Every length is checked against the remaining bytes
+/// before anything is allocated.
+pub(crate) struct Reader<'a> {
+    pub b: &'a [u8],
+    pub pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(b: &'a [u8]) -> Self {
+        Reader { b, pos: 0 }
+    }
+    pub fn remaining(&self) -> usize {
+        self.b.len() - self.pos
+    }
+    pub fn take(&mut self, n: usize) -> KResult<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(KernelError::Corrupt(format!(
+                "truncated: need {n} bytes at offset {}, {} left",
+                self.pos,
+                self.remaining()
+            )));
+        }
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    pub fn u8(&mut self) -> KResult<u8> {
+        Ok(self.take(1)?[0])
+    }
+    pub fn u32(&mut self) -> KResult<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    pub fn u64(&mut self) -> KResult<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+    pub fn bytes(&mut self) -> KResult<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    pub fn vec(&mut self) -> KResult<Vec<i32>> {
+        let n = self.u32()? as usize;
+        self.i32s(n)
+    }
+    pub fn i32s(&mut self, n: usize) -> KResult<Vec<i32>> {
+        let bytes = n
+            .checked_mul(4)
+            .ok_or_else(|| KernelError::Corrupt("vector length overflows".into()))?;
+        let raw = self.take(bytes)?;
+        Ok(raw.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn samples() -> Vec<Event> {
+        vec![
+            Event::InsertRecord { id: 7, tag: 42, vector: vec![1, -2, 3] },
+            Event::InsertBatch { first_id: 3, count: 2, vectors: vec![1, 2, 3, 4] },
+            Event::DeleteRecord { id: 9 },
+            Event::SoftDeleteRecord { id: 1 },
+            Event::CreateNode { id: 0, kind: 255, record: None },
+            Event::CreateNode { id: 1, kind: 6, record: Some(4) },
+            Event::CreateEdge { id: 2, from: 0, to: 1, kind: 3 },
+            Event::SetMetadata { key: "rec:1".into(), value: b"{\"a\":1}".to_vec() },
+            Event::UpsertMemory {
+                record_id: 1,
+                tag: 0,
+                vector: vec![5, 6],
+                doc: DocTarget::New(3),
+                chunk_node: 4,
+                edge_id: 5,
+                metadata: Some(b"null".to_vec()),
+            },
+            Event::UpsertMemory {
+                record_id: 2,
+                tag: 0,
+                vector: vec![5, 6],
+                doc: DocTarget::Existing(3),
+                chunk_node: 6,
+                edge_id: 7,
+                metadata: None,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_event_round_trips() {
+        for e in samples() {
+            assert_eq!(Event::decode(&e.encode()).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn every_strict_prefix_fails_cleanly() {
+        for e in samples() {
+            let b = e.encode();
+            for n in 0..b.len() {
+                assert!(Event::decode(&b[..n]).is_err());
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = Event::decode(&b);
+        }
+
+        #[test]
+        fn huge_declared_lengths_are_rejected(t in 1u8..9, len in any::<u32>()) {
+            let mut b = vec![t];
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b.extend_from_slice(&len.to_le_bytes());
+            b.extend_from_slice(&len.to_le_bytes());
+            let _ = Event::decode(&b);
+        }
+    }
+}

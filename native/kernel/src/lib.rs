@@ -1,0 +1,19 @@
+//! Valori kernel: the deterministic state machine behind valori-node.
+//!
+//! Pure Rust, no napi. Every mutation is an [`event::Event`]; state is
+//! `fold(apply, events)`. All comparisons that decide search order are
+//! integer arithmetic over Q16.16 vectors, ties broken by id.
+
+pub mod codec;
+pub mod distance;
+pub mod engine;
+pub mod error;
+pub mod event;
+pub mod fixed;
+pub mod index;
+pub mod ops;
+pub mod search;
+pub mod state;
+pub mod storage;
+
+pub use error::{KResult, KernelError};
