@@ -1,0 +1,1 @@
+//! Search indexes (HNSW, IVF) and quantizers (SQ8, PQ).

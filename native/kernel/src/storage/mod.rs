@@ -1,0 +1,1 @@
+//! Durable storage: event log, snapshot files, fault-injecting file layer.
