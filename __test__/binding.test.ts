@@ -1,0 +1,223 @@
+// The native Kernel export, called directly: every method's result, and every async method's
+// failure with its stable err.code.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadNative } from '../src/kernel/native';
+
+const { Kernel } = loadNative();
+const DIM = 4;
+
+function kernel(over: Partial<{ maxRecords: number; maxNodes: number; maxEdges: number }> = {}) {
+  return new Kernel({ dim: DIM, maxRecords: 8, maxNodes: 8, maxEdges: 8, index: 'brute', quant: 'none', ...over });
+}
+
+const v = (...xs: number[]) => Float32Array.from(xs);
+
+async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof Error, 'a JS Error');
+    assert.equal((err as { code?: unknown }).code, code, (err as Error).message);
+    return true;
+  });
+}
+
+describe('native Kernel', () => {
+  it('when constructed with valid options, then stats report the configured pools, empty', () => {
+    const s = kernel().stats();
+    assert.equal(s.dim, DIM);
+    for (const pool of [s.records, s.nodes, s.edges]) {
+      assert.equal(pool.live, 0);
+      assert.equal(pool.used, 0);
+      assert.equal(pool.slots, 0);
+    }
+    assert.equal(s.records.capacity, 8);
+    assert.equal(s.readOnly, false);
+    assert.equal(s.index, 'brute');
+    assert.ok(s.maxAbsValue > 0);
+  });
+
+  it('when constructed with dim 0, then it throws', () => {
+    assert.throws(() => new Kernel({ dim: 0, maxRecords: 1, maxNodes: 1, maxEdges: 1 }));
+  });
+
+  it('when a vector is inserted, then it resolves with sequential ids from 0', async () => {
+    const k = kernel();
+    assert.equal(await k.insert(v(1, 2, 3, 4)), 0);
+    assert.equal(await k.insert(v(1, 2, 3, 5), 7n), 1);
+    assert.equal(k.stats().records.live, 2);
+  });
+
+  it('when a vector has the wrong dimension, then insert rejects with DIMENSION_MISMATCH', async () => {
+    await rejectsWith(kernel().insert(v(1, 2, 3)), 'DIMENSION_MISMATCH');
+  });
+
+  it('when a component is NaN or out of range, then insert rejects with INVALID_VECTOR', async () => {
+    const k = kernel();
+    await rejectsWith(k.insert(v(1, Number.NaN, 0, 0)), 'INVALID_VECTOR');
+    await rejectsWith(k.insert(v(1, k.stats().maxAbsValue * 2, 0, 0)), 'INVALID_VECTOR');
+    assert.equal(k.stats().records.live, 0);
+  });
+
+  it('when a batch is inserted, then it resolves with contiguous ids', async () => {
+    const k = kernel();
+    const ids = await k.insertBatch(v(1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0), 3);
+    assert.ok(ids instanceof Uint32Array);
+    assert.deepEqual(Array.from(ids), [0, 1, 2]);
+  });
+
+  it('when a batch holds one bad vector, then insertBatch rejects and inserts none', async () => {
+    const k = kernel();
+    await rejectsWith(k.insertBatch(v(1, 0, 0, 0, Number.POSITIVE_INFINITY, 0, 0, 0), 2), 'INVALID_VECTOR');
+    assert.equal(k.stats().records.used, 0);
+  });
+
+  it('when a batch exceeds capacity, then insertBatch rejects with CAPACITY_EXCEEDED and inserts none', async () => {
+    const k = kernel({ maxRecords: 2 });
+    await rejectsWith(k.insertBatch(new Float32Array(3 * DIM), 3), 'CAPACITY_EXCEEDED');
+    assert.equal(k.stats().records.used, 0);
+  });
+
+  it('when a record is hard-deleted, then it leaves search and the pool', async () => {
+    const k = kernel();
+    await k.insert(v(0, 0, 0, 0));
+    await k.insert(v(1, 0, 0, 0));
+    await k.deleteRecord(0);
+    const hits = await k.search(v(0, 0, 0, 0), 5);
+    assert.deepEqual(hits.map((h) => h.id), [1]);
+    assert.equal(k.stats().records.live, 1);
+  });
+
+  it('when an unknown record is deleted, then deleteRecord rejects with NOT_FOUND', async () => {
+    await rejectsWith(kernel().deleteRecord(42), 'NOT_FOUND');
+  });
+
+  it('when a record is soft-deleted, then search skips it but it still counts against capacity', async () => {
+    const k = kernel();
+    await k.insert(v(0, 0, 0, 0));
+    await k.softDeleteRecord(0);
+    assert.deepEqual(await k.search(v(0, 0, 0, 0), 5), []);
+    assert.equal(k.stats().records.live, 0);
+    assert.equal(k.stats().records.used, 1);
+  });
+
+  it('when an unknown record is soft-deleted, then softDeleteRecord rejects with NOT_FOUND', async () => {
+    await rejectsWith(kernel().softDeleteRecord(3), 'NOT_FOUND');
+  });
+
+  it('when nodes are created, then getNode returns their kind and record link', async () => {
+    const k = kernel();
+    const rec = await k.insert(v(1, 1, 1, 1));
+    const a = await k.createNode(5, rec);
+    const b = await k.createNode(2);
+    assert.deepEqual([a, b], [0, 1]);
+    assert.equal(k.getNode(a)?.kind, 5);
+    assert.equal(k.getNode(a)?.recordId, rec);
+    assert.equal(k.getNode(b)?.recordId ?? null, null);
+    assert.equal(k.getNode(99), null);
+  });
+
+  it('when a node links to a missing record, then createNode rejects with NOT_FOUND', async () => {
+    await rejectsWith(kernel().createNode(1, 7), 'NOT_FOUND');
+  });
+
+  it('when the node pool is 0, then createNode rejects with CAPACITY_EXCEEDED', async () => {
+    await rejectsWith(kernel({ maxNodes: 0 }).createNode(1), 'CAPACITY_EXCEEDED');
+  });
+
+  it('when edges are created, then getEdges lists outgoing edges newest first', async () => {
+    const k = kernel();
+    const [a, b, c] = [await k.createNode(0), await k.createNode(0), await k.createNode(0)];
+    const e1 = await k.createEdge(a, b, 1);
+    const e2 = await k.createEdge(a, c, 2);
+    assert.deepEqual(k.getEdges(a), [
+      { edgeId: e2, toNode: c, kind: 2 },
+      { edgeId: e1, toNode: b, kind: 1 },
+    ]);
+    assert.deepEqual(k.getEdges(b), []);
+    assert.equal(k.getEdges(50), null);
+  });
+
+  it('when an edge points at an unknown node, then createEdge rejects with NOT_FOUND', async () => {
+    const k = kernel();
+    const a = await k.createNode(0);
+    await rejectsWith(k.createEdge(a, 9, 0), 'NOT_FOUND');
+    assert.equal(k.stats().edges.used, 0);
+  });
+
+  it('when a memory is upserted, then record, document node, chunk node, edge and metadata exist', async () => {
+    const k = kernel();
+    const r = await k.upsertMemory(v(0.5, 0.5, 0.5, 0.5), null, '{"title":"x"}');
+    assert.equal(k.getNode(r.chunkNodeId)?.recordId, r.recordId);
+    assert.deepEqual(k.getEdges(r.documentNodeId), [{ edgeId: r.edgeId, toNode: r.chunkNodeId, kind: 6 }]);
+    assert.equal(k.getMetadata(`rec:${r.recordId}`), '{"title":"x"}');
+    const again = await k.upsertMemory(v(0.5, 0.5, 0.5, 0.6), r.documentNodeId, null);
+    assert.equal(again.documentNodeId, r.documentNodeId);
+  });
+
+  it('when node capacity cannot hold the upsert, then upsertMemory rejects and changes nothing', async () => {
+    const k = kernel({ maxNodes: 1 });
+    const before = await k.stateHash();
+    await rejectsWith(k.upsertMemory(v(1, 2, 3, 4), null, null), 'CAPACITY_EXCEEDED');
+    assert.equal(k.stats().records.used, 0);
+    assert.equal(await k.stateHash(), before);
+  });
+
+  it('when metadata is set, then getMetadata returns the JSON text, and null for unknown keys', async () => {
+    const k = kernel();
+    await k.setMetadata('node:1', '{"a":[1,2]}');
+    assert.equal(k.getMetadata('node:1'), '{"a":[1,2]}');
+    assert.equal(k.getMetadata('nope'), null);
+  });
+
+  it('when metadata is over 64 KiB, then setMetadata rejects with METADATA_TOO_LARGE', async () => {
+    await rejectsWith(kernel().setMetadata('k', JSON.stringify('x'.repeat(70_000))), 'METADATA_TOO_LARGE');
+  });
+
+  it('when searching, then hits come ordered by (score, id) with squared-L2 scores', async () => {
+    const k = kernel();
+    await k.insertBatch(v(2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0), 4);
+    const hits = await k.search(v(0, 0, 0, 0), 3);
+    assert.deepEqual(hits, [
+      { id: 3, score: 0 },
+      { id: 1, score: 1 },
+      { id: 2, score: 1 },
+    ]);
+  });
+
+  it('when searching with filterTag, then only records with that tag are returned', async () => {
+    const k = kernel();
+    await k.insert(v(0, 0, 0, 0), 1n);
+    await k.insert(v(0, 0, 0, 0), 2n);
+    const hits = await k.search(v(0, 0, 0, 0), 5, { filterTag: 2n });
+    assert.deepEqual(hits.map((h) => h.id), [1]);
+  });
+
+  it('when the query has the wrong dimension or k is 0, then search rejects', async () => {
+    const k = kernel();
+    await rejectsWith(k.search(v(1, 2), 1), 'DIMENSION_MISMATCH');
+    await rejectsWith(k.search(v(1, 2, 3, 4), 0), 'INVALID_ARGUMENT');
+  });
+
+  it('when two kernels see the same writes, then stateHash is equal 64-hex; any difference changes it', async () => {
+    const a = kernel();
+    const b = kernel();
+    for (const k of [a, b]) {
+      await k.insert(v(1, 2, 3, 4));
+      await k.setMetadata('rec:0', '{"x":1}');
+    }
+    const ha = await a.stateHash();
+    assert.match(ha, /^[0-9a-f]{64}$/);
+    assert.equal(await b.stateHash(), ha);
+    await b.setMetadata('rec:0', '{"x":2}');
+    assert.notEqual(await b.stateHash(), ha);
+  });
+
+  it('when the kernel is closed, then writes reject with READ_ONLY and reads still work', async () => {
+    const k = kernel();
+    await k.insert(v(1, 1, 1, 1));
+    k.close();
+    await rejectsWith(k.insert(v(1, 1, 1, 1)), 'READ_ONLY');
+    assert.equal(k.stats().records.live, 1);
+    assert.equal((await k.search(v(1, 1, 1, 1), 1)).length, 1);
+  });
+});

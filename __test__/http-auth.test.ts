@@ -1,0 +1,122 @@
+// Bearer auth: on for every registered route except /health and /metrics, off when unset.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Express } from 'express';
+import { isErrorEnvelope, request, startServer, type TestServer } from './helpers';
+
+const TOKEN = 's3cret-token-0123456789abcdef';
+
+const SPEC_ROUTES = [
+  'GET /health', 'GET /metrics', 'GET /version', 'POST /records', 'POST /search', 'POST /v1/delete',
+  'POST /v1/soft-delete', 'POST /v1/vectors/batch_insert', 'POST /v1/memory/insert_batch', 'POST /graph/node',
+  'GET /graph/node/:id', 'POST /graph/edge', 'GET /graph/edges/:id', 'POST /v1/memory/upsert_vector',
+  'POST /v1/memory/search_vector', 'POST /v1/memory/meta/set', 'GET /v1/memory/meta/get', 'GET /v1/proof/state',
+];
+
+/** Every (method, path) the Express router has, read from the router itself. */
+function registeredRoutes(app: Express): { method: string; path: string }[] {
+  const out: { method: string; path: string }[] = [];
+  for (const layer of app.router.stack) {
+    if (layer.route === undefined) continue;
+    for (const handler of layer.route.stack) {
+      if (handler.method) out.push({ method: handler.method.toUpperCase(), path: layer.route.path });
+    }
+  }
+  // A route registers one layer per handler (body parsing + handler), so de-duplicate.
+  return [...new Map(out.map((r) => [`${r.method} ${r.path}`, r])).values()];
+}
+
+describe('HTTP auth on', () => {
+  let s: TestServer;
+
+  before(async () => {
+    s = await startServer({ VALORI_DIM: '4', VALORI_AUTH_TOKEN: TOKEN });
+  });
+  after(() => s.stop());
+
+  it('when any registered route except GET /health and /metrics is called without a token, then 401 + WWW-Authenticate', async () => {
+    const routes = registeredRoutes(s.app);
+    // The enumeration must find exactly the issue's route list, so it cannot silently miss one.
+    assert.deepEqual(routes.map((r) => `${r.method} ${r.path}`).sort(), SPEC_ROUTES.slice().sort());
+    const publicRoutes = routes.filter((r) => r.method === 'GET' && (r.path === '/health' || r.path === '/metrics'));
+    assert.equal(publicRoutes.length, 2);
+    for (const r of routes) {
+      const path = r.path.replace(':id', '0');
+      const res = await request(s.base, path, {
+        method: r.method,
+        ...(r.method === 'POST' ? { body: {} } : {}),
+      });
+      if (publicRoutes.includes(r)) {
+        assert.equal(res.status, 200, `${r.method} ${r.path} is public`);
+        continue;
+      }
+      assert.equal(res.status, 401, `${r.method} ${r.path}`);
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+      assert.ok(isErrorEnvelope(res.json, 'UNAUTHORIZED'), JSON.stringify(res.json));
+    }
+  });
+
+  it('when the right token is sent, then protected routes answer normally', async () => {
+    const r = await request(s.base, '/records', { body: { values: [1, 2, 3, 4] }, token: TOKEN });
+    assert.deepEqual([r.status, r.json], [200, { id: 0 }]);
+    const v = await request(s.base, '/version', { token: TOKEN });
+    assert.equal(v.text, '0.1.0');
+    const lower = await request(s.base, '/version', { headers: { authorization: `bearer ${TOKEN}` } });
+    assert.equal(lower.status, 200);
+  });
+
+  it('when the token is wrong, a prefix, doubled, or another scheme, then 401', async () => {
+    const bad = [
+      `Bearer ${TOKEN}x`,
+      `Bearer ${TOKEN.slice(0, -1)}`,
+      `Bearer Bearer ${TOKEN}`,
+      `Basic ${Buffer.from(`u:${TOKEN}`).toString('base64')}`,
+      TOKEN,
+      'Bearer ',
+    ];
+    for (const authorization of bad) {
+      const r = await request(s.base, '/version', { headers: { authorization } });
+      assert.equal(r.status, 401, authorization);
+    }
+  });
+
+  it('when an unknown path is called, then 401 without a token and 404 with it', async () => {
+    assert.equal((await request(s.base, '/no/such/route')).status, 401);
+    const r = await request(s.base, '/no/such/route', { token: TOKEN });
+    assert.equal(r.status, 404);
+    assert.ok(isErrorEnvelope(r.json, 'ROUTE_NOT_FOUND'));
+  });
+
+  it('when a wrong method is used on /health without a token, then 401 (only GET is public)', async () => {
+    assert.equal((await request(s.base, '/health', { method: 'POST', body: {} })).status, 401);
+  });
+
+  it('when requests carry the token, then it never appears in the logs', async () => {
+    await request(s.base, '/search', { body: { query: [1, 2, 3, 4], k: 1 }, token: TOKEN });
+    await request(s.base, '/nope', { token: TOKEN });
+    await request(s.base, '/records', { raw: '{bad', token: TOKEN, headers: { 'content-type': 'application/json' } });
+    const logs = s.logs.join('');
+    assert.ok(logs.includes('"path":"/search"'), 'request lines are logged at debug');
+    assert.ok(logs.includes('Auth Enabled'));
+    assert.equal(logs.includes(TOKEN), false);
+  });
+});
+
+describe('HTTP auth off', () => {
+  let s: TestServer;
+
+  before(async () => {
+    s = await startServer({ VALORI_DIM: '4' });
+  });
+  after(() => s.stop());
+
+  it('when no token is configured, then a warning says "Auth Disabled" and every route is open', async () => {
+    assert.ok(s.logs.some((line) => line.includes('Auth Disabled') && line.includes('"level":"warn"')));
+    assert.equal((await request(s.base, '/version')).status, 200);
+    assert.equal((await request(s.base, '/records', { body: { values: [1, 2, 3, 4] } })).status, 200);
+  });
+
+  it('when a client sends an Authorization header anyway, then it is ignored', async () => {
+    assert.equal((await request(s.base, '/version', { token: 'anything' })).status, 200);
+  });
+});

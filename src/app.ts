@@ -1,0 +1,56 @@
+// createApp(deps) builds the Express app without listening. Middleware order is fixed:
+// request id/metrics -> auth -> (per route: JSON body -> validation) -> routes -> 404 -> error mapper.
+import express, { type Express } from 'express';
+import type { Config } from './config';
+import { requireBearer } from './http/auth';
+import { jsonBody } from './http/body';
+import { errorMapper, notFound } from './http/error-handler';
+import { requestContext } from './http/request-context';
+import type { RouteContext } from './http/routes/context';
+import { registerGraphRoutes } from './http/routes/graph';
+import { registerMemoryRoutes } from './http/routes/memory';
+import { registerRecordRoutes } from './http/routes/records';
+import { registerSystemRoutes } from './http/routes/system';
+import { compileValidators } from './http/schemas';
+import type { Kernel } from './kernel/kernel';
+import type { Logger } from './log';
+import type { Metrics } from './metrics';
+
+export interface AppDeps {
+  config: Config;
+  kernel: Kernel;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { config, kernel, logger, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  // No ETag/304 on /health or search results: every answer reflects the state right now.
+  app.set('etag', false);
+  // Paths match exactly, as in the reference server ("/health/" is not "/health").
+  app.set('strict routing', true);
+  app.set('case sensitive routing', true);
+  app.set('query parser', 'simple');
+
+  app.use(requestContext(logger, metrics));
+  app.use(requireBearer(config.authToken, logger));
+
+  const ctx: RouteContext = {
+    app,
+    config,
+    kernel,
+    metrics,
+    validators: compileValidators(config.maxK),
+    json: jsonBody(config.maxBodyBytes),
+  };
+  registerSystemRoutes(ctx);
+  registerRecordRoutes(ctx);
+  registerGraphRoutes(ctx);
+  registerMemoryRoutes(ctx);
+
+  app.use(notFound);
+  app.use(errorMapper(logger, config.maxBodyBytes));
+  return app;
+}

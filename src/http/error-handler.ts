@@ -1,0 +1,64 @@
+// The tail of the middleware chain: 404 for unknown paths, then ONE mapper that turns any error
+// into the JSON envelope. Express never gets to render its HTML error page.
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from '../log';
+import { AppError } from './errors';
+
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new AppError('ROUTE_NOT_FOUND', `no route for ${req.method} ${req.path}`));
+};
+
+/** Errors raised by express.json (body-parser), recognised by their `type`. */
+interface BodyParserError {
+  type: string;
+  status?: number;
+  limit?: number;
+  message: string;
+}
+
+function isBodyParserError(err: unknown): err is BodyParserError {
+  return typeof err === 'object' && err !== null && typeof (err as { type?: unknown }).type === 'string';
+}
+
+function toAppError(err: unknown, limitBytes: number): AppError {
+  if (err instanceof AppError) return err;
+  if (isBodyParserError(err)) {
+    switch (err.type) {
+      case 'entity.parse.failed':
+        return new AppError('INVALID_JSON', `malformed JSON body: ${err.message}`);
+      case 'entity.too.large':
+        return new AppError('PAYLOAD_TOO_LARGE', `request body is larger than ${limitBytes} bytes (VALORI_MAX_BODY_BYTES)`);
+      case 'encoding.unsupported':
+      case 'charset.unsupported':
+        return new AppError('UNSUPPORTED_MEDIA_TYPE', err.message);
+      default:
+        // request.aborted, request.size.invalid, ...: the client sent a broken request.
+        if (err.status !== undefined && err.status >= 400 && err.status < 500) {
+          return new AppError('INVALID_REQUEST', err.message);
+        }
+    }
+  }
+  return new AppError('INTERNAL', 'internal server error', {}, err);
+}
+
+export function errorMapper(logger: Logger, limitBytes: number): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    const appError = toAppError(err, limitBytes);
+    if (appError.status >= 500) {
+      const cause = appError.cause ?? err;
+      logger.error('request failed', {
+        requestId: res.locals.requestId,
+        method: req.method,
+        path: req.path,
+        code: appError.code,
+        error: cause instanceof Error ? (cause.stack ?? cause.message) : String(cause),
+      });
+    }
+    if (res.headersSent) {
+      // Too late for an envelope; let Express end the connection.
+      next(err);
+      return;
+    }
+    res.status(appError.status).set(appError.headers).json(appError.toBody());
+  };
+}

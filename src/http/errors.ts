@@ -1,0 +1,103 @@
+// One error type for the whole shell and one table from stable codes to HTTP statuses. Every
+// error leaves the server as JSON `{"error": "<what is wrong>", "code": "<STABLE_CODE>"}`.
+
+/** Codes produced by the shell itself (HTTP parsing, validation, routing, auth). */
+export type ShellErrorCode =
+  | 'INVALID_JSON'
+  | 'INVALID_REQUEST'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAUTHORIZED'
+  | 'ROUTE_NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED';
+
+/** Codes the native kernel puts on `err.code` (its one error enum). */
+export type KernelErrorCode =
+  | 'DIMENSION_MISMATCH'
+  | 'EMPTY_VECTOR'
+  | 'INVALID_VECTOR'
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'CAPACITY_EXCEEDED'
+  | 'METADATA_TOO_LARGE'
+  | 'READ_ONLY'
+  | 'IO_ERROR'
+  | 'CORRUPT_DATA'
+  | 'INTERNAL';
+
+export type ErrorCode = ShellErrorCode | KernelErrorCode;
+
+/** The one table from code to HTTP status. */
+export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
+  INVALID_JSON: 400,
+  INVALID_REQUEST: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  PAYLOAD_TOO_LARGE: 413,
+  UNAUTHORIZED: 401,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  DIMENSION_MISMATCH: 400,
+  EMPTY_VECTOR: 400,
+  INVALID_VECTOR: 400,
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+  CAPACITY_EXCEEDED: 507,
+  // The metadata value is what is too big, not the request body, so this is a plain 400; 413
+  // stays reserved for VALORI_MAX_BODY_BYTES.
+  METADATA_TOO_LARGE: 400,
+  // A follower refuses writes: the request conflicts with the node's role, retrying will not help.
+  READ_ONLY: 409,
+  IO_ERROR: 500,
+  // A persisted file failed its checks; the server's data is at fault, not the request.
+  CORRUPT_DATA: 500,
+  INTERNAL: 500,
+};
+
+export class AppError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra response headers, e.g. WWW-Authenticate or Allow. */
+    readonly headers: Readonly<Record<string, string>> = {},
+    cause?: unknown,
+  ) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'AppError';
+    this.status = STATUS_BY_CODE[code];
+  }
+
+  toBody(): { error: string; code: ErrorCode } {
+    return { error: this.message, code: this.code };
+  }
+}
+
+const SHELL_CODES: ReadonlySet<string> = new Set<ShellErrorCode>([
+  'INVALID_JSON',
+  'INVALID_REQUEST',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'PAYLOAD_TOO_LARGE',
+  'UNAUTHORIZED',
+  'ROUTE_NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+]);
+
+function isKernelCode(code: unknown): code is KernelErrorCode {
+  return typeof code === 'string' && Object.hasOwn(STATUS_BY_CODE, code) && !SHELL_CODES.has(code);
+}
+
+// Failures of the server itself: the client gets a generic message, the detail goes to the log.
+const SERVER_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['IO_ERROR', 'CORRUPT_DATA', 'INTERNAL']);
+
+/**
+ * Turns an error thrown by the native addon into an AppError. Server faults keep a generic
+ * client message; the original is kept as `cause` so the error mapper can log it.
+ */
+export function fromNativeError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (isKernelCode(code) && !SERVER_FAULTS.has(code)) return new AppError(code, message);
+  return new AppError(isKernelCode(code) ? code : 'INTERNAL', 'internal kernel error', {}, err);
+}

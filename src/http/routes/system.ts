@@ -1,0 +1,75 @@
+// Operational routes: /health (public), /metrics (public), /version, /v1/proof/state.
+import type { PoolStats } from '../../kernel/native';
+import type { Config } from '../../config';
+import { defineRoute, type RouteContext } from './context';
+
+export const VERSION: string = (require('../../../package.json') as { version: string }).version;
+
+const INDEX_NAMES: Record<Config['index'], string> = { brute: 'BruteForce', hnsw: 'Hnsw', ivf: 'Ivf' };
+
+type HealthStatus = 'ok' | 'degraded' | 'full';
+
+interface PoolHealth {
+  live: number;
+  slots_used: number;
+  capacity: number;
+  fill_pct: number;
+}
+
+/** Fill counts slots held against capacity (live + soft-deleted); capacity 0 means fill 0. */
+function poolHealth(p: PoolStats): { body: PoolHealth; status: HealthStatus } {
+  const fill = p.capacity === 0 ? 0 : (p.used / p.capacity) * 100;
+  const status: HealthStatus = p.capacity > 0 && p.used >= p.capacity ? 'full' : fill >= 90 ? 'degraded' : 'ok';
+  return { body: { live: p.live, slots_used: p.used, capacity: p.capacity, fill_pct: Math.round(fill * 10) / 10 }, status };
+}
+
+const RANK: Record<HealthStatus, number> = { ok: 0, degraded: 1, full: 2 };
+
+export function registerSystemRoutes(ctx: RouteContext): void {
+  const { app, kernel, metrics, config } = ctx;
+
+  defineRoute(app, '/health', {
+    get: [
+      (_req, res) => {
+        const stats = kernel.stats();
+        const pools = { records: poolHealth(stats.records), nodes: poolHealth(stats.nodes), edges: poolHealth(stats.edges) };
+        const status = Object.values(pools).reduce<HealthStatus>((worst, p) => (RANK[p.status] > RANK[worst] ? p.status : worst), 'ok');
+        // Key order is part of the contract (deployment guide); event_log_height joins with issue 3.
+        res.status(status === 'full' ? 503 : 200).json({
+          status,
+          version: VERSION,
+          dim: stats.dim,
+          index: INDEX_NAMES[config.index],
+          persistence: 'none',
+          records: pools.records.body,
+          nodes: pools.nodes.body,
+          edges: pools.edges.body,
+        });
+      },
+    ],
+  });
+
+  defineRoute(app, '/metrics', {
+    get: [
+      async (_req, res) => {
+        const text = await metrics.registry.metrics();
+        res.set('Content-Type', metrics.registry.contentType).send(text);
+      },
+    ],
+  });
+
+  defineRoute(app, '/version', {
+    get: [(_req, res) => void res.type('text/plain').send(VERSION)],
+  });
+
+  defineRoute(app, '/v1/proof/state', {
+    get: [
+      async (_req, res) => {
+        const finalStateHash = await kernel.stateHash();
+        metrics.proofGenerated();
+        // No snapshot or WAL exists before issue 3, so their hashes are null rather than zeros.
+        res.json({ kernel_version: 1, snapshot_hash: null, wal_hash: null, final_state_hash: finalStateHash });
+      },
+    ],
+  });
+}

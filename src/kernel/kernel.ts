@@ -1,0 +1,177 @@
+// Thin wrapper over the native Kernel handle: converts JSON-shaped input to the binding's types
+// (Float32Array, bigint tags, JSON strings) and native errors to AppError. Routes call this, never
+// the addon. It holds no data of its own; the kernel owns all state.
+import type { Config } from '../config';
+import { AppError, fromNativeError } from '../http/errors';
+import {
+  loadNative,
+  type GraphEdge,
+  type GraphNode,
+  type KernelOptions,
+  type KernelStats,
+  type NativeKernel,
+  type SearchHit,
+} from './native';
+import { toFlatBatch, toVector, type VectorLimits } from './vectors';
+
+/** The kernel's cap on one metadata value, as UTF-8 JSON bytes. */
+export const MAX_METADATA_BYTES = 65_536;
+
+export interface SearchParams {
+  /** Only records with this tag (a JSON-safe unsigned integer). */
+  filterTag?: number | null;
+  ef?: number | null;
+  nprobe?: number | null;
+}
+
+export interface UpsertOutcome {
+  recordId: number;
+  documentNodeId: number;
+  chunkNodeId: number;
+}
+
+export function kernelOptions(config: Config): KernelOptions {
+  return {
+    dim: config.dim,
+    maxRecords: config.maxRecords,
+    maxNodes: config.maxNodes,
+    maxEdges: config.maxEdges,
+    index: config.index,
+    quant: config.quant,
+    hnswM: config.hnswM,
+    hnswEfConstruction: config.hnswEfConstruction,
+    hnswEfSearch: config.hnswEfSearch,
+    ivfNlist: config.ivfNlist,
+    ivfNprobe: config.ivfNprobe,
+  };
+}
+
+async function call<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw fromNativeError(err);
+  }
+}
+
+function callSync<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    throw fromNativeError(err);
+  }
+}
+
+function metadataJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > MAX_METADATA_BYTES) {
+    throw new AppError('METADATA_TOO_LARGE', `metadata is ${bytes} bytes of JSON: at most ${MAX_METADATA_BYTES} are accepted`);
+  }
+  return json;
+}
+
+export class Kernel {
+  private readonly limits: VectorLimits;
+
+  constructor(private readonly native: NativeKernel) {
+    const stats = callSync(() => native.stats());
+    this.limits = { dim: stats.dim, maxAbsValue: stats.maxAbsValue };
+  }
+
+  /** Builds the native kernel from config (allocates lazily; sizes come from the config). */
+  static open(config: Config): Kernel {
+    const { Kernel: NativeCtor } = loadNative();
+    return new Kernel(callSync(() => new NativeCtor(kernelOptions(config))));
+  }
+
+  get dim(): number {
+    return this.limits.dim;
+  }
+
+  get maxAbsValue(): number {
+    return this.limits.maxAbsValue;
+  }
+
+  /** O(1), synchronous: safe for /health and metric scrapes while long tasks run. */
+  stats(): KernelStats {
+    return callSync(() => this.native.stats());
+  }
+
+  insert(values: readonly unknown[], tag: number | null = null): Promise<number> {
+    const vector = toVector(values, 'values', this.limits);
+    return call(() => this.native.insert(vector, tag === null ? null : BigInt(tag)));
+  }
+
+  /** All rows or none: the kernel applies the batch as one operation. */
+  async insertBatch(rows: readonly (readonly unknown[])[], field = 'batch'): Promise<number[]> {
+    const flat = toFlatBatch(rows, field, this.limits);
+    if (rows.length === 0) return [];
+    const ids = await call(() => this.native.insertBatch(flat, rows.length));
+    return Array.from(ids);
+  }
+
+  deleteRecord(id: number): Promise<void> {
+    return call(() => this.native.deleteRecord(id));
+  }
+
+  softDeleteRecord(id: number): Promise<void> {
+    return call(() => this.native.softDeleteRecord(id));
+  }
+
+  createNode(kind: number, recordId: number | null): Promise<number> {
+    return call(() => this.native.createNode(kind, recordId));
+  }
+
+  createEdge(from: number, to: number, kind: number): Promise<number> {
+    return call(() => this.native.createEdge(from, to, kind));
+  }
+
+  getNode(id: number): GraphNode | null {
+    return callSync(() => this.native.getNode(id));
+  }
+
+  /** Outgoing edges, newest first; null when the node does not exist. */
+  getEdges(nodeId: number): GraphEdge[] | null {
+    return callSync(() => this.native.getEdges(nodeId));
+  }
+
+  /** Record + document node (unless attaching) + chunk node + edge, as one kernel operation. */
+  async upsertMemory(values: readonly unknown[], attachTo: number | null, metadata: unknown): Promise<UpsertOutcome> {
+    const vector = toVector(values, 'vector', this.limits);
+    const json = metadata === undefined || metadata === null ? null : metadataJson(metadata);
+    const r = await call(() => this.native.upsertMemory(vector, attachTo, json));
+    return { recordId: r.recordId, documentNodeId: r.documentNodeId, chunkNodeId: r.chunkNodeId };
+  }
+
+  setMetadata(key: string, value: unknown): Promise<void> {
+    const json = metadataJson(value);
+    return call(() => this.native.setMetadata(key, json));
+  }
+
+  /** The stored value, or null when the key has none. */
+  getMetadata(key: string): unknown {
+    const json = callSync(() => this.native.getMetadata(key));
+    return json === null ? null : (JSON.parse(json) as unknown);
+  }
+
+  search(query: readonly unknown[], k: number, params: SearchParams = {}, field = 'query'): Promise<SearchHit[]> {
+    const vector = toVector(query, field, this.limits);
+    const options = {
+      filterTag: params.filterTag == null ? undefined : BigInt(params.filterTag),
+      ef: params.ef ?? undefined,
+      nprobe: params.nprobe ?? undefined,
+    };
+    return call(() => this.native.search(vector, k, options));
+  }
+
+  /** Stops accepting writes and waits for queued ones; later writes fail. */
+  close(): void {
+    callSync(() => this.native.close());
+  }
+
+  /** BLAKE3 over the canonical state, 64 lowercase hex chars. */
+  stateHash(): Promise<string> {
+    return call(() => this.native.stateHash());
+  }
+}

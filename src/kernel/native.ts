@@ -1,0 +1,23 @@
+// The only file that loads the native addon. The path is relative to the compiled file, and
+// src/kernel/ and dist/kernel/ sit at the same depth, so it works under tsx and from dist/.
+import type * as Native from '../../native/index.js';
+
+export type NativeKernel = Native.Kernel;
+export type KernelOptions = Native.KernelOptions;
+export type KernelStats = Native.KernelStats;
+export type PoolStats = Native.PoolStats;
+export type SearchHit = Native.SearchHit;
+export type SearchOptions = Native.SearchOptions;
+export type GraphNode = Native.GraphNode;
+export type GraphEdge = Native.GraphEdge;
+export type UpsertResult = Native.UpsertResult;
+
+type NativeModule = typeof Native;
+
+let cached: NativeModule | undefined;
+
+/** Loads the addon once; a missing build fails here with the loader's own message. */
+export function loadNative(): NativeModule {
+  cached ??= require('../../native/index.js') as NativeModule;
+  return cached;
+}

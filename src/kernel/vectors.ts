@@ -1,0 +1,53 @@
+// number[] -> Float32Array with the checks that give precise messages (field name, index,
+// expected vs got). The kernel checks again; these exist so a client learns exactly what is wrong.
+import { AppError } from '../http/errors';
+
+export interface VectorLimits {
+  dim: number;
+  /** Largest accepted |component| at this dim (from the kernel, so both sides agree). */
+  maxAbsValue: number;
+}
+
+function checkShape(values: readonly unknown[], field: string, dim: number): void {
+  if (values.length === 0) throw new AppError('EMPTY_VECTOR', `${field} is empty: expected ${dim} numbers`);
+  if (values.length !== dim) {
+    throw new AppError('DIMENSION_MISMATCH', `${field} has the wrong dimension: expected ${dim}, got ${values.length}`);
+  }
+}
+
+/** Writes `values` into `out` at `offset`, validating every component after f32 rounding. */
+function fill(values: readonly unknown[], field: string, limits: VectorLimits, out: Float32Array, offset: number): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new AppError('INVALID_VECTOR', `${field}[${i}] must be a finite number, got ${JSON.stringify(v) ?? String(v)}`);
+    }
+    out[offset + i] = v;
+    // Compare the stored f32, not the double: that is what the kernel converts to Q16.16.
+    const stored = out[offset + i];
+    if (!Number.isFinite(stored) || Math.abs(stored) > limits.maxAbsValue) {
+      throw new AppError(
+        'INVALID_VECTOR',
+        `${field}[${i}] = ${v} is out of range: components must be within ±${limits.maxAbsValue} at dim ${limits.dim}`,
+      );
+    }
+  }
+}
+
+export function toVector(values: readonly unknown[], field: string, limits: VectorLimits): Float32Array {
+  checkShape(values, field, limits.dim);
+  const out = new Float32Array(limits.dim);
+  fill(values, field, limits, out, 0);
+  return out;
+}
+
+/** Flattens rows into one row-major Float32Array (count * dim), the form the binding takes. */
+export function toFlatBatch(rows: readonly (readonly unknown[])[], field: string, limits: VectorLimits): Float32Array {
+  const out = new Float32Array(rows.length * limits.dim);
+  for (let r = 0; r < rows.length; r++) {
+    const name = `${field}[${r}]`;
+    checkShape(rows[r], name, limits.dim);
+    fill(rows[r], name, limits, out, r * limits.dim);
+  }
+  return out;
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// Process entry: config -> logger -> kernel -> app -> listen. Prints `Listening on HOST:PORT`
+// when ready (the deployment guide's readiness line); SIGTERM/SIGINT close the server, exit 0.
+import { createApp } from './app';
+import { ConfigError, configHelp, loadConfig, type Config } from './config';
+import { Kernel } from './kernel/kernel';
+import { createLogger, type Logger } from './log';
+import { createMetrics } from './metrics';
+import { createHttpServer, formatAddress } from './server';
+
+// How long a shutdown may wait for in-flight requests before the process exits anyway.
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function warnAboutInactiveFeatures(config: Config, logger: Logger): void {
+  const later: [string, unknown, string][] = [
+    ['VALORI_EVENT_LOG_PATH', config.eventLogPath, 'durability'],
+    ['VALORI_SNAPSHOT_PATH', config.snapshotPath, 'durability'],
+    ['VALORI_WAL_PATH', config.walPath, 'durability'],
+    ['VALORI_FOLLOWER_OF', config.followerOf, 'replication'],
+  ];
+  for (const [env, value, feature] of later) {
+    if (value !== null) logger.warn(`${env} is set but ${feature} is not implemented yet: state is in memory only`);
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(configHelp());
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  warnAboutInactiveFeatures(config, logger);
+
+  const kernel = Kernel.open(config);
+  const metrics = createMetrics(() => kernel.stats());
+  const app = createApp({ config, kernel, logger, metrics });
+  const server = createHttpServer(app, config.bind);
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal} received, shutting down`);
+    setTimeout(() => {
+      logger.warn('shutdown grace period elapsed, exiting with requests still open');
+      process.exit(0);
+    }, SHUTDOWN_GRACE_MS).unref();
+    server.stop().then(
+      () => {
+        // After the socket: in-flight requests have been answered, queued writes drain here.
+        kernel.close();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error('error while closing the server', { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  try {
+    const address = await server.start();
+    logger.info(`Listening on ${formatAddress(config.bind.host, address.port)}`);
+  } catch (err) {
+    logger.error(`cannot listen on ${formatAddress(config.bind.host, config.bind.port)}: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fatal: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
