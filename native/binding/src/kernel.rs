@@ -129,6 +129,7 @@ fn u8_kind(k: u32) -> KResult<u8> {
 #[napi]
 pub struct Kernel {
     engine: Arc<Engine>,
+    dim: u32,
     index: String,
     quant: String,
 }
@@ -188,7 +189,7 @@ impl Kernel {
             let index = options.index.clone().unwrap_or_else(|| "brute".into());
             let quant = options.quant.clone().unwrap_or_else(|| "none".into());
             let db = Db { state: State::new(limits), listeners: vec![] };
-            Ok(Kernel { engine: Arc::new(Engine::new(db, None, None)), index, quant })
+            Ok(Kernel { engine: Arc::new(Engine::new(db, None, None)), dim: options.dim, index, quant })
         });
         built.map_err(|e| Error::new(Status::InvalidArg, format!("{}: {}", e.status, e.reason)))
     }
@@ -196,19 +197,18 @@ impl Kernel {
     /// Pool counts and flags; O(1).
     #[napi]
     pub fn stats(&self) -> KernelStats {
-        let db = self.engine.read();
-        let st = &db.state;
+        let c = self.engine.counters();
         KernelStats {
-            dim: st.dim() as u32,
-            records: pool(st.records()),
-            nodes: pool(st.nodes()),
-            edges: pool(st.edges()),
-            height: st.height() as f64,
+            dim: self.dim,
+            records: pool(c.records),
+            nodes: pool(c.nodes),
+            edges: pool(c.edges),
+            height: c.height as f64,
             read_only: self.engine.is_read_only(),
             index: self.index.clone(),
             quant: self.quant.clone(),
             simd: distance::simd_name().to_string(),
-            max_abs_value: fixed::max_abs_value(st.dim()),
+            max_abs_value: fixed::max_abs_value(self.dim as usize),
         }
     }
 

@@ -18,7 +18,7 @@ use std::thread;
 use crate::error::{KResult, KernelError};
 use crate::event::Event;
 use crate::ops::{self, Op, Outcome};
-use crate::state::{Change, State};
+use crate::state::{Change, PoolCounts, State};
 
 /// Most requests folded into one group (bounds latency of the group's first).
 const MAX_GROUP: usize = 4096;
@@ -58,6 +58,22 @@ impl Db {
     }
 }
 
+/// O(1) counters published after every group, readable without the state lock
+/// (so /health and /metrics never wait behind a long batch apply).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub records: PoolCounts,
+    pub nodes: PoolCounts,
+    pub edges: PoolCounts,
+    pub height: u64,
+}
+
+impl Counters {
+    pub fn of(state: &State) -> Counters {
+        Counters { records: state.records(), nodes: state.nodes(), edges: state.edges(), height: state.height() }
+    }
+}
+
 struct Request {
     op: Op,
     reply: Reply,
@@ -65,6 +81,7 @@ struct Request {
 
 pub struct Engine {
     db: Arc<RwLock<Db>>,
+    counters: Arc<Mutex<Counters>>,
     tx: Mutex<Option<Sender<Request>>>,
     read_only: Arc<AtomicBool>,
     worker: Mutex<Option<thread::JoinHandle<()>>>,
@@ -72,18 +89,20 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(db: Db, sink: Option<Box<dyn CommitSink>>, observer: Option<CommitObserver>) -> Engine {
+        let counters = Arc::new(Mutex::new(Counters::of(&db.state)));
         let db = Arc::new(RwLock::new(db));
         let read_only = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
         let worker = {
             let db = db.clone();
             let ro = read_only.clone();
+            let c = counters.clone();
             thread::Builder::new()
                 .name("valori-committer".into())
-                .spawn(move || committer(rx, db, sink, observer, ro))
+                .spawn(move || committer(rx, db, c, sink, observer, ro))
                 .expect("spawn committer thread")
         };
-        Engine { db, tx: Mutex::new(Some(tx)), read_only, worker: Mutex::new(Some(worker)) }
+        Engine { db, counters, tx: Mutex::new(Some(tx)), read_only, worker: Mutex::new(Some(worker)) }
     }
 
     /// Queue an operation; `reply` runs on the committer thread once it is
@@ -111,6 +130,17 @@ impl Engine {
 
     pub fn read(&self) -> RwLockReadGuard<'_, Db> {
         self.db.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counters as of the last applied group; never waits on the state lock.
+    pub fn counters(&self) -> Counters {
+        *self.counters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Re-publish counters after the state was replaced outside the committer.
+    pub fn refresh_counters(&self) {
+        let c = Counters::of(&self.read().state);
+        *self.counters.lock().unwrap_or_else(|p| p.into_inner()) = c;
     }
 
     pub fn db(&self) -> &Arc<RwLock<Db>> {
@@ -145,6 +175,7 @@ impl Drop for Engine {
 fn committer(
     rx: Receiver<Request>,
     db: Arc<RwLock<Db>>,
+    counters: Arc<Mutex<Counters>>,
     mut sink: Option<Box<dyn CommitSink>>,
     mut observer: Option<CommitObserver>,
     read_only: Arc<AtomicBool>,
@@ -183,6 +214,7 @@ fn committer(
                     },
                 }
             }
+            *counters.lock().unwrap_or_else(|p| p.into_inner()) = Counters::of(&guard.state);
         }
         if !entries.is_empty() {
             if let Some(s) = sink.as_mut() {
