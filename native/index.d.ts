@@ -10,6 +10,33 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class Kernel {
+  /**
+   * Write a snapshot atomically to the snapshot path (or `name`, a file name
+   * in the same directory).
+   */
+  saveSnapshot(name?: string | undefined | null): Promise<SnapshotResult>
+  /** The current durable state as VAL1 bytes. */
+  snapshotBytes(): Promise<Buffer>
+  /** Bytes of a snapshot file (a file name inside the snapshot directory). */
+  readSnapshotFile(name: string): Promise<Buffer>
+  /**
+   * Replace the state with a VAL1 snapshot (validated first). Resolves
+   * with the new height. `bootstrap` keeps the snapshot's own height
+   * (follower bootstrap); otherwise the restore is the next height.
+   */
+  restoreSnapshot(bytes: Buffer, bootstrap: boolean): Promise<number>
+  /**
+   * Drop the event-log prefix covered by the newest durable snapshot;
+   * resolves with the log's new base sequence number.
+   */
+  trimLog(): Promise<number>
+  /** Event-log chain hash, height and counts; null without an event log. */
+  logProof(): LogProofResult | null
+  /** The last snapshot written by this process, if any. */
+  lastSnapshot(): SnapshotResult | null
+  /** What recovery did at open. */
+  recovery(): RecoveryInfo
+  /** In-memory kernel (no persistence); for durable storage use `openKernel`. */
   constructor(options: KernelOptions)
   /** Pool counts and flags; O(1). */
   stats(): KernelStats
@@ -83,6 +110,14 @@ export interface KernelOptions {
   /** 0 = automatic (≈ sqrt(N)). */
   ivfNlist?: number
   ivfNprobe?: number
+  /** Event log file (turns on durable writes). */
+  eventLogPath?: string
+  /** Snapshot file. */
+  snapshotPath?: string
+  /** Legacy WAL file (ignored when eventLogPath is set). */
+  walPath?: string
+  /** Cut the log at mid-log corruption instead of refusing to open. */
+  acceptTruncation?: boolean
 }
 
 export interface KernelStats {
@@ -100,7 +135,33 @@ export interface KernelStats {
   simd: string
   /** Largest accepted |component| at this dimension, in real units. */
   maxAbsValue: number
+  /** none | snapshot | event_log | wal */
+  persistence: string
+  /** Height of the durable log (absent without a log). */
+  eventLogHeight?: number
+  /** Bytes used by vectors (Q16.16), quantized codes and index structures. */
+  vectorBytes: number
+  codeBytes: number
+  indexBytes: number
 }
+
+export interface LogProofResult {
+  /** BLAKE3 chain over every event, lowercase hex. */
+  eventLogHash: string
+  /** Sequence number of the last durable event. */
+  height: number
+  /** First sequence number still in the log file (after trims). */
+  firstSeq: number
+  /** Events in the log file. */
+  eventCount: number
+  bytes: number
+}
+
+/**
+ * Open a kernel with persistence: recovers from the event log / snapshot /
+ * WAL (see the recovery report) off the JS thread.
+ */
+export declare function openKernel(options: KernelOptions): Promise<Kernel>
 
 export interface PoolStats {
   /** Visible entries. */
@@ -110,6 +171,17 @@ export interface PoolStats {
   /** Ids ever handed out. */
   slots: number
   capacity: number
+}
+
+export interface RecoveryInfo {
+  /** event_log | wal | snapshot | fresh */
+  source: string
+  snapshotHeight?: number
+  replayed: number
+  height: number
+  warnings: Array<string>
+  errors: Array<string>
+  seconds: number
 }
 
 export interface SearchHit {
@@ -126,6 +198,17 @@ export interface SearchOptions {
   ef?: number
   /** IVF lists probed for this query. */
   nprobe?: number
+}
+
+export interface SnapshotResult {
+  /** Event height the snapshot covers. */
+  height: number
+  /** File size in bytes. */
+  bytes: number
+  path: string
+  /** Milliseconds writes were held back while the state was encoded. */
+  stallMs: number
+  totalMs: number
 }
 
 export interface UpsertResult {

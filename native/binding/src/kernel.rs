@@ -7,12 +7,13 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use tokio::sync::oneshot;
-use valori_kernel::engine::{Db, Engine};
+use valori_kernel::engine::Engine;
+use valori_kernel::node::Node;
 use valori_kernel::ops::{Op, Outcome};
-use valori_kernel::state::{Limits, PoolCounts, State};
+use valori_kernel::state::PoolCounts;
 use valori_kernel::{distance, fixed, KResult, KernelError};
 
-use crate::errors::{reject_with, JsResult};
+use crate::errors::reject_with;
 use crate::hash_task::HashTask;
 use crate::search_task::SearchTask;
 
@@ -36,6 +37,14 @@ pub struct KernelOptions {
     /// 0 = automatic (≈ sqrt(N)).
     pub ivf_nlist: Option<u32>,
     pub ivf_nprobe: Option<u32>,
+    /// Event log file (turns on durable writes).
+    pub event_log_path: Option<String>,
+    /// Snapshot file.
+    pub snapshot_path: Option<String>,
+    /// Legacy WAL file (ignored when eventLogPath is set).
+    pub wal_path: Option<String>,
+    /// Cut the log at mid-log corruption instead of refusing to open.
+    pub accept_truncation: Option<bool>,
 }
 
 #[napi(object)]
@@ -65,6 +74,14 @@ pub struct KernelStats {
     pub simd: String,
     /// Largest accepted |component| at this dimension, in real units.
     pub max_abs_value: f64,
+    /// none | snapshot | event_log | wal
+    pub persistence: String,
+    /// Height of the durable log (absent without a log).
+    pub event_log_height: Option<f64>,
+    /// Bytes used by vectors (Q16.16), quantized codes and index structures.
+    pub vector_bytes: f64,
+    pub code_bytes: f64,
+    pub index_bytes: f64,
 }
 
 #[napi(object)]
@@ -102,7 +119,7 @@ fn pool(p: PoolCounts) -> PoolStats {
     PoolStats { live: p.live as f64, used: p.used as f64, slots: p.slots as f64, capacity: p.capacity as f64 }
 }
 
-fn count_limit(name: &str, v: f64) -> KResult<u64> {
+pub(crate) fn count_limit(name: &str, v: f64) -> KResult<u64> {
     if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= u32::MAX as f64) {
         return Err(KernelError::InvalidArgument(format!("{name} must be an integer in 0..=4294967295, got {v}")));
     }
@@ -128,10 +145,11 @@ fn u8_kind(k: u32) -> KResult<u8> {
 
 #[napi]
 pub struct Kernel {
-    engine: Arc<Engine>,
-    dim: u32,
-    index: String,
-    quant: String,
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) node: Arc<Node>,
+    pub(crate) dim: u32,
+    pub(crate) index: String,
+    pub(crate) quant: String,
 }
 
 /// Submit to the committer and await durability without blocking a thread.
@@ -173,25 +191,14 @@ impl Kernel {
 
 #[napi]
 impl Kernel {
+    /// In-memory kernel (no persistence); for durable storage use `openKernel`.
     #[napi(constructor)]
     pub fn new(options: KernelOptions) -> Result<Kernel> {
-        let built: JsResult<Kernel> = crate::errors::guard(|| {
-            let bad = |e: KernelError| crate::errors::to_js(e);
-            if options.dim == 0 || options.dim > 65536 {
-                return Err(bad(KernelError::InvalidArgument(format!("dim must be 1..=65536, got {}", options.dim))));
-            }
-            let limits = Limits {
-                dim: options.dim as usize,
-                max_records: count_limit("maxRecords", options.max_records).map_err(bad)?,
-                max_nodes: count_limit("maxNodes", options.max_nodes).map_err(bad)?,
-                max_edges: count_limit("maxEdges", options.max_edges).map_err(bad)?,
-            };
-            let index = options.index.clone().unwrap_or_else(|| "brute".into());
-            let quant = options.quant.clone().unwrap_or_else(|| "none".into());
-            let db = Db { state: State::new(limits), listeners: vec![] };
-            Ok(Kernel { engine: Arc::new(Engine::new(db, None, None)), dim: options.dim, index, quant })
-        });
-        built.map_err(|e| Error::new(Status::InvalidArg, format!("{}: {}", e.status, e.reason)))
+        let mut options = options;
+        options.event_log_path = None;
+        options.snapshot_path = None;
+        options.wal_path = None;
+        crate::open_task::build(options).map_err(|e| Error::new(Status::InvalidArg, format!("{}: {}", e.code(), e)))
     }
 
     /// Pool counts and flags; O(1).
@@ -209,6 +216,11 @@ impl Kernel {
             quant: self.quant.clone(),
             simd: distance::simd_name().to_string(),
             max_abs_value: fixed::max_abs_value(self.dim as usize),
+            persistence: self.node.durable.persistence.as_str().to_string(),
+            event_log_height: self.node.durable.log.as_ref().map(|_| c.height as f64),
+            vector_bytes: (c.records.slots as f64) * (self.dim as f64) * 4.0,
+            code_bytes: c.index_memory.codes as f64,
+            index_bytes: c.index_memory.structure as f64,
         }
     }
 
@@ -353,8 +365,16 @@ impl Kernel {
     /// the libuv pool.
     #[napi(ts_return_type = "Promise<Array<SearchHit>>")]
     pub fn search(&self, query: Float32Array, k: u32, options: Option<SearchOptions>) -> AsyncTask<SearchTask> {
-        let filter_tag = options.and_then(|o| o.filter_tag).map(|t| tag_of(Some(t)));
-        AsyncTask::new(SearchTask { engine: self.engine.clone(), query: query.to_vec(), k, filter_tag })
+        let (filter_tag, ef, nprobe) = match options {
+            Some(o) => (o.filter_tag.map(|t| tag_of(Some(t))), o.ef, o.nprobe),
+            None => (None, None, None),
+        };
+        let params = valori_kernel::index::SearchParams {
+            ef: ef.map(|v| v as usize),
+            nprobe: nprobe.map(|v| v as usize),
+            rerank: None,
+        };
+        AsyncTask::new(SearchTask { engine: self.engine.clone(), query: query.to_vec(), k, filter_tag, params })
     }
 
     /// BLAKE3 of the canonical state encoding, 64 lowercase hex characters.

@@ -1,7 +1,9 @@
 //! Thin napi binding over the pure-Rust kernel: converts types, spawns tasks,
 //! maps errors. No kernel logic lives here.
 
+mod durable_ops;
 mod errors;
-mod kernel;
-mod search_task;
 mod hash_task;
+mod kernel;
+mod open_task;
+mod search_task;

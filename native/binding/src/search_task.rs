@@ -5,7 +5,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use valori_kernel::engine::Engine;
-use valori_kernel::{search, KResult, KernelError};
+use valori_kernel::{KResult, KernelError};
 
 use crate::errors::reject_with;
 
@@ -22,6 +22,7 @@ pub struct SearchTask {
     pub query: Vec<f32>,
     pub k: u32,
     pub filter_tag: Option<KResult<u64>>,
+    pub params: valori_kernel::index::SearchParams,
 }
 
 impl Task for SearchTask {
@@ -30,7 +31,7 @@ impl Task for SearchTask {
 
     fn compute(&mut self) -> Result<Self::Output> {
         let query = std::mem::take(&mut self.query);
-        let (k, tag) = (self.k as usize, self.filter_tag.take());
+        let (k, tag, params) = (self.k as usize, self.filter_tag.take(), self.params);
         let engine = self.engine.clone();
         let out = std::panic::catch_unwind(move || {
             let tag = tag.transpose()?;
@@ -39,7 +40,7 @@ impl Task for SearchTask {
             }
             let db = engine.read();
             let q = db.state.convert(&query, 1)?;
-            Ok(search::exact(&db.state, &q, k, tag))
+            Ok(db.search(&q, k, params, tag))
         })
         .unwrap_or_else(|_| Err(KernelError::Internal("search panicked".into())));
         Ok(out)

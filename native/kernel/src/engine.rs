@@ -18,6 +18,8 @@ use std::thread;
 use crate::error::{KResult, KernelError};
 use crate::event::Event;
 use crate::ops::{self, Op, Outcome};
+use crate::index::{Index, IndexConfig, IndexKind, IndexMemory, QuantKind, SearchParams, VectorSource};
+use crate::search;
 use crate::state::{Change, PoolCounts, State};
 
 /// Most requests folded into one group (bounds latency of the group's first).
@@ -35,26 +37,74 @@ pub type CommitObserver = Box<dyn FnMut(&[(u64, Vec<u8>)]) + Send>;
 /// Called once with the result of a submitted operation.
 pub type Reply = Box<dyn FnOnce(KResult<Outcome>) + Send>;
 
-/// Index maintenance hook, applied under the write lock after each event.
-pub trait StateListener: Send + Sync {
-    fn on_change(&mut self, state: &State, change: Change);
-}
-
-/// State plus whatever is derived from it (indexes).
+/// State plus the search index derived from it. `index` is `None` for the
+/// exact scan without quantization (the kernel's own brute-force path).
 pub struct Db {
     pub state: State,
-    pub listeners: Vec<Box<dyn StateListener>>,
+    pub index: Option<Index>,
+}
+
+impl VectorSource for State {
+    fn dim(&self) -> usize {
+        State::dim(self)
+    }
+    fn vector(&self, id: u32) -> Option<&[i32]> {
+        self.live_vector(id)
+    }
+    fn slot_count(&self) -> u32 {
+        self.records().slots as u32
+    }
 }
 
 impl Db {
+    /// A db whose index matches `cfg` (None for exact brute force).
+    pub fn new(state: State, cfg: IndexConfig) -> Db {
+        let index = if cfg.kind == IndexKind::Brute && cfg.quant == QuantKind::None {
+            None
+        } else {
+            let mut ix = Index::new(cfg, state.dim());
+            ix.rebuild(&state);
+            Some(ix)
+        };
+        Db { state, index }
+    }
+
+    /// Like `new`, but an index left empty (the caller decodes or rebuilds it).
+    pub fn new_empty_index(state: State, cfg: IndexConfig) -> Db {
+        let index = if cfg.kind == IndexKind::Brute && cfg.quant == QuantKind::None {
+            None
+        } else {
+            Some(Index::new(cfg, state.dim()))
+        };
+        Db { state, index }
+    }
+
     pub fn apply(&mut self, ev: &Event) -> KResult<()> {
         let change = self.state.apply(ev)?;
-        if change != Change::None {
-            for l in self.listeners.iter_mut() {
-                l.on_change(&self.state, change);
+        if let Some(ix) = self.index.as_mut() {
+            match change {
+                Change::None => {}
+                Change::Inserted { first, count } => {
+                    for id in first..first + count {
+                        ix.on_insert(id, &self.state);
+                    }
+                }
+                Change::Removed(id) => ix.on_delete(id),
             }
         }
         Ok(())
+    }
+
+    /// k nearest live records in (distance, id) order; exact distances.
+    pub fn search(&self, query: &[i32], k: usize, params: SearchParams, filter_tag: Option<u64>) -> Vec<(i64, u32)> {
+        match &self.index {
+            None => search::exact(&self.state, query, k, filter_tag),
+            Some(ix) => {
+                let st = &self.state;
+                let f = filter_tag.map(|t| move |id: u32| st.record_tag(id) == Some(t));
+                ix.search(query, k, params, st, f.as_ref().map(|f| f as &dyn Fn(u32) -> bool))
+            }
+        }
     }
 }
 
@@ -66,11 +116,19 @@ pub struct Counters {
     pub nodes: PoolCounts,
     pub edges: PoolCounts,
     pub height: u64,
+    pub index_memory: IndexMemory,
 }
 
 impl Counters {
-    pub fn of(state: &State) -> Counters {
-        Counters { records: state.records(), nodes: state.nodes(), edges: state.edges(), height: state.height() }
+    pub fn of(db: &Db) -> Counters {
+        let state = &db.state;
+        Counters {
+            records: state.records(),
+            nodes: state.nodes(),
+            edges: state.edges(),
+            height: state.height(),
+            index_memory: db.index.as_ref().map(|i| i.memory_bytes()).unwrap_or_default(),
+        }
     }
 }
 
@@ -89,7 +147,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(db: Db, sink: Option<Box<dyn CommitSink>>, observer: Option<CommitObserver>) -> Engine {
-        let counters = Arc::new(Mutex::new(Counters::of(&db.state)));
+        let counters = Arc::new(Mutex::new(Counters::of(&db)));
         let db = Arc::new(RwLock::new(db));
         let read_only = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
@@ -139,7 +197,7 @@ impl Engine {
 
     /// Re-publish counters after the state was replaced outside the committer.
     pub fn refresh_counters(&self) {
-        let c = Counters::of(&self.read().state);
+        let c = Counters::of(&self.read());
         *self.counters.lock().unwrap_or_else(|p| p.into_inner()) = c;
     }
 
@@ -214,7 +272,7 @@ fn committer(
                     },
                 }
             }
-            *counters.lock().unwrap_or_else(|p| p.into_inner()) = Counters::of(&guard.state);
+            *counters.lock().unwrap_or_else(|p| p.into_inner()) = Counters::of(&guard);
         }
         if !entries.is_empty() {
             if let Some(s) = sink.as_mut() {

@@ -6,11 +6,13 @@
 
 pub mod codec;
 pub mod distance;
+pub mod durable;
 pub mod engine;
 pub mod error;
 pub mod event;
 pub mod fixed;
 pub mod index;
+pub mod node;
 pub mod ops;
 pub mod search;
 pub mod state;

@@ -107,6 +107,10 @@ impl State {
     pub fn height(&self) -> u64 {
         self.height
     }
+    /// Set the height after loading state from elsewhere (restore).
+    pub fn set_height(&mut self, h: u64) {
+        self.height = h;
+    }
     /// Largest accepted |raw| component at this dimension.
     pub fn bound(&self) -> i32 {
         self.bound

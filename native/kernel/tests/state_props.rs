@@ -226,7 +226,7 @@ proptest! {
 
 #[test]
 fn engine_groups_concurrent_writes_and_rejects_bad_ones_alone() {
-    let engine = std::sync::Arc::new(Engine::new(Db { state: State::new(limits(2)), listeners: vec![] }, None, None));
+    let engine = std::sync::Arc::new(Engine::new(Db::new(State::new(limits(2)), Default::default()), None, None));
     let mut handles = vec![];
     for t in 0..8 {
         let e = engine.clone();
@@ -258,7 +258,7 @@ fn a_failing_sink_fails_the_group_and_makes_the_engine_read_only() {
             Err(KernelError::Io("disk on fire".into()))
         }
     }
-    let engine = Engine::new(Db { state: State::new(limits(1)), listeners: vec![] }, Some(Box::new(Failing)), None);
+    let engine = Engine::new(Db::new(State::new(limits(1)), Default::default()), Some(Box::new(Failing)), None);
     let e = engine.submit_sync(Op::Insert { vector: vec![1], tag: 0 }).unwrap_err();
     assert_eq!(e.code(), "IO_ERROR");
     assert!(engine.is_read_only());

@@ -1,0 +1,355 @@
+//! Persistence modes and recovery, on top of the storage layer.
+//!
+//! Modes (the deployment guide's): none; snapshot only; event log (+ optional
+//! snapshots); legacy WAL (a log that is replayed on top of the last snapshot
+//! and trimmed whenever a snapshot is saved). Recovery order:
+//! 1. a log with at least one event (or one that starts after a trim): the
+//!    newest valid snapshot whose height is within the log, then the log's
+//!    tail from the snapshot's height; no usable snapshot → the whole log;
+//! 2. otherwise the newest valid snapshot (and an empty log is re-based on it);
+//! 3. otherwise a fresh, empty state.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::codec;
+use crate::engine::{CommitSink, Db};
+use crate::error::{KResult, KernelError};
+use crate::event::Event;
+use crate::index::{Index, IndexConfig};
+use crate::state::{Limits, State};
+use crate::storage::{
+    decode_snapshot, encode_snapshot, EventLog, LogBase, OpenOptions, SnapshotMeta, SnapshotParts,
+    SnapshotStore, StorageError, Vfs, GENESIS_CHAIN,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    None,
+    Snapshot,
+    EventLog,
+    Wal,
+}
+
+impl Persistence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Persistence::None => "none",
+            Persistence::Snapshot => "snapshot",
+            Persistence::EventLog => "event_log",
+            Persistence::Wal => "wal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PersistConfig {
+    pub event_log: Option<PathBuf>,
+    pub snapshot: Option<PathBuf>,
+    pub wal: Option<PathBuf>,
+    /// Cut a log at mid-log corruption instead of refusing to start.
+    pub accept_truncation: bool,
+}
+
+/// What recovery did, for the operator's log.
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryReport {
+    /// "event_log" | "wal" | "snapshot" | "fresh"
+    pub source: String,
+    pub snapshot_height: Option<u64>,
+    pub replayed: u64,
+    pub height: u64,
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+    pub seconds: f64,
+}
+
+pub(crate) fn storage_err(e: StorageError) -> KernelError {
+    match e {
+        StorageError::Io { .. } | StorageError::Poisoned { .. } => KernelError::Io(e.to_string()),
+        StorageError::OutOfRange { .. } => KernelError::NotFound(e.to_string()),
+        StorageError::InvalidAppend { .. } => KernelError::Internal(e.to_string()),
+        _ => KernelError::Corrupt(e.to_string()),
+    }
+}
+
+/// The durable side of a node: the log (shared with the committer) and the
+/// snapshot store.
+pub struct Durable {
+    pub persistence: Persistence,
+    pub log: Option<Arc<Mutex<EventLog>>>,
+    pub snapshots: Option<SnapshotStore>,
+    pub vfs: Arc<dyn Vfs>,
+    pub limits: Limits,
+    pub index_cfg: IndexConfig,
+}
+
+/// Appends committed groups to the event log: one write + one fdatasync.
+pub struct LogSink(pub Arc<Mutex<EventLog>>);
+
+impl CommitSink for LogSink {
+    fn append(&mut self, entries: &[(u64, Vec<u8>)]) -> KResult<()> {
+        let refs: Vec<(u64, &[u8])> = entries.iter().map(|(s, p)| (*s, p.as_slice())).collect();
+        lock(&self.0).append(&refs).map_err(storage_err)
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A snapshot decoded into a ready db (state + index), fully validated.
+pub struct Restored {
+    pub db: Db,
+    pub meta: SnapshotMeta,
+    pub index_rebuilt: bool,
+}
+
+/// Decode and validate a VAL1 snapshot for this node's limits and index
+/// configuration. Nothing is installed.
+pub fn decode_db(bytes: &[u8], limits: Limits, cfg: IndexConfig) -> KResult<Restored> {
+    let (meta, parts) = decode_snapshot(bytes).map_err(|e| KernelError::Corrupt(format!("snapshot: {e}")))?;
+    if meta.dim as usize != limits.dim {
+        return Err(KernelError::Corrupt(format!(
+            "snapshot has dimension {}, this node is configured with VALORI_DIM={}",
+            meta.dim, limits.dim
+        )));
+    }
+    let state = codec::decode(parts.kernel, limits, meta.height)?;
+    let mut db = Db::new_empty_index(state, cfg);
+    let mut index_rebuilt = false;
+    if let Some(ix) = db.index.as_mut() {
+        match Index::decode(parts.index, cfg, limits.dim) {
+            Ok(decoded) if decoded.len() as u64 == db.state.records().live => *ix = decoded,
+            _ => {
+                ix.rebuild(&db.state);
+                index_rebuilt = true;
+            }
+        }
+    }
+    Ok(Restored { db, meta, index_rebuilt })
+}
+
+/// Encode the db as VAL1 bytes (kernel section = canonical state encoding).
+pub fn encode_db(db: &Db, chain: [u8; 32]) -> KResult<(SnapshotMeta, Vec<u8>)> {
+    let meta = SnapshotMeta { height: db.state.height(), chain, dim: db.state.dim() as u32 };
+    let kernel = codec::encode(&db.state);
+    let index = db.index.as_ref().map(|ix| ix.encode()).unwrap_or_default();
+    let metadata = snapshot_info(db);
+    let parts = SnapshotParts { kernel: &kernel, metadata: metadata.as_bytes(), index: &index };
+    let bytes = encode_snapshot(&meta, &parts).map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))?;
+    Ok((meta, bytes))
+}
+
+/// The metadata section: a small JSON description (informational; the
+/// metadata map itself is part of the kernel state).
+fn snapshot_info(db: &Db) -> String {
+    let r = db.state.records();
+    format!(
+        "{{\"format\":\"valori-node\",\"height\":{},\"dim\":{},\"records_live\":{},\"index\":\"{}\"}}",
+        db.state.height(),
+        db.state.dim(),
+        r.live,
+        db.index.as_ref().map(|i| i.config().kind.as_str()).unwrap_or("brute")
+    )
+}
+
+impl Durable {
+    /// The snapshot path used for saves: VALORI_SNAPSHOT_PATH, or (event log
+    /// only) `<event log>.snapshot`, so restores and follower bootstraps survive
+    /// a restart even without a configured snapshot path.
+    fn snapshot_path(cfg: &PersistConfig, log_path: Option<&Path>) -> Option<PathBuf> {
+        cfg.snapshot.clone().or_else(|| {
+            log_path.map(|p| {
+                let mut s = p.as_os_str().to_owned();
+                s.push(".snapshot");
+                PathBuf::from(s)
+            })
+        })
+    }
+
+    /// Open storage and recover a db (see module docs for the order).
+    pub fn open(
+        vfs: Arc<dyn Vfs>,
+        limits: Limits,
+        index_cfg: IndexConfig,
+        cfg: &PersistConfig,
+    ) -> KResult<(Durable, Db, RecoveryReport)> {
+        let started = Instant::now();
+        let mut report = RecoveryReport::default();
+        let (log_path, persistence) = match (&cfg.event_log, &cfg.wal) {
+            (Some(p), Some(_)) => {
+                report.warnings.push("VALORI_WAL_PATH is ignored: VALORI_EVENT_LOG_PATH supersedes it".into());
+                (Some(p.clone()), Persistence::EventLog)
+            }
+            (Some(p), None) => (Some(p.clone()), Persistence::EventLog),
+            (None, Some(p)) => (Some(p.clone()), Persistence::Wal),
+            (None, None) if cfg.snapshot.is_some() => (None, Persistence::Snapshot),
+            (None, None) => (None, Persistence::None),
+        };
+        let snapshots = match Self::snapshot_path(cfg, log_path.as_deref()) {
+            Some(p) => {
+                let (store, removed) = SnapshotStore::open(vfs.clone(), p).map_err(storage_err)?;
+                for r in removed {
+                    report.warnings.push(format!("removed leftover temporary file {}", r.display()));
+                }
+                Some(store)
+            }
+            None => None,
+        };
+        let load = |max_height: u64, report: &mut RecoveryReport| -> KResult<Option<Restored>> {
+            let Some(store) = &snapshots else { return Ok(None) };
+            let out = store.load_newest_valid(max_height).map_err(storage_err)?;
+            for q in out.quarantined {
+                report.errors.push(format!(
+                    "snapshot {} is corrupt ({}); moved aside to {}",
+                    q.from.display(),
+                    q.error,
+                    q.to.display()
+                ));
+            }
+            let Some(snap) = out.snapshot else { return Ok(None) };
+            match decode_db(snap.bytes(), limits, index_cfg) {
+                Ok(r) => Ok(Some(r)),
+                Err(e) => {
+                    report.errors.push(format!("snapshot {} cannot be loaded: {e}", snap.path.display()));
+                    Ok(None)
+                }
+            }
+        };
+        let Some(log_path) = log_path else {
+            let db = match load(u64::MAX, &mut report)? {
+                Some(r) => {
+                    report.source = "snapshot".into();
+                    report.snapshot_height = Some(r.meta.height);
+                    r.db
+                }
+                None => {
+                    report.source = "fresh".into();
+                    Db::new(State::new(limits), index_cfg)
+                }
+            };
+            report.height = db.state.height();
+            report.seconds = started.elapsed().as_secs_f64();
+            let d = Durable { persistence, log: None, snapshots, vfs, limits, index_cfg };
+            return Ok((d, db, report));
+        };
+        let opts = OpenOptions { accept_truncation: cfg.accept_truncation, create_base: LogBase::GENESIS };
+        let (mut log, rec) = EventLog::open(vfs.clone(), &log_path, limits.dim as u32, &opts).map_err(|e| match e {
+            StorageError::DimMismatch { .. } | StorageError::MidLogCorruption { .. } => {
+                KernelError::Corrupt(format!("{e}"))
+            }
+            other => storage_err(other),
+        })?;
+        for f in &rec.removed_temp_files {
+            report.warnings.push(format!("removed leftover temporary file {}", f.display()));
+        }
+        if let Some(t) = rec.truncation {
+            report.warnings.push(format!(
+                "event log {}: {:?} at byte offset {}; truncated to {} bytes ({} bytes dropped)",
+                log_path.display(),
+                t.cause,
+                t.found_at,
+                t.truncated_to,
+                t.dropped_bytes
+            ));
+        }
+        let mut db;
+        if log.event_count() > 0 || log.base_seq() > 0 {
+            report.source = persistence.as_str().into();
+            let base = log.base_seq();
+            db = match load(log.height(), &mut report)? {
+                Some(r) if r.meta.height >= base && chain_matches(&log, &r.meta) => {
+                    report.snapshot_height = Some(r.meta.height);
+                    r.db
+                }
+                Some(r) => {
+                    report.warnings.push(format!(
+                        "snapshot at height {} does not belong to this log (log covers {}..={}); ignored",
+                        r.meta.height,
+                        base,
+                        log.height()
+                    ));
+                    fresh_or_gap(base, limits, index_cfg)?
+                }
+                None => fresh_or_gap(base, limits, index_cfg)?,
+            };
+            let from = db.state.height() + 1;
+            if from <= log.height() {
+                let reader = log.reader_from(from).map_err(storage_err)?;
+                for item in reader {
+                    let (seq, payload) = item.map_err(storage_err)?;
+                    replay_one(&mut db, seq, &payload)?;
+                    report.replayed += 1;
+                }
+            }
+            if db.state.height() != log.height() {
+                return Err(KernelError::Corrupt(format!(
+                    "replay stopped at height {} but the log ends at {}",
+                    db.state.height(),
+                    log.height()
+                )));
+            }
+        } else {
+            db = match load(u64::MAX, &mut report)? {
+                Some(r) => {
+                    report.source = "snapshot".into();
+                    report.snapshot_height = Some(r.meta.height);
+                    // Continue the history where the snapshot ends.
+                    log.reset_to(LogBase { seq: r.meta.height, chain: r.meta.chain }).map_err(storage_err)?;
+                    r.db
+                }
+                None => {
+                    report.source = "fresh".into();
+                    Db::new(State::new(limits), index_cfg)
+                }
+            };
+        }
+        report.height = db.state.height();
+        report.seconds = started.elapsed().as_secs_f64();
+        let d = Durable {
+            persistence,
+            log: Some(Arc::new(Mutex::new(log))),
+            snapshots,
+            vfs,
+            limits,
+            index_cfg,
+        };
+        Ok((d, db, report))
+    }
+
+    /// Chain value of the log at `height` (genesis when there is no log).
+    pub fn chain_at(&self, height: u64) -> KResult<[u8; 32]> {
+        match &self.log {
+            None => Ok(GENESIS_CHAIN),
+            Some(l) => lock(l).chain_hash_at(height).map_err(storage_err),
+        }
+    }
+}
+
+fn chain_matches(log: &EventLog, meta: &SnapshotMeta) -> bool {
+    log.chain_hash_at(meta.height).map(|c| c == meta.chain).unwrap_or(false)
+}
+
+fn fresh_or_gap(base: u64, limits: Limits, cfg: IndexConfig) -> KResult<Db> {
+    if base > 0 {
+        return Err(KernelError::Corrupt(format!(
+            "the event log starts after event {base} (its prefix was trimmed) and no valid snapshot covers it; \
+             restore the snapshot file or start from an empty log"
+        )));
+    }
+    Ok(Db::new(State::new(limits), cfg))
+}
+
+/// Apply one logged event during replay; sequence numbers must be contiguous.
+pub fn replay_one(db: &mut Db, seq: u64, payload: &[u8]) -> KResult<()> {
+    if seq <= db.state.height() {
+        return Ok(()); // already covered by the snapshot: idempotent by sequence number
+    }
+    if seq != db.state.height() + 1 {
+        return Err(KernelError::Corrupt(format!("event {seq} follows height {}: gap in the log", db.state.height())));
+    }
+    let ev = Event::decode(payload).map_err(|e| KernelError::Corrupt(format!("event {seq}: {e}")))?;
+    db.apply(&ev).map_err(|e| KernelError::Corrupt(format!("event {seq} ({}) cannot be applied: {e}", ev.name())))
+}

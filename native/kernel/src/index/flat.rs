@@ -1,0 +1,61 @@
+//! Linear scans: exact over the kernel's vectors, or over codes followed by an
+//! exact re-rank.
+
+use super::quant::{Prepared, Quantizer};
+use super::topk::TopK;
+use super::{simd, Bitset, VectorSource};
+
+/// Exact k nearest over the records the index holds (`live`) whose vector
+/// `src` still has, by (dist, id).
+pub(crate) fn exact_scan(
+    q: &[i32],
+    k: usize,
+    src: &dyn VectorSource,
+    live: &Bitset,
+    filter: Option<&dyn Fn(u32) -> bool>,
+) -> Vec<(i64, u32)> {
+    let mut top = TopK::new(k);
+    for id in live.ones() {
+        let Some(v) = src.vector(id) else { continue };
+        let d = simd::l2(q, v);
+        // The filter is called only for candidates that would enter the top k.
+        if top.admits(d, id) && filter.map_or(true, |f| f(id)) {
+            top.push(d, id);
+        }
+    }
+    top.into_sorted()
+}
+
+/// Best `keep` live slots by code distance (slot-major `codes`).
+pub(crate) fn code_scan(
+    quant: &Quantizer,
+    prep: &Prepared,
+    codes: &[u8],
+    live: &Bitset,
+    keep: usize,
+    filter: Option<&dyn Fn(u32) -> bool>,
+) -> Vec<(i64, u32)> {
+    let len = quant.code_len();
+    let mut top = TopK::new(keep);
+    for id in live.ones() {
+        let at = id as usize * len;
+        let Some(code) = codes.get(at..at + len) else { break };
+        let d = quant.dist(prep, code);
+        if top.admits(d, id) && filter.map_or(true, |f| f(id)) {
+            top.push(d, id);
+        }
+    }
+    top.into_sorted()
+}
+
+/// Exact distances for `cands`; the best `k` by (dist, id). Ids whose vector
+/// is gone are dropped.
+pub(crate) fn rerank(q: &[i32], cands: &[(i64, u32)], k: usize, src: &dyn VectorSource) -> Vec<(i64, u32)> {
+    let mut top = TopK::new(k);
+    for &(_, id) in cands {
+        if let Some(v) = src.vector(id) {
+            top.push(simd::l2(q, v), id);
+        }
+    }
+    top.into_sorted()
+}

@@ -1,0 +1,188 @@
+//! Best-first layer search shared by HNSW construction and queries.
+//!
+//! Deleted nodes stay in the graph as *bridges*: they are expanded (their
+//! neighbours are explored) but never enter the result set. A bridge has no
+//! vector, so it is queued with the distance of the node it was reached from;
+//! this keeps every live node reachable through deleted ones, including a
+//! deleted entry point, without ever returning a deleted id.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::hnsw::Hnsw;
+use super::quant::{Prepared, Quantizer};
+use super::{simd, Bitset, VectorSource};
+
+/// Distance of the query to node `id`, or `None` for a deleted node.
+pub(crate) trait Metric {
+    fn dist(&self, id: u32) -> Option<i64>;
+    fn prefetch(&self, id: u32);
+}
+
+/// Exact Q16.16 distance through the kernel's vectors.
+pub(crate) struct Exact<'a> {
+    pub src: &'a dyn VectorSource,
+    pub q: &'a [i32],
+}
+
+impl Metric for Exact<'_> {
+    #[inline]
+    fn dist(&self, id: u32) -> Option<i64> {
+        self.src.vector(id).map(|v| simd::l2(self.q, v))
+    }
+    #[inline]
+    fn prefetch(&self, id: u32) {
+        if let Some(v) = self.src.vector(id) {
+            simd::prefetch(v);
+        }
+    }
+}
+
+/// Approximate distance over slot-major codes (SQ8/PQ); liveness from the
+/// index's own bitset because codes of deleted slots are kept.
+pub(crate) struct Coded<'a> {
+    pub quant: &'a Quantizer,
+    pub prep: &'a Prepared,
+    pub codes: &'a [u8],
+    pub live: &'a Bitset,
+}
+
+impl Coded<'_> {
+    #[inline]
+    fn code(&self, id: u32) -> Option<&[u8]> {
+        let n = self.quant.code_len();
+        let at = id as usize * n;
+        if !self.live.get(id) || at + n > self.codes.len() {
+            return None;
+        }
+        Some(&self.codes[at..at + n])
+    }
+}
+
+impl Metric for Coded<'_> {
+    #[inline]
+    fn dist(&self, id: u32) -> Option<i64> {
+        self.code(id).map(|c| self.quant.dist(self.prep, c))
+    }
+    #[inline]
+    fn prefetch(&self, id: u32) {
+        if let Some(c) = self.code(id) {
+            simd::prefetch(c);
+        }
+    }
+}
+
+/// A search start point; `live == false` marks a bridge (distance borrowed).
+#[derive(Clone, Copy)]
+pub(crate) struct Cand {
+    pub d: i64,
+    pub id: u32,
+    pub live: bool,
+}
+
+/// Epoch-stamped visited marks, one array per thread, reused across searches.
+pub(crate) struct Visited {
+    marks: Vec<u16>,
+    epoch: u16,
+}
+
+impl Visited {
+    fn reset(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.fill(0);
+            self.epoch = 1;
+        }
+    }
+
+    /// True the first time `id` is seen in this epoch.
+    #[inline]
+    fn insert(&mut self, id: u32) -> bool {
+        match self.marks.get_mut(id as usize) {
+            Some(m) if *m != self.epoch => {
+                *m = self.epoch;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    #[inline]
+    fn seen(&self, id: u32) -> bool {
+        self.marks.get(id as usize).map_or(true, |m| *m == self.epoch)
+    }
+}
+
+thread_local! {
+    static VISITED: RefCell<Visited> = const { RefCell::new(Visited { marks: Vec::new(), epoch: 0 }) };
+}
+
+/// Runs `f` with this thread's visited marks.
+pub(crate) fn with_visited<R>(f: impl FnOnce(&mut Visited) -> R) -> R {
+    VISITED.with(|v| f(&mut v.borrow_mut()))
+}
+
+/// Best-first search of one layer from `eps`; returns up to `ef` live nodes
+/// that pass `filter`, ascending by (dist, id).
+pub(crate) fn search_layer<M: Metric>(
+    g: &Hnsw,
+    metric: &M,
+    eps: &[Cand],
+    ef: usize,
+    layer: u8,
+    filter: Option<&dyn Fn(u32) -> bool>,
+    vis: &mut Visited,
+) -> Vec<(i64, u32)> {
+    let ok = |id: u32| filter.map_or(true, |f| f(id));
+    vis.reset(g.slots());
+    let mut cands: BinaryHeap<Reverse<(i64, u32)>> = BinaryHeap::with_capacity(ef * 4);
+    let mut w: BinaryHeap<(i64, u32)> = BinaryHeap::with_capacity(ef + 1);
+    for e in eps {
+        if !vis.insert(e.id) {
+            continue;
+        }
+        cands.push(Reverse((e.d, e.id)));
+        if e.live && ok(e.id) {
+            w.push((e.d, e.id));
+            if w.len() > ef {
+                w.pop();
+            }
+        }
+    }
+    while let Some(Reverse((d, c))) = cands.pop() {
+        if w.len() >= ef && w.peek().is_some_and(|top| d > top.0) {
+            break;
+        }
+        let links = g.links(c, layer);
+        for &n in links {
+            if !vis.seen(n) {
+                metric.prefetch(n);
+            }
+        }
+        for &n in links {
+            if !vis.insert(n) {
+                continue;
+            }
+            match metric.dist(n) {
+                Some(dn) => {
+                    let full = w.len() >= ef;
+                    if !full || w.peek().is_some_and(|top| (dn, n) < *top) {
+                        cands.push(Reverse((dn, n)));
+                        if ok(n) {
+                            w.push((dn, n));
+                            if w.len() > ef {
+                                w.pop();
+                            }
+                        }
+                    }
+                }
+                None => cands.push(Reverse((d, n))),
+            }
+        }
+    }
+    w.into_sorted_vec()
+}

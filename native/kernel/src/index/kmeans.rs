@@ -1,0 +1,168 @@
+//! Deterministic integer k-means (used by IVF centroids and PQ codebooks).
+//!
+//! * Init: k-means++ driven by a SplitMix64 stream with a fixed seed; the
+//!   D² weights are exact i64 distances summed in u128.
+//! * Assign: exact squared L2, ties to the lower centroid index.
+//! * Update: per-dimension i128 sum / count, rounded half away from zero.
+//!   An empty cluster is re-seeded with the point farthest from its centroid
+//!   (ties to the lower point index), so no centroid is wasted.
+//! * At most `iters` rounds; stops early when no assignment changed.
+//!
+//! Points are given in a fixed order (ascending record id by the callers), so
+//! the result depends only on the data.
+
+use super::rng::{Rng, KMEANS_SEED};
+use super::simd;
+
+/// Exact squared L2; short sub-vectors (PQ) skip the dispatch overhead.
+#[inline]
+pub(crate) fn dist(a: &[i32], b: &[i32]) -> i64 {
+    if a.len() >= 32 {
+        return simd::l2(a, b);
+    }
+    let mut acc = 0i64;
+    for i in 0..a.len().min(b.len()) {
+        let d = a[i] as i64 - b[i] as i64;
+        acc += d * d;
+    }
+    acc
+}
+
+/// Index and distance of the nearest of the `centroids` (flat, `d` wide).
+pub(crate) fn nearest(centroids: &[i32], d: usize, v: &[i32]) -> (usize, i64) {
+    let mut best = (0usize, i64::MAX);
+    for (c, cv) in centroids.chunks_exact(d).enumerate() {
+        let dd = dist(v, cv);
+        if dd < best.1 {
+            best = (c, dd);
+        }
+    }
+    best
+}
+
+/// `min(k, n)` centroids of the `n = points.len() / d` points, flat.
+pub(crate) fn kmeans(points: &[i32], d: usize, k: usize, iters: usize, seed: u64) -> Vec<i32> {
+    let n = if d == 0 { 0 } else { points.len() / d };
+    let k = k.min(n);
+    if k == 0 {
+        return Vec::new();
+    }
+    let pt = |i: usize| &points[i * d..(i + 1) * d];
+    let mut cent = plus_plus_init(points, d, n, k, seed);
+    let mut assign = vec![usize::MAX; n];
+    let mut dists = vec![0i64; n];
+    for round in 0..=iters {
+        let mut changed = false;
+        for i in 0..n {
+            let (c, dd) = nearest(&cent, d, pt(i));
+            if assign[i] != c {
+                changed = true;
+                assign[i] = c;
+            }
+            dists[i] = dd;
+        }
+        if (!changed && round > 0) || round == iters {
+            break;
+        }
+        update(points, d, k, &assign, &dists, &mut cent);
+    }
+    cent
+}
+
+fn plus_plus_init(points: &[i32], d: usize, n: usize, k: usize, seed: u64) -> Vec<i32> {
+    let mut rng = Rng::new(KMEANS_SEED ^ seed ^ ((n as u64) << 32) ^ k as u64);
+    let pt = |i: usize| &points[i * d..(i + 1) * d];
+    let first = rng.below(n as u64) as usize;
+    let mut cent = pt(first).to_vec();
+    let mut best: Vec<i64> = (0..n).map(|i| dist(pt(i), pt(first))).collect();
+    while cent.len() / d < k {
+        let total: u128 = best.iter().map(|x| *x as u128).sum();
+        let pick = if total == 0 {
+            // All remaining points coincide with a centroid: take the next
+            // index in order so duplicates still give k centroids.
+            (cent.len() / d) % n
+        } else {
+            let mut r = rng.below_u128(total);
+            let mut chosen = n - 1;
+            for (i, w) in best.iter().enumerate() {
+                let w = *w as u128;
+                if r < w {
+                    chosen = i;
+                    break;
+                }
+                r -= w;
+            }
+            chosen
+        };
+        let c = pt(pick).to_vec();
+        for i in 0..n {
+            best[i] = best[i].min(dist(pt(i), &c));
+        }
+        cent.extend_from_slice(&c);
+    }
+    cent
+}
+
+fn update(points: &[i32], d: usize, k: usize, assign: &[usize], dists: &[i64], cent: &mut [i32]) {
+    let mut sums = vec![0i128; k * d];
+    let mut counts = vec![0i64; k];
+    for (i, c) in assign.iter().enumerate() {
+        counts[*c] += 1;
+        let row = &mut sums[c * d..(c + 1) * d];
+        for (s, x) in row.iter_mut().zip(&points[i * d..(i + 1) * d]) {
+            *s += *x as i128;
+        }
+    }
+    // Points ordered by distance to their centroid, farthest first, for
+    // re-seeding empty clusters.
+    let mut far: Vec<usize> = Vec::new();
+    let mut used = 0usize;
+    for c in 0..k {
+        if counts[c] == 0 {
+            if far.is_empty() {
+                far = (0..assign.len()).collect();
+                far.sort_by(|a, b| dists[*b].cmp(&dists[*a]).then(a.cmp(b)));
+            }
+            if let Some(&p) = far.get(used) {
+                used += 1;
+                cent[c * d..(c + 1) * d].copy_from_slice(&points[p * d..(p + 1) * d]);
+            }
+            continue;
+        }
+        let cnt = counts[c] as i128;
+        for j in 0..d {
+            let s = sums[c * d + j];
+            // Round half away from zero; the mean of i32 values fits an i32.
+            let q = if s >= 0 { (2 * s + cnt) / (2 * cnt) } else { -((-2 * s + cnt) / (2 * cnt)) };
+            cent[c * d + j] = q as i32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separates_clear_clusters_and_is_repeatable() {
+        let mut pts = Vec::new();
+        for c in 0..4i32 {
+            for i in 0..50i32 {
+                pts.extend_from_slice(&[c * 1_000_000 + i, -c * 1_000_000 - i * 3]);
+            }
+        }
+        let a = kmeans(&pts, 2, 4, 10, 0);
+        assert_eq!(a, kmeans(&pts, 2, 4, 10, 0));
+        let mut firsts: Vec<i32> = a.chunks(2).map(|c| c[0] / 1_000_000).collect();
+        firsts.sort();
+        assert_eq!(firsts, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn degenerate_inputs_do_not_panic() {
+        assert!(kmeans(&[], 3, 4, 5, 0).is_empty());
+        let same = vec![7i32; 30];
+        assert_eq!(kmeans(&same, 3, 4, 5, 0).len(), 12);
+        assert_eq!(kmeans(&[1, 2, 3], 3, 8, 5, 0), vec![1, 2, 3]);
+    }
+}

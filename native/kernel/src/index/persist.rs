@@ -1,0 +1,155 @@
+//! The index blob: `VIDX`, version, configuration, body, CRC32C.
+//!
+//! ```text
+//! magic "VIDX" | version u16 | kind u8 | quant u8 | dim u32
+//! | hnsw_m u32 | ef_construction u32 | ivf_nlist u32 | pq_m u32 | train_min u32
+//! | slots u32 | live_count u32 | trained_at u32 | live bitset (u32 words, u64 each)
+//! | has_quantizer u8 [quantizer] | codes (u32 len, bytes)
+//! | HNSW graph (kind hnsw) | IVF lists (kind ivf) | crc32c u32 of everything before
+//! ```
+//! All integers little-endian. Decoding verifies the checksum first, then
+//! every structural invariant that search relies on, so arbitrary bytes give
+//! an [`IndexError`], never a panic.
+
+use super::codec::{Reader, Writer};
+use super::hnsw::Hnsw;
+use super::ivf::Ivf;
+use super::quant::Quantizer;
+use super::state::Index;
+use super::{Bitset, IndexConfig, IndexError, IndexKind, QuantKind};
+
+const MAGIC: &[u8; 4] = b"VIDX";
+const VERSION: u16 = 1;
+
+fn kind_code(k: IndexKind) -> u8 {
+    match k {
+        IndexKind::Brute => 0,
+        IndexKind::Hnsw => 1,
+        IndexKind::Ivf => 2,
+    }
+}
+
+fn quant_code(q: QuantKind) -> u8 {
+    match q {
+        QuantKind::None => 0,
+        QuantKind::Scalar => 1,
+        QuantKind::Product => 2,
+    }
+}
+
+fn shape(cfg: &IndexConfig) -> [u32; 5] {
+    [cfg.hnsw_m, cfg.hnsw_ef_construction, cfg.ivf_nlist, cfg.pq_m, cfg.train_min].map(|x| x.min(u32::MAX as usize) as u32)
+}
+
+impl Index {
+    /// Serializes the index; the same history gives the same bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.bytes(MAGIC);
+        w.u16(VERSION);
+        w.u8(kind_code(self.cfg.kind));
+        w.u8(quant_code(self.cfg.quant));
+        w.u32(self.dim as u32);
+        for x in shape(&self.cfg) {
+            w.u32(x);
+        }
+        w.u32(self.slots);
+        w.u32(self.live_count);
+        w.u32(self.trained_at);
+        w.u32(self.live.words().len() as u32);
+        w.u64s(self.live.words());
+        match &self.quant {
+            Some(q) => {
+                w.u8(1);
+                q.write(&mut w);
+            }
+            None => w.u8(0),
+        }
+        w.u32(self.codes.len() as u32);
+        w.bytes(&self.codes);
+        if let Some(g) = &self.hnsw {
+            g.write(&mut w);
+        }
+        if let Some(ivf) = &self.ivf {
+            ivf.write(&mut w);
+        }
+        let crc = crc32c::crc32c(&w.buf);
+        w.u32(crc);
+        w.buf
+    }
+
+    /// Reads a blob written by [`Index::encode`] for this configuration and
+    /// dimension. A blob built with different structural settings gives
+    /// [`IndexError::ConfigMismatch`]: the caller should [`Index::rebuild`].
+    pub fn decode(bytes: &[u8], cfg: IndexConfig, dim: usize) -> Result<Index, IndexError> {
+        let bad = IndexError::Corrupt;
+        if bytes.len() < 10 || &bytes[..4] != MAGIC {
+            return Err(bad("magic"));
+        }
+        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        if version != VERSION {
+            return Err(IndexError::Version(version));
+        }
+        let (body, tail) = bytes.split_at(bytes.len() - 4);
+        if crc32c::crc32c(body) != u32::from_le_bytes(tail.try_into().unwrap()) {
+            return Err(bad("checksum"));
+        }
+        let mut r = Reader::new(&body[6..]);
+        if r.u8("kind")? != kind_code(cfg.kind) {
+            return Err(IndexError::ConfigMismatch("index kind"));
+        }
+        if r.u8("quant")? != quant_code(cfg.quant) {
+            return Err(IndexError::ConfigMismatch("quantization"));
+        }
+        if r.u32("dim")? as usize != dim || dim == 0 {
+            return Err(IndexError::ConfigMismatch("dimension"));
+        }
+        for x in shape(&cfg) {
+            if r.u32("config")? != x {
+                return Err(IndexError::ConfigMismatch("index parameter"));
+            }
+        }
+        let mut ix = Index::new(cfg, dim);
+        ix.slots = r.u32("slots")?;
+        ix.live_count = r.u32("live count")?;
+        ix.trained_at = r.u32("trained at")?;
+        let nwords = r.len(8, "live bitset")?;
+        if nwords as u64 * 64 > ix.slots as u64 + 63 {
+            return Err(bad("live bitset"));
+        }
+        ix.live = Bitset::from_words(r.u64s(nwords, "live bitset")?);
+        let count = ix.live.ones().filter(|id| *id < ix.slots).count();
+        if ix.live.ones().count() != count || count != ix.live_count as usize {
+            return Err(bad("live count"));
+        }
+        ix.quant = match r.u8("quantizer flag")? {
+            0 => None,
+            1 => Some(Quantizer::read(&mut r, dim)?),
+            _ => return Err(bad("quantizer flag")),
+        };
+        if ix.quant.is_some() != (cfg.quant != QuantKind::None && ix.trained_at > 0) {
+            return Err(bad("quantizer presence"));
+        }
+        let ncodes = r.len(1, "codes")?;
+        ix.codes = r.take(ncodes, "codes")?.to_vec();
+        let code_len = ix.quant.as_ref().map_or(0, |q| q.code_len());
+        let want = if cfg.kind == IndexKind::Ivf { 0 } else { ix.slots as usize * code_len };
+        if ix.codes.len() != want {
+            return Err(bad("codes length"));
+        }
+        match cfg.kind {
+            IndexKind::Brute => {}
+            IndexKind::Hnsw => ix.hnsw = Some(Hnsw::read(&mut r, cfg.hnsw_m, cfg.hnsw_ef_construction)?),
+            IndexKind::Ivf => {
+                let ivf = Ivf::read(&mut r, dim, ix.slots, &ix.live, code_len)?;
+                let trained = ix.trained_at > 0;
+                if ivf.trained() != trained || (trained && ivf.assigned() != ix.live_count as usize) {
+                    return Err(bad("ivf lists"));
+                }
+                ix.ivf = Some(ivf);
+            }
+        }
+        r.finish()?;
+        Ok(ix)
+    }
+}

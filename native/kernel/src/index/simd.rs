@@ -1,0 +1,236 @@
+//! Distance kernels used by the indexes, chosen once at run time.
+//!
+//! * exact squared L2 over Q16.16 (`i32` → `i64`): AVX-512F when present,
+//!   otherwise [`crate::distance::l2_sq`] (AVX2 or scalar). Integer addition is
+//!   associative, so every path returns the same bits.
+//! * SQ8 squared L2 over `u8` codes (`u64`): AVX-512BW, AVX2 or scalar.
+//!
+//! No global `target-cpu`: each SIMD body is a `#[target_feature]` function
+//! reached only after `is_x86_feature_detected!` said yes.
+
+use std::sync::OnceLock;
+
+/// The distance functions for this CPU.
+pub(crate) struct Kernels {
+    pub l2: fn(&[i32], &[i32]) -> i64,
+    pub sq8: fn(&[u8], &[u8]) -> u64,
+    pub name: &'static str,
+}
+
+/// Kernels detected once per process.
+pub(crate) fn kernels() -> &'static Kernels {
+    static K: OnceLock<Kernels> = OnceLock::new();
+    K.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
+                return Kernels { l2: x86::l2_avx512_entry, sq8: x86::sq8_avx512_entry, name: "avx512" };
+            }
+            if std::is_x86_feature_detected!("avx2") {
+                return Kernels { l2: crate::distance::l2_sq, sq8: x86::sq8_avx2_entry, name: "avx2" };
+            }
+        }
+        Kernels { l2: crate::distance::l2_sq_scalar, sq8: sq8_scalar, name: "scalar" }
+    })
+}
+
+/// Name of the index distance kernels in use (for /health and benchmarks).
+pub fn kernel_name() -> &'static str {
+    kernels().name
+}
+
+/// Exact squared L2 with the fastest available kernel.
+#[inline]
+pub(crate) fn l2(a: &[i32], b: &[i32]) -> i64 {
+    (kernels().l2)(a, b)
+}
+
+/// Portable SQ8 distance: the oracle for the SIMD paths.
+pub(crate) fn sq8_scalar(a: &[u8], b: &[u8]) -> u64 {
+    a.iter().zip(b).map(|(x, y)| {
+        let d = *x as i32 - *y as i32;
+        (d * d) as u64
+    }).sum()
+}
+
+/// SIMD SQ8 kernels accumulate in i32 lanes; each lane gains at most
+/// 4 * 255^2 per 64 bytes, so 64 KiB blocks stay far below 2^31.
+const SQ8_BLOCK: usize = 1 << 16;
+
+/// Hint the CPU to start loading the first cache lines of `data`.
+#[inline]
+pub(crate) fn prefetch<T>(data: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(data).min(256);
+        let p = data.as_ptr() as *const i8;
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: prefetch never faults; the address is inside `data`.
+            unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
+            off += 64;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::SQ8_BLOCK;
+    use std::arch::x86_64::*;
+
+    // The safe entries below are only installed in `Kernels` after the
+    // matching CPU features were detected.
+    pub fn l2_avx512_entry(a: &[i32], b: &[i32]) -> i64 {
+        unsafe { l2_avx512(a, b) }
+    }
+    pub fn sq8_avx512_entry(a: &[u8], b: &[u8]) -> u64 {
+        a.chunks(SQ8_BLOCK).zip(b.chunks(SQ8_BLOCK)).map(|(x, y)| unsafe { sq8_avx512(x, y) }).sum()
+    }
+    pub fn sq8_avx2_entry(a: &[u8], b: &[u8]) -> u64 {
+        a.chunks(SQ8_BLOCK).zip(b.chunks(SQ8_BLOCK)).map(|(x, y)| unsafe { sq8_avx2(x, y) }).sum()
+    }
+
+    /// 16 i32 differences per register; `vpmuldq` squares the even lanes, a
+    /// 32-bit shift brings the odd lanes down for a second `vpmuldq`. The
+    /// tail uses masked loads (masked-off lanes load 0 on both sides).
+    #[target_feature(enable = "avx512f")]
+    unsafe fn l2_avx512(a: &[i32], b: &[i32]) -> i64 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm512_setzero_si512();
+        let mut acc1 = _mm512_setzero_si512();
+        let mut i = 0;
+        while i + 32 <= n {
+            let d0 = _mm512_sub_epi32(_mm512_loadu_si512(pa.add(i) as *const _), _mm512_loadu_si512(pb.add(i) as *const _));
+            let d1 = _mm512_sub_epi32(_mm512_loadu_si512(pa.add(i + 16) as *const _), _mm512_loadu_si512(pb.add(i + 16) as *const _));
+            let o0 = _mm512_srli_epi64::<32>(d0);
+            let o1 = _mm512_srli_epi64::<32>(d1);
+            acc0 = _mm512_add_epi64(acc0, _mm512_add_epi64(_mm512_mul_epi32(d0, d0), _mm512_mul_epi32(o0, o0)));
+            acc1 = _mm512_add_epi64(acc1, _mm512_add_epi64(_mm512_mul_epi32(d1, d1), _mm512_mul_epi32(o1, o1)));
+            i += 32;
+        }
+        while i < n {
+            let left = (n - i).min(16);
+            let mask: __mmask16 = if left == 16 { 0xFFFF } else { (1u16 << left) - 1 };
+            let d = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(mask, pa.add(i)), _mm512_maskz_loadu_epi32(mask, pb.add(i)));
+            let o = _mm512_srli_epi64::<32>(d);
+            acc0 = _mm512_add_epi64(acc0, _mm512_add_epi64(_mm512_mul_epi32(d, d), _mm512_mul_epi32(o, o)));
+            i += left;
+        }
+        let mut lanes = [0i64; 8];
+        _mm512_storeu_si512(lanes.as_mut_ptr() as *mut _, _mm512_add_epi64(acc0, acc1));
+        lanes.iter().sum()
+    }
+
+    /// |a-b| per byte via two saturating subtractions, widened to i16 and
+    /// squared-and-paired with `vpmaddwd` into i32 lanes.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn sq8_avx512(a: &[u8], b: &[u8]) -> u64 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let zero = _mm512_setzero_si512();
+        let mut acc = _mm512_setzero_si512();
+        let mut i = 0;
+        while i < n {
+            let left = (n - i).min(64);
+            let mask: __mmask64 = if left == 64 { u64::MAX } else { (1u64 << left) - 1 };
+            let va = _mm512_maskz_loadu_epi8(mask, pa.add(i) as *const i8);
+            let vb = _mm512_maskz_loadu_epi8(mask, pb.add(i) as *const i8);
+            let d = _mm512_or_si512(_mm512_subs_epu8(va, vb), _mm512_subs_epu8(vb, va));
+            let lo = _mm512_unpacklo_epi8(d, zero);
+            let hi = _mm512_unpackhi_epi8(d, zero);
+            acc = _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_madd_epi16(lo, lo), _mm512_madd_epi16(hi, hi)));
+            i += left;
+        }
+        let mut lanes = [0u32; 16];
+        _mm512_storeu_si512(lanes.as_mut_ptr() as *mut _, acc);
+        lanes.iter().map(|x| *x as u64).sum()
+    }
+
+    #[target_feature(enable = "avx2")]
+    unsafe fn sq8_avx2(a: &[u8], b: &[u8]) -> u64 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let zero = _mm256_setzero_si256();
+        let mut acc = _mm256_setzero_si256();
+        let mut i = 0;
+        while i + 32 <= n {
+            let va = _mm256_loadu_si256(pa.add(i) as *const __m256i);
+            let vb = _mm256_loadu_si256(pb.add(i) as *const __m256i);
+            let d = _mm256_or_si256(_mm256_subs_epu8(va, vb), _mm256_subs_epu8(vb, va));
+            let lo = _mm256_unpacklo_epi8(d, zero);
+            let hi = _mm256_unpackhi_epi8(d, zero);
+            acc = _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(lo, lo), _mm256_madd_epi16(hi, hi)));
+            i += 32;
+        }
+        let mut lanes = [0u32; 8];
+        _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc);
+        let mut total: u64 = lanes.iter().map(|x| *x as u64).sum();
+        total += super::sq8_scalar(&a[i..n], &b[i..n]);
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::rng::Rng;
+
+    /// Every kernel set this CPU can run, so the AVX2 path is tested on an
+    /// AVX-512 machine too.
+    fn runnable() -> Vec<Kernels> {
+        let mut v = vec![Kernels { l2: crate::distance::l2_sq_scalar, sq8: sq8_scalar, name: "scalar" }];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                v.push(Kernels { l2: crate::distance::l2_sq, sq8: x86::sq8_avx2_entry, name: "avx2" });
+            }
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
+                v.push(Kernels { l2: x86::l2_avx512_entry, sq8: x86::sq8_avx512_entry, name: "avx512" });
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn exact_kernel_equals_scalar_for_every_small_length_and_extremes() {
+        for k in runnable() {
+            check_exact(k.l2);
+        }
+    }
+
+    fn check_exact(l2: fn(&[i32], &[i32]) -> i64) {
+        let mut r = Rng::new(1);
+        for len in 0..100usize {
+            let bound = crate::fixed::max_abs_raw(len.max(1)) as i64;
+            for _ in 0..10 {
+                let mut v = || (r.below(2 * bound as u64 + 1) as i64 - bound) as i32;
+                let a: Vec<i32> = (0..len).map(|_| v()).collect();
+                let b: Vec<i32> = (0..len).map(|_| v()).collect();
+                assert_eq!(l2(&a, &b), crate::distance::l2_sq_scalar(&a, &b), "len {len}");
+            }
+            let m = bound as i32;
+            let (a, b) = (vec![m; len], vec![-m; len]);
+            assert_eq!(l2(&a, &b), crate::distance::l2_sq_scalar(&a, &b));
+        }
+    }
+
+    #[test]
+    fn sq8_kernel_equals_scalar_including_long_vectors() {
+        for k in runnable() {
+            check_sq8(&k);
+        }
+    }
+
+    fn check_sq8(k: &Kernels) {
+        let mut r = Rng::new(2);
+        for len in (0..200usize).chain([1000, 70_000, 140_001]) {
+            let a: Vec<u8> = (0..len).map(|_| r.below(256) as u8).collect();
+            let b: Vec<u8> = (0..len).map(|_| r.below(256) as u8).collect();
+            assert_eq!((k.sq8)(&a, &b), sq8_scalar(&a, &b), "len {len}");
+        }
+        let (a, b) = (vec![255u8; 140_001], vec![0u8; 140_001]);
+        assert_eq!((k.sq8)(&a, &b), 140_001 * 65025);
+    }
+}

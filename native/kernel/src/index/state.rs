@@ -1,0 +1,286 @@
+//! The [`Index`] the kernel owns: dispatch over kinds, training schedule,
+//! quantized codes and search.
+
+use super::flat::{code_scan, exact_scan, rerank};
+use super::hnsw::Hnsw;
+use super::hnsw_search::{with_visited, Coded, Exact};
+use super::ivf::Ivf;
+use super::quant::Quantizer;
+use super::rng::even_sample;
+use super::{Bitset, IndexConfig, IndexKind, IndexMemory, QuantKind, SearchParams, VectorSource};
+
+const DEFAULT_TRAIN_MIN: usize = 1024;
+/// Vectors sampled to train PQ codebooks (SQ8 ranges use every live vector).
+const PQ_SAMPLE: usize = 2048;
+
+pub struct Index {
+    pub(super) cfg: IndexConfig,
+    pub(super) dim: usize,
+    pub(super) live: Bitset,
+    pub(super) live_count: u32,
+    /// One past the highest id inserted.
+    pub(super) slots: u32,
+    /// Live count at the last training; 0 = never trained.
+    pub(super) trained_at: u32,
+    pub(super) quant: Option<Quantizer>,
+    /// Slot-major codes for Brute/HNSW (IVF keeps codes in its lists).
+    pub(super) codes: Vec<u8>,
+    pub(super) hnsw: Option<Hnsw>,
+    pub(super) ivf: Option<Ivf>,
+}
+
+impl Index {
+    pub fn new(cfg: IndexConfig, dim: usize) -> Index {
+        Index {
+            cfg,
+            dim,
+            live: Bitset::default(),
+            live_count: 0,
+            slots: 0,
+            trained_at: 0,
+            quant: None,
+            codes: Vec::new(),
+            hnsw: (cfg.kind == IndexKind::Hnsw).then(|| Hnsw::new(cfg.hnsw_m, cfg.hnsw_ef_construction)),
+            ivf: (cfg.kind == IndexKind::Ivf).then(Ivf::default),
+        }
+    }
+
+    pub fn config(&self) -> &IndexConfig {
+        &self.cfg
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Live vectors known to the index.
+    pub fn len(&self) -> u32 {
+        self.live_count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live_count == 0
+    }
+
+    /// True once IVF centroids and/or quantizer codebooks exist (always true
+    /// for kinds that need no training). Before that, searches are exact.
+    pub fn is_trained(&self) -> bool {
+        !self.needs_training() || self.trained_at > 0
+    }
+
+    /// Current IVF list count (0 before training or for other kinds).
+    pub fn nlist(&self) -> usize {
+        self.ivf.as_ref().map_or(0, |i| i.nlist())
+    }
+
+    fn needs_training(&self) -> bool {
+        self.cfg.kind == IndexKind::Ivf || self.cfg.quant != QuantKind::None
+    }
+
+    fn train_threshold(&self) -> usize {
+        let min = if self.cfg.train_min == 0 { DEFAULT_TRAIN_MIN } else { self.cfg.train_min };
+        if self.cfg.kind == IndexKind::Ivf { min.max(4 * self.cfg.ivf_nlist) } else { min }
+    }
+
+    /// Record `id` now exists in `src` (ids need not arrive in order).
+    /// May train (IVF, quantizers) when the live count crosses a threshold.
+    pub fn on_insert(&mut self, id: u32, src: &dyn VectorSource) {
+        self.insert_untrained(id, src);
+        let live = self.live_count as usize;
+        if self.needs_training()
+            && live >= self.train_threshold()
+            && (self.trained_at == 0 || live >= 4 * self.trained_at as usize)
+        {
+            self.train(src);
+        }
+    }
+
+    fn insert_untrained(&mut self, id: u32, src: &dyn VectorSource) {
+        let Some(v) = src.vector(id) else { return };
+        if v.len() != self.dim || self.live.get(id) || id == u32::MAX {
+            return;
+        }
+        self.live.set(id);
+        self.live_count += 1;
+        self.slots = self.slots.max(id + 1);
+        if let (Some(q), true) = (&self.quant, self.cfg.kind != IndexKind::Ivf) {
+            let len = q.code_len();
+            self.codes.resize(self.slots as usize * len, 0);
+            q.encode(v, &mut self.codes[id as usize * len..(id as usize + 1) * len]);
+        }
+        if let Some(g) = &mut self.hnsw {
+            with_visited(|vis| g.insert(id, src, vis));
+        }
+        if let Some(ivf) = &mut self.ivf {
+            ivf.add(id, v, self.dim, self.quant.as_ref());
+        }
+    }
+
+    /// Record `id` was hard- or soft-deleted; it is never returned again.
+    pub fn on_delete(&mut self, id: u32) {
+        if !self.live.get(id) {
+            return;
+        }
+        self.live.clear(id);
+        self.live_count -= 1;
+        if let Some(g) = &mut self.hnsw {
+            g.on_delete(id, &self.live);
+        }
+        if let Some(ivf) = &mut self.ivf {
+            let len = self.quant.as_ref().map_or(0, |q| q.code_len());
+            ivf.remove(id, len);
+        }
+    }
+
+    /// Discards everything and re-inserts every live vector of `src` in id
+    /// order, then trains once if enough vectors exist.
+    pub fn rebuild(&mut self, src: &dyn VectorSource) {
+        *self = Index::new(self.cfg, self.dim);
+        for id in 0..src.slot_count() {
+            self.insert_untrained(id, src);
+        }
+        if self.needs_training() && self.live_count as usize >= self.train_threshold() {
+            self.train(src);
+        }
+    }
+
+    /// (Re)trains IVF centroids and quantizer codebooks on the live vectors
+    /// now, whatever their number (no-op when there is nothing to train).
+    pub fn train(&mut self, src: &dyn VectorSource) {
+        if !self.needs_training() || self.live_count == 0 {
+            return;
+        }
+        let ids: Vec<u32> = self.live.ones().collect();
+        let gather = |pick: &[u32]| -> Vec<i32> {
+            let mut flat = Vec::with_capacity(pick.len() * self.dim);
+            for &id in pick {
+                if let Some(v) = src.vector(id) {
+                    flat.extend_from_slice(v);
+                }
+            }
+            flat
+        };
+        self.quant = match self.cfg.quant {
+            QuantKind::None => None,
+            QuantKind::Scalar => Some(Quantizer::train_sq8(&gather(&ids), self.dim)),
+            QuantKind::Product => {
+                let m = if self.cfg.pq_m == 0 { self.dim.div_ceil(8) } else { self.cfg.pq_m };
+                Some(Quantizer::train_pq(&gather(&even_sample(&ids, PQ_SAMPLE)), self.dim, m))
+            }
+        };
+        if let (Some(q), true) = (&self.quant, self.cfg.kind != IndexKind::Ivf) {
+            let len = q.code_len();
+            self.codes = vec![0; self.slots as usize * len];
+            for &id in &ids {
+                if let Some(v) = src.vector(id) {
+                    q.encode(v, &mut self.codes[id as usize * len..(id as usize + 1) * len]);
+                }
+            }
+        }
+        if let Some(ivf) = &mut self.ivf {
+            let nlist = if self.cfg.ivf_nlist == 0 { isqrt_round(ids.len()) } else { self.cfg.ivf_nlist };
+            ivf.train(self.dim, &ids, nlist.clamp(1, ids.len()), src, self.quant.as_ref());
+        }
+        self.trained_at = self.live_count;
+    }
+
+    fn rerank_count(&self, k: usize, params: &SearchParams) -> usize {
+        let r = params.rerank.unwrap_or(self.cfg.rerank);
+        let auto = match self.cfg.quant {
+            QuantKind::Product => (16 * k).max(100),
+            _ => (4 * k).max(40),
+        };
+        (if r == 0 { auto } else { r }).max(k)
+    }
+
+    /// The `k` nearest live records passing `filter`, as (exact squared
+    /// distance, id) ascending by (distance, id). A query of the wrong
+    /// dimension gets no results.
+    pub fn search(
+        &self,
+        query: &[i32],
+        k: usize,
+        params: SearchParams,
+        src: &dyn VectorSource,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<(i64, u32)> {
+        if k == 0 || query.len() != self.dim {
+            return Vec::new();
+        }
+        let quant = self.quant.as_ref().map(|q| (q, q.prepare(query)));
+        let keep = self.rerank_count(k, &params);
+        match self.cfg.kind {
+            IndexKind::Brute => match &quant {
+                Some((q, prep)) => {
+                    let cands = code_scan(q, prep, &self.codes, &self.live, keep, filter);
+                    rerank(query, &cands, k, src)
+                }
+                None => exact_scan(query, k, src, &self.live, filter),
+            },
+            IndexKind::Hnsw => {
+                let g = self.hnsw.as_ref().expect("hnsw");
+                let ef = params.ef.unwrap_or(self.cfg.hnsw_ef_search).max(k);
+                with_visited(|vis| match &quant {
+                    Some((q, prep)) => {
+                        let m = Coded { quant: q, prep, codes: &self.codes, live: &self.live };
+                        rerank(query, &g.search(&m, ef, filter, vis), k, src)
+                    }
+                    None => {
+                        let mut w = g.search(&Exact { src, q: query }, ef, filter, vis);
+                        w.truncate(k);
+                        w
+                    }
+                })
+            }
+            IndexKind::Ivf => {
+                let ivf = self.ivf.as_ref().expect("ivf");
+                if !ivf.trained() {
+                    return exact_scan(query, k, src, &self.live, filter);
+                }
+                let nprobe = match params.nprobe.unwrap_or(self.cfg.ivf_nprobe) {
+                    0 => (ivf.nlist() / 16).max(1),
+                    n => n,
+                };
+                match &quant {
+                    Some((q, prep)) => {
+                        let cands = ivf.search(query, keep, nprobe, src, Some((q, prep)), filter);
+                        rerank(query, &cands, k, src)
+                    }
+                    None => ivf.search(query, k, nprobe, src, None, filter),
+                }
+            }
+        }
+    }
+
+    pub fn memory_bytes(&self) -> IndexMemory {
+        let mut m = IndexMemory {
+            codes: self.codes.len() as u64,
+            structure: (self.live.words().len() * 8) as u64,
+        };
+        if let Some(q) = &self.quant {
+            m.structure += q.memory_bytes();
+        }
+        if let Some(g) = &self.hnsw {
+            m.structure += g.memory_bytes();
+        }
+        if let Some(ivf) = &self.ivf {
+            let (c, s) = ivf.memory_bytes();
+            m.codes += c;
+            m.structure += s;
+        }
+        m
+    }
+}
+
+/// round(sqrt(n)) in integers.
+fn isqrt_round(n: usize) -> usize {
+    let mut r = (n as f64).sqrt() as usize;
+    while r * r > n {
+        r -= 1;
+    }
+    while (r + 1) * (r + 1) <= n {
+        r += 1;
+    }
+    // round: compare n with (r + 0.5)^2 = r^2 + r + 0.25
+    if n > r * r + r { r + 1 } else { r }
+}

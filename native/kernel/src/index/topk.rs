@@ -1,0 +1,73 @@
+//! Bounded best-k selection in (distance, id) order.
+
+use std::collections::BinaryHeap;
+
+/// Keeps the `k` smallest `(dist, id)` pairs seen. Ties in distance are broken
+/// by the smaller id, so the result never depends on the order of pushes.
+pub(crate) struct TopK {
+    k: usize,
+    heap: BinaryHeap<(i64, u32)>,
+}
+
+impl TopK {
+    pub(crate) fn new(k: usize) -> Self {
+        TopK { k, heap: BinaryHeap::with_capacity(k + 1) }
+    }
+
+    /// Would `(d, id)` enter the set? Cheap pre-check before costly work
+    /// (a filter call) on a candidate.
+    #[inline]
+    pub(crate) fn admits(&self, d: i64, id: u32) -> bool {
+        if self.heap.len() < self.k {
+            return self.k > 0;
+        }
+        match self.heap.peek() {
+            Some(top) => (d, id) < *top,
+            None => false,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, d: i64, id: u32) {
+        if !self.admits(d, id) {
+            return;
+        }
+        if self.heap.len() == self.k {
+            self.heap.pop();
+        }
+        self.heap.push((d, id));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Ascending by (dist, id).
+    pub(crate) fn into_sorted(self) -> Vec<(i64, u32)> {
+        self.heap.into_sorted_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_k_smallest_with_ties_by_id_in_any_push_order() {
+        let items = [(5, 9), (1, 4), (5, 2), (3, 3), (5, 1), (0, 7), (9, 0)];
+        let mut a = TopK::new(4);
+        let mut b = TopK::new(4);
+        for it in items {
+            a.push(it.0, it.1);
+        }
+        for it in items.iter().rev() {
+            b.push(it.0, it.1);
+        }
+        let expect = vec![(0, 7), (1, 4), (3, 3), (5, 1)];
+        assert_eq!(a.into_sorted(), expect);
+        assert_eq!(b.into_sorted(), expect);
+        let mut z = TopK::new(0);
+        z.push(1, 1);
+        assert_eq!(z.len(), 0);
+    }
+}

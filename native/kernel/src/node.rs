@@ -1,0 +1,254 @@
+//! A node: the engine plus its durable storage, and the operations that cross
+//! both (snapshots, restore, log trim, proofs).
+//!
+//! Lock discipline: the committer takes the state's write lock to apply a group,
+//! releases it, then takes the log mutex to append. Anything that needs "state
+//! height == durable log height" (snapshot, restore) holds the state lock and
+//! waits until the log has caught up; it never holds the log mutex while
+//! waiting for the state lock, so there is no cycle.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::codec;
+use crate::durable::{self, lock, storage_err, Durable, LogSink, PersistConfig, RecoveryReport};
+use crate::engine::{CommitObserver, Db, Engine};
+use crate::error::{KResult, KernelError};
+use crate::index::IndexConfig;
+use crate::state::Limits;
+use crate::storage::{LogBase, SnapshotMeta, SnapshotParts, SnapshotStore, Vfs};
+
+#[derive(Debug, Clone)]
+pub struct SnapshotInfo {
+    pub height: u64,
+    pub bytes: u64,
+    pub path: PathBuf,
+    /// How long writes were held back while the state was encoded.
+    pub stall_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogProof {
+    pub chain_hex: String,
+    pub height: u64,
+    pub first_seq: u64,
+    pub event_count: u64,
+    pub bytes: u64,
+}
+
+pub struct Node {
+    pub engine: Arc<Engine>,
+    pub durable: Arc<Durable>,
+    pub report: RecoveryReport,
+    snapshot_gate: Mutex<Option<SnapshotInfo>>,
+}
+
+impl Node {
+    pub fn open(
+        vfs: Arc<dyn Vfs>,
+        limits: Limits,
+        index_cfg: IndexConfig,
+        cfg: &PersistConfig,
+        observer: Option<CommitObserver>,
+    ) -> KResult<Node> {
+        let (durable, db, report) = Durable::open(vfs, limits, index_cfg, cfg)?;
+        let sink = durable.log.as_ref().map(|l| Box::new(LogSink(l.clone())) as Box<dyn crate::engine::CommitSink>);
+        let engine = Arc::new(Engine::new(db, sink, observer));
+        Ok(Node { engine, durable: Arc::new(durable), report, snapshot_gate: Mutex::new(None) })
+    }
+
+    /// Wait (holding the state lock, which stops new groups) until the log
+    /// holds every applied event; returns the chain value at `height`.
+    fn durable_chain(&self, height: u64) -> KResult<[u8; 32]> {
+        let Some(log) = &self.durable.log else { return Ok(crate::storage::GENESIS_CHAIN) };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            {
+                let l = lock(log);
+                if let Some(p) = l.poisoned() {
+                    return Err(KernelError::Io(format!("event log unusable: {p}")));
+                }
+                if l.height() >= height {
+                    return l.chain_hash_at(height).map_err(storage_err);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(KernelError::Io("timed out waiting for the event log to catch up".into()));
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// VAL1 bytes of the current durable state (for download).
+    pub fn snapshot_bytes(&self) -> KResult<(SnapshotMeta, Vec<u8>)> {
+        let db = self.engine.read();
+        let chain = self.durable_chain(db.state.height())?;
+        durable::encode_db(&db, chain)
+    }
+
+    fn store_for(&self, name: Option<&str>) -> KResult<SnapshotStore> {
+        let Some(store) = &self.durable.snapshots else {
+            return Err(KernelError::InvalidArgument(
+                "no snapshot path configured (set VALORI_SNAPSHOT_PATH)".into(),
+            ));
+        };
+        match name {
+            None => Ok(store.clone()),
+            Some(n) => {
+                let p = confined(store.path(), n)?;
+                SnapshotStore::open(self.durable.vfs.clone(), p).map(|(s, _)| s).map_err(storage_err)
+            }
+        }
+    }
+
+    /// Write a snapshot atomically (temp, fsync, rename, fsync dir). `name`
+    /// is a file name inside the snapshot directory. In WAL mode the WAL is
+    /// then trimmed to the snapshot (it only ever holds what follows one).
+    pub fn save_snapshot(&self, name: Option<&str>) -> KResult<SnapshotInfo> {
+        let mut gate = lock(&self.snapshot_gate);
+        let store = self.store_for(name)?;
+        let started = Instant::now();
+        let (meta, bytes, stall) = {
+            let db = self.engine.read();
+            let t = Instant::now();
+            let chain = self.durable_chain(db.state.height())?;
+            let (meta, bytes) = durable::encode_db(&db, chain)?;
+            (meta, bytes, t.elapsed())
+        };
+        let (m2, parts) = crate::storage::decode_snapshot(&bytes).map_err(|e| KernelError::Internal(e.to_string()))?;
+        debug_assert_eq!(m2, meta);
+        let size = store.save(&meta, &parts).map_err(storage_err)?;
+        if self.durable.persistence == durable::Persistence::Wal && name.is_none() {
+            if let Some(log) = &self.durable.log {
+                lock(log).trim_prefix(meta.height).map_err(storage_err)?;
+            }
+        }
+        let info = SnapshotInfo {
+            height: meta.height,
+            bytes: size,
+            path: store.path().to_path_buf(),
+            stall_ms: stall.as_secs_f64() * 1e3,
+            total_ms: started.elapsed().as_secs_f64() * 1e3,
+        };
+        if name.is_none() {
+            *gate = Some(info.clone());
+        }
+        Ok(info)
+    }
+
+    /// Bytes of a snapshot file inside the snapshot directory.
+    pub fn read_snapshot_file(&self, name: &str) -> KResult<Vec<u8>> {
+        let store = self.store_for(None)?;
+        let p = confined(store.path(), name)?;
+        if !self.durable.vfs.exists(&p).map_err(|e| KernelError::Io(e.to_string()))? {
+            return Err(KernelError::NotFound(format!("no snapshot named {name:?} in the snapshot directory")));
+        }
+        std::fs::read(&p).map_err(|e| KernelError::Io(format!("read {}: {e}", p.display())))
+    }
+
+    /// Replace the whole state with a VAL1 snapshot, validated first.
+    /// `bootstrap`: keep the snapshot's height and chain (a follower adopting
+    /// its leader's history); otherwise the restore becomes the next height of
+    /// this node's own history. With a log, the snapshot is saved and the log
+    /// re-based on it before the new state is served, so it survives a restart.
+    pub fn restore(&self, bytes: &[u8], bootstrap: bool) -> KResult<u64> {
+        let mut gate = lock(&self.snapshot_gate);
+        let restored = durable::decode_db(bytes, self.durable.limits, self.durable.index_cfg)?;
+        let mut db_guard = self.engine.db().write().unwrap_or_else(|p| p.into_inner());
+        let current = db_guard.state.height();
+        let cur_chain = self.durable_chain(current)?;
+        let mut new_db: Db = restored.db;
+        let (height, chain) = if bootstrap {
+            (restored.meta.height, restored.meta.chain)
+        } else {
+            let h = current + 1;
+            let mut hasher = blake3::Hasher::new();
+            hasher.update(b"valori-restore");
+            hasher.update(&cur_chain);
+            hasher.update(&h.to_le_bytes());
+            hasher.update(&codec::state_hash(&new_db.state));
+            (h, *hasher.finalize().as_bytes())
+        };
+        new_db.state.set_height(height);
+        if let Some(store) = &self.durable.snapshots {
+            let (meta, snap) = durable::encode_db(&new_db, chain)?;
+            let (_, parts) = crate::storage::decode_snapshot(&snap).map_err(|e| KernelError::Internal(e.to_string()))?;
+            let parts = SnapshotParts { kernel: parts.kernel, metadata: parts.metadata, index: parts.index };
+            let size = store.save(&meta, &parts).map_err(storage_err)?;
+            *gate = Some(SnapshotInfo { height, bytes: size, path: store.path().to_path_buf(), stall_ms: 0.0, total_ms: 0.0 });
+        }
+        if let Some(log) = &self.durable.log {
+            lock(log).reset_to(LogBase { seq: height, chain }).map_err(storage_err)?;
+        }
+        *db_guard = new_db;
+        drop(db_guard);
+        self.engine.refresh_counters();
+        Ok(height)
+    }
+
+    /// Drop the log prefix covered by the newest durable snapshot.
+    /// Returns the new first sequence number minus one (the log's base).
+    pub fn trim_log(&self) -> KResult<u64> {
+        let Some(log) = &self.durable.log else {
+            return Err(KernelError::InvalidArgument("no event log configured".into()));
+        };
+        let gate = lock(&self.snapshot_gate);
+        let height = match gate.as_ref() {
+            Some(i) => i.height,
+            None => {
+                let store = self.store_for(None)?;
+                let max = lock(log).height();
+                let out = store.load_newest_valid(max).map_err(storage_err)?;
+                match out.snapshot {
+                    Some(s) => s.meta.height,
+                    None => {
+                        return Err(KernelError::InvalidArgument(
+                            "no durable snapshot to trim to: save one first (POST /v1/snapshot/save)".into(),
+                        ))
+                    }
+                }
+            }
+        };
+        let mut l = lock(log);
+        let upto = height.min(l.height());
+        l.trim_prefix(upto).map_err(storage_err)?;
+        Ok(l.base_seq())
+    }
+
+    pub fn last_snapshot(&self) -> Option<SnapshotInfo> {
+        lock(&self.snapshot_gate).clone()
+    }
+
+    pub fn log_proof(&self) -> Option<LogProof> {
+        let log = self.durable.log.as_ref()?;
+        let l = lock(log);
+        Some(LogProof {
+            chain_hex: codec::hex(&l.chain_hash()),
+            height: l.height(),
+            first_seq: l.first_seq(),
+            event_count: l.event_count(),
+            bytes: l.len_bytes(),
+        })
+    }
+}
+
+/// `name` must be a plain file name (no separators, not `.`/`..`); the result
+/// is in the same directory as `base`.
+fn confined(base: &Path, name: &str) -> KResult<PathBuf> {
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains('/')
+        && !name.contains('\\')
+        && !name.contains('\0')
+        && name.len() <= 255;
+    if !ok {
+        return Err(KernelError::InvalidArgument(format!(
+            "snapshot path {name:?} must be a file name inside the snapshot directory"
+        )));
+    }
+    let dir = base.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok(dir.join(name))
+}
