@@ -1,0 +1,485 @@
+// The TypeScript client against small fake servers (node:http on 127.0.0.1:0), so it is tested
+// apart from the real server: request shapes, response mapping, errors, retries, redirects and
+// timeouts.
+import assert from 'node:assert/strict';
+import http, { type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import {
+  NodeKind,
+  VALORI_SERVER_ERROR_CODES,
+  ValoriClient,
+  ValoriConnectionError,
+  ValoriError,
+  ValoriTimeoutError,
+  type ValoriClientOptions,
+} from '../src/client';
+import { STATUS_BY_CODE } from '../src/http/errors';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** The body parsed as JSON, or undefined. */
+  json: any;
+}
+
+type Handler = (req: Seen, res: ServerResponse) => void;
+
+interface Fake {
+  url: string;
+  origin: string;
+  seen: Seen[];
+  /** Replaces the handler and forgets earlier requests. */
+  handle(h: Handler): void;
+  close(): Promise<void>;
+}
+
+async function fakeServer(): Promise<Fake> {
+  const seen: Seen[] = [];
+  let handler: Handler = (_q, res) => send(res, 500, { error: 'no handler', code: 'INTERNAL' });
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      let json: unknown;
+      try {
+        json = JSON.parse(body.toString('utf8'));
+      } catch {
+        json = undefined;
+      }
+      const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, json };
+      seen.push(s);
+      handler(s, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    origin: url,
+    seen,
+    handle(h) {
+      handler = h;
+      seen.length = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json', ...headers });
+  res.end(text);
+}
+
+/** Answers `METHOD /path` (query string included) from a table; anything else is a 404. */
+function routes(table: Record<string, [number, unknown] | ((req: Seen, res: ServerResponse) => void)>): Handler {
+  return (req, res) => {
+    const entry = table[`${req.method} ${req.url}`];
+    if (entry === undefined) return send(res, 404, { error: `no route ${req.method} ${req.url}`, code: 'ROUTE_NOT_FOUND' });
+    if (typeof entry === 'function') return entry(req, res);
+    send(res, entry[0], entry[1]);
+  };
+}
+
+/** A port nothing listens on: bind one, then close it. */
+async function closedPort(): Promise<number> {
+  const s = http.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as { port: number };
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** Fast retries so the tests do not wait on real backoff. */
+const FAST: Partial<ValoriClientOptions> = { backoffMs: 1, maxBackoffMs: 5, timeoutMs: 5_000 };
+
+describe('client request shapes and response mapping', () => {
+  let fake: Fake;
+  let client: ValoriClient;
+  before(async () => {
+    fake = await fakeServer();
+    client = new ValoriClient({ baseUrl: fake.url, token: 'secret', ...FAST });
+  });
+  after(() => fake.close());
+
+  it('when insert gets a Float32Array and a tag, then it POSTs {values, tag} as JSON with the bearer token and resolves to the id', async () => {
+    fake.handle(routes({ 'POST /records': [200, { id: 7 }] }));
+    const id = await client.insert(new Float32Array([1, 0.5, -2]), { tag: 3 });
+    assert.equal(id, 7);
+    const [req] = fake.seen;
+    assert.equal(req.headers.authorization, 'Bearer secret');
+    assert.match(req.headers['content-type'] ?? '', /^application\/json/);
+    assert.deepEqual(req.json, { values: [1, 0.5, -2], tag: 3 });
+  });
+
+  it('when insert gets number[] and no tag, then the body carries no tag key', async () => {
+    fake.handle(routes({ 'POST /records': [200, { id: 0 }] }));
+    await client.insert([0.25, 4]);
+    assert.deepEqual(fake.seen[0].json, { values: [0.25, 4] });
+  });
+
+  it('when insertBatch and insertBatchMemory get mixed vectors, then each POSTs {batch} to its path and resolves to the ids', async () => {
+    fake.handle(routes({ 'POST /v1/vectors/batch_insert': [200, { ids: [1, 2] }], 'POST /v1/memory/insert_batch': [200, { ids: [3, 4] }] }));
+    assert.deepEqual(await client.insertBatch([new Float32Array([1, 2]), [3, 4]]), [1, 2]);
+    assert.deepEqual(await client.insertBatchMemory([[5, 6], new Float32Array([7, 8])]), [3, 4]);
+    assert.deepEqual(fake.seen.map((s) => s.json), [{ batch: [[1, 2], [3, 4]] }, { batch: [[5, 6], [7, 8]] }]);
+  });
+
+  it('when search has options, then they are sent snake_case and hits map to {id, score}', async () => {
+    fake.handle(routes({ 'POST /search': [200, { results: [{ id: 2, score: 0 }, { id: 5, score: 1.5 }] }] }));
+    const hits = await client.search([1, 0], 2, { filterTag: 9, ef: 64, nprobe: 4 });
+    assert.deepEqual(hits, [{ id: 2, score: 0 }, { id: 5, score: 1.5 }]);
+    assert.deepEqual(fake.seen[0].json, { query: [1, 0], k: 2, filter_tag: 9, ef: 64, nprobe: 4 });
+    await client.search(new Float32Array([1, 0]), 1);
+    assert.deepEqual(fake.seen[1].json, { query: [1, 0], k: 1 });
+  });
+
+  it('when delete and softDelete are called, then they POST {id} to /v1/delete and /v1/soft-delete', async () => {
+    fake.handle(routes({ 'POST /v1/delete': [200, { success: true }], 'POST /v1/soft-delete': [200, { success: true }] }));
+    await client.delete(4);
+    await client.softDelete(5);
+    assert.deepEqual(fake.seen.map((s) => [s.url, s.json]), [['/v1/delete', { id: 4 }], ['/v1/soft-delete', { id: 5 }]]);
+  });
+
+  it('when graph methods are called, then bodies are snake_case and answers map to camelCase', async () => {
+    fake.handle(
+      routes({
+        'POST /graph/node': [200, { node_id: 11 }],
+        'GET /graph/node/11': [200, { kind: 5, record_id: null }],
+        'GET /graph/node/12': [200, { kind: 6, record_id: 3 }],
+        'POST /graph/edge': [200, { edge_id: 2 }],
+        'GET /graph/edges/11': [200, { edges: [{ edge_id: 2, to_node: 12, kind: 6 }] }],
+      }),
+    );
+    assert.equal(await client.createNode({ kind: NodeKind.Chunk, recordId: 3 }), 11);
+    assert.equal(await client.createNode({ kind: NodeKind.Document }), 11);
+    assert.deepEqual(await client.getNode(11), { kind: 5, recordId: null });
+    assert.deepEqual(await client.getNode(12), { kind: 6, recordId: 3 });
+    assert.equal(await client.createEdge({ from: 11, to: 12, kind: 6 }), 2);
+    assert.deepEqual(await client.getEdges(11), [{ edgeId: 2, toNode: 12, kind: 6 }]);
+    const bodies = fake.seen.filter((s) => s.method === 'POST').map((s) => s.json);
+    assert.deepEqual(bodies, [{ kind: 6, record_id: 3 }, { kind: 5 }, { from: 11, to: 12, kind: 6 }]);
+  });
+
+  it('when memory methods are called, then bodies are snake_case and metadata keys are left as stored', async () => {
+    const metadata = { source_url: 'https://x', nested: { page_no: 2 } };
+    fake.handle(
+      routes({
+        'POST /v1/memory/upsert_vector': [200, { memory_id: 'rec:5', record_id: 5, document_node_id: 2, chunk_node_id: 3 }],
+        'POST /v1/memory/search_vector': [200, { results: [{ memory_id: 'rec:5', record_id: 5, score: 0.25, metadata }, { memory_id: 'rec:0', record_id: 0, score: 1, metadata: null }] }],
+        'POST /v1/memory/meta/set': [200, { success: true }],
+        'GET /v1/memory/meta/get?target_id=node%3A1': [200, { target_id: 'node:1', metadata }],
+        'GET /v1/memory/meta/get?target_id=rec%3A9': [200, { target_id: 'rec:9', metadata: null }],
+      }),
+    );
+    const up = await client.upsertVector({ vector: new Float32Array([0.5, 1]), attachToDocumentNode: 2, tags: ['a'], metadata });
+    assert.deepEqual(up, { memoryId: 'rec:5', recordId: 5, documentNodeId: 2, chunkNodeId: 3 });
+    assert.deepEqual(fake.seen[0].json, { vector: [0.5, 1], attach_to_document_node: 2, tags: ['a'], metadata });
+    const hits = await client.searchVector([0.5, 1], 2, { filterTag: 1 });
+    assert.deepEqual(hits, [{ memoryId: 'rec:5', recordId: 5, score: 0.25, metadata }, { memoryId: 'rec:0', recordId: 0, score: 1, metadata: null }]);
+    assert.deepEqual(fake.seen[1].json, { query_vector: [0.5, 1], k: 2, filter_tag: 1 });
+    await client.setMetadata('node:1', metadata);
+    assert.deepEqual(fake.seen[2].json, { target_id: 'node:1', metadata });
+    assert.deepEqual(await client.getMetadata('node:1'), metadata);
+    assert.equal(await client.getMetadata('rec:9'), null);
+  });
+
+  it('when operational routes are called, then health, proofs and replication state come back camelCase and text routes as text', async () => {
+    const pool = { live: 1, slots_used: 2, capacity: 10, fill_pct: 20 };
+    const hash = 'ab'.repeat(32);
+    fake.handle(
+      routes({
+        'GET /health': [200, { status: 'ok', version: '0.1.0', dim: 2, index: 'BruteForce', persistence: 'event_log', records: pool, nodes: pool, edges: pool, event_log_height: 4 }],
+        'GET /metrics': (_q, res) => send(res, 200, '# TYPE valori_dim gauge\nvalori_dim 2\n'),
+        'GET /version': (_q, res) => send(res, 200, '0.1.0'),
+        'GET /v1/proof/state': [200, { kernel_version: 1, snapshot_hash: null, wal_hash: null, final_state_hash: hash }],
+        'GET /v1/proof/state?height=3': [200, { kernel_version: 1, snapshot_hash: null, wal_hash: null, final_state_hash: hash, height: 3 }],
+        'GET /v1/proof/event-log': [200, { kernel_version: 1, event_log_hash: hash, final_state_hash: hash, snapshot_hash: null, event_count: 4, committed_height: 4 }],
+        'GET /v1/replication/state': [200, { role: 'follower', status: 'Synced', leader_url: 'http://l:3000', applied_height: 4, lag: 0 }],
+      }),
+    );
+    const health = await client.health();
+    assert.deepEqual(health.records, { live: 1, slotsUsed: 2, capacity: 10, fillPct: 20 });
+    assert.equal(health.eventLogHeight, 4);
+    assert.equal(await client.metrics(), '# TYPE valori_dim gauge\nvalori_dim 2\n');
+    assert.equal(await client.version(), '0.1.0');
+    assert.deepEqual(await client.proofState(), { kernelVersion: 1, snapshotHash: null, walHash: null, finalStateHash: hash });
+    assert.equal((await client.proofState({ height: 3 })).height, 3);
+    const log = await client.proofEventLog();
+    assert.deepEqual([log.eventLogHash, log.eventCount, log.committedHeight], [hash, 4, 4]);
+    assert.deepEqual(await client.replicationState(), { role: 'follower', status: 'Synced', leaderUrl: 'http://l:3000', appliedHeight: 4, lag: 0 });
+    assert.ok(fake.seen.every((s) => s.method === 'GET' && s.headers.authorization === 'Bearer secret'));
+  });
+
+  it('when /health answers 503 with status full, then health() resolves to it without retrying', async () => {
+    const pool = { live: 3, slots_used: 3, capacity: 3, fill_pct: 100 };
+    fake.handle(routes({ 'GET /health': [503, { status: 'full', version: '0.1.0', dim: 2, index: 'BruteForce', persistence: 'none', records: pool, nodes: pool, edges: pool }] }));
+    const health = await client.health();
+    assert.equal(health.status, 'full');
+    assert.equal(fake.seen.length, 1);
+  });
+
+  it('when snapshot methods are called, then save/restore send JSON, upload sends the raw bytes and download returns bytes or a stream', async () => {
+    const bytes = new Uint8Array([0x56, 0x41, 0x4c, 0x31, 0, 1, 2, 255]);
+    fake.handle(
+      routes({
+        'POST /v1/snapshot/save': (req, res) => send(res, 200, { success: true, path: req.json.path ?? '/data/snap.val' }),
+        'POST /v1/snapshot/restore': [200, { success: true }],
+        'POST /v1/snapshot/upload': (_q, res) => {
+          res.writeHead(200);
+          res.end();
+        },
+        'GET /v1/snapshot/download': (_q, res) => {
+          res.writeHead(200, { 'content-type': 'application/octet-stream' });
+          res.end(Buffer.from(bytes));
+        },
+      }),
+    );
+    assert.deepEqual(await client.snapshotSave(), { path: '/data/snap.val' });
+    assert.deepEqual(await client.snapshotSave({ path: 'b.val' }), { path: 'b.val' });
+    await client.snapshotRestore('b.val');
+    await client.snapshotUpload(bytes);
+    assert.deepEqual(await client.snapshotDownload(), bytes);
+    const stream = await client.snapshotDownload({ stream: true });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    assert.deepEqual(new Uint8Array(Buffer.concat(chunks)), bytes);
+    const [save1, save2, restore, upload] = fake.seen;
+    assert.deepEqual([save1.json, save2.json, restore.json], [{}, { path: 'b.val' }, { path: 'b.val' }]);
+    assert.equal(upload.headers['content-type'], 'application/octet-stream');
+    assert.deepEqual(new Uint8Array(upload.body), bytes);
+  });
+
+  it('when the base URL is not http(s), then the constructor throws', () => {
+    assert.throws(() => new ValoriClient({ baseUrl: 'ftp://x' }), TypeError);
+    assert.throws(() => new ValoriClient({ baseUrl: 'not a url' }), TypeError);
+  });
+});
+
+describe('client errors', () => {
+  let fake: Fake;
+  let client: ValoriClient;
+  before(async () => {
+    fake = await fakeServer();
+    client = new ValoriClient({ baseUrl: fake.url, ...FAST });
+  });
+  after(() => fake.close());
+
+  it('when the server answers 400 DIMENSION_MISMATCH, then a ValoriError carries status, code, body and request id, and nothing is retried', async () => {
+    const body = { error: 'values has the wrong dimension: expected 4, got 3', code: 'DIMENSION_MISMATCH' };
+    fake.handle((_q, res) => send(res, 400, body, { 'x-request-id': 'req-1' }));
+    const err = await client.insert([1, 2, 3]).catch((e: unknown) => e);
+    assert.ok(err instanceof ValoriError);
+    assert.equal(err.status, 400);
+    assert.equal(err.code, 'DIMENSION_MISMATCH');
+    assert.deepEqual(err.body, body);
+    assert.equal(err.requestId, 'req-1');
+    assert.match(err.message, /wrong dimension/);
+    assert.equal(fake.seen.length, 1);
+  });
+
+  for (const [status, code] of [[507, 'CAPACITY_EXCEEDED'], [404, 'NOT_FOUND'], [401, 'UNAUTHORIZED'], [409, 'READ_ONLY']] as const) {
+    it(`when the server answers ${status} ${code}, then the ValoriError has that code and the request is sent once`, async () => {
+      fake.handle((_q, res) => send(res, status, { error: 'x', code }));
+      await assert.rejects(client.getNode(1), (e: unknown) => e instanceof ValoriError && e.status === status && e.code === code);
+      assert.equal(fake.seen.length, 1);
+    });
+  }
+
+  it('when an error body is not the JSON envelope, then the code is HTTP_<status> and the body is the text', async () => {
+    fake.handle((_q, res) => send(res, 502, '<html>Bad Gateway</html>'));
+    await assert.rejects(client.version(), (e: unknown) => e instanceof ValoriError && e.code === 'HTTP_502' && e.body === '<html>Bad Gateway</html>');
+  });
+
+  it('when a success body is not JSON or lacks a field, then the ValoriError code is INVALID_RESPONSE', async () => {
+    fake.handle((_q, res) => send(res, 200, 'oops'));
+    await assert.rejects(client.insert([1]), (e: unknown) => e instanceof ValoriError && e.code === 'INVALID_RESPONSE');
+    fake.handle((_q, res) => send(res, 200, { ids: 'no' }));
+    await assert.rejects(client.insertBatch([[1]]), (e: unknown) => e instanceof ValoriError && e.code === 'INVALID_RESPONSE' && /ids/.test(e.message));
+  });
+
+  it('when the server defines its error codes, then the client lists exactly the same ones', () => {
+    assert.deepEqual([...VALORI_SERVER_ERROR_CODES].sort(), Object.keys(STATUS_BY_CODE).sort());
+  });
+});
+
+describe('client retries', () => {
+  let fake: Fake;
+  before(async () => {
+    fake = await fakeServer();
+  });
+  after(() => fake.close());
+
+  /** Answers 503 for the first `n` requests, then `ok`. */
+  const unavailableThen = (n: number, ok: unknown): Handler => {
+    let count = 0;
+    return (_q, res) => (count++ < n ? send(res, 503, { error: 'busy', code: 'UNAVAILABLE' }) : send(res, 200, ok));
+  };
+
+  it('when a read gets 503 twice, then it is retried and resolves', async () => {
+    fake.handle(unavailableThen(2, { kind: 1, record_id: null }));
+    const client = new ValoriClient({ baseUrl: fake.url, retries: 3, ...FAST });
+    assert.deepEqual(await client.getNode(0), { kind: 1, recordId: null });
+    assert.equal(fake.seen.length, 3);
+  });
+
+  it('when a write gets 503 once, then it is re-sent with the same body and resolves', async () => {
+    fake.handle(unavailableThen(1, { id: 1 }));
+    const client = new ValoriClient({ baseUrl: fake.url, retries: 3, ...FAST });
+    assert.equal(await client.insert([1, 2]), 1);
+    assert.deepEqual(fake.seen.map((s) => s.json), [{ values: [1, 2] }, { values: [1, 2] }]);
+  });
+
+  it('when 503 persists, then the ValoriError 503 surfaces after 1 + retries attempts', async () => {
+    fake.handle(unavailableThen(Infinity, {}));
+    const client = new ValoriClient({ baseUrl: fake.url, retries: 2, ...FAST });
+    await assert.rejects(client.version(), (e: unknown) => e instanceof ValoriError && e.status === 503);
+    assert.equal(fake.seen.length, 3);
+  });
+
+  it('when the server answers 400, then the request is not retried', async () => {
+    fake.handle((_q, res) => send(res, 400, { error: 'k must be an integer', code: 'INVALID_REQUEST' }));
+    const client = new ValoriClient({ baseUrl: fake.url, retries: 3, ...FAST });
+    await assert.rejects(client.search([1], 0), (e: unknown) => e instanceof ValoriError && e.code === 'INVALID_REQUEST');
+    assert.equal(fake.seen.length, 1);
+  });
+
+  it('when the connection is refused, then reads and writes are retried and end in ValoriConnectionError ECONNREFUSED', async () => {
+    const port = await closedPort();
+    let calls = 0;
+    const counting: typeof fetch = (input, init) => {
+      calls++;
+      return fetch(input, init);
+    };
+    const client = new ValoriClient({ baseUrl: `http://127.0.0.1:${port}`, retries: 2, fetch: counting, ...FAST });
+    for (const call of [() => client.health(), () => client.insert([1])]) {
+      calls = 0;
+      const err = await call().catch((e: unknown) => e);
+      assert.ok(err instanceof ValoriConnectionError, String(err));
+      assert.equal(err.code, 'ECONNREFUSED');
+      assert.equal(err.attempts, 3);
+      assert.equal(calls, 3);
+    }
+  });
+
+  it('when the connection is reset after a write was sent, then it is not retried; a read is', async () => {
+    let resets = 0;
+    fake.handle((req, res) => {
+      if (resets++ === 0) return void res.socket?.destroy();
+      send(res, 200, req.url === '/records' ? { id: 1 } : { kind: 0, record_id: null });
+    });
+    const client = new ValoriClient({ baseUrl: fake.url, retries: 3, ...FAST });
+    const err = await client.insert([1]).catch((e: unknown) => e);
+    assert.ok(err instanceof ValoriConnectionError, String(err));
+    assert.match(err.message, /not retried/);
+    assert.equal(fake.seen.length, 1);
+    resets = 0;
+    fake.seen.length = 0;
+    assert.deepEqual(await client.getNode(0), { kind: 0, recordId: null });
+    assert.equal(fake.seen.length, 2);
+  });
+});
+
+describe('client redirects (follower → leader)', () => {
+  let follower: Fake;
+  let leader: Fake;
+  before(async () => {
+    follower = await fakeServer();
+    leader = await fakeServer();
+  });
+  after(async () => {
+    await follower.close();
+    await leader.close();
+  });
+
+  const redirectToLeader: Handler = (req, res) => {
+    res.writeHead(307, { location: leader.url + req.url });
+    res.end();
+  };
+
+  it('when a follower answers a write with 307, then it is re-sent to the leader with method and body, without the token by default', async () => {
+    follower.handle(redirectToLeader);
+    leader.handle(routes({ 'POST /graph/edge': [200, { edge_id: 4 }] }));
+    const client = new ValoriClient({ baseUrl: follower.url, token: 't0k', ...FAST });
+    assert.equal(await client.createEdge({ from: 1, to: 2, kind: 0 }), 4);
+    assert.equal(follower.seen[0].headers.authorization, 'Bearer t0k');
+    assert.equal(leader.seen[0].method, 'POST');
+    assert.deepEqual(leader.seen[0].json, { from: 1, to: 2, kind: 0 });
+    assert.equal(leader.seen[0].headers.authorization, undefined);
+  });
+
+  it('when followRedirectAuth is true or lists the leader origin, then the leader gets the token; another list does not', async () => {
+    follower.handle(redirectToLeader);
+    leader.handle(routes({ 'POST /records': [200, { id: 9 }] }));
+    for (const [allow, expected] of [[true, 'Bearer t0k'], [[leader.origin], 'Bearer t0k'], [['http://elsewhere:1'], undefined]] as const) {
+      leader.seen.length = 0;
+      const client = new ValoriClient({ baseUrl: follower.url, token: 't0k', followRedirectAuth: allow, ...FAST });
+      assert.equal(await client.insert([1, 2]), 9);
+      assert.equal(leader.seen[0].headers.authorization, expected);
+      assert.deepEqual(leader.seen[0].json, { values: [1, 2] });
+    }
+  });
+
+  it('when a 307 stays on the same origin (relative Location), then the token is kept', async () => {
+    follower.handle(
+      routes({
+        'POST /records': (_q, res) => {
+          res.writeHead(307, { location: '/moved/records' });
+          res.end();
+        },
+        'POST /moved/records': [200, { id: 2 }],
+      }),
+    );
+    const client = new ValoriClient({ baseUrl: follower.url, token: 't0k', ...FAST });
+    assert.equal(await client.insert([3]), 2);
+    assert.deepEqual(follower.seen.map((s) => [s.url, s.headers.authorization, s.json]), [
+      ['/records', 'Bearer t0k', { values: [3] }],
+      ['/moved/records', 'Bearer t0k', { values: [3] }],
+    ]);
+  });
+
+  it('when the leader rejects the dropped token with 401, then the error points at followRedirectAuth', async () => {
+    follower.handle(redirectToLeader);
+    leader.handle((_q, res) => send(res, 401, { error: 'missing bearer token', code: 'UNAUTHORIZED' }));
+    const client = new ValoriClient({ baseUrl: follower.url, token: 't0k', ...FAST });
+    await assert.rejects(client.insert([1]), (e: unknown) => e instanceof ValoriError && e.code === 'UNAUTHORIZED' && /followRedirectAuth/.test(e.message) && e.url.startsWith(leader.url));
+  });
+
+  it('when redirects loop, then it stops with TOO_MANY_REDIRECTS', async () => {
+    follower.handle((req, res) => {
+      res.writeHead(307, { location: req.url ?? '/' });
+      res.end();
+    });
+    const client = new ValoriClient({ baseUrl: follower.url, maxRedirects: 3, ...FAST });
+    await assert.rejects(client.insert([1]), (e: unknown) => e instanceof ValoriError && e.code === 'TOO_MANY_REDIRECTS');
+    assert.equal(follower.seen.length, 4);
+  });
+});
+
+describe('client timeouts', () => {
+  let fake: Fake;
+  before(async () => {
+    fake = await fakeServer();
+  });
+  after(() => fake.close());
+
+  it('when the server never answers, then the call fails with ValoriTimeoutError and is not retried', { timeout: 10_000 }, async () => {
+    fake.handle(() => {
+      // Hold the request open; after() closes the connection.
+    });
+    const client = new ValoriClient({ baseUrl: fake.url, timeoutMs: 100, retries: 3, backoffMs: 1 });
+    const err = await client.getNode(0).catch((e: unknown) => e);
+    assert.ok(err instanceof ValoriTimeoutError, String(err));
+    assert.ok(err instanceof ValoriConnectionError);
+    assert.equal(err.timeoutMs, 100);
+    assert.equal(fake.seen.length, 1);
+  });
+});

@@ -1,0 +1,285 @@
+// ValoriClient: one method per route of the Valori HTTP API (docs/api-reference.md). The API is
+// camelCase; the wire format is the server's snake_case JSON. Retries, redirects, auth and
+// timeouts live in transport.ts.
+import { Transport, type Call } from './transport';
+import type {
+  CreateEdgeInput,
+  CreateNodeInput,
+  EventLogProof,
+  GraphEdge,
+  GraphNode,
+  Health,
+  InsertOptions,
+  JsonValue,
+  MemoryHit,
+  ProofState,
+  ProofStateOptions,
+  ReplicationState,
+  SearchHit,
+  SearchOptions,
+  SnapshotSaveResult,
+  UpsertVectorInput,
+  UpsertVectorResult,
+  ValoriClientOptions,
+  Vector,
+} from './types';
+import { camelize, compact, Reader, vectorsToJson, vectorToJson } from './wire';
+
+interface JsonCall {
+  method: 'GET' | 'POST';
+  path: string;
+  json?: unknown;
+  /** POST routes that only read (searches) may be retried like GETs. */
+  readOnly?: boolean;
+  acceptStatuses?: readonly number[];
+}
+
+export class ValoriClient {
+  private readonly transport: Transport;
+
+  /** See ValoriClientOptions for every option and its default. */
+  constructor(options: ValoriClientOptions) {
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    if (typeof fetchImpl !== 'function') throw new TypeError('no fetch available: pass options.fetch');
+    this.transport = new Transport({
+      baseUrl: options.baseUrl,
+      token: options.token,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      retries: options.retries ?? 3,
+      backoffMs: options.backoffMs ?? 100,
+      maxBackoffMs: options.maxBackoffMs ?? 2_000,
+      maxRedirects: options.maxRedirects ?? 5,
+      followRedirectAuth: options.followRedirectAuth ?? false,
+      fetch: fetchImpl,
+    });
+  }
+
+  // ---- Operations ------------------------------------------------------------------------------
+
+  /**
+   * GET /health (public). Resolves for HTTP 200 and for HTTP 503 (`status: 'full'`): a full node
+   * is an answer, not a failure, so a 503 carrying the health document is neither retried nor
+   * thrown. Pool figures are counts; `fillPct` is a percentage.
+   */
+  async health(): Promise<Health> {
+    const { o } = await this.json({ method: 'GET', path: '/health', acceptStatuses: [503] });
+    return camelize(o) as Health;
+  }
+
+  /** GET /metrics (public): the Prometheus text exposition, as served. */
+  async metrics(): Promise<string> {
+    return (await this.send({ method: 'GET', path: '/metrics', idempotent: true, read: 'text' })).body as string;
+  }
+
+  /** GET /version: the server's version string, e.g. `0.1.0`. */
+  async version(): Promise<string> {
+    return (await this.send({ method: 'GET', path: '/version', idempotent: true, read: 'text' })).body as string;
+  }
+
+  /**
+   * GET /v1/proof/state: the BLAKE3 hash of the kernel state (`finalStateHash`, 64 lowercase hex
+   * characters). Two nodes that applied the same writes report the same hash. With `height`,
+   * asks for the hash at that committed height (`?height=N`, for comparing replicas).
+   */
+  async proofState(options: ProofStateOptions = {}): Promise<ProofState> {
+    const query = options.height === undefined ? '' : `?height=${encodeURIComponent(options.height)}`;
+    const { r, o } = await this.json({ method: 'GET', path: `/v1/proof/state${query}` });
+    r.number(o, 'kernel_version');
+    r.string(o, 'final_state_hash');
+    return camelize(o) as ProofState;
+  }
+
+  /** GET /v1/proof/event-log: hash, event count and committed height of the event log. */
+  async proofEventLog(): Promise<EventLogProof> {
+    const { o } = await this.json({ method: 'GET', path: '/v1/proof/event-log' });
+    return camelize(o) as EventLogProof;
+  }
+
+  /** GET /v1/replication/state: role, status (`Synced`, `Diverged`, ...), heights and lag. */
+  async replicationState(): Promise<ReplicationState> {
+    const { r, o } = await this.json({ method: 'GET', path: '/v1/replication/state' });
+    r.string(o, 'status');
+    return camelize(o) as ReplicationState;
+  }
+
+  // ---- Records ---------------------------------------------------------------------------------
+
+  /** POST /records: inserts one vector (VALORI_DIM components); resolves to its record id. */
+  async insert(values: Vector, options: InsertOptions = {}): Promise<number> {
+    const { r, o } = await this.json({ method: 'POST', path: '/records', json: compact({ values: vectorToJson(values, 'values'), tag: options.tag }) });
+    return r.number(o, 'id');
+  }
+
+  /**
+   * POST /v1/vectors/batch_insert: inserts all vectors atomically (all or none); resolves to
+   * their ids, consecutive and in input order.
+   */
+  async insertBatch(vectors: readonly Vector[]): Promise<number[]> {
+    return this.batch('/v1/vectors/batch_insert', vectors);
+  }
+
+  /** POST /v1/memory/insert_batch: the same operation as insertBatch under its memory-API path. */
+  async insertBatchMemory(vectors: readonly Vector[]): Promise<number[]> {
+    return this.batch('/v1/memory/insert_batch', vectors);
+  }
+
+  /**
+   * POST /search: the k nearest live records, ascending by `score`, the squared Euclidean (L2)
+   * distance (0 = exact match). `k` is 1..VALORI_MAX_K; fewer hits come back if fewer records exist.
+   */
+  async search(query: Vector, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
+    const json = compact({ query: vectorToJson(query, 'query'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe });
+    const { r, o } = await this.json({ method: 'POST', path: '/search', json, readOnly: true });
+    return r.objects(o, 'results', (hit) => ({ id: r.number(hit, 'id'), score: r.number(hit, 'score') }));
+  }
+
+  /** POST /v1/delete: hard-deletes a record, its linked graph nodes, their edges and its metadata. */
+  async delete(id: number): Promise<void> {
+    await this.json({ method: 'POST', path: '/v1/delete', json: { id } });
+  }
+
+  /**
+   * POST /v1/soft-delete: tombstones a record. It leaves search results but keeps counting
+   * against capacity; soft-deleting it again is a no-op.
+   */
+  async softDelete(id: number): Promise<void> {
+    await this.json({ method: 'POST', path: '/v1/soft-delete', json: { id } });
+  }
+
+  // ---- Graph -----------------------------------------------------------------------------------
+
+  /** POST /graph/node: creates a node (kind 0..255, see NodeKind); resolves to its node id. */
+  async createNode(input: CreateNodeInput): Promise<number> {
+    const { r, o } = await this.json({ method: 'POST', path: '/graph/node', json: compact({ kind: input.kind, record_id: input.recordId }) });
+    return r.number(o, 'node_id');
+  }
+
+  /** GET /graph/node/:id: the node's kind and linked record (null when none). */
+  async getNode(id: number): Promise<GraphNode> {
+    const { r, o } = await this.json({ method: 'GET', path: `/graph/node/${encodeURIComponent(id)}` });
+    return { kind: r.number(o, 'kind'), recordId: r.nullableNumber(o, 'record_id') };
+  }
+
+  /** POST /graph/edge: creates a directed edge (kind 0..255, see EdgeKind); resolves to its edge id. */
+  async createEdge(input: CreateEdgeInput): Promise<number> {
+    const { r, o } = await this.json({ method: 'POST', path: '/graph/edge', json: { from: input.from, to: input.to, kind: input.kind } });
+    return r.number(o, 'edge_id');
+  }
+
+  /** GET /graph/edges/:id: the node's outgoing edges, newest first. */
+  async getEdges(nodeId: number): Promise<GraphEdge[]> {
+    const { r, o } = await this.json({ method: 'GET', path: `/graph/edges/${encodeURIComponent(nodeId)}` });
+    return r.objects(o, 'edges', (e) => ({ edgeId: r.number(e, 'edge_id'), toNode: r.number(e, 'to_node'), kind: r.number(e, 'kind') }));
+  }
+
+  // ---- Memory ----------------------------------------------------------------------------------
+
+  /**
+   * POST /v1/memory/upsert_vector: stores a record, a Document node (unless attaching to one), a
+   * Chunk node, a ParentOf edge and the metadata (under `rec:<recordId>`), atomically.
+   */
+  async upsertVector(input: UpsertVectorInput): Promise<UpsertVectorResult> {
+    const json = compact({
+      vector: vectorToJson(input.vector, 'vector'),
+      attach_to_document_node: input.attachToDocumentNode,
+      tags: input.tags,
+      metadata: input.metadata,
+    });
+    const { r, o } = await this.json({ method: 'POST', path: '/v1/memory/upsert_vector', json });
+    return {
+      memoryId: r.string(o, 'memory_id'),
+      recordId: r.number(o, 'record_id'),
+      documentNodeId: r.number(o, 'document_node_id'),
+      chunkNodeId: r.number(o, 'chunk_node_id'),
+    };
+  }
+
+  /**
+   * POST /v1/memory/search_vector: like search(), with each hit's memory id and stored metadata.
+   * `score` is the squared Euclidean (L2) distance.
+   */
+  async searchVector(query: Vector, k: number, options: SearchOptions = {}): Promise<MemoryHit[]> {
+    const json = compact({ query_vector: vectorToJson(query, 'query'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe });
+    const { r, o } = await this.json({ method: 'POST', path: '/v1/memory/search_vector', json, readOnly: true });
+    return r.objects(o, 'results', (hit) => ({
+      memoryId: r.string(hit, 'memory_id'),
+      recordId: r.number(hit, 'record_id'),
+      score: r.number(hit, 'score'),
+      metadata: (hit.metadata ?? null) as JsonValue | null,
+    }));
+  }
+
+  /**
+   * POST /v1/memory/meta/set: stores `metadata` (any JSON, at most 65,536 bytes as JSON) under
+   * `targetId`, replacing an earlier value. Conventional keys: `rec:<recordId>`, `node:<nodeId>`.
+   */
+  async setMetadata(targetId: string, metadata: JsonValue): Promise<void> {
+    await this.json({ method: 'POST', path: '/v1/memory/meta/set', json: { target_id: targetId, metadata } });
+  }
+
+  /** GET /v1/memory/meta/get: the value stored under `targetId`, or null when none is. */
+  async getMetadata<T extends JsonValue = JsonValue>(targetId: string): Promise<T | null> {
+    const { o } = await this.json({ method: 'GET', path: `/v1/memory/meta/get?target_id=${encodeURIComponent(targetId)}` });
+    return (o.metadata ?? null) as T | null;
+  }
+
+  // ---- Snapshots -------------------------------------------------------------------------------
+
+  /**
+   * POST /v1/snapshot/save: writes a snapshot on the server, to `path` or to
+   * VALORI_SNAPSHOT_PATH; resolves to the path used.
+   */
+  async snapshotSave(options: { path?: string } = {}): Promise<SnapshotSaveResult> {
+    const { r, o } = await this.json({ method: 'POST', path: '/v1/snapshot/save', json: compact({ path: options.path }) });
+    return { path: r.string(o, 'path') };
+  }
+
+  /**
+   * GET /v1/snapshot/download: the current state as VAL1 snapshot bytes. With `{ stream: true }`,
+   * resolves once the headers arrive to a stream of the body (timeoutMs then covers only the
+   * headers; reading is up to the caller).
+   */
+  snapshotDownload(): Promise<Uint8Array>;
+  snapshotDownload(options: { stream: true }): Promise<ReadableStream<Uint8Array>>;
+  snapshotDownload(options: { stream?: false }): Promise<Uint8Array>;
+  async snapshotDownload(options: { stream?: boolean } = {}): Promise<Uint8Array | ReadableStream<Uint8Array>> {
+    const read = options.stream === true ? 'stream' : 'bytes';
+    return (await this.send({ method: 'GET', path: '/v1/snapshot/download', idempotent: true, read })).body as Uint8Array | ReadableStream<Uint8Array>;
+  }
+
+  /** POST /v1/snapshot/upload: replaces the server's state with these VAL1 snapshot bytes. */
+  async snapshotUpload(bytes: Uint8Array | ArrayBuffer): Promise<void> {
+    const body = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    await this.send({ method: 'POST', path: '/v1/snapshot/upload', bytes: body, idempotent: false, read: 'none' });
+  }
+
+  /** POST /v1/snapshot/restore: replaces the server's state with a snapshot file on the server. */
+  async snapshotRestore(path: string): Promise<void> {
+    await this.json({ method: 'POST', path: '/v1/snapshot/restore', json: { path } });
+  }
+
+  // ---- Plumbing --------------------------------------------------------------------------------
+
+  private async batch(path: string, vectors: readonly Vector[]): Promise<number[]> {
+    const { r, o } = await this.json({ method: 'POST', path, json: { batch: vectorsToJson(vectors, 'vectors') } });
+    return r.array(o, 'ids').map((id, i) => (typeof id === 'number' ? id : r.fail(`"ids[${i}]" is not a number`)));
+  }
+
+  private send(call: Call) {
+    return this.transport.send(call);
+  }
+
+  /** A JSON round trip; GETs and read-only POSTs are idempotent for the retry policy. */
+  private async json(c: JsonCall): Promise<{ r: Reader; o: Record<string, unknown> }> {
+    const answer = await this.transport.send({
+      method: c.method,
+      path: c.path,
+      json: c.json,
+      idempotent: c.method === 'GET' || c.readOnly === true,
+      read: 'json',
+      acceptStatuses: c.acceptStatuses,
+    });
+    const r = new Reader(c.method, this.transport.urlOf(c.path), answer.status, answer.body);
+    return { r, o: r.object() };
+  }
+}

@@ -1,0 +1,185 @@
+// Public types of the client: camelCase on this side; client.ts converts to and from the
+// server's snake_case JSON. Units: ids are u32 integers; scores are squared L2 distances.
+
+/** A vector: a Float32Array or plain numbers. Sent as a JSON array of numbers. */
+export type Vector = Float32Array | readonly number[];
+
+/** Any JSON value (metadata is stored and returned as given, keys untouched). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export interface ValoriClientOptions {
+  /** Server URL, e.g. `http://127.0.0.1:3000`. A path prefix (behind a proxy) is kept. */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer <token>` when set. */
+  token?: string;
+  /** Per-attempt limit in milliseconds, covering redirects and reading the body. Default 30000. */
+  timeoutMs?: number;
+  /** Extra attempts after the first for retryable failures (see transport.ts). Default 3. */
+  retries?: number;
+  /** First backoff delay in milliseconds; doubles on each retry. Default 100. */
+  backoffMs?: number;
+  /** Upper bound of one backoff delay in milliseconds. Default 2000. */
+  maxBackoffMs?: number;
+  /** Most 307/308 hops followed for one attempt. Default 5. */
+  maxRedirects?: number;
+  /**
+   * Whether the bearer token follows a 307/308 to another origin (scheme + host + port).
+   * Default `false`: the token is only re-sent to the same origin, as browsers' fetch and
+   * `curl -L` do, so a redirect cannot leak it to a host the caller did not name. A leader on
+   * another host/port therefore needs either `true` (any origin), or, better, the list of
+   * trusted origins, e.g. `['http://leader:3000']`. An https→http downgrade never gets it.
+   */
+  followRedirectAuth?: boolean | readonly string[];
+  /** A fetch implementation (tests, instrumentation). Default: the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+export interface PoolHealth {
+  /** Visible entries (records: not deleted; nodes/edges: existing). */
+  live: number;
+  /** Entries held against capacity (records: live + soft-deleted). */
+  slotsUsed: number;
+  capacity: number;
+  /** slotsUsed / capacity × 100, one decimal; 0 when capacity is 0. */
+  fillPct: number;
+}
+
+export interface Health {
+  /** `full` comes with HTTP 503, which health() returns rather than throws. */
+  status: 'ok' | 'degraded' | 'full';
+  version: string;
+  /** Configured vector dimension (VALORI_DIM). */
+  dim: number;
+  /** `BruteForce`, `Hnsw` or `Ivf`. */
+  index: string;
+  /** `event_log`, `wal`, `snapshot` or `none`. */
+  persistence: string;
+  records: PoolHealth;
+  nodes: PoolHealth;
+  edges: PoolHealth;
+  /** Committed events; present only when an event log is configured. */
+  eventLogHeight?: number;
+}
+
+export interface InsertOptions {
+  /** Record tag, an integer 0..2^53-1, matched by `filterTag` in searches. */
+  tag?: number;
+}
+
+export interface SearchOptions {
+  /** Only records carrying this tag. */
+  filterTag?: number;
+  /** HNSW beam width for this query (ignored by the brute-force index). */
+  ef?: number;
+  /** IVF lists to probe (ignored by the brute-force index). */
+  nprobe?: number;
+}
+
+export interface SearchHit {
+  id: number;
+  /** Squared Euclidean (L2) distance to the query; 0 is an exact match. Ascending order. */
+  score: number;
+}
+
+/** Conventional node kinds (any integer 0..255 is accepted). */
+export const NodeKind = { Record: 0, Concept: 1, Agent: 2, User: 3, Tool: 4, Document: 5, Chunk: 6 } as const;
+/** Conventional edge kinds (any integer 0..255 is accepted). */
+export const EdgeKind = { Relation: 0, Follows: 1, InEpisode: 2, ByAgent: 3, Mentions: 4, RefersTo: 5, ParentOf: 6 } as const;
+
+export interface CreateNodeInput {
+  /** Integer 0..255; see NodeKind. */
+  kind: number;
+  /** Links the node to an existing record. */
+  recordId?: number | null;
+}
+
+export interface GraphNode {
+  kind: number;
+  /** null when the node is not linked to a record. */
+  recordId: number | null;
+}
+
+export interface CreateEdgeInput {
+  from: number;
+  to: number;
+  /** Integer 0..255; see EdgeKind. */
+  kind: number;
+}
+
+export interface GraphEdge {
+  edgeId: number;
+  toNode: number;
+  kind: number;
+}
+
+export interface UpsertVectorInput {
+  vector: Vector;
+  /** Use this existing node as the document instead of creating one. */
+  attachToDocumentNode?: number | null;
+  /** Accepted and ignored by the server (compatibility). */
+  tags?: readonly string[];
+  /** Stored under `rec:<recordId>`; at most 65,536 bytes as JSON. */
+  metadata?: JsonValue;
+}
+
+export interface UpsertVectorResult {
+  /** `rec:<recordId>`, the metadata key. */
+  memoryId: string;
+  recordId: number;
+  documentNodeId: number;
+  chunkNodeId: number;
+}
+
+export interface MemoryHit {
+  memoryId: string;
+  recordId: number;
+  /** Squared Euclidean (L2) distance to the query; 0 is an exact match. */
+  score: number;
+  /** What is stored under `memoryId`, or null. */
+  metadata: JsonValue | null;
+}
+
+export interface ProofStateOptions {
+  /** Ask for the hash at this committed height (replication) instead of the current state. */
+  height?: number;
+}
+
+export interface ProofState {
+  kernelVersion: number;
+  /** BLAKE3 of the whole kernel state: 64 lowercase hex characters. */
+  finalStateHash: string;
+  /** 64 hex characters, or null when there is no snapshot. */
+  snapshotHash: string | null;
+  /** 64 hex characters, or null when there is no WAL. */
+  walHash: string | null;
+  /** Height the hash belongs to, when the server reports it. */
+  height?: number;
+}
+
+export interface EventLogProof {
+  kernelVersion: number;
+  eventLogHash: string;
+  finalStateHash: string;
+  snapshotHash: string | null;
+  eventCount: number;
+  committedHeight: number;
+}
+
+export interface ReplicationState {
+  /** e.g. `Synced`, `Diverged`, `Healing`, `Unknown`. */
+  status: string;
+  /** `leader` or `follower`, when the server reports it. */
+  role?: string;
+  committedHeight?: number;
+  leaderUrl?: string;
+  appliedHeight?: number;
+  /** Events the follower is behind the leader. */
+  lag?: number;
+  /** Further fields, keys converted to camelCase. */
+  [key: string]: unknown;
+}
+
+export interface SnapshotSaveResult {
+  /** Server-side path the snapshot was written to. */
+  path: string;
+}
