@@ -29,7 +29,7 @@ export async function startServer(env: Record<string, string> = {}, withKernel?:
     },
   });
   const logger = createLogger({ level: 'debug', format: 'json', stream });
-  const kernel = withKernel ? withKernel(config) : Kernel.open(config);
+  const kernel = withKernel ? withKernel(config) : await Kernel.open(config);
   const metrics = createMetrics(() => kernel.stats());
   const app = createApp({ config, kernel, logger, metrics });
   const server = createHttpServer(app, { host: '127.0.0.1', port: 0 });

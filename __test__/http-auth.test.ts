@@ -11,6 +11,9 @@ const SPEC_ROUTES = [
   'POST /v1/soft-delete', 'POST /v1/vectors/batch_insert', 'POST /v1/memory/insert_batch', 'POST /graph/node',
   'GET /graph/node/:id', 'POST /graph/edge', 'GET /graph/edges/:id', 'POST /v1/memory/upsert_vector',
   'POST /v1/memory/search_vector', 'POST /v1/memory/meta/set', 'GET /v1/memory/meta/get', 'GET /v1/proof/state',
+  // Durability (issue 3).
+  'POST /v1/snapshot/save', 'GET /v1/snapshot/download', 'POST /v1/snapshot/upload', 'POST /v1/snapshot/restore',
+  'GET /v1/proof/event-log', 'POST /v1/event-log/trim',
 ];
 
 /** Every (method, path) the Express router has, read from the router itself. */

@@ -10,6 +10,7 @@ import type { RouteContext } from './http/routes/context';
 import { registerGraphRoutes } from './http/routes/graph';
 import { registerMemoryRoutes } from './http/routes/memory';
 import { registerRecordRoutes } from './http/routes/records';
+import { registerSnapshotRoutes } from './http/routes/snapshot';
 import { registerSystemRoutes } from './http/routes/system';
 import { compileValidators } from './http/schemas';
 import type { Kernel } from './kernel/kernel';
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps): Express {
   registerRecordRoutes(ctx);
   registerGraphRoutes(ctx);
   registerMemoryRoutes(ctx);
+  registerSnapshotRoutes(ctx);
 
   app.use(notFound);
   app.use(errorMapper(logger, config.maxBodyBytes));

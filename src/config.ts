@@ -187,6 +187,23 @@ function parseFollower(raw: string | undefined): string | null {
   return url.toString().replace(/\/+$/, '');
 }
 
+function bool(env: string, def: boolean, doc: string, activatedBy: Activation): VarSpec<boolean> {
+  return {
+    env,
+    type: 'boolean (true|false|1|0)',
+    defaultText: String(def),
+    doc,
+    activatedBy,
+    parse(raw) {
+      if (raw === undefined) return def;
+      const t = raw.trim().toLowerCase();
+      if (t === 'true' || t === '1' || t === 'yes') return true;
+      if (t === 'false' || t === '0' || t === 'no') return false;
+      fail(env, 'true, false, 1 or 0', raw);
+    },
+  };
+}
+
 export const CONFIG_SCHEMA = {
   dim: uint('VALORI_DIM', 16, 1, 65_536, 'Vector dimension; every vector and query must have exactly this many components.', 'foundation (issue 2)'),
   maxRecords: uint('VALORI_MAX_RECORDS', 1024, 0, U32_MAX, 'Record capacity (live + soft-deleted); inserts beyond it answer 507. Memory is allocated lazily.', 'foundation (issue 2)'),
@@ -218,6 +235,8 @@ export const CONFIG_SCHEMA = {
   eventLogPath: path('VALORI_EVENT_LOG_PATH', 'Event log file; every mutation is appended (fsync) before it is acknowledged and replayed at start-up.', 'durability (issue 3)'),
   snapshotPath: path('VALORI_SNAPSHOT_PATH', 'Snapshot file written by POST /v1/snapshot/save and the auto-snapshot task; recovery fallback.', 'durability (issue 3)'),
   snapshotIntervalSecs: optionalUint('VALORI_SNAPSHOT_INTERVAL', 1, U32_MAX, 'Auto-snapshot period in seconds (requires VALORI_SNAPSHOT_PATH).', 'durability (issue 3)'),
+  acceptTruncation: bool('VALORI_ACCEPT_LOG_TRUNCATION', false, 'On mid-log corruption (a bad entry followed by valid ones), cut the event log at the last good entry and start, instead of refusing to start. Events after the damage are lost: use only after taking a copy of the file.', 'durability (issue 3)'),
+  snapshotOnShutdown: bool('VALORI_SNAPSHOT_ON_SHUTDOWN', true, 'Write a final snapshot on SIGTERM/SIGINT when VALORI_SNAPSHOT_PATH is set (bounds the next start-up replay).', 'durability (issue 3)'),
   walPath: path('VALORI_WAL_PATH', 'Legacy write-ahead log; ignored when VALORI_EVENT_LOG_PATH is set.', 'durability (issue 3)'),
   index: oneOf<IndexKind>('VALORI_INDEX', ['brute', 'hnsw', 'ivf'], 'brute', 'Search index: brute (exact scan), hnsw or ivf (approximate).', 'indexes (issue 4)'),
   quant: oneOf<QuantKind>('VALORI_QUANT', ['none', 'scalar', 'product'], 'none', 'Vector quantization applied before indexing.', 'indexes (issue 4)'),

@@ -7,17 +7,13 @@ import { Kernel } from './kernel/kernel';
 import { createLogger, type Logger } from './log';
 import { createMetrics } from './metrics';
 import { createHttpServer, formatAddress } from './server';
+import { startSnapshotScheduler } from './jobs/snapshots';
 
 // How long a shutdown may wait for in-flight requests before the process exits anyway.
 const SHUTDOWN_GRACE_MS = 10_000;
 
 function warnAboutInactiveFeatures(config: Config, logger: Logger): void {
-  const later: [string, unknown, string][] = [
-    ['VALORI_EVENT_LOG_PATH', config.eventLogPath, 'durability'],
-    ['VALORI_SNAPSHOT_PATH', config.snapshotPath, 'durability'],
-    ['VALORI_WAL_PATH', config.walPath, 'durability'],
-    ['VALORI_FOLLOWER_OF', config.followerOf, 'replication'],
-  ];
+  const later: [string, unknown, string][] = [['VALORI_FOLLOWER_OF', config.followerOf, 'replication']];
   for (const [env, value, feature] of later) {
     if (value !== null) logger.warn(`${env} is set but ${feature} is not implemented yet: state is in memory only`);
   }
@@ -42,8 +38,27 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   warnAboutInactiveFeatures(config, logger);
 
-  const kernel = Kernel.open(config);
+  let kernel: Kernel;
+  try {
+    kernel = await Kernel.open(config);
+  } catch (err) {
+    // One clear line: a dim mismatch, mid-log corruption or an unreadable file stops the node.
+    process.stderr.write(`valori-node: cannot recover state: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const recovery = kernel.recovery();
+  for (const w of recovery.warnings) logger.warn(`recovery: ${w}`);
+  for (const e of recovery.errors) logger.error(`recovery: ${e}`);
+  const stats = kernel.stats();
+  logger.info(
+    `recovered from ${recovery.source}: height ${recovery.height}` +
+      (recovery.snapshotHeight != null ? `, snapshot at ${recovery.snapshotHeight}` : '') +
+      `, ${recovery.replayed} events replayed in ${recovery.seconds.toFixed(3)} s (persistence: ${stats.persistence}, records: ${stats.records.live})`,
+  );
   const metrics = createMetrics(() => kernel.stats());
+  metrics.observeReplay(recovery.seconds);
+  kernel.onCommit((seconds) => metrics.observeCommit(seconds));
+  const snapshots = startSnapshotScheduler(kernel, config.snapshotPath === null ? null : config.snapshotIntervalSecs, logger, metrics);
   const app = createApp({ config, kernel, logger, metrics });
   const server = createHttpServer(app, config.bind);
 
@@ -56,10 +71,18 @@ async function main(): Promise<void> {
       logger.warn('shutdown grace period elapsed, exiting with requests still open');
       process.exit(0);
     }, SHUTDOWN_GRACE_MS).unref();
-    server.stop().then(
-      () => {
-        // After the socket: in-flight requests have been answered, queued writes drain here.
+    server
+      .stop()
+      .then(async () => {
+        // After the socket: in-flight requests have been answered. Then an optional final
+        // snapshot (bounds the next start-up's replay), then queued writes drain and the log closes.
+        await snapshots.stop();
+        if (config.snapshotPath !== null && config.snapshotOnShutdown) await snapshots.runNow('shutdown');
         kernel.close();
+      })
+      .then(
+      () => {
+        logger.info('shutdown complete');
         process.exit(0);
       },
       (err: unknown) => {

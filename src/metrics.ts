@@ -9,6 +9,12 @@ export interface Metrics {
   /** Counts GET /v1/proof/state calls (valori_proofs_generated_total). */
   proofGenerated(): void;
   observeRequest(method: string, route: string, status: number, seconds: number): void;
+  /** Durable commit latency of one write (valori_event_commit_duration_seconds). */
+  observeCommit(seconds: number): void;
+  /** Start-up recovery time (valori_replay_duration_seconds). */
+  observeReplay(seconds: number): void;
+  /** Size of the snapshot just written (valori_snapshot_size_bytes). */
+  snapshotWritten(bytes: number): void;
 }
 
 function ratio(part: number, capacity: number): number {
@@ -46,6 +52,63 @@ export function createMetrics(stats: () => KernelStats): Metrics {
 
   const proofs = new Counter({ name: 'valori_proofs_generated_total', help: 'Count of GET /v1/proof/state calls', registers });
 
+  // Events committed: the kernel's height only grows (restores move it forward too), so the counter
+  // follows it at scrape time without any write path touching prom-client.
+  let countedHeight = 0;
+  new Counter({
+    name: 'valori_events_committed_total',
+    help: 'Monotonically increasing count of committed events',
+    registers,
+    collect() {
+      const h = stats().height;
+      if (h > countedHeight) {
+        this.inc(h - countedHeight);
+        countedHeight = h;
+      }
+    },
+  });
+  new Gauge({
+    name: 'valori_event_log_height',
+    help: 'Committed event count (height of the event log; 0 when no event log is configured)',
+    registers,
+    collect() {
+      this.set(stats().eventLogHeight ?? 0);
+    },
+  });
+  const readOnly = new Gauge({
+    name: 'valori_read_only',
+    help: '1 after an event-log write or fsync failed (writes refused until restart), else 0',
+    registers,
+    collect() {
+      readOnly.set(stats().readOnly ? 1 : 0);
+    },
+  });
+  const commit = new Histogram({
+    name: 'valori_event_commit_duration_seconds',
+    help: 'Latency of one write from submission to durable acknowledgement (group commit included)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  const replay = new Histogram({
+    name: 'valori_replay_duration_seconds',
+    help: 'Time spent recovering state (snapshot load and event-log or WAL replay) at start-up',
+    buckets: [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800],
+    registers,
+  });
+  const snapshotSize = new Gauge({ name: 'valori_snapshot_size_bytes', help: 'Size of the last written snapshot in bytes', registers });
+  const bytesGauge = new Gauge({
+    name: 'valori_index_memory_bytes',
+    help: 'Bytes held for search: Q16.16 vectors, quantized codes and index structures',
+    labelNames: ['part'] as const,
+    registers,
+    collect() {
+      const s = stats();
+      bytesGauge.set({ part: 'vectors' }, s.vectorBytes);
+      bytesGauge.set({ part: 'codes' }, s.codeBytes);
+      bytesGauge.set({ part: 'index' }, s.indexBytes);
+    },
+  });
+
   const duration = new Histogram({
     name: 'valori_http_request_duration_seconds',
     help: 'HTTP request duration by method, route pattern and status',
@@ -58,5 +121,8 @@ export function createMetrics(stats: () => KernelStats): Metrics {
     registry,
     proofGenerated: () => proofs.inc(),
     observeRequest: (method, route, status, seconds) => duration.observe({ method, route, status: String(status) }, seconds),
+    observeCommit: (seconds) => commit.observe(seconds),
+    observeReplay: (seconds) => replay.observe(seconds),
+    snapshotWritten: (bytes) => snapshotSize.set(bytes),
   };
 }

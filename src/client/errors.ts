@@ -13,6 +13,7 @@ export type ValoriServerErrorCode =
   | 'UNAUTHORIZED'
   | 'ROUTE_NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
+  | 'NOT_ENABLED'
   | 'DIMENSION_MISMATCH'
   | 'EMPTY_VECTOR'
   | 'INVALID_VECTOR'
@@ -34,6 +35,7 @@ export const VALORI_SERVER_ERROR_CODES: readonly ValoriServerErrorCode[] = [
   'UNAUTHORIZED',
   'ROUTE_NOT_FOUND',
   'METHOD_NOT_ALLOWED',
+  'NOT_ENABLED',
   'DIMENSION_MISMATCH',
   'EMPTY_VECTOR',
   'INVALID_VECTOR',

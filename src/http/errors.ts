@@ -9,7 +9,8 @@ export type ShellErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'UNAUTHORIZED'
   | 'ROUTE_NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED';
+  | 'METHOD_NOT_ALLOWED'
+  | 'NOT_ENABLED';
 
 /** Codes the native kernel puts on `err.code` (its one error enum). */
 export type KernelErrorCode =
@@ -36,6 +37,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   UNAUTHORIZED: 401,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  // A route whose feature is off in this configuration (e.g. /v1/proof/event-log without a log).
+  NOT_ENABLED: 400,
   DIMENSION_MISMATCH: 400,
   EMPTY_VECTOR: 400,
   INVALID_VECTOR: 400,
@@ -45,11 +48,14 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   // The metadata value is what is too big, not the request body, so this is a plain 400; 413
   // stays reserved for VALORI_MAX_BODY_BYTES.
   METADATA_TOO_LARGE: 400,
-  // A follower refuses writes: the request conflicts with the node's role, retrying will not help.
-  READ_ONLY: 409,
+  // Writes are refused after an event-log write or fsync failed (until restart): nothing was
+  // applied, so a client may retry elsewhere or later.
+  READ_ONLY: 503,
+  // The write or fsync of this request failed; it was not acknowledged and the node is now read-only.
   IO_ERROR: 500,
-  // A persisted file failed its checks; the server's data is at fault, not the request.
-  CORRUPT_DATA: 500,
+  // Bytes that do not decode: over HTTP only an uploaded or named snapshot can be at fault (corrupt
+  // files found at start-up stop the process instead).
+  CORRUPT_DATA: 400,
   INTERNAL: 500,
 };
 

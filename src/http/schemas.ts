@@ -64,6 +64,15 @@ export function requestSchemas(maxK: number) {
       properties: { target_id: { type: 'string', minLength: 1 }, metadata: { description: 'Any JSON value; replaces the old one.' } },
     },
     metaGet: { type: 'object', required: ['target_id'], properties: { target_id: { type: 'string', minLength: 1 } } },
+    snapshotSave: {
+      type: 'object',
+      properties: { path: { type: ['string', 'null'], minLength: 1, description: 'A file name inside the snapshot directory; default VALORI_SNAPSHOT_PATH.' } },
+    },
+    snapshotRestore: {
+      type: 'object',
+      required: ['path'],
+      properties: { path: { type: 'string', minLength: 1, description: 'A file name inside the snapshot directory.' } },
+    },
   } as const;
 }
 
@@ -80,6 +89,8 @@ export interface Validators {
   memorySearch: ValidateFunction<MemorySearchBody>;
   metaSet: ValidateFunction<MetaSetBody>;
   metaGet: ValidateFunction<MetaGetQuery>;
+  snapshotSave: ValidateFunction<{ path?: string | null }>;
+  snapshotRestore: ValidateFunction<{ path: string }>;
 }
 
 export function compileValidators(maxK: number): Validators {
@@ -98,6 +109,8 @@ export function compileValidators(maxK: number): Validators {
     memorySearch: ajv.compile<MemorySearchBody>(s.memorySearch),
     metaSet: ajv.compile<MetaSetBody>(s.metaSet),
     metaGet: ajv.compile<MetaGetQuery>(s.metaGet),
+    snapshotSave: ajv.compile<{ path?: string | null }>(s.snapshotSave),
+    snapshotRestore: ajv.compile<{ path: string }>(s.snapshotRestore),
   };
 }
 

@@ -9,7 +9,10 @@ import {
   type GraphNode,
   type KernelOptions,
   type KernelStats,
+  type LogProofResult,
   type NativeKernel,
+  type RecoveryInfo,
+  type SnapshotResult,
   type SearchHit,
 } from './native';
 import { toFlatBatch, toVector, type VectorLimits } from './vectors';
@@ -43,6 +46,10 @@ export function kernelOptions(config: Config): KernelOptions {
     hnswEfSearch: config.hnswEfSearch,
     ivfNlist: config.ivfNlist,
     ivfNprobe: config.ivfNprobe,
+    eventLogPath: config.eventLogPath ?? undefined,
+    snapshotPath: config.snapshotPath ?? undefined,
+    walPath: config.walPath ?? undefined,
+    acceptTruncation: config.acceptTruncation,
   };
 }
 
@@ -73,16 +80,32 @@ function metadataJson(value: unknown): string {
 
 export class Kernel {
   private readonly limits: VectorLimits;
+  private commitObserver: ((seconds: number) => void) | null = null;
 
   constructor(private readonly native: NativeKernel) {
     const stats = callSync(() => native.stats());
     this.limits = { dim: stats.dim, maxAbsValue: stats.maxAbsValue };
   }
 
-  /** Builds the native kernel from config (allocates lazily; sizes come from the config). */
-  static open(config: Config): Kernel {
-    const { Kernel: NativeCtor } = loadNative();
-    return new Kernel(callSync(() => new NativeCtor(kernelOptions(config))));
+  /**
+   * Opens the kernel from config: recovers durable state (event log, snapshot or WAL) off the
+   * JS thread; memory is allocated lazily, sizes come from the config.
+   */
+  static async open(config: Config): Promise<Kernel> {
+    const { openKernel } = loadNative();
+    return new Kernel(await call(() => openKernel(kernelOptions(config))));
+  }
+
+  /** Called with the latency of every acknowledged write (metrics). */
+  onCommit(observer: (seconds: number) => void): void {
+    this.commitObserver = observer;
+  }
+
+  private async write<T>(work: () => Promise<T>): Promise<T> {
+    const started = process.hrtime.bigint();
+    const out = await call(work);
+    this.commitObserver?.(Number(process.hrtime.bigint() - started) / 1e9);
+    return out;
   }
 
   get dim(): number {
@@ -100,31 +123,31 @@ export class Kernel {
 
   insert(values: readonly unknown[], tag: number | null = null): Promise<number> {
     const vector = toVector(values, 'values', this.limits);
-    return call(() => this.native.insert(vector, tag === null ? null : BigInt(tag)));
+    return this.write(() => this.native.insert(vector, tag === null ? null : BigInt(tag)));
   }
 
   /** All rows or none: the kernel applies the batch as one operation. */
   async insertBatch(rows: readonly (readonly unknown[])[], field = 'batch'): Promise<number[]> {
     const flat = toFlatBatch(rows, field, this.limits);
     if (rows.length === 0) return [];
-    const ids = await call(() => this.native.insertBatch(flat, rows.length));
+    const ids = await this.write(() => this.native.insertBatch(flat, rows.length));
     return Array.from(ids);
   }
 
   deleteRecord(id: number): Promise<void> {
-    return call(() => this.native.deleteRecord(id));
+    return this.write(() => this.native.deleteRecord(id));
   }
 
   softDeleteRecord(id: number): Promise<void> {
-    return call(() => this.native.softDeleteRecord(id));
+    return this.write(() => this.native.softDeleteRecord(id));
   }
 
   createNode(kind: number, recordId: number | null): Promise<number> {
-    return call(() => this.native.createNode(kind, recordId));
+    return this.write(() => this.native.createNode(kind, recordId));
   }
 
   createEdge(from: number, to: number, kind: number): Promise<number> {
-    return call(() => this.native.createEdge(from, to, kind));
+    return this.write(() => this.native.createEdge(from, to, kind));
   }
 
   getNode(id: number): GraphNode | null {
@@ -140,13 +163,13 @@ export class Kernel {
   async upsertMemory(values: readonly unknown[], attachTo: number | null, metadata: unknown): Promise<UpsertOutcome> {
     const vector = toVector(values, 'vector', this.limits);
     const json = metadata === undefined || metadata === null ? null : metadataJson(metadata);
-    const r = await call(() => this.native.upsertMemory(vector, attachTo, json));
+    const r = await this.write(() => this.native.upsertMemory(vector, attachTo, json));
     return { recordId: r.recordId, documentNodeId: r.documentNodeId, chunkNodeId: r.chunkNodeId };
   }
 
   setMetadata(key: string, value: unknown): Promise<void> {
     const json = metadataJson(value);
-    return call(() => this.native.setMetadata(key, json));
+    return this.write(() => this.native.setMetadata(key, json));
   }
 
   /** The stored value, or null when the key has none. */
@@ -168,6 +191,43 @@ export class Kernel {
   /** Stops accepting writes and waits for queued ones; later writes fail. */
   close(): void {
     callSync(() => this.native.close());
+  }
+
+  /** Writes a snapshot atomically; `name` is a file name in the snapshot directory. */
+  saveSnapshot(name: string | null = null): Promise<SnapshotResult> {
+    return call(() => this.native.saveSnapshot(name));
+  }
+
+  /** The current durable state as VAL1 bytes. */
+  snapshotBytes(): Promise<Buffer> {
+    return call(() => this.native.snapshotBytes());
+  }
+
+  /** A snapshot file (plain file name inside the snapshot directory). */
+  readSnapshotFile(name: string): Promise<Buffer> {
+    return call(() => this.native.readSnapshotFile(name));
+  }
+
+  /** Replaces the whole state with validated VAL1 bytes; resolves with the new height. */
+  restoreSnapshot(bytes: Buffer, bootstrap = false): Promise<number> {
+    return call(() => this.native.restoreSnapshot(bytes, bootstrap));
+  }
+
+  /** Drops the event-log prefix covered by the newest durable snapshot; resolves with the new base. */
+  trimLog(): Promise<number> {
+    return call(() => this.native.trimLog());
+  }
+
+  logProof(): LogProofResult | null {
+    return callSync(() => this.native.logProof());
+  }
+
+  lastSnapshot(): SnapshotResult | null {
+    return callSync(() => this.native.lastSnapshot());
+  }
+
+  recovery(): RecoveryInfo {
+    return callSync(() => this.native.recovery());
   }
 
   /** BLAKE3 over the canonical state, 64 lowercase hex chars. */

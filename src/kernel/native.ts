@@ -11,6 +11,9 @@ export type SearchOptions = Native.SearchOptions;
 export type GraphNode = Native.GraphNode;
 export type GraphEdge = Native.GraphEdge;
 export type UpsertResult = Native.UpsertResult;
+export type SnapshotResult = Native.SnapshotResult;
+export type LogProofResult = Native.LogProofResult;
+export type RecoveryInfo = Native.RecoveryInfo;
 
 type NativeModule = typeof Native;
 

@@ -33,18 +33,24 @@ export function registerSystemRoutes(ctx: RouteContext): void {
       (_req, res) => {
         const stats = kernel.stats();
         const pools = { records: poolHealth(stats.records), nodes: poolHealth(stats.nodes), edges: poolHealth(stats.edges) };
-        const status = Object.values(pools).reduce<HealthStatus>((worst, p) => (RANK[p.status] > RANK[worst] ? p.status : worst), 'ok');
-        // Key order is part of the contract (deployment guide); event_log_height joins with issue 3.
-        res.status(status === 'full' ? 503 : 200).json({
+        let status = Object.values(pools).reduce<HealthStatus>((worst, p) => (RANK[p.status] > RANK[worst] ? p.status : worst), 'ok');
+        // A node that refuses writes after an I/O failure still serves reads: degraded, not down.
+        if (stats.readOnly && status === 'ok') status = 'degraded';
+        // Key order is part of the contract (deployment guide); extra keys follow it.
+        const body: Record<string, unknown> = {
           status,
           version: VERSION,
           dim: stats.dim,
           index: INDEX_NAMES[config.index],
-          persistence: 'none',
+          persistence: stats.persistence,
           records: pools.records.body,
           nodes: pools.nodes.body,
           edges: pools.edges.body,
-        });
+        };
+        if (stats.eventLogHeight != null) body.event_log_height = stats.eventLogHeight;
+        body.read_only = stats.readOnly;
+        body.quant = stats.quant;
+        res.status(status === 'full' ? 503 : 200).json(body);
       },
     ],
   });
