@@ -78,6 +78,25 @@ export declare class Kernel {
   stateHash(): Promise<string>
   /** Stop accepting writes and wait for queued ones to finish. */
   close(): void
+  /**
+   * Committed events from `fromSeq` (inclusive), at most `maxEvents` and
+   * about `maxBytes` of payload. Rejects with code BOOTSTRAP_REQUIRED when
+   * `fromSeq` was trimmed away.
+   */
+  readEvents(fromSeq: number, maxEvents: number, maxBytes: number): Promise<Array<LogEvent>>
+  /**
+   * Resolves with the committed height once it exceeds `height`, or with
+   * the current height after `timeoutMs`.
+   */
+  waitForHeight(height: number, timeoutMs: number): Promise<number>
+  /**
+   * Apply an event a leader committed at `seq`, through this node's own
+   * commit path (validated, logged, fsynced). Already-applied sequence
+   * numbers are skipped; a gap is rejected.
+   */
+  applyReplicated(seq: number, payload: Buffer): Promise<void>
+  /** State hash together with the height it was taken at (one read lock). */
+  stateProof(): Promise<StateProof>
 }
 
 export interface GraphEdge {
@@ -145,6 +164,13 @@ export interface KernelStats {
   indexBytes: number
 }
 
+export interface LogEvent {
+  /** Sequence number (the event's height). */
+  seq: number
+  /** Encoded event (docs/EVENT_LOG_FORMAT.md, "Event payloads"). */
+  payload: Buffer
+}
+
 export interface LogProofResult {
   /** BLAKE3 chain over every event, lowercase hex. */
   eventLogHash: string
@@ -209,6 +235,13 @@ export interface SnapshotResult {
   /** Milliseconds writes were held back while the state was encoded. */
   stallMs: number
   totalMs: number
+}
+
+export interface StateProof {
+  /** Height the hash was taken at. */
+  height: number
+  /** BLAKE3 of the canonical state, lowercase hex. */
+  hash: string
 }
 
 export interface UpsertResult {

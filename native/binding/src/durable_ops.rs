@@ -126,7 +126,12 @@ impl Kernel {
     #[napi(ts_return_type = "Promise<number>")]
     pub fn restore_snapshot(&self, bytes: Buffer, bootstrap: bool) -> AsyncTask<HeightTask> {
         let data = bytes.to_vec();
-        AsyncTask::new(HeightTask(NodeTask::new(self.node.clone(), move |n| n.restore(&data, bootstrap))))
+        let heights = self.heights.clone();
+        AsyncTask::new(HeightTask(NodeTask::new(self.node.clone(), move |n| {
+            let h = n.restore(&data, bootstrap)?;
+            heights.send_replace(h);
+            Ok(h)
+        })))
     }
 
     /// Drop the event-log prefix covered by the newest durable snapshot;

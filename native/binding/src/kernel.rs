@@ -150,6 +150,8 @@ pub struct Kernel {
     pub(crate) dim: u32,
     pub(crate) index: String,
     pub(crate) quant: String,
+    /// Committed height, published by the committer after each durable group.
+    pub(crate) heights: tokio::sync::watch::Sender<u64>,
 }
 
 /// Submit to the committer and await durability without blocking a thread.

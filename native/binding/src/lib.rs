@@ -6,4 +6,5 @@ mod errors;
 mod hash_task;
 mod kernel;
 mod open_task;
+mod replication;
 mod search_task;

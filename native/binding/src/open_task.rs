@@ -71,8 +71,17 @@ fn build_inner(o: KernelOptions) -> KResult<Kernel> {
         wal: o.wal_path.clone().map(PathBuf::from),
         accept_truncation: o.accept_truncation.unwrap_or(false),
     };
-    let node = Arc::new(Node::open(Arc::new(StdVfs), limits, cfg, &persist, None)?);
+    let (heights, _) = crate::replication::height_channel(0);
+    let publisher = heights.clone();
+    let observer: valori_kernel::engine::CommitObserver = Box::new(move |entries: &[(u64, Vec<u8>)]| {
+        if let Some((seq, _)) = entries.last() {
+            publisher.send_replace(*seq);
+        }
+    });
+    let node = Arc::new(Node::open(Arc::new(StdVfs), limits, cfg, &persist, Some(observer))?);
+    heights.send_replace(node.engine.counters().height);
     Ok(Kernel {
+        heights,
         engine: node.engine.clone(),
         node,
         dim: o.dim,

@@ -25,6 +25,8 @@ pub enum KernelError {
     Io(String),
     /// Bytes on disk or on the wire do not decode.
     Corrupt(String),
+    /// A follower asked for events the leader no longer has (log trimmed).
+    BootstrapRequired(String),
     /// A bug: should never happen; never caused by input.
     Internal(String),
 }
@@ -42,6 +44,7 @@ impl KernelError {
             KernelError::ReadOnly(_) => "READ_ONLY",
             KernelError::Io(_) => "IO_ERROR",
             KernelError::Corrupt(_) => "CORRUPT_DATA",
+            KernelError::BootstrapRequired(_) => "BOOTSTRAP_REQUIRED",
             KernelError::Internal(_) => "INTERNAL",
         }
     }
@@ -61,6 +64,7 @@ impl fmt::Display for KernelError {
             | KernelError::ReadOnly(m)
             | KernelError::Io(m)
             | KernelError::Corrupt(m)
+            | KernelError::BootstrapRequired(m)
             | KernelError::Internal(m) => f.write_str(m),
             KernelError::MetadataTooLarge { len, max } => {
                 write!(f, "metadata is {len} bytes, the limit is {max}")

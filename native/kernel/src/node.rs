@@ -221,6 +221,39 @@ impl Node {
         lock(&self.snapshot_gate).clone()
     }
 
+    /// Up to `max_events` committed events from `from_seq` (at most about
+    /// `max_bytes` of payload), for replication. Events below the log's first
+    /// sequence number were trimmed: the caller must bootstrap from a snapshot.
+    pub fn read_events(&self, from_seq: u64, max_events: usize, max_bytes: usize) -> KResult<Vec<(u64, Vec<u8>)>> {
+        let Some(log) = &self.durable.log else {
+            return Err(KernelError::InvalidArgument("no event log configured".into()));
+        };
+        let reader = {
+            let l = lock(log);
+            if from_seq < l.first_seq() {
+                return Err(KernelError::BootstrapRequired(format!(
+                    "events before {} were trimmed from this node's log (asked for {from_seq}): bootstrap from a snapshot",
+                    l.first_seq()
+                )));
+            }
+            if from_seq > l.height() {
+                return Ok(Vec::new());
+            }
+            l.reader_from(from_seq).map_err(storage_err)?
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for item in reader {
+            let (seq, payload) = item.map_err(storage_err)?;
+            bytes += payload.len();
+            out.push((seq, payload));
+            if out.len() >= max_events || bytes >= max_bytes {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     pub fn log_proof(&self) -> Option<LogProof> {
         let log = self.durable.log.as_ref()?;
         let l = lock(log);

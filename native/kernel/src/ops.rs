@@ -1,7 +1,7 @@
 //! Client operations, turned into events against the current state. Ids are
 //! assigned here (next slot of each pool), so the event is self-contained.
 
-use crate::error::KResult;
+use crate::error::{KResult, KernelError};
 use crate::event::{DocTarget, Event};
 use crate::state::{State, TOMBSTONE};
 
@@ -15,6 +15,9 @@ pub enum Op {
     CreateEdge { from: u32, to: u32, kind: u8 },
     SetMetadata { key: String, value: Vec<u8> },
     Upsert { vector: Vec<i32>, tag: u64, attach: Option<u32>, metadata: Option<Vec<u8>> },
+    /// An event already committed by a leader at `seq` (follower apply).
+    /// Idempotent by sequence number: `seq <= height` is skipped.
+    Replicated { seq: u64, payload: Vec<u8> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +62,19 @@ pub fn prepare(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
             return Ok((Some(Event::CreateEdge { id: next_edge, from, to, kind }), Outcome::Id(next_edge)))
         }
         Op::SetMetadata { key, value } => Event::SetMetadata { key, value },
+        Op::Replicated { seq, payload } => {
+            let h = state.height();
+            if seq <= h {
+                return Ok((None, Outcome::Done));
+            }
+            if seq != h + 1 {
+                return Err(KernelError::InvalidArgument(format!(
+                    "replicated event {seq} does not follow height {h}: a gap in the stream"
+                )));
+            }
+            let ev = Event::decode(&payload)?;
+            return Ok((Some(ev), Outcome::Done));
+        }
         Op::Upsert { vector, tag, attach, metadata } => {
             let (doc, chunk) = match attach {
                 Some(d) => (DocTarget::Existing(d), next_node),

@@ -225,6 +225,7 @@ impl Hnsw {
     }
 
     /// The entry point, `u32::MAX` when the graph is empty.
+    #[cfg(test)]
     pub(crate) fn entry(&self) -> u32 {
         self.entry
     }

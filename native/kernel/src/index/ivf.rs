@@ -135,7 +135,10 @@ impl Ivf {
                     }
                 }
                 None => {
-                    for &id in ids {
+                    for (i, &id) in ids.iter().enumerate() {
+                        if let Some(next) = ids.get(i + 1).and_then(|n| src.vector(*n)) {
+                            simd::prefetch_all(next);
+                        }
                         let Some(v) = src.vector(id) else { continue };
                         let d = simd::l2(q, v);
                         if top.admits(d, id) && filter.map_or(true, |f| f(id)) {

@@ -28,7 +28,8 @@ pub(crate) fn dist(a: &[i32], b: &[i32]) -> i64 {
     acc
 }
 
-/// Index and distance of the nearest of the `centroids` (flat, `d` wide).
+/// Index and distance of the nearest of the `centroids` (flat, `d` wide),
+/// ties to the lower index.
 pub(crate) fn nearest(centroids: &[i32], d: usize, v: &[i32]) -> (usize, i64) {
     let mut best = (0usize, i64::MAX);
     for (c, cv) in centroids.chunks_exact(d).enumerate() {
@@ -38,6 +39,64 @@ pub(crate) fn nearest(centroids: &[i32], d: usize, v: &[i32]) -> (usize, i64) {
         }
     }
     best
+}
+
+/// `k` rows of width `w` → dimension-major (`out[t * k + c]`), the layout
+/// [`col_dists`] wants for short sub-vectors (PQ).
+pub(crate) fn transpose(rows: &[i32], w: usize, k: usize) -> Vec<i32> {
+    let mut out = vec![0i32; w * k];
+    for c in 0..k {
+        for t in 0..w {
+            out[t * k + c] = rows[c * w + t];
+        }
+    }
+    out
+}
+
+/// Squared distances from `v` to the `k` dimension-major centroids `ct`,
+/// written to `out[..k]`. One pass per dimension over all centroids, so the
+/// loop vectorises across centroids. Differences of in-range values fit an
+/// i32, so |d| is a u32 and d² a u64 (`pmuludq`).
+pub(crate) fn col_dists(ct: &[i32], k: usize, v: &[i32], out: &mut [u64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 was detected.
+            return unsafe { col_dists_avx2(ct, k, v, out) };
+        }
+    }
+    col_dists_body(ct, k, v, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn col_dists_avx2(ct: &[i32], k: usize, v: &[i32], out: &mut [u64]) {
+    col_dists_body(ct, k, v, out)
+}
+
+#[inline(always)]
+fn col_dists_body(ct: &[i32], k: usize, v: &[i32], out: &mut [u64]) {
+    let out = &mut out[..k];
+    out.fill(0);
+    for (t, &x) in v.iter().enumerate() {
+        let row = &ct[t * k..(t + 1) * k];
+        for (o, &c) in out.iter_mut().zip(row) {
+            let d = x.wrapping_sub(c).unsigned_abs() as u64;
+            *o += d * d;
+        }
+    }
+}
+
+/// Nearest of `k` dimension-major centroids: (index, distance), ties low.
+pub(crate) fn nearest_col(ct: &[i32], k: usize, v: &[i32], scratch: &mut [u64]) -> (usize, i64) {
+    col_dists(ct, k, v, scratch);
+    let mut best = (0usize, u64::MAX);
+    for (c, &d) in scratch[..k].iter().enumerate() {
+        if d < best.1 {
+            best = (c, d);
+        }
+    }
+    (best.0, best.1 as i64)
 }
 
 /// `min(k, n)` centroids of the `n = points.len() / d` points, flat.
@@ -51,10 +110,13 @@ pub(crate) fn kmeans(points: &[i32], d: usize, k: usize, iters: usize, seed: u64
     let mut cent = plus_plus_init(points, d, n, k, seed);
     let mut assign = vec![usize::MAX; n];
     let mut dists = vec![0i64; n];
+    let mut scratch = vec![0u64; k];
     for round in 0..=iters {
         let mut changed = false;
+        // Short vectors: scan centroids dimension-major (vectorised).
+        let ct = if d < 32 { transpose(&cent, d, k) } else { Vec::new() };
         for i in 0..n {
-            let (c, dd) = nearest(&cent, d, pt(i));
+            let (c, dd) = if d < 32 { nearest_col(&ct, k, pt(i), &mut scratch) } else { nearest(&cent, d, pt(i)) };
             if assign[i] != c {
                 changed = true;
                 assign[i] = c;
@@ -156,6 +218,23 @@ mod tests {
         let mut firsts: Vec<i32> = a.chunks(2).map(|c| c[0] / 1_000_000).collect();
         firsts.sort();
         assert_eq!(firsts, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn column_distances_equal_row_distances() {
+        let mut r = crate::index::rng::Rng::new(9);
+        for w in [1usize, 3, 8, 17] {
+            let k = 37;
+            let rows: Vec<i32> = (0..k * w).map(|_| r.below(1 << 29) as i32 - (1 << 28)).collect();
+            let v: Vec<i32> = (0..w).map(|_| r.below(1 << 29) as i32 - (1 << 28)).collect();
+            let mut out = vec![0u64; k];
+            col_dists(&transpose(&rows, w, k), k, &v, &mut out);
+            for c in 0..k {
+                assert_eq!(out[c] as i64, crate::distance::l2_sq_scalar(&v, &rows[c * w..(c + 1) * w]));
+            }
+            let mut s = vec![0u64; k];
+            assert_eq!(nearest_col(&transpose(&rows, w, k), k, &v, &mut s), nearest(&rows, w, &v));
+        }
     }
 
     #[test]

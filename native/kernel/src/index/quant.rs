@@ -6,7 +6,7 @@
 //! (fixed sample, integer arithmetic).
 
 use super::codec::{Reader, Writer};
-use super::kmeans::{self, dist};
+use super::kmeans;
 use super::simd;
 use super::IndexError;
 
@@ -24,7 +24,8 @@ pub(crate) struct Sq8 {
 pub(crate) struct Pq {
     bounds: Vec<usize>,
     ks: usize,
-    /// Subspace j's codebook is `ks` rows of its width, at `bounds[j] * ks`.
+    /// Subspace j's codebook sits at `bounds[j] * ks`, dimension-major
+    /// (`[t * ks + c]`) so one pass computes the distances to all centroids.
     books: Vec<i32>,
 }
 
@@ -83,7 +84,7 @@ impl Quantizer {
                 let last = c[c.len() - w..].to_vec();
                 c.extend_from_slice(&last);
             }
-            books[lo * ks..hi * ks].copy_from_slice(&c);
+            books[lo * ks..hi * ks].copy_from_slice(&kmeans::transpose(&c, w, ks));
         }
         Quantizer::Pq(Pq { bounds, ks, books })
     }
@@ -104,10 +105,11 @@ impl Quantizer {
                 }
             }
             Quantizer::Pq(p) => {
+                let mut scratch = [0u64; 256];
                 for (j, o) in out.iter_mut().enumerate() {
                     let (lo, hi) = (p.bounds[j], p.bounds[j + 1]);
                     let book = &p.books[lo * p.ks..hi * p.ks];
-                    *o = kmeans::nearest(book, hi - lo, &v[lo..hi]).0 as u8;
+                    *o = kmeans::nearest_col(book, p.ks, &v[lo..hi], &mut scratch).0 as u8;
                 }
             }
         }
@@ -123,11 +125,12 @@ impl Quantizer {
             Quantizer::Pq(p) => {
                 let m = self.code_len();
                 let mut t = vec![i64::MAX / (m as i64 + 1); m * 256];
+                let mut scratch = [0u64; 256];
                 for j in 0..m {
                     let (lo, hi) = (p.bounds[j], p.bounds[j + 1]);
-                    let w = hi - lo;
-                    for (c, row) in p.books[lo * p.ks..hi * p.ks].chunks_exact(w.max(1)).enumerate() {
-                        t[j * 256 + c] = dist(&q[lo..hi], row);
+                    kmeans::col_dists(&p.books[lo * p.ks..hi * p.ks], p.ks, &q[lo..hi], &mut scratch);
+                    for c in 0..p.ks {
+                        t[j * 256 + c] = scratch[c] as i64;
                     }
                 }
                 Prepared::Pq(t)

@@ -57,13 +57,26 @@ pub(crate) fn sq8_scalar(a: &[u8], b: &[u8]) -> u64 {
 /// 4 * 255^2 per 64 bytes, so 64 KiB blocks stay far below 2^31.
 const SQ8_BLOCK: usize = 1 << 16;
 
-/// Hint the CPU to start loading the first cache lines of `data`.
+/// Hint the CPU to start loading the first cache lines of `data` (enough for
+/// the hardware prefetcher to take over on a long vector).
 #[inline]
 pub(crate) fn prefetch<T>(data: &[T]) {
+    prefetch_bytes(data, 256);
+}
+
+/// Hint the CPU to load all of `data`: used one vector ahead in list scans,
+/// where each vector sits somewhere else in memory.
+#[inline]
+pub(crate) fn prefetch_all<T>(data: &[T]) {
+    prefetch_bytes(data, usize::MAX);
+}
+
+#[inline]
+fn prefetch_bytes<T>(data: &[T], max: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let bytes = std::mem::size_of_val(data).min(256);
+        let bytes = std::mem::size_of_val(data).min(max);
         let p = data.as_ptr() as *const i8;
         let mut off = 0;
         while off < bytes {

@@ -38,10 +38,6 @@ impl TopK {
         self.heap.push((d, id));
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.heap.len()
-    }
-
     /// Ascending by (dist, id).
     pub(crate) fn into_sorted(self) -> Vec<(i64, u32)> {
         self.heap.into_sorted_vec()
@@ -68,6 +64,6 @@ mod tests {
         assert_eq!(b.into_sorted(), expect);
         let mut z = TopK::new(0);
         z.push(1, 1);
-        assert_eq!(z.len(), 0);
+        assert!(z.into_sorted().is_empty());
     }
 }

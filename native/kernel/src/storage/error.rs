@@ -14,9 +14,17 @@ use super::snapshot::SnapshotError;
 #[derive(Debug)]
 pub enum StorageError {
     /// An I/O call failed. `op` names the call ("write", "sync_data", ...).
-    Io { op: &'static str, path: PathBuf, source: io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     /// The log header's dimension differs from the configured one.
-    DimMismatch { path: PathBuf, file_dim: u32, expected_dim: u32 },
+    DimMismatch {
+        path: PathBuf,
+        file_dim: u32,
+        expected_dim: u32,
+    },
     /// The file is not an event log of a version we read (bad magic,
     /// checksum, version or an impossible field).
     BadHeader { path: PathBuf, reason: String },
@@ -26,7 +34,12 @@ pub enum StorageError {
     /// An invalid frame at `offset` is followed by valid frames of a later
     /// append: damage in the middle of the log, not a torn tail (R9).
     /// Opening with `accept_truncation` cuts the log at `truncate_to`.
-    MidLogCorruption { path: PathBuf, offset: u64, truncate_to: u64, last_good_seq: u64 },
+    MidLogCorruption {
+        path: PathBuf,
+        offset: u64,
+        truncate_to: u64,
+        last_good_seq: u64,
+    },
     /// An entry inside the committed part of the log failed validation
     /// while being read back (damage after the log was opened).
     CorruptEntry { path: PathBuf, offset: u64 },
@@ -37,12 +50,19 @@ pub enum StorageError {
     /// number, empty or oversized payload). Nothing was written.
     InvalidAppend { reason: String },
     /// A read or trim asked for sequence numbers outside the log.
-    OutOfRange { requested: u64, first_available: u64, height: u64 },
+    OutOfRange {
+        requested: u64,
+        first_available: u64,
+        height: u64,
+    },
     /// A reader was extended across a log rewrite (trim or reset); open a
     /// new reader.
     ReaderStale,
     /// A snapshot failed to decode or validate.
-    Snapshot { path: PathBuf, source: SnapshotError },
+    Snapshot {
+        path: PathBuf,
+        source: SnapshotError,
+    },
 }
 
 impl StorageError {
@@ -64,7 +84,11 @@ impl StorageError {
     }
 
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        StorageError::Io { op, path: path.into(), source }
+        StorageError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 }
 
@@ -82,7 +106,11 @@ impl fmt::Display for StorageError {
             StorageError::Io { op, path, source } => {
                 write!(f, "{op} failed on {}: {source}", path.display())
             }
-            StorageError::DimMismatch { path, file_dim, expected_dim } => write!(
+            StorageError::DimMismatch {
+                path,
+                file_dim,
+                expected_dim,
+            } => write!(
                 f,
                 "event log {} was written with dim {file_dim} but the node is configured \
                  with dim {expected_dim}; refusing to start (use a new log path or set the \
@@ -90,7 +118,11 @@ impl fmt::Display for StorageError {
                 path.display()
             ),
             StorageError::BadHeader { path, reason } => {
-                write!(f, "{} is not a readable event log: {reason}", path.display())
+                write!(
+                    f,
+                    "{} is not a readable event log: {reason}",
+                    path.display()
+                )
             }
             StorageError::LegacyEventLog { path } => write!(
                 f,
@@ -99,7 +131,12 @@ impl fmt::Display for StorageError {
                  log path",
                 path.display()
             ),
-            StorageError::MidLogCorruption { path, offset, truncate_to, last_good_seq } => write!(
+            StorageError::MidLogCorruption {
+                path,
+                offset,
+                truncate_to,
+                last_good_seq,
+            } => write!(
                 f,
                 "event log {}: corrupt entry at byte offset {offset} is followed by valid \
                  entries (mid-log corruption); refusing to start. Accepting truncation cuts \
@@ -119,7 +156,11 @@ impl fmt::Display for StorageError {
                  recover"
             ),
             StorageError::InvalidAppend { reason } => write!(f, "invalid append: {reason}"),
-            StorageError::OutOfRange { requested, first_available, height } => write!(
+            StorageError::OutOfRange {
+                requested,
+                first_available,
+                height,
+            } => write!(
                 f,
                 "sequence {requested} is outside the event log (first available \
                  {first_available}, height {height})"

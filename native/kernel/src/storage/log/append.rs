@@ -1,6 +1,8 @@
 //! Appending: one write and one `fdatasync` per group of entries.
 
-use super::format::{chain_next, encode_frame, FRAME_OVERHEAD, MAX_ENTRY_BYTES, MAX_FRAMES_PER_APPEND};
+use super::format::{
+    chain_next, encode_frame, FRAME_OVERHEAD, MAX_ENTRY_BYTES, MAX_FRAMES_PER_APPEND,
+};
 use super::scan::{is_index_point, IndexPoint};
 use super::EventLog;
 use crate::storage::error::StorageError;
@@ -35,7 +37,11 @@ impl EventLog {
         for (i, &(seq, payload)) in entries.iter().enumerate() {
             if is_index_point(self.header.base_seq, seq) {
                 let offset = tip.offset + buf.len() as u64;
-                points.push(IndexPoint { seq, offset, chain_before: tip.chain });
+                points.push(IndexPoint {
+                    seq,
+                    offset,
+                    chain_before: tip.chain,
+                });
             }
             encode_frame(&mut buf, self.seed, seq, i as u32, i == last, payload);
             tip.chain = chain_next(&tip.chain, seq, payload);
@@ -57,7 +63,10 @@ impl EventLog {
     fn validate(&self, entries: &[(u64, &[u8])]) -> Result<usize, StorageError> {
         let invalid = |reason: String| Err(StorageError::InvalidAppend { reason });
         if entries.len() > MAX_FRAMES_PER_APPEND {
-            return invalid(format!("{} entries in one append (max {MAX_FRAMES_PER_APPEND})", entries.len()));
+            return invalid(format!(
+                "{} entries in one append (max {MAX_FRAMES_PER_APPEND})",
+                entries.len()
+            ));
         }
         let mut total = 0usize;
         for (i, &(seq, payload)) in entries.iter().enumerate() {

@@ -26,7 +26,12 @@ pub(crate) struct Window {
 
 impl Window {
     pub fn new(limit: u64) -> Self {
-        Window { buf: Vec::new(), start: 0, limit, big: Vec::new() }
+        Window {
+            buf: Vec::new(),
+            start: 0,
+            limit,
+            big: Vec::new(),
+        }
     }
 
     pub fn limit(&self) -> u64 {
@@ -42,7 +47,10 @@ impl Window {
     pub fn get(&mut self, file: &dyn VfsFile, off: u64, len: usize) -> io::Result<&[u8]> {
         let end = off.checked_add(len as u64).filter(|&e| e <= self.limit);
         let Some(end) = end else {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past the log end"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "read past the log end",
+            ));
         };
         self.big = Vec::new();
         let buffered_end = self.start + self.buf.len() as u64;
@@ -96,7 +104,10 @@ impl WalkError {
     pub fn into_storage(self, path: &Path) -> StorageError {
         match self {
             WalkError::Io(e) => StorageError::io("read", path, e),
-            WalkError::Corrupt(offset) => StorageError::CorruptEntry { path: path.to_path_buf(), offset },
+            WalkError::Corrupt(offset) => StorageError::CorruptEntry {
+                path: path.to_path_buf(),
+                offset,
+            },
         }
     }
 }
@@ -114,7 +125,12 @@ impl FrameWalker {
     /// Starts at the frame at `offset`, expected to carry `seq`, reading no
     /// further than `limit`; `seed` is the file's CRC seed (header CRC).
     pub fn new(offset: u64, seq: u64, limit: u64, seed: u32) -> Self {
-        FrameWalker { window: Window::new(limit), offset, next_seq: seq, seed }
+        FrameWalker {
+            window: Window::new(limit),
+            offset,
+            next_seq: seq,
+            seed,
+        }
     }
 
     /// The next frame, or `None` at the limit.
@@ -123,7 +139,11 @@ impl FrameWalker {
             return Ok(None);
         }
         let at = self.offset;
-        let frame = match self.window.frame_at(file, at, self.seed).map_err(WalkError::Io)? {
+        let frame = match self
+            .window
+            .frame_at(file, at, self.seed)
+            .map_err(WalkError::Io)?
+        {
             Ok(f) if f.seq == self.next_seq => f,
             _ => return Err(WalkError::Corrupt(at)),
         };

@@ -111,8 +111,12 @@ impl LogHeader {
         }
         let mut base_chain = [0u8; 32];
         base_chain.copy_from_slice(&b[24..56]);
-        let header =
-            LogHeader { dim: u32_at(b, 12), base_seq: u64_at(b, 16), base_chain, salt: u32_at(b, 56) };
+        let header = LogHeader {
+            dim: u32_at(b, 12),
+            base_seq: u64_at(b, 16),
+            base_chain,
+            salt: u32_at(b, 56),
+        };
         // Sequence numbers must have room to grow; a base near u64::MAX is
         // a forged or damaged header, not a real history.
         if header.base_seq > u64::MAX / 2 {

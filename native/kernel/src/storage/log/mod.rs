@@ -40,7 +40,10 @@ pub struct LogBase {
 
 impl LogBase {
     /// The beginning of history.
-    pub const GENESIS: LogBase = LogBase { seq: 0, chain: GENESIS_CHAIN };
+    pub const GENESIS: LogBase = LogBase {
+        seq: 0,
+        chain: GENESIS_CHAIN,
+    };
 }
 
 /// Options of [`EventLog::open`].
@@ -57,7 +60,10 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { accept_truncation: false, create_base: LogBase::GENESIS }
+        OpenOptions {
+            accept_truncation: false,
+            create_base: LogBase::GENESIS,
+        }
     }
 }
 
@@ -196,10 +202,13 @@ impl EventLog {
         };
         let (header, header_crc) = read_header(&*file, file_len, &path)?;
         if header.dim != dim {
-            return Err(StorageError::DimMismatch { path, file_dim: header.dim, expected_dim: dim });
+            return Err(StorageError::DimMismatch {
+                path,
+                file_dim: header.dim,
+                expected_dim: dim,
+            });
         }
-        let scanned =
-            scan(&*file, file_len, &header, header_crc).map_err(io_err("read", &path))?;
+        let scanned = scan(&*file, file_len, &header, header_crc).map_err(io_err("read", &path))?;
         let committed = scanned.committed;
         let truncation = match scanned.damage {
             None => None,
@@ -214,7 +223,8 @@ impl EventLog {
             Some(d) => {
                 // R10: physically cut the bad bytes before anything is
                 // appended, or new entries would sit behind them.
-                file.set_len(committed.offset).map_err(io_err("truncate", &path))?;
+                file.set_len(committed.offset)
+                    .map_err(io_err("truncate", &path))?;
                 let cause = match d.kind {
                     DamageKind::TornTail => TruncationCause::TornTail,
                     DamageKind::MidLog => TruncationCause::MidLogCorruptionAccepted,
@@ -244,7 +254,12 @@ impl EventLog {
         Ok((log, recovery))
     }
 
-    fn recovery(&self, created: bool, truncation: Option<Truncation>, removed: Vec<PathBuf>) -> Recovery {
+    fn recovery(
+        &self,
+        created: bool,
+        truncation: Option<Truncation>,
+        removed: Vec<PathBuf>,
+    ) -> Recovery {
         Recovery {
             created,
             base_seq: self.header.base_seq,
@@ -298,7 +313,11 @@ impl EventLog {
 
     /// The committed end, for [`LogReader::extend_to`].
     pub fn position(&self) -> LogPosition {
-        LogPosition { generation: self.generation, offset: self.tip.offset, height: self.tip.height }
+        LogPosition {
+            generation: self.generation,
+            offset: self.tip.offset,
+            height: self.tip.height,
+        }
     }
 
     /// Why the log refuses appends, if it does (read-only after an I/O
@@ -315,7 +334,9 @@ impl EventLog {
 
     fn check_writable(&self) -> Result<(), StorageError> {
         match &self.poisoned {
-            Some(cause) => Err(StorageError::Poisoned { cause: cause.clone() }),
+            Some(cause) => Err(StorageError::Poisoned {
+                cause: cause.clone(),
+            }),
             None => Ok(()),
         }
     }
@@ -328,10 +349,15 @@ fn read_header(
 ) -> Result<(LogHeader, u32), StorageError> {
     let mut buf = vec![0u8; (HEADER_LEN as u64).min(file_len) as usize];
     read_exact_at(file, 0, &mut buf).map_err(io_err("read", path))?;
-    let bad = |reason: &str| StorageError::BadHeader { path: path.to_path_buf(), reason: reason.into() };
+    let bad = |reason: &str| StorageError::BadHeader {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    };
     LogHeader::decode(&buf).map_err(|e| match e {
         HeaderError::BadMagic | HeaderError::TooShort if looks_like_legacy_log(&buf) => {
-            StorageError::LegacyEventLog { path: path.to_path_buf() }
+            StorageError::LegacyEventLog {
+                path: path.to_path_buf(),
+            }
         }
         HeaderError::TooShort => bad("file shorter than the 64-byte header"),
         HeaderError::BadMagic => bad("missing VALEVLOG magic"),

@@ -94,7 +94,12 @@ impl EventLog {
         }
     }
 
-    pub(super) fn check_range(&self, seq: u64, lowest: u64, highest: u64) -> Result<(), StorageError> {
+    pub(super) fn check_range(
+        &self,
+        seq: u64,
+        lowest: u64,
+        highest: u64,
+    ) -> Result<(), StorageError> {
         if seq < lowest || seq > highest {
             return Err(StorageError::OutOfRange {
                 requested: seq,
@@ -144,7 +149,12 @@ impl EventLog {
         while walker.next_seq <= seq {
             match walker.next(&*self.file) {
                 Ok(Some(f)) => chain = chain_next(&chain, f.seq, f.payload),
-                Ok(None) => return Err(StorageError::CorruptEntry { path: self.path.clone(), offset: walker.offset }),
+                Ok(None) => {
+                    return Err(StorageError::CorruptEntry {
+                        path: self.path.clone(),
+                        offset: walker.offset,
+                    })
+                }
                 Err(e) => return Err(e.into_storage(&self.path)),
             }
         }

@@ -26,13 +26,21 @@ const COPY_CHUNK: usize = 8 << 20;
 /// for each file this process (or another) creates.
 pub(super) fn fresh_salt() -> u32 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let mut h = blake3::Hasher::new();
     h.update(&nanos.to_le_bytes());
     h.update(&std::process::id().to_le_bytes());
     h.update(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
     let b = h.finalize();
-    u32::from_le_bytes([b.as_bytes()[0], b.as_bytes()[1], b.as_bytes()[2], b.as_bytes()[3]])
+    u32::from_le_bytes([
+        b.as_bytes()[0],
+        b.as_bytes()[1],
+        b.as_bytes()[2],
+        b.as_bytes()[3],
+    ])
 }
 
 /// Committed frames to carry into a new file.
@@ -68,7 +76,9 @@ pub(super) fn write_new_file(
 ) -> Result<NewFile, Failure> {
     let tmp = with_suffix(path, TMP_SUFFIX);
     let dir = parent_dir(path);
-    let file = vfs.create(&tmp).map_err(|e| (StorageError::io("create", &tmp, e), false))?;
+    let file = vfs
+        .create(&tmp)
+        .map_err(|e| (StorageError::io("create", &tmp, e), false))?;
     let (tip, index, seed) = match fill(&*file, &tmp, header, copy) {
         Ok(done) => done,
         Err(failure) => {
@@ -81,8 +91,14 @@ pub(super) fn write_new_file(
         let _ = vfs.remove(&tmp);
         return Err((StorageError::io("rename", path, e), false));
     }
-    vfs.sync_dir(&dir).map_err(|e| (StorageError::io("sync_dir", &dir, e), true))?;
-    Ok(NewFile { file, tip, index, seed })
+    vfs.sync_dir(&dir)
+        .map_err(|e| (StorageError::io("sync_dir", &dir, e), true))?;
+    Ok(NewFile {
+        file,
+        tip,
+        index,
+        seed,
+    })
 }
 
 fn fill(
@@ -94,7 +110,11 @@ fn fill(
     let write_err = |e| (StorageError::io("write", tmp, e), false);
     let (header_bytes, seed) = header.encode();
     file.write_at(0, &header_bytes).map_err(write_err)?;
-    let mut tip = Tip { offset: HEADER_LEN as u64, height: header.base_seq, chain: header.base_chain };
+    let mut tip = Tip {
+        offset: HEADER_LEN as u64,
+        height: header.base_seq,
+        chain: header.base_chain,
+    };
     let mut index = Vec::new();
     if let Some(src) = copy {
         let mut walker = FrameWalker::new(src.start.offset, src.start.seq, src.limit, src.seed);
@@ -114,9 +134,20 @@ fn fill(
             let index_in_append = f.index_in_append - *shift.get_or_insert(f.index_in_append);
             if is_index_point(header.base_seq, f.seq) {
                 let offset = tip.offset + buf.len() as u64;
-                index.push(IndexPoint { seq: f.seq, offset, chain_before: tip.chain });
+                index.push(IndexPoint {
+                    seq: f.seq,
+                    offset,
+                    chain_before: tip.chain,
+                });
             }
-            encode_frame(&mut buf, seed, f.seq, index_in_append, f.last_in_append, f.payload);
+            encode_frame(
+                &mut buf,
+                seed,
+                f.seq,
+                index_in_append,
+                f.last_in_append,
+                f.payload,
+            );
             tip.chain = chain_next(&tip.chain, f.seq, f.payload);
             tip.height = f.seq;
             if f.last_in_append {
@@ -131,7 +162,8 @@ fn fill(
         file.write_at(tip.offset, &buf).map_err(write_err)?;
         tip.offset += buf.len() as u64;
     }
-    file.sync_all().map_err(|e| (StorageError::io("sync", tmp, e), true))?;
+    file.sync_all()
+        .map_err(|e| (StorageError::io("sync", tmp, e), true))?;
     Ok((tip, index, seed))
 }
 
@@ -177,10 +209,16 @@ impl EventLog {
     pub fn reset_to(&mut self, base: LogBase) -> Result<(), StorageError> {
         self.check_writable()?;
         if base.seq > u64::MAX / 2 {
-            return Err(StorageError::InvalidAppend { reason: format!("base sequence {} out of range", base.seq) });
+            return Err(StorageError::InvalidAppend {
+                reason: format!("base sequence {} out of range", base.seq),
+            });
         }
-        let header =
-            LogHeader { base_seq: base.seq, base_chain: base.chain, salt: fresh_salt(), ..self.header };
+        let header = LogHeader {
+            base_seq: base.seq,
+            base_chain: base.chain,
+            salt: fresh_salt(),
+            ..self.header
+        };
         let result = write_new_file(&*self.vfs, &self.path, &header, None);
         self.install(header, result)
     }

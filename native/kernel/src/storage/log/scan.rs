@@ -59,7 +59,7 @@ pub(crate) struct IndexPoint {
 }
 
 pub(crate) fn is_index_point(base_seq: u64, seq: u64) -> bool {
-    (seq - base_seq - 1) % INDEX_STRIDE == 0
+    (seq - base_seq - 1).is_multiple_of(INDEX_STRIDE)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +93,11 @@ pub(crate) fn scan(
 ) -> io::Result<ScanResult> {
     let mut w = Window::new(file_len);
     let seed = header_crc;
-    let start = Tip { offset: HEADER_LEN as u64, height: header.base_seq, chain: header.base_chain };
+    let start = Tip {
+        offset: HEADER_LEN as u64,
+        height: header.base_seq,
+        chain: header.base_chain,
+    };
     let (mut cur, mut committed) = (start, start);
     let mut index = Vec::new();
     let mut next_index_in_append = 0u32;
@@ -107,7 +111,11 @@ pub(crate) fn scan(
             }
         };
         if is_index_point(header.base_seq, frame.seq) {
-            index.push(IndexPoint { seq: frame.seq, offset: cur.offset, chain_before: cur.chain });
+            index.push(IndexPoint {
+                seq: frame.seq,
+                offset: cur.offset,
+                chain_before: cur.chain,
+            });
         }
         cur = Tip {
             offset: cur.offset + frame.encoded_len() as u64,
@@ -124,14 +132,25 @@ pub(crate) fn scan(
     index.retain(|p| p.seq <= committed.height);
     let damage = match first_invalid {
         None if committed.offset == file_len => None,
-        None => Some(Damage { kind: DamageKind::TornTail, found_at: file_len }),
+        None => Some(Damage {
+            kind: DamageKind::TornTail,
+            found_at: file_len,
+        }),
         Some(at) => {
             let later = later_append_after(&mut w, file, seed, at, file_len, committed.height)?;
-            let kind = if later { DamageKind::MidLog } else { DamageKind::TornTail };
+            let kind = if later {
+                DamageKind::MidLog
+            } else {
+                DamageKind::TornTail
+            };
             Some(Damage { kind, found_at: at })
         }
     };
-    Ok(ScanResult { committed, index, damage })
+    Ok(ScanResult {
+        committed,
+        index,
+        damage,
+    })
 }
 
 /// Whether a valid frame of an append later than the one starting at
@@ -148,7 +167,7 @@ fn later_append_after(
     // No frame can hold more entries than there are bytes for.
     let max_seq = committed_height.saturating_add(file_len / FRAME_OVERHEAD as u64 + 1);
     let mut p = invalid_at + 1;
-    while p + FRAME_OVERHEAD as u64 + 1 <= file_len {
+    while p + (FRAME_OVERHEAD as u64) < file_len {
         // Cheap plausibility checks before spending a CRC on a candidate.
         let head = w.get(file, p, FRAME_HEAD_LEN)?;
         let seq = u64::from_le_bytes(head[4..12].try_into().expect("8 bytes"));

@@ -56,11 +56,17 @@ pub enum SnapshotError {
     /// Not starting with `VAL1`.
     BadMagic,
     /// A section length points past the end of the bytes.
-    SectionTruncated { section: &'static str },
+    SectionTruncated {
+        section: &'static str,
+    },
     /// Bytes after the index section.
-    TrailingBytes { count: usize },
+    TrailingBytes {
+        count: usize,
+    },
     /// A section is 4 GiB or more and does not fit the container (encode).
-    SectionTooLarge { section: &'static str },
+    SectionTooLarge {
+        section: &'static str,
+    },
     /// The kernel section is shorter than its header.
     KernelTooShort,
     /// The kernel section is the original node's `VALK` blob.
@@ -73,7 +79,9 @@ pub enum SnapshotError {
     /// The header's payload length disagrees with the container.
     LengthMismatch,
     /// A section's BLAKE3 digest does not match.
-    ChecksumMismatch { section: &'static str },
+    ChecksumMismatch {
+        section: &'static str,
+    },
 }
 
 impl fmt::Display for SnapshotError {
@@ -99,7 +107,9 @@ impl fmt::Display for SnapshotError {
             SnapshotError::UnsupportedVersion(v) => {
                 write!(f, "unsupported kernel section version {v}")
             }
-            SnapshotError::BadHeaderChecksum => write!(f, "kernel section header checksum mismatch"),
+            SnapshotError::BadHeaderChecksum => {
+                write!(f, "kernel section header checksum mismatch")
+            }
             SnapshotError::LengthMismatch => {
                 write!(f, "kernel payload length disagrees with the section length")
             }
@@ -123,8 +133,14 @@ fn section_len(len: usize, section: &'static str) -> Result<u32, SnapshotError> 
 /// Everything before the kernel payload: container magic, kernel section
 /// length and the kernel section header. Writers stream this, then the
 /// payload, then [`section_prefix`] + bytes for metadata and index.
-pub fn snapshot_prefix(meta: &SnapshotMeta, parts: &SnapshotParts<'_>) -> Result<Vec<u8>, SnapshotError> {
-    let k_len = section_len(KERNEL_HEADER_LEN.saturating_add(parts.kernel.len()), "kernel")?;
+pub fn snapshot_prefix(
+    meta: &SnapshotMeta,
+    parts: &SnapshotParts<'_>,
+) -> Result<Vec<u8>, SnapshotError> {
+    let k_len = section_len(
+        KERNEL_HEADER_LEN.saturating_add(parts.kernel.len()),
+        "kernel",
+    )?;
     section_len(parts.metadata.len(), "metadata")?;
     section_len(parts.index.len(), "index")?;
     let mut h = [0u8; KERNEL_HEADER_LEN];
@@ -154,7 +170,10 @@ pub fn section_prefix(section: &[u8]) -> [u8; 4] {
 }
 
 /// The whole snapshot in one buffer.
-pub fn encode_snapshot(meta: &SnapshotMeta, parts: &SnapshotParts<'_>) -> Result<Vec<u8>, SnapshotError> {
+pub fn encode_snapshot(
+    meta: &SnapshotMeta,
+    parts: &SnapshotParts<'_>,
+) -> Result<Vec<u8>, SnapshotError> {
     let mut out = snapshot_prefix(meta, parts)?;
     out.reserve(parts.kernel.len() + parts.metadata.len() + parts.index.len() + 8);
     out.extend_from_slice(parts.kernel);
@@ -166,11 +185,21 @@ pub fn encode_snapshot(meta: &SnapshotMeta, parts: &SnapshotParts<'_>) -> Result
 }
 
 /// Splits off a u32 LE length and that many bytes.
-fn take_section<'a>(b: &'a [u8], at: &mut usize, section: &'static str) -> Result<&'a [u8], SnapshotError> {
+fn take_section<'a>(
+    b: &'a [u8],
+    at: &mut usize,
+    section: &'static str,
+) -> Result<&'a [u8], SnapshotError> {
     let truncated = SnapshotError::SectionTruncated { section };
-    let len_end = at.checked_add(4).filter(|&e| e <= b.len()).ok_or(truncated.clone())?;
+    let len_end = at
+        .checked_add(4)
+        .filter(|&e| e <= b.len())
+        .ok_or(truncated.clone())?;
     let len = u32::from_le_bytes([b[*at], b[*at + 1], b[*at + 2], b[*at + 3]]) as usize;
-    let end = len_end.checked_add(len).filter(|&e| e <= b.len()).ok_or(truncated)?;
+    let end = len_end
+        .checked_add(len)
+        .filter(|&e| e <= b.len())
+        .ok_or(truncated)?;
     *at = end;
     Ok(&b[len_end..end])
 }
@@ -188,31 +217,39 @@ pub fn decode_snapshot(b: &[u8]) -> Result<(SnapshotMeta, SnapshotParts<'_>), Sn
     let metadata = take_section(b, &mut at, "metadata")?;
     let index = take_section(b, &mut at, "index")?;
     if at != b.len() {
-        return Err(SnapshotError::TrailingBytes { count: b.len() - at });
+        return Err(SnapshotError::TrailingBytes {
+            count: b.len() - at,
+        });
     }
     let meta = check_kernel_header(kernel, metadata, index)?;
-    let parts = SnapshotParts { kernel: &kernel[KERNEL_HEADER_LEN..], metadata, index };
+    let parts = SnapshotParts {
+        kernel: &kernel[KERNEL_HEADER_LEN..],
+        metadata,
+        index,
+    };
     Ok((meta, parts))
 }
 
 /// Decodes only the kernel section header (no digests checked): enough to
 /// tell a damaged current snapshot before rotating it over the previous one.
 pub fn peek_meta(b: &[u8]) -> Result<SnapshotMeta, SnapshotError> {
-    if b.len() < 8 + KERNEL_HEADER_LEN {
+    if b.len() < 8 {
         return Err(SnapshotError::TooShort);
     }
     if b[0..4] != CONTAINER_MAGIC {
         return Err(SnapshotError::BadMagic);
     }
-    parse_header(&b[8..8 + KERNEL_HEADER_LEN]).map(|(meta, _)| meta)
+    parse_header(&b[8..b.len().min(8 + KERNEL_HEADER_LEN)]).map(|(meta, _)| meta)
 }
 
 fn parse_header(h: &[u8]) -> Result<(SnapshotMeta, u64), SnapshotError> {
+    // The original's kernel blob can be shorter than our header: look at
+    // the magic first so it gets its own error.
+    if h.len() >= 4 && h[0..4] == LEGACY_KERNEL_MAGIC {
+        return Err(SnapshotError::LegacyKernelSection);
+    }
     if h.len() < KERNEL_HEADER_LEN {
         return Err(SnapshotError::KernelTooShort);
-    }
-    if h[0..4] == LEGACY_KERNEL_MAGIC {
-        return Err(SnapshotError::LegacyKernelSection);
     }
     if h[0..4] != KERNEL_MAGIC {
         return Err(SnapshotError::BadKernelMagic);
@@ -228,10 +265,21 @@ fn parse_header(h: &[u8]) -> Result<(SnapshotMeta, u64), SnapshotError> {
     let u64_at = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().expect("8 bytes"));
     let mut chain = [0u8; 32];
     chain.copy_from_slice(&h[24..56]);
-    Ok((SnapshotMeta { dim: u32_at(12), height: u64_at(16), chain }, u64_at(56)))
+    Ok((
+        SnapshotMeta {
+            dim: u32_at(12),
+            height: u64_at(16),
+            chain,
+        },
+        u64_at(56),
+    ))
 }
 
-fn check_kernel_header(kernel: &[u8], metadata: &[u8], index: &[u8]) -> Result<SnapshotMeta, SnapshotError> {
+fn check_kernel_header(
+    kernel: &[u8],
+    metadata: &[u8],
+    index: &[u8],
+) -> Result<SnapshotMeta, SnapshotError> {
     let (meta, payload_len) = parse_header(kernel)?;
     let payload = &kernel[KERNEL_HEADER_LEN..];
     if payload_len != payload.len() as u64 {

@@ -83,8 +83,14 @@ pub struct SnapshotStore {
 impl SnapshotStore {
     /// Opens the store for `path` and removes a leftover `P.tmp` (returned
     /// so the caller can log it). Other files are left alone.
-    pub fn open(vfs: Arc<dyn Vfs>, path: impl Into<PathBuf>) -> Result<(Self, Vec<PathBuf>), StorageError> {
-        let store = SnapshotStore { vfs, path: path.into() };
+    pub fn open(
+        vfs: Arc<dyn Vfs>,
+        path: impl Into<PathBuf>,
+    ) -> Result<(Self, Vec<PathBuf>), StorageError> {
+        let store = SnapshotStore {
+            vfs,
+            path: path.into(),
+        };
         let tmp = store.tmp_path();
         let mut removed = Vec::new();
         if store.vfs.exists(&tmp).map_err(io("stat", &tmp))? {
@@ -115,9 +121,15 @@ impl SnapshotStore {
     /// and a log prefix up to `meta.height` may be trimmed (R4). A current
     /// `P` whose header no longer validates is quarantined rather than
     /// rotated over a good `P.prev`.
-    pub fn save(&self, meta: &SnapshotMeta, parts: &SnapshotParts<'_>) -> Result<u64, StorageError> {
-        let prefix = snapshot_prefix(meta, parts)
-            .map_err(|source| StorageError::Snapshot { path: self.path.clone(), source })?;
+    pub fn save(
+        &self,
+        meta: &SnapshotMeta,
+        parts: &SnapshotParts<'_>,
+    ) -> Result<u64, StorageError> {
+        let prefix = snapshot_prefix(meta, parts).map_err(|source| StorageError::Snapshot {
+            path: self.path.clone(),
+            source,
+        })?;
         let tmp = self.tmp_path();
         let file = self.vfs.create(&tmp).map_err(io("create", &tmp))?;
         let written = write_sections(&*file, &tmp, &prefix, parts);
@@ -130,18 +142,26 @@ impl SnapshotStore {
             }
         };
         drop(file);
-        if self.vfs.exists(&self.path).map_err(io("stat", &self.path))? {
+        if self
+            .vfs
+            .exists(&self.path)
+            .map_err(io("stat", &self.path))?
+        {
             match self.peek(&self.path)? {
                 Ok(_) => {
                     let prev = self.prev_path();
-                    self.vfs.rename(&self.path, &prev).map_err(io("rename", &self.path))?;
+                    self.vfs
+                        .rename(&self.path, &prev)
+                        .map_err(io("rename", &self.path))?;
                 }
                 Err(error) => {
                     self.quarantine(&self.path, error)?;
                 }
             }
         }
-        self.vfs.rename(&tmp, &self.path).map_err(io("rename", &tmp))?;
+        self.vfs
+            .rename(&tmp, &self.path)
+            .map_err(io("rename", &tmp))?;
         let dir = parent_dir(&self.path);
         self.vfs.sync_dir(&dir).map_err(io("sync_dir", &dir))?;
         Ok(size)
@@ -176,12 +196,26 @@ impl SnapshotStore {
                     let start = s.as_ptr() as usize - base;
                     start..start + s.len()
                 };
-                (meta, range(parts.kernel), range(parts.metadata), range(parts.index))
+                (
+                    meta,
+                    range(parts.kernel),
+                    range(parts.metadata),
+                    range(parts.index),
+                )
             });
             match decoded {
-                Ok((meta, _, _, _)) if meta.height > max_height => out.skipped.push((path, meta.height)),
+                Ok((meta, _, _, _)) if meta.height > max_height => {
+                    out.skipped.push((path, meta.height))
+                }
                 Ok((meta, kernel, metadata, index)) => {
-                    out.snapshot = Some(LoadedSnapshot { path, meta, bytes, kernel, metadata, index });
+                    out.snapshot = Some(LoadedSnapshot {
+                        path,
+                        meta,
+                        bytes,
+                        kernel,
+                        metadata,
+                        index,
+                    });
                     return Ok(out);
                 }
                 Err(error) => out.quarantined.push(self.quarantine(&path, error)?),
@@ -198,13 +232,21 @@ impl SnapshotStore {
         let taken = self.vfs.list_dir(&dir).map_err(io("list", &dir))?;
         let n = taken
             .iter()
-            .filter_map(|p| p.to_string_lossy().strip_prefix(&stem).and_then(|s| s.parse::<u64>().ok()))
+            .filter_map(|p| {
+                p.to_string_lossy()
+                    .strip_prefix(&stem)
+                    .and_then(|s| s.parse::<u64>().ok())
+            })
             .max()
             .map_or(1, |m| m + 1);
         let to = PathBuf::from(format!("{stem}{n}"));
         self.vfs.rename(path, &to).map_err(io("rename", path))?;
         self.vfs.sync_dir(&dir).map_err(io("sync_dir", &dir))?;
-        Ok(Quarantined { from: path.to_path_buf(), to, error })
+        Ok(Quarantined {
+            from: path.to_path_buf(),
+            to,
+            error,
+        })
     }
 }
 
@@ -216,7 +258,14 @@ fn write_sections(
 ) -> Result<u64, StorageError> {
     let m_len = section_prefix(parts.metadata);
     let i_len = section_prefix(parts.index);
-    let pieces: [&[u8]; 6] = [prefix, parts.kernel, &m_len, parts.metadata, &i_len, parts.index];
+    let pieces: [&[u8]; 6] = [
+        prefix,
+        parts.kernel,
+        &m_len,
+        parts.metadata,
+        &i_len,
+        parts.index,
+    ];
     let mut off = 0u64;
     for piece in pieces {
         file.write_at(off, piece).map_err(io("write", tmp))?;
@@ -230,7 +279,11 @@ fn read_all(vfs: &dyn Vfs, path: &Path) -> Result<Vec<u8>, StorageError> {
     let file = vfs.open(path, false).map_err(io("open", path))?;
     let len = file.len().map_err(io("stat", path))?;
     let len = usize::try_from(len).map_err(|_| {
-        StorageError::io("read", path, std::io::Error::other("snapshot larger than memory"))
+        StorageError::io(
+            "read",
+            path,
+            std::io::Error::other("snapshot larger than memory"),
+        )
     })?;
     let mut bytes = vec![0u8; len];
     read_exact_at(&*file, 0, &mut bytes).map_err(io("read", path))?;

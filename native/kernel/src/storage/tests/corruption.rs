@@ -21,11 +21,24 @@ fn build() -> Built {
     let (mut log, _) = open_default(&fs);
     let mut all = Vec::new();
     let mut appends = Vec::new();
-    for sizes in [&[30][..], &[100, 100, 100], &[600], &[40, 40], &[100], &[100], &[12]] {
+    for sizes in [
+        &[30][..],
+        &[100, 100, 100],
+        &[600],
+        &[40, 40],
+        &[100],
+        &[100],
+        &[12],
+    ] {
         appends.push((log.len_bytes(), log.height()));
         all.extend(append_sizes(&mut log, sizes).unwrap());
     }
-    Built { fs, all, appends, len: log.len_bytes() }
+    Built {
+        fs,
+        all,
+        appends,
+        len: log.len_bytes(),
+    }
 }
 
 impl Built {
@@ -39,7 +52,12 @@ impl Built {
 
     /// Height before the append that holds byte `pos`.
     fn height_before(&self, pos: u64) -> u64 {
-        self.appends.iter().rev().find(|(start, _)| *start <= pos).map(|a| a.1).unwrap()
+        self.appends
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= pos)
+            .map(|a| a.1)
+            .unwrap()
     }
 }
 
@@ -51,18 +69,38 @@ fn every_flip_before_the_final_append_is_refused_and_truncation_is_exact() {
     for pos in 0..last_start {
         for mask in [0x01u8, 0x80, 0xFF] {
             let fs = b.with_bytes(|bytes| bytes[pos as usize] ^= mask);
-            let err = open(&fs, &OpenOptions::default()).map(|(l, r)| (l.height(), r)).expect_err(&format!("flip {mask:#x} at {pos} accepted"));
+            let err = open(&fs, &OpenOptions::default())
+                .map(|(l, r)| (l.height(), r))
+                .expect_err(&format!("flip {mask:#x} at {pos} accepted"));
             if pos < HEADER_LEN as u64 {
-                assert!(matches!(err.code(), "EVENT_LOG_BAD_HEADER" | "EVENT_LOG_LEGACY_FORMAT"), "{err}");
+                assert!(
+                    matches!(
+                        err.code(),
+                        "EVENT_LOG_BAD_HEADER" | "EVENT_LOG_LEGACY_FORMAT"
+                    ),
+                    "{err}"
+                );
                 continue;
             }
-            let StorageError::MidLogCorruption { offset, truncate_to, last_good_seq, .. } = err else {
+            let StorageError::MidLogCorruption {
+                offset,
+                truncate_to,
+                last_good_seq,
+                ..
+            } = err
+            else {
                 panic!("flip {mask:#x} at {pos}: {err}");
             };
             let expected = b.height_before(pos);
             assert_eq!(last_good_seq, expected, "flip at {pos}");
-            assert!(truncate_to <= offset && offset <= pos, "offsets {truncate_to} {offset} for {pos}");
-            let accept = OpenOptions { accept_truncation: true, ..OpenOptions::default() };
+            assert!(
+                truncate_to <= offset && offset <= pos,
+                "offsets {truncate_to} {offset} for {pos}"
+            );
+            let accept = OpenOptions {
+                accept_truncation: true,
+                ..OpenOptions::default()
+            };
             let (log, rec) = open(&fs, &accept).expect("accepted truncation");
             let t = rec.truncation.expect("reported");
             assert_eq!(t.cause, TruncationCause::MidLogCorruptionAccepted);
@@ -91,7 +129,10 @@ fn flips_inside_the_final_append_remove_it_whole() {
 fn a_zeroed_sector_or_a_misplaced_copy_before_the_end_is_refused() {
     let b = build();
     let zeroed = b.with_bytes(|bytes| bytes[512..1024].fill(0));
-    assert_eq!(open(&zeroed, &OpenOptions::default()).unwrap_err().code(), "EVENT_LOG_CORRUPT");
+    assert_eq!(
+        open(&zeroed, &OpenOptions::default()).unwrap_err().code(),
+        "EVENT_LOG_CORRUPT"
+    );
     // Two appends of one 100-byte entry: identical sizes, so a copy of the
     // first lands exactly on the frame boundary of the second. The chained
     // CRC and the sequence number both reject it.
@@ -100,7 +141,12 @@ fn a_zeroed_sector_or_a_misplaced_copy_before_the_end_is_refused() {
         let first = bytes[a..b2].to_vec();
         bytes[b2..b2 + first.len()].copy_from_slice(&first);
     });
-    assert_eq!(open(&misplaced, &OpenOptions::default()).unwrap_err().code(), "EVENT_LOG_CORRUPT");
+    assert_eq!(
+        open(&misplaced, &OpenOptions::default())
+            .unwrap_err()
+            .code(),
+        "EVENT_LOG_CORRUPT"
+    );
 }
 
 #[test]
@@ -130,5 +176,9 @@ fn a_reader_reports_damage_that_appears_after_open() {
     assert!(results[..4].iter().all(Result::is_ok));
     let err = results[4].as_ref().unwrap_err();
     assert_eq!(err.code(), "EVENT_LOG_CORRUPT_ENTRY");
-    assert!(err.to_string().contains(&format!("offset {}", b.appends[2].0)), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("offset {}", b.appends[2].0)),
+        "{err}"
+    );
 }

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::storage::log::format::chain_next;
-use crate::storage::{ChainHash, EventLog, OpenOptions, Recovery, SimVfs, StorageError, Vfs, GENESIS_CHAIN};
+use crate::storage::{
+    ChainHash, EventLog, OpenOptions, Recovery, SimVfs, StorageError, Vfs, GENESIS_CHAIN,
+};
 
 pub const DIM: u32 = 4;
 
@@ -30,7 +32,11 @@ pub fn payload(seq: u64, len: usize) -> Vec<u8> {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            if (i / 64) % 3 == 2 { 0 } else { (x >> 24) as u8 }
+            if (i / 64) % 3 == 2 {
+                0
+            } else {
+                (x >> 24) as u8
+            }
         })
         .collect()
 }
@@ -44,10 +50,16 @@ pub fn open_default(fs: &SimVfs) -> (EventLog, Recovery) {
 }
 
 /// Appends one group of entries with the given payload sizes.
-pub fn append_sizes(log: &mut EventLog, sizes: &[usize]) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+pub fn append_sizes(
+    log: &mut EventLog,
+    sizes: &[usize],
+) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
     let first = log.height() + 1;
-    let owned: Vec<(u64, Vec<u8>)> =
-        sizes.iter().enumerate().map(|(i, &n)| (first + i as u64, payload(first + i as u64, n))).collect();
+    let owned: Vec<(u64, Vec<u8>)> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (first + i as u64, payload(first + i as u64, n)))
+        .collect();
     let borrowed: Vec<(u64, &[u8])> = owned.iter().map(|(s, p)| (*s, p.as_slice())).collect();
     log.append(&borrowed)?;
     Ok(owned)
@@ -55,7 +67,10 @@ pub fn append_sizes(log: &mut EventLog, sizes: &[usize]) -> Result<Vec<(u64, Vec
 
 /// Every committed entry from `first_seq()`.
 pub fn read_all(log: &EventLog) -> Vec<(u64, Vec<u8>)> {
-    log.reader_from(log.first_seq()).expect("reader").map(|r| r.expect("entry")).collect()
+    log.reader_from(log.first_seq())
+        .expect("reader")
+        .map(|r| r.expect("entry"))
+        .collect()
 }
 
 /// Chain value over `payload_of(1..=height)` from genesis.

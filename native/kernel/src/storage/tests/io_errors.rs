@@ -21,18 +21,26 @@ fn try_append(log: &mut EventLog, sizes: &[usize], t: &mut Trace) {
     let first = log.height() + 1;
     for (i, &n) in sizes.iter().enumerate() {
         // Attempts on a poisoned log write nothing; keep the first payload.
-        t.attempted.entry(first + i as u64).or_insert_with(|| payload(first + i as u64, n));
+        t.attempted
+            .entry(first + i as u64)
+            .or_insert_with(|| payload(first + i as u64, n));
     }
     match append_sizes(log, sizes) {
         Ok(_) => {
-            assert!(!t.log_failed, "append acknowledged after a failed write or sync");
+            assert!(
+                !t.log_failed,
+                "append acknowledged after a failed write or sync"
+            );
             t.acked_height = log.height();
         }
         Err(e) => {
             if t.log_failed {
                 assert_eq!(e.code(), "STORAGE_READ_ONLY", "{e}");
             }
-            assert!(log.poisoned().is_some(), "failed append did not poison: {e}");
+            assert!(
+                log.poisoned().is_some(),
+                "failed append did not poison: {e}"
+            );
             t.log_failed = true;
         }
     }
@@ -46,8 +54,16 @@ fn workload(fs: &SimVfs) -> Option<Trace> {
     let mut t = Trace::default();
     try_append(&mut log, &[10], &mut t);
     try_append(&mut log, &[200, 300], &mut t);
-    let meta = SnapshotMeta { height: log.height(), chain: log.chain_hash(), dim: DIM };
-    let parts = SnapshotParts { kernel: b"state", metadata: b"{}", index: b"" };
+    let meta = SnapshotMeta {
+        height: log.height(),
+        chain: log.chain_hash(),
+        dim: DIM,
+    };
+    let parts = SnapshotParts {
+        kernel: b"state",
+        metadata: b"{}",
+        index: b"",
+    };
     if store.save(&meta, &parts).is_ok() && log.poisoned().is_none() {
         let trimmed = log.trim_prefix(meta.height);
         if trimmed.is_err() && log.poisoned().is_some() {
@@ -61,7 +77,10 @@ fn workload(fs: &SimVfs) -> Option<Trace> {
 
 fn assert_recovers(fs: &SimVfs, t: &Trace, what: &str) {
     let (log, _) = open(fs, &OpenOptions::default()).unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(log.height() >= t.acked_height, "{what}: lost acknowledged events");
+    assert!(
+        log.height() >= t.acked_height,
+        "{what}: lost acknowledged events"
+    );
     for (seq, p) in read_all(&log) {
         assert_eq!(t.attempted.get(&seq), Some(&p), "{what}: entry {seq}");
     }
@@ -85,9 +104,20 @@ fn after_any_failed_call_nothing_more_is_acknowledged_and_acked_events_survive()
                 continue;
             };
             poisoned += u32::from(t.log_failed);
-            let power_cut = fs.crash_image(&CrashMode { data: DataLoss::Prefix(0), dir_ops_kept: 0 });
-            assert_recovers(&fs, &t, &format!("restart after call {n} failed with {errno:?}"));
-            assert_recovers(&power_cut, &t, &format!("power cut after call {n} failed with {errno:?}"));
+            let power_cut = fs.crash_image(&CrashMode {
+                data: DataLoss::Prefix(0),
+                dir_ops_kept: 0,
+            });
+            assert_recovers(
+                &fs,
+                &t,
+                &format!("restart after call {n} failed with {errno:?}"),
+            );
+            assert_recovers(
+                &power_cut,
+                &t,
+                &format!("power cut after call {n} failed with {errno:?}"),
+            );
         }
     }
     println!(
@@ -95,7 +125,10 @@ fn after_any_failed_call_nothing_more_is_acknowledged_and_acked_events_survive()
          {poisoned} poisoned the log"
     );
     assert_eq!(cases, 2 * calls);
-    assert!(calls >= 30 && poisoned >= 10, "calls {calls}, poisoned {poisoned}");
+    assert!(
+        calls >= 30 && poisoned >= 10,
+        "calls {calls}, poisoned {poisoned}"
+    );
 }
 
 #[test]
@@ -107,9 +140,16 @@ fn a_failed_sync_poisons_even_though_a_retry_would_succeed() {
     fs.fail_call(1, Errno::Eio);
     let err = append_sizes(&mut log, &[10]).unwrap_err();
     assert_eq!(err.code(), "STORAGE_IO");
-    assert!(log.poisoned().unwrap().contains("sync_data"), "{:?}", log.poisoned());
+    assert!(
+        log.poisoned().unwrap().contains("sync_data"),
+        "{:?}",
+        log.poisoned()
+    );
     for _ in 0..3 {
-        assert_eq!(log.append(&[(2, b"retry")]).unwrap_err().code(), "STORAGE_READ_ONLY");
+        assert_eq!(
+            log.append(&[(2, b"retry")]).unwrap_err().code(),
+            "STORAGE_READ_ONLY"
+        );
     }
     assert_eq!(log.trim_prefix(1).unwrap_err().code(), "STORAGE_READ_ONLY");
     assert_eq!(log.height(), 1);
@@ -119,13 +159,27 @@ fn a_failed_sync_poisons_even_though_a_retry_would_succeed() {
 fn a_failed_snapshot_write_leaves_the_log_writable_and_the_old_snapshot_intact() {
     let fs = SimVfs::new();
     let (store, _) = SnapshotStore::open(arc(&fs), snap_path()).unwrap();
-    let meta = SnapshotMeta { height: 1, chain: [1; 32], dim: DIM };
-    let old = SnapshotParts { kernel: b"old", metadata: b"", index: b"" };
+    let meta = SnapshotMeta {
+        height: 1,
+        chain: [1; 32],
+        dim: DIM,
+    };
+    let old = SnapshotParts {
+        kernel: b"old",
+        metadata: b"",
+        index: b"",
+    };
     store.save(&meta, &old).unwrap();
     let (mut log, _) = open_default(&fs);
     fs.fail_call(1, Errno::Enospc);
-    let new = SnapshotParts { kernel: b"new", metadata: b"", index: b"" };
-    assert!(store.save(&SnapshotMeta { height: 2, ..meta }, &new).is_err());
+    let new = SnapshotParts {
+        kernel: b"new",
+        metadata: b"",
+        index: b"",
+    };
+    assert!(store
+        .save(&SnapshotMeta { height: 2, ..meta }, &new)
+        .is_err());
     append_sizes(&mut log, &[10]).unwrap();
     let loaded = store.load_newest_valid(u64::MAX).unwrap();
     assert_eq!(loaded.snapshot.unwrap().parts(), old);

@@ -5,7 +5,12 @@
 use crate::storage::log::format::*;
 
 fn header() -> LogHeader {
-    LogHeader { dim: 384, base_seq: 7, base_chain: [0xAB; 32], salt: 0x0102_0304 }
+    LogHeader {
+        dim: 384,
+        base_seq: 7,
+        base_chain: [0xAB; 32],
+        salt: 0x0102_0304,
+    }
 }
 
 #[test]
@@ -29,14 +34,23 @@ fn every_damaged_header_is_rejected() {
         for mask in [0x01u8, 0x80, 0xFF] {
             let mut d = b;
             d[i] ^= mask;
-            assert!(LogHeader::decode(&d).is_err(), "flip {mask:#x} at byte {i} accepted");
+            assert!(
+                LogHeader::decode(&d).is_err(),
+                "flip {mask:#x} at byte {i} accepted"
+            );
         }
     }
     for n in 0..HEADER_LEN {
         assert_eq!(LogHeader::decode(&b[..n]), Err(HeaderError::TooShort));
     }
-    let huge = LogHeader { base_seq: u64::MAX, ..header() };
-    assert_eq!(LogHeader::decode(&huge.encode().0), Err(HeaderError::BadBase));
+    let huge = LogHeader {
+        base_seq: u64::MAX,
+        ..header()
+    };
+    assert_eq!(
+        LogHeader::decode(&huge.encode().0),
+        Err(HeaderError::BadBase)
+    );
 }
 
 #[test]
@@ -51,7 +65,10 @@ fn frame_layout_and_roundtrip() {
     assert_eq!(crc, crc32c::crc32c_append(0xDEAD_BEEF, &out[..23]));
     assert_eq!(&out[23..27], &crc.to_le_bytes());
     let f = decode_frame(&out, 0xDEAD_BEEF).expect("decodes");
-    assert_eq!((f.seq, f.index_in_append, f.last_in_append, f.payload, f.crc), (42, 3, true, &b"payload"[..], crc));
+    assert_eq!(
+        (f.seq, f.index_in_append, f.last_in_append, f.payload, f.crc),
+        (42, 3, true, &b"payload"[..], crc)
+    );
     // Seeded per file: the same bytes under another file's seed do not
     // validate (R7).
     assert_eq!(decode_frame(&out, 0), Err(FrameError::BadChecksum));
@@ -62,14 +79,21 @@ fn malformed_frames_are_rejected_by_kind() {
     let mut out = Vec::new();
     encode_frame(&mut out, 0, 1, 0, true, &[9; 100]);
     for n in 0..out.len() {
-        assert_eq!(decode_frame(&out[..n], 0), Err(FrameError::Truncated), "prefix {n}");
+        assert_eq!(
+            decode_frame(&out[..n], 0),
+            Err(FrameError::Truncated),
+            "prefix {n}"
+        );
     }
     let mut zero = out.clone();
     zero[0..4].copy_from_slice(&0u32.to_le_bytes());
     assert_eq!(decode_frame(&zero, 0), Err(FrameError::ZeroLength));
     let mut long = out.clone();
     long[0..4].copy_from_slice(&(MAX_ENTRY_BYTES + 1).to_le_bytes());
-    assert_eq!(decode_frame(&long, 0), Err(FrameError::TooLong(MAX_ENTRY_BYTES + 1)));
+    assert_eq!(
+        decode_frame(&long, 0),
+        Err(FrameError::TooLong(MAX_ENTRY_BYTES + 1))
+    );
     for i in 0..out.len() {
         let mut d = out.clone();
         d[i] ^= 0x10;
@@ -82,7 +106,10 @@ fn chain_is_blake3_of_previous_seq_and_payload() {
     let mut input = vec![0x11u8; 32];
     input.extend_from_slice(&5u64.to_le_bytes());
     input.extend_from_slice(b"event");
-    assert_eq!(chain_next(&[0x11; 32], 5, b"event"), *blake3::hash(&input).as_bytes());
+    assert_eq!(
+        chain_next(&[0x11; 32], 5, b"event"),
+        *blake3::hash(&input).as_bytes()
+    );
     assert_eq!(GENESIS_CHAIN, [0u8; 32]);
 }
 
@@ -101,7 +128,12 @@ fn legacy_header_is_recognised() {
 /// changed: bump LOG_VERSION and update docs/EVENT_LOG_FORMAT.md.
 #[test]
 fn golden_log_file() {
-    let h = LogHeader { dim: 3, base_seq: 0, base_chain: GENESIS_CHAIN, salt: 0x5EED_0001 };
+    let h = LogHeader {
+        dim: 3,
+        base_seq: 0,
+        base_chain: GENESIS_CHAIN,
+        salt: 0x5EED_0001,
+    };
     let (hb, seed) = h.encode();
     let mut file = hb.to_vec();
     encode_frame(&mut file, seed, 1, 0, true, b"one");

@@ -30,14 +30,20 @@ use crate::storage::*;
 
 /// Recovers `img` and checks every promise against the oracle.
 fn check(img: &SimVfs, out: &Outcome) -> Result<Option<Truncation>, String> {
-    let (store, _) = SnapshotStore::open(arc(img), snap_path()).map_err(|e| format!("snapshot open: {e}"))?;
+    let (store, _) =
+        SnapshotStore::open(arc(img), snap_path()).map_err(|e| format!("snapshot open: {e}"))?;
     let (log, rec) = open(img, &OpenOptions::default()).map_err(|e| format!("log open: {e}"))?;
     let h = log.height();
     if h < out.acked_height {
-        return Err(format!("lost acknowledged events: height {h} < acked {}", out.acked_height));
+        return Err(format!(
+            "lost acknowledged events: height {h} < acked {}",
+            out.acked_height
+        ));
     }
     if !out.boundaries.contains(&h) {
-        return Err(format!("height {h} is inside an append (partial group recovered)"));
+        return Err(format!(
+            "height {h} is inside an append (partial group recovered)"
+        ));
     }
     for (seq, p) in read_all(&log) {
         if out.attempted.get(&seq) != Some(&p) {
@@ -48,36 +54,57 @@ fn check(img: &SimVfs, out: &Outcome) -> Result<Option<Truncation>, String> {
     if log.chain_hash() != chain_of(h, payload_of) {
         return Err("chain hash differs from a recomputation".into());
     }
-    let loaded = store.load_newest_valid(h).map_err(|e| format!("snapshot load: {e}"))?;
+    let loaded = store
+        .load_newest_valid(h)
+        .map_err(|e| format!("snapshot load: {e}"))?;
     if !loaded.quarantined.is_empty() {
-        return Err(format!("a crash produced a damaged snapshot: {:?}", loaded.quarantined));
+        return Err(format!(
+            "a crash produced a damaged snapshot: {:?}",
+            loaded.quarantined
+        ));
     }
     let snap_h = loaded.snapshot.as_ref().map(|s| s.meta.height);
     if let Some(acked) = out.acked_snapshot {
         if snap_h.is_none_or(|s| s < acked) {
-            return Err(format!("snapshot {snap_h:?} older than the acknowledged {acked}"));
+            return Err(format!(
+                "snapshot {snap_h:?} older than the acknowledged {acked}"
+            ));
         }
     }
     if let Some(s) = &loaded.snapshot {
-        if s.parts().kernel != snapshot_kernel(s.meta.height) || s.meta.chain != chain_of(s.meta.height, payload_of) {
-            return Err(format!("snapshot at {} has the wrong contents", s.meta.height));
+        if s.parts().kernel != snapshot_kernel(s.meta.height)
+            || s.meta.chain != chain_of(s.meta.height, payload_of)
+        {
+            return Err(format!(
+                "snapshot at {} has the wrong contents",
+                s.meta.height
+            ));
         }
     }
     if log.base_seq() > 0 && snap_h.is_none_or(|s| s < log.base_seq()) {
-        return Err(format!("log trimmed to {} but snapshot is {snap_h:?}", log.base_seq()));
+        return Err(format!(
+            "log trimmed to {} but snapshot is {snap_h:?}",
+            log.base_seq()
+        ));
     }
     drop(log);
-    let (mut again, rec2) = open(img, &OpenOptions::default()).map_err(|e| format!("second open: {e}"))?;
+    let (mut again, rec2) =
+        open(img, &OpenOptions::default()).map_err(|e| format!("second open: {e}"))?;
     if rec2.truncation.is_some() || again.height() != h {
         return Err(format!("second open repaired again: {rec2:?}"));
     }
-    again.append(&[(h + 1, b"after recovery")]).map_err(|e| format!("append after recovery: {e}"))?;
+    again
+        .append(&[(h + 1, b"after recovery")])
+        .map_err(|e| format!("append after recovery: {e}"))?;
     Ok(rec.truncation)
 }
 
 /// An exact copy of a file system with nothing pending.
 fn copy(fs: &SimVfs) -> SimVfs {
-    fs.crash_image(&CrashMode { data: DataLoss::Prefix(usize::MAX), dir_ops_kept: usize::MAX })
+    fs.crash_image(&CrashMode {
+        data: DataLoss::Prefix(usize::MAX),
+        dir_ops_kept: usize::MAX,
+    })
 }
 
 fn fingerprint(img: &SimVfs) -> u64 {
@@ -124,7 +151,11 @@ fn battery(seed: u64, tally: &mut Tally) -> u64 {
     let steps = script(seed);
     let full = SimVfs::new();
     let complete = run(&full, &steps);
-    assert_eq!(complete.steps_done, steps.len(), "script {seed} must finish uncrashed");
+    assert_eq!(
+        complete.steps_done,
+        steps.len(),
+        "script {seed} must finish uncrashed"
+    );
     let total = full.mutations();
     for cut in 0..=total {
         let fs = SimVfs::new();
@@ -142,7 +173,9 @@ fn battery(seed: u64, tally: &mut Tally) -> u64 {
                     }
                 }
                 Ok(None) => {}
-                Err(e) => panic!("script {seed}, crash after {cut} of {total} mutations, {mode:?}: {e}"),
+                Err(e) => {
+                    panic!("script {seed}, crash after {cut} of {total} mutations, {mode:?}: {e}")
+                }
             }
             tally.states += 1;
         }
@@ -164,8 +197,24 @@ fn every_crash_state_recovers_every_acknowledged_event() {
         tally.second_crash_states
     );
     assert!(points >= 300, "workloads too short: {points} crash points");
-    assert!(tally.states >= 5_000, "only {} crash states checked", tally.states);
-    assert!(tally.distinct.len() >= 1_000, "only {} distinct images", tally.distinct.len());
-    assert!(tally.truncations >= 500, "only {} torn-tail recoveries", tally.truncations);
-    assert!(tally.second_crash_states >= 500, "only {} second-crash states", tally.second_crash_states);
+    assert!(
+        tally.states >= 5_000,
+        "only {} crash states checked",
+        tally.states
+    );
+    assert!(
+        tally.distinct.len() >= 1_000,
+        "only {} distinct images",
+        tally.distinct.len()
+    );
+    assert!(
+        tally.truncations >= 500,
+        "only {} torn-tail recoveries",
+        tally.truncations
+    );
+    assert!(
+        tally.second_crash_states >= 500,
+        "only {} second-crash states",
+        tally.second_crash_states
+    );
 }

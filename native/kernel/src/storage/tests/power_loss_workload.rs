@@ -29,7 +29,11 @@ pub enum Step {
 
 /// The hand-written script (seed 0) or a seeded random one.
 pub fn script(seed: u64) -> Vec<Step> {
-    if seed == 0 { fixed_script() } else { random_script(seed) }
+    if seed == 0 {
+        fixed_script()
+    } else {
+        random_script(seed)
+    }
 }
 
 fn fixed_script() -> Vec<Step> {
@@ -64,8 +68,10 @@ fn random_script(seed: u64) -> Vec<Step> {
         x ^= x << 17;
         x % n
     };
-    let mut sizes = |next: &mut dyn FnMut(u64) -> u64| -> Vec<usize> {
-        (0..1 + next(4)).map(|_| SIZES[next(SIZES.len() as u64) as usize]).collect()
+    let sizes = |next: &mut dyn FnMut(u64) -> u64| -> Vec<usize> {
+        (0..1 + next(4))
+            .map(|_| SIZES[next(SIZES.len() as u64) as usize])
+            .collect()
     };
     let mut steps = Vec::new();
     while steps.len() < 14 {
@@ -113,24 +119,38 @@ fn snapshot_index(height: u64) -> Vec<u8> {
 pub fn run(fs: &SimVfs, script: &[Step]) -> Outcome {
     let mut out = Outcome::default();
     out.boundaries.insert(0);
-    let Ok((store, _)) = SnapshotStore::open(arc(fs), snap_path()) else { return out };
-    let Ok((mut log, _)) = open(fs, &OpenOptions::default()) else { return out };
+    let Ok((store, _)) = SnapshotStore::open(arc(fs), snap_path()) else {
+        return out;
+    };
+    let Ok((mut log, _)) = open(fs, &OpenOptions::default()) else {
+        return out;
+    };
     for step in script {
         let ok = match step {
-            Step::Append(sizes) => append(&mut log, &sizes, &mut out),
+            Step::Append(sizes) => append(&mut log, sizes, &mut out),
             Step::FailingAppend(sizes) => {
                 fs.fail_call(0, Errno::Enospc);
-                let failed = !append(&mut log, &sizes, &mut out);
+                let failed = !append(&mut log, sizes, &mut out);
                 // The failure must poison the log: a later append fails too.
-                failed && log.append(&[(log.height() + 1, b"x")]).is_err() && log.poisoned().is_some()
+                failed
+                    && log.append(&[(log.height() + 1, b"x")]).is_err()
+                    && log.poisoned().is_some()
             }
             Step::Snapshot => {
                 let h = log.height();
                 let kernel = snapshot_kernel(h);
                 out.snapshots.insert(h, kernel.clone());
-                let meta = SnapshotMeta { height: h, chain: log.chain_hash(), dim: DIM };
+                let meta = SnapshotMeta {
+                    height: h,
+                    chain: log.chain_hash(),
+                    dim: DIM,
+                };
                 let index = snapshot_index(h);
-                let parts = SnapshotParts { kernel: &kernel, metadata: b"{}", index: &index };
+                let parts = SnapshotParts {
+                    kernel: &kernel,
+                    metadata: b"{}",
+                    index: &index,
+                };
                 let saved = store.save(&meta, &parts).is_ok();
                 if saved {
                     out.acked_snapshot = Some(h);
@@ -138,7 +158,9 @@ pub fn run(fs: &SimVfs, script: &[Step]) -> Outcome {
                 saved
             }
             // R4: trim only up to a snapshot that is already durable.
-            Step::Trim => out.acked_snapshot.is_none_or(|h| log.trim_prefix(h).is_ok()),
+            Step::Trim => out
+                .acked_snapshot
+                .is_none_or(|h| log.trim_prefix(h).is_ok()),
             Step::Reopen => {
                 drop(log);
                 match open(fs, &OpenOptions::default()) {

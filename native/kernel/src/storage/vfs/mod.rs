@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 mod sim;
 mod sim_crash;
+mod sim_namespace;
 mod std_fs;
 
 pub use sim::{Errno, SimVfs};
@@ -22,6 +23,8 @@ pub use std_fs::StdVfs;
 
 /// An open file. Methods take `&self` so a handle can be shared by a
 /// writer and readers without a cursor.
+// `len` is fallible I/O, not a collection size; an `is_empty` adds nothing.
+#[allow(clippy::len_without_is_empty)]
 pub trait VfsFile: Send + Sync {
     /// Reads up to `buf.len()` bytes at `offset`; returns 0 at end of file.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
@@ -71,7 +74,10 @@ pub fn read_exact_at(file: &dyn VfsFile, mut offset: u64, mut buf: &mut [u8]) ->
     while !buf.is_empty() {
         let n = file.read_at(offset, buf)?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shorter than expected"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shorter than expected",
+            ));
         }
         offset += n as u64;
         buf = &mut buf[n..];
@@ -91,7 +97,10 @@ pub fn parent_dir(path: &Path) -> PathBuf {
 /// `a/b.log.tmp`). Keeps sibling files in the same directory, which is what
 /// makes a rename between them atomic.
 pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(suffix);
     path.with_file_name(name)
 }

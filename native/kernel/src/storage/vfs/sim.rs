@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::sim_crash::{enumerate_modes, settle_dir, settle_file, CrashMode};
-use super::{parent_dir, Vfs, VfsFile};
+use super::{parent_dir, VfsFile};
 
 /// Which error an injected fault returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub(super) enum DirOp {
 }
 
 impl DirOp {
-    fn dir(&self) -> PathBuf {
+    pub(super) fn dir(&self) -> PathBuf {
         match self {
             DirOp::Link { path, .. } | DirOp::Unlink { path } => parent_dir(path),
             DirOp::Rename { to, .. } => parent_dir(to),
@@ -74,7 +74,7 @@ impl DirOp {
 #[derive(Debug, Default)]
 pub(super) struct State {
     pub inodes: HashMap<u64, Inode>,
-    next_ino: u64,
+    pub next_ino: u64,
     pub names: BTreeMap<PathBuf, u64>,
     pub durable_names: BTreeMap<PathBuf, u64>,
     pub dir_pending: Vec<DirOp>,
@@ -88,7 +88,7 @@ pub(super) struct State {
 impl State {
     /// Counts a call and applies the fault plan. `mutating` calls are the
     /// crash points: a power cut happens between two of them.
-    fn begin(&mut self, mutating: bool) -> io::Result<Option<Errno>> {
+    pub(super) fn begin(&mut self, mutating: bool) -> io::Result<Option<Errno>> {
         if mutating {
             if self.frozen {
                 return Err(io::Error::other("simulated power cut"));
@@ -110,14 +110,14 @@ impl State {
         }
     }
 
-    fn lookup(&self, path: &Path) -> io::Result<u64> {
+    pub(super) fn lookup(&self, path: &Path) -> io::Result<u64> {
         self.names
             .get(path)
             .copied()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file (simulated)"))
     }
 
-    fn inode(&mut self, ino: u64) -> &mut Inode {
+    pub(super) fn inode(&mut self, ino: u64) -> &mut Inode {
         self.inodes.entry(ino).or_default()
     }
 }
@@ -125,13 +125,13 @@ impl State {
 /// The simulated file system. Cloning shares the same state.
 #[derive(Clone, Debug, Default)]
 pub struct SimVfs {
-    state: Arc<Mutex<State>>,
+    pub(super) state: Arc<Mutex<State>>,
 }
 
-struct SimFile {
-    state: Arc<Mutex<State>>,
-    ino: u64,
-    writable: bool,
+pub(super) struct SimFile {
+    pub state: Arc<Mutex<State>>,
+    pub ino: u64,
+    pub writable: bool,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -139,7 +139,7 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn fault(errno: Option<Errno>) -> io::Result<()> {
+pub(super) fn fault(errno: Option<Errno>) -> io::Result<()> {
     errno.map_or(Ok(()), |e| Err(e.to_io()))
 }
 
@@ -172,7 +172,10 @@ impl VfsFile for SimFile {
         let mut st = lock(&self.state);
         let errno = st.begin(true)?;
         if !self.writable {
-            return Err(io::Error::new(io::ErrorKind::PermissionDenied, "read-only handle"));
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "read-only handle",
+            ));
         }
         // A failed ENOSPC write may still have written a prefix.
         let kept = match errno {
@@ -183,7 +186,10 @@ impl VfsFile for SimFile {
         if !kept.is_empty() {
             let inode = st.inode(self.ino);
             write_into(&mut inode.data, offset, kept);
-            inode.pending.push(Pending::Write { off: offset, bytes: kept.to_vec() });
+            inode.pending.push(Pending::Write {
+                off: offset,
+                bytes: kept.to_vec(),
+            });
         }
         fault(errno)
     }
@@ -221,7 +227,7 @@ impl SimVfs {
         Self::default()
     }
 
-    fn st(&self) -> MutexGuard<'_, State> {
+    pub(super) fn st(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
     }
 
@@ -258,15 +264,27 @@ impl SimVfs {
     pub fn crash_image(&self, mode: &CrashMode) -> SimVfs {
         let st = self.st();
         let names = settle_dir(&st.durable_names, &st.dir_pending, mode.dir_ops_kept);
-        let mut out = State { durable_names: names.clone(), ..State::default() };
+        let mut out = State {
+            durable_names: names.clone(),
+            ..State::default()
+        };
         for (path, ino) in &names {
             let inode = st.inodes.get(ino).cloned().unwrap_or_default();
             let data = settle_file(&inode, &mode.data, *ino);
-            out.inodes.insert(*ino, Inode { durable: data.clone(), data, pending: Vec::new() });
+            out.inodes.insert(
+                *ino,
+                Inode {
+                    durable: data.clone(),
+                    data,
+                    pending: Vec::new(),
+                },
+            );
             out.names.insert(path.clone(), *ino);
         }
         out.next_ino = st.next_ino;
-        SimVfs { state: Arc::new(Mutex::new(out)) }
+        SimVfs {
+            state: Arc::new(Mutex::new(out)),
+        }
     }
 
     /// Every crash variant worth checking for the current state (see
@@ -279,7 +297,12 @@ impl SimVfs {
     /// Volatile contents of `path`, if it exists (test inspection).
     pub fn file_bytes(&self, path: &Path) -> Option<Vec<u8>> {
         let st = self.st();
-        st.names.get(path).map(|ino| st.inodes.get(ino).map(|i| i.data.clone()).unwrap_or_default())
+        st.names.get(path).map(|ino| {
+            st.inodes
+                .get(ino)
+                .map(|i| i.data.clone())
+                .unwrap_or_default()
+        })
     }
 
     /// Replaces the contents of an existing `path` durably, bypassing fault
@@ -300,74 +323,5 @@ impl SimVfs {
         inode.data = bytes.to_vec();
         inode.durable = bytes.to_vec();
         inode.pending.clear();
-    }
-}
-
-impl Vfs for SimVfs {
-    fn create(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
-        let mut st = self.st();
-        fault(st.begin(true)?)?;
-        let ino = match st.names.get(path) {
-            Some(ino) => {
-                // O_TRUNC on an existing file: same inode, unsynced truncation.
-                let ino = *ino;
-                let inode = st.inode(ino);
-                inode.data.clear();
-                inode.pending.push(Pending::SetLen(0));
-                ino
-            }
-            None => {
-                let ino = st.next_ino;
-                st.next_ino += 1;
-                st.inodes.insert(ino, Inode::default());
-                st.names.insert(path.to_path_buf(), ino);
-                st.dir_pending.push(DirOp::Link { path: path.to_path_buf(), ino });
-                ino
-            }
-        };
-        Ok(Box::new(SimFile { state: Arc::clone(&self.state), ino, writable: true }))
-    }
-    fn open(&self, path: &Path, write: bool) -> io::Result<Box<dyn VfsFile>> {
-        let mut st = self.st();
-        fault(st.begin(false)?)?;
-        let ino = st.lookup(path)?;
-        Ok(Box::new(SimFile { state: Arc::clone(&self.state), ino, writable: write }))
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        let mut st = self.st();
-        fault(st.begin(true)?)?;
-        let ino = st.lookup(from)?;
-        st.names.remove(from);
-        st.names.insert(to.to_path_buf(), ino);
-        st.dir_pending.push(DirOp::Rename { from: from.to_path_buf(), to: to.to_path_buf() });
-        Ok(())
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        let mut st = self.st();
-        fault(st.begin(true)?)?;
-        st.lookup(path)?;
-        st.names.remove(path);
-        st.dir_pending.push(DirOp::Unlink { path: path.to_path_buf() });
-        Ok(())
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        let mut st = self.st();
-        fault(st.begin(true)?)?;
-        let ops = std::mem::take(&mut st.dir_pending);
-        let (here, elsewhere): (Vec<DirOp>, Vec<DirOp>) =
-            ops.into_iter().partition(|op| op.dir() == dir);
-        st.durable_names = settle_dir(&st.durable_names, &here, usize::MAX);
-        st.dir_pending = elsewhere;
-        Ok(())
-    }
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
-        let mut st = self.st();
-        fault(st.begin(false)?)?;
-        Ok(st.names.keys().filter(|p| parent_dir(p) == dir).cloned().collect())
-    }
-    fn exists(&self, path: &Path) -> io::Result<bool> {
-        let mut st = self.st();
-        fault(st.begin(false)?)?;
-        Ok(st.names.contains_key(path))
     }
 }

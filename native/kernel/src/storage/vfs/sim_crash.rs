@@ -73,12 +73,16 @@ pub(super) fn settle_file(inode: &Inode, loss: &DataLoss, ino: u64) -> Vec<u8> {
     let ops = &inode.pending;
     let (sector, torn) = match *loss {
         DataLoss::Prefix(n) => {
-            ops.iter().take(n).for_each(|op| apply_pending(&mut out, op));
+            ops.iter()
+                .take(n)
+                .for_each(|op| apply_pending(&mut out, op));
             return out;
         }
         DataLoss::Torn { sector, .. } | DataLoss::Hole { sector, .. } => (sector, loss),
     };
-    let Some((last, rest)) = ops.split_last() else { return out };
+    let Some((last, rest)) = ops.split_last() else {
+        return out;
+    };
     rest.iter().for_each(|op| apply_pending(&mut out, op));
     let Pending::Write { off, bytes } = last else {
         apply_pending(&mut out, last);
@@ -89,16 +93,32 @@ pub(super) fn settle_file(inode: &Inode, loss: &DataLoss, ino: u64) -> Vec<u8> {
     let before = out.clone();
     match *torn {
         DataLoss::Torn { keep, fill, .. } => {
-            let cut = if keep == 0 { off } else { end.min(first_sector_start + keep * sector) };
+            let cut = if keep == 0 {
+                off
+            } else {
+                end.min(first_sector_start + keep * sector)
+            };
             let kept = &bytes[..(cut - off) as usize];
-            apply_pending(&mut out, &Pending::Write { off, bytes: kept.to_vec() });
+            apply_pending(
+                &mut out,
+                &Pending::Write {
+                    off,
+                    bytes: kept.to_vec(),
+                },
+            );
             let tail: Vec<u8> = match fill {
                 Fill::Shorten => Vec::new(),
                 Fill::Zeros => vec![0; (end - cut) as usize],
                 Fill::Garbage => (cut..end).map(|p| garbage_byte(ino, p)).collect(),
             };
             if !tail.is_empty() {
-                apply_pending(&mut out, &Pending::Write { off: cut, bytes: tail });
+                apply_pending(
+                    &mut out,
+                    &Pending::Write {
+                        off: cut,
+                        bytes: tail,
+                    },
+                );
             }
         }
         DataLoss::Hole { lost, .. } => {
@@ -170,8 +190,11 @@ pub(super) fn enumerate_modes<'a>(
         data.push(DataLoss::Prefix(n));
     }
     for sector in [512u64, 4096] {
-        let sectors =
-            last_writes.iter().map(|&(o, l)| sectors_touched(o, l, sector)).max().unwrap_or(0);
+        let sectors = last_writes
+            .iter()
+            .map(|&(o, l)| sectors_touched(o, l, sector))
+            .max()
+            .unwrap_or(0);
         for keep in sample(sectors) {
             for fill in [Fill::Shorten, Fill::Zeros, Fill::Garbage] {
                 data.push(DataLoss::Torn { sector, keep, fill });

@@ -71,7 +71,12 @@ impl VfsFile for StdFile {
 
 impl Vfs for StdVfs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
-        let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
         Ok(Box::new(StdFile(f)))
     }
     fn open(&self, path: &Path, write: bool) -> io::Result<Box<dyn VfsFile>> {
