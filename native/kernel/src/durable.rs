@@ -131,15 +131,38 @@ pub fn decode_db(bytes: &[u8], limits: Limits, cfg: IndexConfig) -> KResult<Rest
     Ok(Restored { db, meta, index_rebuilt })
 }
 
+/// The sections of a snapshot, copied out of the state (the only part that
+/// needs the state lock); framing and checksums happen after it is released.
+pub struct Captured {
+    pub meta: SnapshotMeta,
+    pub kernel: Vec<u8>,
+    pub metadata: String,
+    pub index: Vec<u8>,
+}
+
+pub fn capture(db: &Db, chain: [u8; 32]) -> Captured {
+    Captured {
+        meta: SnapshotMeta { height: db.state.height(), chain, dim: db.state.dim() as u32 },
+        kernel: codec::encode(&db.state),
+        metadata: snapshot_info(db),
+        index: db.index.as_ref().map(|ix| ix.encode()).unwrap_or_default(),
+    }
+}
+
+impl Captured {
+    pub fn parts(&self) -> SnapshotParts<'_> {
+        SnapshotParts { kernel: &self.kernel, metadata: self.metadata.as_bytes(), index: &self.index }
+    }
+
+    pub fn to_bytes(&self) -> KResult<Vec<u8>> {
+        encode_snapshot(&self.meta, &self.parts()).map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))
+    }
+}
+
 /// Encode the db as VAL1 bytes (kernel section = canonical state encoding).
 pub fn encode_db(db: &Db, chain: [u8; 32]) -> KResult<(SnapshotMeta, Vec<u8>)> {
-    let meta = SnapshotMeta { height: db.state.height(), chain, dim: db.state.dim() as u32 };
-    let kernel = codec::encode(&db.state);
-    let index = db.index.as_ref().map(|ix| ix.encode()).unwrap_or_default();
-    let metadata = snapshot_info(db);
-    let parts = SnapshotParts { kernel: &kernel, metadata: metadata.as_bytes(), index: &index };
-    let bytes = encode_snapshot(&meta, &parts).map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))?;
-    Ok((meta, bytes))
+    let c = capture(db, chain);
+    Ok((c.meta, c.to_bytes()?))
 }
 
 /// The metadata section: a small JSON description (informational; the

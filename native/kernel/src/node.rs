@@ -83,9 +83,12 @@ impl Node {
 
     /// VAL1 bytes of the current durable state (for download).
     pub fn snapshot_bytes(&self) -> KResult<(SnapshotMeta, Vec<u8>)> {
-        let db = self.engine.read();
-        let chain = self.durable_chain(db.state.height())?;
-        durable::encode_db(&db, chain)
+        let captured = {
+            let db = self.engine.read();
+            let chain = self.durable_chain(db.state.height())?;
+            durable::capture(&db, chain)
+        };
+        Ok((captured.meta, captured.to_bytes()?))
     }
 
     fn store_for(&self, name: Option<&str>) -> KResult<SnapshotStore> {
@@ -110,16 +113,16 @@ impl Node {
         let mut gate = lock(&self.snapshot_gate);
         let store = self.store_for(name)?;
         let started = Instant::now();
-        let (meta, bytes, stall) = {
+        // Writes wait only while the state is copied; checksums, framing, the
+        // file write and the fsyncs happen after the lock is released.
+        let (captured, stall) = {
             let db = self.engine.read();
             let t = Instant::now();
             let chain = self.durable_chain(db.state.height())?;
-            let (meta, bytes) = durable::encode_db(&db, chain)?;
-            (meta, bytes, t.elapsed())
+            (durable::capture(&db, chain), t.elapsed())
         };
-        let (m2, parts) = crate::storage::decode_snapshot(&bytes).map_err(|e| KernelError::Internal(e.to_string()))?;
-        debug_assert_eq!(m2, meta);
-        let size = store.save(&meta, &parts).map_err(storage_err)?;
+        let meta = captured.meta;
+        let size = store.save(&meta, &captured.parts()).map_err(storage_err)?;
         if self.durable.persistence == durable::Persistence::Wal && name.is_none() {
             if let Some(log) = &self.durable.log {
                 lock(log).trim_prefix(meta.height).map_err(storage_err)?;
