@@ -13,6 +13,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY Cargo.toml Cargo.lock tsconfig.json ./
 COPY native ./native
+COPY npm ./npm
 COPY src ./src
 COPY scripts ./scripts
 RUN npm ci --no-audit --no-fund \

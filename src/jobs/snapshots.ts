@@ -15,13 +15,18 @@ export interface SnapshotScheduler {
 export function startSnapshotScheduler(kernel: Kernel, intervalSecs: number | null, logger: Logger, metrics: Metrics): SnapshotScheduler {
   let running: Promise<void> | null = null;
   let stopped = false;
+  // Height of the last snapshot this process wrote: an unchanged state is not written again (that
+  // would cost a full write and rotate the older fallback copy away for nothing).
+  let lastHeight = kernel.lastSnapshot()?.height ?? -1;
 
   const run = (reason: string): Promise<void> => {
     if (running) return running;
+    if (kernel.stats().height === lastHeight) return Promise.resolve();
     running = (async () => {
       try {
         const r = await kernel.saveSnapshot(null);
         metrics.snapshotWritten(r.bytes);
+        lastHeight = r.height;
         logger.info(`snapshot written (${reason}): height ${r.height}, ${r.bytes} bytes, ${r.totalMs.toFixed(0)} ms, writes held ${r.stallMs.toFixed(1)} ms`, {
           path: r.path,
         });

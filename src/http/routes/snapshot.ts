@@ -1,6 +1,6 @@
 // Durability routes: snapshots (save, download, upload, restore), the event-log proof and the
 // online log trim. Snapshot paths are confined to the snapshot directory (a plain file name).
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { constants as bufferConstants } from 'node:buffer';
 import { AppError } from '../errors';
 import { check } from '../schemas';
@@ -24,12 +24,34 @@ async function rawBody(req: Request): Promise<Buffer> {
   return Buffer.concat(chunks, total);
 }
 
+/** A request with no body at all (no length, no chunked encoding, or length 0). */
+function hasNoBody(req: Request): boolean {
+  const len = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (len === undefined || len === '0');
+}
+
+/** The JSON body handlers, but an empty POST is accepted as `{}` (save takes no required field). */
+function optionalJson(json: RequestHandler[]): RequestHandler {
+  const [first, ...rest] = json;
+  return (req, res, next) => {
+    if (hasNoBody(req)) {
+      req.body = {};
+      return next();
+    }
+    const chain = (i: number): void => {
+      if (i === rest.length) return next();
+      rest[i](req, res, (err?: unknown) => (err ? next(err) : chain(i + 1)));
+    };
+    first(req, res, (err?: unknown) => (err ? next(err) : chain(0)));
+  };
+}
+
 export function registerSnapshotRoutes(ctx: RouteContext): void {
   const { app, kernel, validators: v, json, metrics } = ctx;
 
   defineRoute(app, '/v1/snapshot/save', {
     post: [
-      ...json,
+      optionalJson(json),
       async (req, res) => {
         const body = check(v.snapshotSave, req.body ?? {});
         const r = await kernel.saveSnapshot(body.path ?? null);
