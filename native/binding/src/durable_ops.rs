@@ -98,6 +98,7 @@ node_task!(SaveTask, valori_kernel::node::SnapshotInfo, SnapshotResult, |env, i|
 });
 node_task!(BytesTask, Vec<u8>, Buffer, |env, b| Buffer::from(b));
 node_task!(HeightTask, u64, f64, |env, h| h as f64);
+node_task!(BuildTask, bool, bool, |env, b| b);
 
 #[napi]
 impl Kernel {
@@ -139,6 +140,13 @@ impl Kernel {
     #[napi(ts_return_type = "Promise<number>")]
     pub fn trim_log(&self) -> AsyncTask<HeightTask> {
         AsyncTask::new(HeightTask(NodeTask::new(self.node.clone(), |n| n.trim_log())))
+    }
+
+    /// Rebuild/retrain the search index from the current records off the JS
+    /// thread (writes wait meanwhile). Resolves false when there is no index.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn build_index(&self) -> AsyncTask<BuildTask> {
+        AsyncTask::new(BuildTask(NodeTask::new(self.node.clone(), |n| Ok(n.build_index()))))
     }
 
     /// Event-log chain hash, height and counts; null without an event log.

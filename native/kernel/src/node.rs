@@ -220,6 +220,26 @@ impl Node {
         Ok(l.base_seq())
     }
 
+    /// Rebuild the search index from the records (IVF/PQ retrain on all
+    /// current vectors; HNSW drops deleted bridges). Node-local: the index is
+    /// derived state, not part of the state hash. Returns false when the node
+    /// has no index (exact brute force).
+    pub fn build_index(&self) -> bool {
+        let built = {
+            let mut guard = self.engine.db().write().unwrap_or_else(|p| p.into_inner());
+            let Db { state, index } = &mut *guard;
+            match index.as_mut() {
+                Some(ix) => {
+                    ix.rebuild(&*state);
+                    true
+                }
+                None => false,
+            }
+        };
+        self.engine.refresh_counters();
+        built
+    }
+
     pub fn last_snapshot(&self) -> Option<SnapshotInfo> {
         lock(&self.snapshot_gate).clone()
     }

@@ -90,7 +90,9 @@ impl<'a> Reader<'a> {
     /// A count that must fit what is left at `unit` bytes per element.
     pub(crate) fn len(&mut self, unit: usize, what: &'static str) -> Result<usize, IndexError> {
         let n = self.u32(what)? as usize;
-        if n.checked_mul(unit.max(1)).map_or(true, |b| b > self.remaining()) {
+        if n.checked_mul(unit.max(1))
+            .is_none_or(|b| b > self.remaining())
+        {
             return Err(corrupt(what));
         }
         Ok(n)
@@ -98,15 +100,21 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn u32s(&mut self, n: usize, what: &'static str) -> Result<Vec<u32>, IndexError> {
         let b = self.take(n.checked_mul(4).ok_or(corrupt(what))?, what)?;
-        Ok(b.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect())
+        Ok(b.chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+            .collect())
     }
     pub(crate) fn i32s(&mut self, n: usize, what: &'static str) -> Result<Vec<i32>, IndexError> {
         let b = self.take(n.checked_mul(4).ok_or(corrupt(what))?, what)?;
-        Ok(b.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect())
+        Ok(b.chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+            .collect())
     }
     pub(crate) fn u64s(&mut self, n: usize, what: &'static str) -> Result<Vec<u64>, IndexError> {
         let b = self.take(n.checked_mul(8).ok_or(corrupt(what))?, what)?;
-        Ok(b.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect())
+        Ok(b.chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect())
     }
 
     pub(crate) fn finish(&self) -> Result<(), IndexError> {

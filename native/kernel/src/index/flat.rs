@@ -17,9 +17,10 @@ pub(crate) fn exact_scan(
     let mut top = TopK::new(k);
     for id in live.ones() {
         let Some(v) = src.vector(id) else { continue };
+        // A sequential scan streams every byte anyway: no early exit here.
         let d = simd::l2(q, v);
         // The filter is called only for candidates that would enter the top k.
-        if top.admits(d, id) && filter.map_or(true, |f| f(id)) {
+        if top.admits(d, id) && filter.is_none_or(|f| f(id)) {
             top.push(d, id);
         }
     }
@@ -37,12 +38,31 @@ pub(crate) fn code_scan(
 ) -> Vec<(i64, u32)> {
     let len = quant.code_len();
     let mut top = TopK::new(keep);
-    for id in live.ones() {
-        let at = id as usize * len;
-        let Some(code) = codes.get(at..at + len) else { break };
-        let d = quant.dist(prep, code);
-        if top.admits(d, id) && filter.map_or(true, |f| f(id)) {
+    let mut visit = |id: u32, d: i64| {
+        if top.admits(d, id) && filter.is_none_or(|f| f(id)) {
             top.push(d, id);
+        }
+    };
+    match prep {
+        // SQ8: call the kernel directly, no per-code dispatch.
+        Prepared::Sq8(q) => {
+            let sq8 = simd::kernels().sq8;
+            for id in live.ones() {
+                let at = id as usize * len;
+                let Some(code) = codes.get(at..at + len) else {
+                    break;
+                };
+                visit(id, sq8(q, code) as i64);
+            }
+        }
+        Prepared::Pq(_) => {
+            for id in live.ones() {
+                let at = id as usize * len;
+                let Some(code) = codes.get(at..at + len) else {
+                    break;
+                };
+                visit(id, quant.dist(prep, code));
+            }
         }
     }
     top.into_sorted()
@@ -50,7 +70,12 @@ pub(crate) fn code_scan(
 
 /// Exact distances for `cands`; the best `k` by (dist, id). Ids whose vector
 /// is gone are dropped.
-pub(crate) fn rerank(q: &[i32], cands: &[(i64, u32)], k: usize, src: &dyn VectorSource) -> Vec<(i64, u32)> {
+pub(crate) fn rerank(
+    q: &[i32],
+    cands: &[(i64, u32)],
+    k: usize,
+    src: &dyn VectorSource,
+) -> Vec<(i64, u32)> {
     let mut top = TopK::new(k);
     for &(_, id) in cands {
         if let Some(v) = src.vector(id) {

@@ -14,7 +14,7 @@
 //! same graph on every machine.
 
 use super::codec::{Reader, Writer};
-use super::hnsw_search::{search_layer, Cand, Exact, Metric, Visited};
+use super::hnsw_search::{search_layer, Cand, Exact, Metric, Probe, Visited};
 use super::rng::{hnsw_level, MAX_LEVEL};
 use super::{simd, Bitset, IndexError, VectorSource};
 
@@ -58,7 +58,11 @@ impl Hnsw {
     }
 
     fn cap(&self, layer: u8) -> usize {
-        if layer == 0 { self.m0 } else { self.m }
+        if layer == 0 {
+            self.m0
+        } else {
+            self.m
+        }
     }
 
     fn ensure(&mut self, n: usize) {
@@ -86,7 +90,11 @@ impl Hnsw {
     pub(crate) fn links(&self, id: u32, layer: u8) -> &[u32] {
         match self.block(id, layer) {
             Some(b) => {
-                let store = if layer == 0 { &self.links0 } else { &self.upper };
+                let store = if layer == 0 {
+                    &self.links0
+                } else {
+                    &self.upper
+                };
                 &store[b + 1..b + 1 + store[b] as usize]
             }
             None => &[],
@@ -95,21 +103,35 @@ impl Hnsw {
 
     fn set_links(&mut self, id: u32, layer: u8, ids: &[u32]) {
         let b = self.block(id, layer).expect("node on layer");
-        let store = if layer == 0 { &mut self.links0 } else { &mut self.upper };
+        let store = if layer == 0 {
+            &mut self.links0
+        } else {
+            &mut self.upper
+        };
         store[b] = ids.len() as u32;
         store[b + 1..b + 1 + ids.len()].copy_from_slice(ids);
     }
 
     /// The entry point as a search start; a deleted one becomes a bridge.
     fn start<M: Metric>(&self, metric: &M) -> Cand {
-        match metric.dist(self.entry) {
-            Some(d) => Cand { d, id: self.entry, live: true },
-            None => Cand { d: i64::MIN, id: self.entry, live: false },
+        match metric.probe(self.entry, i64::MAX) {
+            Probe::Near(d) => Cand {
+                d,
+                id: self.entry,
+                live: true,
+            },
+            _ => Cand {
+                d: i64::MIN,
+                id: self.entry,
+                live: false,
+            },
         }
     }
 
     fn as_cands(w: &[(i64, u32)]) -> Vec<Cand> {
-        w.iter().map(|&(d, id)| Cand { d, id, live: true }).collect()
+        w.iter()
+            .map(|&(d, id)| Cand { d, id, live: true })
+            .collect()
     }
 
     pub(crate) fn insert(&mut self, id: u32, src: &dyn VectorSource, vis: &mut Visited) {
@@ -122,7 +144,8 @@ impl Hnsw {
         self.level[id as usize] = lvl;
         if lvl > 0 {
             self.upper_off[id as usize] = self.upper.len() as u32;
-            self.upper.resize(self.upper.len() + lvl as usize * (self.m + 1), 0);
+            self.upper
+                .resize(self.upper.len() + lvl as usize * (self.m + 1), 0);
         }
         if self.entry == NO_NODE {
             self.entry = id;
@@ -174,7 +197,10 @@ impl Hnsw {
             .collect();
         c.push((d, new));
         c.sort_unstable();
-        let ids: Vec<u32> = select(&c, self.cap(layer), src).iter().map(|c| c.1).collect();
+        let ids: Vec<u32> = select(&c, self.cap(layer), src)
+            .iter()
+            .map(|c| c.1)
+            .collect();
         self.set_links(n, layer, &ids);
     }
 
@@ -254,7 +280,8 @@ impl Hnsw {
     }
 
     pub(crate) fn memory_bytes(&self) -> u64 {
-        (self.level.len() + 4 * (self.links0.len() + self.upper_off.len() + self.upper.len())) as u64
+        (self.level.len() + 4 * (self.links0.len() + self.upper_off.len() + self.upper.len()))
+            as u64
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
@@ -340,7 +367,12 @@ fn select(cands: &[(i64, u32)], max: usize, src: &dyn VectorSource) -> Vec<(i64,
             break;
         }
         let Some(ve) = src.vector(e) else { continue };
-        if kept.iter().all(|(_, _, vr)| simd::l2(ve, vr) >= d) {
+        // Kept when no kept neighbour is closer than d; l2_within stops as
+        // soon as a partial sum shows "not closer".
+        if kept
+            .iter()
+            .all(|(_, _, vr)| simd::l2_within(ve, vr, d - 1).is_none())
+        {
             kept.push((d, e, ve));
         }
     }

@@ -14,9 +14,19 @@ use super::hnsw::Hnsw;
 use super::quant::{Prepared, Quantizer};
 use super::{simd, Bitset, VectorSource};
 
-/// Distance of the query to node `id`, or `None` for a deleted node.
+/// What a look at one node found.
+pub(crate) enum Probe {
+    /// No vector: the node is deleted (a bridge).
+    Deleted,
+    /// Farther than the bound given; its exact distance was not finished.
+    Far,
+    Near(i64),
+}
+
+/// Distance of the query to graph nodes.
 pub(crate) trait Metric {
-    fn dist(&self, id: u32) -> Option<i64>;
+    /// The distance to `id` if it is at most `bound`.
+    fn probe(&self, id: u32, bound: i64) -> Probe;
     fn prefetch(&self, id: u32);
 }
 
@@ -28,8 +38,14 @@ pub(crate) struct Exact<'a> {
 
 impl Metric for Exact<'_> {
     #[inline]
-    fn dist(&self, id: u32) -> Option<i64> {
-        self.src.vector(id).map(|v| simd::l2(self.q, v))
+    fn probe(&self, id: u32, bound: i64) -> Probe {
+        match self.src.vector(id) {
+            None => Probe::Deleted,
+            Some(v) => match simd::l2_within(self.q, v, bound) {
+                Some(d) => Probe::Near(d),
+                None => Probe::Far,
+            },
+        }
     }
     #[inline]
     fn prefetch(&self, id: u32) {
@@ -62,8 +78,11 @@ impl Coded<'_> {
 
 impl Metric for Coded<'_> {
     #[inline]
-    fn dist(&self, id: u32) -> Option<i64> {
-        self.code(id).map(|c| self.quant.dist(self.prep, c))
+    fn probe(&self, id: u32, _bound: i64) -> Probe {
+        match self.code(id) {
+            None => Probe::Deleted,
+            Some(c) => Probe::Near(self.quant.dist(self.prep, c)),
+        }
     }
     #[inline]
     fn prefetch(&self, id: u32) {
@@ -113,7 +132,9 @@ impl Visited {
 
     #[inline]
     fn seen(&self, id: u32) -> bool {
-        self.marks.get(id as usize).map_or(true, |m| *m == self.epoch)
+        self.marks
+            .get(id as usize)
+            .is_none_or(|m| *m == self.epoch)
     }
 }
 
@@ -137,7 +158,7 @@ pub(crate) fn search_layer<M: Metric>(
     filter: Option<&dyn Fn(u32) -> bool>,
     vis: &mut Visited,
 ) -> Vec<(i64, u32)> {
-    let ok = |id: u32| filter.map_or(true, |f| f(id));
+    let ok = |id: u32| filter.is_none_or(|f| f(id));
     vis.reset(g.slots());
     let mut cands: BinaryHeap<Reverse<(i64, u32)>> = BinaryHeap::with_capacity(ef * 4);
     let mut w: BinaryHeap<(i64, u32)> = BinaryHeap::with_capacity(ef + 1);
@@ -167,9 +188,14 @@ pub(crate) fn search_layer<M: Metric>(
             if !vis.insert(n) {
                 continue;
             }
-            match metric.dist(n) {
-                Some(dn) => {
-                    let full = w.len() >= ef;
+            let full = w.len() >= ef;
+            let bound = if full {
+                w.peek().map_or(i64::MAX, |top| top.0)
+            } else {
+                i64::MAX
+            };
+            match metric.probe(n, bound) {
+                Probe::Near(dn) => {
                     if !full || w.peek().is_some_and(|top| (dn, n) < *top) {
                         cands.push(Reverse((dn, n)));
                         if ok(n) {
@@ -180,7 +206,8 @@ pub(crate) fn search_layer<M: Metric>(
                         }
                     }
                 }
-                None => cands.push(Reverse((d, n))),
+                Probe::Far => {}
+                Probe::Deleted => cands.push(Reverse((d, n))),
             }
         }
     }

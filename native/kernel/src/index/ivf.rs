@@ -44,7 +44,14 @@ impl Ivf {
 
     /// Trains `nlist` centroids on an even sample of `ids` (ascending) and
     /// assigns every id.
-    pub(crate) fn train(&mut self, dim: usize, ids: &[u32], nlist: usize, src: &dyn VectorSource, quant: Option<&Quantizer>) {
+    pub(crate) fn train(
+        &mut self,
+        dim: usize,
+        ids: &[u32],
+        nlist: usize,
+        src: &dyn VectorSource,
+        quant: Option<&Quantizer>,
+    ) {
         let want = (nlist * SAMPLE_PER_LIST).max(MIN_SAMPLE);
         let mut flat = Vec::with_capacity(want.min(ids.len()) * dim);
         for id in super::rng::even_sample(ids, want) {
@@ -82,13 +89,17 @@ impl Ivf {
     }
 
     pub(crate) fn remove(&mut self, id: u32, code_len: usize) {
-        let Some(c) = self.assign.get_mut(id as usize) else { return };
+        let Some(c) = self.assign.get_mut(id as usize) else {
+            return;
+        };
         if *c == NO_LIST {
             return;
         }
         let c = std::mem::replace(c, NO_LIST) as usize;
         let list = &mut self.lists[c];
-        let Some(pos) = list.iter().position(|x| *x == id) else { return };
+        let Some(pos) = list.iter().position(|x| *x == id) else {
+            return;
+        };
         list.swap_remove(pos);
         if code_len > 0 {
             let codes = &mut self.codes[c];
@@ -100,13 +111,16 @@ impl Ivf {
 
     /// Lists to probe: the `nprobe` nearest centroids by (dist, index).
     fn probes(&self, q: &[i32], nprobe: usize) -> Vec<usize> {
-        let dim = q.len();
-        let mut d: Vec<(i64, usize)> = self.centroids.chunks_exact(dim).map(|c| simd::l2(q, c)).zip(0..).collect();
-        let n = nprobe.clamp(1, d.len());
-        d.select_nth_unstable(n - 1);
-        d.truncate(n);
-        d.sort_unstable();
-        d.into_iter().map(|x| x.1).collect()
+        let mut top = TopK::new(nprobe.max(1));
+        for (c, cv) in self.centroids.chunks_exact(q.len()).enumerate() {
+            if let Some(d) = simd::l2_within(q, cv, top.bound()) {
+                top.push(d, c as u32);
+            }
+        }
+        top.into_sorted()
+            .into_iter()
+            .map(|x| x.1 as usize)
+            .collect()
     }
 
     /// Best `keep` candidates from the probed lists: exact distances without
@@ -129,7 +143,7 @@ impl Ivf {
                     let len = qz.code_len();
                     for (i, code) in self.codes[c].chunks_exact(len).enumerate() {
                         let d = qz.dist(prep, code);
-                        if top.admits(d, ids[i]) && filter.map_or(true, |f| f(ids[i])) {
+                        if top.admits(d, ids[i]) && filter.is_none_or(|f| f(ids[i])) {
                             top.push(d, ids[i]);
                         }
                     }
@@ -137,11 +151,14 @@ impl Ivf {
                 None => {
                     for (i, &id) in ids.iter().enumerate() {
                         if let Some(next) = ids.get(i + 1).and_then(|n| src.vector(*n)) {
-                            simd::prefetch_all(next);
+                            simd::prefetch(next);
                         }
                         let Some(v) = src.vector(id) else { continue };
-                        let d = simd::l2(q, v);
-                        if top.admits(d, id) && filter.map_or(true, |f| f(id)) {
+                        // Stop reading a vector once it cannot enter the top k.
+                        let Some(d) = simd::l2_within(q, v, top.bound()) else {
+                            continue;
+                        };
+                        if top.admits(d, id) && filter.is_none_or(|f| f(id)) {
                             top.push(d, id);
                         }
                     }
@@ -154,7 +171,10 @@ impl Ivf {
     pub(crate) fn memory_bytes(&self) -> (u64, u64) {
         let codes: usize = self.codes.iter().map(|c| c.len()).sum();
         let ids: usize = self.lists.iter().map(|l| l.len() * 4).sum();
-        (codes as u64, (ids + self.centroids.len() * 4 + self.assign.len() * 4) as u64)
+        (
+            codes as u64,
+            (ids + self.centroids.len() * 4 + self.assign.len() * 4) as u64,
+        )
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
@@ -169,7 +189,13 @@ impl Ivf {
 
     /// Reads lists written by [`Ivf::write`]; every id must be live, below
     /// `slots`, and in exactly one list.
-    pub(crate) fn read(r: &mut Reader, dim: usize, slots: u32, live: &Bitset, code_len: usize) -> Result<Ivf, IndexError> {
+    pub(crate) fn read(
+        r: &mut Reader,
+        dim: usize,
+        slots: u32,
+        live: &Bitset,
+        code_len: usize,
+    ) -> Result<Ivf, IndexError> {
         let bad = IndexError::Corrupt;
         let n = r.len(dim.max(1) * 4, "ivf nlist")?;
         let centroids = r.i32s(n * dim, "ivf centroids")?;
@@ -177,7 +203,11 @@ impl Ivf {
         if centroids.iter().any(|x| x.unsigned_abs() > bound as u32) {
             return Err(bad("ivf centroid"));
         }
-        let mut ivf = Ivf { centroids, assign: vec![NO_LIST; slots as usize], ..Ivf::default() };
+        let mut ivf = Ivf {
+            centroids,
+            assign: vec![NO_LIST; slots as usize],
+            ..Ivf::default()
+        };
         for c in 0..n {
             let len = r.len(4 + code_len, "ivf list length")?;
             let ids = r.u32s(len, "ivf list")?;
@@ -187,7 +217,8 @@ impl Ivf {
                 }
                 ivf.assign[id as usize] = c as u32;
             }
-            ivf.codes.push(r.take(len * code_len, "ivf codes")?.to_vec());
+            ivf.codes
+                .push(r.take(len * code_len, "ivf codes")?.to_vec());
             ivf.lists.push(ids);
         }
         Ok(ivf)

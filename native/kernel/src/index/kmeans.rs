@@ -33,8 +33,13 @@ pub(crate) fn dist(a: &[i32], b: &[i32]) -> i64 {
 pub(crate) fn nearest(centroids: &[i32], d: usize, v: &[i32]) -> (usize, i64) {
     let mut best = (0usize, i64::MAX);
     for (c, cv) in centroids.chunks_exact(d).enumerate() {
-        let dd = dist(v, cv);
-        if dd < best.1 {
+        // Only a strictly closer centroid matters: stop summing beyond best - 1.
+        let dd = if d >= 32 {
+            simd::l2_within(v, cv, best.1.saturating_sub(1))
+        } else {
+            Some(dist(v, cv))
+        };
+        if let Some(dd) = dd.filter(|x| *x < best.1) {
             best = (c, dd);
         }
     }
@@ -101,7 +106,7 @@ pub(crate) fn nearest_col(ct: &[i32], k: usize, v: &[i32], scratch: &mut [u64]) 
 
 /// `min(k, n)` centroids of the `n = points.len() / d` points, flat.
 pub(crate) fn kmeans(points: &[i32], d: usize, k: usize, iters: usize, seed: u64) -> Vec<i32> {
-    let n = if d == 0 { 0 } else { points.len() / d };
+    let n = points.len().checked_div(d).unwrap_or(0);
     let k = k.min(n);
     if k == 0 {
         return Vec::new();
@@ -114,9 +119,17 @@ pub(crate) fn kmeans(points: &[i32], d: usize, k: usize, iters: usize, seed: u64
     for round in 0..=iters {
         let mut changed = false;
         // Short vectors: scan centroids dimension-major (vectorised).
-        let ct = if d < 32 { transpose(&cent, d, k) } else { Vec::new() };
+        let ct = if d < 32 {
+            transpose(&cent, d, k)
+        } else {
+            Vec::new()
+        };
         for i in 0..n {
-            let (c, dd) = if d < 32 { nearest_col(&ct, k, pt(i), &mut scratch) } else { nearest(&cent, d, pt(i)) };
+            let (c, dd) = if d < 32 {
+                nearest_col(&ct, k, pt(i), &mut scratch)
+            } else {
+                nearest(&cent, d, pt(i))
+            };
             if assign[i] != c {
                 changed = true;
                 assign[i] = c;
@@ -157,8 +170,8 @@ fn plus_plus_init(points: &[i32], d: usize, n: usize, k: usize, seed: u64) -> Ve
             chosen
         };
         let c = pt(pick).to_vec();
-        for i in 0..n {
-            best[i] = best[i].min(dist(pt(i), &c));
+        for (i, b) in best.iter_mut().enumerate() {
+            *b = (*b).min(dist(pt(i), &c));
         }
         cent.extend_from_slice(&c);
     }
@@ -195,7 +208,11 @@ fn update(points: &[i32], d: usize, k: usize, assign: &[usize], dists: &[i64], c
         for j in 0..d {
             let s = sums[c * d + j];
             // Round half away from zero; the mean of i32 values fits an i32.
-            let q = if s >= 0 { (2 * s + cnt) / (2 * cnt) } else { -((-2 * s + cnt) / (2 * cnt)) };
+            let q = if s >= 0 {
+                (2 * s + cnt) / (2 * cnt)
+            } else {
+                -((-2 * s + cnt) / (2 * cnt))
+            };
             cent[c * d + j] = q as i32;
         }
     }
@@ -225,15 +242,25 @@ mod tests {
         let mut r = crate::index::rng::Rng::new(9);
         for w in [1usize, 3, 8, 17] {
             let k = 37;
-            let rows: Vec<i32> = (0..k * w).map(|_| r.below(1 << 29) as i32 - (1 << 28)).collect();
-            let v: Vec<i32> = (0..w).map(|_| r.below(1 << 29) as i32 - (1 << 28)).collect();
+            let rows: Vec<i32> = (0..k * w)
+                .map(|_| r.below(1 << 29) as i32 - (1 << 28))
+                .collect();
+            let v: Vec<i32> = (0..w)
+                .map(|_| r.below(1 << 29) as i32 - (1 << 28))
+                .collect();
             let mut out = vec![0u64; k];
             col_dists(&transpose(&rows, w, k), k, &v, &mut out);
             for c in 0..k {
-                assert_eq!(out[c] as i64, crate::distance::l2_sq_scalar(&v, &rows[c * w..(c + 1) * w]));
+                assert_eq!(
+                    out[c] as i64,
+                    crate::distance::l2_sq_scalar(&v, &rows[c * w..(c + 1) * w])
+                );
             }
             let mut s = vec![0u64; k];
-            assert_eq!(nearest_col(&transpose(&rows, w, k), k, &v, &mut s), nearest(&rows, w, &v));
+            assert_eq!(
+                nearest_col(&transpose(&rows, w, k), k, &v, &mut s),
+                nearest(&rows, w, &v)
+            );
         }
     }
 

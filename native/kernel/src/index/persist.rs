@@ -38,7 +38,14 @@ fn quant_code(q: QuantKind) -> u8 {
 }
 
 fn shape(cfg: &IndexConfig) -> [u32; 5] {
-    [cfg.hnsw_m, cfg.hnsw_ef_construction, cfg.ivf_nlist, cfg.pq_m, cfg.train_min].map(|x| x.min(u32::MAX as usize) as u32)
+    [
+        cfg.hnsw_m,
+        cfg.hnsw_ef_construction,
+        cfg.ivf_nlist,
+        cfg.pq_m,
+        cfg.train_min,
+    ]
+    .map(|x| x.min(u32::MAX as usize) as u32)
 }
 
 impl Index {
@@ -113,8 +120,10 @@ impl Index {
         ix.slots = r.u32("slots")?;
         ix.live_count = r.u32("live count")?;
         ix.trained_at = r.u32("trained at")?;
+        // The bitset grows with the highest id inserted, so it has exactly
+        // ceil(slots / 64) words; this also bounds `slots` by the input size.
         let nwords = r.len(8, "live bitset")?;
-        if nwords as u64 * 64 > ix.slots as u64 + 63 {
+        if nwords as u64 != (ix.slots as u64).div_ceil(64) {
             return Err(bad("live bitset"));
         }
         ix.live = Bitset::from_words(r.u64s(nwords, "live bitset")?);
@@ -127,23 +136,34 @@ impl Index {
             1 => Some(Quantizer::read(&mut r, dim)?),
             _ => return Err(bad("quantizer flag")),
         };
-        if ix.quant.is_some() != (cfg.quant != QuantKind::None && ix.trained_at > 0) {
+        if ix.quant.is_some() != (cfg.uses_codes() && ix.trained_at > 0) {
             return Err(bad("quantizer presence"));
         }
         let ncodes = r.len(1, "codes")?;
         ix.codes = r.take(ncodes, "codes")?.to_vec();
         let code_len = ix.quant.as_ref().map_or(0, |q| q.code_len());
-        let want = if cfg.kind == IndexKind::Ivf { 0 } else { ix.slots as usize * code_len };
+        let want = if cfg.kind == IndexKind::Ivf {
+            0
+        } else {
+            ix.slots as usize * code_len
+        };
         if ix.codes.len() != want {
             return Err(bad("codes length"));
         }
         match cfg.kind {
             IndexKind::Brute => {}
-            IndexKind::Hnsw => ix.hnsw = Some(Hnsw::read(&mut r, cfg.hnsw_m, cfg.hnsw_ef_construction)?),
+            IndexKind::Hnsw => {
+                let g = Hnsw::read(&mut r, cfg.hnsw_m, cfg.hnsw_ef_construction)?;
+                if g.slots() != ix.slots as usize {
+                    return Err(bad("hnsw slots"));
+                }
+                ix.hnsw = Some(g);
+            }
             IndexKind::Ivf => {
                 let ivf = Ivf::read(&mut r, dim, ix.slots, &ix.live, code_len)?;
                 let trained = ix.trained_at > 0;
-                if ivf.trained() != trained || (trained && ivf.assigned() != ix.live_count as usize) {
+                if ivf.trained() != trained || (trained && ivf.assigned() != ix.live_count as usize)
+                {
                     return Err(bad("ivf lists"));
                 }
                 ix.ivf = Some(ivf);

@@ -76,7 +76,10 @@ impl Quantizer {
         for j in 0..m {
             let (lo, hi) = (bounds[j], bounds[j + 1]);
             let w = hi - lo;
-            let sub: Vec<i32> = sample.chunks_exact(dim).flat_map(|v| v[lo..hi].iter().copied()).collect();
+            let sub: Vec<i32> = sample
+                .chunks_exact(dim)
+                .flat_map(|v| v[lo..hi].iter().copied())
+                .collect();
             let mut c = kmeans::kmeans(&sub, w, ks, PQ_TRAIN_ITERS, j as u64);
             // Fewer distinct points than ks: repeat the last row so every code
             // still decodes to a valid centroid.
@@ -101,7 +104,11 @@ impl Quantizer {
             Quantizer::Sq8(s) => {
                 for (j, o) in out.iter_mut().enumerate() {
                     let off = v[j] as i64 - s.min[j] as i64;
-                    *o = if off <= 0 { 0 } else { ((2 * off + s.step) / (2 * s.step)).min(255) as u8 };
+                    *o = if off <= 0 {
+                        0
+                    } else {
+                        ((2 * off + s.step) / (2 * s.step)).min(255) as u8
+                    };
                 }
             }
             Quantizer::Pq(p) => {
@@ -128,7 +135,12 @@ impl Quantizer {
                 let mut scratch = [0u64; 256];
                 for j in 0..m {
                     let (lo, hi) = (p.bounds[j], p.bounds[j + 1]);
-                    kmeans::col_dists(&p.books[lo * p.ks..hi * p.ks], p.ks, &q[lo..hi], &mut scratch);
+                    kmeans::col_dists(
+                        &p.books[lo * p.ks..hi * p.ks],
+                        p.ks,
+                        &q[lo..hi],
+                        &mut scratch,
+                    );
                     for c in 0..p.ks {
                         t[j * 256 + c] = scratch[c] as i64;
                     }

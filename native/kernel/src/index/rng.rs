@@ -75,7 +75,9 @@ pub(crate) fn even_sample(ids: &[u32], want: usize) -> Vec<u32> {
         return ids.to_vec();
     }
     let n = ids.len() as u64;
-    (0..want as u64).map(|i| ids[(i * n / want as u64) as usize]).collect()
+    (0..want as u64)
+        .map(|i| ids[(i * n / want as u64) as usize])
+        .collect()
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 /// The distance functions for this CPU.
 pub(crate) struct Kernels {
     pub l2: fn(&[i32], &[i32]) -> i64,
+    pub l2_within: fn(&[i32], &[i32], i64) -> Option<i64>,
     pub sq8: fn(&[u8], &[u8]) -> u64,
     pub name: &'static str,
 }
@@ -23,14 +24,30 @@ pub(crate) fn kernels() -> &'static Kernels {
     K.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
-                return Kernels { l2: x86::l2_avx512_entry, sq8: x86::sq8_avx512_entry, name: "avx512" };
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw")
+            {
+                return Kernels {
+                    l2: x86::l2_avx512_entry,
+                    l2_within: x86::l2_within_avx512_entry,
+                    sq8: x86::sq8_avx512_entry,
+                    name: "avx512",
+                };
             }
             if std::is_x86_feature_detected!("avx2") {
-                return Kernels { l2: crate::distance::l2_sq, sq8: x86::sq8_avx2_entry, name: "avx2" };
+                return Kernels {
+                    l2: crate::distance::l2_sq,
+                    l2_within: l2_within_chunked,
+                    sq8: x86::sq8_avx2_entry,
+                    name: "avx2",
+                };
             }
         }
-        Kernels { l2: crate::distance::l2_sq_scalar, sq8: sq8_scalar, name: "scalar" }
+        Kernels {
+            l2: crate::distance::l2_sq_scalar,
+            l2_within: l2_within_chunked,
+            sq8: sq8_scalar,
+            name: "scalar",
+        }
     })
 }
 
@@ -45,38 +62,59 @@ pub(crate) fn l2(a: &[i32], b: &[i32]) -> i64 {
     (kernels().l2)(a, b)
 }
 
+/// Dimensions per step of [`l2_within`]: 512 bytes, eight cache lines.
+const BOUND_CHUNK: usize = 128;
+
+/// Exact squared L2 if it is at most `bound`, else `None`, stopping as soon as
+/// a partial sum exceeds `bound`. Partial sums only grow, so the decision is
+/// exact; the saving is the memory of the part never read, which is what a
+/// scan over scattered vectors (IVF lists, graph neighbours) waits on.
+#[inline]
+pub(crate) fn l2_within(a: &[i32], b: &[i32], bound: i64) -> Option<i64> {
+    (kernels().l2_within)(a, b, bound)
+}
+
+/// [`l2_within`] from the plain kernel, one call per chunk.
+fn l2_within_chunked(a: &[i32], b: &[i32], bound: i64) -> Option<i64> {
+    let l2 = kernels().l2;
+    if a.len() <= 2 * BOUND_CHUNK || bound == i64::MAX {
+        let d = l2(a, b);
+        return (d <= bound).then_some(d);
+    }
+    let mut acc = 0i64;
+    for (ca, cb) in a.chunks(BOUND_CHUNK).zip(b.chunks(BOUND_CHUNK)) {
+        acc += l2(ca, cb);
+        if acc > bound {
+            return None;
+        }
+    }
+    Some(acc)
+}
+
 /// Portable SQ8 distance: the oracle for the SIMD paths.
 pub(crate) fn sq8_scalar(a: &[u8], b: &[u8]) -> u64 {
-    a.iter().zip(b).map(|(x, y)| {
-        let d = *x as i32 - *y as i32;
-        (d * d) as u64
-    }).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            let d = *x as i32 - *y as i32;
+            (d * d) as u64
+        })
+        .sum()
 }
 
 /// SIMD SQ8 kernels accumulate in i32 lanes; each lane gains at most
 /// 4 * 255^2 per 64 bytes, so 64 KiB blocks stay far below 2^31.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const SQ8_BLOCK: usize = 1 << 16;
 
 /// Hint the CPU to start loading the first cache lines of `data` (enough for
 /// the hardware prefetcher to take over on a long vector).
 #[inline]
 pub(crate) fn prefetch<T>(data: &[T]) {
-    prefetch_bytes(data, 256);
-}
-
-/// Hint the CPU to load all of `data`: used one vector ahead in list scans,
-/// where each vector sits somewhere else in memory.
-#[inline]
-pub(crate) fn prefetch_all<T>(data: &[T]) {
-    prefetch_bytes(data, usize::MAX);
-}
-
-#[inline]
-fn prefetch_bytes<T>(data: &[T], max: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let bytes = std::mem::size_of_val(data).min(max);
+        let bytes = std::mem::size_of_val(data).min(256);
         let p = data.as_ptr() as *const i8;
         let mut off = 0;
         while off < bytes {
@@ -85,6 +123,8 @@ fn prefetch_bytes<T>(data: &[T], max: usize) {
             off += 64;
         }
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -97,11 +137,26 @@ mod x86 {
     pub fn l2_avx512_entry(a: &[i32], b: &[i32]) -> i64 {
         unsafe { l2_avx512(a, b) }
     }
+    pub fn l2_within_avx512_entry(a: &[i32], b: &[i32], bound: i64) -> Option<i64> {
+        unsafe { l2_within_avx512(a, b, bound) }
+    }
     pub fn sq8_avx512_entry(a: &[u8], b: &[u8]) -> u64 {
-        a.chunks(SQ8_BLOCK).zip(b.chunks(SQ8_BLOCK)).map(|(x, y)| unsafe { sq8_avx512(x, y) }).sum()
+        if a.len() <= SQ8_BLOCK {
+            return unsafe { sq8_avx512(a, b) };
+        }
+        a.chunks(SQ8_BLOCK)
+            .zip(b.chunks(SQ8_BLOCK))
+            .map(|(x, y)| unsafe { sq8_avx512(x, y) })
+            .sum()
     }
     pub fn sq8_avx2_entry(a: &[u8], b: &[u8]) -> u64 {
-        a.chunks(SQ8_BLOCK).zip(b.chunks(SQ8_BLOCK)).map(|(x, y)| unsafe { sq8_avx2(x, y) }).sum()
+        if a.len() <= SQ8_BLOCK {
+            return unsafe { sq8_avx2(a, b) };
+        }
+        a.chunks(SQ8_BLOCK)
+            .zip(b.chunks(SQ8_BLOCK))
+            .map(|(x, y)| unsafe { sq8_avx2(x, y) })
+            .sum()
     }
 
     /// 16 i32 differences per register; `vpmuldq` squares the even lanes, a
@@ -115,20 +170,42 @@ mod x86 {
         let mut acc1 = _mm512_setzero_si512();
         let mut i = 0;
         while i + 32 <= n {
-            let d0 = _mm512_sub_epi32(_mm512_loadu_si512(pa.add(i) as *const _), _mm512_loadu_si512(pb.add(i) as *const _));
-            let d1 = _mm512_sub_epi32(_mm512_loadu_si512(pa.add(i + 16) as *const _), _mm512_loadu_si512(pb.add(i + 16) as *const _));
+            let d0 = _mm512_sub_epi32(
+                _mm512_loadu_si512(pa.add(i) as *const _),
+                _mm512_loadu_si512(pb.add(i) as *const _),
+            );
+            let d1 = _mm512_sub_epi32(
+                _mm512_loadu_si512(pa.add(i + 16) as *const _),
+                _mm512_loadu_si512(pb.add(i + 16) as *const _),
+            );
             let o0 = _mm512_srli_epi64::<32>(d0);
             let o1 = _mm512_srli_epi64::<32>(d1);
-            acc0 = _mm512_add_epi64(acc0, _mm512_add_epi64(_mm512_mul_epi32(d0, d0), _mm512_mul_epi32(o0, o0)));
-            acc1 = _mm512_add_epi64(acc1, _mm512_add_epi64(_mm512_mul_epi32(d1, d1), _mm512_mul_epi32(o1, o1)));
+            acc0 = _mm512_add_epi64(
+                acc0,
+                _mm512_add_epi64(_mm512_mul_epi32(d0, d0), _mm512_mul_epi32(o0, o0)),
+            );
+            acc1 = _mm512_add_epi64(
+                acc1,
+                _mm512_add_epi64(_mm512_mul_epi32(d1, d1), _mm512_mul_epi32(o1, o1)),
+            );
             i += 32;
         }
         while i < n {
             let left = (n - i).min(16);
-            let mask: __mmask16 = if left == 16 { 0xFFFF } else { (1u16 << left) - 1 };
-            let d = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(mask, pa.add(i)), _mm512_maskz_loadu_epi32(mask, pb.add(i)));
+            let mask: __mmask16 = if left == 16 {
+                0xFFFF
+            } else {
+                (1u16 << left) - 1
+            };
+            let d = _mm512_sub_epi32(
+                _mm512_maskz_loadu_epi32(mask, pa.add(i)),
+                _mm512_maskz_loadu_epi32(mask, pb.add(i)),
+            );
             let o = _mm512_srli_epi64::<32>(d);
-            acc0 = _mm512_add_epi64(acc0, _mm512_add_epi64(_mm512_mul_epi32(d, d), _mm512_mul_epi32(o, o)));
+            acc0 = _mm512_add_epi64(
+                acc0,
+                _mm512_add_epi64(_mm512_mul_epi32(d, d), _mm512_mul_epi32(o, o)),
+            );
             i += left;
         }
         let mut lanes = [0i64; 8];
@@ -136,29 +213,94 @@ mod x86 {
         lanes.iter().sum()
     }
 
-    /// |a-b| per byte via two saturating subtractions, widened to i16 and
-    /// squared-and-paired with `vpmaddwd` into i32 lanes.
-    #[target_feature(enable = "avx512f,avx512bw")]
-    unsafe fn sq8_avx512(a: &[u8], b: &[u8]) -> u64 {
+    /// [`l2_avx512`] that checks the running sum against `bound` after every
+    /// 128 dimensions and gives up once it is exceeded.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn l2_within_avx512(a: &[i32], b: &[i32], bound: i64) -> Option<i64> {
+        #[inline(always)]
+        unsafe fn sq(d: __m512i) -> __m512i {
+            let o = _mm512_srli_epi64::<32>(d);
+            _mm512_add_epi64(_mm512_mul_epi32(d, d), _mm512_mul_epi32(o, o))
+        }
         let n = a.len().min(b.len());
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let zero = _mm512_setzero_si512();
         let mut acc = _mm512_setzero_si512();
         let mut i = 0;
+        while i + 128 <= n {
+            for s in 0..4 {
+                let o = i + 32 * s;
+                let d0 = _mm512_sub_epi32(
+                    _mm512_loadu_si512(pa.add(o) as *const _),
+                    _mm512_loadu_si512(pb.add(o) as *const _),
+                );
+                let d1 = _mm512_sub_epi32(
+                    _mm512_loadu_si512(pa.add(o + 16) as *const _),
+                    _mm512_loadu_si512(pb.add(o + 16) as *const _),
+                );
+                acc = _mm512_add_epi64(acc, _mm512_add_epi64(sq(d0), sq(d1)));
+            }
+            i += 128;
+            if _mm512_reduce_add_epi64(acc) > bound {
+                return None;
+            }
+        }
         while i < n {
-            let left = (n - i).min(64);
-            let mask: __mmask64 = if left == 64 { u64::MAX } else { (1u64 << left) - 1 };
-            let va = _mm512_maskz_loadu_epi8(mask, pa.add(i) as *const i8);
-            let vb = _mm512_maskz_loadu_epi8(mask, pb.add(i) as *const i8);
+            let left = (n - i).min(16);
+            let mask: __mmask16 = if left == 16 {
+                0xFFFF
+            } else {
+                (1u16 << left) - 1
+            };
+            let d = _mm512_sub_epi32(
+                _mm512_maskz_loadu_epi32(mask, pa.add(i)),
+                _mm512_maskz_loadu_epi32(mask, pb.add(i)),
+            );
+            acc = _mm512_add_epi64(acc, sq(d));
+            i += left;
+        }
+        let total = _mm512_reduce_add_epi64(acc);
+        (total <= bound).then_some(total)
+    }
+
+    /// |a-b| per byte via two saturating subtractions, widened to i16 and
+    /// squared-and-paired with `vpmaddwd` into i32 lanes. Full 64-byte steps
+    /// unmasked, one masked tail step; blocks of at most 64 KiB keep the u32
+    /// lane sums exact.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn sq8_avx512(a: &[u8], b: &[u8]) -> u64 {
+        #[inline(always)]
+        unsafe fn step(va: __m512i, vb: __m512i, acc: __m512i) -> __m512i {
+            let zero = _mm512_setzero_si512();
             let d = _mm512_or_si512(_mm512_subs_epu8(va, vb), _mm512_subs_epu8(vb, va));
             let lo = _mm512_unpacklo_epi8(d, zero);
             let hi = _mm512_unpackhi_epi8(d, zero);
-            acc = _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_madd_epi16(lo, lo), _mm512_madd_epi16(hi, hi)));
-            i += left;
+            _mm512_add_epi32(
+                acc,
+                _mm512_add_epi32(_mm512_madd_epi16(lo, lo), _mm512_madd_epi16(hi, hi)),
+            )
         }
-        let mut lanes = [0u32; 16];
-        _mm512_storeu_si512(lanes.as_mut_ptr() as *mut _, acc);
-        lanes.iter().map(|x| *x as u64).sum()
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc = _mm512_setzero_si512();
+        let mut i = 0;
+        while i + 64 <= n {
+            acc = step(
+                _mm512_loadu_si512(pa.add(i) as *const _),
+                _mm512_loadu_si512(pb.add(i) as *const _),
+                acc,
+            );
+            i += 64;
+        }
+        if i < n {
+            let mask: __mmask64 = (1u64 << (n - i)) - 1;
+            let va = _mm512_maskz_loadu_epi8(mask, pa.add(i) as *const i8);
+            let vb = _mm512_maskz_loadu_epi8(mask, pb.add(i) as *const i8);
+            acc = step(va, vb, acc);
+        }
+        // Lanes are non-negative i32 values; widen before the final sum.
+        let lo = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(acc));
+        let hi = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64::<1>(acc));
+        _mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi)) as u64
     }
 
     #[target_feature(enable = "avx2")]
@@ -174,7 +316,10 @@ mod x86 {
             let d = _mm256_or_si256(_mm256_subs_epu8(va, vb), _mm256_subs_epu8(vb, va));
             let lo = _mm256_unpacklo_epi8(d, zero);
             let hi = _mm256_unpackhi_epi8(d, zero);
-            acc = _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(lo, lo), _mm256_madd_epi16(hi, hi)));
+            acc = _mm256_add_epi32(
+                acc,
+                _mm256_add_epi32(_mm256_madd_epi16(lo, lo), _mm256_madd_epi16(hi, hi)),
+            );
             i += 32;
         }
         let mut lanes = [0u32; 8];
@@ -186,64 +331,5 @@ mod x86 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::index::rng::Rng;
-
-    /// Every kernel set this CPU can run, so the AVX2 path is tested on an
-    /// AVX-512 machine too.
-    fn runnable() -> Vec<Kernels> {
-        let mut v = vec![Kernels { l2: crate::distance::l2_sq_scalar, sq8: sq8_scalar, name: "scalar" }];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") {
-                v.push(Kernels { l2: crate::distance::l2_sq, sq8: x86::sq8_avx2_entry, name: "avx2" });
-            }
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
-                v.push(Kernels { l2: x86::l2_avx512_entry, sq8: x86::sq8_avx512_entry, name: "avx512" });
-            }
-        }
-        v
-    }
-
-    #[test]
-    fn exact_kernel_equals_scalar_for_every_small_length_and_extremes() {
-        for k in runnable() {
-            check_exact(k.l2);
-        }
-    }
-
-    fn check_exact(l2: fn(&[i32], &[i32]) -> i64) {
-        let mut r = Rng::new(1);
-        for len in 0..100usize {
-            let bound = crate::fixed::max_abs_raw(len.max(1)) as i64;
-            for _ in 0..10 {
-                let mut v = || (r.below(2 * bound as u64 + 1) as i64 - bound) as i32;
-                let a: Vec<i32> = (0..len).map(|_| v()).collect();
-                let b: Vec<i32> = (0..len).map(|_| v()).collect();
-                assert_eq!(l2(&a, &b), crate::distance::l2_sq_scalar(&a, &b), "len {len}");
-            }
-            let m = bound as i32;
-            let (a, b) = (vec![m; len], vec![-m; len]);
-            assert_eq!(l2(&a, &b), crate::distance::l2_sq_scalar(&a, &b));
-        }
-    }
-
-    #[test]
-    fn sq8_kernel_equals_scalar_including_long_vectors() {
-        for k in runnable() {
-            check_sq8(&k);
-        }
-    }
-
-    fn check_sq8(k: &Kernels) {
-        let mut r = Rng::new(2);
-        for len in (0..200usize).chain([1000, 70_000, 140_001]) {
-            let a: Vec<u8> = (0..len).map(|_| r.below(256) as u8).collect();
-            let b: Vec<u8> = (0..len).map(|_| r.below(256) as u8).collect();
-            assert_eq!((k.sq8)(&a, &b), sq8_scalar(&a, &b), "len {len}");
-        }
-        let (a, b) = (vec![255u8; 140_001], vec![0u8; 140_001]);
-        assert_eq!((k.sq8)(&a, &b), 140_001 * 65025);
-    }
-}
+#[path = "simd_tests.rs"]
+mod tests;

@@ -40,7 +40,8 @@ impl Index {
             trained_at: 0,
             quant: None,
             codes: Vec::new(),
-            hnsw: (cfg.kind == IndexKind::Hnsw).then(|| Hnsw::new(cfg.hnsw_m, cfg.hnsw_ef_construction)),
+            hnsw: (cfg.kind == IndexKind::Hnsw)
+                .then(|| Hnsw::new(cfg.hnsw_m, cfg.hnsw_ef_construction)),
             ivf: (cfg.kind == IndexKind::Ivf).then(Ivf::default),
         }
     }
@@ -74,12 +75,20 @@ impl Index {
     }
 
     fn needs_training(&self) -> bool {
-        self.cfg.kind == IndexKind::Ivf || self.cfg.quant != QuantKind::None
+        self.cfg.kind == IndexKind::Ivf || self.cfg.uses_codes()
     }
 
     fn train_threshold(&self) -> usize {
-        let min = if self.cfg.train_min == 0 { DEFAULT_TRAIN_MIN } else { self.cfg.train_min };
-        if self.cfg.kind == IndexKind::Ivf { min.max(4 * self.cfg.ivf_nlist) } else { min }
+        let min = if self.cfg.train_min == 0 {
+            DEFAULT_TRAIN_MIN
+        } else {
+            self.cfg.train_min
+        };
+        if self.cfg.kind == IndexKind::Ivf {
+            min.max(4 * self.cfg.ivf_nlist)
+        } else {
+            min
+        }
     }
 
     /// Record `id` now exists in `src` (ids need not arrive in order).
@@ -89,7 +98,7 @@ impl Index {
         let live = self.live_count as usize;
         if self.needs_training()
             && live >= self.train_threshold()
-            && (self.trained_at == 0 || live >= 4 * self.trained_at as usize)
+            && (self.trained_at == 0 || live >= 2 * self.trained_at as usize)
         {
             self.train(src);
         }
@@ -106,7 +115,10 @@ impl Index {
         if let (Some(q), true) = (&self.quant, self.cfg.kind != IndexKind::Ivf) {
             let len = q.code_len();
             self.codes.resize(self.slots as usize * len, 0);
-            q.encode(v, &mut self.codes[id as usize * len..(id as usize + 1) * len]);
+            q.encode(
+                v,
+                &mut self.codes[id as usize * len..(id as usize + 1) * len],
+            );
         }
         if let Some(g) = &mut self.hnsw {
             with_visited(|vis| g.insert(id, src, vis));
@@ -161,11 +173,20 @@ impl Index {
             flat
         };
         self.quant = match self.cfg.quant {
+            _ if !self.cfg.uses_codes() => None,
             QuantKind::None => None,
             QuantKind::Scalar => Some(Quantizer::train_sq8(&gather(&ids), self.dim)),
             QuantKind::Product => {
-                let m = if self.cfg.pq_m == 0 { self.dim.div_ceil(8) } else { self.cfg.pq_m };
-                Some(Quantizer::train_pq(&gather(&even_sample(&ids, PQ_SAMPLE)), self.dim, m))
+                let m = if self.cfg.pq_m == 0 {
+                    self.dim.div_ceil(8)
+                } else {
+                    self.cfg.pq_m
+                };
+                Some(Quantizer::train_pq(
+                    &gather(&even_sample(&ids, PQ_SAMPLE)),
+                    self.dim,
+                    m,
+                ))
             }
         };
         if let (Some(q), true) = (&self.quant, self.cfg.kind != IndexKind::Ivf) {
@@ -173,13 +194,26 @@ impl Index {
             self.codes = vec![0; self.slots as usize * len];
             for &id in &ids {
                 if let Some(v) = src.vector(id) {
-                    q.encode(v, &mut self.codes[id as usize * len..(id as usize + 1) * len]);
+                    q.encode(
+                        v,
+                        &mut self.codes[id as usize * len..(id as usize + 1) * len],
+                    );
                 }
             }
         }
         if let Some(ivf) = &mut self.ivf {
-            let nlist = if self.cfg.ivf_nlist == 0 { isqrt_round(ids.len()) } else { self.cfg.ivf_nlist };
-            ivf.train(self.dim, &ids, nlist.clamp(1, ids.len()), src, self.quant.as_ref());
+            let nlist = if self.cfg.ivf_nlist == 0 {
+                isqrt_round(ids.len())
+            } else {
+                self.cfg.ivf_nlist
+            };
+            ivf.train(
+                self.dim,
+                &ids,
+                nlist.clamp(1, ids.len()),
+                src,
+                self.quant.as_ref(),
+            );
         }
         self.trained_at = self.live_count;
     }
@@ -222,7 +256,12 @@ impl Index {
                 let ef = params.ef.unwrap_or(self.cfg.hnsw_ef_search).max(k);
                 with_visited(|vis| match &quant {
                     Some((q, prep)) => {
-                        let m = Coded { quant: q, prep, codes: &self.codes, live: &self.live };
+                        let m = Coded {
+                            quant: q,
+                            prep,
+                            codes: &self.codes,
+                            live: &self.live,
+                        };
                         rerank(query, &g.search(&m, ef, filter, vis), k, src)
                     }
                     None => {
@@ -282,5 +321,9 @@ fn isqrt_round(n: usize) -> usize {
         r += 1;
     }
     // round: compare n with (r + 0.5)^2 = r^2 + r + 0.25
-    if n > r * r + r { r + 1 } else { r }
+    if n > r * r + r {
+        r + 1
+    } else {
+        r
+    }
 }

@@ -11,7 +11,10 @@ pub(crate) struct TopK {
 
 impl TopK {
     pub(crate) fn new(k: usize) -> Self {
-        TopK { k, heap: BinaryHeap::with_capacity(k + 1) }
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
     }
 
     /// Would `(d, id)` enter the set? Cheap pre-check before costly work
@@ -24,6 +27,15 @@ impl TopK {
         match self.heap.peek() {
             Some(top) => (d, id) < *top,
             None => false,
+        }
+    }
+
+    /// Largest distance that could still enter (`i64::MAX` until full).
+    #[inline]
+    pub(crate) fn bound(&self) -> i64 {
+        match self.heap.peek() {
+            Some(top) if self.heap.len() >= self.k => top.0,
+            _ => i64::MAX,
         }
     }
 

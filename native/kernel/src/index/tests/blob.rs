@@ -3,7 +3,13 @@ use crate::index::IndexError;
 
 fn small(c: IndexConfig) -> (MemSource, Index) {
     let mut src = source(600, 8, 41);
-    let mut ix = build(IndexConfig { train_min: 200, ..c }, &src);
+    let mut ix = build(
+        IndexConfig {
+            train_min: 200,
+            ..c
+        },
+        &src,
+    );
     for id in [5u32, 77, 300] {
         src.alive[id as usize] = false;
         ix.on_delete(id);
@@ -21,7 +27,11 @@ fn every_index_round_trips_through_its_bytes() {
         assert_eq!(back.memory_bytes(), ix.memory_bytes());
         for q in uniform(10, 8, 42).chunks_exact(8) {
             let p = SearchParams::default();
-            assert_eq!(back.search(q, 10, p, &src, None), ix.search(q, 10, p, &src, None), "{c:?}");
+            assert_eq!(
+                back.search(q, 10, p, &src, None),
+                ix.search(q, 10, p, &src, None),
+                "{c:?}"
+            );
         }
     }
 }
@@ -33,15 +43,39 @@ fn a_blob_built_with_other_settings_is_refused_so_the_caller_rebuilds() {
     let c = *ix.config();
     let other = [
         IndexConfig { hnsw_m: 8, ..c },
-        IndexConfig { kind: IndexKind::Ivf, ..c },
-        IndexConfig { quant: QuantKind::Scalar, ..c },
+        IndexConfig {
+            kind: IndexKind::Ivf,
+            ..c
+        },
+        IndexConfig {
+            quant: QuantKind::Scalar,
+            ..c
+        },
     ];
     for o in other {
-        assert!(matches!(Index::decode(&bytes, o, 8), Err(IndexError::ConfigMismatch(_))), "{o:?}");
+        assert!(
+            matches!(
+                Index::decode(&bytes, o, 8),
+                Err(IndexError::ConfigMismatch(_))
+            ),
+            "{o:?}"
+        );
     }
-    assert!(matches!(Index::decode(&bytes, c, 9), Err(IndexError::ConfigMismatch(_))));
+    assert!(matches!(
+        Index::decode(&bytes, c, 9),
+        Err(IndexError::ConfigMismatch(_))
+    ));
     // Search-time settings may differ.
-    assert!(Index::decode(&bytes, IndexConfig { hnsw_ef_search: 7, ivf_nprobe: 3, ..c }, 8).is_ok());
+    assert!(Index::decode(
+        &bytes,
+        IndexConfig {
+            hnsw_ef_search: 7,
+            ivf_nprobe: 3,
+            ..c
+        },
+        8
+    )
+    .is_ok());
 }
 
 #[test]
@@ -61,7 +95,10 @@ fn truncated_or_random_bytes_give_errors_never_panics() {
         }
         let mut flipped = bytes.clone();
         flipped[bytes.len() / 2] ^= 0x10;
-        assert_eq!(Index::decode(&flipped, c, 8).err(), Some(IndexError::Corrupt("checksum")));
+        assert_eq!(
+            Index::decode(&flipped, c, 8).err(),
+            Some(IndexError::Corrupt("checksum"))
+        );
     }
 }
 

@@ -8,14 +8,21 @@ fn delete(ix: &mut Index, src: &mut MemSource, id: u32) {
 #[test]
 fn deleted_records_never_appear_in_results_of_any_index() {
     for c in all_configs() {
-        let c = IndexConfig { train_min: 300, ..c };
+        let c = IndexConfig {
+            train_min: 300,
+            ..c
+        };
         let mut src = source(2000, 16, 21);
         let mut ix = build(c, &src);
         for id in (0..2000).step_by(3) {
             delete(&mut ix, &mut src, id);
         }
         assert_eq!(ix.len(), 2000 - 667);
-        let big = SearchParams { ef: Some(400), nprobe: Some(1000), rerank: Some(400) };
+        let big = SearchParams {
+            ef: Some(400),
+            nprobe: Some(1000),
+            rerank: Some(400),
+        };
         for q in uniform(20, 16, 22).chunks_exact(16) {
             let got = ix.search(q, 50, big, &src, None);
             assert!(got.iter().all(|r| r.1 % 3 != 0), "{c:?}");
@@ -30,7 +37,13 @@ fn a_record_deleted_in_the_store_but_not_yet_in_the_index_is_not_returned() {
     // Soft delete seen through the source only: the index must still skip it.
     for c in all_configs() {
         let mut src = source(1500, 16, 23);
-        let ix = build(IndexConfig { train_min: 300, ..c }, &src);
+        let ix = build(
+            IndexConfig {
+                train_min: 300,
+                ..c
+            },
+            &src,
+        );
         let q = uniform(1, 16, 24);
         let first = ix.search(&q, 5, SearchParams::default(), &src, None);
         src.alive[first[0].1 as usize] = false;
@@ -42,7 +55,7 @@ fn a_record_deleted_in_the_store_but_not_yet_in_the_index_is_not_returned() {
 
 #[test]
 fn deleting_the_hnsw_entry_point_keeps_search_working() {
-    let mut src = source(3000, 32, 25);
+    let mut src = source(2000, 32, 25);
     let mut ix = build(cfg(IndexKind::Hnsw, QuantKind::None), &src);
     let queries = uniform(100, 32, 26);
     for _ in 0..5 {
@@ -59,28 +72,36 @@ fn deleting_the_hnsw_entry_point_keeps_search_working() {
 
 #[test]
 fn hnsw_stays_navigable_after_deleting_half_and_inserting_more() {
-    let mut src = source(6000, 32, 27);
+    let mut src = source(4000, 32, 27);
     let mut ix = Index::new(cfg(IndexKind::Hnsw, QuantKind::None), 32);
-    for id in 0..3000 {
+    for id in 0..2000 {
         ix.on_insert(id, &src);
     }
     let mut r = Rng::new(28);
-    for _ in 0..1500 {
-        let id = r.below(3000) as u32;
+    for _ in 0..1400 {
+        let id = r.below(2000) as u32;
         if src.alive[id as usize] {
             delete(&mut ix, &mut src, id);
         }
     }
-    src.alive[3000..].fill(false);
+    src.alive[2000..].fill(false);
     let queries = uniform(100, 32, 29);
-    let r1 = recall(&ix, &src, &queries, 10, SearchParams::default());
-    src.alive[3000..].fill(true);
-    for id in 3000..6000 {
+    // A small beam makes navigability matter; compare with a graph built from
+    // the survivors alone.
+    let p = SearchParams {
+        ef: Some(16),
+        ..Default::default()
+    };
+    let r1 = recall(&ix, &src, &queries, 10, p);
+    let fresh = build(cfg(IndexKind::Hnsw, QuantKind::None), &src);
+    let r0 = recall(&fresh, &src, &queries, 10, p);
+    src.alive[2000..].fill(true);
+    for id in 2000..4000 {
         ix.on_insert(id, &src);
     }
     let r2 = recall(&ix, &src, &queries, 10, SearchParams::default());
-    eprintln!("after deletes {r1:.4}, after re-growth {r2:.4}");
-    assert!(r1 >= 0.95 && r2 >= 0.95);
+    eprintln!("ef 16: after deletes {r1:.4} vs fresh {r0:.4}; default ef after re-growth {r2:.4}");
+    assert!(r1 >= r0 - 0.05 && r2 >= 0.95);
 }
 
 #[test]
@@ -97,7 +118,11 @@ fn every_hnsw_node_stays_reachable_from_the_entry_point_as_the_top_layer_grows()
             last_entry = g.entry();
             // Right after the top layer grew, everything inserted so far is
             // still reachable on layer 0.
-            assert_eq!(g.reachable_from_entry(0), id as usize + 1, "after insert {id}");
+            assert_eq!(
+                g.reachable_from_entry(0),
+                id as usize + 1,
+                "after insert {id}"
+            );
         }
     }
     assert!(top_changes >= 3, "the test should see the top layer grow");
@@ -108,7 +133,13 @@ fn every_hnsw_node_stays_reachable_from_the_entry_point_as_the_top_layer_grows()
 fn deleting_everything_then_inserting_again_works_for_every_index() {
     for c in all_configs() {
         let mut src = source(400, 8, 31);
-        let mut ix = Index::new(IndexConfig { train_min: 100, ..c }, 8);
+        let mut ix = Index::new(
+            IndexConfig {
+                train_min: 100,
+                ..c
+            },
+            8,
+        );
         for id in 0..200 {
             ix.on_insert(id, &src);
         }
@@ -116,12 +147,26 @@ fn deleting_everything_then_inserting_again_works_for_every_index() {
             delete(&mut ix, &mut src, id);
         }
         assert!(ix.is_empty());
-        assert!(ix.search(&[0; 8], 5, SearchParams::default(), &src, None).is_empty(), "{c:?}");
+        assert!(
+            ix.search(&[0; 8], 5, SearchParams::default(), &src, None)
+                .is_empty(),
+            "{c:?}"
+        );
         for id in 200..400 {
             ix.on_insert(id, &src);
         }
         let q = uniform(1, 8, 32);
-        let got = ix.search(&q, 5, SearchParams { ef: Some(200), nprobe: Some(100), rerank: Some(200) }, &src, None);
+        let got = ix.search(
+            &q,
+            5,
+            SearchParams {
+                ef: Some(200),
+                nprobe: Some(100),
+                rerank: Some(200),
+            },
+            &src,
+            None,
+        );
         assert_eq!(got, brute(&src, &q, 5), "{c:?}");
     }
 }

@@ -44,20 +44,23 @@ impl MemSource {
 /// `n` vectors of `dim` uniform in [-1, 1) real units (Q16.16 raw).
 pub(crate) fn uniform(n: usize, dim: usize, seed: u64) -> Vec<i32> {
     let mut r = Rng::new(seed);
-    (0..n * dim).map(|_| r.below(131_072) as i32 - 65_536).collect()
+    (0..n * dim)
+        .map(|_| r.below(131_072) as i32 - 65_536)
+        .collect()
 }
 
-/// `n` vectors around 32 random centres (uniform in [-1, 1)), each
-/// component offset by a triangular ±0.25: data with cluster structure, as
-/// embeddings have (IVF needs it; uniform data has no partitions to find).
+/// `n` vectors around 64 random centres (uniform in [-1, 1)), each
+/// component offset by a triangular ±1, so clusters overlap: data with
+/// structure, as embeddings have (uniform data has no partitions for IVF to
+/// find, so its recall there says nothing about the implementation).
 pub(crate) fn clustered(n: usize, dim: usize, seed: u64) -> Vec<i32> {
-    let centres = uniform(32, dim, seed ^ 0xC1);
+    let centres = uniform(64, dim, seed ^ 0xC1);
     let mut r = Rng::new(seed);
     let mut out = Vec::with_capacity(n * dim);
     for _ in 0..n {
-        let c = r.below(32) as usize;
+        let c = r.below(64) as usize;
         for j in 0..dim {
-            let noise = r.below(8193) as i32 + r.below(8193) as i32 - 8192;
+            let noise = r.below(65537) as i32 + r.below(65537) as i32 - 65536;
             out.push(centres[c * dim + j] + noise);
         }
     }
@@ -65,11 +68,19 @@ pub(crate) fn clustered(n: usize, dim: usize, seed: u64) -> Vec<i32> {
 }
 
 pub(crate) fn source(n: usize, dim: usize, seed: u64) -> MemSource {
-    MemSource { dim, data: uniform(n, dim, seed), alive: vec![true; n] }
+    MemSource {
+        dim,
+        data: uniform(n, dim, seed),
+        alive: vec![true; n],
+    }
 }
 
 pub(crate) fn cfg(kind: IndexKind, quant: QuantKind) -> IndexConfig {
-    IndexConfig { kind, quant, ..IndexConfig::default() }
+    IndexConfig {
+        kind,
+        quant,
+        ..IndexConfig::default()
+    }
 }
 
 /// Every kind × quantization combination.
@@ -95,7 +106,10 @@ pub(crate) fn build(c: IndexConfig, src: &MemSource) -> Index {
 /// The oracle: sort every live vector by (exact distance, id).
 pub(crate) fn brute(src: &MemSource, q: &[i32], k: usize) -> Vec<(i64, u32)> {
     let mut all: Vec<(i64, u32)> = (0..src.slot_count())
-        .filter_map(|id| src.vector(id).map(|v| (crate::distance::l2_sq_scalar(q, v), id)))
+        .filter_map(|id| {
+            src.vector(id)
+                .map(|v| (crate::distance::l2_sq_scalar(q, v), id))
+        })
         .collect();
     all.sort();
     all.truncate(k);
@@ -104,7 +118,13 @@ pub(crate) fn brute(src: &MemSource, q: &[i32], k: usize) -> Vec<(i64, u32)> {
 
 /// Mean recall@k of `ix` over `queries` (flat), checking on the way that
 /// every result is live, carries its exact distance, and is in (dist, id) order.
-pub(crate) fn recall(ix: &Index, src: &MemSource, queries: &[i32], k: usize, p: SearchParams) -> f64 {
+pub(crate) fn recall(
+    ix: &Index,
+    src: &MemSource,
+    queries: &[i32],
+    k: usize,
+    p: SearchParams,
+) -> f64 {
     let mut hit = 0usize;
     let mut total = 0usize;
     for q in queries.chunks_exact(src.dim) {
@@ -112,7 +132,10 @@ pub(crate) fn recall(ix: &Index, src: &MemSource, queries: &[i32], k: usize, p: 
         check_exact_and_sorted(src, q, &got);
         let truth = brute(src, q, k);
         total += truth.len();
-        hit += got.iter().filter(|g| truth.iter().any(|t| t.1 == g.1)).count();
+        hit += got
+            .iter()
+            .filter(|g| truth.iter().any(|t| t.1 == g.1))
+            .count();
     }
     hit as f64 / total.max(1) as f64
 }
@@ -120,7 +143,14 @@ pub(crate) fn recall(ix: &Index, src: &MemSource, queries: &[i32], k: usize, p: 
 pub(crate) fn check_exact_and_sorted(src: &MemSource, q: &[i32], got: &[(i64, u32)]) {
     for (d, id) in got {
         let v = src.vector(*id).expect("a returned id is live");
-        assert_eq!(*d, crate::distance::l2_sq_scalar(q, v), "distance of {id} is exact");
+        assert_eq!(
+            *d,
+            crate::distance::l2_sq_scalar(q, v),
+            "distance of {id} is exact"
+        );
     }
-    assert!(got.windows(2).all(|w| w[0] < w[1]), "ascending by (dist, id), no duplicates");
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "ascending by (dist, id), no duplicates"
+    );
 }

@@ -1,0 +1,105 @@
+//! SIMD kernels against the portable oracles, for every kernel set this CPU runs.
+
+use super::*;
+use crate::index::rng::Rng;
+
+/// Every kernel set this CPU can run, so the AVX2 path is tested on an
+/// AVX-512 machine too.
+fn runnable() -> Vec<Kernels> {
+    let mut v = vec![Kernels {
+        l2: crate::distance::l2_sq_scalar,
+        l2_within: l2_within_chunked,
+        sq8: sq8_scalar,
+        name: "scalar",
+    }];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            v.push(Kernels {
+                l2: crate::distance::l2_sq,
+                l2_within: l2_within_chunked,
+                sq8: x86::sq8_avx2_entry,
+                name: "avx2",
+            });
+        }
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
+            v.push(Kernels {
+                l2: x86::l2_avx512_entry,
+                l2_within: x86::l2_within_avx512_entry,
+                sq8: x86::sq8_avx512_entry,
+                name: "avx512",
+            });
+        }
+    }
+    v
+}
+
+#[test]
+fn exact_kernel_equals_scalar_for_every_small_length_and_extremes() {
+    for k in runnable() {
+        check_exact(k.l2);
+    }
+}
+
+fn check_exact(l2: fn(&[i32], &[i32]) -> i64) {
+    let mut r = Rng::new(1);
+    for len in 0..100usize {
+        let bound = crate::fixed::max_abs_raw(len.max(1)) as i64;
+        for _ in 0..10 {
+            let mut v = || (r.below(2 * bound as u64 + 1) as i64 - bound) as i32;
+            let a: Vec<i32> = (0..len).map(|_| v()).collect();
+            let b: Vec<i32> = (0..len).map(|_| v()).collect();
+            assert_eq!(
+                l2(&a, &b),
+                crate::distance::l2_sq_scalar(&a, &b),
+                "len {len}"
+            );
+        }
+        let m = bound as i32;
+        let (a, b) = (vec![m; len], vec![-m; len]);
+        assert_eq!(l2(&a, &b), crate::distance::l2_sq_scalar(&a, &b));
+    }
+}
+
+#[test]
+fn bounded_distance_is_exact_or_none_exactly_when_above_the_bound() {
+    for k in runnable() {
+        check_within(k.l2_within);
+    }
+}
+
+fn check_within(l2_within: fn(&[i32], &[i32], i64) -> Option<i64>) {
+    let mut r = Rng::new(3);
+    for len in [0usize, 8, 127, 128, 256, 257, 784, 1000] {
+        for _ in 0..50 {
+            let a: Vec<i32> = (0..len).map(|_| r.below(1 << 20) as i32).collect();
+            let b: Vec<i32> = (0..len).map(|_| r.below(1 << 20) as i32).collect();
+            let d = crate::distance::l2_sq_scalar(&a, &b);
+            for bound in [0, d / 3, d - 1, d, d + 1, i64::MAX] {
+                assert_eq!(
+                    l2_within(&a, &b, bound),
+                    (d <= bound).then_some(d),
+                    "len {len}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn sq8_kernel_equals_scalar_including_long_vectors() {
+    for k in runnable() {
+        check_sq8(&k);
+    }
+}
+
+fn check_sq8(k: &Kernels) {
+    let mut r = Rng::new(2);
+    for len in (0..200usize).chain([1000, 70_000, 140_001]) {
+        let a: Vec<u8> = (0..len).map(|_| r.below(256) as u8).collect();
+        let b: Vec<u8> = (0..len).map(|_| r.below(256) as u8).collect();
+        assert_eq!((k.sq8)(&a, &b), sq8_scalar(&a, &b), "len {len}");
+    }
+    let (a, b) = (vec![255u8; 140_001], vec![0u8; 140_001]);
+    assert_eq!((k.sq8)(&a, &b), 140_001 * 65025);
+}
