@@ -13,7 +13,11 @@ const SPEC_ROUTES = [
   'POST /v1/memory/search_vector', 'POST /v1/memory/meta/set', 'GET /v1/memory/meta/get', 'GET /v1/proof/state',
   // Durability (issue 3).
   'POST /v1/snapshot/save', 'GET /v1/snapshot/download', 'POST /v1/snapshot/upload', 'POST /v1/snapshot/restore',
-  'GET /v1/proof/event-log', 'POST /v1/event-log/trim',
+  'GET /v1/proof/event-log', 'POST /v1/event-log/trim', 'POST /v1/index/build',
+  // Replication (issue 5): the leader's event stream and every node's replication state.
+  'GET /v1/replication/events', 'GET /v1/replication/state',
+  // Operators and developers (issue 6): the API description, protected like the API itself.
+  'GET /openapi.json',
 ];
 
 /** Every (method, path) the Express router has, read from the router itself. */

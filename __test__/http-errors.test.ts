@@ -173,11 +173,12 @@ describe('HTTP errors', () => {
   it('when the kernel fails on its side, then 500 with a generic message and the detail only in the log', async () => {
     const s3 = await startServer({ VALORI_DIM: '4' }, (config) => {
       const real = new (loadNative().Kernel)(kernelOptions(config));
-      // The real handle, except that search fails the way a disk error would and stateHash
-      // fails with an error that carries no code.
+      // The real handle, except that search fails the way a disk error would, and stateHash and
+      // stateProof (behind GET /v1/proof/state) fail with an error that carries no code.
       const overrides: Partial<NativeKernel> = {
         search: () => Promise.reject(Object.assign(new Error('disk on fire at /secret/path'), { code: 'IO_ERROR' })),
         stateHash: () => Promise.reject(new Error('no code at all')),
+        stateProof: () => Promise.reject(new Error('no code at all')),
       };
       const failing = new Proxy(real, {
         get(target, prop) {

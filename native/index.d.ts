@@ -30,6 +30,11 @@ export declare class Kernel {
    * resolves with the log's new base sequence number.
    */
   trimLog(): Promise<number>
+  /**
+   * Rebuild/retrain the search index from the current records off the JS
+   * thread (writes wait meanwhile). Resolves false when there is no index.
+   */
+  buildIndex(): Promise<boolean>
   /** Event-log chain hash, height and counts; null without an event log. */
   logProof(): LogProofResult | null
   /** The last snapshot written by this process, if any. */

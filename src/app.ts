@@ -1,5 +1,6 @@
 // createApp(deps) builds the Express app without listening. Middleware order is fixed:
-// request id/metrics -> auth -> (per route: JSON body -> validation) -> routes -> 404 -> error mapper.
+// request id/metrics -> auth -> (follower only: writes -> 307 to the leader) ->
+// (per route: JSON body -> validation) -> routes -> 404 -> error mapper.
 import express, { type Express } from 'express';
 import type { Config } from './config';
 import { requireBearer } from './http/auth';
@@ -10,18 +11,23 @@ import type { RouteContext } from './http/routes/context';
 import { registerGraphRoutes } from './http/routes/graph';
 import { registerMemoryRoutes } from './http/routes/memory';
 import { registerRecordRoutes } from './http/routes/records';
+import { registerReplicationRoutes } from './http/routes/replication';
 import { registerSnapshotRoutes } from './http/routes/snapshot';
 import { registerSystemRoutes } from './http/routes/system';
 import { compileValidators } from './http/schemas';
 import type { Kernel } from './kernel/kernel';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
+import { redirectWritesToLeader } from './replication/read-only';
+import { Replication } from './replication/runtime';
 
 export interface AppDeps {
   config: Config;
   kernel: Kernel;
   logger: Logger;
   metrics: Metrics;
+  /** main.ts passes the one it starts and stops; tests get a fresh one (its follower never starts). */
+  replication?: Replication;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -37,12 +43,15 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(requestContext(logger, metrics));
   app.use(requireBearer(config.authToken, logger));
+  // After auth: a caller without the token learns nothing, not even the leader's address.
+  if (config.followerOf !== null) app.use(redirectWritesToLeader(config.followerOf));
 
   const ctx: RouteContext = {
     app,
     config,
     kernel,
     metrics,
+    replication: deps.replication ?? new Replication({ config, kernel, logger, metrics }),
     validators: compileValidators(config.maxK),
     json: jsonBody(config.maxBodyBytes),
   };
@@ -51,6 +60,7 @@ export function createApp(deps: AppDeps): Express {
   registerGraphRoutes(ctx);
   registerMemoryRoutes(ctx);
   registerSnapshotRoutes(ctx);
+  registerReplicationRoutes(ctx);
 
   app.use(notFound);
   app.use(errorMapper(logger, config.maxBodyBytes));

@@ -249,10 +249,12 @@ export const CONFIG_SCHEMA = {
     env: 'VALORI_FOLLOWER_OF',
     type: 'URL',
     defaultText: '(unset)',
-    doc: 'Leader base URL; when set the node runs as a read-only follower of that leader.',
+    doc: 'Leader base URL; when set the node runs as a read-only follower of that leader (writes answer 307 to it). Requires VALORI_EVENT_LOG_PATH. The follower sends its own VALORI_AUTH_TOKEN to the leader, so both use the same token.',
     activatedBy: 'replication (issue 5)',
     parse: parseFollower,
   } satisfies VarSpec<string | null>,
+  replicationCheckIntervalMs: uint('VALORI_REPLICATION_CHECK_INTERVAL_MS', 5_000, 10, 86_400_000, 'Follower only: how often (ms) the follower compares its state hash with the leader\'s at the same height (Synced or Diverged).', 'replication (issue 5)'),
+  replicationHeartbeatMs: uint('VALORI_REPLICATION_HEARTBEAT_MS', 10_000, 10, 3_600_000, 'Heartbeat period (ms) of an idle replication stream; a follower drops a stream that is silent for 3 periods and reconnects.', 'replication (issue 5)'),
   maxBodyBytes: uint('VALORI_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, V8_MAX_STRING, `Largest accepted JSON request body in bytes (413 above). The default (${DEFAULT_MAX_BODY_BYTES}, about 309 MiB) fits a ${BATCH_ROWS} x ${BATCH_DIM} batch at ${BYTES_PER_COMPONENT} bytes per component.`, 'foundation (issue 2)'),
   maxK: uint('VALORI_MAX_K', 10_000, 1, U32_MAX, 'Largest k a search accepts (400 above).', 'foundation (issue 2)'),
   logFormat: oneOf<LogFormat>('VALORI_LOG_FORMAT', ['auto', 'json', 'pretty'], 'auto', 'Log format: json, pretty, or auto (pretty on a terminal, JSON otherwise).', 'foundation (issue 2)'),
@@ -280,6 +282,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = out as Config;
   if (config.snapshotIntervalSecs !== null && config.snapshotPath === null) {
     throw new ConfigError('VALORI_SNAPSHOT_INTERVAL', 'VALORI_SNAPSHOT_INTERVAL is set but VALORI_SNAPSHOT_PATH is not: expected both, or neither');
+  }
+  if (config.followerOf !== null && config.eventLogPath === null) {
+    // Without its own log a follower could not resume after a restart (and would re-bootstrap
+    // or stop silently, as the original did), so it is refused at boot.
+    throw new ConfigError('VALORI_FOLLOWER_OF', 'VALORI_FOLLOWER_OF is set but VALORI_EVENT_LOG_PATH is not: a follower needs its own event log (e.g. VALORI_EVENT_LOG_PATH=/data/events.log)');
   }
   return config;
 }

@@ -4,20 +4,14 @@
 import { createApp } from './app';
 import { ConfigError, configHelp, loadConfig, type Config } from './config';
 import { Kernel } from './kernel/kernel';
-import { createLogger, type Logger } from './log';
+import { createLogger } from './log';
 import { createMetrics } from './metrics';
 import { createHttpServer, formatAddress } from './server';
 import { startSnapshotScheduler } from './jobs/snapshots';
+import { Replication } from './replication/runtime';
 
 // How long a shutdown may wait for in-flight requests before the process exits anyway.
 const SHUTDOWN_GRACE_MS = 10_000;
-
-function warnAboutInactiveFeatures(config: Config, logger: Logger): void {
-  const later: [string, unknown, string][] = [['VALORI_FOLLOWER_OF', config.followerOf, 'replication']];
-  for (const [env, value, feature] of later) {
-    if (value !== null) logger.warn(`${env} is set but ${feature} is not implemented yet: state is in memory only`);
-  }
-}
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -36,7 +30,6 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
-  warnAboutInactiveFeatures(config, logger);
 
   let kernel: Kernel;
   try {
@@ -59,7 +52,9 @@ async function main(): Promise<void> {
   metrics.observeReplay(recovery.seconds);
   kernel.onCommit((seconds) => metrics.observeCommit(seconds));
   const snapshots = startSnapshotScheduler(kernel, config.snapshotPath === null ? null : config.snapshotIntervalSecs, logger, metrics);
-  const app = createApp({ config, kernel, logger, metrics });
+  // Proof ring, leader event streams and, with VALORI_FOLLOWER_OF, the follower loop.
+  const replication = new Replication({ config, kernel, logger, metrics });
+  const app = createApp({ config, kernel, logger, metrics, replication });
   const server = createHttpServer(app, config.bind);
 
   let stopping = false;
@@ -71,8 +66,11 @@ async function main(): Promise<void> {
       logger.warn('shutdown grace period elapsed, exiting with requests still open');
       process.exit(0);
     }, SHUTDOWN_GRACE_MS).unref();
-    server
+    // Replication first: open event streams end (so the server can close), and the follower
+    // stops streaming and lets its in-flight applies commit before the kernel closes.
+    replication
       .stop()
+      .then(() => server.stop())
       .then(async () => {
         // After the socket: in-flight requests have been answered. Then an optional final
         // snapshot (bounds the next start-up's replay), then queued writes drain and the log closes.
@@ -97,13 +95,21 @@ async function main(): Promise<void> {
   try {
     const address = await server.start();
     logger.info(`Listening on ${formatAddress(config.bind.host, address.port)}`);
+    // After listening, so /v1/replication/state already answers while the follower connects.
+    replication.start();
   } catch (err) {
     logger.error(`cannot listen on ${formatAddress(config.bind.host, config.bind.port)}: ${(err as Error).message}`);
     process.exit(1);
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`fatal: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+/** Starts the node; `node dist/main.js` runs it directly and the valori-node CLI (cli.ts) calls it. */
+export function start(): void {
+  main().catch((err: unknown) => {
+    process.stderr.write(`fatal: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
+
+// Only when run as the entry point, not when cli.ts imports this module.
+if (require.main === module) start();

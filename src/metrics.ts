@@ -15,6 +15,20 @@ export interface Metrics {
   observeReplay(seconds: number): void;
   /** Size of the snapshot just written (valori_snapshot_size_bytes). */
   snapshotWritten(bytes: number): void;
+  /** Replication lag and status, read at scrape time (set by the replication runtime). */
+  observeReplication(read: () => ReplicationGauges): void;
+  /** One leader event committed by this follower (valori_replication_events_applied_total). */
+  replicationApplied(): void;
+}
+
+/** Every value valori_replication_status can report; exactly one series is 1 at a time. */
+export const REPLICATION_STATUSES = ['Leading', 'Connecting', 'Bootstrapping', 'CatchingUp', 'Synced', 'Diverged'] as const;
+export type ReplicationStatus = (typeof REPLICATION_STATUSES)[number];
+
+export interface ReplicationGauges {
+  /** Leader height minus applied height (0 on a leader). */
+  lagEvents: number;
+  status: ReplicationStatus;
 }
 
 function ratio(part: number, capacity: number): number {
@@ -117,6 +131,33 @@ export function createMetrics(stats: () => KernelStats): Metrics {
     registers,
   });
 
+  // Replication: a leader reports status Leading and lag 0. The status is a state set (one series
+  // per value, the current one is 1), so an alert reads valori_replication_status{status="Diverged"} == 1.
+  let readReplication: () => ReplicationGauges = () => ({ lagEvents: 0, status: 'Leading' });
+  new Gauge({
+    name: 'valori_replication_lag_events',
+    help: 'Events the leader has committed that this follower has not applied yet (0 on a leader)',
+    registers,
+    collect() {
+      this.set(readReplication().lagEvents);
+    },
+  });
+  const replStatus = new Gauge({
+    name: 'valori_replication_status',
+    help: 'Replication status: 1 for the current value of the status label, 0 for the others',
+    labelNames: ['status'] as const,
+    registers,
+    collect() {
+      const current = readReplication().status;
+      for (const st of REPLICATION_STATUSES) replStatus.set({ status: st }, st === current ? 1 : 0);
+    },
+  });
+  const replApplied = new Counter({
+    name: 'valori_replication_events_applied_total',
+    help: "Leader events committed by this follower through its own event log since the process started",
+    registers,
+  });
+
   return {
     registry,
     proofGenerated: () => proofs.inc(),
@@ -124,5 +165,9 @@ export function createMetrics(stats: () => KernelStats): Metrics {
     observeCommit: (seconds) => commit.observe(seconds),
     observeReplay: (seconds) => replay.observe(seconds),
     snapshotWritten: (bytes) => snapshotSize.set(bytes),
+    observeReplication: (read) => {
+      readReplication = read;
+    },
+    replicationApplied: () => replApplied.inc(),
   };
 }

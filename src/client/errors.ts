@@ -14,6 +14,8 @@ export type ValoriServerErrorCode =
   | 'ROUTE_NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'NOT_ENABLED'
+  | 'NOT_LEADER'
+  | 'HEIGHT_NOT_AVAILABLE'
   | 'DIMENSION_MISMATCH'
   | 'EMPTY_VECTOR'
   | 'INVALID_VECTOR'
@@ -24,6 +26,7 @@ export type ValoriServerErrorCode =
   | 'READ_ONLY'
   | 'IO_ERROR'
   | 'CORRUPT_DATA'
+  | 'BOOTSTRAP_REQUIRED'
   | 'INTERNAL';
 
 /** Every server code, for exhaustive checks and tests. */
@@ -36,6 +39,8 @@ export const VALORI_SERVER_ERROR_CODES: readonly ValoriServerErrorCode[] = [
   'ROUTE_NOT_FOUND',
   'METHOD_NOT_ALLOWED',
   'NOT_ENABLED',
+  'NOT_LEADER',
+  'HEIGHT_NOT_AVAILABLE',
   'DIMENSION_MISMATCH',
   'EMPTY_VECTOR',
   'INVALID_VECTOR',
@@ -46,6 +51,7 @@ export const VALORI_SERVER_ERROR_CODES: readonly ValoriServerErrorCode[] = [
   'READ_ONLY',
   'IO_ERROR',
   'CORRUPT_DATA',
+  'BOOTSTRAP_REQUIRED',
   'INTERNAL',
 ];
 

@@ -10,7 +10,9 @@ export type ShellErrorCode =
   | 'UNAUTHORIZED'
   | 'ROUTE_NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
-  | 'NOT_ENABLED';
+  | 'NOT_ENABLED'
+  | 'NOT_LEADER'
+  | 'HEIGHT_NOT_AVAILABLE';
 
 /** Codes the native kernel puts on `err.code` (its one error enum). */
 export type KernelErrorCode =
@@ -24,6 +26,7 @@ export type KernelErrorCode =
   | 'READ_ONLY'
   | 'IO_ERROR'
   | 'CORRUPT_DATA'
+  | 'BOOTSTRAP_REQUIRED'
   | 'INTERNAL';
 
 export type ErrorCode = ShellErrorCode | KernelErrorCode;
@@ -39,6 +42,12 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   METHOD_NOT_ALLOWED: 405,
   // A route whose feature is off in this configuration (e.g. /v1/proof/event-log without a log).
   NOT_ENABLED: 400,
+  // A write sent to a read-only follower: 307 with Location = the same request on the leader, so
+  // clients (and `curl -L`) re-send it there with the same method and body.
+  NOT_LEADER: 307,
+  // GET /v1/proof/state?height=N for a height this node has no hash for (not reached yet, or older
+  // than its ring of recent proofs).
+  HEIGHT_NOT_AVAILABLE: 404,
   DIMENSION_MISMATCH: 400,
   EMPTY_VECTOR: 400,
   INVALID_VECTOR: 400,
@@ -56,6 +65,9 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   // Bytes that do not decode: over HTTP only an uploaded or named snapshot can be at fault (corrupt
   // files found at start-up stop the process instead).
   CORRUPT_DATA: 400,
+  // Replication asked for events this node's log no longer holds (trimmed, or re-based by a
+  // restore): the follower must bootstrap from a snapshot. The event stream says so in-band.
+  BOOTSTRAP_REQUIRED: 410,
   INTERNAL: 500,
 };
 
@@ -87,6 +99,8 @@ const SHELL_CODES: ReadonlySet<string> = new Set<ShellErrorCode>([
   'UNAUTHORIZED',
   'ROUTE_NOT_FOUND',
   'METHOD_NOT_ALLOWED',
+  'NOT_LEADER',
+  'HEIGHT_NOT_AVAILABLE',
 ]);
 
 function isKernelCode(code: unknown): code is KernelErrorCode {

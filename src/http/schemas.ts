@@ -39,14 +39,38 @@ export interface MetaGetQuery { target_id: string }
 /** All request schemas. `maxK` is VALORI_MAX_K. */
 export function requestSchemas(maxK: number) {
   const k = { type: 'integer', minimum: 1, maximum: maxK, description: `1..${maxK} (VALORI_MAX_K)` } as const;
-  const searchTuning = { filter_tag: tag, ef: tuning, nprobe: tuning } as const;
+  // Descriptions are for the OpenAPI document (src/openapi.ts); they do not change validation.
+  const searchTuning = {
+    filter_tag: { ...tag, description: 'Only records carrying this tag.' },
+    ef: { ...tuning, description: 'HNSW candidate list size for this query (default VALORI_HNSW_EF_SEARCH); ignored by other indexes.' },
+    nprobe: { ...tuning, description: 'IVF partitions probed for this query (default VALORI_IVF_NPROBE); ignored by other indexes.' },
+  } as const;
   return {
-    insertRecord: { type: 'object', required: ['values'], properties: { values: vector, tag } },
+    insertRecord: {
+      type: 'object',
+      required: ['values'],
+      properties: { values: vector, tag: { ...tag, description: 'Tag stored with the record (0..2^53-1); filter_tag matches it.' } },
+    },
     batchInsert: { type: 'object', required: ['batch'], properties: { batch: { type: 'array', items: vector } } },
-    id: { type: 'object', required: ['id'], properties: { id: u32 } },
+    id: { type: 'object', required: ['id'], properties: { id: { ...u32, description: 'Record id.' } } },
     search: { type: 'object', required: ['query', 'k'], properties: { query: vector, k, ...searchTuning } },
-    createNode: { type: 'object', required: ['kind'], properties: { kind: u8, record_id: nullableU32 } },
-    createEdge: { type: 'object', required: ['from', 'to', 'kind'], properties: { from: u32, to: u32, kind: u8 } },
+    createNode: {
+      type: 'object',
+      required: ['kind'],
+      properties: {
+        kind: { ...u8, description: '0 Record, 1 Concept, 2 Agent, 3 User, 4 Tool, 5 Document, 6 Chunk; other values are stored as given.' },
+        record_id: { ...nullableU32, description: 'Links the node to an existing record.' },
+      },
+    },
+    createEdge: {
+      type: 'object',
+      required: ['from', 'to', 'kind'],
+      properties: {
+        from: { ...u32, description: 'Source node id.' },
+        to: { ...u32, description: 'Target node id.' },
+        kind: { ...u8, description: '0 Relation, 1 Follows, 2 InEpisode, 3 ByAgent, 4 Mentions, 5 RefersTo, 6 ParentOf; other values are stored as given.' },
+      },
+    },
     upsertVector: {
       type: 'object',
       required: ['vector'],

@@ -20,6 +20,9 @@ import { toFlatBatch, toVector, type VectorLimits } from './vectors';
 /** The kernel's cap on one metadata value, as UTF-8 JSON bytes. */
 export const MAX_METADATA_BYTES = 65_536;
 
+export type StateProof = Awaited<ReturnType<NativeKernel['stateProof']>>;
+export type LogEvent = Awaited<ReturnType<NativeKernel['readEvents']>>[number];
+
 export interface SearchParams {
   /** Only records with this tag (a JSON-safe unsigned integer). */
   filterTag?: number | null;
@@ -218,6 +221,11 @@ export class Kernel {
     return call(() => this.native.trimLog());
   }
 
+  /** Rebuilds/retrains the search index from the current records; false when there is none. */
+  buildIndex(): Promise<boolean> {
+    return call(() => this.native.buildIndex());
+  }
+
   logProof(): LogProofResult | null {
     return callSync(() => this.native.logProof());
   }
@@ -233,5 +241,33 @@ export class Kernel {
   /** BLAKE3 over the canonical state, 64 lowercase hex chars. */
   stateHash(): Promise<string> {
     return call(() => this.native.stateHash());
+  }
+
+  // ---- Replication (issue 5) -----------------------------------------------------------------
+
+  /** State hash and the height it was taken at, read atomically (replicas compare equal heights). */
+  stateProof(): Promise<StateProof> {
+    return call(() => this.native.stateProof());
+  }
+
+  /**
+   * Committed events from `fromSeq` (inclusive): at most `maxEvents`, and about `maxBytes` of
+   * payload (at least one event). Rejects with code BOOTSTRAP_REQUIRED when `fromSeq` was trimmed.
+   */
+  readEvents(fromSeq: number, maxEvents: number, maxBytes: number): Promise<LogEvent[]> {
+    return call(() => this.native.readEvents(fromSeq, maxEvents, maxBytes));
+  }
+
+  /** Resolves with the committed height once it exceeds `height`, or the current one after `timeoutMs`. */
+  waitForHeight(height: number, timeoutMs: number): Promise<number> {
+    return call(() => this.native.waitForHeight(height, timeoutMs));
+  }
+
+  /**
+   * Applies a leader's event at `seq` through this node's commit path (logged, fsynced). A seq at
+   * or below the height is skipped; a gap rejects. Calls are applied in submission order.
+   */
+  applyReplicated(seq: number, payload: Buffer): Promise<void> {
+    return call(() => this.native.applyReplicated(seq, payload));
   }
 }

@@ -1,6 +1,7 @@
 // The only file that loads the native addon. The path is relative to the compiled file, and
 // src/kernel/ and dist/kernel/ sit at the same depth, so it works under tsx and from dist/.
 import type * as Native from '../../native/index.js';
+import { bindingLoadError } from './binding-error';
 
 export type NativeKernel = Native.Kernel;
 export type KernelOptions = Native.KernelOptions;
@@ -19,8 +20,17 @@ type NativeModule = typeof Native;
 
 let cached: NativeModule | undefined;
 
-/** Loads the addon once; a missing build fails here with the loader's own message. */
+/**
+ * Loads the addon once. When no binary matches this host, the error names the platform and the
+ * package that provides it (see binding-error.ts), instead of the generated loader's message.
+ */
 export function loadNative(): NativeModule {
-  cached ??= require('../../native/index.js') as NativeModule;
+  if (cached === undefined) {
+    try {
+      cached = require('../../native/index.js') as NativeModule;
+    } catch (err) {
+      throw bindingLoadError(err);
+    }
+  }
   return cached;
 }

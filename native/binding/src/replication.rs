@@ -121,14 +121,16 @@ impl Kernel {
     /// numbers are skipped; a gap is rejected.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn apply_replicated<'e>(&self, env: &'e Env, seq: f64, payload: Buffer) -> Result<PromiseRaw<'e, ()>> {
-        let engine = self.engine.clone();
         let op = Op::Replicated { seq: seq.max(0.0) as u64, payload: payload.to_vec() };
+        // Queued here, on the JS thread (an unbounded channel: it never blocks), so calls reach
+        // the committer in call order. Submitting from the spawned task instead let tokio's
+        // worker threads reorder calls fired without awaiting, and the committer saw gaps.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.engine.submit(op, Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
         env.spawn_future_with_callback(
             async move {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                engine.submit(op, Box::new(move |r| {
-                    let _ = tx.send(r);
-                }));
                 Ok(rx.await.unwrap_or_else(|_| Err(KernelError::Internal("committer dropped a request".into()))))
             },
             move |env, r| match r {

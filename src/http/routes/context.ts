@@ -4,6 +4,7 @@ import type { Express, RequestHandler } from 'express';
 import type { Config } from '../../config';
 import type { Kernel } from '../../kernel/kernel';
 import type { Metrics } from '../../metrics';
+import type { Replication } from '../../replication/runtime';
 import { AppError } from '../errors';
 import type { Validators } from '../schemas';
 
@@ -12,6 +13,8 @@ export interface RouteContext {
   config: Config;
   kernel: Kernel;
   metrics: Metrics;
+  /** Proof ring, event streams and (on a follower) the follower's state. */
+  replication: Replication;
   validators: Validators;
   /** 415 check + express.json with VALORI_MAX_BODY_BYTES; put before POST handlers. */
   json: RequestHandler[];

@@ -121,6 +121,26 @@ export function registerSnapshotRoutes(ctx: RouteContext): void {
     ],
   });
 
+  // Rebuild the search index from the records (IVF/PQ retrain on all current vectors, HNSW drops
+  // deleted bridges). The index is derived state: the state hash does not change.
+  defineRoute(app, '/v1/index/build', {
+    post: [
+      async (_req, res) => {
+        const started = process.hrtime.bigint();
+        const built = await kernel.buildIndex();
+        const stats = kernel.stats();
+        res.json({
+          success: true,
+          index: stats.index,
+          quant: stats.quant,
+          rebuilt: built,
+          records: stats.records.live,
+          seconds: Number(process.hrtime.bigint() - started) / 1e9,
+        });
+      },
+    ],
+  });
+
   // Online rotation: drop the log prefix that the newest durable snapshot covers.
   defineRoute(app, '/v1/event-log/trim', {
     post: [

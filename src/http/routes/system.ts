@@ -1,7 +1,9 @@
-// Operational routes: /health (public), /metrics (public), /version, /v1/proof/state.
+// Operational routes: /health (public), /metrics (public), /version, /openapi.json, /v1/proof/state.
 import type { PoolStats } from '../../kernel/native';
 import type { Config } from '../../config';
 import { defineRoute, type RouteContext } from './context';
+import { parseHeightQuery, proofAt } from '../../replication/proofs';
+import { buildOpenApiDocument } from '../../openapi';
 
 export const VERSION: string = (require('../../../package.json') as { version: string }).version;
 
@@ -26,7 +28,7 @@ function poolHealth(p: PoolStats): { body: PoolHealth; status: HealthStatus } {
 const RANK: Record<HealthStatus, number> = { ok: 0, degraded: 1, full: 2 };
 
 export function registerSystemRoutes(ctx: RouteContext): void {
-  const { app, kernel, metrics, config } = ctx;
+  const { app, kernel, metrics, config, replication } = ctx;
 
   defineRoute(app, '/health', {
     get: [
@@ -68,13 +70,21 @@ export function registerSystemRoutes(ctx: RouteContext): void {
     get: [(_req, res) => void res.type('text/plain').send(VERSION)],
   });
 
+  // Built once: it depends only on the version and VALORI_MAX_K. Protected like every route but
+  // /health and /metrics: it describes the API, and anyone allowed to call the API may read it.
+  const openapi = buildOpenApiDocument({ maxK: config.maxK, version: VERSION });
+  defineRoute(app, '/openapi.json', {
+    get: [(_req, res) => void res.json(openapi)],
+  });
+
   defineRoute(app, '/v1/proof/state', {
     get: [
-      async (_req, res) => {
-        const finalStateHash = await kernel.stateHash();
+      async (req, res) => {
+        // ?height=N answers from the ring of recent proofs, so replicas compare equal heights.
+        const proof = await proofAt(kernel, replication.ring, parseHeightQuery(req.query.height));
         metrics.proofGenerated();
         // No snapshot or WAL exists before issue 3, so their hashes are null rather than zeros.
-        res.json({ kernel_version: 1, snapshot_hash: null, wal_hash: null, final_state_hash: finalStateHash });
+        res.json({ kernel_version: 1, snapshot_hash: null, wal_hash: null, final_state_hash: proof.hash, height: proof.height });
       },
     ],
   });

@@ -1,0 +1,122 @@
+// Response bodies as JSON Schema (OpenAPI 3.0 flavour: `nullable`), for the OpenAPI document
+// (src/openapi.ts) only; routes build their replies directly. Objects close with
+// additionalProperties: false so that the API reference's examples cannot carry a key the server
+// never sends (__test__/openapi.test.ts validates them). Request schemas live in schemas.ts.
+import { STATUS_BY_CODE } from './errors';
+
+const U32_MAX = 4_294_967_295;
+const u32 = { type: 'integer', minimum: 0, maximum: U32_MAX } as const;
+const u8 = { type: 'integer', minimum: 0, maximum: 255 } as const;
+const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const hex64 = { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'BLAKE3 hash, 64 lowercase hex characters.' } as const;
+const score = { type: 'number', minimum: 0, description: 'Squared L2 distance in real units (exact; 0 for an identical vector).' } as const;
+const memoryId = { type: 'string', pattern: '^rec:[0-9]+$', description: 'rec:<record_id>, the metadata key of the record.' } as const;
+const anyJson = { description: 'Any JSON value; null when nothing is stored.' } as const;
+const success = { type: 'boolean', enum: [true] } as const;
+
+function object(properties: Record<string, unknown>, optional: string[] = []) {
+  return {
+    type: 'object',
+    required: Object.keys(properties).filter((k) => !optional.includes(k)),
+    additionalProperties: false,
+    properties,
+  } as const;
+}
+
+const pool = object({
+  live: { ...u32, description: 'Visible entries.' },
+  slots_used: { ...u32, description: 'Entries held against capacity (records: live + soft-deleted).' },
+  capacity: { ...u32, description: 'VALORI_MAX_RECORDS, VALORI_MAX_NODES or VALORI_MAX_EDGES.' },
+  fill_pct: { type: 'number', minimum: 0, maximum: 100, description: 'slots_used / capacity x 100, one decimal; 0 when capacity is 0.' },
+});
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` }) as const;
+
+/** components.schemas of the OpenAPI document. */
+export const RESPONSE_SCHEMAS = {
+  Error: {
+    ...object({
+      error: { type: 'string', minLength: 1, description: 'For people; may change between releases.' },
+      code: { type: 'string', enum: Object.keys(STATUS_BY_CODE), description: 'Stable; branch on this.' },
+    }),
+    description: 'Every error, whatever produced it.',
+  },
+  Pool: pool,
+  Health: object(
+    {
+      status: { type: 'string', enum: ['ok', 'degraded', 'full'], description: 'full (HTTP 503) when a pool is at capacity; degraded at 90 % or when read-only.' },
+      version: { type: 'string' },
+      dim: { ...u32, minimum: 1 },
+      index: { type: 'string', enum: ['BruteForce', 'Hnsw', 'Ivf'] },
+      persistence: { type: 'string', enum: ['none', 'event_log', 'wal', 'snapshot'] },
+      records: ref('Pool'),
+      nodes: ref('Pool'),
+      edges: ref('Pool'),
+      event_log_height: { ...count, description: 'Committed events; only when an event log is configured.' },
+      read_only: { type: 'boolean', description: 'true after an event-log write or fsync failed: writes answer 409 until restart.' },
+      quant: { type: 'string', enum: ['none', 'scalar', 'product'] },
+    },
+    ['event_log_height'],
+  ),
+  ProofState: object(
+    {
+      kernel_version: { type: 'integer', minimum: 1 },
+      snapshot_hash: { ...hex64, nullable: true },
+      wal_hash: { ...hex64, nullable: true },
+      final_state_hash: hex64,
+      height: { ...count, description: 'The height final_state_hash was taken at.' },
+    },
+    ['height'],
+  ),
+  InsertRecordResult: object({ id: u32 }),
+  BatchInsertResult: object({ ids: { type: 'array', items: u32, description: 'Consecutive ids, in batch order.' } }),
+  SearchResult: object({ results: { type: 'array', items: object({ id: u32, score }), description: 'Ordered by (score, id).' } }),
+  Success: object({ success }),
+  CreateNodeResult: object({ node_id: u32 }),
+  GraphNode: object({ kind: u8, record_id: { ...u32, nullable: true } }),
+  CreateEdgeResult: object({ edge_id: u32 }),
+  EdgeList: object({ edges: { type: 'array', items: object({ edge_id: u32, to_node: u32, kind: u8 }), description: 'Outgoing edges, newest first.' } }),
+  UpsertVectorResult: object({ memory_id: memoryId, record_id: u32, document_node_id: u32, chunk_node_id: u32 }),
+  MemorySearchResult: object({
+    results: { type: 'array', items: object({ memory_id: memoryId, record_id: u32, score, metadata: anyJson }) },
+  }),
+  MetaGetResult: object({ target_id: { type: 'string' }, metadata: anyJson }),
+  SnapshotSaveResult: object({ success, path: { type: 'string' }, height: count, bytes: count }),
+  SnapshotRestoreResult: object({ success, height: count }),
+  EventLogProof: object({
+    kernel_version: { type: 'integer', minimum: 1 },
+    event_log_hash: hex64,
+    final_state_hash: hex64,
+    snapshot_hash: { ...hex64, nullable: true },
+    snapshot_height: { ...count, nullable: true },
+    event_count: count,
+    committed_height: count,
+    first_seq: count,
+  }),
+  EventLogTrimResult: object({ success, base_seq: count, first_seq: count, committed_height: count }),
+  IndexBuildResult: object({ success, index: { type: 'string' }, quant: { type: 'string' }, rebuilt: { type: 'boolean' }, records: count, seconds: { type: 'number' } }),
+  ReplicationState: object(
+    {
+      role: { type: 'string', enum: ['leader', 'follower'] },
+      status: { type: 'string', description: 'Leading on a leader; Synced or CatchingUp on a follower.' },
+      committed_height: count,
+      dim: { ...u32, minimum: 1 },
+      first_seq: { ...count, nullable: true, description: 'First event still in this log; older ones need a snapshot bootstrap.' },
+      event_streams: { ...count, description: 'Open GET /v1/replication/events streams.' },
+      // Follower only:
+      leader_url: { type: 'string' },
+      applied_height: count,
+      leader_height: count,
+      lag: { ...count, description: 'Events the leader has committed and this follower has not applied.' },
+      connected: { type: 'boolean' },
+      last_check: { type: 'object', nullable: true, description: 'Last hash comparison with the leader at one height (at, height, result, leader_hash, follower_hash, detail).' },
+      last_error: { type: 'object', nullable: true, description: 'Last replication error (at, message).' },
+      bootstraps: count,
+      reconnects: count,
+      events_applied: count,
+    },
+    ['leader_url', 'applied_height', 'leader_height', 'lag', 'connected', 'last_check', 'last_error', 'bootstraps', 'reconnects', 'events_applied'],
+  ),
+} as const;
+
+export type ResponseSchemaName = keyof typeof RESPONSE_SCHEMAS;
