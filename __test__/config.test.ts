@@ -29,7 +29,7 @@ describe('config', () => {
     assert.equal(c.followerOf, null);
     assert.equal(c.maxK, 10_000);
     assert.equal(c.logLevel, 'info');
-    assert.deepEqual([c.hnswM, c.hnswEfConstruction, c.hnswEfSearch, c.ivfNlist], [16, 100, 64, 0]);
+    assert.deepEqual([c.hnswM, c.hnswEfConstruction, c.hnswEfSearch, c.ivfNlist], [16, 100, 100, 0]);
   });
 
   it('when the default body limit is computed, then a 10k x 1536 batch of JSON.stringify-ed f32 values fits', () => {

@@ -242,7 +242,7 @@ export const CONFIG_SCHEMA = {
   quant: oneOf<QuantKind>('VALORI_QUANT', ['none', 'scalar', 'product'], 'none', 'Vector quantization applied before indexing.', 'indexes (issue 4)'),
   hnswM: uint('VALORI_HNSW_M', 16, 2, 256, 'HNSW links per node per layer (layer 0 keeps 2*M).', 'indexes (issue 4)'),
   hnswEfConstruction: uint('VALORI_HNSW_EF_CONSTRUCTION', 100, 1, 100_000, 'HNSW candidate list size while building.', 'indexes (issue 4)'),
-  hnswEfSearch: uint('VALORI_HNSW_EF_SEARCH', 64, 1, 100_000, 'HNSW candidate list size per query (raised to k when k is larger); a request may override it with "ef".', 'indexes (issue 4)'),
+  hnswEfSearch: uint('VALORI_HNSW_EF_SEARCH', 100, 1, 100_000, 'HNSW candidate list size per query (raised to k when k is larger); a request may override it with "ef".', 'indexes (issue 4)'),
   ivfNlist: uint('VALORI_IVF_NLIST', 0, 0, 1_048_576, 'IVF partitions; 0 = automatic, about sqrt(number of records).', 'indexes (issue 4)'),
   ivfNprobe: uint('VALORI_IVF_NPROBE', 8, 1, 1_048_576, 'IVF partitions probed per query; a request may override it with "nprobe".', 'indexes (issue 4)'),
   followerOf: {
