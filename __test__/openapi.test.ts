@@ -198,7 +198,8 @@ describe('OpenAPI document', () => {
           if (url !== undefined) {
             const { pathname, searchParams } = new URL(url, 'http://x');
             const data = /-d '([^']*)'/.exec(command)?.[1];
-            const method = data === undefined ? 'get' : 'post';
+            // A JSON body (-d), an explicit -X POST, or raw bytes (--data-binary) make it a POST.
+            const method = data !== undefined || /\s-X POST\b|\s--data-binary\s/.test(command) ? 'post' : 'get';
             const op = sec.ops.find(([m, p]) => m === method && pathMatches(p, pathname));
             if (op === undefined) {
               problems.push(`${where}: ${method.toUpperCase()} ${pathname} is not the route this section documents`);

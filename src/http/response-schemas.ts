@@ -53,7 +53,7 @@ export const RESPONSE_SCHEMAS = {
       nodes: ref('Pool'),
       edges: ref('Pool'),
       event_log_height: { ...count, description: 'Committed events; only when an event log is configured.' },
-      read_only: { type: 'boolean', description: 'true after an event-log write or fsync failed: writes answer 409 until restart.' },
+      read_only: { type: 'boolean', description: 'true after an event-log write or fsync failed: writes answer 503 READ_ONLY until restart.' },
       quant: { type: 'string', enum: ['none', 'scalar', 'product'] },
     },
     ['event_log_height'],
