@@ -24,18 +24,21 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     UV_THREADPOOL_SIZE=8 \
     VALORI_BIND=0.0.0.0:3000
+# curl is for the HEALTHCHECK (and the compose file's). Versions follow the Debian release.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends curl \
  && rm -rf /var/lib/apt/lists/* \
- && mkdir -p /data && chown node:node /data
+ && mkdir -p /data && chown 1000:1000 /data
 WORKDIR /app
-COPY --from=build --chown=node:node /app/package.json ./
-COPY --from=build --chown=node:node /app/node_modules ./node_modules
-COPY --from=build --chown=node:node /app/dist ./dist
-COPY --from=build --chown=node:node /app/native/index.js /app/native/index.d.ts ./native/
-COPY --from=build --chown=node:node /app/native/*.node ./native/
-USER node
+COPY --from=build --chown=1000:1000 /app/package.json ./
+COPY --from=build --chown=1000:1000 /app/node_modules ./node_modules
+COPY --from=build --chown=1000:1000 /app/dist ./dist
+COPY --from=build --chown=1000:1000 /app/native/index.js /app/native/index.d.ts ./native/
+COPY --from=build --chown=1000:1000 /app/native/*.node ./native/
+# The image's `node` user (uid/gid 1000), by number so any host can resolve it.
+USER 1000:1000
 VOLUME ["/data"]
 EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=5s --retries=3 CMD curl -sf http://127.0.0.1:3000/health || exit 1
+HEALTHCHECK --interval=10s --timeout=5s --retries=3 CMD ["curl", "-sf", "http://127.0.0.1:3000/health"]
 CMD ["node", "dist/main.js"]
