@@ -26,7 +26,7 @@ function loadIdx(name: string): Float32Array {
 
 async function startServer(): Promise<{ base: string; stop: () => void }> {
   const child = spawn(process.execPath, ['dist/main.js'], {
-    env: { ...process.env, VALORI_DIM: String(DIM), VALORI_INDEX: 'hnsw', VALORI_HNSW_EF_SEARCH: String(EF), VALORI_MAX_RECORDS: '70000', VALORI_MAX_NODES: '0', VALORI_MAX_EDGES: '0', VALORI_BIND: '127.0.0.1:0', RUST_LOG: 'valori_node=warn' },
+    env: { ...process.env, VALORI_DIM: String(DIM), VALORI_INDEX: 'hnsw', VALORI_HNSW_EF_SEARCH: String(EF), VALORI_MAX_RECORDS: '70000', VALORI_MAX_NODES: '0', VALORI_MAX_EDGES: '0', VALORI_BIND: '127.0.0.1:0', RUST_LOG: 'valori_node=info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const base = await new Promise<string>((resolve, reject) => {
