@@ -2,7 +2,7 @@
 //! (no binding). One thread, one query per call.
 //!
 //! ```text
-//! cargo run --release -p valori-kernel --example ann -- <dir with the un-gzipped IDX files> [hnsw|ivf|sq8|pq|exact ...]
+//! cargo run --release -p valori-kernel --example ann -- <dir with the un-gzipped IDX files> [--nq N] [--efc N] [hnsw|ivf|sq8|pq|exact ...]
 //! ```
 //! Ground truth (exact brute force, k = 10) is cached in `<dir>/gt-<nq>.bin`.
 
@@ -122,16 +122,27 @@ fn build(cfg: IndexConfig, base: &Flat) -> Index {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // Usage: ann <dir> [--nq N] [--efc N] [modes...]
+    let mut nq: usize = 1000;
+    let mut efc: usize = 100;
+    let mut rest: Vec<&str> = Vec::new();
+    let mut i = 2;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--nq" => {
+                nq = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(nq);
+                i += 1;
+            }
+            "--efc" => {
+                efc = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(efc);
+                i += 1;
+            }
+            m => rest.push(m),
+        }
+        i += 1;
+    }
     let dir = args.get(1).map(String::as_str).unwrap_or("/tmp/fmnist");
-    let modes: Vec<&str> = if args.len() > 2 {
-        args[2..].iter().map(String::as_str).collect()
-    } else {
-        vec!["hnsw", "ivf", "sq8", "exact"]
-    };
-    let nq: usize = std::env::var("NQ")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
+    let modes: Vec<&str> = if rest.is_empty() { vec!["hnsw", "ivf", "sq8", "exact"] } else { rest };
     let base = load(&format!("{dir}/train-images-idx3-ubyte"));
     let queries = load(&format!("{dir}/t10k-images-idx3-ubyte"));
     let gt = ground_truth(dir, &base, &queries, nq);
@@ -142,10 +153,6 @@ fn main() {
         base.dim,
         nq
     );
-    let efc: usize = std::env::var("EFC")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100);
     for mode in modes {
         let mut cfg = IndexConfig {
             hnsw_ef_construction: efc,
