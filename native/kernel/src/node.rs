@@ -17,7 +17,7 @@ use crate::engine::{CommitObserver, Db, Engine};
 use crate::error::{KResult, KernelError};
 use crate::index::IndexConfig;
 use crate::state::Limits;
-use crate::storage::{LogBase, SnapshotMeta, SnapshotParts, SnapshotStore, Vfs};
+use crate::storage::{LogBase, SnapshotMeta, SnapshotStore, Vfs};
 
 #[derive(Debug, Clone)]
 pub struct SnapshotInfo {
@@ -176,10 +176,8 @@ impl Node {
         };
         new_db.state.set_height(height);
         if let Some(store) = &self.durable.snapshots {
-            let (meta, snap) = durable::encode_db(&new_db, chain)?;
-            let (_, parts) = crate::storage::decode_snapshot(&snap).map_err(|e| KernelError::Internal(e.to_string()))?;
-            let parts = SnapshotParts { kernel: parts.kernel, metadata: parts.metadata, index: parts.index };
-            let size = store.save(&meta, &parts).map_err(storage_err)?;
+            let captured = durable::capture(&new_db, chain);
+            let size = store.save(&captured.meta, &captured.parts()).map_err(storage_err)?;
             *gate = Some(SnapshotInfo { height, bytes: size, path: store.path().to_path_buf(), stall_ms: 0.0, total_ms: 0.0 });
         }
         if let Some(log) = &self.durable.log {
