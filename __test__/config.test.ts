@@ -1,7 +1,7 @@
 // The config schema: defaults from the deployment guide, accepted forms, one-line refusals.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CONFIG_SCHEMA, ConfigError, DEFAULT_MAX_BODY_BYTES, configHelp, loadConfig, parseRustLog, redactedConfig } from '../src/config';
+import { CONFIG_SCHEMA, ConfigError, DEFAULT_MAX_BATCH_BODY_BYTES, configHelp, loadConfig, parseRustLog, redactedConfig } from '../src/config';
 
 function refusal(env: Record<string, string>): ConfigError {
   try {
@@ -32,13 +32,15 @@ describe('config', () => {
     assert.deepEqual([c.hnswM, c.hnswEfConstruction, c.hnswEfSearch, c.ivfNlist], [16, 100, 100, 0]);
   });
 
-  it('when the default body limit is computed, then a 10k x 1536 batch of JSON.stringify-ed f32 values fits', () => {
+  it('when the default batch body limit is computed, then a 10k x 1536 batch of JSON.stringify-ed f32 values fits', () => {
     // Negative values with 17 significant digits: the longest common form a float32 widened to
     // double takes in JSON ("-0.12345679104328156").
     const row = JSON.stringify(Array.from({ length: 1536 }, (_, i) => -Math.fround(0.1 + (i % 900) / 1000 + 1e-9)));
     const bodyBytes = '{"batch":['.length + 10_000 * row.length + 9_999 + ']}'.length;
-    assert.ok(bodyBytes <= DEFAULT_MAX_BODY_BYTES, `${bodyBytes} > ${DEFAULT_MAX_BODY_BYTES}`);
-    assert.ok(DEFAULT_MAX_BODY_BYTES < 536_870_888, 'stays below the V8 string limit');
+    assert.ok(bodyBytes <= DEFAULT_MAX_BATCH_BODY_BYTES, `${bodyBytes} > ${DEFAULT_MAX_BATCH_BODY_BYTES}`);
+    assert.ok(DEFAULT_MAX_BATCH_BODY_BYTES < 536_870_888, 'stays below the V8 string limit');
+    // And the batch itself fits one event: 10,000 x 1,536 i32 components plus a header.
+    assert.ok(10_000 * 1536 * 4 + 1024 <= 67_108_864);
   });
 
   it('when values are valid, then they are parsed (bind forms, case-insensitive enums, follower URL)', () => {

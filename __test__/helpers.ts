@@ -5,7 +5,7 @@ import { loadConfig, type Config } from '../src/config';
 import { Kernel } from '../src/kernel/kernel';
 import { createLogger } from '../src/log';
 import { createMetrics } from '../src/metrics';
-import { createHttpServer } from '../src/server';
+import { createHttpServer, serverLimits } from '../src/server';
 import type { Express } from 'express';
 
 export interface TestServer {
@@ -32,7 +32,7 @@ export async function startServer(env: Record<string, string> = {}, withKernel?:
   const kernel = withKernel ? withKernel(config) : await Kernel.open(config);
   const metrics = createMetrics(() => kernel.stats());
   const app = createApp({ config, kernel, logger, metrics });
-  const server = createHttpServer(app, { host: '127.0.0.1', port: 0 });
+  const server = createHttpServer(app, { host: '127.0.0.1', port: 0 }, serverLimits(config));
   const address = await server.start();
   return { base: `http://127.0.0.1:${address.port}`, app, config, kernel, logs, stop: () => server.stop() };
 }

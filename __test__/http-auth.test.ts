@@ -1,4 +1,5 @@
 // Bearer auth: on for every registered route except /health and /metrics, off when unset.
+// Scopes, API keys and the browser guard: auth-matrix.test.ts, auth-keys.test.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Express } from 'express';
@@ -18,6 +19,8 @@ const SPEC_ROUTES = [
   'GET /v1/replication/events', 'GET /v1/replication/state',
   // Operators and developers (issue 6): the API description, protected like the API itself.
   'GET /openapi.json',
+  // Scoped API keys (issue 9), as in valori-node 0.3.1.
+  'POST /v1/keys', 'GET /v1/keys', 'DELETE /v1/keys/:id',
 ];
 
 /** Every (method, path) the Express router has, read from the router itself. */

@@ -2,7 +2,7 @@
 // confined to the snapshot directory), the event-log proof and trim, /health persistence fields,
 // and the index rebuild route.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -47,7 +47,8 @@ describe('durability routes (event log + snapshots)', () => {
   it('when a snapshot is saved with an empty POST, then it is written at the configured path', async () => {
     const r = await request(s.base, '/v1/snapshot/save', { method: 'POST' });
     assert.equal(r.status, 200, r.text);
-    assert.equal(r.json.path, join(dir, 'snapshot.bin'));
+    // The file name only: the server's directory is not revealed.
+    assert.equal(r.json.path, 'snapshot.bin');
     assert.equal(r.json.height, 5);
   });
 
@@ -65,9 +66,16 @@ describe('durability routes (event log + snapshots)', () => {
 
   it('when garbage is uploaded, then 400 CORRUPT_DATA and the state is unchanged', async () => {
     const before = (await request(s.base, '/v1/proof/state')).json.final_state_hash;
-    const res = await fetch(`${s.base}/v1/snapshot/upload`, { method: 'POST', body: Buffer.from('VAL1 but not really a snapshot') });
+    const res = await fetch(`${s.base}/v1/snapshot/upload`, {
+      method: 'POST',
+      body: Buffer.from('VAL1 but not really a snapshot'),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     assert.equal(res.status, 400);
-    assert.equal(((await res.json()) as { code: string }).code, 'CORRUPT_DATA');
+    const body = (await res.json()) as { code: string; error: string };
+    assert.equal(body.code, 'CORRUPT_DATA');
+    // The validation reason, not a generic message.
+    assert.match(body.error, /^snapshot: /);
     assert.equal((await request(s.base, '/v1/proof/state')).json.final_state_hash, before);
   });
 
@@ -82,10 +90,12 @@ describe('durability routes (event log + snapshots)', () => {
     assert.equal((await request(s.base, '/v1/proof/state')).json.final_state_hash, want);
   });
 
-  it('when a snapshot file in the directory is restored by name, then the state is that snapshot', async () => {
-    const snap = Buffer.from(await (await fetch(`${s.base}/v1/snapshot/download`)).arrayBuffer());
+  it('when a named snapshot is restored by name, then the state is that snapshot', async () => {
     const want = (await request(s.base, '/v1/proof/state')).json.final_state_hash;
-    writeFileSync(join(dir, 'backup.val1'), snap);
+    const saved = await request(s.base, '/v1/snapshot/save', { body: { path: 'backup.val1' } });
+    assert.equal(saved.status, 200, saved.text);
+    assert.equal(saved.json.path, 'backup.val1');
+    assert.ok(existsSync(join(dir, 'snapshots', 'backup.val1')), 'named snapshots live in snapshots/');
     await request(s.base, '/v1/delete', { body: { id: 0 } });
     const r = await request(s.base, '/v1/snapshot/restore', { body: { path: 'backup.val1' } });
     assert.equal(r.status, 200, r.text);

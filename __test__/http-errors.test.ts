@@ -128,20 +128,24 @@ describe('HTTP errors', () => {
 
   it('when the body is exactly VALORI_MAX_BODY_BYTES, then accepted; one byte more, then 413', async () => {
     const sized = (n: number) => {
-      const head = '{"values":[1,2,3,4],"pad":"';
+      const head = '{"target_id":"pad","metadata":"';
       return `${head}${'x'.repeat(n - head.length - 2)}"}`;
     };
     assert.equal(Buffer.byteLength(sized(200)), 200);
-    const ok = await request(s.base, '/records', { raw: sized(200), headers: { 'content-type': 'application/json' } });
+    const ok = await request(s.base, '/v1/memory/meta/set', { raw: sized(200), headers: { 'content-type': 'application/json' } });
     assert.equal(ok.status, 200, ok.text);
-    const e = await expectError(request(s.base, '/records', { raw: sized(201), headers: { 'content-type': 'application/json' } }), 413, 'PAYLOAD_TOO_LARGE');
+    const e = await expectError(request(s.base, '/v1/memory/meta/set', { raw: sized(201), headers: { 'content-type': 'application/json' } }), 413, 'PAYLOAD_TOO_LARGE');
     assert.match(e.error, /200 bytes/);
   });
 
-  it('when unknown JSON fields are sent, then they are ignored', async () => {
-    const r = await post('/records', { values: [4, 3, 2, 1], extra: { deep: true }, collection: 'x' });
-    assert.equal(r.status, 200);
-    assert.equal(typeof r.json.id, 'number');
+  it('when unknown JSON fields are sent, then 400 INVALID_REQUEST names the field and nothing is stored', async () => {
+    // Request objects are closed (issue 9, L7): a misspelt "filter_tags" must not run an unfiltered search.
+    const before = (await request(s.base, '/health')).json.records.live;
+    const e = await expectError(post('/records', { values: [4, 3, 2, 1], extra: { deep: true } }), 400, 'INVALID_REQUEST');
+    assert.match(e.error, /unknown field "extra"/);
+    const f = await expectError(post('/search', { query: [0, 0, 0, 0], k: 1, filter_tags: 3 }), 400, 'INVALID_REQUEST');
+    assert.match(f.error, /unknown field "filter_tags"/);
+    assert.equal((await request(s.base, '/health')).json.records.live, before);
   });
 
   it('when metadata is over 64 KiB, then 400 METADATA_TOO_LARGE and nothing is stored', async () => {

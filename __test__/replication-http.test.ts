@@ -175,7 +175,8 @@ describe('replication stream backpressure', () => {
       const rows = 10_000;
       const batch = Array.from({ length: rows }, (_, j) => vector(4, j));
       for (let i = 0; i < EVENTS; i++) await kernel.insertBatch(batch);
-      socket.write(`GET /v1/replication/events?from=1 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      // A loopback Host: with auth off, other names are refused (DNS rebinding guard).
+      socket.write(`GET /v1/replication/events?from=1 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
       socket.pause();
       // Wait (bounded) until the server is blocked on this reader: its buffer stops growing.
       let last = -1;

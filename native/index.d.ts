@@ -11,13 +11,14 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 export declare class Kernel {
   /**
-   * Write a snapshot atomically to the snapshot path (or `name`, a file name
-   * in the same directory).
+   * Write a snapshot atomically to the snapshot path, or with `name` a
+   * named snapshot in `<snapshot dir>/snapshots/` (a strict name pattern;
+   * never a file the node keeps itself).
    */
   saveSnapshot(name?: string | undefined | null): Promise<SnapshotResult>
   /** The current durable state as VAL1 bytes. */
   snapshotBytes(): Promise<Buffer>
-  /** Bytes of a snapshot file (a file name inside the snapshot directory). */
+  /** Bytes of the named snapshot `name` (see `saveSnapshot`). */
   readSnapshotFile(name: string): Promise<Buffer>
   /**
    * Replace the state with a VAL1 snapshot (validated first). Resolves
@@ -124,6 +125,10 @@ export interface KernelOptions {
   maxNodes: number
   /** Live graph edges at most. */
   maxEdges: number
+  /** Metadata entries at most (default 100000). */
+  maxMetadataEntries?: number
+  /** Total metadata key + value bytes at most (default 268435456 = 256 MiB). */
+  maxMetadataBytes?: number
   /** brute | hnsw | ivf */
   index?: string
   /** none | scalar | product */
@@ -142,6 +147,13 @@ export interface KernelOptions {
   walPath?: string
   /** Cut the log at mid-log corruption instead of refusing to open. */
   acceptTruncation?: boolean
+  /** Named snapshots kept at most in `<snapshot dir>/snapshots/`. Default 16. */
+  maxNamedSnapshots?: number
+  /**
+   * Largest snapshot in bytes accepted for restore or read by name.
+   * Default: no limit (the shell always passes its configured value).
+   */
+  maxSnapshotBytes?: number
 }
 
 export interface KernelStats {
@@ -151,8 +163,12 @@ export interface KernelStats {
   edges: PoolStats
   /** Events applied so far. */
   height: number
-  /** True after a failed write/fsync (or in follower mode). */
+  /** True after a failed write/fsync or a committer panic (or in follower mode). */
   readOnly: boolean
+  /** Why writes are refused after a failure (absent while healthy or a follower). */
+  readOnlyReason?: string
+  /** Largest encoded event one write may produce, in bytes (64 MiB). */
+  maxEventBytes: number
   index: string
   quant: string
   /** Distance kernel in use (avx2 | scalar). */
@@ -163,7 +179,10 @@ export interface KernelStats {
   persistence: string
   /** Height of the durable log (absent without a log). */
   eventLogHeight?: number
-  /** Bytes used by vectors (Q16.16), quantized codes and index structures. */
+  /**
+   * Bytes used by vectors (Q16.16; live and soft-deleted records only),
+   * quantized codes and index structures.
+   */
   vectorBytes: number
   codeBytes: number
   indexBytes: number
@@ -236,6 +255,7 @@ export interface SnapshotResult {
   height: number
   /** File size in bytes. */
   bytes: number
+  /** The snapshot's file name (never a server path). */
   path: string
   /** Milliseconds writes were held back while the state was encoded. */
   stallMs: number

@@ -3,18 +3,20 @@
 // (per route: JSON body -> validation) -> routes -> 404 -> error mapper.
 import express, { type Express } from 'express';
 import type { Config } from './config';
-import { requireBearer } from './http/auth';
-import { jsonBody } from './http/body';
+import { KeyStore } from './auth/key-store';
+import { authenticate } from './http/auth';
+import { batchBodyLimits, bodyLimits, jsonBody, ParseBudget } from './http/body';
 import { errorMapper, notFound } from './http/error-handler';
 import { requestContext } from './http/request-context';
 import type { RouteContext } from './http/routes/context';
 import { registerGraphRoutes } from './http/routes/graph';
+import { registerKeyRoutes } from './http/routes/keys';
 import { registerMemoryRoutes } from './http/routes/memory';
 import { registerRecordRoutes } from './http/routes/records';
 import { registerReplicationRoutes } from './http/routes/replication';
 import { registerSnapshotRoutes } from './http/routes/snapshot';
 import { registerSystemRoutes } from './http/routes/system';
-import { compileValidators } from './http/schemas';
+import { compileValidators, schemaLimits } from './http/schemas';
 import type { Kernel } from './kernel/kernel';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
@@ -30,6 +32,12 @@ export interface AppDeps {
   replication?: Replication;
 }
 
+/** The two JSON body parsers, sharing one parse budget per app (VALORI_MAX_PARSE_BYTES). */
+function jsonParsers(config: Config): Pick<RouteContext, 'json' | 'batchJson'> {
+  const budget = new ParseBudget(config.maxParseBytes);
+  return { json: jsonBody(bodyLimits(config), budget), batchJson: jsonBody(batchBodyLimits(config), budget) };
+}
+
 export function createApp(deps: AppDeps): Express {
   const { config, kernel, logger, metrics } = deps;
   const app = express();
@@ -42,7 +50,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
 
   app.use(requestContext(logger, metrics));
-  app.use(requireBearer(config.authToken, logger));
+  // Reads VALORI_API_KEYS_FILE; an unusable file stops the boot with one line naming it.
+  const keys = new KeyStore({ masterToken: config.authToken, configured: config.apiKeys, file: config.apiKeysFile });
+  app.use(authenticate(config, keys, logger));
   // After auth: a caller without the token learns nothing, not even the leader's address.
   if (config.followerOf !== null) app.use(redirectWritesToLeader(config.followerOf));
 
@@ -52,8 +62,8 @@ export function createApp(deps: AppDeps): Express {
     kernel,
     metrics,
     replication: deps.replication ?? new Replication({ config, kernel, logger, metrics }),
-    validators: compileValidators(config.maxK),
-    json: jsonBody(config.maxBodyBytes),
+    validators: compileValidators(schemaLimits(config)),
+    ...jsonParsers(config),
   };
   registerSystemRoutes(ctx);
   registerRecordRoutes(ctx);
@@ -61,6 +71,7 @@ export function createApp(deps: AppDeps): Express {
   registerMemoryRoutes(ctx);
   registerSnapshotRoutes(ctx);
   registerReplicationRoutes(ctx);
+  registerKeyRoutes(ctx, keys, logger);
 
   app.use(notFound);
   app.use(errorMapper(logger, config.maxBodyBytes));

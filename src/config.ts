@@ -1,6 +1,8 @@
 // One schema for every environment variable the node reads. Each entry carries its env name,
 // type, default, doc and the feature (issue) that activates it, so `--help` and the README table
 // are generated from the same source the boot-time validation uses. Native reads no environment.
+import { constants as bufferConstants } from 'node:buffer';
+import { parseKeyList, tokenProblem, type ConfiguredKey } from './auth/tokens';
 
 /** A bad value at boot. The message is ONE line naming the variable and the accepted values. */
 export class ConfigError extends Error {
@@ -28,7 +30,8 @@ export type Activation =
   | 'foundation (issue 2)'
   | 'durability (issue 3)'
   | 'indexes (issue 4)'
-  | 'replication (issue 5)';
+  | 'replication (issue 5)'
+  | 'hardening (issue 9)';
 
 interface VarSpec<T> {
   env: string;
@@ -45,12 +48,21 @@ interface VarSpec<T> {
 const U32_MAX = 4_294_967_295;
 // V8 cannot build a string longer than this (2^29 - 24 chars); the JSON body is decoded into one.
 const V8_MAX_STRING = 536_870_888;
-// A 10,000 x 1,536 batch where every component is printed the way JSON.stringify prints a float32
-// widened to double, e.g. "-0.12345678901234568," = 21 bytes, plus 1 MiB for brackets and keys.
-const BATCH_ROWS = 10_000;
-const BATCH_DIM = 1_536;
-const BYTES_PER_COMPONENT = 21;
-export const DEFAULT_MAX_BODY_BYTES = BATCH_ROWS * BATCH_DIM * BYTES_PER_COMPONENT + 1_048_576;
+/** The kernel's cap on one encoded event (a batch insert is one event): 64 MiB. */
+export const MAX_EVENT_BYTES = 67_108_864;
+// Plain JSON bodies: 16 MiB holds a dim-65,536 vector at 21 bytes per component plus 64 KiB of
+// metadata many times over; the heap cost of parsing is bounded by the structure pre-scan.
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1_048_576;
+// Batch inserts: a batch that fills one event (MAX_EVENT_BYTES / 4 i32 components = 16,777,216)
+// at 20 bytes per component, plus 1 MiB for brackets. That also fits a 10,000 x 1,536 batch of
+// float32 values widened to double by JSON.stringify (up to 21 bytes, "-0.12345679104328156,"),
+// which is what the TypeScript client sends. The parse budget (VALORI_MAX_PARSE_BYTES) and the
+// structure pre-scan keep several such bodies from exhausting the heap together.
+export const DEFAULT_MAX_BATCH_BODY_BYTES = (MAX_EVENT_BYTES / 4) * 20 + 1_048_576;
+// Caps that keep the kernel's per-query allocations (sized from k, ef and nprobe) far from an abort.
+const MAX_K_LIMIT = 100_000;
+const MAX_EF_LIMIT = 1_000_000;
+const MAX_NPROBE_LIMIT = 1_048_576;
 
 function fail(env: string, accepted: string, raw: string): never {
   throw new ConfigError(env, `${env}=${JSON.stringify(raw)} is invalid: expected ${accepted}`);
@@ -183,6 +195,11 @@ function parseFollower(raw: string | undefined): string | null {
     fail(env, accepted, raw);
   }
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') fail(env, accepted, raw);
+  // Credentials in the URL would be echoed in every 307 Location and in /v1/replication/state
+  // (and fetch refuses such URLs anyway): the follower authenticates with VALORI_AUTH_TOKEN.
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError(env, `${env} must not contain credentials (user:pass@): the follower sends VALORI_AUTH_TOKEN as a bearer token instead`);
+  }
   // Paths are appended to this base, so a trailing slash would double up.
   return url.toString().replace(/\/+$/, '');
 }
@@ -204,11 +221,63 @@ function bool(env: string, def: boolean, doc: string, activatedBy: Activation): 
   };
 }
 
+/** A bearer token from the environment: trimmed (secret files end in a newline), token68 only. */
+function bearerToken(env: string, doc: string, activatedBy: Activation, unsetText = '(unset)'): VarSpec<string | null> {
+  return {
+    env,
+    type: 'token',
+    defaultText: unsetText,
+    doc,
+    activatedBy,
+    emptyIsValue: true,
+    parse(raw) {
+      if (raw === undefined) return null;
+      const token = raw.trim();
+      const problem = tokenProblem(token);
+      // The message never quotes the value: it is a secret.
+      if (problem !== null) throw new ConfigError(env, `${env} ${problem}: expected a token such as the output of \`openssl rand -hex 32\`, or leave it unset`);
+      return token;
+    },
+  };
+}
+
+/** Runs an auth parser (src/auth/tokens.ts) and turns its Error into this variable's one-line refusal. */
+function authList<T>(env: string, type: string, doc: string, parse: (text: string) => T, empty: T): VarSpec<T> {
+  return {
+    env,
+    type,
+    defaultText: '(unset)',
+    doc,
+    activatedBy: 'hardening (issue 9)',
+    parse(raw) {
+      if (raw === undefined || raw.trim() === '') return empty;
+      try {
+        return parse(raw);
+      } catch (err) {
+        throw new ConfigError(env, `${env} is invalid: ${(err as Error).message}`);
+      }
+    },
+  };
+}
+
+function parseAllowedHosts(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((h) => h.trim().toLowerCase().replace(/\.$/, ''))
+    .filter((h) => h !== '')
+    .map((h) => {
+      if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]{1,253})$/.test(h)) throw new Error(`${JSON.stringify(h.slice(0, 80))} is not a host name (no port, no scheme; IPv6 in brackets)`);
+      return h;
+    });
+}
+
 export const CONFIG_SCHEMA = {
   dim: uint('VALORI_DIM', 16, 1, 65_536, 'Vector dimension; every vector and query must have exactly this many components.', 'foundation (issue 2)'),
   maxRecords: uint('VALORI_MAX_RECORDS', 1024, 0, U32_MAX, 'Record capacity (live + soft-deleted); inserts beyond it answer 507. Memory is allocated lazily.', 'foundation (issue 2)'),
   maxNodes: uint('VALORI_MAX_NODES', 1024, 0, U32_MAX, 'Graph-node capacity; node creation beyond it answers 507. 0 disables the graph (every node creation answers 507).', 'foundation (issue 2)'),
   maxEdges: uint('VALORI_MAX_EDGES', 2048, 0, U32_MAX, 'Graph-edge capacity; edge creation beyond it answers 507.', 'foundation (issue 2)'),
+  maxMetadataEntries: uint('VALORI_MAX_METADATA_ENTRIES', 100_000, 0, U32_MAX, 'Most metadata entries (keys set with /v1/metadata/set plus each record\'s rec:<id> metadata); a write that would add one more answers 507. Also checked when a snapshot is restored.', 'hardening (issue 9)'),
+  maxMetadataBytes: uint('VALORI_MAX_METADATA_BYTES', 256 * 1_048_576, 0, Number.MAX_SAFE_INTEGER, 'Most bytes of metadata in total (keys plus values; overwriting a key counts the difference); a write beyond it answers 507. Also checked when a snapshot is restored.', 'hardening (issue 9)'),
   bind: {
     env: 'VALORI_BIND',
     type: 'host:port',
@@ -217,26 +286,39 @@ export const CONFIG_SCHEMA = {
     activatedBy: 'foundation (issue 2)',
     parse: parseBind,
   } satisfies VarSpec<BindAddress>,
-  authToken: {
-    env: 'VALORI_AUTH_TOKEN',
-    type: 'string',
-    defaultText: '(unset)',
-    doc: 'Bearer token required on every route except GET /health and GET /metrics. Unset: auth disabled (warning "Auth Disabled"). Set but empty: refused at boot.',
-    activatedBy: 'foundation (issue 2)',
-    emptyIsValue: true,
-    parse(raw: string | undefined): string | null {
-      if (raw === undefined) return null;
-      if (raw.trim() === '') {
-        throw new ConfigError('VALORI_AUTH_TOKEN', 'VALORI_AUTH_TOKEN is set but empty: expected a non-empty token (e.g. `openssl rand -hex 32`) or leave it unset to disable auth');
-      }
-      return raw;
-    },
-  } satisfies VarSpec<string | null>,
+  authToken: bearerToken(
+    'VALORI_AUTH_TOKEN',
+    'Master bearer token: every route except GET /health and GET /metrics accepts it, whatever its scope (docs/authentication.md). Surrounding whitespace is trimmed; inner whitespace or characters outside RFC 6750 token68 are refused at boot; shorter than 32 characters logs a warning. Unset, with no API keys either: auth disabled (warning "Auth Disabled"; browsers from other sites and unknown Host names are refused).',
+    'foundation (issue 2)',
+  ),
+  apiKeys: authList(
+    'VALORI_API_KEYS',
+    'name:scope:sha256hex,...',
+    'Scoped API keys, comma-separated: a name, a scope (read, write or admin) and the SHA-256 of the token in hex (printf %s "$TOKEN" | sha256sum). Only the hash is configured; the caller sends the token.',
+    parseKeyList,
+    [] as ConfiguredKey[],
+  ),
+  apiKeysFile: path('VALORI_API_KEYS_FILE', 'JSON file of API keys (hashes only) that POST /v1/keys and DELETE /v1/keys/:id rewrite atomically; read at start, created on the first key. Without it keys cannot be created through the API.', 'hardening (issue 9)'),
+  leaderToken: bearerToken(
+    'VALORI_LEADER_TOKEN',
+    'Follower only: the token the follower sends to its leader. Defaults to VALORI_AUTH_TOKEN; a read-scope API key of the leader is enough.',
+    'hardening (issue 9)',
+    '(VALORI_AUTH_TOKEN)',
+  ),
+  allowedHosts: authList(
+    'VALORI_ALLOWED_HOSTS',
+    'host,host,...',
+    'With auth off only: extra Host names (no port) the node answers besides localhost, 127.0.0.1, [::1] and the bind address; other Host headers answer 421 (DNS rebinding).',
+    parseAllowedHosts,
+    [] as string[],
+  ),
   eventLogPath: path('VALORI_EVENT_LOG_PATH', 'Event log file; every mutation is appended (fsync) before it is acknowledged and replayed at start-up.', 'durability (issue 3)'),
   snapshotPath: path('VALORI_SNAPSHOT_PATH', 'Snapshot file written by POST /v1/snapshot/save and the auto-snapshot task; recovery fallback.', 'durability (issue 3)'),
   snapshotIntervalSecs: optionalUint('VALORI_SNAPSHOT_INTERVAL', 1, U32_MAX, 'Auto-snapshot period in seconds (requires VALORI_SNAPSHOT_PATH).', 'durability (issue 3)'),
   acceptTruncation: bool('VALORI_ACCEPT_LOG_TRUNCATION', false, 'On mid-log corruption (a bad entry followed by valid ones), cut the event log at the last good entry and start, instead of refusing to start. Events after the damage are lost: use only after taking a copy of the file.', 'durability (issue 3)'),
   snapshotOnShutdown: bool('VALORI_SNAPSHOT_ON_SHUTDOWN', true, 'Write a final snapshot on SIGTERM/SIGINT when VALORI_SNAPSHOT_PATH is set (bounds the next start-up replay).', 'durability (issue 3)'),
+  maxNamedSnapshots: uint('VALORI_MAX_NAMED_SNAPSHOTS', 16, 0, 10_000, 'Most named snapshots (POST /v1/snapshot/save {"path": name}) kept in <snapshot dir>/snapshots/; a save under a new name beyond it answers 507 (overwriting an existing name is allowed). 0 disables named saves.', 'hardening (issue 9)'),
+  maxSnapshotBytes: optionalUint('VALORI_MAX_SNAPSHOT_BYTES', 1_048_576, Number.MAX_SAFE_INTEGER, 'Largest snapshot in bytes a node accepts: POST /v1/snapshot/upload (413 above), a follower\'s bootstrap download (aborted above), a named restore. Unset: derived from the limits, see docs/operations.md (max_records x (dim x 4 + 9) + index + graph + metadata + 16 MiB), at most the largest Buffer Node can hold.', 'hardening (issue 9)'),
   walPath: path('VALORI_WAL_PATH', 'Legacy write-ahead log; ignored when VALORI_EVENT_LOG_PATH is set.', 'durability (issue 3)'),
   index: oneOf<IndexKind>('VALORI_INDEX', ['brute', 'hnsw', 'ivf'], 'brute', 'Search index: brute (exact scan), hnsw or ivf (approximate).', 'indexes (issue 4)'),
   quant: oneOf<QuantKind>('VALORI_QUANT', ['none', 'scalar', 'product'], 'none', 'Vector quantization applied before indexing.', 'indexes (issue 4)'),
@@ -249,14 +331,24 @@ export const CONFIG_SCHEMA = {
     env: 'VALORI_FOLLOWER_OF',
     type: 'URL',
     defaultText: '(unset)',
-    doc: 'Leader base URL; when set the node runs as a read-only follower of that leader (writes answer 307 to it). Requires VALORI_EVENT_LOG_PATH. The follower sends its own VALORI_AUTH_TOKEN to the leader, so both use the same token.',
+    doc: 'Leader base URL; when set the node runs as a read-only follower of that leader (writes answer 307 to it). Requires VALORI_EVENT_LOG_PATH. The follower authenticates to the leader with VALORI_LEADER_TOKEN (default: VALORI_AUTH_TOKEN).',
     activatedBy: 'replication (issue 5)',
     parse: parseFollower,
   } satisfies VarSpec<string | null>,
   replicationCheckIntervalMs: uint('VALORI_REPLICATION_CHECK_INTERVAL_MS', 5_000, 10, 86_400_000, 'Follower only: how often (ms) the follower compares its state hash with the leader\'s at the same height (Synced or Diverged).', 'replication (issue 5)'),
-  replicationHeartbeatMs: uint('VALORI_REPLICATION_HEARTBEAT_MS', 10_000, 10, 3_600_000, 'Heartbeat period (ms) of an idle replication stream; a follower drops a stream that is silent for 3 periods and reconnects.', 'replication (issue 5)'),
-  maxBodyBytes: uint('VALORI_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, V8_MAX_STRING, `Largest accepted JSON request body in bytes (413 above). The default (${DEFAULT_MAX_BODY_BYTES}, about 309 MiB) fits a ${BATCH_ROWS} x ${BATCH_DIM} batch at ${BYTES_PER_COMPONENT} bytes per component.`, 'foundation (issue 2)'),
-  maxK: uint('VALORI_MAX_K', 10_000, 1, U32_MAX, 'Largest k a search accepts (400 above).', 'foundation (issue 2)'),
+  replicationHeartbeatMs: uint('VALORI_REPLICATION_HEARTBEAT_MS', 10_000, 10, 3_600_000, 'Heartbeat period (ms) of an idle replication stream, at most 100,000 in effect (Node\'s fetch drops a body silent for 300 s); a follower drops a stream that is silent for 3 periods and reconnects.', 'replication (issue 5)'),
+  maxBodyBytes: uint('VALORI_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, V8_MAX_STRING, 'Largest accepted JSON request body in bytes on every route but batch inserts (413 above). Compressed bodies (Content-Encoding) are refused with 415.', 'foundation (issue 2)'),
+  maxBatchBodyBytes: uint('VALORI_MAX_BATCH_BODY_BYTES', DEFAULT_MAX_BATCH_BODY_BYTES, 1, V8_MAX_STRING, `Largest accepted JSON body of /v1/vectors/batch_insert and /v1/memory/insert_batch (413 above). The default (${DEFAULT_MAX_BATCH_BODY_BYTES}, 321 MiB) fits a batch that fills one ${MAX_EVENT_BYTES}-byte event at 20 bytes per component; a batch whose rows x dim x 4 exceeds that event limit answers 413 whatever its body size.`, 'hardening (issue 9)'),
+  maxBatchRows: uint('VALORI_MAX_BATCH_ROWS', 10_000, 1, 1_000_000, 'Most rows one batch insert accepts (400 above).', 'hardening (issue 9)'),
+  maxParseBytes: uint('VALORI_MAX_PARSE_BYTES', 512 * 1_048_576, 1_048_576, 4 * 1_073_741_824, 'Total bytes of JSON bodies being read and parsed at the same time (each counted at its Content-Length, or its route limit when chunked); a body that would exceed it answers 503 SERVER_BUSY with Retry-After. Bounds the heap two or three concurrent maximum-size batches could take. Must be at least VALORI_MAX_BODY_BYTES and VALORI_MAX_BATCH_BODY_BYTES.', 'hardening (issue 9)'),
+  maxK: uint('VALORI_MAX_K', 10_000, 1, MAX_K_LIMIT, 'Largest k a search accepts (400 above).', 'foundation (issue 2)'),
+  maxEf: uint('VALORI_MAX_EF', 10_000, 1, MAX_EF_LIMIT, 'Largest "ef" (HNSW candidate list) a search request accepts (400 above).', 'hardening (issue 9)'),
+  maxNprobe: uint('VALORI_MAX_NPROBE', 65_536, 1, MAX_NPROBE_LIMIT, 'Largest "nprobe" (IVF partitions probed) a search request accepts (400 above).', 'hardening (issue 9)'),
+  maxResponseBytes: uint('VALORI_MAX_RESPONSE_BYTES', 64 * 1_048_576, 65_536, V8_MAX_STRING, 'Largest /v1/memory/search_vector response in bytes (hits plus their stored metadata); above it the request answers 413 RESPONSE_TOO_LARGE (ask for a smaller k).', 'hardening (issue 9)'),
+  requestTimeoutMs: uint('VALORI_REQUEST_TIMEOUT_MS', 120_000, 1_000, 86_400_000, 'Deadline (ms) for receiving a whole request, headers and body; a slower client gets 408 and its socket closes. Raise it for large snapshot uploads over slow links.', 'hardening (issue 9)'),
+  idleTimeoutMs: uint('VALORI_IDLE_TIMEOUT_MS', 30_000, 100, 86_400_000, 'A socket with no traffic in either direction for this long (ms) is closed, mid-body included (replication streams send heartbeats, so they stay open).', 'hardening (issue 9)'),
+  maxConnections: uint('VALORI_MAX_CONNECTIONS', 4_096, 1, 1_000_000, 'Most simultaneous TCP connections; further connections are closed on accept. Keep it below the process file-descriptor limit.', 'hardening (issue 9)'),
+  maxStreams: uint('VALORI_MAX_STREAMS', 16, 1, 10_000, 'Most concurrent replication event streams (GET /v1/replication/events) a leader serves; more answer 429 TOO_MANY_STREAMS.', 'hardening (issue 9)'),
   logFormat: oneOf<LogFormat>('VALORI_LOG_FORMAT', ['auto', 'json', 'pretty'], 'auto', 'Log format: json, pretty, or auto (pretty on a terminal, JSON otherwise).', 'foundation (issue 2)'),
   logLevel: {
     env: 'RUST_LOG',
@@ -283,6 +375,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.snapshotIntervalSecs !== null && config.snapshotPath === null) {
     throw new ConfigError('VALORI_SNAPSHOT_INTERVAL', 'VALORI_SNAPSHOT_INTERVAL is set but VALORI_SNAPSHOT_PATH is not: expected both, or neither');
   }
+  if (config.maxParseBytes < Math.max(config.maxBodyBytes, config.maxBatchBodyBytes)) {
+    // A body that may be accepted must also fit the parse budget alone, or it would get 503 for ever.
+    throw new ConfigError(
+      'VALORI_MAX_PARSE_BYTES',
+      `VALORI_MAX_PARSE_BYTES=${config.maxParseBytes} is below VALORI_MAX_BODY_BYTES (${config.maxBodyBytes}) or VALORI_MAX_BATCH_BODY_BYTES (${config.maxBatchBodyBytes}): expected at least the larger of the two`,
+    );
+  }
   if (config.followerOf !== null && config.eventLogPath === null) {
     // Without its own log a follower could not resume after a restart (and would re-bootstrap
     // or stop silently, as the original did), so it is refused at boot.
@@ -291,9 +390,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return config;
 }
 
+/** Framing, section headers, the JSON info section and the holes hard deletes leave. */
+const SNAPSHOT_HEADROOM = 16 * 1_048_576;
+
+/**
+ * VALORI_MAX_SNAPSHOT_BYTES, or the largest snapshot this configuration can produce: every record
+ * slot (dim x 4 + 9 bytes), an index over them (codes up to dim x 4, HNSW links (4M + 2) x 4 and
+ * 16 bytes of bookkeeping per record), the graph (6 bytes per node, 10 per edge), the metadata
+ * caps (VALORI_MAX_METADATA_BYTES and _ENTRIES) and fixed headroom. Never more than the largest Buffer this Node can allocate.
+ */
+export function maxSnapshotBytes(config: Config): number {
+  const derived =
+    config.maxRecords * (config.dim * 4 + 9) +
+    config.maxRecords * (config.dim * 4 + (4 * config.hnswM + 2) * 4 + 16) +
+    config.maxNodes * 6 +
+    config.maxEdges * 10 +
+    // Metadata at its caps: every key + value byte plus 8 bytes of length words per entry.
+    config.maxMetadataBytes + 8 * config.maxMetadataEntries +
+    SNAPSHOT_HEADROOM;
+  return Math.min(config.maxSnapshotBytes ?? derived, bufferConstants.MAX_LENGTH);
+}
+
 /** The config with the token replaced, safe to log. */
 export function redactedConfig(config: Config): Record<string, unknown> {
-  return { ...config, authToken: config.authToken === null ? null : '<redacted>' };
+  const hide = (token: string | null): string | null => (token === null ? null : '<redacted>');
+  return { ...config, authToken: hide(config.authToken), leaderToken: hide(config.leaderToken) };
 }
 
 /** A plain-text table of every variable, for `--help` and the README. */

@@ -6,7 +6,7 @@ import { ConfigError, configHelp, loadConfig, type Config } from './config';
 import { Kernel } from './kernel/kernel';
 import { createLogger } from './log';
 import { createMetrics } from './metrics';
-import { createHttpServer, formatAddress } from './server';
+import { createHttpServer, formatAddress, serverLimits } from './server';
 import { startSnapshotScheduler } from './jobs/snapshots';
 import { Replication } from './replication/runtime';
 
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   // Proof ring, leader event streams and, with VALORI_FOLLOWER_OF, the follower loop.
   const replication = new Replication({ config, kernel, logger, metrics });
   const app = createApp({ config, kernel, logger, metrics, replication });
-  const server = createHttpServer(app, config.bind);
+  const server = createHttpServer(app, config.bind, serverLimits(config));
 
   let stopping = false;
   const shutdown = (signal: string): void => {

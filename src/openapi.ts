@@ -3,23 +3,25 @@
 // error statuses list the stable codes from the one code -> status table (http/errors.ts).
 // __test__/openapi.test.ts fails when a registered route is missing here, or when an example in
 // docs/api-reference.md does not validate against this document.
+import { KEY_REQUEST_SCHEMAS, KEY_RESPONSE_SCHEMAS, type KeyResponseName } from './auth/key-schemas';
+import { routeAccess } from './auth/scopes';
 import { STATUS_BY_CODE } from './http/errors';
 import { RESPONSE_SCHEMAS, type ResponseSchemaName } from './http/response-schemas';
-import { requestSchemas, type RequestSchemas } from './http/schemas';
+import { requestSchemas, type RequestSchemas, type SchemaLimits } from './http/schemas';
 
 type Json = Record<string, unknown>;
-type Tag = 'System' | 'Records' | 'Graph' | 'Memory' | 'Durability' | 'Replication' | 'Indexes';
-type Reply = ResponseSchemaName | 'text' | 'metrics' | 'binary' | 'openapi' | 'events';
+type Tag = 'System' | 'Records' | 'Graph' | 'Memory' | 'Durability' | 'Replication' | 'Indexes' | 'Keys';
+type Reply = ResponseSchemaName | KeyResponseName | 'text' | 'metrics' | 'binary' | 'openapi' | 'events';
 
 interface Operation {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   /** Express pattern, as registered (e.g. /graph/node/:id). */
   path: string;
   id: string;
   tag: Tag;
   summary: string;
   /** JSON request body (a request schema), or raw bytes. */
-  body?: keyof RequestSchemas | 'binary';
+  body?: keyof RequestSchemas | keyof typeof KEY_REQUEST_SCHEMAS | 'binary';
   /** Query parameters, one per property of this request schema. */
   query?: keyof RequestSchemas;
   /** Parameters the route parses itself (not through a request schema). */
@@ -31,8 +33,6 @@ interface Operation {
   errors?: number[];
   /** Answers with the same body as 200 under this status (GET /health: 503 when a pool is full). */
   alsoOk?: number;
-  /** No bearer token needed (GET /health, GET /metrics: see http/auth.ts). */
-  public?: true;
 }
 
 /** The status of a code, or undefined for a code this build does not have. */
@@ -44,8 +44,8 @@ const WRITE_STATUSES = ['READ_ONLY', 'NOT_LEADER'].map(statusOf).filter((s): s i
 const HEIGHT = { type: 'integer', minimum: 0, maximum: 999_999_999_999_999 } as const;
 
 const OPERATIONS: readonly Operation[] = [
-  { method: 'get', path: '/health', id: 'health', tag: 'System', summary: 'Liveness and pool capacity', ok: 'Health', alsoOk: 503, public: true },
-  { method: 'get', path: '/metrics', id: 'metrics', tag: 'System', summary: 'Prometheus metrics', ok: 'metrics', public: true },
+  { method: 'get', path: '/health', id: 'health', tag: 'System', summary: 'Liveness and pool capacity', ok: 'Health', alsoOk: 503 },
+  { method: 'get', path: '/metrics', id: 'metrics', tag: 'System', summary: 'Prometheus metrics', ok: 'metrics' },
   { method: 'get', path: '/version', id: 'version', tag: 'System', summary: 'Server version (plain text)', ok: 'text' },
   { method: 'get', path: '/openapi.json', id: 'openapi', tag: 'System', summary: 'This OpenAPI document', ok: 'openapi' },
   {
@@ -66,19 +66,25 @@ const OPERATIONS: readonly Operation[] = [
   { method: 'post', path: '/v1/memory/search_vector', id: 'searchMemory', tag: 'Memory', summary: 'Search, with memory ids and metadata', body: 'memorySearch', ok: 'MemorySearchResult' },
   { method: 'post', path: '/v1/memory/meta/set', id: 'setMetadata', tag: 'Memory', summary: 'Store JSON metadata under a key', body: 'metaSet', ok: 'Success', write: true },
   { method: 'get', path: '/v1/memory/meta/get', id: 'getMetadata', tag: 'Memory', summary: 'Read the metadata under a key (null when unset)', query: 'metaGet', ok: 'MetaGetResult', errors: [400] },
-  { method: 'post', path: '/v1/snapshot/save', id: 'saveSnapshot', tag: 'Durability', summary: 'Write a snapshot file', body: 'snapshotSave', ok: 'SnapshotSaveResult' },
-  { method: 'get', path: '/v1/snapshot/download', id: 'downloadSnapshot', tag: 'Durability', summary: 'The current state as snapshot bytes', ok: 'binary' },
-  { method: 'post', path: '/v1/snapshot/upload', id: 'uploadSnapshot', tag: 'Durability', summary: 'Replace the state with uploaded snapshot bytes', body: 'binary', ok: 'SnapshotRestoreResult', write: true, errors: [400, 413] },
-  { method: 'post', path: '/v1/snapshot/restore', id: 'restoreSnapshot', tag: 'Durability', summary: 'Replace the state with a snapshot file', body: 'snapshotRestore', ok: 'SnapshotRestoreResult', write: true, errors: [404] },
+  { method: 'post', path: '/v1/snapshot/save', id: 'saveSnapshot', tag: 'Durability', summary: 'Write the main snapshot, or a named one', body: 'snapshotSave', ok: 'SnapshotSaveResult', errors: [507] },
+  { method: 'get', path: '/v1/snapshot/download', id: 'downloadSnapshot', tag: 'Durability', summary: 'The current state as snapshot bytes', ok: 'binary', errors: [429] },
+  { method: 'post', path: '/v1/snapshot/upload', id: 'uploadSnapshot', tag: 'Durability', summary: 'Replace the state with uploaded snapshot bytes', body: 'binary', ok: 'SnapshotRestoreResult', write: true, errors: [400, 413, 415, 429] },
+  { method: 'post', path: '/v1/snapshot/restore', id: 'restoreSnapshot', tag: 'Durability', summary: 'Replace the state with a named snapshot', body: 'snapshotRestore', ok: 'SnapshotRestoreResult', write: true, errors: [404, 429] },
   { method: 'get', path: '/v1/proof/event-log', id: 'proofEventLog', tag: 'Durability', summary: 'Hash chain over the event log', ok: 'EventLogProof', errors: [400] },
-  { method: 'post', path: '/v1/index/build', id: 'buildIndex', tag: 'Indexes', summary: 'Rebuild or retrain the search index from the current records', ok: 'IndexBuildResult' },
+  { method: 'post', path: '/v1/index/build', id: 'buildIndex', tag: 'Indexes', summary: 'Rebuild or retrain the search index from the current records', ok: 'IndexBuildResult', errors: [429] },
   { method: 'post', path: '/v1/event-log/trim', id: 'trimEventLog', tag: 'Durability', summary: 'Drop the log prefix the newest snapshot covers', ok: 'EventLogTrimResult', errors: [400] },
   {
-    method: 'get', path: '/v1/replication/events', id: 'replicationEvents', tag: 'Replication', summary: 'Committed events as a server-sent event stream (leader)', ok: 'events', errors: [400, 410],
+    method: 'get', path: '/v1/replication/events', id: 'replicationEvents', tag: 'Replication', summary: 'Committed events as a server-sent event stream (leader)', ok: 'events', errors: [400, 410, 429],
     params: [
       { name: 'from', in: 'query', required: false, schema: { ...HEIGHT, minimum: 1 }, description: 'First sequence number wanted; default 1.' },
       { name: 'Last-Event-ID', in: 'header', required: false, schema: HEIGHT, description: 'Resume after this sequence number (wins over from).' },
     ],
+  },
+  { method: 'post', path: '/v1/keys', id: 'createKey', tag: 'Keys', summary: 'Create an API key; the answer holds its token, shown once', body: 'createKey', ok: 'ApiKeyCreated', errors: [507] },
+  { method: 'get', path: '/v1/keys', id: 'listKeys', tag: 'Keys', summary: 'API keys, masked (never a token or hash)', ok: 'ApiKeyList' },
+  {
+    method: 'delete', path: '/v1/keys/:id', id: 'revokeKey', tag: 'Keys', summary: 'Revoke an API key created through the API', ok: 'ApiKeyRevoked', errors: [400, 404],
+    params: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 64 }, description: 'The key id from GET /v1/keys.' }],
   },
   { method: 'get', path: '/v1/replication/state', id: 'replicationState', tag: 'Replication', summary: "This node's role, height and, on a follower, its sync status", ok: 'ReplicationState' },
 ];
@@ -132,15 +138,24 @@ function okResponse(reply: Reply): Json {
   }
 }
 
+/** With auth off: 421 for a foreign Host, 403 for a foreign Origin, 415 for a non-JSON POST (http/auth.ts). */
+const GUARD_STATUSES = ['MISDIRECTED_REQUEST', 'FORBIDDEN'].map(statusOf).filter((s): s is number => s !== undefined);
+
 function operation(op: Operation, schemas: RequestSchemas, idSchema: unknown): Json {
+  // The scope comes from the one route table (auth/scopes.ts), as it does for the route itself.
+  const access = routeAccess(op.method, op.path);
+  const isPublic = access === 'public';
   const responses: Json = { 200: okResponse(op.ok) };
   if (op.alsoOk !== undefined) responses[op.alsoOk] = { ...okResponse(op.ok), description: `Same body as 200 (status "full")` };
   const statuses = new Set<number>([500, ...(op.errors ?? []), ...(op.write ? WRITE_STATUSES : [])]);
-  if (!op.public) statuses.add(401);
+  // 401 without a credential, 403 with one of a lower scope (or, auth off, a foreign Origin).
+  if (!isPublic) [401, ...GUARD_STATUSES].forEach((s) => statuses.add(s));
+  if (!isPublic && op.method !== 'get') statuses.add(415);
   if (op.body !== undefined && op.body !== 'binary') [400, 413, 415].forEach((s) => statuses.add(s));
   for (const status of [...statuses].sort((a, b) => a - b)) responses[status] = errorResponse(status);
 
-  const parameters: Json[] = [...op.path.matchAll(/:(\w+)/g)].map((m): Json => ({
+  const own = new Set((op.params ?? []).filter((p) => p.in === 'path').map((p) => p.name));
+  const parameters: Json[] = [...op.path.matchAll(/:(\w+)/g)].filter((m) => !own.has(m[1])).map((m): Json => ({
     name: m[1],
     in: 'path',
     required: true,
@@ -155,6 +170,7 @@ function operation(op: Operation, schemas: RequestSchemas, idSchema: unknown): J
   parameters.push(...(op.params ?? []));
 
   const out: Json = { operationId: op.id, tags: [op.tag], summary: op.summary };
+  if (!isPublic) out['x-valori-scope'] = access;
   if (parameters.length > 0) out.parameters = parameters;
   if (op.body === 'binary') {
     out.requestBody = { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } };
@@ -162,7 +178,7 @@ function operation(op: Operation, schemas: RequestSchemas, idSchema: unknown): J
     out.requestBody = { required: true, content: { 'application/json': { schema: ref(requestName(op.body)) } } };
   }
   out.responses = responses;
-  if (op.public) out.security = [];
+  if (isPublic) out.security = [];
   return out;
 }
 
@@ -175,17 +191,19 @@ export interface OpenApiOptions {
   /** VALORI_MAX_K: the upper bound of k in search requests. */
   maxK: number;
   version: string;
+  /** VALORI_MAX_EF, VALORI_MAX_NPROBE, VALORI_MAX_BATCH_ROWS; their defaults when absent. */
+  limits?: Partial<Omit<SchemaLimits, 'maxK'>>;
 }
 
 export function buildOpenApiDocument(opts: OpenApiOptions): Json {
-  const schemas = requestSchemas(opts.maxK);
+  const schemas = requestSchemas(opts.maxK, opts.limits);
   const idSchema = { ...schemas.id.properties.id, description: 'Record, node or edge id (u32).' };
   const paths: Record<string, Json> = {};
   for (const op of OPERATIONS) {
     const path = openApiPath(op.path);
     paths[path] = { ...paths[path], [op.method]: operation(op, schemas, idSchema) };
   }
-  const requestComponents = Object.fromEntries(Object.entries(schemas).map(([key, schema]) => [requestName(key), toOas30(schema)]));
+  const requestComponents = Object.fromEntries(Object.entries({ ...schemas, ...KEY_REQUEST_SCHEMAS }).map(([key, schema]) => [requestName(key), toOas30(schema)]));
   return {
     openapi: '3.0.3',
     info: {
@@ -193,15 +211,15 @@ export function buildOpenApiDocument(opts: OpenApiOptions): Json {
       version: opts.version,
       description:
         'Deterministic vector + knowledge-graph memory server. Every error is {"error", "code"} JSON; ' +
-        'branch on code. When VALORI_AUTH_TOKEN is set, every route except GET /health and GET /metrics needs ' +
-        '"Authorization: Bearer <token>". Vectors have exactly VALORI_DIM components (GET /health shows dim).',
+        'branch on code. When VALORI_AUTH_TOKEN or API keys are configured, every route except GET /health and GET /metrics needs ' +
+        '"Authorization: Bearer <token>"; an API key also needs the scope in x-valori-scope (read < write < admin; 403 otherwise). Vectors have exactly VALORI_DIM components (GET /health shows dim).',
     },
-    tags: (['System', 'Records', 'Graph', 'Memory', 'Durability', 'Indexes', 'Replication'] satisfies Tag[]).map((name) => ({ name })),
+    tags: (['System', 'Records', 'Graph', 'Memory', 'Durability', 'Indexes', 'Replication', 'Keys'] satisfies Tag[]).map((name) => ({ name })),
     security: [{ bearerAuth: [] }],
     paths,
     components: {
-      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'VALORI_AUTH_TOKEN' } },
-      schemas: { ...RESPONSE_SCHEMAS, ...requestComponents },
+      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'VALORI_AUTH_TOKEN, or an API key (VALORI_API_KEYS, POST /v1/keys)' } },
+      schemas: { ...RESPONSE_SCHEMAS, ...KEY_RESPONSE_SCHEMAS, ...requestComponents },
     },
   };
 }

@@ -226,8 +226,8 @@ export class ValoriClient {
   // ---- Snapshots -------------------------------------------------------------------------------
 
   /**
-   * POST /v1/snapshot/save: writes a snapshot on the server, to `path` or to
-   * VALORI_SNAPSHOT_PATH; resolves to the path used.
+   * POST /v1/snapshot/save: writes the main snapshot (VALORI_SNAPSHOT_PATH), or with `path` a
+   * named snapshot in the server's `snapshots/` directory; resolves to the file name written.
    */
   async snapshotSave(options: { path?: string } = {}): Promise<SnapshotSaveResult> {
     const { r, o } = await this.json({ method: 'POST', path: '/v1/snapshot/save', json: compact({ path: options.path }) });
@@ -253,7 +253,7 @@ export class ValoriClient {
     await this.send({ method: 'POST', path: '/v1/snapshot/upload', bytes: body, idempotent: false, read: 'none' });
   }
 
-  /** POST /v1/snapshot/restore: replaces the server's state with a snapshot file on the server. */
+  /** POST /v1/snapshot/restore: replaces the server's state with a named snapshot saved earlier. */
   async snapshotRestore(path: string): Promise<void> {
     await this.json({ method: 'POST', path: '/v1/snapshot/restore', json: { path } });
   }

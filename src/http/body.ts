@@ -1,8 +1,18 @@
-// JSON body parsing for POST routes: 415 unless the Content-Type is JSON, then express.json with
-// VALORI_MAX_BODY_BYTES. Its errors (malformed JSON, too large) are turned into our envelope by
-// the error mapper.
-import express, { type Request, type RequestHandler } from 'express';
-import { AppError } from './errors';
+// JSON body reading for POST routes, bounded before the heap is touched (issue 9, H2):
+//   415 unless the Content-Type is JSON (utf-8) and the body is not compressed (Content-Encoding
+//       is refused rather than inflated: a few hundred KB of gzip can expand to the byte limit),
+//   413 above the route's byte limit (Content-Length checked first, then every chunk),
+//   503 SERVER_BUSY when the bodies being parsed at once would exceed VALORI_MAX_PARSE_BYTES,
+//   400 when a linear pre-scan of the raw bytes finds the nesting too deep or too many
+//       arrays/objects/elements (JSON.parse turns `[{},{},...]` into ~21x its size in heap),
+// and only then JSON.parse.
+import type { IncomingMessage } from 'node:http';
+import type { Request, RequestHandler } from 'express';
+import { MAX_EVENT_BYTES, type Config } from '../config';
+import { AppError, type ErrorCode } from './errors';
+
+/** Deepest accepted nesting of arrays and objects in a JSON body. */
+export const MAX_JSON_DEPTH = 64;
 
 /** application/json or application/*+json, parameters (charset) allowed. */
 export function isJsonContentType(header: string | undefined): boolean {
@@ -11,15 +21,226 @@ export function isJsonContentType(header: string | undefined): boolean {
   return mediaType === 'application/json' || /^application\/[a-z0-9.!#$%&'*^_`{|}~-]+\+json$/.test(mediaType);
 }
 
-export function jsonBody(limitBytes: number): RequestHandler[] {
-  const requireJson: RequestHandler = (req, _res, next) => {
-    if (isJsonContentType(req.headers['content-type'])) return next();
-    next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'expected a JSON body: send "Content-Type: application/json"'));
-  };
-  const parse = express.json({
-    limit: limitBytes,
-    strict: true,
-    type: (req) => isJsonContentType((req as Request).headers['content-type']),
+export interface StructureCap {
+  max: number;
+  code: ErrorCode;
+  /** Completes "request body has more than N ..." with the reason, naming the setting. */
+  why: string;
+}
+
+export interface BodyLimits {
+  maxBytes: number;
+  /** The variable behind maxBytes, named in the 413. */
+  bytesSetting: string;
+  /** Arrays plus objects. */
+  containers: StructureCap;
+  /** Array elements plus object members. */
+  elements: StructureCap;
+}
+
+/** Bytes of bodies being read and parsed at once, process-wide. */
+export class ParseBudget {
+  private used = 0;
+
+  constructor(readonly max: number) {}
+
+  tryTake(n: number): boolean {
+    if (this.used + n > this.max) return false;
+    this.used += n;
+    return true;
+  }
+
+  release(n: number): void {
+    this.used -= n;
+  }
+
+  get inUse(): number {
+    return this.used;
+  }
+}
+
+// Bytes that matter to the scan.
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_ARRAY = 0x5b;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_ARRAY = 0x5d;
+const CLOSE_OBJECT = 0x7d;
+const COMMA = 0x2c;
+
+/**
+ * One pass over the raw bytes counting nesting depth, containers and elements outside strings.
+ * It does not validate JSON (JSON.parse does that next); it only bounds what parsing can build.
+ */
+export function scanJson(buf: Buffer, limits: BodyLimits): void {
+  let depth = 0;
+  let containers = 0;
+  let elements = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+      continue;
+    }
+    if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      if (++depth > MAX_JSON_DEPTH) {
+        throw new AppError('INVALID_REQUEST', `request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
+      }
+      // A non-empty container holds commas + 1 elements; counting one per container covers the last.
+      if (++containers > limits.containers.max) throw structureError('JSON arrays and objects', limits.containers);
+      if (++elements > limits.elements.max) throw structureError('JSON values', limits.elements);
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
+      depth--;
+    } else if (c === COMMA) {
+      if (++elements > limits.elements.max) throw structureError('JSON values', limits.elements);
+    }
+  }
+}
+
+function structureError(what: string, cap: StructureCap): AppError {
+  return new AppError(cap.code, `request body has more than ${cap.max} ${what}: ${cap.why}`);
+}
+
+function charsetOf(header: string): string | null {
+  const m = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(header);
+  return m ? m[1].toLowerCase() : null;
+}
+
+/** Reads at most `max` bytes; rejects with a 413 as soon as more arrive. */
+function readBody(req: IncomingMessage, max: number, setting: string): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+      req.off('close', onAborted);
+    };
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > max) {
+        cleanup();
+        req.pause();
+        reject(tooLarge(max, setting));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(new AppError('INVALID_REQUEST', `the request body could not be read: ${err.message}`));
+    };
+    const onAborted = (): void => onError(new Error('the client aborted the request'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+    // However the socket goes away before the end, the promise settles (and the budget returns).
+    req.on('close', onAborted);
   });
-  return [requireJson, parse];
+}
+
+function tooLarge(max: number, setting: string): AppError {
+  // The rest of the body is never read: the connection closes after the answer.
+  return new AppError('PAYLOAD_TOO_LARGE', `request body is larger than ${max} bytes (${setting})`, { Connection: 'close' });
+}
+
+/** The route's JSON body middleware: checks, bounded read, pre-scan, parse into req.body. */
+export function jsonBody(limits: BodyLimits, budget: ParseBudget): RequestHandler[] {
+  const parse: RequestHandler = (req, _res, next) => {
+    const type = req.headers['content-type'];
+    if (!isJsonContentType(type)) {
+      next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'expected a JSON body: send "Content-Type: application/json"'));
+      return;
+    }
+    const charset = charsetOf(type!);
+    if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') {
+      next(new AppError('UNSUPPORTED_MEDIA_TYPE', `unsupported charset "${charset.toUpperCase()}": send utf-8`));
+      return;
+    }
+    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (encoding !== 'identity') {
+      next(new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${encoding.slice(0, 40)}" is not accepted: send the JSON body uncompressed`, { Connection: 'close' }));
+      return;
+    }
+    const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
+    if (declared !== null && declared > limits.maxBytes) {
+      next(tooLarge(limits.maxBytes, limits.bytesSetting));
+      return;
+    }
+    // Chunked bodies reserve the route's whole limit: their size is known only at the end.
+    const reserved = declared ?? limits.maxBytes;
+    if (!budget.tryTake(reserved)) {
+      next(
+        new AppError('SERVER_BUSY', `too many request bodies are being parsed at once (VALORI_MAX_PARSE_BYTES = ${budget.max} bytes): retry shortly`, {
+          'Retry-After': '1',
+          Connection: 'close',
+        }),
+      );
+      return;
+    }
+    readBody(req, limits.maxBytes, limits.bytesSetting)
+      .then((buf) => {
+        (req as Request).body = parseJson(buf, limits);
+        next();
+      })
+      .catch(next)
+      .finally(() => budget.release(reserved));
+  };
+  return [parse];
+}
+
+function parseJson(buf: Buffer, limits: BodyLimits): unknown {
+  // An empty body is an empty object, so validation names the missing fields.
+  let start = 0;
+  while (start < buf.length && (buf[start] === 0x20 || buf[start] === 0x0a || buf[start] === 0x0d || buf[start] === 0x09)) start++;
+  if (start === buf.length) return {};
+  if (buf[start] !== OPEN_OBJECT && buf[start] !== OPEN_ARRAY) {
+    throw new AppError('INVALID_JSON', 'malformed JSON body: the top level must be an object or an array');
+  }
+  scanJson(buf, limits);
+  try {
+    return JSON.parse(buf.toString('utf8')) as unknown;
+  } catch (err) {
+    throw new AppError('INVALID_JSON', `malformed JSON body: ${(err as Error).message}`);
+  }
+}
+
+// Plain bodies carry one vector (dim <= 65,536) and at most 64 KiB of metadata once serialized:
+// these caps sit well above that and far below what would strain the heap.
+const PLAIN_CONTAINERS = 65_536;
+const PLAIN_ELEMENTS = 1_048_576;
+// Slack for the object and array around the batch rows.
+const BATCH_SLACK = 64;
+
+export function bodyLimits(config: Config): BodyLimits {
+  return {
+    maxBytes: config.maxBodyBytes,
+    bytesSetting: 'VALORI_MAX_BODY_BYTES',
+    containers: { max: PLAIN_CONTAINERS, code: 'INVALID_REQUEST', why: 'no request needs that many' },
+    elements: { max: PLAIN_ELEMENTS, code: 'INVALID_REQUEST', why: 'no request but a batch insert needs that many' },
+  };
+}
+
+export function batchBodyLimits(config: Config): BodyLimits {
+  return {
+    maxBytes: config.maxBatchBodyBytes,
+    bytesSetting: 'VALORI_MAX_BATCH_BODY_BYTES',
+    containers: { max: config.maxBatchRows + BATCH_SLACK, code: 'INVALID_REQUEST', why: `a batch has at most ${config.maxBatchRows} rows (VALORI_MAX_BATCH_ROWS)` },
+    elements: {
+      max: MAX_EVENT_BYTES / 4 + config.maxBatchRows + BATCH_SLACK,
+      code: 'PAYLOAD_TOO_LARGE',
+      why: `one batch is one event of at most ${MAX_EVENT_BYTES} bytes, i.e. ${MAX_EVENT_BYTES / 4} components`,
+    },
+  };
 }

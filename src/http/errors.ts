@@ -8,11 +8,17 @@ export type ShellErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'MISDIRECTED_REQUEST'
   | 'ROUTE_NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'NOT_ENABLED'
   | 'NOT_LEADER'
-  | 'HEIGHT_NOT_AVAILABLE';
+  | 'HEIGHT_NOT_AVAILABLE'
+  | 'RESPONSE_TOO_LARGE'
+  | 'TOO_MANY_STREAMS'
+  | 'SERVER_BUSY'
+  | 'OPERATION_IN_PROGRESS';
 
 /** Codes the native kernel puts on `err.code` (its one error enum). */
 export type KernelErrorCode =
@@ -22,6 +28,7 @@ export type KernelErrorCode =
   | 'INVALID_ARGUMENT'
   | 'NOT_FOUND'
   | 'CAPACITY_EXCEEDED'
+  | 'PAYLOAD_TOO_LARGE'
   | 'METADATA_TOO_LARGE'
   | 'READ_ONLY'
   | 'IO_ERROR'
@@ -38,6 +45,11 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   PAYLOAD_TOO_LARGE: 413,
   UNAUTHORIZED: 401,
+  // A valid credential whose scope is below the route's (src/auth/scopes.ts), or, with auth off, a
+  // request a browser could have sent cross-site (foreign Origin).
+  FORBIDDEN: 403,
+  // With auth off: a Host header that is not this node's (DNS rebinding); see VALORI_ALLOWED_HOSTS.
+  MISDIRECTED_REQUEST: 421,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   // A route whose feature is off in this configuration (e.g. /v1/proof/event-log without a log).
@@ -48,6 +60,16 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   // GET /v1/proof/state?height=N for a height this node has no hash for (not reached yet, or older
   // than its ring of recent proofs).
   HEIGHT_NOT_AVAILABLE: 404,
+  // A search_vector answer (hits plus stored metadata) would exceed VALORI_MAX_RESPONSE_BYTES:
+  // the client asked for too much at once and should lower k.
+  RESPONSE_TOO_LARGE: 413,
+  // VALORI_MAX_STREAMS replication streams are already open; retry later (Retry-After).
+  TOO_MANY_STREAMS: 429,
+  // The bodies being parsed right now already use VALORI_MAX_PARSE_BYTES; retry later (Retry-After).
+  SERVER_BUSY: 503,
+  // A single-flight operation (snapshot upload or download, index build) is already running on
+  // this node; retry when it is done (Retry-After).
+  OPERATION_IN_PROGRESS: 429,
   DIMENSION_MISMATCH: 400,
   EMPTY_VECTOR: 400,
   INVALID_VECTOR: 400,
@@ -91,16 +113,23 @@ export class AppError extends Error {
   }
 }
 
+// PAYLOAD_TOO_LARGE is left out: the kernel raises it too (an event over MAX_EVENT_BYTES), and
+// its message names the limit.
 const SHELL_CODES: ReadonlySet<string> = new Set<ShellErrorCode>([
   'INVALID_JSON',
   'INVALID_REQUEST',
   'UNSUPPORTED_MEDIA_TYPE',
-  'PAYLOAD_TOO_LARGE',
   'UNAUTHORIZED',
+  'FORBIDDEN',
+  'MISDIRECTED_REQUEST',
   'ROUTE_NOT_FOUND',
   'METHOD_NOT_ALLOWED',
   'NOT_LEADER',
   'HEIGHT_NOT_AVAILABLE',
+  'RESPONSE_TOO_LARGE',
+  'TOO_MANY_STREAMS',
+  'SERVER_BUSY',
+  'OPERATION_IN_PROGRESS',
 ]);
 
 function isKernelCode(code: unknown): code is KernelErrorCode {
@@ -108,7 +137,9 @@ function isKernelCode(code: unknown): code is KernelErrorCode {
 }
 
 // Failures of the server itself: the client gets a generic message, the detail goes to the log.
-const SERVER_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['IO_ERROR', 'CORRUPT_DATA', 'INTERNAL']);
+// CORRUPT_DATA is not one: over HTTP it only comes from a snapshot the client uploaded or named,
+// and the validation reason (which section, which limit) is what the client needs to fix it.
+const SERVER_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['IO_ERROR', 'INTERNAL']);
 
 /**
  * Turns an error thrown by the native addon into an AppError. Server faults keep a generic

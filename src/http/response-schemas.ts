@@ -54,9 +54,10 @@ export const RESPONSE_SCHEMAS = {
       edges: ref('Pool'),
       event_log_height: { ...count, description: 'Committed events; only when an event log is configured.' },
       read_only: { type: 'boolean', description: 'true after an event-log write or fsync failed: writes answer 503 READ_ONLY until restart.' },
+      read_only_reason: { type: 'string', description: 'Why writes are refused after a fault (failed event-log write, committer panic); only when there is one.' },
       quant: { type: 'string', enum: ['none', 'scalar', 'product'] },
     },
-    ['event_log_height'],
+    ['event_log_height', 'read_only_reason'],
   ),
   ProofState: object(
     {

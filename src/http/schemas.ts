@@ -4,6 +4,7 @@
 // after the schema (src/kernel/vectors.ts), because they depend on VALORI_DIM and come with
 // their own error codes.
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Config } from '../config';
 import { AppError } from './errors';
 
 const U32_MAX = 4_294_967_295;
@@ -13,12 +14,35 @@ const u8 = { type: 'integer', minimum: 0, maximum: 255 } as const;
 const nullableU32 = { ...u32, nullable: true } as const;
 /** Tags are u64 in the kernel, but JSON numbers are exact only up to 2^53 - 1. */
 const tag = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, nullable: true } as const;
-const tuning = { type: 'integer', minimum: 1, maximum: U32_MAX, nullable: true } as const;
 const vector = {
   type: 'array',
   items: { type: 'number' },
+  // The largest VALORI_DIM: a longer array is refused before any per-component work.
+  maxItems: 65_536,
   description: 'Exactly VALORI_DIM finite numbers, each within the accepted range (see /health dim).',
 } as const;
+
+/** k on /v1/memory/search_vector: every hit carries up to 64 KiB of metadata (issue 9, M2). */
+export const MAX_MEMORY_SEARCH_K = 1_000;
+/** `tags` on upsert_vector are ignored; a bound keeps them from costing anything. */
+const MAX_TAGS = 1_024;
+/** The kernel's cap on a metadata key. */
+const MAX_TARGET_ID = 1_024;
+
+/** The configured caps the schemas enforce (issue 9, H1/L5/L7). */
+export interface SchemaLimits {
+  maxK: number;
+  maxEf: number;
+  maxNprobe: number;
+  maxBatchRows: number;
+}
+
+/** The defaults of VALORI_MAX_EF, VALORI_MAX_NPROBE and VALORI_MAX_BATCH_ROWS (src/config.ts). */
+const DEFAULT_LIMITS: Omit<SchemaLimits, 'maxK'> = { maxEf: 10_000, maxNprobe: 65_536, maxBatchRows: 10_000 };
+
+export function schemaLimits(config: Config): SchemaLimits {
+  return { maxK: config.maxK, maxEf: config.maxEf, maxNprobe: config.maxNprobe, maxBatchRows: config.maxBatchRows };
+}
 
 export interface InsertRecordBody { values: number[]; tag?: number | null }
 export interface BatchInsertBody { batch: number[][] }
@@ -36,24 +60,51 @@ export interface MemorySearchBody { query_vector: number[]; k: number; filter_ta
 export interface MetaSetBody { target_id: string; metadata: unknown }
 export interface MetaGetQuery { target_id: string }
 
-/** All request schemas. `maxK` is VALORI_MAX_K. */
-export function requestSchemas(maxK: number) {
+/**
+ * All request schemas. `maxK` is VALORI_MAX_K; the other caps default to their config defaults.
+ * Every object schema is closed (additionalProperties: false), so a misspelt field such as
+ * "filter_tags" is a 400 instead of being silently ignored. The text in parentheses at the end
+ * of a description names the setting; range errors quote it (describe() below).
+ */
+export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'maxK'>> = {}) {
+  const { maxEf, maxNprobe, maxBatchRows } = { ...DEFAULT_LIMITS, ...more };
   const k = { type: 'integer', minimum: 1, maximum: maxK, description: `1..${maxK} (VALORI_MAX_K)` } as const;
+  const memoryK = Math.min(maxK, MAX_MEMORY_SEARCH_K);
   // Descriptions are for the OpenAPI document (src/openapi.ts); they do not change validation.
   const searchTuning = {
     filter_tag: { ...tag, description: 'Only records carrying this tag.' },
-    ef: { ...tuning, description: 'HNSW candidate list size for this query (default VALORI_HNSW_EF_SEARCH); ignored by other indexes.' },
-    nprobe: { ...tuning, description: 'IVF partitions probed for this query (default VALORI_IVF_NPROBE); ignored by other indexes.' },
+    ef: {
+      type: 'integer', minimum: 1, maximum: maxEf, nullable: true,
+      description: `HNSW candidate list size for this query (default VALORI_HNSW_EF_SEARCH); ignored by other indexes. 1..${maxEf} (VALORI_MAX_EF)`,
+    },
+    nprobe: {
+      type: 'integer', minimum: 1, maximum: maxNprobe, nullable: true,
+      description: `IVF partitions probed for this query (default VALORI_IVF_NPROBE); ignored by other indexes. 1..${maxNprobe} (VALORI_MAX_NPROBE)`,
+    },
   } as const;
+  const closed = { additionalProperties: false } as const;
   return {
     insertRecord: {
       type: 'object',
       required: ['values'],
       properties: { values: vector, tag: { ...tag, description: 'Tag stored with the record (0..2^53-1); filter_tag matches it.' } },
+      ...closed,
     },
-    batchInsert: { type: 'object', required: ['batch'], properties: { batch: { type: 'array', items: vector } } },
-    id: { type: 'object', required: ['id'], properties: { id: { ...u32, description: 'Record id.' } } },
-    search: { type: 'object', required: ['query', 'k'], properties: { query: vector, k, ...searchTuning } },
+    batchInsert: {
+      type: 'object',
+      required: ['batch'],
+      properties: {
+        batch: {
+          type: 'array',
+          items: vector,
+          maxItems: maxBatchRows,
+          description: `Rows of VALORI_DIM numbers; rows x dim x 4 bytes must fit one event (67,108,864 bytes, else 413). At most ${maxBatchRows} rows (VALORI_MAX_BATCH_ROWS)`,
+        },
+      },
+      ...closed,
+    },
+    id: { type: 'object', required: ['id'], properties: { id: { ...u32, description: 'Record id.' } }, ...closed },
+    search: { type: 'object', required: ['query', 'k'], properties: { query: vector, k, ...searchTuning }, ...closed },
     createNode: {
       type: 'object',
       required: ['kind'],
@@ -61,6 +112,7 @@ export function requestSchemas(maxK: number) {
         kind: { ...u8, description: '0 Record, 1 Concept, 2 Agent, 3 User, 4 Tool, 5 Document, 6 Chunk; other values are stored as given.' },
         record_id: { ...nullableU32, description: 'Links the node to an existing record.' },
       },
+      ...closed,
     },
     createEdge: {
       type: 'object',
@@ -70,6 +122,7 @@ export function requestSchemas(maxK: number) {
         to: { ...u32, description: 'Target node id.' },
         kind: { ...u8, description: '0 Relation, 1 Follows, 2 InEpisode, 3 ByAgent, 4 Mentions, 5 RefersTo, 6 ParentOf; other values are stored as given.' },
       },
+      ...closed,
     },
     upsertVector: {
       type: 'object',
@@ -77,25 +130,41 @@ export function requestSchemas(maxK: number) {
       properties: {
         vector,
         attach_to_document_node: nullableU32,
-        tags: { type: 'array', items: { type: 'string' }, nullable: true, description: 'Accepted and ignored.' },
-        metadata: { description: 'Any JSON value; null or absent means none.' },
+        tags: {
+          type: 'array', items: { type: 'string', maxLength: MAX_TARGET_ID }, maxItems: MAX_TAGS, nullable: true,
+          description: `Accepted and ignored; at most ${MAX_TAGS} strings of ${MAX_TARGET_ID} characters.`,
+        },
+        metadata: { description: 'Any JSON value (at most 65,536 bytes as JSON, 64 levels deep); null or absent means none.' },
       },
+      ...closed,
     },
-    memorySearch: { type: 'object', required: ['query_vector', 'k'], properties: { query_vector: vector, k, ...searchTuning } },
+    memorySearch: {
+      type: 'object',
+      required: ['query_vector', 'k'],
+      properties: {
+        query_vector: vector,
+        k: { ...k, maximum: memoryK, description: `1..${memoryK} (VALORI_MAX_K, and at most ${MAX_MEMORY_SEARCH_K} on this route)` },
+        ...searchTuning,
+      },
+      ...closed,
+    },
     metaSet: {
       type: 'object',
       required: ['target_id', 'metadata'],
-      properties: { target_id: { type: 'string', minLength: 1 }, metadata: { description: 'Any JSON value; replaces the old one.' } },
+      properties: { target_id: { type: 'string', minLength: 1, maxLength: MAX_TARGET_ID }, metadata: { description: 'Any JSON value; replaces the old one.' } },
+      ...closed,
     },
-    metaGet: { type: 'object', required: ['target_id'], properties: { target_id: { type: 'string', minLength: 1 } } },
+    metaGet: { type: 'object', required: ['target_id'], properties: { target_id: { type: 'string', minLength: 1, maxLength: MAX_TARGET_ID } }, ...closed },
     snapshotSave: {
       type: 'object',
-      properties: { path: { type: ['string', 'null'], minLength: 1, description: 'A file name inside the snapshot directory; default VALORI_SNAPSHOT_PATH.' } },
+      properties: { path: { type: ['string', 'null'], minLength: 1, description: 'Save a named snapshot in <snapshot dir>/snapshots/ instead of the main one: 1-64 letters, digits, "_" or "-" (starting with a letter or digit), optionally "." and a 1-8 character extension; never the name of the event log, WAL or main snapshot. Omitted or null: the main snapshot (VALORI_SNAPSHOT_PATH).' } },
+      ...closed,
     },
     snapshotRestore: {
       type: 'object',
       required: ['path'],
-      properties: { path: { type: 'string', minLength: 1, description: 'A file name inside the snapshot directory.' } },
+      properties: { path: { type: 'string', minLength: 1, description: 'The name of a snapshot saved with POST /v1/snapshot/save {"path": name}.' } },
+      ...closed,
     },
   } as const;
 }
@@ -117,11 +186,11 @@ export interface Validators {
   snapshotRestore: ValidateFunction<{ path: string }>;
 }
 
-export function compileValidators(maxK: number): Validators {
+export function compileValidators(limits: SchemaLimits): Validators {
   // allErrors off: stop at the first problem, so a 10k-row batch with one bad value costs one scan.
   // verbose: errors carry their parentSchema, so range messages can quote both bounds.
   const ajv = new Ajv({ allErrors: false, verbose: true, strict: true, coerceTypes: false, useDefaults: false });
-  const s = requestSchemas(maxK);
+  const s = requestSchemas(limits.maxK, limits);
   return {
     insertRecord: ajv.compile<InsertRecordBody>(s.insertRecord),
     batchInsert: ajv.compile<BatchInsertBody>(s.batchInsert),
@@ -162,8 +231,20 @@ function valueAt(data: unknown, instancePath: string): unknown {
 }
 
 function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    // A value nested too deeply for JSON.stringify (a RangeError): describe, do not fail.
+    text = Array.isArray(value) ? '[...]' : typeof value === 'object' ? '{...}' : String(value);
+  }
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/** "(VALORI_MAX_EF)" from a description ending in "(...VALORI_...)", or ''. */
+function settingOf(description: unknown): string {
+  const m = typeof description === 'string' ? /(\([^()]*VALORI_[A-Z_]+[^()]*\))$/.exec(description) : null;
+  return m ? ` ${m[1]}` : '';
 }
 
 function describe(e: ErrorObject, data: unknown): string {
@@ -174,11 +255,19 @@ function describe(e: ErrorObject, data: unknown): string {
   }
   const got = e.instancePath === '' ? '' : `, got ${preview(valueAt(data, e.instancePath))}`;
   if (e.keyword === 'type' && (e.params as { type: string }).type === 'number') return `${field} must be a finite number${got}`;
-  const parent = e.parentSchema as { type?: unknown; minimum?: unknown; maximum?: unknown } | undefined;
+  const parent = e.parentSchema as { type?: unknown; minimum?: unknown; maximum?: unknown; description?: unknown } | undefined;
   if ((e.keyword === 'minimum' || e.keyword === 'maximum' || e.keyword === 'type') && parent?.type === 'integer') {
     const range = typeof parent.minimum === 'number' && typeof parent.maximum === 'number' ? ` from ${parent.minimum} to ${parent.maximum}` : '';
-    const setting = e.instancePath === '/k' ? ' (VALORI_MAX_K)' : '';
-    return `${field} must be an integer${range}${setting}${got}`;
+    return `${field} must be an integer${range}${settingOf(parent.description)}${got}`;
+  }
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    return `${field === 'body' ? 'the body' : field} has an unknown field "${extra.slice(0, 64)}"`;
+  }
+  if (e.keyword === 'maxItems' || e.keyword === 'maxLength') {
+    const limit = (e.params as { limit: number }).limit;
+    const unit = e.keyword === 'maxItems' ? 'items' : 'characters';
+    return `${field} has more than ${limit} ${unit}${settingOf(parent?.description)}`;
   }
   return `${field} ${e.message ?? 'is invalid'}${got}`;
 }

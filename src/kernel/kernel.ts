@@ -1,7 +1,7 @@
 // Thin wrapper over the native Kernel handle: converts JSON-shaped input to the binding's types
 // (Float32Array, bigint tags, JSON strings) and native errors to AppError. Routes call this, never
 // the addon. It holds no data of its own; the kernel owns all state.
-import type { Config } from '../config';
+import { maxSnapshotBytes, type Config } from '../config';
 import { AppError, fromNativeError } from '../http/errors';
 import {
   loadNative,
@@ -42,6 +42,8 @@ export function kernelOptions(config: Config): KernelOptions {
     maxRecords: config.maxRecords,
     maxNodes: config.maxNodes,
     maxEdges: config.maxEdges,
+    maxMetadataEntries: config.maxMetadataEntries,
+    maxMetadataBytes: config.maxMetadataBytes,
     index: config.index,
     quant: config.quant,
     hnswM: config.hnswM,
@@ -53,6 +55,8 @@ export function kernelOptions(config: Config): KernelOptions {
     snapshotPath: config.snapshotPath ?? undefined,
     walPath: config.walPath ?? undefined,
     acceptTruncation: config.acceptTruncation,
+    maxNamedSnapshots: config.maxNamedSnapshots,
+    maxSnapshotBytes: maxSnapshotBytes(config),
   };
 }
 
@@ -73,7 +77,14 @@ function callSync<T>(work: () => T): T {
 }
 
 function metadataJson(value: unknown): string {
-  const json = JSON.stringify(value);
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (err) {
+    // Nesting too deep for the stringifier (a RangeError): the client's value, so a 400, not a 500.
+    if (err instanceof RangeError) throw new AppError('INVALID_REQUEST', `metadata nests too deeply to be stored as JSON: ${err.message}`);
+    throw err;
+  }
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > MAX_METADATA_BYTES) {
     throw new AppError('METADATA_TOO_LARGE', `metadata is ${bytes} bytes of JSON: at most ${MAX_METADATA_BYTES} are accepted`);
@@ -84,6 +95,7 @@ function metadataJson(value: unknown): string {
 export class Kernel {
   private readonly limits: VectorLimits;
   private commitObserver: ((seconds: number) => void) | null = null;
+  private restores = 0;
 
   constructor(private readonly native: NativeKernel) {
     const stats = callSync(() => native.stats());
@@ -177,8 +189,13 @@ export class Kernel {
 
   /** The stored value, or null when the key has none. */
   getMetadata(key: string): unknown {
-    const json = callSync(() => this.native.getMetadata(key));
+    const json = this.getMetadataJson(key);
     return json === null ? null : (JSON.parse(json) as unknown);
+  }
+
+  /** The stored value as the JSON text it was stored as, or null when the key has none. */
+  getMetadataJson(key: string): string | null {
+    return callSync(() => this.native.getMetadata(key));
   }
 
   search(query: readonly unknown[], k: number, params: SearchParams = {}, field = 'query'): Promise<SearchHit[]> {
@@ -196,7 +213,7 @@ export class Kernel {
     callSync(() => this.native.close());
   }
 
-  /** Writes a snapshot atomically; `name` is a file name in the snapshot directory. */
+  /** Writes a snapshot atomically; `name` saves a named snapshot in `<snapshot dir>/snapshots/`. */
   saveSnapshot(name: string | null = null): Promise<SnapshotResult> {
     return call(() => this.native.saveSnapshot(name));
   }
@@ -206,14 +223,26 @@ export class Kernel {
     return call(() => this.native.snapshotBytes());
   }
 
-  /** A snapshot file (plain file name inside the snapshot directory). */
+  /** The bytes of a named snapshot (see saveSnapshot). */
   readSnapshotFile(name: string): Promise<Buffer> {
     return call(() => this.native.readSnapshotFile(name));
   }
 
   /** Replaces the whole state with validated VAL1 bytes; resolves with the new height. */
-  restoreSnapshot(bytes: Buffer, bootstrap = false): Promise<number> {
-    return call(() => this.native.restoreSnapshot(bytes, bootstrap));
+  async restoreSnapshot(bytes: Buffer, bootstrap = false): Promise<number> {
+    // Odd while a restore runs, even after: a cached proof is valid only for the epoch it was
+    // computed in (a bootstrap may replace the state without changing the height).
+    this.restores++;
+    try {
+      return await call(() => this.native.restoreSnapshot(bytes, bootstrap));
+    } finally {
+      this.restores++;
+    }
+  }
+
+  /** Changes whenever a restore starts or ends; odd while one is running. */
+  get restoreEpoch(): number {
+    return this.restores;
   }
 
   /** Drops the event-log prefix covered by the newest durable snapshot; resolves with the new base. */

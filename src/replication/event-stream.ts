@@ -14,7 +14,8 @@
 // socket accepted the previous writes (res.write returned true, or 'drain' fired): a slow reader
 // holds at most one batch plus the socket buffer on the leader, never the backlog.
 import type { Request, Response } from 'express';
-import type { Kernel } from '../kernel/kernel';
+import { AppError } from '../http/errors';
+import type { Kernel, LogEvent } from '../kernel/kernel';
 import type { Logger } from '../log';
 import type { HeightHash, ProofRing } from './proof-ring';
 
@@ -24,6 +25,12 @@ const BATCH_EVENTS = 256;
 const BATCH_BYTES = 1 << 20;
 /** Proof markers waiting for a slow reader to reach their height, at most (oldest dropped). */
 const MAX_PENDING_MARKERS = 16;
+/**
+ * The longest heartbeat period a stream uses, whatever VALORI_REPLICATION_HEARTBEAT_MS says:
+ * Node's fetch (undici) drops a response body that is silent for 300 s, so a follower would
+ * otherwise lose an idle stream before the next heartbeat arrived.
+ */
+const MAX_STREAM_HEARTBEAT_MS = 100_000;
 
 function isBootstrapRequired(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === 'BOOTSTRAP_REQUIRED';
@@ -38,16 +45,32 @@ interface OpenStream {
   wake: (() => void) | null;
 }
 
+export interface StreamLimits {
+  /** VALORI_MAX_STREAMS: each open stream queues a log read per commit on the libuv pool. */
+  maxStreams: number;
+  /** VALORI_IDLE_TIMEOUT_MS: the server's socket idle timeout, restored when a stream ends. */
+  idleTimeoutMs: number;
+}
+
 export class EventStreams {
   private readonly open = new Set<OpenStream>();
   private closing = false;
+  /**
+   * Log reads in flight, by first sequence number: streams at the same position (every caught-up
+   * follower, woken by the same commit) share one read instead of one pool task each.
+   */
+  private readonly reads = new Map<number, Promise<LogEvent[]>>();
+  /** The heartbeat period used and advertised (interval_ms). */
+  private readonly heartbeatMs: number;
 
   constructor(
     private readonly kernel: Kernel,
     ring: ProofRing,
-    private readonly heartbeatMs: number,
+    heartbeatMs: number,
     private readonly logger: Logger,
+    private readonly limits: StreamLimits = { maxStreams: 16, idleTimeoutMs: 30_000 },
   ) {
+    this.heartbeatMs = Math.min(heartbeatMs, MAX_STREAM_HEARTBEAT_MS);
     ring.subscribe((p) => {
       for (const s of this.open) {
         // A stream already past H cannot place it (the proof's state height is never below
@@ -81,8 +104,23 @@ export class EventStreams {
     }
   }
 
+  private read(from: number): Promise<LogEvent[]> {
+    let pending = this.reads.get(from);
+    if (pending === undefined) {
+      pending = this.kernel.readEvents(from, BATCH_EVENTS, BATCH_BYTES).finally(() => this.reads.delete(from));
+      this.reads.set(from, pending);
+    }
+    return pending;
+  }
+
   /** Serves events from `from` (inclusive) until the client leaves or the node shuts down. */
   async serve(req: Request, res: Response, from: number): Promise<void> {
+    if (this.open.size >= this.limits.maxStreams) {
+      // Before any header: the error mapper answers with the JSON envelope.
+      throw new AppError('TOO_MANY_STREAMS', `${this.open.size} replication streams are open, the most this node serves (VALORI_MAX_STREAMS = ${this.limits.maxStreams}): retry later`, {
+        'Retry-After': String(Math.max(1, Math.ceil(this.heartbeatMs / 1000))),
+      });
+    }
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -96,6 +134,10 @@ export class EventStreams {
     res.flushHeaders();
     const stream: OpenStream = { res, sent: from - 1, markers: [], wake: null };
     this.open.add(stream);
+    // An idle stream writes a heartbeat every heartbeatMs, which may be longer than the server's
+    // idle timeout: the stream's socket waits for three missed heartbeats instead. A reader that
+    // stops reading still stalls the writes and is dropped after that long.
+    req.socket.setTimeout(Math.max(this.limits.idleTimeoutMs, this.heartbeatMs * 3));
     let closed = false;
     let drained: (() => void) | null = null;
     const onClose = (): void => {
@@ -136,7 +178,7 @@ export class EventStreams {
         await sendMarkers();
         let batch;
         try {
-          batch = await this.kernel.readEvents(next, BATCH_EVENTS, BATCH_BYTES);
+          batch = await this.read(next);
         } catch (err) {
           if (isBootstrapRequired(err)) {
             const firstSeq = this.kernel.logProof()?.firstSeq ?? null;
@@ -169,6 +211,7 @@ export class EventStreams {
       this.open.delete(stream);
       res.off('close', onClose);
       if (!res.writableEnded) res.end();
+      req.socket.setTimeout(this.limits.idleTimeoutMs);
     }
   }
 }

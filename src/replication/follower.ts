@@ -24,9 +24,19 @@ export interface FollowerOptions {
   token: string | null;
   heartbeatMs: number;
   checkIntervalMs: number;
+  /** Largest bootstrap snapshot accepted from the leader (VALORI_MAX_SNAPSHOT_BYTES). */
+  maxSnapshotBytes?: number;
 }
 
 type Phase = 'connecting' | 'bootstrapping' | 'streaming';
+
+/** True for an http:// URL whose host is not this machine: a token sent there travels in clear. */
+export function isPlainRemote(url: string): boolean {
+  const u = new URL(url);
+  if (u.protocol !== 'http:') return false;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return !(host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host));
+}
 
 /** What a stream ended with, when it did not fail. */
 type StreamEnd = 'bootstrap-required' | 'closed';
@@ -81,6 +91,11 @@ export class Follower {
         ? `follower of ${this.options.leaderUrl}: empty journal, will bootstrap from the leader's snapshot if it has data`
         : `follower of ${this.options.leaderUrl}: resuming from own event log at height ${height}`,
     );
+    if (this.options.token !== null && isPlainRemote(this.options.leaderUrl)) {
+      this.logger.warn(
+        `VALORI_FOLLOWER_OF is plain http:// to a remote host: the bearer token and every replicated event travel unencrypted; use https:// or a private network`,
+      );
+    }
     this.tasks = [this.run(), this.checker.run(this.controller.signal)];
   }
 
@@ -210,7 +225,7 @@ export class Follower {
   private async bootstrap(reason: string): Promise<void> {
     this.phase = 'bootstrapping';
     this.logger.info(`bootstrapping from the leader's snapshot (${reason})`);
-    const bytes = await this.leader.snapshot(this.controller.signal);
+    const bytes = await this.leader.snapshot(this.controller.signal, this.options.maxSnapshotBytes);
     const height = await this.kernel.restoreSnapshot(bytes, true);
     this.bootstraps++;
     this.noteLeaderHeight(height);

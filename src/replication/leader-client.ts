@@ -2,8 +2,16 @@
 // original sent none, so replication never started against a protected leader), a deadline, and
 // the follower's stop signal, so shutdown never waits on a hung leader.
 
+import { constants as bufferConstants } from 'node:buffer';
+
 /** Deadline for the small JSON calls (state, proofs). */
 const JSON_TIMEOUT_MS = 10_000;
+/** Deadline for the event stream's response headers (the body then has its heartbeat deadline). */
+const EVENTS_HEADERS_TIMEOUT_MS = 10_000;
+/** The largest JSON answer read from the leader (its state and proofs are a few hundred bytes). */
+const MAX_JSON_BYTES = 1_048_576;
+/** The largest error body read from the leader (only its code and message are used). */
+const MAX_ERROR_BYTES = 65_536;
 /** A snapshot download may be large; it fails only when no byte arrives for this long. */
 const DOWNLOAD_IDLE_MS = 30_000;
 
@@ -46,13 +54,37 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
+/**
+ * The body as JSON, read only up to `max` bytes: a Content-Length above it is refused before
+ * reading, and the read stops as soon as more arrive (a leader is not trusted with our heap).
+ */
+export async function boundedJson(res: Response, max: number, what: string): Promise<unknown> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new LeaderError(res.status, 'INVALID_RESPONSE', `leader's reply to ${what} is ${declared} bytes, more than the ${max} accepted`);
+  }
+  if (res.body === null) return JSON.parse('');
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body) {
+    total += (chunk as Uint8Array).length;
+    if (total > max) {
+      await res.body.cancel().catch(() => undefined);
+      throw new LeaderError(res.status, 'INVALID_RESPONSE', `leader's reply to ${what} is more than the ${max} bytes accepted`);
+    }
+    chunks.push(Buffer.from(chunk as Uint8Array));
+  }
+  return JSON.parse(Buffer.concat(chunks, total).toString('utf8')) as unknown;
+}
+
 async function errorFrom(method: string, path: string, res: Response): Promise<LeaderError> {
   let code = `HTTP_${res.status}`;
   let detail = '';
   try {
-    const body = (await res.json()) as { code?: unknown; error?: unknown };
-    if (typeof body.code === 'string') code = body.code;
-    if (typeof body.error === 'string') detail = ` (${body.error})`;
+    const body = (await boundedJson(res, MAX_ERROR_BYTES, path)) as { code?: unknown; error?: unknown };
+    if (typeof body.code === 'string') code = body.code.slice(0, 64);
+    if (typeof body.error === 'string') detail = ` (${body.error.slice(0, 500)})`;
   } catch {
     // Not our JSON envelope (a proxy's page, an empty body): the status says enough.
   }
@@ -81,13 +113,15 @@ export class LeaderClient {
     const res = await fetch(this.baseUrl + path, {
       headers: this.headers({ accept: 'application/json' }),
       signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      // A leader answers itself; a redirect could point this node anywhere.
+      redirect: 'error',
     });
     if (allow404 && res.status === 404) {
       await res.body?.cancel();
       return null;
     }
     if (!res.ok) throw await errorFrom('GET', path, res);
-    const body = (await res.json()) as unknown;
+    const body = await boundedJson(res, MAX_JSON_BYTES, path);
     if (typeof body !== 'object' || body === null) throw new LeaderError(res.status, 'INVALID_RESPONSE', `leader's reply to ${path} is not a JSON object`);
     return body as Record<string, unknown>;
   }
@@ -115,20 +149,37 @@ export class LeaderClient {
     return { height: num(o, 'height'), hash };
   }
 
-  /** GET /v1/snapshot/download: the leader's VAL1 bytes (its state and height). */
-  async snapshot(signal: AbortSignal): Promise<Buffer> {
+  /**
+   * GET /v1/snapshot/download: the leader's VAL1 bytes (its state and height), at most `maxBytes`
+   * (VALORI_MAX_SNAPSHOT_BYTES): a larger Content-Length is refused before reading, and the read
+   * is aborted as soon as more bytes arrive, so a hostile leader cannot fill this node's memory.
+   */
+  async snapshot(signal: AbortSignal, maxBytes: number = bufferConstants.MAX_LENGTH): Promise<Buffer> {
     const idle = new IdleAbort(DOWNLOAD_IDLE_MS);
+    const path = '/v1/snapshot/download';
+    const tooLarge = (size: string): LeaderError =>
+      new LeaderError(200, 'SNAPSHOT_TOO_LARGE', `leader's snapshot is ${size} bytes, more than the ${maxBytes} accepted (VALORI_MAX_SNAPSHOT_BYTES)`);
     try {
-      const path = '/v1/snapshot/download';
-      const res = await fetch(this.baseUrl + path, { headers: this.headers(), signal: AbortSignal.any([signal, idle.signal]) });
+      const res = await fetch(this.baseUrl + path, { headers: this.headers(), signal: AbortSignal.any([signal, idle.signal]), redirect: 'error' });
       if (!res.ok) throw await errorFrom('GET', path, res);
       if (res.body === null) throw new LeaderError(res.status, 'INVALID_RESPONSE', 'leader sent an empty snapshot');
+      const declared = Number(res.headers.get('content-length') ?? NaN);
+      if (declared > maxBytes) {
+        await res.body.cancel().catch(() => undefined);
+        throw tooLarge(String(declared));
+      }
       const chunks: Buffer[] = [];
+      let total = 0;
       for await (const chunk of res.body) {
         idle.touch();
+        total += (chunk as Uint8Array).length;
+        if (total > maxBytes) {
+          await res.body.cancel().catch(() => undefined);
+          throw tooLarge(`more than ${maxBytes}`);
+        }
         chunks.push(Buffer.from(chunk as Uint8Array));
       }
-      return Buffer.concat(chunks);
+      return Buffer.concat(chunks, total);
     } finally {
       idle.clear();
     }
@@ -137,10 +188,23 @@ export class LeaderClient {
   /** GET /v1/replication/events?from=N as a streaming response (the caller reads the body). */
   async events(from: number, signal: AbortSignal): Promise<Response> {
     const path = `/v1/replication/events?from=${from}`;
-    const res = await fetch(this.baseUrl + path, {
-      headers: this.headers({ accept: 'text/event-stream' }),
-      signal,
-    });
+    // The deadline covers the headers only: once they arrived the stream is long-lived, and its
+    // silence is bounded by the heartbeat deadline in sse-reader.ts.
+    const headers = new AbortController();
+    const timer = setTimeout(
+      () => headers.abort(new LeaderError(0, 'TIMEOUT', `the leader sent no event-stream headers within ${EVENTS_HEADERS_TIMEOUT_MS} ms`)),
+      EVENTS_HEADERS_TIMEOUT_MS,
+    );
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        headers: this.headers({ accept: 'text/event-stream' }),
+        signal: AbortSignal.any([signal, headers.signal]),
+        redirect: 'error',
+      });
+    } finally {
+      clearTimeout(timer);
+    }
     if (!res.ok) throw await errorFrom('GET', path, res);
     const type = res.headers.get('content-type') ?? '';
     if (!type.startsWith('text/event-stream')) {

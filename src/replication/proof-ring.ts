@@ -16,6 +16,8 @@ export class ProofRing {
   // keeps lookups O(1) and deduplicates repeated proofs at an idle height.
   private readonly byHeight = new Map<number, string>();
   private readonly listeners = new Set<(p: HeightHash) => void>();
+  /** The last proof GET /v1/proof/state computed, with the kernel's restore epoch then (proofs.ts). */
+  current: (HeightHash & { epoch: number }) | null = null;
 
   constructor(private readonly capacity = DEFAULT_PROOF_RING_SIZE) {
     if (!(capacity >= 1)) throw new RangeError('proof ring capacity must be at least 1');

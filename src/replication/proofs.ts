@@ -15,11 +15,30 @@ export function parseHeightQuery(raw: unknown): number | null {
   return Number(raw);
 }
 
+/**
+ * The hash at the current height. Hashing covers the whole state, so it is computed once per
+ * (height, restore epoch) and reused while neither changes: polling the proof is cheap (issue 9,
+ * M6). Every answer is still recorded in the ring, which places a proof marker in the open event
+ * streams (followers compare at markers).
+ */
+async function currentProof(kernel: Kernel, ring: ProofRing): Promise<HeightHash> {
+  const epoch = kernel.restoreEpoch;
+  const cached = ring.current;
+  if (cached !== null && epoch % 2 === 0 && cached.epoch === epoch && cached.height === kernel.stats().height) {
+    ring.record(cached.height, cached.hash);
+    return { height: cached.height, hash: cached.hash };
+  }
+  // Fresh: the hash and its height are read together, and remembered for later ?height asks.
+  const fresh = await kernel.stateProof();
+  ring.record(fresh.height, fresh.hash);
+  // Cached only when no restore started or ended while hashing.
+  if (epoch % 2 === 0 && kernel.restoreEpoch === epoch) ring.current = { height: fresh.height, hash: fresh.hash, epoch };
+  return fresh;
+}
+
 export async function proofAt(kernel: Kernel, ring: ProofRing, height: number | null): Promise<HeightHash> {
   if (height === null || height === kernel.stats().height) {
-    // Fresh: the hash and its height are read together, and remembered for later ?height asks.
-    const fresh = await kernel.stateProof();
-    ring.record(fresh.height, fresh.hash);
+    const fresh = await currentProof(kernel, ring);
     if (height === null || fresh.height === height) return fresh;
   }
   const hash = ring.get(height);

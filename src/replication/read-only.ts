@@ -19,14 +19,30 @@ export const FOLLOWER_LOCAL_POSTS: ReadonlySet<string> = new Set([
   '/v1/event-log/trim',
   // The index is derived, node-local state (not in the state hash).
   '/v1/index/build',
+  // API keys are this node's own credentials, never replicated.
+  '/v1/keys',
 ]);
+
+/**
+ * The path and query of a request target. An absolute-form target ("POST http://host/x") would
+ * otherwise be appended whole to the leader's URL.
+ */
+export function pathAndQuery(target: string): string {
+  if (target.startsWith('/')) return target;
+  try {
+    const u = new URL(target);
+    return u.pathname + u.search;
+  } catch {
+    return '/';
+  }
+}
 
 export function redirectWritesToLeader(leaderUrl: string): RequestHandler {
   return (req, _res, next) => {
     if (req.method !== 'POST' || FOLLOWER_LOCAL_POSTS.has(req.path)) return next();
     next(
       new AppError('NOT_LEADER', `this node is a read-only follower: send writes to the leader at ${leaderUrl}`, {
-        Location: leaderUrl + req.originalUrl,
+        Location: leaderUrl + pathAndQuery(req.originalUrl),
       }),
     );
   };

@@ -1,7 +1,7 @@
 // Everything replication adds to one node, created once per process: the proof ring (hashes at
 // recent heights), the leader's open event streams, and, with VALORI_FOLLOWER_OF, the follower.
 // main.ts starts it after the server listens and stops it before the server closes.
-import type { Config } from '../config';
+import { maxSnapshotBytes, type Config } from '../config';
 import type { Kernel } from '../kernel/kernel';
 import type { Logger } from '../log';
 import type { Metrics, ReplicationStatus } from '../metrics';
@@ -23,15 +23,20 @@ export class Replication {
 
   constructor(private readonly deps: ReplicationDeps) {
     const { config, kernel, logger, metrics } = deps;
-    this.streams = new EventStreams(kernel, this.ring, config.replicationHeartbeatMs, logger);
+    this.streams = new EventStreams(kernel, this.ring, config.replicationHeartbeatMs, logger, {
+      maxStreams: config.maxStreams,
+      idleTimeoutMs: config.idleTimeoutMs,
+    });
     this.follower =
       config.followerOf === null
         ? null
         : new Follower(kernel, this.ring, logger, metrics, {
             leaderUrl: config.followerOf,
-            token: config.authToken,
+            // Its own credential for the leader: a read key is enough (src/auth/scopes.ts).
+            token: config.leaderToken ?? config.authToken,
             heartbeatMs: config.replicationHeartbeatMs,
             checkIntervalMs: config.replicationCheckIntervalMs,
+            maxSnapshotBytes: maxSnapshotBytes(config),
           });
     metrics.observeReplication(() => ({ lagEvents: this.follower?.lag() ?? 0, status: this.status() }));
   }

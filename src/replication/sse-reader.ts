@@ -2,6 +2,7 @@
 // one item per message. It pulls the next chunk only when the consumer asks for the next item,
 // so a follower that applies slowly stops reading and TCP pushes back on the leader.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { MAX_EVENT_BYTES } from '../config';
 
 export type StreamItem =
   | { kind: 'event'; seq: number; payload: Buffer }
@@ -10,8 +11,17 @@ export type StreamItem =
   | { kind: 'proof'; height: number; hash: string }
   | { kind: 'heartbeat'; height: number | null };
 
-/** The largest message accepted, in characters of base64: a 10,000 x 1,536 batch event is ~82 M. */
-const MAX_MESSAGE_CHARS = 2 ** 28;
+/**
+ * The largest message accepted, in characters: the standard base64 of the largest event any node
+ * accepts (MAX_EVENT_BYTES = 64 MiB -> ceil(n / 3) * 4 = 89,478,488 chars), plus room for the
+ * "id: <seq>\ndata: " framing the parser also counts. A leader only logs events up to
+ * MAX_EVENT_BYTES (a bigger batch is refused before it is applied), so every event it sends fits,
+ * and a hostile leader cannot make this follower buffer more than ~90 M characters per message.
+ */
+export const MAX_MESSAGE_CHARS = Math.ceil(MAX_EVENT_BYTES / 3) * 4 + 1_024;
+/** A leader's advertised heartbeat period is clamped to this range (ms): a huge value would overflow setTimeout. */
+const MIN_HEARTBEAT_MS = 10;
+const MAX_HEARTBEAT_MS = 3_600_000;
 /** Silence (no event, no heartbeat) longer than this many heartbeat intervals means a dead link. */
 const MISSED_HEARTBEATS = 3;
 
@@ -29,7 +39,11 @@ function parseHeartbeat(comment: string): { height: number | null; intervalMs: n
   if (text !== 'hb' && !text.startsWith('hb ')) return null;
   const field = (name: string): number | null => {
     const m = new RegExp(`(?:^| )${name}=(\\d+)(?: |$)`).exec(text);
-    return m ? Number(m[1]) : null;
+    if (!m) return null;
+    const n = Number(m[1]);
+    // A height above 2^53 - 1 cannot be represented exactly: refuse it rather than round it.
+    if (!Number.isSafeInteger(n)) throw new StreamProtocolError(`heartbeat ${name} is not a safe integer: ${m[1].slice(0, 32)}`);
+    return n;
   };
   return { height: field('height'), intervalMs: field('interval_ms') };
 }
@@ -38,7 +52,9 @@ function toItem(msg: EventSourceMessage): StreamItem | null {
   switch (msg.event ?? 'message') {
     case 'message': {
       const id = msg.id ?? '';
-      if (!/^[1-9]\d{0,15}$/.test(id)) throw new StreamProtocolError(`event without a valid id: ${JSON.stringify(id.slice(0, 32))}`);
+      if (!/^[1-9]\d{0,15}$/.test(id) || !Number.isSafeInteger(Number(id))) {
+        throw new StreamProtocolError(`event without a valid id (1..2^53-1): ${JSON.stringify(id.slice(0, 32))}`);
+      }
       return { kind: 'event', seq: Number(id), payload: Buffer.from(msg.data, 'base64') };
     }
     case 'bootstrap-required':
@@ -83,9 +99,15 @@ export async function* readEventStream(body: ReadableStream<Uint8Array>, default
       }
     },
     onComment(comment) {
-      const hb = parseHeartbeat(comment);
+      let hb;
+      try {
+        hb = parseHeartbeat(comment);
+      } catch (err) {
+        failure ??= err as Error;
+        return;
+      }
       if (hb === null) return;
-      if (hb.intervalMs !== null && hb.intervalMs > 0) heartbeatMs = hb.intervalMs;
+      if (hb.intervalMs !== null) heartbeatMs = Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, hb.intervalMs));
       queue.push({ kind: 'heartbeat', height: hb.height });
     },
     onError(err) {

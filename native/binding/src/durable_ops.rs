@@ -17,6 +17,7 @@ pub struct SnapshotResult {
     pub height: f64,
     /// File size in bytes.
     pub bytes: f64,
+    /// The snapshot's file name (never a server path).
     pub path: String,
     /// Milliseconds writes were held back while the state was encoded.
     pub stall_ms: f64,
@@ -92,7 +93,7 @@ macro_rules! node_task {
 node_task!(SaveTask, valori_kernel::node::SnapshotInfo, SnapshotResult, |env, i| SnapshotResult {
     height: i.height as f64,
     bytes: i.bytes as f64,
-    path: i.path.display().to_string(),
+    path: i.name,
     stall_ms: i.stall_ms,
     total_ms: i.total_ms,
 });
@@ -102,8 +103,9 @@ node_task!(BuildTask, bool, bool, |env, b| b);
 
 #[napi]
 impl Kernel {
-    /// Write a snapshot atomically to the snapshot path (or `name`, a file name
-    /// in the same directory).
+    /// Write a snapshot atomically to the snapshot path, or with `name` a
+    /// named snapshot in `<snapshot dir>/snapshots/` (a strict name pattern;
+    /// never a file the node keeps itself).
     #[napi(ts_return_type = "Promise<SnapshotResult>")]
     pub fn save_snapshot(&self, name: Option<String>) -> AsyncTask<SaveTask> {
         AsyncTask::new(SaveTask(NodeTask::new(self.node.clone(), move |n| n.save_snapshot(name.as_deref()))))
@@ -115,7 +117,7 @@ impl Kernel {
         AsyncTask::new(BytesTask(NodeTask::new(self.node.clone(), |n| n.snapshot_bytes().map(|(_, b)| b))))
     }
 
-    /// Bytes of a snapshot file (a file name inside the snapshot directory).
+    /// Bytes of the named snapshot `name` (see `saveSnapshot`).
     #[napi(ts_return_type = "Promise<Buffer>")]
     pub fn read_snapshot_file(&self, name: String) -> AsyncTask<BytesTask> {
         AsyncTask::new(BytesTask(NodeTask::new(self.node.clone(), move |n| n.read_snapshot_file(&name))))
@@ -126,10 +128,12 @@ impl Kernel {
     /// (follower bootstrap); otherwise the restore is the next height.
     #[napi(ts_return_type = "Promise<number>")]
     pub fn restore_snapshot(&self, bytes: Buffer, bootstrap: bool) -> AsyncTask<HeightTask> {
-        let data = bytes.to_vec();
+        // The Buffer itself moves into the task (no copy of a snapshot that
+        // may be hundreds of MiB); the caller hands over a buffer it no
+        // longer writes to.
         let heights = self.heights.clone();
         AsyncTask::new(HeightTask(NodeTask::new(self.node.clone(), move |n| {
-            let h = n.restore(&data, bootstrap)?;
+            let h = n.restore(&bytes, bootstrap)?;
             heights.send_replace(h);
             Ok(h)
         })))
@@ -167,7 +171,7 @@ impl Kernel {
         self.node.last_snapshot().map(|i| SnapshotResult {
             height: i.height as f64,
             bytes: i.bytes as f64,
-            path: i.path.display().to_string(),
+            path: i.name,
             stall_ms: i.stall_ms,
             total_ms: i.total_ms,
         })

@@ -27,6 +27,10 @@ pub struct KernelOptions {
     pub max_nodes: f64,
     /// Live graph edges at most.
     pub max_edges: f64,
+    /// Metadata entries at most (default 100000).
+    pub max_metadata_entries: Option<f64>,
+    /// Total metadata key + value bytes at most (default 268435456 = 256 MiB).
+    pub max_metadata_bytes: Option<f64>,
     /// brute | hnsw | ivf
     pub index: Option<String>,
     /// none | scalar | product
@@ -45,6 +49,11 @@ pub struct KernelOptions {
     pub wal_path: Option<String>,
     /// Cut the log at mid-log corruption instead of refusing to open.
     pub accept_truncation: Option<bool>,
+    /// Named snapshots kept at most in `<snapshot dir>/snapshots/`. Default 16.
+    pub max_named_snapshots: Option<u32>,
+    /// Largest snapshot in bytes accepted for restore or read by name.
+    /// Default: no limit (the shell always passes its configured value).
+    pub max_snapshot_bytes: Option<f64>,
 }
 
 #[napi(object)]
@@ -66,8 +75,12 @@ pub struct KernelStats {
     pub edges: PoolStats,
     /// Events applied so far.
     pub height: f64,
-    /// True after a failed write/fsync (or in follower mode).
+    /// True after a failed write/fsync or a committer panic (or in follower mode).
     pub read_only: bool,
+    /// Why writes are refused after a failure (absent while healthy or a follower).
+    pub read_only_reason: Option<String>,
+    /// Largest encoded event one write may produce, in bytes (64 MiB).
+    pub max_event_bytes: f64,
     pub index: String,
     pub quant: String,
     /// Distance kernel in use (avx2 | scalar).
@@ -78,7 +91,8 @@ pub struct KernelStats {
     pub persistence: String,
     /// Height of the durable log (absent without a log).
     pub event_log_height: Option<f64>,
-    /// Bytes used by vectors (Q16.16), quantized codes and index structures.
+    /// Bytes used by vectors (Q16.16; live and soft-deleted records only),
+    /// quantized codes and index structures.
     pub vector_bytes: f64,
     pub code_bytes: f64,
     pub index_bytes: f64,
@@ -214,13 +228,15 @@ impl Kernel {
             edges: pool(c.edges),
             height: c.height as f64,
             read_only: self.engine.is_read_only(),
+            read_only_reason: self.engine.fault(),
+            max_event_bytes: valori_kernel::MAX_EVENT_BYTES as f64,
             index: self.index.clone(),
             quant: self.quant.clone(),
             simd: distance::simd_name().to_string(),
             max_abs_value: fixed::max_abs_value(self.dim as usize),
             persistence: self.node.durable.persistence.as_str().to_string(),
             event_log_height: self.node.durable.log.as_ref().map(|_| c.height as f64),
-            vector_bytes: (c.records.slots as f64) * (self.dim as f64) * 4.0,
+            vector_bytes: (c.records.used as f64) * (self.dim as f64) * 4.0,
             code_bytes: c.index_memory.codes as f64,
             index_bytes: c.index_memory.structure as f64,
         }

@@ -48,6 +48,14 @@ fn index_config(o: &KernelOptions) -> KResult<IndexConfig> {
     Ok(cfg)
 }
 
+/// A byte count: a non-negative integer JavaScript can represent exactly.
+fn byte_limit(name: &str, v: f64) -> KResult<u64> {
+    if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9007199254740991.0) {
+        return Err(KernelError::InvalidArgument(format!("{name} must be an integer in 0..=2^53-1, got {v}")));
+    }
+    Ok(v as u64)
+}
+
 /// Validate options, recover storage, start the committer.
 pub fn build(o: KernelOptions) -> KResult<Kernel> {
     std::panic::catch_unwind(move || build_inner(o))
@@ -58,18 +66,30 @@ fn build_inner(o: KernelOptions) -> KResult<Kernel> {
     if o.dim == 0 || o.dim > 65536 {
         return Err(KernelError::InvalidArgument(format!("dim must be 1..=65536, got {}", o.dim)));
     }
-    let limits = Limits {
-        dim: o.dim as usize,
-        max_records: count_limit("maxRecords", o.max_records)?,
-        max_nodes: count_limit("maxNodes", o.max_nodes)?,
-        max_edges: count_limit("maxEdges", o.max_edges)?,
-    };
+    let mut limits = Limits::new(
+        o.dim as usize,
+        count_limit("maxRecords", o.max_records)?,
+        count_limit("maxNodes", o.max_nodes)?,
+        count_limit("maxEdges", o.max_edges)?,
+    );
+    if let Some(v) = o.max_metadata_entries {
+        limits.max_metadata_entries = count_limit("maxMetadataEntries", v)?;
+    }
+    if let Some(v) = o.max_metadata_bytes {
+        limits.max_metadata_bytes = byte_limit("maxMetadataBytes", v)?;
+    }
     let cfg = index_config(&o)?;
     let persist = PersistConfig {
         event_log: o.event_log_path.clone().map(PathBuf::from),
         snapshot: o.snapshot_path.clone().map(PathBuf::from),
         wal: o.wal_path.clone().map(PathBuf::from),
         accept_truncation: o.accept_truncation.unwrap_or(false),
+        max_named_snapshots: o.max_named_snapshots.map(|n| n as usize),
+        max_snapshot_bytes: match o.max_snapshot_bytes {
+            None => None,
+            Some(b) if b.is_finite() && b >= 1.0 && b.fract() == 0.0 => Some(b as u64),
+            Some(b) => return Err(KernelError::InvalidArgument(format!("maxSnapshotBytes must be a positive integer, got {b}"))),
+        },
     };
     let (heights, _) = crate::replication::height_channel(0);
     let publisher = heights.clone();

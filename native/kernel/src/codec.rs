@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{KResult, KernelError};
 use crate::event::{Reader, NONE_U32};
-use crate::state::{Edge, Limits, Node, State, HOLE, LIVE, TOMBSTONE};
+use crate::state::{Edge, Limits, Node, State, HOLE, LIVE, MAX_METADATA_BYTES, MAX_METADATA_KEY_BYTES, TOMBSTONE};
 
 const MAGIC: &[u8; 12] = b"VALORI-STATE";
 const VERSION: u32 = 1;
@@ -61,12 +61,21 @@ pub fn encode_into(state: &State, sink: &mut impl Sink) {
     sink.put(MAGIC);
     sink.put(&VERSION.to_le_bytes());
     sink.put(&(dim as u32).to_le_bytes());
-    sink.put(&(state.status.len() as u32).to_le_bytes());
-    for (i, &st) in state.status.iter().enumerate() {
-        sink.put(&[st]);
-        if st != HOLE {
-            sink.put(&state.tags[i].to_le_bytes());
-            put_i32_slice(sink, &state.vectors[i * dim..(i + 1) * dim]);
+    sink.put(&(state.records.slots() as u32).to_le_bytes());
+    const HOLES: [u8; crate::records::CHUNK_SLOTS] = [HOLE; crate::records::CHUNK_SLOTS];
+    for c in state.records.chunks() {
+        if c.status.is_empty() {
+            sink.put(&HOLES[..c.slots]);
+            continue;
+        }
+        let mut k = 0;
+        for &st in c.status {
+            sink.put(&[st]);
+            if st != HOLE {
+                sink.put(&c.tags[k].to_le_bytes());
+                put_i32_slice(sink, &c.vectors[k * dim..(k + 1) * dim]);
+                k += 1;
+            }
         }
     }
     sink.put(&(state.metadata.len() as u32).to_le_bytes());
@@ -104,7 +113,8 @@ pub fn encode_into(state: &State, sink: &mut impl Sink) {
 }
 
 pub fn encode(state: &State) -> Vec<u8> {
-    let mut v = Vec::with_capacity(64 + state.vectors.len() * 4 + state.status.len() * 9);
+    let recs = state.records.stored() * (state.limits.dim * 4 + 9);
+    let mut v = Vec::with_capacity(64 + recs + state.records.slots() - state.records.stored());
     encode_into(state, &mut v);
     v
 }
@@ -147,28 +157,32 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
     }
     let mut st = State::new(limits);
     let slots = r.u32()? as usize;
-    // Each slot takes at least one byte: bound the reservation by what remains.
-    if slots > r.remaining() {
+    // Each slot takes at least one byte, and a hole costs no vector bytes
+    // (records.rs), so the work is bounded by the input size.
+    if slots > r.remaining() || slots as u64 >= u32::MAX as u64 {
         return Err(KernelError::Corrupt("kernel state: record count exceeds data".into()));
     }
-    st.status.reserve(slots);
+    let mut v = vec![0i32; dim];
     for _ in 0..slots {
         let s = r.u8()?;
         match s {
-            HOLE => {
-                st.status.push(HOLE);
-                st.tags.push(0);
-                st.vectors.extend(std::iter::repeat(0).take(dim));
-            }
+            HOLE => st.records.push(HOLE, 0, &[]),
             LIVE | TOMBSTONE => {
+                if st.rec_live + st.rec_tomb >= limits.max_records {
+                    return Err(KernelError::CapacityExceeded(format!(
+                        "snapshot holds more records than this node's limit of {} (VALORI_MAX_RECORDS)",
+                        limits.max_records
+                    )));
+                }
                 let tag = r.u64()?;
-                let v = r.i32s(dim)?;
+                let raw = r.take(dim * 4)?;
+                for (x, c) in v.iter_mut().zip(raw.chunks_exact(4)) {
+                    *x = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
                 if v.iter().any(|&x| x > st.bound || x < -st.bound) {
                     return Err(KernelError::Corrupt("kernel state: component out of range".into()));
                 }
-                st.vectors.extend_from_slice(&v);
-                st.status.push(s);
-                st.tags.push(tag);
+                st.records.push(s, tag, &v);
                 if s == LIVE {
                     st.rec_live += 1;
                 } else {
@@ -178,17 +192,9 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
             x => return Err(KernelError::Corrupt(format!("kernel state: bad record status {x}"))),
         }
     }
-    let meta_n = r.u32()? as usize;
-    let mut metadata = BTreeMap::new();
-    for _ in 0..meta_n {
-        let k = String::from_utf8(r.bytes()?.to_vec())
-            .map_err(|_| KernelError::Corrupt("kernel state: metadata key is not UTF-8".into()))?;
-        let v = r.bytes()?.to_vec();
-        metadata.insert(k, v);
-    }
-    st.metadata = metadata;
+    decode_metadata(&mut r, &mut st)?;
     let node_n = r.u32()? as usize;
-    if node_n > r.remaining() {
+    if node_n > r.remaining() || node_n as u64 >= u32::MAX as u64 {
         return Err(KernelError::Corrupt("kernel state: node count exceeds data".into()));
     }
     let mut record_nodes: HashMap<u32, Vec<u32>> = HashMap::new();
@@ -206,6 +212,12 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                     }
                     record_nodes.entry(rid).or_default().push(id as u32);
                 }
+                if st.node_live >= limits.max_nodes {
+                    return Err(KernelError::CapacityExceeded(format!(
+                        "snapshot holds more graph nodes than this node's limit of {} (VALORI_MAX_NODES)",
+                        limits.max_nodes
+                    )));
+                }
                 st.node_live += 1;
                 Node { present: true, kind, record }
             }
@@ -217,7 +229,7 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
     }
     st.record_nodes = record_nodes;
     let edge_n = r.u32()? as usize;
-    if edge_n > r.remaining() {
+    if edge_n > r.remaining() || edge_n as u64 >= u32::MAX as u64 {
         return Err(KernelError::Corrupt("kernel state: edge count exceeds data".into()));
     }
     for id in 0..edge_n {
@@ -233,6 +245,12 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                 }
                 st.node_out[from as usize].push(id as u32);
                 st.node_in[to as usize].push(id as u32);
+                if st.edge_live >= limits.max_edges {
+                    return Err(KernelError::CapacityExceeded(format!(
+                        "snapshot holds more graph edges than this node's limit of {} (VALORI_MAX_EDGES)",
+                        limits.max_edges
+                    )));
+                }
                 st.edge_live += 1;
                 Edge { present: true, kind, from, to }
             }
@@ -246,3 +264,56 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
     st.height = height;
     Ok(st)
 }
+
+/// Metadata in strictly ascending key order (as `encode` writes it), each
+/// entry within the per-key and per-value caps, all within the node's limits.
+fn decode_metadata(r: &mut Reader<'_>, st: &mut State) -> KResult<()> {
+    let limits = st.limits;
+    let meta_n = r.u32()? as u64;
+    if meta_n > limits.max_metadata_entries {
+        return Err(KernelError::CapacityExceeded(format!(
+            "snapshot holds {meta_n} metadata entries, this node's limit is {} (VALORI_MAX_METADATA_ENTRIES)",
+            limits.max_metadata_entries
+        )));
+    }
+    let mut metadata = BTreeMap::new();
+    let mut bytes = 0u64;
+    let mut prev: Option<&[u8]> = None;
+    for _ in 0..meta_n {
+        let k = r.bytes()?;
+        if k.is_empty() || k.len() > MAX_METADATA_KEY_BYTES {
+            return Err(KernelError::Corrupt(format!(
+                "kernel state: metadata key of {} bytes, keys must be 1..={MAX_METADATA_KEY_BYTES}",
+                k.len()
+            )));
+        }
+        if prev.is_some_and(|p| p >= k) {
+            return Err(KernelError::Corrupt("kernel state: metadata keys out of order or repeated".into()));
+        }
+        prev = Some(k);
+        let key = std::str::from_utf8(k)
+            .map_err(|_| KernelError::Corrupt("kernel state: metadata key is not UTF-8".into()))?;
+        let v = r.bytes()?;
+        if v.len() > MAX_METADATA_BYTES {
+            return Err(KernelError::Corrupt(format!(
+                "kernel state: metadata value of {} bytes, the limit is {MAX_METADATA_BYTES}",
+                v.len()
+            )));
+        }
+        bytes += (k.len() + v.len()) as u64;
+        if bytes > limits.max_metadata_bytes {
+            return Err(KernelError::CapacityExceeded(format!(
+                "snapshot metadata exceeds this node's limit of {} bytes (VALORI_MAX_METADATA_BYTES)",
+                limits.max_metadata_bytes
+            )));
+        }
+        metadata.insert(key.to_owned(), v.to_vec());
+    }
+    st.metadata = metadata;
+    st.meta_bytes = bytes;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+mod tests;

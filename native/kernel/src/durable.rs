@@ -17,8 +17,9 @@ use crate::codec;
 use crate::engine::{CommitSink, Db};
 use crate::error::{KResult, KernelError};
 use crate::event::Event;
-use crate::index::{Index, IndexConfig};
+use crate::index::{Index, IndexConfig, VectorSource};
 use crate::state::{Limits, State};
+use crate::storage::snapshot::NamedSnapshots;
 use crate::storage::{
     decode_snapshot, encode_snapshot, EventLog, LogBase, OpenOptions, SnapshotMeta, SnapshotParts,
     SnapshotStore, StorageError, Vfs, GENESIS_CHAIN,
@@ -50,7 +51,18 @@ pub struct PersistConfig {
     pub wal: Option<PathBuf>,
     /// Cut a log at mid-log corruption instead of refusing to start.
     pub accept_truncation: bool,
+    /// Named snapshots kept at most (VALORI_MAX_NAMED_SNAPSHOTS); None = 16.
+    pub max_named_snapshots: Option<usize>,
+    /// Largest snapshot read back by name or accepted for restore
+    /// (VALORI_MAX_SNAPSHOT_BYTES); None = no limit beyond memory.
+    pub max_snapshot_bytes: Option<u64>,
 }
+
+/// Default for [`PersistConfig::max_named_snapshots`].
+pub const DEFAULT_MAX_NAMED_SNAPSHOTS: usize = 16;
+/// The metadata section is a short JSON description we write ourselves
+/// (~150 bytes); anything far larger is not ours.
+pub const MAX_METADATA_SECTION: usize = 64 * 1024;
 
 /// What recovery did, for the operator's log.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +92,9 @@ pub struct Durable {
     pub persistence: Persistence,
     pub log: Option<Arc<Mutex<EventLog>>>,
     pub snapshots: Option<SnapshotStore>,
+    /// Snapshots saved by name (only with a snapshot path).
+    pub named: Option<NamedSnapshots>,
+    pub max_snapshot_bytes: u64,
     pub vfs: Arc<dyn Vfs>,
     pub limits: Limits,
     pub index_cfg: IndexConfig,
@@ -116,12 +131,23 @@ pub fn decode_db(bytes: &[u8], limits: Limits, cfg: IndexConfig) -> KResult<Rest
             meta.dim, limits.dim
         )));
     }
+    if parts.metadata.len() > MAX_METADATA_SECTION {
+        return Err(KernelError::Corrupt(format!(
+            "snapshot metadata section is {} bytes, the limit is {MAX_METADATA_SECTION}",
+            parts.metadata.len()
+        )));
+    }
     let state = codec::decode(parts.kernel, limits, meta.height)?;
     let mut db = Db::new_empty_index(state, cfg);
     let mut index_rebuilt = false;
     if let Some(ix) = db.index.as_mut() {
-        match Index::decode(parts.index, cfg, limits.dim) {
-            Ok(decoded) if decoded.len() as u64 == db.state.records().live => *ix = decoded,
+        // A saved index is only a cache of the records: it is used when it
+        // covers exactly the state's live records, and rebuilt otherwise (a
+        // crafted one could hide records from search). It may not claim
+        // more slots than the state has, so it cannot amplify its size.
+        let slots = db.state.slot_count();
+        match Index::decode_bounded(parts.index, cfg, limits.dim, slots) {
+            Ok(decoded) if decoded.live_set_matches(&db.state) => *ix = decoded,
             _ => {
                 ix.rebuild(&db.state);
                 index_rebuilt = true;
@@ -211,7 +237,18 @@ impl Durable {
             (None, None) if cfg.snapshot.is_some() => (None, Persistence::Snapshot),
             (None, None) => (None, Persistence::None),
         };
-        let snapshots = match Self::snapshot_path(cfg, log_path.as_deref()) {
+        let main_snapshot = Self::snapshot_path(cfg, log_path.as_deref());
+        let named = main_snapshot.as_ref().map(|main| {
+            let reserved: Vec<PathBuf> =
+                [cfg.event_log.clone(), cfg.wal.clone(), cfg.snapshot.clone(), main_snapshot.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            let max = cfg.max_named_snapshots.unwrap_or(DEFAULT_MAX_NAMED_SNAPSHOTS);
+            NamedSnapshots::new(vfs.clone(), main, &reserved, max)
+        });
+        let max_snapshot_bytes = cfg.max_snapshot_bytes.unwrap_or(u64::MAX);
+        let snapshots = match main_snapshot {
             Some(p) => {
                 let (store, removed) = SnapshotStore::open(vfs.clone(), p).map_err(storage_err)?;
                 for r in removed {
@@ -255,7 +292,7 @@ impl Durable {
             };
             report.height = db.state.height();
             report.seconds = started.elapsed().as_secs_f64();
-            let d = Durable { persistence, log: None, snapshots, vfs, limits, index_cfg };
+            let d = Durable { persistence, log: None, snapshots, named, max_snapshot_bytes, vfs, limits, index_cfg };
             return Ok((d, db, report));
         };
         let opts = OpenOptions { accept_truncation: cfg.accept_truncation, create_base: LogBase::GENESIS };
@@ -335,6 +372,8 @@ impl Durable {
             persistence,
             log: Some(Arc::new(Mutex::new(log))),
             snapshots,
+            named,
+            max_snapshot_bytes,
             vfs,
             limits,
             index_cfg,

@@ -1,5 +1,5 @@
 //! The engine: state behind a read/write lock plus one committer thread that
-//! owns every mutation (group commit).
+//! owns every mutation (group commit; the loop itself is in `committer.rs`).
 //!
 //! A write is `validate → apply → append to log + fdatasync → acknowledge`.
 //! The committer drains every request queued while the previous group was being
@@ -7,23 +7,23 @@
 //! its predecessors produced; a rejected one writes nothing), writes all their
 //! events with ONE write and ONE fdatasync, then acknowledges them together. A
 //! lone write never waits on a timer. Readers take the read lock and never wait
-//! for a sync. If a write or sync fails the engine turns read-only for the rest
-//! of the process's life and nothing after the failure is acknowledged.
+//! for a sync. A group the log refuses is rolled back (undo journal) so it
+//! leaves no trace in memory; if the refusal was an I/O failure, or the
+//! committer panicked, the engine turns read-only for the rest of the
+//! process's life, with the reason in `fault()`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::thread;
 
+use crate::committer::Committer;
 use crate::error::{KResult, KernelError};
 use crate::event::Event;
-use crate::ops::{self, Op, Outcome};
+use crate::ops::{Op, Outcome};
 use crate::index::{Index, IndexConfig, IndexKind, IndexMemory, QuantKind, SearchParams, VectorSource};
 use crate::search;
 use crate::state::{Change, PoolCounts, State};
-
-/// Most requests folded into one group (bounds latency of the group's first).
-const MAX_GROUP: usize = 4096;
 
 /// Durable destination of committed events (the event log). `append` must not
 /// return Ok until the entries are on disk (fdatasync).
@@ -79,6 +79,19 @@ impl Db {
         Db { state, index }
     }
 
+    /// Undo the open group (see `State::begin_group`) and rebuild the index
+    /// from the restored state: the index is derived and node-local, so a
+    /// rebuild is simpler and safer than undoing its own structures.
+    pub fn rollback_group(&mut self) -> bool {
+        let rolled = self.state.rollback_group();
+        if rolled {
+            if let Some(ix) = self.index.as_mut() {
+                ix.rebuild(&self.state);
+            }
+        }
+        rolled
+    }
+
     pub fn apply(&mut self, ev: &Event) -> KResult<()> {
         let change = self.state.apply(ev)?;
         if let Some(ix) = self.index.as_mut() {
@@ -132,9 +145,9 @@ impl Counters {
     }
 }
 
-struct Request {
-    op: Op,
-    reply: Reply,
+pub(crate) struct Request {
+    pub(crate) op: Op,
+    pub(crate) reply: Reply,
 }
 
 pub struct Engine {
@@ -142,6 +155,7 @@ pub struct Engine {
     counters: Arc<Mutex<Counters>>,
     tx: Mutex<Option<Sender<Request>>>,
     read_only: Arc<AtomicBool>,
+    fault: Arc<Mutex<Option<String>>>,
     worker: Mutex<Option<thread::JoinHandle<()>>>,
 }
 
@@ -150,17 +164,22 @@ impl Engine {
         let counters = Arc::new(Mutex::new(Counters::of(&db)));
         let db = Arc::new(RwLock::new(db));
         let read_only = Arc::new(AtomicBool::new(false));
+        let fault = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::channel();
         let worker = {
-            let db = db.clone();
-            let ro = read_only.clone();
-            let c = counters.clone();
-            thread::Builder::new()
-                .name("valori-committer".into())
-                .spawn(move || committer(rx, db, c, sink, observer, ro))
-                .expect("spawn committer thread")
+            let c = Committer {
+                rx,
+                db: db.clone(),
+                counters: counters.clone(),
+                sink,
+                observer,
+                read_only: read_only.clone(),
+                fault: fault.clone(),
+                durable: true,
+            };
+            thread::Builder::new().name("valori-committer".into()).spawn(move || c.run()).expect("spawn committer thread")
         };
-        Engine { db, counters, tx: Mutex::new(Some(tx)), read_only, worker: Mutex::new(Some(worker)) }
+        Engine { db, counters, tx: Mutex::new(Some(tx)), read_only, fault, worker: Mutex::new(Some(worker)) }
     }
 
     /// Queue an operation; `reply` runs on the committer thread once it is
@@ -209,6 +228,12 @@ impl Engine {
         self.read_only.load(Ordering::Acquire)
     }
 
+    /// Why the engine refuses writes after a failure (a log write that
+    /// failed, a committer panic); `None` while healthy or merely a follower.
+    pub fn fault(&self) -> Option<String> {
+        self.fault.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Refuse further writes (follower mode, operator request).
     pub fn set_read_only(&self) {
         self.read_only.store(true, Ordering::Release);
@@ -230,67 +255,3 @@ impl Drop for Engine {
     }
 }
 
-fn committer(
-    rx: Receiver<Request>,
-    db: Arc<RwLock<Db>>,
-    counters: Arc<Mutex<Counters>>,
-    mut sink: Option<Box<dyn CommitSink>>,
-    mut observer: Option<CommitObserver>,
-    read_only: Arc<AtomicBool>,
-) {
-    while let Ok(first) = rx.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(r) => group.push(r),
-                Err(_) => break,
-            }
-        }
-        if read_only.load(Ordering::Acquire) {
-            for r in group {
-                (r.reply)(Err(KernelError::ReadOnly(
-                    "this node is read-only (an earlier write or fsync failed, or it is a follower)".into(),
-                )));
-            }
-            continue;
-        }
-        let mut pending: Vec<(Reply, Outcome)> = Vec::with_capacity(group.len());
-        let mut entries: Vec<(u64, Vec<u8>)> = Vec::new();
-        {
-            let mut guard = db.write().unwrap_or_else(|p| p.into_inner());
-            for r in group {
-                let prepared = ops::prepare(&guard.state, r.op);
-                match prepared {
-                    Err(e) => (r.reply)(Err(e)),
-                    Ok((None, out)) => pending.push((r.reply, out)),
-                    Ok((Some(ev), out)) => match guard.apply(&ev) {
-                        Ok(()) => {
-                            entries.push((guard.state.height(), ev.encode()));
-                            pending.push((r.reply, out));
-                        }
-                        Err(e) => (r.reply)(Err(e)),
-                    },
-                }
-            }
-            *counters.lock().unwrap_or_else(|p| p.into_inner()) = Counters::of(&guard);
-        }
-        if !entries.is_empty() {
-            if let Some(s) = sink.as_mut() {
-                if let Err(e) = s.append(&entries) {
-                    read_only.store(true, Ordering::Release);
-                    let msg = format!("event log write failed, node is now read-only: {e}");
-                    for (reply, _) in pending {
-                        reply(Err(KernelError::Io(msg.clone())));
-                    }
-                    continue;
-                }
-            }
-            if let Some(o) = observer.as_mut() {
-                o(&entries);
-            }
-        }
-        for (reply, out) in pending {
-            reply(Ok(out));
-        }
-    }
-}

@@ -17,6 +17,8 @@ pub enum KernelError {
     NotFound(String),
     /// A pool is at its configured capacity.
     CapacityExceeded(String),
+    /// One event would encode to more than `MAX_EVENT_BYTES`.
+    PayloadTooLarge(String),
     /// Metadata JSON above the size cap.
     MetadataTooLarge { len: usize, max: usize },
     /// Writes refused: an earlier I/O failure, or a follower.
@@ -40,6 +42,7 @@ impl KernelError {
             KernelError::InvalidArgument(_) => "INVALID_ARGUMENT",
             KernelError::NotFound(_) => "NOT_FOUND",
             KernelError::CapacityExceeded(_) => "CAPACITY_EXCEEDED",
+            KernelError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             KernelError::MetadataTooLarge { .. } => "METADATA_TOO_LARGE",
             KernelError::ReadOnly(_) => "READ_ONLY",
             KernelError::Io(_) => "IO_ERROR",
@@ -61,6 +64,7 @@ impl fmt::Display for KernelError {
             | KernelError::InvalidArgument(m)
             | KernelError::NotFound(m)
             | KernelError::CapacityExceeded(m)
+            | KernelError::PayloadTooLarge(m)
             | KernelError::ReadOnly(m)
             | KernelError::Io(m)
             | KernelError::Corrupt(m)

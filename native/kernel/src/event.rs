@@ -6,6 +6,11 @@
 
 use crate::error::{KResult, KernelError};
 
+/// Largest encoded event a client operation may produce: 64 MiB. Below the
+/// event log's frame limit and what a follower's stream accepts, so a write a
+/// leader takes is one every follower can apply. A batch must fit in one event.
+pub const MAX_EVENT_BYTES: usize = 64 << 20;
+
 /// Node or record link absent.
 pub const NONE_U32: u32 = u32::MAX;
 
@@ -67,6 +72,24 @@ impl Event {
             Event::CreateEdge { .. } => "CreateEdge",
             Event::SetMetadata { .. } => "SetMetadata",
             Event::UpsertMemory { .. } => "UpsertMemory",
+        }
+    }
+
+    /// Length of `encode()`, computed without encoding (saturating, so a
+    /// huge vector cannot overflow the sum).
+    pub fn encoded_len(&self) -> usize {
+        let vec = |v: &Vec<i32>| v.len().saturating_mul(4).saturating_add(4);
+        match self {
+            Event::InsertRecord { vector, .. } => vec(vector).saturating_add(1 + 4 + 8),
+            Event::InsertBatch { vectors, .. } => vec(vectors).saturating_add(1 + 4 + 4),
+            Event::DeleteRecord { .. } | Event::SoftDeleteRecord { .. } => 1 + 4,
+            Event::CreateNode { .. } => 1 + 4 + 1 + 4,
+            Event::CreateEdge { .. } => 1 + 4 + 4 + 4 + 1,
+            Event::SetMetadata { key, value } => (1 + 4 + 4 + key.len()).saturating_add(value.len()),
+            Event::UpsertMemory { vector, metadata, .. } => {
+                let meta = metadata.as_ref().map_or(0, |m| 4 + m.len());
+                vec(vector).saturating_add(1 + 4 + 8 + 1 + 4 + 4 + 4 + 1).saturating_add(meta)
+            }
         }
     }
 
@@ -311,6 +334,13 @@ mod tests {
     fn every_event_round_trips() {
         for e in samples() {
             assert_eq!(Event::decode(&e.encode()).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn encoded_len_equals_the_encoding_length() {
+        for e in samples() {
+            assert_eq!(e.encoded_len(), e.encode().len(), "{}", e.name());
         }
     }
 

@@ -4,7 +4,9 @@
 //! `fold(apply, events)`. All comparisons that decide search order are
 //! integer arithmetic over Q16.16 vectors, ties broken by id.
 
+mod check;
 pub mod codec;
+mod committer;
 pub mod distance;
 pub mod durable;
 pub mod engine;
@@ -12,10 +14,13 @@ pub mod error;
 pub mod event;
 pub mod fixed;
 pub mod index;
+pub(crate) mod journal;
 pub mod node;
 pub mod ops;
+pub mod records;
 pub mod search;
 pub mod state;
 pub mod storage;
 
 pub use error::{KResult, KernelError};
+pub use event::MAX_EVENT_BYTES;

@@ -17,6 +17,7 @@ use crate::engine::{CommitObserver, Db, Engine};
 use crate::error::{KResult, KernelError};
 use crate::index::IndexConfig;
 use crate::state::Limits;
+use crate::storage::snapshot::NamedSnapshots;
 use crate::storage::{LogBase, SnapshotMeta, SnapshotStore, Vfs};
 
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct SnapshotInfo {
     pub height: u64,
     pub bytes: u64,
     pub path: PathBuf,
+    /// The file name alone (what the API answers: never a server path).
+    pub name: String,
     /// How long writes were held back while the state was encoded.
     pub stall_ms: f64,
     pub total_ms: f64,
@@ -91,27 +94,28 @@ impl Node {
         Ok((captured.meta, captured.to_bytes()?))
     }
 
-    fn store_for(&self, name: Option<&str>) -> KResult<SnapshotStore> {
-        let Some(store) = &self.durable.snapshots else {
-            return Err(KernelError::InvalidArgument(
-                "no snapshot path configured (set VALORI_SNAPSHOT_PATH)".into(),
-            ));
-        };
-        match name {
-            None => Ok(store.clone()),
-            Some(n) => {
-                let p = confined(store.path(), n)?;
-                SnapshotStore::open(self.durable.vfs.clone(), p).map(|(s, _)| s).map_err(storage_err)
-            }
-        }
+    fn main_store(&self) -> KResult<&SnapshotStore> {
+        self.durable.snapshots.as_ref().ok_or_else(|| {
+            KernelError::InvalidArgument("no snapshot path configured (set VALORI_SNAPSHOT_PATH)".into())
+        })
     }
 
-    /// Write a snapshot atomically (temp, fsync, rename, fsync dir). `name`
-    /// is a file name inside the snapshot directory. In WAL mode the WAL is
-    /// then trimmed to the snapshot (it only ever holds what follows one).
+    fn named(&self) -> KResult<&NamedSnapshots> {
+        self.main_store()?;
+        self.durable.named.as_ref().ok_or_else(|| KernelError::Internal("named snapshots not set up".into()))
+    }
+
+    /// Write a snapshot atomically (temp, fsync, rename, fsync dir): the main
+    /// snapshot, or with `name` a named one in the `snapshots/` directory
+    /// (see `storage::snapshot::named`). In WAL mode the WAL is then trimmed
+    /// to a main snapshot (it only ever holds what follows one).
     pub fn save_snapshot(&self, name: Option<&str>) -> KResult<SnapshotInfo> {
         let mut gate = lock(&self.snapshot_gate);
-        let store = self.store_for(name)?;
+        let store = self.main_store()?;
+        let named_path = match name {
+            Some(n) => Some(self.named()?.path_of(n)?),
+            None => None,
+        };
         let started = Instant::now();
         // Writes wait only while the state is copied; checksums, framing, the
         // file write and the fsyncs happen after the lock is released.
@@ -122,7 +126,10 @@ impl Node {
             (durable::capture(&db, chain), t.elapsed())
         };
         let meta = captured.meta;
-        let size = store.save(&meta, &captured.parts()).map_err(storage_err)?;
+        let (size, path) = match (name, named_path) {
+            (Some(n), Some(p)) => (self.named()?.save(n, &meta, &captured.parts())?, p),
+            _ => (store.save(&meta, &captured.parts()).map_err(storage_err)?, store.path().to_path_buf()),
+        };
         if self.durable.persistence == durable::Persistence::Wal && name.is_none() {
             if let Some(log) = &self.durable.log {
                 lock(log).trim_prefix(meta.height).map_err(storage_err)?;
@@ -131,7 +138,8 @@ impl Node {
         let info = SnapshotInfo {
             height: meta.height,
             bytes: size,
-            path: store.path().to_path_buf(),
+            name: file_name(&path),
+            path,
             stall_ms: stall.as_secs_f64() * 1e3,
             total_ms: started.elapsed().as_secs_f64() * 1e3,
         };
@@ -141,14 +149,9 @@ impl Node {
         Ok(info)
     }
 
-    /// Bytes of a snapshot file inside the snapshot directory.
+    /// Bytes of the named snapshot `name` (NOT_FOUND when there is none).
     pub fn read_snapshot_file(&self, name: &str) -> KResult<Vec<u8>> {
-        let store = self.store_for(None)?;
-        let p = confined(store.path(), name)?;
-        if !self.durable.vfs.exists(&p).map_err(|e| KernelError::Io(e.to_string()))? {
-            return Err(KernelError::NotFound(format!("no snapshot named {name:?} in the snapshot directory")));
-        }
-        std::fs::read(&p).map_err(|e| KernelError::Io(format!("read {}: {e}", p.display())))
+        self.named()?.read(name, self.durable.max_snapshot_bytes)
     }
 
     /// Replace the whole state with a VAL1 snapshot, validated first.
@@ -158,6 +161,13 @@ impl Node {
     /// re-based on it before the new state is served, so it survives a restart.
     pub fn restore(&self, bytes: &[u8], bootstrap: bool) -> KResult<u64> {
         let mut gate = lock(&self.snapshot_gate);
+        let max = self.durable.max_snapshot_bytes;
+        if bytes.len() as u64 > max {
+            return Err(KernelError::InvalidArgument(format!(
+                "snapshot is {} bytes, above VALORI_MAX_SNAPSHOT_BYTES ({max})",
+                bytes.len()
+            )));
+        }
         let restored = durable::decode_db(bytes, self.durable.limits, self.durable.index_cfg)?;
         let mut db_guard = self.engine.db().write().unwrap_or_else(|p| p.into_inner());
         let current = db_guard.state.height();
@@ -178,7 +188,8 @@ impl Node {
         if let Some(store) = &self.durable.snapshots {
             let captured = durable::capture(&new_db, chain);
             let size = store.save(&captured.meta, &captured.parts()).map_err(storage_err)?;
-            *gate = Some(SnapshotInfo { height, bytes: size, path: store.path().to_path_buf(), stall_ms: 0.0, total_ms: 0.0 });
+            let path = store.path().to_path_buf();
+            *gate = Some(SnapshotInfo { height, bytes: size, name: file_name(&path), path, stall_ms: 0.0, total_ms: 0.0 });
         }
         if let Some(log) = &self.durable.log {
             lock(log).reset_to(LogBase { seq: height, chain }).map_err(storage_err)?;
@@ -199,7 +210,7 @@ impl Node {
         let height = match gate.as_ref() {
             Some(i) => i.height,
             None => {
-                let store = self.store_for(None)?;
+                let store = self.main_store()?;
                 let max = lock(log).height();
                 let out = store.load_newest_valid(max).map_err(storage_err)?;
                 match out.snapshot {
@@ -288,21 +299,6 @@ impl Node {
     }
 }
 
-/// `name` must be a plain file name (no separators, not `.`/`..`); the result
-/// is in the same directory as `base`.
-fn confined(base: &Path, name: &str) -> KResult<PathBuf> {
-    let ok = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains('/')
-        && !name.contains('\\')
-        && !name.contains('\0')
-        && name.len() <= 255;
-    if !ok {
-        return Err(KernelError::InvalidArgument(format!(
-            "snapshot path {name:?} must be a file name inside the snapshot directory"
-        )));
-    }
-    let dir = base.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    Ok(dir.join(name))
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
 }

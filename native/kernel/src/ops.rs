@@ -2,7 +2,7 @@
 //! assigned here (next slot of each pool), so the event is self-contained.
 
 use crate::error::{KResult, KernelError};
-use crate::event::{DocTarget, Event};
+use crate::event::{DocTarget, Event, MAX_EVENT_BYTES};
 use crate::state::{State, TOMBSTONE};
 
 #[derive(Debug, Clone)]
@@ -30,7 +30,32 @@ pub enum Outcome {
 
 /// Build the event for `op` (None: nothing to record, e.g. an empty batch or a
 /// repeated soft delete) and the outcome the caller sees once it is committed.
+///
+/// A client operation whose event would exceed [`MAX_EVENT_BYTES`] is refused
+/// here, before anything is applied. The bound is not in `State::check`: replay
+/// and followers must still apply events that an earlier version (whose only
+/// bound was the log's frame limit) committed and acknowledged.
 pub fn prepare(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
+    let replicated = matches!(op, Op::Replicated { .. });
+    let (ev, out) = build(state, op)?;
+    if let (Some(e), false) = (&ev, replicated) {
+        check_size(e)?;
+    }
+    Ok((ev, out))
+}
+
+/// Refuse an event that would encode to more than [`MAX_EVENT_BYTES`].
+pub fn check_size(ev: &Event) -> KResult<()> {
+    let n = ev.encoded_len();
+    if n > MAX_EVENT_BYTES {
+        return Err(KernelError::PayloadTooLarge(format!(
+            "this write would be a {n}-byte event, the limit is {MAX_EVENT_BYTES} bytes (64 MiB) per event: split the batch"
+        )));
+    }
+    Ok(())
+}
+
+fn build(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
     let next_rec = state.records().slots as u32;
     let next_node = state.nodes().slots as u32;
     let next_edge = state.edges().slots as u32;

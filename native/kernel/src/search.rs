@@ -3,7 +3,7 @@
 use std::collections::BinaryHeap;
 
 use crate::distance;
-use crate::state::{State, LIVE};
+use crate::state::{State, HOLE, LIVE};
 
 /// Keeps the k smallest (distance, id) pairs. Ties break by id because the
 /// tuple order is (distance, id).
@@ -43,21 +43,35 @@ impl TopK {
     }
 }
 
-/// Exact scan of every live record (optionally only those with `filter_tag`).
+/// Exact scan of every live record (optionally only those with `filter_tag`),
+/// chunk by chunk: within a chunk the vectors of non-hole slots are contiguous
+/// and in id order.
 pub fn exact(state: &State, query: &[i32], k: usize, filter_tag: Option<u64>) -> Vec<(i64, u32)> {
     let dim = state.dim();
     let l2 = distance::l2_sq_fn();
     let mut top = TopK::new(k);
-    for (i, (&st, v)) in state.status.iter().zip(state.vectors.chunks_exact(dim)).enumerate() {
-        if st != LIVE {
+    for c in state.record_chunks() {
+        let keep = |st: u8, tag: u64| st == LIVE && filter_tag.is_none_or(|t| t == tag);
+        if c.tags.len() == c.status.len() {
+            // No holes in this chunk (the common case): one straight zip.
+            let rows = c.status.iter().zip(c.tags).zip(c.vectors.chunks_exact(dim));
+            for (off, ((&st, &tag), v)) in rows.enumerate() {
+                if keep(st, tag) {
+                    top.push(l2(query, v), c.base + off as u32);
+                }
+            }
             continue;
         }
-        if let Some(t) = filter_tag {
-            if state.tags[i] != t {
+        let mut rows = c.tags.iter().zip(c.vectors.chunks_exact(dim));
+        for (off, &st) in c.status.iter().enumerate() {
+            if st == HOLE {
                 continue;
             }
+            let Some((&tag, v)) = rows.next() else { break };
+            if keep(st, tag) {
+                top.push(l2(query, v), c.base + off as u32);
+            }
         }
-        top.push(l2(query, v), i as u32);
     }
     top.into_sorted()
 }

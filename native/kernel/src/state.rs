@@ -2,13 +2,18 @@
 //!
 //! `apply` is atomic: it checks everything an event needs before touching
 //! anything, so a rejected event leaves the state exactly as it was. Pools grow
-//! as ids are handed out (nothing is allocated up front for the maximum).
+//! as ids are handed out (nothing is allocated up front for the maximum); the
+//! record pool releases the vector bytes of hard-deleted records (`records`).
+//! Between `begin_group` and `commit_group` every change is journaled so that a
+//! group the event log refused can be undone (`journal`).
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::error::{KResult, KernelError};
+use crate::error::KResult;
 use crate::event::{DocTarget, Event, EDGE_PARENT_OF, KIND_CHUNK, KIND_DOCUMENT};
 use crate::fixed;
+use crate::journal::{Journal, Undo};
+use crate::records::RecordStore;
 
 pub const HOLE: u8 = 0;
 pub const LIVE: u8 = 1;
@@ -18,6 +23,10 @@ pub const TOMBSTONE: u8 = 2;
 pub const MAX_METADATA_BYTES: usize = 65536;
 /// Metadata keys above this many bytes are refused.
 pub const MAX_METADATA_KEY_BYTES: usize = 1024;
+/// Default cap on metadata entries (VALORI_MAX_METADATA_ENTRIES).
+pub const DEFAULT_MAX_METADATA_ENTRIES: u64 = 100_000;
+/// Default cap on metadata key + value bytes (VALORI_MAX_METADATA_BYTES).
+pub const DEFAULT_MAX_METADATA_TOTAL_BYTES: u64 = 256 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -25,6 +34,24 @@ pub struct Limits {
     pub max_records: u64,
     pub max_nodes: u64,
     pub max_edges: u64,
+    /// Metadata entries at most (keys, including `rec:<id>`).
+    pub max_metadata_entries: u64,
+    /// Sum of key + value bytes over all metadata entries at most.
+    pub max_metadata_bytes: u64,
+}
+
+impl Limits {
+    /// Limits with the default metadata caps.
+    pub fn new(dim: usize, max_records: u64, max_nodes: u64, max_edges: u64) -> Limits {
+        Limits {
+            dim,
+            max_records,
+            max_nodes,
+            max_edges,
+            max_metadata_entries: DEFAULT_MAX_METADATA_ENTRIES,
+            max_metadata_bytes: DEFAULT_MAX_METADATA_TOTAL_BYTES,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +85,11 @@ pub struct PoolCounts {
 pub struct State {
     pub(crate) limits: Limits,
     pub(crate) bound: i32,
-    pub(crate) vectors: Vec<i32>,
-    pub(crate) status: Vec<u8>,
-    pub(crate) tags: Vec<u64>,
+    pub(crate) records: RecordStore,
     pub(crate) rec_live: u64,
     pub(crate) rec_tomb: u64,
     pub(crate) nodes: Vec<Node>,
+    /// Edge ids of each node, ascending (ids are handed out in order).
     pub(crate) node_out: Vec<Vec<u32>>,
     pub(crate) node_in: Vec<Vec<u32>>,
     pub(crate) node_live: u64,
@@ -72,8 +98,12 @@ pub struct State {
     /// record id → nodes linked to it, in creation order. Lookup only; never iterated.
     pub(crate) record_nodes: HashMap<u32, Vec<u32>>,
     pub(crate) metadata: BTreeMap<String, Vec<u8>>,
+    /// Sum of key + value bytes over `metadata`.
+    pub(crate) meta_bytes: u64,
     /// Number of events applied (the sequence number of the last one).
     pub(crate) height: u64,
+    /// Undo information for the open group, if any.
+    pub(crate) journal: Option<Journal>,
 }
 
 impl State {
@@ -81,9 +111,7 @@ impl State {
         State {
             bound: fixed::max_abs_raw(limits.dim),
             limits,
-            vectors: Vec::new(),
-            status: Vec::new(),
-            tags: Vec::new(),
+            records: RecordStore::new(limits.dim),
             rec_live: 0,
             rec_tomb: 0,
             nodes: Vec::new(),
@@ -94,7 +122,9 @@ impl State {
             edge_live: 0,
             record_nodes: HashMap::new(),
             metadata: BTreeMap::new(),
+            meta_bytes: 0,
             height: 0,
+            journal: None,
         }
     }
 
@@ -120,7 +150,7 @@ impl State {
         PoolCounts {
             live: self.rec_live,
             used: self.rec_live + self.rec_tomb,
-            slots: self.status.len() as u64,
+            slots: self.records.slots() as u64,
             capacity: self.limits.max_records,
         }
     }
@@ -140,24 +170,29 @@ impl State {
             capacity: self.limits.max_edges,
         }
     }
+    /// Bytes held by record vectors (live and soft-deleted records only).
+    pub fn vector_bytes(&self) -> u64 {
+        self.records.vector_bytes()
+    }
+    /// Heap bytes the record pool holds (vectors, tags, statuses, slack).
+    pub fn record_heap_bytes(&self) -> u64 {
+        self.records.heap_bytes()
+    }
+    /// Metadata entries and their key + value bytes.
+    pub fn metadata_usage(&self) -> (u64, u64) {
+        (self.metadata.len() as u64, self.meta_bytes)
+    }
 
     /// Status of a record slot (`HOLE` for unknown ids).
     pub fn record_status(&self, id: u32) -> u8 {
-        self.status.get(id as usize).copied().unwrap_or(HOLE)
+        self.records.status(id)
     }
     pub fn record_tag(&self, id: u32) -> Option<u64> {
-        self.tags.get(id as usize).copied()
+        self.records.tag(id)
     }
     /// The stored vector of a live or soft-deleted record.
     pub fn record_vector(&self, id: u32) -> Option<&[i32]> {
-        match self.record_status(id) {
-            HOLE => None,
-            _ => {
-                let d = self.limits.dim;
-                let s = id as usize * d;
-                Some(&self.vectors[s..s + d])
-            }
-        }
+        self.records.vector(id)
     }
     /// The vector of a record visible to search (live only).
     pub fn live_vector(&self, id: u32) -> Option<&[i32]> {
@@ -166,6 +201,10 @@ impl State {
         } else {
             None
         }
+    }
+    /// The record pool chunk by chunk (exact scans, canonical encoding).
+    pub fn record_chunks(&self) -> impl Iterator<Item = crate::records::ChunkView<'_>> {
+        self.records.chunks()
     }
     pub fn node(&self, id: u32) -> Option<Node> {
         self.nodes.get(id as usize).copied().filter(|n| n.present)
@@ -178,180 +217,6 @@ impl State {
     }
     pub fn metadata(&self, key: &str) -> Option<&[u8]> {
         self.metadata.get(key).map(|v| v.as_slice())
-    }
-
-    /// Convert client floats for `count` vectors of this dimension.
-    pub fn convert(&self, values: &[f32], count: usize) -> KResult<Vec<i32>> {
-        let dim = self.limits.dim;
-        if values.is_empty() {
-            return Err(KernelError::EmptyVector);
-        }
-        if count == 0 || values.len() != count * dim {
-            if count <= 1 {
-                return Err(KernelError::DimensionMismatch { expected: dim, got: values.len() });
-            }
-            return Err(KernelError::InvalidArgument(format!(
-                "batch holds {} values, expected {count} x {dim}",
-                values.len()
-            )));
-        }
-        let mut out = Vec::with_capacity(values.len());
-        fixed::convert_into(values, self.bound, &mut out).map_err(|e| self.convert_error(e))?;
-        Ok(out)
-    }
-
-    fn convert_error(&self, e: fixed::ConvertError) -> KernelError {
-        let dim = self.limits.dim;
-        let max = fixed::max_abs_value(dim);
-        match e {
-            fixed::ConvertError::NotFinite(i) => KernelError::InvalidVector(format!(
-                "component {} of vector {} is not a finite number",
-                i % dim,
-                i / dim
-            )),
-            fixed::ConvertError::OutOfRange(i) => KernelError::InvalidVector(format!(
-                "component {} of vector {} is outside the accepted range ±{max:.4} for dimension {dim}",
-                i % dim,
-                i / dim
-            )),
-        }
-    }
-
-    fn check_raw(&self, v: &[i32], expected_len: usize) -> KResult<()> {
-        if v.len() != expected_len {
-            return Err(KernelError::DimensionMismatch { expected: expected_len, got: v.len() });
-        }
-        let b = self.bound;
-        if v.iter().any(|&x| x > b || x < -b) {
-            return Err(KernelError::InvalidVector("component outside the accepted range".into()));
-        }
-        Ok(())
-    }
-
-    fn check_record_capacity(&self, n: u64) -> KResult<()> {
-        let used = self.rec_live + self.rec_tomb;
-        if used + n > self.limits.max_records {
-            return Err(KernelError::CapacityExceeded(format!(
-                "record pool is full: {used} of {} used, {n} requested",
-                self.limits.max_records
-            )));
-        }
-        if self.status.len() as u64 + n > u32::MAX as u64 {
-            return Err(KernelError::CapacityExceeded("record id space exhausted".into()));
-        }
-        Ok(())
-    }
-    fn check_node_capacity(&self, n: u64) -> KResult<()> {
-        if self.node_live + n > self.limits.max_nodes {
-            return Err(KernelError::CapacityExceeded(format!(
-                "graph node pool is full: {} of {} used",
-                self.node_live, self.limits.max_nodes
-            )));
-        }
-        Ok(())
-    }
-    fn check_edge_capacity(&self) -> KResult<()> {
-        if self.edge_live + 1 > self.limits.max_edges {
-            return Err(KernelError::CapacityExceeded(format!(
-                "graph edge pool is full: {} of {} used",
-                self.edge_live, self.limits.max_edges
-            )));
-        }
-        Ok(())
-    }
-    fn check_id(what: &str, got: u32, expected: usize) -> KResult<()> {
-        if got as usize != expected {
-            return Err(KernelError::Corrupt(format!("{what} id {got} out of sequence, expected {expected}")));
-        }
-        Ok(())
-    }
-    fn check_metadata(&self, key: Option<&str>, value: &[u8]) -> KResult<()> {
-        if value.len() > MAX_METADATA_BYTES {
-            return Err(KernelError::MetadataTooLarge { len: value.len(), max: MAX_METADATA_BYTES });
-        }
-        if let Some(k) = key {
-            if k.is_empty() || k.len() > MAX_METADATA_KEY_BYTES {
-                return Err(KernelError::InvalidArgument(format!(
-                    "metadata key must be 1..{MAX_METADATA_KEY_BYTES} bytes"
-                )));
-            }
-        }
-        Ok(())
-    }
-    fn require_record(&self, id: u32) -> KResult<()> {
-        if self.record_status(id) == HOLE {
-            return Err(KernelError::NotFound(format!("record {id} not found")));
-        }
-        Ok(())
-    }
-    fn require_node(&self, id: u32) -> KResult<()> {
-        if self.node(id).is_none() {
-            return Err(KernelError::NotFound(format!("graph node {id} not found")));
-        }
-        Ok(())
-    }
-
-    /// Check an event against the current state without changing anything.
-    pub fn check(&self, ev: &Event) -> KResult<()> {
-        let dim = self.limits.dim;
-        match ev {
-            Event::InsertRecord { id, vector, .. } => {
-                self.check_raw(vector, dim)?;
-                self.check_record_capacity(1)?;
-                Self::check_id("record", *id, self.status.len())
-            }
-            Event::InsertBatch { first_id, count, vectors } => {
-                let n = *count as usize;
-                if n == 0 {
-                    return Err(KernelError::InvalidArgument("empty batch".into()));
-                }
-                self.check_raw(vectors, n * dim)?;
-                self.check_record_capacity(n as u64)?;
-                Self::check_id("record", *first_id, self.status.len())
-            }
-            Event::DeleteRecord { id } => self.require_record(*id),
-            Event::SoftDeleteRecord { id } => match self.record_status(*id) {
-                LIVE => Ok(()),
-                TOMBSTONE => Err(KernelError::NotFound(format!("record {id} is already soft-deleted"))),
-                _ => Err(KernelError::NotFound(format!("record {id} not found"))),
-            },
-            Event::CreateNode { id, record, .. } => {
-                if let Some(r) = record {
-                    self.require_record(*r)?;
-                }
-                self.check_node_capacity(1)?;
-                Self::check_id("node", *id, self.nodes.len())
-            }
-            Event::CreateEdge { id, from, to, .. } => {
-                self.require_node(*from)?;
-                self.require_node(*to)?;
-                self.check_edge_capacity()?;
-                Self::check_id("edge", *id, self.edges.len())
-            }
-            Event::SetMetadata { key, value } => self.check_metadata(Some(key), value),
-            Event::UpsertMemory { record_id, vector, doc, chunk_node, edge_id, metadata, .. } => {
-                self.check_raw(vector, dim)?;
-                if let Some(m) = metadata {
-                    self.check_metadata(None, m)?;
-                }
-                let new_nodes = match doc {
-                    DocTarget::Existing(d) => {
-                        self.require_node(*d)?;
-                        1
-                    }
-                    DocTarget::New(d) => {
-                        Self::check_id("node", *d, self.nodes.len())?;
-                        2
-                    }
-                };
-                self.check_record_capacity(1)?;
-                self.check_node_capacity(new_nodes)?;
-                self.check_edge_capacity()?;
-                Self::check_id("record", *record_id, self.status.len())?;
-                Self::check_id("node", *chunk_node, self.nodes.len() + new_nodes as usize - 1)?;
-                Self::check_id("edge", *edge_id, self.edges.len())
-            }
-        }
     }
 
     /// Apply one event atomically; on error nothing changed. Returns the ids of
@@ -371,7 +236,7 @@ impl State {
                 Change::Inserted { first: *first_id, count: *count }
             }
             Event::DeleteRecord { id } => {
-                let was_live = self.status[*id as usize] == LIVE;
+                let was_live = self.record_status(*id) == LIVE;
                 self.hard_delete(*id);
                 if was_live {
                     Change::Removed(*id)
@@ -380,7 +245,8 @@ impl State {
                 }
             }
             Event::SoftDeleteRecord { id } => {
-                self.status[*id as usize] = TOMBSTONE;
+                self.records.set_status(*id, TOMBSTONE);
+                self.note(Undo::Status { id: *id, old: LIVE });
                 self.rec_live -= 1;
                 self.rec_tomb += 1;
                 Change::Removed(*id)
@@ -394,7 +260,7 @@ impl State {
                 Change::None
             }
             Event::SetMetadata { key, value } => {
-                self.metadata.insert(key.clone(), value.clone());
+                self.set_metadata(key.clone(), value.clone());
                 Change::None
             }
             Event::UpsertMemory { record_id, tag, vector, doc, chunk_node, metadata, .. } => {
@@ -409,7 +275,7 @@ impl State {
                 self.push_node(KIND_CHUNK, Some(*record_id));
                 self.push_edge(doc_id, *chunk_node, EDGE_PARENT_OF);
                 if let Some(m) = metadata {
-                    self.metadata.insert(format!("rec:{record_id}"), m.clone());
+                    self.set_metadata(format!("rec:{record_id}"), m.clone());
                 }
                 Change::Inserted { first: *record_id, count: 1 }
             }
@@ -418,10 +284,37 @@ impl State {
         Ok(change)
     }
 
+    /// Journal an in-place change when a group is open (appends need no entry:
+    /// the journal remembers the pool lengths at the start of the group).
+    #[inline]
+    fn note(&mut self, u: Undo) {
+        if let Some(j) = self.journal.as_mut() {
+            j.undo.push(u);
+        }
+    }
+
+    fn set_metadata(&mut self, key: String, value: Vec<u8>) {
+        self.meta_bytes += (key.len() + value.len()) as u64;
+        let journal_key = self.journal.is_some().then(|| key.clone());
+        let klen = key.len();
+        let old = self.metadata.insert(key, value);
+        if let Some(v) = &old {
+            self.meta_bytes -= (klen + v.len()) as u64;
+        }
+        if let Some(key) = journal_key {
+            self.note(Undo::Meta { key, old });
+        }
+    }
+
+    fn remove_metadata(&mut self, key: String) {
+        if let Some(old) = self.metadata.remove(&key) {
+            self.meta_bytes -= (key.len() + old.len()) as u64;
+            self.note(Undo::Meta { key, old: Some(old) });
+        }
+    }
+
     fn push_record(&mut self, tag: u64, v: &[i32]) {
-        self.vectors.extend_from_slice(v);
-        self.status.push(LIVE);
-        self.tags.push(tag);
+        self.records.push(LIVE, tag, v);
         self.rec_live += 1;
     }
 
@@ -445,21 +338,20 @@ impl State {
     }
 
     fn hard_delete(&mut self, id: u32) {
-        let i = id as usize;
-        match self.status[i] {
+        let Some((status, tag, vector)) = self.records.remove(id) else {
+            return;
+        };
+        match status {
             LIVE => self.rec_live -= 1,
-            TOMBSTONE => self.rec_tomb -= 1,
-            _ => return,
+            _ => self.rec_tomb -= 1,
         }
-        self.status[i] = HOLE;
-        self.tags[i] = 0;
-        let d = self.limits.dim;
-        self.vectors[i * d..(i + 1) * d].fill(0);
-        self.metadata.remove(&format!("rec:{id}"));
+        self.note(Undo::Removed { id, status, tag, vector });
+        self.remove_metadata(format!("rec:{id}"));
         if let Some(linked) = self.record_nodes.remove(&id) {
-            for n in linked {
+            for &n in &linked {
                 self.delete_node(n);
             }
+            self.note(Undo::RecordNodes { record: id, old: linked });
         }
     }
 
@@ -476,6 +368,7 @@ impl State {
         }
         self.nodes[ni].present = false;
         self.node_live -= 1;
+        self.note(Undo::NodeDeleted(n));
     }
 
     fn delete_edge(&mut self, e: u32) {
@@ -487,6 +380,7 @@ impl State {
         self.node_in[edge.to as usize].retain(|&x| x != e);
         self.edges[e as usize].present = false;
         self.edge_live -= 1;
+        self.note(Undo::EdgeDeleted(e));
     }
 }
 

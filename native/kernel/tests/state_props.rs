@@ -12,7 +12,7 @@ use valori_kernel::state::{Limits, State};
 use valori_kernel::KernelError;
 
 fn limits(dim: usize) -> Limits {
-    Limits { dim, max_records: 1_000_000, max_nodes: 1000, max_edges: 1000 }
+    Limits::new(dim, 1_000_000, 1000, 1000)
 }
 
 fn apply_all(st: &mut State, evs: &[Event]) {
@@ -120,7 +120,7 @@ fn hash_covers_tags_metadata_values_kinds_and_edges() {
 
 #[test]
 fn capacity_edges_are_exact_and_rejections_change_nothing() {
-    let mut st = State::new(Limits { dim: 2, max_records: 3, max_nodes: 1, max_edges: 1 });
+    let mut st = State::new(Limits::new(2, 3, 1, 1));
     for i in 0..3 {
         st.apply(&Event::InsertRecord { id: i, tag: 0, vector: vec![i as i32, 0] }).unwrap();
     }
@@ -149,7 +149,7 @@ fn capacity_edges_are_exact_and_rejections_change_nothing() {
 
 #[test]
 fn zero_node_capacity_refuses_every_node() {
-    let mut st = State::new(Limits { dim: 1, max_records: 5, max_nodes: 0, max_edges: 0 });
+    let mut st = State::new(Limits::new(1, 5, 0, 0));
     assert_eq!(st.apply(&Event::CreateNode { id: 0, kind: 0, record: None }).unwrap_err().code(), "CAPACITY_EXCEEDED");
 }
 

@@ -37,6 +37,7 @@ export interface VerifyResult extends Health {
 export async function readLiveSet(base: string, dim: number, live: number): Promise<Map<number, number[]>> {
   const out = new Map<number, number[]>();
   if (live === 0) return out;
+  if (live + 1 > 100_000) fail(`${live} live records: reading them back needs k = ${live + 1}, above VALORI_MAX_K's ceiling of 100000 (use fewer iterations)`);
   const dists: Map<number, number>[] = [];
   for (let a = 0; a <= dim; a++) {
     const query = new Array<number>(dim).fill(0);

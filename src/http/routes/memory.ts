@@ -1,12 +1,41 @@
 // The "memory" API used by the Python protocol client: upsert a vector with its document/chunk
 // nodes, search with metadata, and free-form metadata keyed by strings such as "rec:<id>".
+import type { SearchHit } from '../../kernel/native';
+import { AppError } from '../errors';
 import { check } from '../schemas';
 import { defineRoute, type RouteContext } from './context';
 
 const recordKey = (id: number): string => `rec:${id}`;
 
+/**
+ * The search_vector answer as JSON text, with each hit's stored metadata spliced in as the JSON
+ * text the kernel holds (no parse and re-serialise: up to k x 64 KiB of metadata would otherwise
+ * be built as objects and stringified again, issue 9 M2). Stops with 413 RESPONSE_TOO_LARGE as
+ * soon as the text would exceed `maxBytes`.
+ */
+export function memorySearchResponse(hits: readonly SearchHit[], metadataOf: (key: string) => string | null, maxBytes: number): string {
+  const parts: string[] = ['{"results":['];
+  let bytes = parts[0].length + 2;
+  for (let i = 0; i < hits.length; i++) {
+    const h = hits[i];
+    const key = recordKey(h.id);
+    const meta = metadataOf(key) ?? 'null';
+    const head = `${i === 0 ? '' : ','}{"memory_id":${JSON.stringify(key)},"record_id":${h.id},"score":${JSON.stringify(h.score)},"metadata":`;
+    bytes += head.length + Buffer.byteLength(meta, 'utf8') + 1;
+    if (bytes > maxBytes) {
+      throw new AppError(
+        'RESPONSE_TOO_LARGE',
+        `the answer to this search (${hits.length} hits with their metadata) is larger than ${maxBytes} bytes (VALORI_MAX_RESPONSE_BYTES): ask for a smaller k`,
+      );
+    }
+    parts.push(head, meta, '}');
+  }
+  parts.push(']}');
+  return parts.join('');
+}
+
 export function registerMemoryRoutes(ctx: RouteContext): void {
-  const { app, kernel, validators: v, json } = ctx;
+  const { app, kernel, validators: v, json, config } = ctx;
 
   defineRoute(app, '/v1/memory/upsert_vector', {
     post: [
@@ -31,13 +60,8 @@ export function registerMemoryRoutes(ctx: RouteContext): void {
       async (req, res) => {
         const body = check(v.memorySearch, req.body);
         const hits = await kernel.search(body.query_vector, body.k, { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe }, 'query_vector');
-        const results = hits.map((h) => ({
-          memory_id: recordKey(h.id),
-          record_id: h.id,
-          score: h.score,
-          metadata: kernel.getMetadata(recordKey(h.id)),
-        }));
-        res.json({ results });
+        const text = memorySearchResponse(hits, (key) => kernel.getMetadataJson(key), config.maxResponseBytes);
+        res.set('Content-Type', 'application/json; charset=utf-8').send(text);
       },
     ],
   });

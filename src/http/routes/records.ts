@@ -1,9 +1,29 @@
 // Vector records: insert one, insert a batch (atomic), search, hard and soft delete.
+import { MAX_EVENT_BYTES } from '../../config';
+import { AppError } from '../errors';
 import { check } from '../schemas';
 import { defineRoute, type RouteContext } from './context';
 
+/** An encoded batch event: type byte, first id, row count, component count (event.rs), then the i32s. */
+export const BATCH_EVENT_HEADER_BYTES = 13;
+
+/**
+ * A batch is one event, and an event the log could not hold (or a follower could not read) must
+ * be refused before the kernel applies anything (issue 9, H3): 413 naming the limit.
+ */
+export function checkBatchFitsEvent(rows: number, dim: number): void {
+  const bytes = rows * dim * 4 + BATCH_EVENT_HEADER_BYTES;
+  if (bytes > MAX_EVENT_BYTES) {
+    const maxRows = Math.floor((MAX_EVENT_BYTES - BATCH_EVENT_HEADER_BYTES) / (dim * 4));
+    throw new AppError(
+      'PAYLOAD_TOO_LARGE',
+      `a batch of ${rows} rows x ${dim} components is a ${bytes}-byte event: one event holds at most ${MAX_EVENT_BYTES} bytes (${maxRows} rows at this dimension); split the batch`,
+    );
+  }
+}
+
 export function registerRecordRoutes(ctx: RouteContext): void {
-  const { app, kernel, validators: v, json } = ctx;
+  const { app, kernel, validators: v, json, batchJson } = ctx;
 
   defineRoute(app, '/records', {
     post: [
@@ -20,9 +40,10 @@ export function registerRecordRoutes(ctx: RouteContext): void {
   for (const path of ['/v1/vectors/batch_insert', '/v1/memory/insert_batch']) {
     defineRoute(app, path, {
       post: [
-        ...json,
+        ...batchJson,
         async (req, res) => {
           const body = check(v.batchInsert, req.body);
+          checkBatchFitsEvent(body.batch.length, kernel.dim);
           const ids = await kernel.insertBatch(body.batch);
           res.json({ ids });
         },

@@ -1,7 +1,10 @@
-// Durability routes: snapshots (save, download, upload, restore), the event-log proof and the
-// online log trim. Snapshot paths are confined to the snapshot directory (a plain file name).
-import type { Request, RequestHandler } from 'express';
-import { constants as bufferConstants } from 'node:buffer';
+// Durability routes: snapshots (save, download, upload, restore), the event-log proof, the online
+// log trim and the index build. Named snapshots live in <snapshot dir>/snapshots/ under a strict
+// name pattern (the kernel enforces it). Everything that holds a whole snapshot in memory is
+// bounded: by VALORI_MAX_SNAPSHOT_BYTES, and by how many may run at once.
+import type { IncomingMessage } from 'node:http';
+import type { Request, RequestHandler, Response } from 'express';
+import { maxSnapshotBytes } from '../../config';
 import { AppError } from '../errors';
 import { check } from '../schemas';
 import { defineRoute, type RouteContext } from './context';
@@ -9,19 +12,97 @@ import { defineRoute, type RouteContext } from './context';
 // Stream downloads in 1 MiB writes, honouring backpressure, so a slow client does not make the
 // socket buffer the whole snapshot a second time.
 const CHUNK = 1 << 20;
+// Downloads streaming at once: each may hold its own copy of the state (a follower bootstrap, a
+// backup), so a few are served and more wait their turn (429).
+const DOWNLOAD_SLOTS = 2;
 
-/** Reads a raw request body of any content type, up to the largest Buffer Node can hold. */
-async function rawBody(req: Request): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > bufferConstants.MAX_LENGTH) {
-      throw new AppError('PAYLOAD_TOO_LARGE', `snapshot upload is larger than ${bufferConstants.MAX_LENGTH} bytes`);
-    }
-    chunks.push(chunk);
+/** Refusals sent before an upload's body is read close the connection instead of draining it. */
+function refuse(code: 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE', message: string): AppError {
+  return new AppError(code, message, { Connection: 'close' });
+}
+
+/** A single-flight operation is running; `close` when an unread request body must not be drained. */
+function busy(message: string, close = false): AppError {
+  return new AppError('OPERATION_IN_PROGRESS', message, close ? { 'Retry-After': '1', Connection: 'close' } : { 'Retry-After': '1' });
+}
+
+function tooLarge(max: number): AppError {
+  return refuse('PAYLOAD_TOO_LARGE', `snapshot upload is larger than ${max} bytes (VALORI_MAX_SNAPSHOT_BYTES)`);
+}
+
+/**
+ * Checks an upload's headers before a byte is read: raw bytes only (a browser cannot send this
+ * content type cross-site without a preflight), uncompressed, and not declared above the limit.
+ */
+function checkUploadHeaders(req: Request, max: number): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/octet-stream') {
+    throw refuse('UNSUPPORTED_MEDIA_TYPE', 'expected the VAL1 snapshot bytes: send "Content-Type: application/octet-stream"');
   }
-  return Buffer.concat(chunks, total);
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity') {
+    throw refuse('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${encoding.slice(0, 40)}" is not accepted: upload the snapshot uncompressed`);
+  }
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) throw tooLarge(max);
+}
+
+/**
+ * Reads the body, counting bytes as they arrive; stops reading and rejects with 413 above `max`.
+ * With a Content-Length (already checked against `max`) the bytes go straight into one buffer of
+ * that size, so the upload is held once, not as chunks plus their concatenation.
+ */
+function readLimited(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
+  const into = declared !== null && Number.isSafeInteger(declared) && declared <= max ? Buffer.allocUnsafe(declared) : null;
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+    };
+    const onData = (chunk: Buffer): void => {
+      if (received + chunk.length > max) {
+        cleanup();
+        req.pause();
+        reject(tooLarge(max));
+        return;
+      }
+      if (into === null) chunks.push(chunk);
+      // Node's parser never delivers more than Content-Length; the bound only guards the copy.
+      else chunk.copy(into, received, 0, Math.min(chunk.length, into.length - received));
+      received += chunk.length;
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(into === null ? Buffer.concat(chunks, received) : into.subarray(0, Math.min(received, into.length)));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(new AppError('INVALID_REQUEST', `the snapshot upload could not be read: ${err.message}`));
+    };
+    const onAborted = (): void => onError(new Error('the client aborted the upload'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}
+
+/** Resolves when the socket can take more (`drain`) or will never take more (`close`). */
+function writable(res: Response): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** A request with no body at all (no length, no chunked encoding, or length 0). */
@@ -47,7 +128,23 @@ function optionalJson(json: RequestHandler[]): RequestHandler {
 }
 
 export function registerSnapshotRoutes(ctx: RouteContext): void {
-  const { app, kernel, validators: v, json, metrics } = ctx;
+  const { app, kernel, config, validators: v, json, metrics } = ctx;
+  const maxBytes = maxSnapshotBytes(config);
+  // Upload and named restore each hold a whole snapshot in memory: one at a time.
+  let restoring = false;
+  let downloads = 0;
+  // Concurrent downloads share one copy of the state while it is being built.
+  let building: Promise<Buffer> | null = null;
+
+  const oneRestoreAtATime = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (restoring) throw busy('a snapshot upload or restore is already in progress on this node: retry when it is done', true);
+    restoring = true;
+    try {
+      return await work();
+    } finally {
+      restoring = false;
+    }
+  };
 
   defineRoute(app, '/v1/snapshot/save', {
     post: [
@@ -56,6 +153,7 @@ export function registerSnapshotRoutes(ctx: RouteContext): void {
         const body = check(v.snapshotSave, req.body ?? {});
         const r = await kernel.saveSnapshot(body.path ?? null);
         metrics.snapshotWritten(r.bytes);
+        // The file name only: the server's directory layout is none of the client's business.
         res.json({ success: true, path: r.path, height: r.height, bytes: r.bytes });
       },
     ],
@@ -63,27 +161,46 @@ export function registerSnapshotRoutes(ctx: RouteContext): void {
 
   defineRoute(app, '/v1/snapshot/download', {
     get: [
-      async (_req, res) => {
-        const bytes = await kernel.snapshotBytes();
-        res.status(200).set({ 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) });
-        for (let off = 0; off < bytes.length; off += CHUNK) {
-          if (!res.write(bytes.subarray(off, Math.min(off + CHUNK, bytes.length)))) {
-            await new Promise<void>((resolve) => res.once('drain', resolve));
-          }
+      async (req, res) => {
+        // HEAD answers that a snapshot can be downloaded without building one (its size is known
+        // only once it is encoded).
+        if (req.method === 'HEAD') {
+          res.status(200).set('Content-Type', 'application/octet-stream').end();
+          return;
         }
-        res.end();
+        if (downloads >= DOWNLOAD_SLOTS) {
+          throw busy(`${DOWNLOAD_SLOTS} snapshot downloads are already being served by this node: retry when one is done`);
+        }
+        downloads++;
+        try {
+          building ??= kernel.snapshotBytes().finally(() => {
+            building = null;
+          });
+          const bytes = await building;
+          res.status(200).set({ 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) });
+          for (let off = 0; off < bytes.length && !res.destroyed; off += CHUNK) {
+            if (!res.write(bytes.subarray(off, Math.min(off + CHUNK, bytes.length)))) await writable(res);
+          }
+          res.end();
+        } finally {
+          downloads--;
+        }
       },
     ],
   });
 
-  // Raw bytes of any content type; not bound by VALORI_MAX_BODY_BYTES (a snapshot can be far
-  // larger than any JSON request). Fully validated by the kernel before it replaces anything.
+  // Raw VAL1 bytes (application/octet-stream) up to VALORI_MAX_SNAPSHOT_BYTES; not bound by the
+  // JSON body limits. The kernel validates everything (format, digests, capacity and metadata
+  // limits, section sizes, index consistency) before it replaces anything.
   defineRoute(app, '/v1/snapshot/upload', {
     post: [
       async (req, res) => {
-        const bytes = await rawBody(req);
-        if (bytes.length === 0) throw new AppError('INVALID_REQUEST', 'snapshot upload is empty: send the VAL1 bytes as the body');
-        const height = await kernel.restoreSnapshot(bytes, false);
+        checkUploadHeaders(req, maxBytes);
+        const height = await oneRestoreAtATime(async () => {
+          const bytes = await readLimited(req, maxBytes);
+          if (bytes.length === 0) throw new AppError('INVALID_REQUEST', 'snapshot upload is empty: send the VAL1 bytes as the body');
+          return kernel.restoreSnapshot(bytes, false);
+        });
         res.json({ success: true, height });
       },
     ],
@@ -94,8 +211,7 @@ export function registerSnapshotRoutes(ctx: RouteContext): void {
       ...json,
       async (req, res) => {
         const body = check(v.snapshotRestore, req.body);
-        const bytes = await kernel.readSnapshotFile(body.path);
-        const height = await kernel.restoreSnapshot(bytes, false);
+        const height = await oneRestoreAtATime(async () => kernel.restoreSnapshot(await kernel.readSnapshotFile(body.path), false));
         res.json({ success: true, height });
       },
     ],
@@ -122,12 +238,22 @@ export function registerSnapshotRoutes(ctx: RouteContext): void {
   });
 
   // Rebuild the search index from the records (IVF/PQ retrain on all current vectors, HNSW drops
-  // deleted bridges). The index is derived state: the state hash does not change.
+  // deleted bridges). The index is derived state: the state hash does not change. It holds the
+  // write lock for the whole build, so one runs at a time; on a follower it rebuilds that
+  // follower's own index only (and stalls its applying meanwhile).
+  let indexBuilding = false;
   defineRoute(app, '/v1/index/build', {
     post: [
       async (_req, res) => {
+        if (indexBuilding) throw busy('an index build is already running on this node: retry when it is done');
+        indexBuilding = true;
         const started = process.hrtime.bigint();
-        const built = await kernel.buildIndex();
+        let built: boolean;
+        try {
+          built = await kernel.buildIndex();
+        } finally {
+          indexBuilding = false;
+        }
         const stats = kernel.stats();
         res.json({
           success: true,

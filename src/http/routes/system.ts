@@ -4,6 +4,7 @@ import type { Config } from '../../config';
 import { defineRoute, type RouteContext } from './context';
 import { parseHeightQuery, proofAt } from '../../replication/proofs';
 import { buildOpenApiDocument } from '../../openapi';
+import { schemaLimits } from '../schemas';
 
 export const VERSION: string = (require('../../../package.json') as { version: string }).version;
 
@@ -51,6 +52,8 @@ export function registerSystemRoutes(ctx: RouteContext): void {
         };
         if (stats.eventLogHeight != null) body.event_log_height = stats.eventLogHeight;
         body.read_only = stats.readOnly;
+        // Why writes are refused after a fault (failed log write, committer panic); absent otherwise.
+        if (stats.readOnlyReason != null) body.read_only_reason = stats.readOnlyReason;
         body.quant = stats.quant;
         res.status(status === 'full' ? 503 : 200).json(body);
       },
@@ -70,9 +73,9 @@ export function registerSystemRoutes(ctx: RouteContext): void {
     get: [(_req, res) => void res.type('text/plain').send(VERSION)],
   });
 
-  // Built once: it depends only on the version and VALORI_MAX_K. Protected like every route but
+  // Built once: it depends only on the version and the schema caps (VALORI_MAX_K, _EF, _NPROBE, _BATCH_ROWS). Protected like every route but
   // /health and /metrics: it describes the API, and anyone allowed to call the API may read it.
-  const openapi = buildOpenApiDocument({ maxK: config.maxK, version: VERSION });
+  const openapi = buildOpenApiDocument({ maxK: config.maxK, version: VERSION, limits: schemaLimits(config) });
   defineRoute(app, '/openapi.json', {
     get: [(_req, res) => void res.json(openapi)],
   });

@@ -304,10 +304,14 @@ impl Hnsw {
 
     /// Reads a graph written by [`Hnsw::write`], checking every invariant the
     /// search relies on (list sizes, neighbour ids and levels, entry point).
-    pub(crate) fn read(r: &mut Reader, m: usize, ef_c: usize) -> Result<Hnsw, IndexError> {
+    pub(crate) fn read(r: &mut Reader, m: usize, ef_c: usize, max_slots: usize) -> Result<Hnsw, IndexError> {
         let bad = IndexError::Corrupt;
         let mut g = Hnsw::new(m, ef_c);
         let slots = r.len(1, "hnsw slots")?;
+        // Each slot costs (2M+1)·4 bytes of links: bound it before `ensure`.
+        if slots > max_slots {
+            return Err(bad("hnsw slots"));
+        }
         let entry = r.u32("hnsw entry")?;
         let max_level = r.u8("hnsw max level")?;
         let levels = r.take(slots, "hnsw levels")?;

@@ -12,6 +12,7 @@ use std::collections::BinaryHeap;
 
 use super::hnsw::Hnsw;
 use super::quant::{Prepared, Quantizer};
+use super::topk::RESERVE_MAX;
 use super::{simd, Bitset, VectorSource};
 
 /// What a look at one node found.
@@ -160,8 +161,11 @@ pub(crate) fn search_layer<M: Metric>(
 ) -> Vec<(i64, u32)> {
     let ok = |id: u32| filter.is_none_or(|f| f(id));
     vis.reset(g.slots());
-    let mut cands: BinaryHeap<Reverse<(i64, u32)>> = BinaryHeap::with_capacity(ef * 4);
-    let mut w: BinaryHeap<(i64, u32)> = BinaryHeap::with_capacity(ef + 1);
+    // `ef` comes from a request: reserve a bounded amount and let the heaps
+    // grow with the nodes actually visited (at most the graph's size).
+    let mut cands: BinaryHeap<Reverse<(i64, u32)>> =
+        BinaryHeap::with_capacity(ef.saturating_mul(4).min(RESERVE_MAX));
+    let mut w: BinaryHeap<(i64, u32)> = BinaryHeap::with_capacity(ef.min(RESERVE_MAX) + 1);
     for e in eps {
         if !vis.insert(e.id) {
             continue;

@@ -89,6 +89,13 @@ impl Index {
     /// dimension. A blob built with different structural settings gives
     /// [`IndexError::ConfigMismatch`]: the caller should [`Index::rebuild`].
     pub fn decode(bytes: &[u8], cfg: IndexConfig, dim: usize) -> Result<Index, IndexError> {
+        Self::decode_bounded(bytes, cfg, dim, u32::MAX)
+    }
+
+    /// [`Index::decode`] for a blob that may claim at most `max_slots` slots
+    /// (the state's slot count): checked before any per-slot allocation, so
+    /// a small crafted blob cannot ask for a large graph or list table.
+    pub fn decode_bounded(bytes: &[u8], cfg: IndexConfig, dim: usize, max_slots: u32) -> Result<Index, IndexError> {
         let bad = IndexError::Corrupt;
         if bytes.len() < 10 || &bytes[..4] != MAGIC {
             return Err(bad("magic"));
@@ -118,6 +125,9 @@ impl Index {
         }
         let mut ix = Index::new(cfg, dim);
         ix.slots = r.u32("slots")?;
+        if ix.slots > max_slots {
+            return Err(bad("more slots than the state"));
+        }
         ix.live_count = r.u32("live count")?;
         ix.trained_at = r.u32("trained at")?;
         // The bitset grows with the highest id inserted, so it has exactly
@@ -153,7 +163,7 @@ impl Index {
         match cfg.kind {
             IndexKind::Brute => {}
             IndexKind::Hnsw => {
-                let g = Hnsw::read(&mut r, cfg.hnsw_m, cfg.hnsw_ef_construction)?;
+                let g = Hnsw::read(&mut r, cfg.hnsw_m, cfg.hnsw_ef_construction, ix.slots as usize)?;
                 if g.slots() != ix.slots as usize {
                     return Err(bad("hnsw slots"));
                 }

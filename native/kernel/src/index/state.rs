@@ -91,6 +91,24 @@ impl Index {
         }
     }
 
+    /// True when the index holds exactly the records `src` has a live vector
+    /// for: no more (a stale id) and no fewer (a hidden one).
+    pub fn live_set_matches(&self, src: &dyn VectorSource) -> bool {
+        let n = src.slot_count();
+        if self.slots > n || self.live.ones().any(|id| id >= n) {
+            return false;
+        }
+        let mut count = 0u32;
+        for id in 0..n {
+            let live = src.vector(id).is_some();
+            if live != self.live.get(id) {
+                return false;
+            }
+            count += live as u32;
+        }
+        count == self.live_count
+    }
+
     /// Record `id` now exists in `src` (ids need not arrive in order).
     /// May train (IVF, quantizers) when the live count crosses a threshold.
     pub fn on_insert(&mut self, id: u32, src: &dyn VectorSource) {
@@ -218,13 +236,17 @@ impl Index {
         self.trained_at = self.live_count;
     }
 
+    /// Candidates kept for the exact re-rank. Never more than the live
+    /// vectors: beyond that a larger count changes nothing but the cost.
     fn rerank_count(&self, k: usize, params: &SearchParams) -> usize {
         let r = params.rerank.unwrap_or(self.cfg.rerank);
         let auto = match self.cfg.quant {
-            QuantKind::Product => (16 * k).max(100),
-            _ => (4 * k).max(40),
+            QuantKind::Product => k.saturating_mul(16).max(100),
+            _ => k.saturating_mul(4).max(40),
         };
-        (if r == 0 { auto } else { r }).max(k)
+        (if r == 0 { auto } else { r })
+            .max(k)
+            .min((self.live_count as usize).max(1))
     }
 
     /// The `k` nearest live records passing `filter`, as (exact squared
@@ -253,7 +275,13 @@ impl Index {
             },
             IndexKind::Hnsw => {
                 let g = self.hnsw.as_ref().expect("hnsw");
-                let ef = params.ef.unwrap_or(self.cfg.hnsw_ef_search).max(k);
+                // A layer search never holds more than every slot, so an ef
+                // above the slot count gives the same result as ef = slots.
+                let ef = params
+                    .ef
+                    .unwrap_or(self.cfg.hnsw_ef_search)
+                    .max(k)
+                    .min((self.slots as usize).max(1));
                 with_visited(|vis| match &quant {
                     Some((q, prep)) => {
                         let m = Coded {
@@ -276,9 +304,10 @@ impl Index {
                 if !ivf.trained() {
                     return exact_scan(query, k, src, &self.live, filter);
                 }
+                // Probing more lists than exist is probing all of them.
                 let nprobe = match params.nprobe.unwrap_or(self.cfg.ivf_nprobe) {
                     0 => (ivf.nlist() / 16).max(1),
-                    n => n,
+                    n => n.min(ivf.nlist().max(1)),
                 };
                 match &quant {
                     Some((q, prep)) => {

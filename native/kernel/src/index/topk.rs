@@ -2,6 +2,9 @@
 
 use std::collections::BinaryHeap;
 
+/// Largest up-front reservation for a heap sized from a request value.
+pub(crate) const RESERVE_MAX: usize = 4096;
+
 /// Keeps the `k` smallest `(dist, id)` pairs seen. Ties in distance are broken
 /// by the smaller id, so the result never depends on the order of pushes.
 pub(crate) struct TopK {
@@ -11,9 +14,11 @@ pub(crate) struct TopK {
 
 impl TopK {
     pub(crate) fn new(k: usize) -> Self {
+        // `k` may come from a request: reserve at most a small heap up front
+        // and let it grow with what is actually pushed (bounded by the data).
         TopK {
             k,
-            heap: BinaryHeap::with_capacity(k + 1),
+            heap: BinaryHeap::with_capacity(k.min(RESERVE_MAX) + 1),
         }
     }
 

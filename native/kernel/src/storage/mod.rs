@@ -33,4 +33,4 @@ pub use snapshot::{
 pub use vfs::{SimVfs, StdVfs, Vfs, VfsFile};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -3,7 +3,9 @@
 //! path. The kernel state, metadata and index payloads are opaque here.
 
 pub mod format;
+mod named;
 mod store;
 
 pub use format::{decode_snapshot, encode_snapshot, SnapshotError, SnapshotMeta, SnapshotParts};
+pub use named::{valid_name, NamedSnapshots, NAMED_DIR};
 pub use store::{LoadOutcome, LoadedSnapshot, Quarantined, SnapshotStore};

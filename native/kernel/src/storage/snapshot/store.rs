@@ -131,7 +131,7 @@ impl SnapshotStore {
             source,
         })?;
         let tmp = self.tmp_path();
-        let file = self.vfs.create(&tmp).map_err(io("create", &tmp))?;
+        let file = create_fresh(&*self.vfs, &tmp)?;
         let written = write_sections(&*file, &tmp, &prefix, parts);
         let size = match written {
             Ok(size) => size,
@@ -169,11 +169,7 @@ impl SnapshotStore {
 
     /// Header-only check of an existing snapshot file.
     fn peek(&self, path: &Path) -> Result<Result<SnapshotMeta, SnapshotError>, StorageError> {
-        let file = self.vfs.open(path, false).map_err(io("open", path))?;
-        let len = file.len().map_err(io("stat", path))?;
-        let mut head = vec![0u8; (8 + KERNEL_HEADER_LEN as u64).min(len) as usize];
-        read_exact_at(&*file, 0, &mut head).map_err(io("read", path))?;
-        Ok(peek_meta(&head))
+        peek_file(&*self.vfs, path)
     }
 
     /// The newest snapshot that validates and covers at most `max_height`
@@ -250,7 +246,28 @@ impl SnapshotStore {
     }
 }
 
-fn write_sections(
+/// Header-only check of an existing file: is it a snapshot at all?
+pub(super) fn peek_file(
+    vfs: &dyn Vfs,
+    path: &Path,
+) -> Result<Result<SnapshotMeta, SnapshotError>, StorageError> {
+    let file = vfs.open(path, false).map_err(io("open", path))?;
+    let len = file.len().map_err(io("stat", path))?;
+    let mut head = vec![0u8; (8 + KERNEL_HEADER_LEN as u64).min(len) as usize];
+    read_exact_at(&*file, 0, &mut head).map_err(io("read", path))?;
+    Ok(peek_meta(&head))
+}
+
+/// A new temporary file at `tmp`: a leftover from a failed save is removed
+/// first, then the name is created exclusively (never through a symlink).
+pub(super) fn create_fresh(vfs: &dyn Vfs, tmp: &Path) -> Result<Box<dyn VfsFile>, StorageError> {
+    if vfs.exists(tmp).map_err(io("stat", tmp))? {
+        vfs.remove(tmp).map_err(io("remove", tmp))?;
+    }
+    vfs.create_new(tmp).map_err(io("create", tmp))
+}
+
+pub(super) fn write_sections(
     file: &dyn VfsFile,
     tmp: &Path,
     prefix: &[u8],

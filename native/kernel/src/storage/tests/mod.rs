@@ -1,7 +1,7 @@
 //! Tests of the storage layer. Each file proves one thing; see the doc
 //! comment at its top.
 
-mod alloc_guard;
+pub(crate) mod alloc_guard;
 mod corruption;
 mod fuzz;
 mod helpers;

@@ -67,6 +67,20 @@ pub trait Vfs: Send + Sync + std::fmt::Debug {
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
     /// Whether `path` names a file.
     fn exists(&self, path: &Path) -> io::Result<bool>;
+    /// Creates `path`, which must not exist yet (not even as a symlink),
+    /// open for read+write: temporary files are never written through a
+    /// name someone else planted.
+    fn create_new(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
+        if self.exists(path)? {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "file exists"));
+        }
+        self.create(path)
+    }
+    /// Creates directory `dir` and its parents if missing. The simulated
+    /// file system has no directories, so its default does nothing.
+    fn create_dir_all(&self, _dir: &Path) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Reads exactly `buf.len()` bytes at `offset` or fails with `UnexpectedEof`.

@@ -79,6 +79,18 @@ impl Vfs for StdVfs {
             .open(path)?;
         Ok(Box::new(StdFile(f)))
     }
+    fn create_new(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
+        let mut o = OpenOptions::new();
+        // O_CREAT|O_EXCL already refuses an existing name, symlinks included;
+        // O_NOFOLLOW states the intent and also covers a dangling link.
+        o.read(true).write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, libc::O_NOFOLLOW);
+        Ok(Box::new(StdFile(o.open(path)?)))
+    }
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(dir)
+    }
     fn open(&self, path: &Path, write: bool) -> io::Result<Box<dyn VfsFile>> {
         let f = OpenOptions::new().read(true).write(write).open(path)?;
         Ok(Box::new(StdFile(f)))

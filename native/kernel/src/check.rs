@@ -1,0 +1,211 @@
+//! Validation of events against the state: everything `apply` needs is
+//! checked here first, so a rejected event changes nothing. Capacity limits
+//! (records, nodes, edges, metadata entries and bytes) and id-space
+//! exhaustion are refused with CAPACITY_EXCEEDED naming the limit.
+
+use crate::error::{KResult, KernelError};
+use crate::event::{DocTarget, Event};
+use crate::fixed;
+use crate::state::{State, HOLE, LIVE, MAX_METADATA_BYTES, MAX_METADATA_KEY_BYTES, TOMBSTONE};
+
+/// Ids are u32 and `u32::MAX` means "none" in events: the last usable id is one below.
+const ID_SPACE: u64 = u32::MAX as u64;
+
+impl State {
+    /// Convert client floats for `count` vectors of this dimension.
+    pub fn convert(&self, values: &[f32], count: usize) -> KResult<Vec<i32>> {
+        let dim = self.limits.dim;
+        if values.is_empty() {
+            return Err(KernelError::EmptyVector);
+        }
+        if count == 0 || values.len() != count * dim {
+            if count <= 1 {
+                return Err(KernelError::DimensionMismatch { expected: dim, got: values.len() });
+            }
+            return Err(KernelError::InvalidArgument(format!(
+                "batch holds {} values, expected {count} x {dim}",
+                values.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(values.len());
+        fixed::convert_into(values, self.bound, &mut out).map_err(|e| self.convert_error(e))?;
+        Ok(out)
+    }
+
+    fn convert_error(&self, e: fixed::ConvertError) -> KernelError {
+        let dim = self.limits.dim;
+        let max = fixed::max_abs_value(dim);
+        match e {
+            fixed::ConvertError::NotFinite(i) => KernelError::InvalidVector(format!(
+                "component {} of vector {} is not a finite number",
+                i % dim,
+                i / dim
+            )),
+            fixed::ConvertError::OutOfRange(i) => KernelError::InvalidVector(format!(
+                "component {} of vector {} is outside the accepted range ±{max:.4} for dimension {dim}",
+                i % dim,
+                i / dim
+            )),
+        }
+    }
+
+    fn check_raw(&self, v: &[i32], expected_len: usize) -> KResult<()> {
+        if v.len() != expected_len {
+            return Err(KernelError::DimensionMismatch { expected: expected_len, got: v.len() });
+        }
+        let b = self.bound;
+        if v.iter().any(|&x| x > b || x < -b) {
+            return Err(KernelError::InvalidVector("component outside the accepted range".into()));
+        }
+        Ok(())
+    }
+
+    fn check_record_capacity(&self, n: u64) -> KResult<()> {
+        let used = self.rec_live + self.rec_tomb;
+        if used + n > self.limits.max_records {
+            return Err(KernelError::CapacityExceeded(format!(
+                "record pool is full: {used} of {} used, {n} requested",
+                self.limits.max_records
+            )));
+        }
+        if self.records.slots() as u64 + n > ID_SPACE {
+            return Err(KernelError::CapacityExceeded("record id space exhausted".into()));
+        }
+        Ok(())
+    }
+    fn check_node_capacity(&self, n: u64) -> KResult<()> {
+        if self.node_live + n > self.limits.max_nodes {
+            return Err(KernelError::CapacityExceeded(format!(
+                "graph node pool is full: {} of {} used",
+                self.node_live, self.limits.max_nodes
+            )));
+        }
+        if self.nodes.len() as u64 + n > ID_SPACE {
+            return Err(KernelError::CapacityExceeded("graph node id space exhausted".into()));
+        }
+        Ok(())
+    }
+    fn check_edge_capacity(&self) -> KResult<()> {
+        if self.edge_live + 1 > self.limits.max_edges {
+            return Err(KernelError::CapacityExceeded(format!(
+                "graph edge pool is full: {} of {} used",
+                self.edge_live, self.limits.max_edges
+            )));
+        }
+        if self.edges.len() as u64 + 1 > ID_SPACE {
+            return Err(KernelError::CapacityExceeded("graph edge id space exhausted".into()));
+        }
+        Ok(())
+    }
+    fn check_id(what: &str, got: u32, expected: usize) -> KResult<()> {
+        if got as usize != expected {
+            return Err(KernelError::Corrupt(format!("{what} id {got} out of sequence, expected {expected}")));
+        }
+        Ok(())
+    }
+    fn check_metadata(&self, key: &str, value: &[u8]) -> KResult<()> {
+        if value.len() > MAX_METADATA_BYTES {
+            return Err(KernelError::MetadataTooLarge { len: value.len(), max: MAX_METADATA_BYTES });
+        }
+        if key.is_empty() || key.len() > MAX_METADATA_KEY_BYTES {
+            return Err(KernelError::InvalidArgument(format!(
+                "metadata key must be 1..{MAX_METADATA_KEY_BYTES} bytes"
+            )));
+        }
+        // Overwriting a key counts only the difference.
+        let old = self.metadata.get(key).map(|v| (key.len() + v.len()) as u64);
+        let entries = self.metadata.len() as u64 + u64::from(old.is_none());
+        if entries > self.limits.max_metadata_entries {
+            return Err(KernelError::CapacityExceeded(format!(
+                "metadata is full: {} entries, the limit is {} (VALORI_MAX_METADATA_ENTRIES)",
+                self.metadata.len(),
+                self.limits.max_metadata_entries
+            )));
+        }
+        let bytes = self.meta_bytes - old.unwrap_or(0) + (key.len() + value.len()) as u64;
+        if bytes > self.limits.max_metadata_bytes {
+            return Err(KernelError::CapacityExceeded(format!(
+                "metadata is full: this write would make it {bytes} bytes, the limit is {} (VALORI_MAX_METADATA_BYTES)",
+                self.limits.max_metadata_bytes
+            )));
+        }
+        Ok(())
+    }
+    fn require_record(&self, id: u32) -> KResult<()> {
+        if self.record_status(id) == HOLE {
+            return Err(KernelError::NotFound(format!("record {id} not found")));
+        }
+        Ok(())
+    }
+    fn require_node(&self, id: u32) -> KResult<()> {
+        if self.node(id).is_none() {
+            return Err(KernelError::NotFound(format!("graph node {id} not found")));
+        }
+        Ok(())
+    }
+
+    /// Check an event against the current state without changing anything.
+    pub fn check(&self, ev: &Event) -> KResult<()> {
+        let dim = self.limits.dim;
+        let next_rec = self.records.slots();
+        match ev {
+            Event::InsertRecord { id, vector, .. } => {
+                self.check_raw(vector, dim)?;
+                self.check_record_capacity(1)?;
+                Self::check_id("record", *id, next_rec)
+            }
+            Event::InsertBatch { first_id, count, vectors } => {
+                let n = *count as usize;
+                if n == 0 {
+                    return Err(KernelError::InvalidArgument("empty batch".into()));
+                }
+                let len = n.checked_mul(dim).ok_or_else(|| KernelError::InvalidArgument("batch too large".into()))?;
+                self.check_raw(vectors, len)?;
+                self.check_record_capacity(n as u64)?;
+                Self::check_id("record", *first_id, next_rec)
+            }
+            Event::DeleteRecord { id } => self.require_record(*id),
+            Event::SoftDeleteRecord { id } => match self.record_status(*id) {
+                LIVE => Ok(()),
+                TOMBSTONE => Err(KernelError::NotFound(format!("record {id} is already soft-deleted"))),
+                _ => Err(KernelError::NotFound(format!("record {id} not found"))),
+            },
+            Event::CreateNode { id, record, .. } => {
+                if let Some(r) = record {
+                    self.require_record(*r)?;
+                }
+                self.check_node_capacity(1)?;
+                Self::check_id("node", *id, self.nodes.len())
+            }
+            Event::CreateEdge { id, from, to, .. } => {
+                self.require_node(*from)?;
+                self.require_node(*to)?;
+                self.check_edge_capacity()?;
+                Self::check_id("edge", *id, self.edges.len())
+            }
+            Event::SetMetadata { key, value } => self.check_metadata(key, value),
+            Event::UpsertMemory { record_id, vector, doc, chunk_node, edge_id, metadata, .. } => {
+                self.check_raw(vector, dim)?;
+                if let Some(m) = metadata {
+                    self.check_metadata(&format!("rec:{record_id}"), m)?;
+                }
+                let new_nodes = match doc {
+                    DocTarget::Existing(d) => {
+                        self.require_node(*d)?;
+                        1
+                    }
+                    DocTarget::New(d) => {
+                        Self::check_id("node", *d, self.nodes.len())?;
+                        2
+                    }
+                };
+                self.check_record_capacity(1)?;
+                self.check_node_capacity(new_nodes)?;
+                self.check_edge_capacity()?;
+                Self::check_id("record", *record_id, next_rec)?;
+                Self::check_id("node", *chunk_node, self.nodes.len() + new_nodes as usize - 1)?;
+                Self::check_id("edge", *edge_id, self.edges.len())
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The committer thread: folds queued requests into groups, applies each group
+//! under the write lock (journaled), appends it to the log with one fdatasync,
+//! then acknowledges it.
+//!
+//! Visibility: the write lock is released before the append, so for the
+//! duration of one fsync a reader may see a group that is not yet durable (it
+//! is not yet acknowledged either). Holding the lock across the fsync would
+//! stall every search behind every disk flush under a steady write load; the
+//! journal gives the property that matters instead: a group the log refuses is
+//! rolled back, so it never stays visible and never reaches a snapshot of
+//! acknowledged state after the failure. An `Io` refusal also turns the node
+//! read-only (the log may hold a torn tail; only a restart's recovery knows);
+//! any other refusal (the log found the append invalid, wrote nothing) only
+//! fails that group's requests.
+//!
+//! Each group runs under `catch_unwind`: a panic rolls the group back, answers
+//! every request of the group with an error, and turns the node read-only with
+//! the reason in `Engine::fault()`. Nothing is left waiting.
+
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::engine::{CommitObserver, CommitSink, Counters, Db, Reply, Request};
+use crate::error::KernelError;
+use crate::ops::{self, Outcome};
+
+/// Most requests folded into one group (bounds latency of the group's first).
+const MAX_GROUP: usize = 4096;
+
+pub(crate) struct Committer {
+    pub(crate) rx: Receiver<Request>,
+    pub(crate) db: Arc<RwLock<Db>>,
+    pub(crate) counters: Arc<Mutex<Counters>>,
+    pub(crate) sink: Option<Box<dyn CommitSink>>,
+    pub(crate) observer: Option<CommitObserver>,
+    pub(crate) read_only: Arc<AtomicBool>,
+    pub(crate) fault: Arc<Mutex<Option<String>>>,
+    /// The current group is in the log (or there is no log): a later panic
+    /// (an observer, a reply) must not roll back what is durable.
+    pub(crate) durable: bool,
+}
+
+fn panic_text(p: &(dyn Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+impl Committer {
+    pub(crate) fn run(mut self) {
+        while let Ok(first) = self.rx.recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match self.rx.try_recv() {
+                    Ok(r) => group.push(r),
+                    Err(_) => break,
+                }
+            }
+            if self.read_only.load(Ordering::Acquire) {
+                let why = self.fault.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let msg = match why {
+                    Some(w) => format!("this node is read-only: {w}"),
+                    None => "this node is read-only (an earlier write or fsync failed, or it is a follower)".into(),
+                };
+                for r in group {
+                    (r.reply)(Err(KernelError::ReadOnly(msg.clone())));
+                }
+                continue;
+            }
+            // Replies live outside the guarded section so that a panic can
+            // still answer every request that was not answered yet.
+            let mut slots: Vec<(Option<ops::Op>, Option<Reply>)> =
+                group.into_iter().map(|r| (Some(r.op), Some(r.reply))).collect();
+            let run = panic::catch_unwind(AssertUnwindSafe(|| self.group(&mut slots)));
+            if let Err(p) = run {
+                let reason = format!("the committer panicked ({}); writes are refused until restart", panic_text(&*p));
+                self.turn_read_only(&reason);
+                // Undo whatever the group had applied; a second panic here
+                // changes nothing more (the node is read-only either way).
+                if !self.durable {
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| self.rollback()));
+                }
+                for (_, reply) in slots.iter_mut() {
+                    if let Some(reply) = reply.take() {
+                        reply(Err(KernelError::Internal(reason.clone())));
+                    }
+                }
+            }
+        }
+    }
+
+    fn turn_read_only(&self, reason: &str) {
+        *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
+        self.read_only.store(true, Ordering::Release);
+        eprintln!("valori-kernel: node is now read-only: {reason}");
+    }
+
+    fn publish(&self, db: &Db) {
+        *self.counters.lock().unwrap_or_else(|p| p.into_inner()) = Counters::of(db);
+    }
+
+    fn rollback(&self) {
+        let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
+        guard.rollback_group();
+        self.publish(&guard);
+    }
+
+    fn group(&mut self, slots: &mut [(Option<ops::Op>, Option<Reply>)]) {
+        self.durable = false;
+        let mut pending: Vec<(usize, Outcome)> = Vec::with_capacity(slots.len());
+        let mut entries: Vec<(u64, Vec<u8>)> = Vec::new();
+        let journaled;
+        {
+            let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
+            guard.state.begin_group();
+            for (i, (op, reply)) in slots.iter_mut().enumerate() {
+                let Some(op) = op.take() else { continue };
+                let outcome = ops::prepare(&guard.state, op).and_then(|(ev, out)| {
+                    if let Some(ev) = ev {
+                        guard.apply(&ev)?;
+                        entries.push((guard.state.height(), ev.encode()));
+                    }
+                    Ok(out)
+                });
+                match outcome {
+                    Ok(out) => pending.push((i, out)),
+                    Err(e) => {
+                        if let Some(r) = reply.take() {
+                            r(Err(e));
+                        }
+                    }
+                }
+            }
+            journaled = guard.state.journal_has_undo();
+            self.publish(&guard);
+        }
+        if !entries.is_empty() {
+            if let Some(s) = self.sink.as_mut() {
+                if let Err(e) = s.append(&entries) {
+                    self.rollback();
+                    let err = match e {
+                        KernelError::Io(m) => {
+                            let reason = format!("event log write failed: {m}");
+                            self.turn_read_only(&reason);
+                            KernelError::Io(format!("{reason}; the node is now read-only"))
+                        }
+                        other => other,
+                    };
+                    for &(i, _) in &pending {
+                        if let Some(r) = slots[i].1.take() {
+                            r(Err(err.clone()));
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+        self.durable = true;
+        if !entries.is_empty() {
+            if let Some(o) = self.observer.as_mut() {
+                o(&entries);
+            }
+        }
+        if journaled {
+            // The group is durable: drop the undo data it held (old vectors
+            // and metadata values) now rather than at the next group.
+            self.db.write().unwrap_or_else(|p| p.into_inner()).state.commit_group();
+        }
+        for (i, out) in pending {
+            if let Some(r) = slots[i].1.take() {
+                r(Ok(out));
+            }
+        }
+    }
+}
