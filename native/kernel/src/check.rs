@@ -80,7 +80,7 @@ impl State {
                 self.node_live, self.limits.max_nodes
             )));
         }
-        if self.nodes.len() as u64 + n > ID_SPACE {
+        if self.graph.nodes.slots() as u64 + n > ID_SPACE {
             return Err(KernelError::CapacityExceeded("graph node id space exhausted".into()));
         }
         Ok(())
@@ -92,7 +92,7 @@ impl State {
                 self.edge_live, self.limits.max_edges
             )));
         }
-        if self.edges.len() as u64 + 1 > ID_SPACE {
+        if self.graph.edges.slots() as u64 + 1 > ID_SPACE {
             return Err(KernelError::CapacityExceeded("graph edge id space exhausted".into()));
         }
         Ok(())
@@ -175,13 +175,13 @@ impl State {
                     self.require_record(*r)?;
                 }
                 self.check_node_capacity(1)?;
-                Self::check_id("node", *id, self.nodes.len())
+                Self::check_id("node", *id, self.graph.nodes.slots())
             }
             Event::CreateEdge { id, from, to, .. } => {
                 self.require_node(*from)?;
                 self.require_node(*to)?;
                 self.check_edge_capacity()?;
-                Self::check_id("edge", *id, self.edges.len())
+                Self::check_id("edge", *id, self.graph.edges.slots())
             }
             Event::SetMetadata { key, value } => self.check_metadata(key, value),
             Event::UpsertMemory { record_id, vector, doc, chunk_node, edge_id, metadata, .. } => {
@@ -195,7 +195,7 @@ impl State {
                         1
                     }
                     DocTarget::New(d) => {
-                        Self::check_id("node", *d, self.nodes.len())?;
+                        Self::check_id("node", *d, self.graph.nodes.slots())?;
                         2
                     }
                 };
@@ -203,8 +203,8 @@ impl State {
                 self.check_node_capacity(new_nodes)?;
                 self.check_edge_capacity()?;
                 Self::check_id("record", *record_id, next_rec)?;
-                Self::check_id("node", *chunk_node, self.nodes.len() + new_nodes as usize - 1)?;
-                Self::check_id("edge", *edge_id, self.edges.len())
+                Self::check_id("node", *chunk_node, self.graph.nodes.slots() + new_nodes as usize - 1)?;
+                Self::check_id("edge", *edge_id, self.graph.edges.slots())
             }
         }
     }

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{KResult, KernelError};
 use crate::event::{Reader, NONE_U32};
-use crate::state::{Edge, Limits, Node, State, HOLE, LIVE, MAX_METADATA_BYTES, MAX_METADATA_KEY_BYTES, TOMBSTONE};
+use crate::state::{Limits, State, HOLE, LIVE, MAX_METADATA_BYTES, MAX_METADATA_KEY_BYTES, TOMBSTONE};
 
 const MAGIC: &[u8; 12] = b"VALORI-STATE";
 const VERSION: u32 = 1;
@@ -85,29 +85,46 @@ pub fn encode_into(state: &State, sink: &mut impl Sink) {
         sink.put(&(v.len() as u32).to_le_bytes());
         sink.put(v);
     }
-    sink.put(&(state.nodes.len() as u32).to_le_bytes());
-    for n in &state.nodes {
-        if n.present {
+    const ABSENT: [u8; crate::graph::CHUNK_SLOTS] = [0; crate::graph::CHUNK_SLOTS];
+    sink.put(&(state.graph.nodes.slots() as u32).to_le_bytes());
+    for c in state.graph.nodes.chunks() {
+        if c.items.is_empty() {
+            sink.put(&ABSENT[..c.slots]);
+            continue;
+        }
+        let mut items = c.items.iter();
+        for off in 0..c.slots {
+            if !c.has(off) {
+                sink.put(&[0]);
+                continue;
+            }
+            let n = items.next().expect("one entry per present slot");
             let mut b = [0u8; 6];
             b[0] = 1;
             b[1] = n.kind;
             b[2..6].copy_from_slice(&n.record.unwrap_or(NONE_U32).to_le_bytes());
             sink.put(&b);
-        } else {
-            sink.put(&[0]);
         }
     }
-    sink.put(&(state.edges.len() as u32).to_le_bytes());
-    for e in &state.edges {
-        if e.present {
+    sink.put(&(state.graph.edges.slots() as u32).to_le_bytes());
+    for c in state.graph.edges.chunks() {
+        if c.items.is_empty() {
+            sink.put(&ABSENT[..c.slots]);
+            continue;
+        }
+        let mut items = c.items.iter();
+        for off in 0..c.slots {
+            if !c.has(off) {
+                sink.put(&[0]);
+                continue;
+            }
+            let e = items.next().expect("one entry per present slot");
             let mut b = [0u8; 10];
             b[0] = 1;
             b[1] = e.kind;
             b[2..6].copy_from_slice(&e.from.to_le_bytes());
             b[6..10].copy_from_slice(&e.to.to_le_bytes());
             sink.put(&b);
-        } else {
-            sink.put(&[0]);
         }
     }
 }
@@ -197,11 +214,13 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
     if node_n > r.remaining() || node_n as u64 >= u32::MAX as u64 {
         return Err(KernelError::Corrupt("kernel state: node count exceeds data".into()));
     }
+    // Deleted node and edge slots cost a presence bit each (graph.rs), so
+    // like record holes they are bounded by the input size.
     let mut record_nodes: HashMap<u32, Vec<u32>> = HashMap::new();
     for id in 0..node_n {
         let present = r.u8()?;
-        let node = match present {
-            0 => Node { present: false, kind: 0, record: None },
+        match present {
+            0 => st.graph.nodes.push(None),
             1 => {
                 let kind = r.u8()?;
                 let rec = r.u32()?;
@@ -219,13 +238,10 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                     )));
                 }
                 st.node_live += 1;
-                Node { present: true, kind, record }
+                st.graph.push_node(kind, record);
             }
             x => return Err(KernelError::Corrupt(format!("kernel state: bad node flag {x}"))),
-        };
-        st.nodes.push(node);
-        st.node_out.push(Vec::new());
-        st.node_in.push(Vec::new());
+        }
     }
     st.record_nodes = record_nodes;
     let edge_n = r.u32()? as usize;
@@ -234,8 +250,8 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
     }
     for id in 0..edge_n {
         let present = r.u8()?;
-        let edge = match present {
-            0 => Edge { present: false, kind: 0, from: 0, to: 0 },
+        match present {
+            0 => st.graph.edges.push(None),
             1 => {
                 let kind = r.u8()?;
                 let from = r.u32()?;
@@ -243,8 +259,6 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                 if st.node(from).is_none() || st.node(to).is_none() {
                     return Err(KernelError::Corrupt(format!("edge {id} links a missing node")));
                 }
-                st.node_out[from as usize].push(id as u32);
-                st.node_in[to as usize].push(id as u32);
                 if st.edge_live >= limits.max_edges {
                     return Err(KernelError::CapacityExceeded(format!(
                         "snapshot holds more graph edges than this node's limit of {} (VALORI_MAX_EDGES)",
@@ -252,11 +266,10 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                     )));
                 }
                 st.edge_live += 1;
-                Edge { present: true, kind, from, to }
+                st.graph.push_edge(kind, from, to);
             }
             x => return Err(KernelError::Corrupt(format!("kernel state: bad edge flag {x}"))),
-        };
-        st.edges.push(edge);
+        }
     }
     if r.remaining() != 0 {
         return Err(KernelError::Corrupt("kernel state: trailing bytes".into()));

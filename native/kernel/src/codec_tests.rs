@@ -154,3 +154,52 @@ fn a_decoded_state_re_encodes_to_the_same_bytes_after_deletes() {
     assert_eq!(encode(&back), bytes);
     assert_eq!(back.records(), st.records());
 }
+
+/// A kernel section with no records or metadata and the given node and edge slot bytes.
+fn graph_section(nodes: &[u8], node_slots: u32, edges: &[u8], edge_slots: u32) -> Vec<u8> {
+    let mut rest = 0u32.to_le_bytes().to_vec();
+    rest.extend_from_slice(&node_slots.to_le_bytes());
+    rest.extend_from_slice(nodes);
+    rest.extend_from_slice(&edge_slots.to_le_bytes());
+    rest.extend_from_slice(edges);
+    section(&[], 0, &rest)
+}
+
+#[test]
+fn a_megabyte_of_deleted_node_or_edge_slots_decodes_within_a_small_multiple_of_its_size() {
+    let n = 1 << 20;
+    // Before chunked graph pools a deleted node slot cost 12 + 2 x 24 bytes and
+    // an edge slot 12 (single allocations of 12-24 MiB here).
+    let one_live = [1u8, 0, 255, 255, 255, 255];
+    for bytes in [graph_section(&vec![0u8; n], n as u32, &[], 0), graph_section(&one_live, 1, &vec![0u8; n], n as u32)] {
+        let (st, over) = with_alloc_limit(bytes.len() * 4, || decode(&bytes, limits(), 0));
+        let st = st.expect("deleted slots are valid");
+        assert_eq!(over, 0, "an allocation larger than 4x the input");
+        assert!(st.graph_heap_bytes() <= bytes.len() as u64, "{} bytes held for {} input", st.graph_heap_bytes(), bytes.len());
+        assert_eq!(encode(&st), bytes, "re-encodes to the same bytes");
+    }
+}
+
+#[test]
+fn live_nodes_and_edges_between_deleted_slots_keep_their_ids() {
+    let mut nodes = vec![0u8; 300];
+    nodes.extend_from_slice(&[1, 7, 255, 255, 255, 255]);
+    nodes.extend_from_slice(&[0; 200]);
+    nodes.extend_from_slice(&[1, 8, 255, 255, 255, 255]);
+    let mut edges = vec![0u8; 600];
+    edges.push(1);
+    edges.push(3);
+    edges.extend_from_slice(&300u32.to_le_bytes());
+    edges.extend_from_slice(&501u32.to_le_bytes());
+    let bytes = graph_section(&nodes, 502, &edges, 601);
+    let st = decode(&bytes, limits(), 0).unwrap();
+    assert_eq!(st.node(300).map(|n| n.kind), Some(7));
+    assert_eq!(st.node(501).map(|n| n.kind), Some(8));
+    assert!(st.node(299).is_none() && st.node(500).is_none() && st.node(502).is_none());
+    let out = st.out_edges(300).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].0, out[0].1.kind, out[0].1.to), (600, 3, 501));
+    assert_eq!(st.nodes().live, 2);
+    assert_eq!(st.edges().slots, 601);
+    assert_eq!(encode(&st), bytes);
+}

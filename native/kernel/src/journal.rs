@@ -10,7 +10,8 @@
 //! back to their remembered lengths. Rollback replays the inverses newest
 //! first, then truncates, then restores the counters.
 
-use crate::state::{State, Node};
+use crate::graph::EdgeSlot;
+use crate::state::State;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Undo {
@@ -22,8 +23,9 @@ pub(crate) enum Undo {
     Meta { key: String, old: Option<Vec<u8>> },
     /// A record's node links were dropped (hard delete).
     RecordNodes { record: u32, old: Vec<u32> },
-    NodeDeleted(u32),
-    EdgeDeleted(u32),
+    /// A node was deleted (its edges first, each with its own entry).
+    NodeDeleted { id: u32, kind: u8, record: Option<u32> },
+    EdgeDeleted { id: u32, edge: EdgeSlot },
 }
 
 #[derive(Debug, Clone)]
@@ -33,12 +35,6 @@ pub(crate) struct Journal {
     edges: usize,
     counters: [u64; 6],
     pub(crate) undo: Vec<Undo>,
-}
-
-/// Insert into an ascending id list, keeping it ascending.
-fn insert_sorted(list: &mut Vec<u32>, x: u32) {
-    let at = list.partition_point(|&y| y < x);
-    list.insert(at, x);
 }
 
 /// Remove `x` from the end of a list where the newest id sits last.
@@ -58,8 +54,8 @@ impl State {
     pub fn begin_group(&mut self) {
         self.journal = Some(Journal {
             rec_slots: self.records.slots(),
-            nodes: self.nodes.len(),
-            edges: self.edges.len(),
+            nodes: self.graph.nodes.slots(),
+            edges: self.graph.edges.slots(),
             counters: self.counters(),
             undo: Vec::new(),
         });
@@ -94,26 +90,15 @@ impl State {
                 Undo::RecordNodes { record, old } => {
                     self.record_nodes.insert(record, old);
                 }
-                Undo::NodeDeleted(n) => self.nodes[n as usize].present = true,
-                Undo::EdgeDeleted(e) => {
-                    let edge = &mut self.edges[e as usize];
-                    edge.present = true;
-                    let (from, to) = (edge.from as usize, edge.to as usize);
-                    insert_sorted(&mut self.node_out[from], e);
-                    insert_sorted(&mut self.node_in[to], e);
-                }
+                Undo::NodeDeleted { id, kind, record } => self.graph.restore_node(id, kind, record),
+                Undo::EdgeDeleted { id, edge } => self.graph.restore_edge(id, edge),
             }
         }
         // Edges, then nodes, then records: newest first, so each adjacency or
         // link list has the id being undone at its end.
-        for e in (j.edges..self.edges.len()).rev() {
-            let edge = self.edges[e];
-            pop_if_last(&mut self.node_out[edge.from as usize], e as u32);
-            pop_if_last(&mut self.node_in[edge.to as usize], e as u32);
-        }
-        self.edges.truncate(j.edges);
-        for n in (j.nodes..self.nodes.len()).rev() {
-            let Node { record, .. } = self.nodes[n];
+        self.graph.truncate_edges(j.edges);
+        for n in (j.nodes..self.graph.nodes.slots()).rev() {
+            let record = self.graph.node(n as u32).expect("appended node present at rollback").record;
             if let Some(r) = record {
                 if let Some(list) = self.record_nodes.get_mut(&r) {
                     pop_if_last(list, n as u32);
@@ -123,9 +108,7 @@ impl State {
                 }
             }
         }
-        self.nodes.truncate(j.nodes);
-        self.node_out.truncate(j.nodes);
-        self.node_in.truncate(j.nodes);
+        self.graph.nodes.truncate(j.nodes);
         self.records.truncate(j.rec_slots);
         [self.rec_live, self.rec_tomb, self.node_live, self.edge_live, self.meta_bytes, self.height] = j.counters;
         true

@@ -15,12 +15,9 @@ fn fingerprint(st: &State) -> String {
     let mut rn: Vec<_> = st.record_nodes.iter().map(|(k, v)| (*k, v.clone())).collect();
     rn.sort();
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}|{}|{}|{}|{}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}|{}|{}|{}|{}",
         st.records,
-        st.nodes,
-        st.node_out,
-        st.node_in,
-        st.edges,
+        st.graph,
         rn,
         st.metadata,
         st.meta_bytes,

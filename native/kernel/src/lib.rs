@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod fixed;
+pub mod graph;
 pub mod index;
 pub(crate) mod journal;
 pub mod node;

@@ -3,7 +3,8 @@
 //! `apply` is atomic: it checks everything an event needs before touching
 //! anything, so a rejected event leaves the state exactly as it was. Pools grow
 //! as ids are handed out (nothing is allocated up front for the maximum); the
-//! record pool releases the vector bytes of hard-deleted records (`records`).
+//! record pool releases the vector bytes of hard-deleted records (`records`)
+//! and the graph pools what deleted nodes and edges held (`graph`).
 //! Between `begin_group` and `commit_group` every change is journaled so that a
 //! group the event log refused can be undone (`journal`).
 
@@ -12,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::error::KResult;
 use crate::event::{DocTarget, Event, EDGE_PARENT_OF, KIND_CHUNK, KIND_DOCUMENT};
 use crate::fixed;
+use crate::graph::Graph;
 use crate::journal::{Journal, Undo};
 use crate::records::RecordStore;
 
@@ -88,12 +90,9 @@ pub struct State {
     pub(crate) records: RecordStore,
     pub(crate) rec_live: u64,
     pub(crate) rec_tomb: u64,
-    pub(crate) nodes: Vec<Node>,
-    /// Edge ids of each node, ascending (ids are handed out in order).
-    pub(crate) node_out: Vec<Vec<u32>>,
-    pub(crate) node_in: Vec<Vec<u32>>,
+    /// Node and edge slots, each node with its adjacency lists.
+    pub(crate) graph: Graph,
     pub(crate) node_live: u64,
-    pub(crate) edges: Vec<Edge>,
     pub(crate) edge_live: u64,
     /// record id → nodes linked to it, in creation order. Lookup only; never iterated.
     pub(crate) record_nodes: HashMap<u32, Vec<u32>>,
@@ -114,11 +113,8 @@ impl State {
             records: RecordStore::new(limits.dim),
             rec_live: 0,
             rec_tomb: 0,
-            nodes: Vec::new(),
-            node_out: Vec::new(),
-            node_in: Vec::new(),
+            graph: Graph::default(),
             node_live: 0,
-            edges: Vec::new(),
             edge_live: 0,
             record_nodes: HashMap::new(),
             metadata: BTreeMap::new(),
@@ -158,7 +154,7 @@ impl State {
         PoolCounts {
             live: self.node_live,
             used: self.node_live,
-            slots: self.nodes.len() as u64,
+            slots: self.graph.nodes.slots() as u64,
             capacity: self.limits.max_nodes,
         }
     }
@@ -166,7 +162,7 @@ impl State {
         PoolCounts {
             live: self.edge_live,
             used: self.edge_live,
-            slots: self.edges.len() as u64,
+            slots: self.graph.edges.slots() as u64,
             capacity: self.limits.max_edges,
         }
     }
@@ -177,6 +173,10 @@ impl State {
     /// Heap bytes the record pool holds (vectors, tags, statuses, slack).
     pub fn record_heap_bytes(&self) -> u64 {
         self.records.heap_bytes()
+    }
+    /// Heap bytes the graph pools hold (nodes, adjacency lists, edges, slack).
+    pub fn graph_heap_bytes(&self) -> u64 {
+        self.graph.heap_bytes()
     }
     /// Metadata entries and their key + value bytes.
     pub fn metadata_usage(&self) -> (u64, u64) {
@@ -207,13 +207,20 @@ impl State {
         self.records.chunks()
     }
     pub fn node(&self, id: u32) -> Option<Node> {
-        self.nodes.get(id as usize).copied().filter(|n| n.present)
+        self.graph.node(id).map(|n| Node { present: true, kind: n.kind, record: n.record })
     }
     /// Outgoing edges of a node, newest first; `None` for an unknown node.
     pub fn out_edges(&self, node: u32) -> Option<Vec<(u32, Edge)>> {
-        self.node(node)?;
-        let list = &self.node_out[node as usize];
-        Some(list.iter().rev().map(|&e| (e, self.edges[e as usize])).collect())
+        let list = &self.graph.node(node)?.out;
+        Some(
+            list.iter()
+                .rev()
+                .map(|&e| {
+                    let x = self.graph.edge(e).expect("listed edges are present");
+                    (e, Edge { present: true, kind: x.kind, from: x.from, to: x.to })
+                })
+                .collect(),
+        )
     }
     pub fn metadata(&self, key: &str) -> Option<&[u8]> {
         self.metadata.get(key).map(|v| v.as_slice())
@@ -319,10 +326,8 @@ impl State {
     }
 
     fn push_node(&mut self, kind: u8, record: Option<u32>) {
-        let id = self.nodes.len() as u32;
-        self.nodes.push(Node { present: true, kind, record });
-        self.node_out.push(Vec::new());
-        self.node_in.push(Vec::new());
+        let id = self.graph.nodes.slots() as u32;
+        self.graph.push_node(kind, record);
         self.node_live += 1;
         if let Some(r) = record {
             self.record_nodes.entry(r).or_default().push(id);
@@ -330,10 +335,7 @@ impl State {
     }
 
     fn push_edge(&mut self, from: u32, to: u32, kind: u8) {
-        let id = self.edges.len() as u32;
-        self.edges.push(Edge { present: true, kind, from, to });
-        self.node_out[from as usize].push(id);
-        self.node_in[to as usize].push(id);
+        self.graph.push_edge(kind, from, to);
         self.edge_live += 1;
     }
 
@@ -356,31 +358,22 @@ impl State {
     }
 
     fn delete_node(&mut self, n: u32) {
-        let ni = n as usize;
-        if !self.nodes[ni].present {
-            return;
-        }
-        let mut incident: Vec<u32> = self.node_out[ni].iter().chain(self.node_in[ni].iter()).copied().collect();
-        incident.sort_unstable();
-        incident.dedup();
-        for e in incident {
+        for e in self.graph.incident(n) {
             self.delete_edge(e);
         }
-        self.nodes[ni].present = false;
+        let Some((kind, record)) = self.graph.remove_node(n) else {
+            return;
+        };
         self.node_live -= 1;
-        self.note(Undo::NodeDeleted(n));
+        self.note(Undo::NodeDeleted { id: n, kind, record });
     }
 
     fn delete_edge(&mut self, e: u32) {
-        let edge = self.edges[e as usize];
-        if !edge.present {
+        let Some(edge) = self.graph.remove_edge(e) else {
             return;
-        }
-        self.node_out[edge.from as usize].retain(|&x| x != e);
-        self.node_in[edge.to as usize].retain(|&x| x != e);
-        self.edges[e as usize].present = false;
+        };
         self.edge_live -= 1;
-        self.note(Undo::EdgeDeleted(e));
+        self.note(Undo::EdgeDeleted { id: e, edge });
     }
 }
 

@@ -1,5 +1,5 @@
 //! Bounds enforced before apply: one event's size, metadata entries and
-//! bytes, and the memory a record pool keeps after hard deletes.
+//! bytes, and the memory the record and graph pools keep after hard deletes.
 
 use valori_kernel::codec;
 use valori_kernel::engine::{Db, Engine};
@@ -90,4 +90,30 @@ fn insert_delete_cycles_at_capacity_one_keep_memory_flat() {
     let bytes = codec::encode(&st);
     assert_eq!(bytes.len(), 12 + 4 + 4 + 4 + 10_000 + 4 + 4 + 4);
     assert!(st.records().slots as usize > 10 * CHUNK_SLOTS);
+}
+
+#[test]
+fn upsert_delete_cycles_at_capacity_one_keep_graph_memory_flat() {
+    use valori_kernel::event::DocTarget;
+    // One record, the document node plus one chunk node, one edge.
+    let mut st = State::new(Limits::new(4, 1, 2, 1));
+    let cycles = 10_000u32;
+    for i in 0..cycles {
+        let doc = if i == 0 { DocTarget::New(0) } else { DocTarget::Existing(0) };
+        st.apply(&Event::UpsertMemory {
+            record_id: i, tag: 0, vector: vec![1; 4], doc, chunk_node: i + 1, edge_id: i, metadata: None,
+        })
+        .unwrap();
+        assert_eq!(st.out_edges(0).unwrap().len(), 1);
+        st.apply(&Event::DeleteRecord { id: i }).unwrap();
+    }
+    assert_eq!((st.nodes().slots, st.nodes().live), (u64::from(cycles) + 1, 1), "ids are never reused");
+    assert_eq!((st.edges().slots, st.edges().live), (u64::from(cycles), 0));
+    assert!(st.out_edges(0).unwrap().is_empty());
+    // Before chunked graph pools this was 10,001 x 60 + 10,000 x 12 bytes, about 720 kB.
+    assert!(st.graph_heap_bytes() < 16 * 1024, "{} bytes held", st.graph_heap_bytes());
+    // Deleted slots still cost one byte each in the canonical encoding.
+    let n = cycles as usize;
+    let bytes = codec::encode(&st);
+    assert_eq!(bytes.len(), 12 + 4 + 4 + (4 + n) + 4 + (4 + 6 + n) + (4 + n));
 }
