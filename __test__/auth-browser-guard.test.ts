@@ -96,7 +96,8 @@ describe('browser guard with auth off', () => {
     const host = `127.0.0.1:${port}`;
     const before = await live();
     assert.ok(before > 0);
-    for (const headers of [{ host, 'content-type': 'text/plain' }, { host, 'content-type': 'application/x-www-form-urlencoded' }, { host }]) {
+    const forms: Record<string, string>[] = [{ host, 'content-type': 'text/plain' }, { host, 'content-type': 'application/x-www-form-urlencoded' }, { host }];
+    for (const headers of forms) {
       const r = await raw(s.base, 'POST', '/v1/snapshot/upload', headers, 'VAL1 not really');
       assert.equal(r.status, 415, JSON.stringify(headers));
     }

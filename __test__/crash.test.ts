@@ -1,15 +1,16 @@
-// Crash battery against the real server process (RELIABILITY.md battery 1): SIGKILL under
+// Crash battery against the real server process (docs/reliability.md battery 1): SIGKILL under
 // concurrent writers, restart on the same files, every restart checked against a client-side
 // ledger; and SIGTERM under load. The long run is `npx tsx scripts/crash-loop.ts` (see
 // docs/crash-recovery.md). Needs `npm run build`. Set VALORI_CRASH_SEED to repeat a run's choices.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { runCrashLoop, runGracefulShutdown, type ShutdownSummary } from '../scripts/lib/crash/loop';
+import { runCrashLoop, runGracefulShutdown } from '../scripts/lib/crash/loop';
 import { killAllServers, MAIN } from '../scripts/lib/crash/server';
 
 const ITERATIONS = 60;
-// src/main.ts: how long a shutdown waits for in-flight requests before exiting anyway.
+// src/main.ts: how long a shutdown waits for in-flight requests before exiting anyway. The test
+// waits longer than that for the exit only so that a hung process fails it instead of stalling.
 const SHUTDOWN_GRACE_MS = 10_000;
 const seed = process.env.VALORI_CRASH_SEED ? Number(process.env.VALORI_CRASH_SEED) : (Date.now() ^ (process.pid << 16)) >>> 0;
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -47,25 +48,20 @@ describe('crash battery (real server process)', () => {
     assert.ok(sum.snapshotTimedKills > 0 && sum.startupKills > 0);
   });
 
-  // One SIGTERM run, judged by two tests: what is guaranteed today, and the prompt drain that
-  // needs the shutdown fix (keep-alive connections that stay busy are never closed).
-  let sigterm: ShutdownSummary | null = null;
-
-  it('when SIGTERM arrives while writers run, then the process exits 0 within the grace period and every acknowledged write is there after a restart', { timeout: 60_000 }, async () => {
-    sigterm = await runGracefulShutdown({ seed, dim: 8, writers: 8, loadMs: 400, exitBoundMs: SHUTDOWN_GRACE_MS + 2_000, log });
-    const r = sigterm;
+  it('when SIGTERM arrives while writers run, then in-flight requests drain, the process exits 0, and every acknowledged write is there after a restart', { timeout: 90_000 }, async () => {
+    // Its own server, files and ledger: nothing carries over from the kill loop above.
+    const r = await runGracefulShutdown({ seed, dim: 8, writers: 8, ackedBeforeSignal: 200, exitBoundMs: SHUTDOWN_GRACE_MS + 30_000, log });
     log(
       `SIGTERM: exit ${r.exitCode} after ${r.exitMs.toFixed(0)} ms (${r.completedCleanly ? 'drained' : 'grace period elapsed'}); ` +
         `${r.acked} writes acked, ${r.unanswered} unanswered (${r.applied} kept, ${r.dropped} dropped), ` +
         `non-2xx: ${r.rejections.length}; height after restart ${r.height}`,
     );
     assert.equal(r.exitCode, 0);
-    assert.ok(r.acked > 0);
-  });
-
-  it('when SIGTERM arrives while writers run, then in-flight requests drain and the process exits within 2 s', () => {
-    assert.ok(sigterm !== null, 'the SIGTERM run did not complete');
-    assert.ok(sigterm.completedCleanly, 'shutdown hit the grace period instead of draining');
-    assert.ok(sigterm.exitMs < 2_000, `exit took ${sigterm.exitMs.toFixed(0)} ms`);
+    // The server logs "shutdown complete" only when every open request finished before its grace
+    // period ran out (src/main.ts): the drain, judged by what happened rather than how long it took.
+    assert.ok(r.completedCleanly, 'shutdown hit the grace period instead of draining');
+    assert.ok(r.acked >= 200, `${r.acked} writes acknowledged before the restart`);
+    // Every acknowledged write being there is checked inside runGracefulShutdown (it throws).
+    assert.ok(r.height > 0);
   });
 });

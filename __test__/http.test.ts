@@ -175,7 +175,8 @@ describe('HTTP routes (auth off)', () => {
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(r.text)?.[1]);
     assert.equal(value('valori_records_live'), health.records.live);
     assert.equal(value('valori_records_capacity'), 1024);
-    assert.equal(value('valori_record_fill_ratio'), health.records.live / 1024);
+    assert.equal(value('valori_records_used'), health.records.slots_used);
+    assert.equal(value('valori_record_fill_ratio'), health.records.slots_used / 1024);
     assert.equal(value('valori_nodes_capacity'), 1024);
     assert.equal(value('valori_edges_capacity'), 2048);
     assert.ok(value('valori_nodes_live') >= 3);

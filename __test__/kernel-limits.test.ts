@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { MAX_EVENT_BYTES } from '../src/config';
-import { fromNativeError } from '../src/http/errors';
+import { fromKernelError } from '../src/http/errors';
+import { toKernelError } from '../src/kernel/errors';
 import { loadNative } from '../src/kernel/native';
 import { request, startServer, type TestServer } from './helpers';
 
@@ -36,7 +37,7 @@ describe('kernel limits through the binding', () => {
     assert.equal(s.records.slots, 0);
     assert.equal(s.height, 0);
     assert.equal(s.readOnly, false);
-    const err = fromNativeError(Object.assign(new Error('x'), { code: 'PAYLOAD_TOO_LARGE' }));
+    const err = fromKernelError(toKernelError(Object.assign(new Error('x'), { code: 'PAYLOAD_TOO_LARGE' })));
     assert.equal(err.status, 413);
     assert.equal(err.code, 'PAYLOAD_TOO_LARGE');
   });

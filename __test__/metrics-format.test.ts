@@ -1,7 +1,8 @@
 // /metrics as Prometheus itself reads it: the whole scrape goes through promtool (Debian's
 // prometheus package; .ci/run installs it), every metric of the deployment guide's "Monitoring"
 // section has its documented type, and the guide's alert `valori_record_fill_ratio > 0.9` fires
-// exactly when the record pool is more than 90 % full.
+// exactly when the record pool is more than 90 % full, soft-deleted records included (they hold
+// their slot: the 507 counts them).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -53,6 +54,8 @@ function runPromtool(args: string[], input?: string) {
 function types(text: string): Map<string, string> {
   return new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]));
 }
+
+const found = (text: string, name: string): string | undefined => types(text).get(name);
 
 /** The value of an unlabelled sample. */
 function sample(text: string, name: string): number {
@@ -111,16 +114,17 @@ describe('GET /metrics in Prometheus text format', { skip: SKIP }, () => {
     assert.ok([...found.keys()].some((n) => n.startsWith('process_')) && [...found.keys()].some((n) => n.startsWith('nodejs_')), 'default process metrics');
   });
 
-  it('when pools fill up, then the fill ratios are live/capacity in 0..1', async () => {
+  it('when pools fill up, then the fill ratios are held/capacity in 0..1 (held records = valori_records_used)', async () => {
     const text = await scrape();
-    for (const [live, cap, ratio] of [
-      ['valori_records_live', 'valori_records_capacity', 'valori_record_fill_ratio'],
+    assert.equal(found(text, 'valori_records_used'), 'gauge');
+    for (const [held, cap, ratio] of [
+      ['valori_records_used', 'valori_records_capacity', 'valori_record_fill_ratio'],
       ['valori_nodes_live', 'valori_nodes_capacity', 'valori_node_fill_ratio'],
       ['valori_edges_live', 'valori_edges_capacity', 'valori_edge_fill_ratio'],
     ]) {
       const r = sample(text, ratio);
       assert.ok(r >= 0 && r <= 1, `${ratio} = ${r}`);
-      assert.equal(r, sample(text, live) / sample(text, cap), ratio);
+      assert.equal(r, sample(text, held) / sample(text, cap), ratio);
     }
   });
 
@@ -136,6 +140,14 @@ describe('GET /metrics in Prometheus text format', { skip: SKIP }, () => {
     const atNinety = await fillTo(9);
     const atFull = await fillTo(10);
     assert.deepEqual([atNinety, atFull], [0.9, 1]);
+    // Soft-deleting half the pool frees no slot: the next insert still answers 507, and the ratio
+    // (and so the alert) stays at 1 while the live count halves.
+    for (let id = 0; id < 5; id++) assert.equal((await request(s.base, '/v1/soft-delete', { body: { id } })).status, 200);
+    assert.equal((await request(s.base, '/records', { body: { values: vector(4, 999) } })).status, 507);
+    const softText = await scrape();
+    assert.deepEqual([sample(softText, 'valori_records_live'), sample(softText, 'valori_records_used')], [5, 10]);
+    const atSoftFull = sample(softText, 'valori_record_fill_ratio');
+    assert.equal(atSoftFull, 1);
 
     // Prometheus evaluates the guide's expression over the scraped values (promtool's rule tests).
     writeFileSync(join(dir, 'rules.yml'), JSON.stringify({ groups: [{ name: 'valori', rules: [{ alert: 'ValoriRecordPoolNearFull', expr: ALERT }] }] }));
@@ -148,8 +160,14 @@ describe('GET /metrics in Prometheus text format', { skip: SKIP }, () => {
         tests: [
           {
             interval: '1m',
-            input_series: [series('ninety', atNinety), series('full', atFull)],
-            alert_rule_test: [{ eval_time: '2m', alertname: 'ValoriRecordPoolNearFull', exp_alerts: [{ exp_labels: { instance: 'full' } }] }],
+            input_series: [series('ninety', atNinety), series('full', atFull), series('soft-deleted', atSoftFull)],
+            alert_rule_test: [
+              {
+                eval_time: '2m',
+                alertname: 'ValoriRecordPoolNearFull',
+                exp_alerts: [{ exp_labels: { instance: 'full' } }, { exp_labels: { instance: 'soft-deleted' } }],
+              },
+            ],
           },
         ],
       }),

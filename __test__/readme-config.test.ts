@@ -23,7 +23,7 @@ describe('README configuration table', () => {
       assert.equal(cells.length, 5, row[0]);
       assert.equal(cells[2].replace(/`/g, ''), spec.defaultText);
       assert.equal(cells[3], spec.doc);
-      assert.equal(cells[4], spec.activatedBy);
+      assert.equal(cells[4], spec.feature);
     }
   });
 

@@ -50,7 +50,7 @@ describe('replication primitives', () => {
     assert.equal(follower.logProof()?.eventLogHash, leader.logProof()?.eventLogHash);
     // Idempotent: re-applying what it has changes nothing; a gap is refused.
     await follower.applyReplicated(events[10].seq, events[10].payload);
-    await assert.rejects(follower.applyReplicated(3_002, events[0].payload), (err: { code?: string }) => err.code === 'INVALID_ARGUMENT');
+    await assert.rejects(follower.applyReplicated(3_002, events[0].payload), (err: { code?: string }) => err.code === 'SEQUENCE_GAP');
     assert.equal(follower.stats().height, 3_000);
   });
 

@@ -1,4 +1,4 @@
-// Verifiable replication (RELIABILITY.md R17, battery 6): hashes are compared at the same height,
+// Verifiable replication (docs/reliability.md R17, battery 6): hashes are compared at the same height,
 // so an altered follower is reported Diverged at its first check, a slow but correct follower
 // never is, the guide's recovery (stop, delete the follower's data, restart) works, and a
 // follower whose position the leader trimmed away re-bootstraps by itself.

@@ -1,4 +1,4 @@
-// Replication under faults (RELIABILITY.md battery 6): kill -9 of the leader or the follower
+// Replication under faults (docs/reliability.md battery 6): kill -9 of the leader or the follower
 // mid-stream, and a TCP fault proxy between them (cut, reset mid-event, stall). After healing the
 // follower converges, and its event-log chain equals the leader's at the same height: every event
 // applied exactly once, in order.

@@ -134,7 +134,7 @@ export interface ReplState {
   applied_height: number;
   leader_height: number;
   lag: number;
-  last_check: { height: number | null; result: string; detail: string | null } | null;
+  last_check: { at: string; height: number | null; result: string; leader_hash: string | null; follower_hash: string | null; detail: string | null } | null;
   last_error: { message: string } | null;
   bootstraps: number;
   reconnects: number;

@@ -1,6 +1,7 @@
 // Replication routes in-process: the SSE framing of GET /v1/replication/events (ids, base64
 // payloads, resume, heartbeats, bootstrap-required, backpressure), proofs at a given height,
-// /v1/replication/state on a leader, and a follower's write redirects (enumerated from the router).
+// /v1/replication/state on a leader, and a follower's write redirects (enumerated from the router,
+// with the POSTs a follower serves itself listed by hand).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -13,7 +14,6 @@ import { Kernel } from '../src/kernel/kernel';
 import { createLogger } from '../src/log';
 import { createMetrics } from '../src/metrics';
 import { backoffDelay } from '../src/replication/backoff';
-import { FOLLOWER_LOCAL_POSTS } from '../src/replication/read-only';
 import { Replication } from '../src/replication/runtime';
 import { createHttpServer } from '../src/server';
 import { isErrorEnvelope, request, startServer, vector, type TestServer } from './helpers';
@@ -42,31 +42,89 @@ function parseBlocks(text: string): Message[] {
     });
 }
 
-/** Reads the stream until `done(messages)` holds or it ends; always cancels the request. */
-async function readStream(url: string, done: (m: Message[]) => boolean, headers: Record<string, string> = {}, ms = 10_000): Promise<{ status: number; type: string | null; messages: Message[]; ended: boolean }> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), ms);
-  try {
+/** How long any wait on a stream may take before the test fails (a bound, not a timing claim). */
+const STREAM_DEADLINE_MS = 10_000;
+
+/** An open SSE response, read in the background; waits are on what has arrived. */
+class SseStream {
+  messages: Message[] = [];
+  ended = false;
+  private text = '';
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(
+    readonly status: number,
+    readonly type: string | null,
+    private readonly controller: AbortController,
+  ) {}
+
+  static async open(url: string, headers: Record<string, string> = {}): Promise<SseStream> {
+    const controller = new AbortController();
     const res = await fetch(url, { headers, signal: controller.signal });
-    if (!res.ok || res.body === null) return { status: res.status, type: res.headers.get('content-type'), messages: [], ended: true };
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let text = '';
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) return { status: res.status, type: res.headers.get('content-type'), messages: parseBlocks(text), ended: true };
-      text += decoder.decode(r.value, { stream: true });
-      const messages = parseBlocks(text);
-      if (done(messages)) {
-        await reader.cancel();
-        return { status: res.status, type: res.headers.get('content-type'), messages, ended: false };
-      }
+    const stream = new SseStream(res.status, res.headers.get('content-type'), controller);
+    if (!res.ok || res.body === null) {
+      stream.ended = true;
+      controller.abort();
+    } else {
+      void stream.pump(res.body.getReader());
     }
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
+    return stream;
+  }
+
+  private async pump(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    try {
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) break;
+        this.text += decoder.decode(r.value, { stream: true });
+        this.messages = parseBlocks(this.text);
+        for (const w of this.waiters) w();
+      }
+    } catch {
+      // Aborted by close(): the messages so far stay.
+    } finally {
+      this.ended = true;
+      for (const w of this.waiters) w();
+    }
+  }
+
+  /** Resolves once `done(messages)` holds or the stream has ended; rejects after the deadline. */
+  next(done: (m: Message[]) => boolean, what: string): Promise<Message[]> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!done(this.messages) && !this.ended) return;
+        this.waiters.delete(check);
+        clearTimeout(timer);
+        resolve(this.messages);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`no ${what} within ${STREAM_DEADLINE_MS} ms; got ${JSON.stringify(this.messages)}`));
+      }, STREAM_DEADLINE_MS);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  close(): void {
+    this.controller.abort();
   }
 }
+
+/** Reads the stream until `done(messages)` holds or it ends; always closes it. */
+async function readStream(url: string, done: (m: Message[]) => boolean, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; messages: Message[]; ended: boolean }> {
+  const stream = await SseStream.open(url, headers);
+  try {
+    const messages = await stream.next(done, 'expected messages');
+    return { status: stream.status, type: stream.type, messages, ended: stream.ended };
+  } finally {
+    stream.close();
+  }
+}
+
+/** The first message of every stream: a heartbeat comment, sent once the stream is registered. */
+const opened = (m: Message[]) => m.some((x) => x.comment?.startsWith('hb height='));
 
 const events = (m: Message[]) => m.filter((x) => x.id !== undefined);
 
@@ -106,24 +164,37 @@ describe('GET /v1/replication/events (SSE)', () => {
     const idle = await readStream(`${s.base}/v1/replication/events?from=6`, (m) => m.filter((x) => x.comment?.startsWith('hb')).length >= 3);
     assert.ok(idle.messages.every((m) => m.id === undefined));
     assert.match(idle.messages[2].comment!, /^hb height=5$/);
-    const live = readStream(`${s.base}/v1/replication/events?from=6`, (m) => events(m).length >= 1);
-    await new Promise((r) => setTimeout(r, 20));
-    await request(s.base, '/records', { body: { values: vector(4, 99) } });
-    assert.equal(events((await live).messages)[0].id, '6');
+    // The write happens only after the stream has opened at height 5, so event 6 can reach it
+    // only by being pushed on commit (not read from the log when the stream started).
+    const live = await SseStream.open(`${s.base}/v1/replication/events?from=6`);
+    try {
+      const start = await live.next(opened, 'opening heartbeat');
+      assert.match(start[0].comment ?? '', /^hb height=5 /);
+      await request(s.base, '/records', { body: { values: vector(4, 99) } });
+      const got = await live.next((m) => events(m).length >= 1, 'event 6');
+      assert.equal(events(got)[0]?.id, '6');
+    } finally {
+      live.close();
+    }
   });
 
   it('when a proof is computed on the node, then each open stream gets it as an event: proof right after that event (before the next one)', async () => {
     const height = s.kernel.stats().height;
-    const live = readStream(`${s.base}/v1/replication/events?from=1`, (m) => events(m).length >= height + 1);
-    await new Promise((r) => setTimeout(r, 50));
-    const proof = await request(s.base, '/v1/proof/state');
-    await request(s.base, '/records', { body: { values: vector(4, 100) } });
-    const m = (await live).messages.filter((x) => x.comment === undefined);
-    const at = m.findIndex((x) => x.event === 'proof');
-    assert.ok(at > 0, JSON.stringify(m.map((x) => x.event ?? x.id)));
-    assert.deepEqual(JSON.parse(m[at].data!), { height: proof.json.height, hash: proof.json.final_state_hash });
-    assert.equal(m[at - 1].id, String(proof.json.height), 'after its event');
-    assert.equal(m[at + 1].id, String(proof.json.height + 1), 'before the next one');
+    const live = await SseStream.open(`${s.base}/v1/replication/events?from=1`);
+    try {
+      // Registered for proofs once its opening heartbeat is out.
+      await live.next(opened, 'opening heartbeat');
+      const proof = await request(s.base, '/v1/proof/state');
+      await request(s.base, '/records', { body: { values: vector(4, 100) } });
+      const m = (await live.next((x) => events(x).length >= height + 1, `events 1..${height + 1}`)).filter((x) => x.comment === undefined);
+      const at = m.findIndex((x) => x.event === 'proof');
+      assert.ok(at > 0, JSON.stringify(m.map((x) => x.event ?? x.id)));
+      assert.deepEqual(JSON.parse(m[at].data!), { height: proof.json.height, hash: proof.json.final_state_hash });
+      assert.equal(m[at - 1].id, String(proof.json.height), 'after its event');
+      assert.equal(m[at + 1]?.id, String(proof.json.height + 1), 'before the next one');
+    } finally {
+      live.close();
+    }
   });
 
   it('when the events asked for were trimmed, then the stream says bootstrap-required (with the first kept seq) and ends', async () => {
@@ -274,17 +345,31 @@ describe('follower write redirects', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('when any POST route except searches, snapshot save and trim is called on a follower, then 307 to the same path and query on the leader with NOT_LEADER', async () => {
+  // Written out here, not imported from the code under test: a POST that replaces or changes
+  // state (snapshot upload or restore, any record or graph write) must never join this list.
+  const SERVED_LOCALLY = [
+    '/search',
+    '/v1/memory/search_vector',
+    '/v1/snapshot/save',
+    '/v1/event-log/trim',
+    // The index is derived, node-local state; API keys are the node's own credentials.
+    '/v1/index/build',
+    '/v1/keys',
+  ];
+
+  it('when any POST route except searches, snapshot save, log trim, index build and API keys is called on a follower, then 307 to the same path and query on the leader with NOT_LEADER', async () => {
     const posts = new Set<string>();
     for (const layer of s.app.router.stack) {
       for (const h of layer.route?.stack ?? []) if (h.method === 'post') posts.add(layer.route!.path);
     }
     assert.ok(posts.size >= 13, [...posts].join(' '));
+    for (const path of SERVED_LOCALLY) assert.ok(posts.has(path), `${path} is a POST route`);
     for (const path of posts) {
       const res = await fetch(`${s.base}${path}?q=1`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/json' }, body: '{}' });
       const body = (await res.json()) as unknown;
-      if (FOLLOWER_LOCAL_POSTS.has(path)) {
+      if (SERVED_LOCALLY.includes(path)) {
         assert.notEqual(res.status, 307, `${path} is served locally`);
+        assert.ok(!isErrorEnvelope(body, 'NOT_LEADER'), `${path} is served locally: ${JSON.stringify(body)}`);
         continue;
       }
       assert.equal(res.status, 307, path);

@@ -1,4 +1,4 @@
-// Leader/follower replication with real processes on 127.0.0.1 (RELIABILITY.md battery 6):
+// Leader/follower replication with real processes on 127.0.0.1 (docs/reliability.md battery 6):
 // convergence after a mixed 10k-record load, read-only followers (307 to the leader), and the
 // shared bearer token on every leader call.
 import assert from 'node:assert/strict';

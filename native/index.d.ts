@@ -116,6 +116,12 @@ export interface GraphNode {
   recordId?: number
 }
 
+/**
+ * Every code a kernel error can carry on `err.code` (the kernel's enum, in
+ * declaration order). The shell's test keeps its own list equal to this one.
+ */
+export declare function kernelErrorCodes(): Array<string>
+
 export interface KernelOptions {
   /** Vector dimension (1..=65536). */
   dim: number
@@ -133,11 +139,18 @@ export interface KernelOptions {
   index?: string
   /** none | scalar | product */
   quant?: string
+  /**
+   * HNSW links per node (layer 0 keeps 2·M), 2..=128; larger values are
+   * clamped to 128. Default 16.
+   */
   hnswM?: number
+  /** HNSW candidate list size while building. Default 100. */
   hnswEfConstruction?: number
+  /** HNSW candidate list size per query (raised to k). Default 100. */
   hnswEfSearch?: number
-  /** 0 = automatic (≈ sqrt(N)). */
+  /** IVF partitions; 0 = automatic (≈ sqrt(N)). Default 0. */
   ivfNlist?: number
+  /** IVF partitions probed per query; 0 = max(1, nlist / 16). Default 8. */
   ivfNprobe?: number
   /** Event log file (turns on durable writes). */
   eventLogPath?: string
@@ -163,9 +176,12 @@ export interface KernelStats {
   edges: PoolStats
   /** Events applied so far. */
   height: number
-  /** True after a failed write/fsync or a committer panic (or in follower mode). */
+  /**
+   * True after a failed write/fsync or a committer panic (a follower is
+   * not read-only here: the shell refuses its client writes).
+   */
   readOnly: boolean
-  /** Why writes are refused after a failure (absent while healthy or a follower). */
+  /** Why writes are refused after a failure (absent while healthy). */
   readOnlyReason?: string
   /** Largest encoded event one write may produce, in bytes (64 MiB). */
   maxEventBytes: number

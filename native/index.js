@@ -836,4 +836,5 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Kernel = nativeBinding.Kernel
+module.exports.kernelErrorCodes = nativeBinding.kernelErrorCodes
 module.exports.openKernel = nativeBinding.openKernel

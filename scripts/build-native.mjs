@@ -29,6 +29,13 @@ const cliPkg = require.resolve('@napi-rs/cli/package.json');
 const bin = require(cliPkg).bin;
 const napi = join(dirname(cliPkg), typeof bin === 'string' ? bin : bin.napi);
 
+// `--output-dir DIR` (scripts/check-native-generated.mjs) writes the addon, loader and types to
+// DIR instead of native/, leaving the committed files alone.
+const extra = process.argv.slice(2);
+const outAt = extra.indexOf('--output-dir');
+const outDir = outAt >= 0 ? extra.splice(outAt, 2)[1] : 'native';
+if (!outDir) throw new Error('--output-dir needs a directory');
+
 const args = [
   napi,
   'build',
@@ -37,14 +44,14 @@ const args = [
   '--manifest-path',
   'native/binding/Cargo.toml',
   '--output-dir',
-  'native',
+  outDir,
   '--js',
   'index.js',
   '--dts',
   'index.d.ts',
 ];
 if (isGlibcLinux() && (process.arch === 'x64' || process.arch === 'arm64')) args.push('--use-napi-cross');
-args.push(...process.argv.slice(2));
+args.push(...extra);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });

@@ -1,4 +1,4 @@
-// The kill -9 battery (RELIABILITY.md battery 1) as a long run: thousands of SIGKILLs of the real
+// The kill -9 battery (docs/reliability.md battery 1) as a long run: thousands of SIGKILLs of the real
 // server process under concurrent writers, each restart verified against a client-side ledger.
 // `npm test` runs the same loop for 60 iterations (__test__/crash.test.ts). Needs `npm run build`.
 //

@@ -23,12 +23,12 @@ function code(text: string): string {
 
 export function renderConfigTable(): string {
   const rows = Object.values(CONFIG_SCHEMA).map(
-    (s) => `| \`${s.env}\` | ${cell(s.type)} | ${cell(code(s.defaultText))} | ${cell(s.doc)} | ${cell(s.activatedBy)} |`,
+    (s) => `| \`${s.env}\` | ${cell(s.type)} | ${cell(code(s.defaultText))} | ${cell(s.doc)} | ${cell(s.feature)} |`,
   );
   return [
     '<!-- Generated from src/config.ts by `npm run docs:config`; edit the schema, not this table. -->',
     '',
-    '| Variable | Type | Default | Meaning | Feature (issue) |',
+    '| Variable | Type | Default | Meaning | Feature |',
     '|---|---|---|---|---|',
     ...rows,
   ].join('\n');

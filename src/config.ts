@@ -1,5 +1,5 @@
 // One schema for every environment variable the node reads. Each entry carries its env name,
-// type, default, doc and the feature (issue) that activates it, so `--help` and the README table
+// type, default, doc and the feature it configures, so `--help` and the README table
 // are generated from the same source the boot-time validation uses. Native reads no environment.
 import { constants as bufferConstants } from 'node:buffer';
 import { parseKeyList, tokenProblem, type ConfiguredKey } from './auth/tokens';
@@ -25,13 +25,15 @@ export interface BindAddress {
   port: number;
 }
 
-/** Which issue turns a variable on; variables of later issues are accepted and validated now. */
-export type Activation =
-  | 'foundation (issue 2)'
-  | 'durability (issue 3)'
-  | 'indexes (issue 4)'
-  | 'replication (issue 5)'
-  | 'hardening (issue 9)';
+/** The part of the node a variable configures, as shown in `--help` and the README table. */
+export type Feature =
+  | 'vectors and graph'
+  | 'server'
+  | 'authentication'
+  | 'persistence'
+  | 'search index'
+  | 'replication'
+  | 'request limits';
 
 interface VarSpec<T> {
   env: string;
@@ -39,7 +41,7 @@ interface VarSpec<T> {
   /** Default as shown to operators. */
   defaultText: string;
   doc: string;
-  activatedBy: Activation;
+  feature: Feature;
   /** `raw` is undefined when the variable is unset (an empty string counts as unset unless `emptyIsValue`). */
   parse(raw: string | undefined): T;
   emptyIsValue?: boolean;
@@ -74,14 +76,14 @@ function uint(
   min: number,
   max: number,
   doc: string,
-  activatedBy: Activation,
+  feature: Feature,
 ): VarSpec<number> {
   return {
     env,
     type: `integer ${min}..${max}`,
     defaultText: def === null ? '(unset)' : String(def),
     doc,
-    activatedBy,
+    feature,
     parse(raw) {
       if (raw === undefined) {
         if (def === null) throw new ConfigError(env, `${env} is required: expected an integer ${min}..${max}`);
@@ -96,18 +98,18 @@ function uint(
   };
 }
 
-function optionalUint(env: string, min: number, max: number, doc: string, activatedBy: Activation): VarSpec<number | null> {
-  const inner = uint(env, 0, min, max, doc, activatedBy);
+function optionalUint(env: string, min: number, max: number, doc: string, feature: Feature): VarSpec<number | null> {
+  const inner = uint(env, 0, min, max, doc, feature);
   return { ...inner, defaultText: '(unset)', parse: (raw) => (raw === undefined ? null : inner.parse(raw)) };
 }
 
-function oneOf<T extends string>(env: string, values: readonly T[], def: T, doc: string, activatedBy: Activation): VarSpec<T> {
+function oneOf<T extends string>(env: string, values: readonly T[], def: T, doc: string, feature: Feature): VarSpec<T> {
   return {
     env,
     type: values.join('|'),
     defaultText: def,
     doc,
-    activatedBy,
+    feature,
     parse(raw) {
       if (raw === undefined) return def;
       const v = raw.trim().toLowerCase();
@@ -118,8 +120,8 @@ function oneOf<T extends string>(env: string, values: readonly T[], def: T, doc:
   };
 }
 
-function path(env: string, doc: string, activatedBy: Activation): VarSpec<string | null> {
-  return { env, type: 'path', defaultText: '(unset)', doc, activatedBy, parse: (raw) => raw ?? null };
+function path(env: string, doc: string, feature: Feature): VarSpec<string | null> {
+  return { env, type: 'path', defaultText: '(unset)', doc, feature, parse: (raw) => raw ?? null };
 }
 
 function parseBind(raw: string | undefined): BindAddress {
@@ -204,13 +206,13 @@ function parseFollower(raw: string | undefined): string | null {
   return url.toString().replace(/\/+$/, '');
 }
 
-function bool(env: string, def: boolean, doc: string, activatedBy: Activation): VarSpec<boolean> {
+function bool(env: string, def: boolean, doc: string, feature: Feature): VarSpec<boolean> {
   return {
     env,
     type: 'boolean (true|false|1|0)',
     defaultText: String(def),
     doc,
-    activatedBy,
+    feature,
     parse(raw) {
       if (raw === undefined) return def;
       const t = raw.trim().toLowerCase();
@@ -222,13 +224,13 @@ function bool(env: string, def: boolean, doc: string, activatedBy: Activation): 
 }
 
 /** A bearer token from the environment: trimmed (secret files end in a newline), token68 only. */
-function bearerToken(env: string, doc: string, activatedBy: Activation, unsetText = '(unset)'): VarSpec<string | null> {
+function bearerToken(env: string, doc: string, feature: Feature, unsetText = '(unset)'): VarSpec<string | null> {
   return {
     env,
     type: 'token',
     defaultText: unsetText,
     doc,
-    activatedBy,
+    feature,
     emptyIsValue: true,
     parse(raw) {
       if (raw === undefined) return null;
@@ -248,7 +250,7 @@ function authList<T>(env: string, type: string, doc: string, parse: (text: strin
     type,
     defaultText: '(unset)',
     doc,
-    activatedBy: 'hardening (issue 9)',
+    feature: 'authentication',
     parse(raw) {
       if (raw === undefined || raw.trim() === '') return empty;
       try {
@@ -272,24 +274,24 @@ function parseAllowedHosts(raw: string): string[] {
 }
 
 export const CONFIG_SCHEMA = {
-  dim: uint('VALORI_DIM', 16, 1, 65_536, 'Vector dimension; every vector and query must have exactly this many components.', 'foundation (issue 2)'),
-  maxRecords: uint('VALORI_MAX_RECORDS', 1024, 0, U32_MAX, 'Record capacity (live + soft-deleted); inserts beyond it answer 507. Memory is allocated lazily.', 'foundation (issue 2)'),
-  maxNodes: uint('VALORI_MAX_NODES', 1024, 0, U32_MAX, 'Graph-node capacity; node creation beyond it answers 507. 0 disables the graph (every node creation answers 507).', 'foundation (issue 2)'),
-  maxEdges: uint('VALORI_MAX_EDGES', 2048, 0, U32_MAX, 'Graph-edge capacity; edge creation beyond it answers 507.', 'foundation (issue 2)'),
-  maxMetadataEntries: uint('VALORI_MAX_METADATA_ENTRIES', 100_000, 0, U32_MAX, 'Most metadata entries (keys set with /v1/metadata/set plus each record\'s rec:<id> metadata); a write that would add one more answers 507. Also checked when a snapshot is restored.', 'hardening (issue 9)'),
-  maxMetadataBytes: uint('VALORI_MAX_METADATA_BYTES', 256 * 1_048_576, 0, Number.MAX_SAFE_INTEGER, 'Most bytes of metadata in total (keys plus values; overwriting a key counts the difference); a write beyond it answers 507. Also checked when a snapshot is restored.', 'hardening (issue 9)'),
+  dim: uint('VALORI_DIM', 16, 1, 65_536, 'Vector dimension; every vector and query must have exactly this many components.', 'vectors and graph'),
+  maxRecords: uint('VALORI_MAX_RECORDS', 1024, 0, U32_MAX, 'Record capacity (live + soft-deleted); inserts beyond it answer 507. Memory is allocated lazily.', 'vectors and graph'),
+  maxNodes: uint('VALORI_MAX_NODES', 1024, 0, U32_MAX, 'Graph-node capacity; node creation beyond it answers 507. 0 disables the graph (every node creation answers 507).', 'vectors and graph'),
+  maxEdges: uint('VALORI_MAX_EDGES', 2048, 0, U32_MAX, 'Graph-edge capacity; edge creation beyond it answers 507.', 'vectors and graph'),
+  maxMetadataEntries: uint('VALORI_MAX_METADATA_ENTRIES', 100_000, 0, U32_MAX, 'Most metadata entries (keys set with /v1/metadata/set plus each record\'s rec:<id> metadata); a write that would add one more answers 507. Also checked when a snapshot is restored.', 'vectors and graph'),
+  maxMetadataBytes: uint('VALORI_MAX_METADATA_BYTES', 256 * 1_048_576, 0, Number.MAX_SAFE_INTEGER, 'Most bytes of metadata in total (keys plus values; overwriting a key counts the difference); a write beyond it answers 507. Also checked when a snapshot is restored.', 'vectors and graph'),
   bind: {
     env: 'VALORI_BIND',
     type: 'host:port',
     defaultText: '127.0.0.1:3000',
     doc: 'Address the HTTP server listens on. Use 0.0.0.0:3000 in containers. Port 0 picks a free port (the readiness line shows it).',
-    activatedBy: 'foundation (issue 2)',
+    feature: 'server',
     parse: parseBind,
   } satisfies VarSpec<BindAddress>,
   authToken: bearerToken(
     'VALORI_AUTH_TOKEN',
     'Master bearer token: every route except GET /health and GET /metrics accepts it, whatever its scope (docs/authentication.md). Surrounding whitespace is trimmed; inner whitespace or characters outside RFC 6750 token68 are refused at boot; shorter than 32 characters logs a warning. Unset, with no API keys either: auth disabled (warning "Auth Disabled"; browsers from other sites and unknown Host names are refused).',
-    'foundation (issue 2)',
+    'authentication',
   ),
   apiKeys: authList(
     'VALORI_API_KEYS',
@@ -298,11 +300,11 @@ export const CONFIG_SCHEMA = {
     parseKeyList,
     [] as ConfiguredKey[],
   ),
-  apiKeysFile: path('VALORI_API_KEYS_FILE', 'JSON file of API keys (hashes only) that POST /v1/keys and DELETE /v1/keys/:id rewrite atomically; read at start, created on the first key. Without it keys cannot be created through the API.', 'hardening (issue 9)'),
+  apiKeysFile: path('VALORI_API_KEYS_FILE', 'JSON file of API keys (hashes only) that POST /v1/keys and DELETE /v1/keys/:id rewrite atomically; read at start, created on the first key. Without it keys cannot be created through the API.', 'authentication'),
   leaderToken: bearerToken(
     'VALORI_LEADER_TOKEN',
     'Follower only: the token the follower sends to its leader. Defaults to VALORI_AUTH_TOKEN; a read-scope API key of the leader is enough.',
-    'hardening (issue 9)',
+    'replication',
     '(VALORI_AUTH_TOKEN)',
   ),
   allowedHosts: authList(
@@ -312,50 +314,50 @@ export const CONFIG_SCHEMA = {
     parseAllowedHosts,
     [] as string[],
   ),
-  eventLogPath: path('VALORI_EVENT_LOG_PATH', 'Event log file; every mutation is appended (fsync) before it is acknowledged and replayed at start-up.', 'durability (issue 3)'),
-  snapshotPath: path('VALORI_SNAPSHOT_PATH', 'Snapshot file written by POST /v1/snapshot/save and the auto-snapshot task; recovery fallback.', 'durability (issue 3)'),
-  snapshotIntervalSecs: optionalUint('VALORI_SNAPSHOT_INTERVAL', 1, U32_MAX, 'Auto-snapshot period in seconds (requires VALORI_SNAPSHOT_PATH).', 'durability (issue 3)'),
-  acceptTruncation: bool('VALORI_ACCEPT_LOG_TRUNCATION', false, 'On mid-log corruption (a bad entry followed by valid ones), cut the event log at the last good entry and start, instead of refusing to start. Events after the damage are lost: use only after taking a copy of the file.', 'durability (issue 3)'),
-  snapshotOnShutdown: bool('VALORI_SNAPSHOT_ON_SHUTDOWN', true, 'Write a final snapshot on SIGTERM/SIGINT when VALORI_SNAPSHOT_PATH is set (bounds the next start-up replay).', 'durability (issue 3)'),
-  maxNamedSnapshots: uint('VALORI_MAX_NAMED_SNAPSHOTS', 16, 0, 10_000, 'Most named snapshots (POST /v1/snapshot/save {"path": name}) kept in <snapshot dir>/snapshots/; a save under a new name beyond it answers 507 (overwriting an existing name is allowed). 0 disables named saves.', 'hardening (issue 9)'),
-  maxSnapshotBytes: optionalUint('VALORI_MAX_SNAPSHOT_BYTES', 1_048_576, Number.MAX_SAFE_INTEGER, 'Largest snapshot in bytes a node accepts: POST /v1/snapshot/upload (413 above), a follower\'s bootstrap download (aborted above), a named restore. Unset: derived from the limits, see docs/operations.md (max_records x (dim x 4 + 9) + index + graph + metadata + 16 MiB), at most the largest Buffer Node can hold.', 'hardening (issue 9)'),
-  walPath: path('VALORI_WAL_PATH', 'Legacy write-ahead log; ignored when VALORI_EVENT_LOG_PATH is set.', 'durability (issue 3)'),
-  index: oneOf<IndexKind>('VALORI_INDEX', ['brute', 'hnsw', 'ivf'], 'brute', 'Search index: brute (exact scan), hnsw or ivf (approximate).', 'indexes (issue 4)'),
-  quant: oneOf<QuantKind>('VALORI_QUANT', ['none', 'scalar', 'product'], 'none', 'Vector quantization applied before indexing.', 'indexes (issue 4)'),
-  hnswM: uint('VALORI_HNSW_M', 16, 2, 256, 'HNSW links per node per layer (layer 0 keeps 2*M).', 'indexes (issue 4)'),
-  hnswEfConstruction: uint('VALORI_HNSW_EF_CONSTRUCTION', 100, 1, 100_000, 'HNSW candidate list size while building.', 'indexes (issue 4)'),
-  hnswEfSearch: uint('VALORI_HNSW_EF_SEARCH', 100, 1, 100_000, 'HNSW candidate list size per query (raised to k when k is larger); a request may override it with "ef".', 'indexes (issue 4)'),
-  ivfNlist: uint('VALORI_IVF_NLIST', 0, 0, 1_048_576, 'IVF partitions; 0 = automatic, about sqrt(number of records).', 'indexes (issue 4)'),
-  ivfNprobe: uint('VALORI_IVF_NPROBE', 8, 1, 1_048_576, 'IVF partitions probed per query; a request may override it with "nprobe".', 'indexes (issue 4)'),
+  eventLogPath: path('VALORI_EVENT_LOG_PATH', 'Event log file; every mutation is appended (fsync) before it is acknowledged and replayed at start-up.', 'persistence'),
+  snapshotPath: path('VALORI_SNAPSHOT_PATH', 'Snapshot file written by POST /v1/snapshot/save and the auto-snapshot task; recovery fallback.', 'persistence'),
+  snapshotIntervalSecs: optionalUint('VALORI_SNAPSHOT_INTERVAL', 1, U32_MAX, 'Auto-snapshot period in seconds (requires VALORI_SNAPSHOT_PATH).', 'persistence'),
+  acceptTruncation: bool('VALORI_ACCEPT_LOG_TRUNCATION', false, 'On mid-log corruption (a bad entry followed by valid ones), cut the event log at the last good entry and start, instead of refusing to start. Events after the damage are lost: use only after taking a copy of the file.', 'persistence'),
+  snapshotOnShutdown: bool('VALORI_SNAPSHOT_ON_SHUTDOWN', true, 'Write a final snapshot on SIGTERM/SIGINT when VALORI_SNAPSHOT_PATH is set (bounds the next start-up replay).', 'persistence'),
+  maxNamedSnapshots: uint('VALORI_MAX_NAMED_SNAPSHOTS', 16, 0, 10_000, 'Most named snapshots (POST /v1/snapshot/save {"path": name}) kept in <snapshot dir>/snapshots/; a save under a new name beyond it answers 507 (overwriting an existing name is allowed). 0 disables named saves.', 'persistence'),
+  maxSnapshotBytes: optionalUint('VALORI_MAX_SNAPSHOT_BYTES', 1_048_576, Number.MAX_SAFE_INTEGER, 'Largest snapshot in bytes a node accepts: POST /v1/snapshot/upload (413 above), a follower\'s bootstrap download (aborted above), a named restore. Unset: derived from the limits, see docs/operations.md (max_records x (dim x 4 + 9) + index + graph + metadata + 16 MiB), at most the largest Buffer Node can hold.', 'persistence'),
+  walPath: path('VALORI_WAL_PATH', 'Legacy write-ahead log; ignored when VALORI_EVENT_LOG_PATH is set.', 'persistence'),
+  index: oneOf<IndexKind>('VALORI_INDEX', ['brute', 'hnsw', 'ivf'], 'brute', 'Search index: brute (exact scan), hnsw or ivf (approximate).', 'search index'),
+  quant: oneOf<QuantKind>('VALORI_QUANT', ['none', 'scalar', 'product'], 'none', 'Vector quantization applied before indexing.', 'search index'),
+  hnswM: uint('VALORI_HNSW_M', 16, 2, 128, 'HNSW links per node per layer (layer 0 keeps 2*M). 128 is the most the kernel builds with.', 'search index'),
+  hnswEfConstruction: uint('VALORI_HNSW_EF_CONSTRUCTION', 100, 1, 100_000, 'HNSW candidate list size while building.', 'search index'),
+  hnswEfSearch: uint('VALORI_HNSW_EF_SEARCH', 100, 1, 100_000, 'HNSW candidate list size per query (raised to k when k is larger); a request may override it with "ef".', 'search index'),
+  ivfNlist: uint('VALORI_IVF_NLIST', 0, 0, 1_048_576, 'IVF partitions; 0 = automatic, about sqrt(number of records).', 'search index'),
+  ivfNprobe: uint('VALORI_IVF_NPROBE', 8, 1, 1_048_576, 'IVF partitions probed per query; a request may override it with "nprobe".', 'search index'),
   followerOf: {
     env: 'VALORI_FOLLOWER_OF',
     type: 'URL',
     defaultText: '(unset)',
     doc: 'Leader base URL; when set the node runs as a read-only follower of that leader (writes answer 307 to it). Requires VALORI_EVENT_LOG_PATH. The follower authenticates to the leader with VALORI_LEADER_TOKEN (default: VALORI_AUTH_TOKEN).',
-    activatedBy: 'replication (issue 5)',
+    feature: 'replication',
     parse: parseFollower,
   } satisfies VarSpec<string | null>,
-  replicationCheckIntervalMs: uint('VALORI_REPLICATION_CHECK_INTERVAL_MS', 5_000, 10, 86_400_000, 'Follower only: how often (ms) the follower compares its state hash with the leader\'s at the same height (Synced or Diverged).', 'replication (issue 5)'),
-  replicationHeartbeatMs: uint('VALORI_REPLICATION_HEARTBEAT_MS', 10_000, 10, 3_600_000, 'Heartbeat period (ms) of an idle replication stream, at most 100,000 in effect (Node\'s fetch drops a body silent for 300 s); a follower drops a stream that is silent for 3 periods and reconnects.', 'replication (issue 5)'),
-  maxBodyBytes: uint('VALORI_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, V8_MAX_STRING, 'Largest accepted JSON request body in bytes on every route but batch inserts (413 above). Compressed bodies (Content-Encoding) are refused with 415.', 'foundation (issue 2)'),
-  maxBatchBodyBytes: uint('VALORI_MAX_BATCH_BODY_BYTES', DEFAULT_MAX_BATCH_BODY_BYTES, 1, V8_MAX_STRING, `Largest accepted JSON body of /v1/vectors/batch_insert and /v1/memory/insert_batch (413 above). The default (${DEFAULT_MAX_BATCH_BODY_BYTES}, 321 MiB) fits a batch that fills one ${MAX_EVENT_BYTES}-byte event at 20 bytes per component; a batch whose rows x dim x 4 exceeds that event limit answers 413 whatever its body size.`, 'hardening (issue 9)'),
-  maxBatchRows: uint('VALORI_MAX_BATCH_ROWS', 10_000, 1, 1_000_000, 'Most rows one batch insert accepts (400 above).', 'hardening (issue 9)'),
-  maxParseBytes: uint('VALORI_MAX_PARSE_BYTES', 512 * 1_048_576, 1_048_576, 4 * 1_073_741_824, 'Total bytes of JSON bodies being read and parsed at the same time (each counted at its Content-Length, or its route limit when chunked); a body that would exceed it answers 503 SERVER_BUSY with Retry-After. Bounds the heap two or three concurrent maximum-size batches could take. Must be at least VALORI_MAX_BODY_BYTES and VALORI_MAX_BATCH_BODY_BYTES.', 'hardening (issue 9)'),
-  maxK: uint('VALORI_MAX_K', 10_000, 1, MAX_K_LIMIT, 'Largest k a search accepts (400 above).', 'foundation (issue 2)'),
-  maxEf: uint('VALORI_MAX_EF', 10_000, 1, MAX_EF_LIMIT, 'Largest "ef" (HNSW candidate list) a search request accepts (400 above).', 'hardening (issue 9)'),
-  maxNprobe: uint('VALORI_MAX_NPROBE', 65_536, 1, MAX_NPROBE_LIMIT, 'Largest "nprobe" (IVF partitions probed) a search request accepts (400 above).', 'hardening (issue 9)'),
-  maxResponseBytes: uint('VALORI_MAX_RESPONSE_BYTES', 64 * 1_048_576, 65_536, V8_MAX_STRING, 'Largest /v1/memory/search_vector response in bytes (hits plus their stored metadata); above it the request answers 413 RESPONSE_TOO_LARGE (ask for a smaller k).', 'hardening (issue 9)'),
-  requestTimeoutMs: uint('VALORI_REQUEST_TIMEOUT_MS', 120_000, 1_000, 86_400_000, 'Deadline (ms) for receiving a whole request, headers and body; a slower client gets 408 and its socket closes. Raise it for large snapshot uploads over slow links.', 'hardening (issue 9)'),
-  idleTimeoutMs: uint('VALORI_IDLE_TIMEOUT_MS', 30_000, 100, 86_400_000, 'A socket with no traffic in either direction for this long (ms) is closed, mid-body included (replication streams send heartbeats, so they stay open).', 'hardening (issue 9)'),
-  maxConnections: uint('VALORI_MAX_CONNECTIONS', 4_096, 1, 1_000_000, 'Most simultaneous TCP connections; further connections are closed on accept. Keep it below the process file-descriptor limit.', 'hardening (issue 9)'),
-  maxStreams: uint('VALORI_MAX_STREAMS', 16, 1, 10_000, 'Most concurrent replication event streams (GET /v1/replication/events) a leader serves; more answer 429 TOO_MANY_STREAMS.', 'hardening (issue 9)'),
-  logFormat: oneOf<LogFormat>('VALORI_LOG_FORMAT', ['auto', 'json', 'pretty'], 'auto', 'Log format: json, pretty, or auto (pretty on a terminal, JSON otherwise).', 'foundation (issue 2)'),
+  replicationCheckIntervalMs: uint('VALORI_REPLICATION_CHECK_INTERVAL_MS', 5_000, 10, 86_400_000, 'Follower only: how often (ms) the follower compares its state hash with the leader\'s at the same height (Synced or Diverged).', 'replication'),
+  replicationHeartbeatMs: uint('VALORI_REPLICATION_HEARTBEAT_MS', 10_000, 10, 3_600_000, 'Heartbeat period (ms) of an idle replication stream, at most 100,000 in effect (Node\'s fetch drops a body silent for 300 s); a follower drops a stream that is silent for 3 periods and reconnects.', 'replication'),
+  maxBodyBytes: uint('VALORI_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, V8_MAX_STRING, 'Largest accepted JSON request body in bytes on every route but batch inserts (413 above). Compressed bodies (Content-Encoding) are refused with 415.', 'request limits'),
+  maxBatchBodyBytes: uint('VALORI_MAX_BATCH_BODY_BYTES', DEFAULT_MAX_BATCH_BODY_BYTES, 1, V8_MAX_STRING, `Largest accepted JSON body of /v1/vectors/batch_insert and /v1/memory/insert_batch (413 above). The default (${DEFAULT_MAX_BATCH_BODY_BYTES}, 321 MiB) fits a batch that fills one ${MAX_EVENT_BYTES}-byte event at 20 bytes per component; a batch whose rows x dim x 4 exceeds that event limit answers 413 whatever its body size.`, 'request limits'),
+  maxBatchRows: uint('VALORI_MAX_BATCH_ROWS', 10_000, 1, 1_000_000, 'Most rows one batch insert accepts (400 above).', 'request limits'),
+  maxParseBytes: uint('VALORI_MAX_PARSE_BYTES', 512 * 1_048_576, 1_048_576, 4 * 1_073_741_824, 'Total bytes of JSON bodies being read and parsed at the same time (each counted at its Content-Length, or its route limit when chunked); a body that would exceed it answers 503 SERVER_BUSY with Retry-After. Bounds the heap two or three concurrent maximum-size batches could take. Must be at least VALORI_MAX_BODY_BYTES and VALORI_MAX_BATCH_BODY_BYTES.', 'request limits'),
+  maxK: uint('VALORI_MAX_K', 10_000, 1, MAX_K_LIMIT, 'Largest k a search accepts (400 above).', 'request limits'),
+  maxEf: uint('VALORI_MAX_EF', 10_000, 1, MAX_EF_LIMIT, 'Largest "ef" (HNSW candidate list) a search request accepts (400 above).', 'request limits'),
+  maxNprobe: uint('VALORI_MAX_NPROBE', 65_536, 1, MAX_NPROBE_LIMIT, 'Largest "nprobe" (IVF partitions probed) a search request accepts (400 above).', 'request limits'),
+  maxResponseBytes: uint('VALORI_MAX_RESPONSE_BYTES', 64 * 1_048_576, 65_536, V8_MAX_STRING, 'Largest /v1/memory/search_vector response in bytes (hits plus their stored metadata); above it the request answers 413 RESPONSE_TOO_LARGE (ask for a smaller k).', 'request limits'),
+  requestTimeoutMs: uint('VALORI_REQUEST_TIMEOUT_MS', 120_000, 1_000, 86_400_000, 'Deadline (ms) for receiving a whole request, headers and body; a slower client gets 408 and its socket closes. Raise it for large snapshot uploads over slow links.', 'request limits'),
+  idleTimeoutMs: uint('VALORI_IDLE_TIMEOUT_MS', 30_000, 100, 86_400_000, 'A socket with no traffic in either direction for this long (ms) is closed, mid-body included (replication streams send heartbeats, so they stay open).', 'request limits'),
+  maxConnections: uint('VALORI_MAX_CONNECTIONS', 4_096, 1, 1_000_000, 'Most simultaneous TCP connections; further connections are closed on accept. Keep it below the process file-descriptor limit.', 'request limits'),
+  maxStreams: uint('VALORI_MAX_STREAMS', 16, 1, 10_000, 'Most concurrent replication event streams (GET /v1/replication/events) a leader serves; more answer 429 TOO_MANY_STREAMS.', 'replication'),
+  logFormat: oneOf<LogFormat>('VALORI_LOG_FORMAT', ['auto', 'json', 'pretty'], 'auto', 'Log format: json, pretty, or auto (pretty on a terminal, JSON otherwise).', 'server'),
   logLevel: {
     env: 'RUST_LOG',
     type: 'log filter',
     defaultText: 'valori_node=info',
     doc: 'Log level in tracing-subscriber form (valori_node=info, valori_node=debug,tower_http=debug, or a bare level). trace maps to the most verbose level; off silences logs.',
-    activatedBy: 'foundation (issue 2)',
+    feature: 'server',
     parse: parseRustLog,
   } satisfies VarSpec<LogLevel>,
 } as const;
@@ -411,16 +413,10 @@ export function maxSnapshotBytes(config: Config): number {
   return Math.min(config.maxSnapshotBytes ?? derived, bufferConstants.MAX_LENGTH);
 }
 
-/** The config with the token replaced, safe to log. */
-export function redactedConfig(config: Config): Record<string, unknown> {
-  const hide = (token: string | null): string | null => (token === null ? null : '<redacted>');
-  return { ...config, authToken: hide(config.authToken), leaderToken: hide(config.leaderToken) };
-}
-
 /** A plain-text table of every variable, for `--help` and the README. */
 export function configHelp(): string {
   const rows = Object.values(CONFIG_SCHEMA).map((s: VarSpec<unknown>) =>
-    `${s.env}\n    type: ${s.type}; default: ${s.defaultText}; feature: ${s.activatedBy}\n    ${s.doc}`,
+    `${s.env}\n    type: ${s.type}; default: ${s.defaultText}; feature: ${s.feature}\n    ${s.doc}`,
   );
   return `Environment variables:\n\n${rows.join('\n\n')}\n`;
 }

@@ -50,15 +50,19 @@ export function createMetrics(stats: () => KernelStats): Metrics {
       },
     });
   };
+  // Fill ratios count what the capacity check counts (507 and /health "full"): for records that is
+  // live plus soft-deleted, since only a hard delete frees a slot. So the guide's alert
+  // (valori_record_fill_ratio > 0.9) also fires for a pool full of soft-deleted records.
   gauge('valori_records_live', 'Number of live (non-deleted) records in the store', (s) => s.records.live);
+  gauge('valori_records_used', 'Records held against capacity: live plus soft-deleted (a hard delete frees its slot)', (s) => s.records.used);
   gauge('valori_records_capacity', 'Maximum records allowed (VALORI_MAX_RECORDS)', (s) => s.records.capacity);
-  gauge('valori_record_fill_ratio', 'Live records divided by capacity (0.0-1.0); alert above 0.9', (s) => ratio(s.records.live, s.records.capacity));
+  gauge('valori_record_fill_ratio', 'Records held against capacity (live + soft-deleted) divided by capacity (0.0-1.0); inserts answer 507 at 1; alert above 0.9', (s) => ratio(s.records.used, s.records.capacity));
   gauge('valori_nodes_live', 'Number of live graph nodes', (s) => s.nodes.live);
   gauge('valori_nodes_capacity', 'Maximum nodes allowed (VALORI_MAX_NODES)', (s) => s.nodes.capacity);
-  gauge('valori_node_fill_ratio', 'Live nodes divided by capacity (0.0-1.0)', (s) => ratio(s.nodes.live, s.nodes.capacity));
+  gauge('valori_node_fill_ratio', 'Graph nodes held against capacity divided by capacity (0.0-1.0)', (s) => ratio(s.nodes.used, s.nodes.capacity));
   gauge('valori_edges_live', 'Number of live graph edges', (s) => s.edges.live);
   gauge('valori_edges_capacity', 'Maximum edges allowed (VALORI_MAX_EDGES)', (s) => s.edges.capacity);
-  gauge('valori_edge_fill_ratio', 'Live edges divided by capacity (0.0-1.0)', (s) => ratio(s.edges.live, s.edges.capacity));
+  gauge('valori_edge_fill_ratio', 'Graph edges held against capacity divided by capacity (0.0-1.0)', (s) => ratio(s.edges.used, s.edges.capacity));
   gauge('valori_dim', 'Configured vector dimension (VALORI_DIM)', (s) => s.dim);
 
   const up = new Gauge({ name: 'valori_node_up', help: 'Always 1 while the process is running', registers });

@@ -33,6 +33,7 @@ export type ValoriServerErrorCode =
   | 'IO_ERROR'
   | 'CORRUPT_DATA'
   | 'BOOTSTRAP_REQUIRED'
+  | 'SEQUENCE_GAP'
   | 'INTERNAL';
 
 /** Every server code, for exhaustive checks and tests. */
@@ -64,6 +65,7 @@ export const VALORI_SERVER_ERROR_CODES: readonly ValoriServerErrorCode[] = [
   'IO_ERROR',
   'CORRUPT_DATA',
   'BOOTSTRAP_REQUIRED',
+  'SEQUENCE_GAP',
   'INTERNAL',
 ];
 

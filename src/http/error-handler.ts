@@ -2,7 +2,8 @@
 // into the JSON envelope. Express never gets to render its HTML error page.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../log';
-import { AppError } from './errors';
+import { KernelError } from '../kernel/errors';
+import { AppError, fromKernelError } from './errors';
 
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new AppError('ROUTE_NOT_FOUND', `no route for ${req.method} ${req.path}`));
@@ -22,6 +23,7 @@ function isBodyParserError(err: unknown): err is BodyParserError {
 
 function toAppError(err: unknown, limitBytes: number): AppError {
   if (err instanceof AppError) return err;
+  if (err instanceof KernelError) return fromKernelError(err);
   if (isBodyParserError(err)) {
     switch (err.type) {
       case 'entity.parse.failed':

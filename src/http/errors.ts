@@ -1,5 +1,7 @@
 // One error type for the whole shell and one table from stable codes to HTTP statuses. Every
 // error leaves the server as JSON `{"error": "<what is wrong>", "code": "<STABLE_CODE>"}`.
+// Kernel errors stay domain errors (src/kernel/errors.ts) until they reach this layer.
+import type { KernelError, KernelErrorCode } from '../kernel/errors';
 
 /** Codes produced by the shell itself (HTTP parsing, validation, routing, auth). */
 export type ShellErrorCode =
@@ -20,21 +22,7 @@ export type ShellErrorCode =
   | 'SERVER_BUSY'
   | 'OPERATION_IN_PROGRESS';
 
-/** Codes the native kernel puts on `err.code` (its one error enum). */
-export type KernelErrorCode =
-  | 'DIMENSION_MISMATCH'
-  | 'EMPTY_VECTOR'
-  | 'INVALID_VECTOR'
-  | 'INVALID_ARGUMENT'
-  | 'NOT_FOUND'
-  | 'CAPACITY_EXCEEDED'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'METADATA_TOO_LARGE'
-  | 'READ_ONLY'
-  | 'IO_ERROR'
-  | 'CORRUPT_DATA'
-  | 'BOOTSTRAP_REQUIRED'
-  | 'INTERNAL';
+export type { KernelErrorCode };
 
 export type ErrorCode = ShellErrorCode | KernelErrorCode;
 
@@ -90,6 +78,9 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   // Replication asked for events this node's log no longer holds (trimmed, or re-based by a
   // restore): the follower must bootstrap from a snapshot. The event stream says so in-band.
   BOOTSTRAP_REQUIRED: 410,
+  // A replicated event that does not follow the follower's height. Only the follower's own apply
+  // path raises it (no route applies replicated events), so over HTTP it would be a server bug.
+  SEQUENCE_GAP: 500,
   INTERNAL: 500,
 };
 
@@ -113,42 +104,16 @@ export class AppError extends Error {
   }
 }
 
-// PAYLOAD_TOO_LARGE is left out: the kernel raises it too (an event over MAX_EVENT_BYTES), and
-// its message names the limit.
-const SHELL_CODES: ReadonlySet<string> = new Set<ShellErrorCode>([
-  'INVALID_JSON',
-  'INVALID_REQUEST',
-  'UNSUPPORTED_MEDIA_TYPE',
-  'UNAUTHORIZED',
-  'FORBIDDEN',
-  'MISDIRECTED_REQUEST',
-  'ROUTE_NOT_FOUND',
-  'METHOD_NOT_ALLOWED',
-  'NOT_LEADER',
-  'HEIGHT_NOT_AVAILABLE',
-  'RESPONSE_TOO_LARGE',
-  'TOO_MANY_STREAMS',
-  'SERVER_BUSY',
-  'OPERATION_IN_PROGRESS',
-]);
-
-function isKernelCode(code: unknown): code is KernelErrorCode {
-  return typeof code === 'string' && Object.hasOwn(STATUS_BY_CODE, code) && !SHELL_CODES.has(code);
-}
-
 // Failures of the server itself: the client gets a generic message, the detail goes to the log.
 // CORRUPT_DATA is not one: over HTTP it only comes from a snapshot the client uploaded or named,
 // and the validation reason (which section, which limit) is what the client needs to fix it.
-const SERVER_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['IO_ERROR', 'INTERNAL']);
+const SERVER_FAULTS: ReadonlySet<KernelErrorCode> = new Set<KernelErrorCode>(['IO_ERROR', 'SEQUENCE_GAP', 'INTERNAL']);
 
 /**
- * Turns an error thrown by the native addon into an AppError. Server faults keep a generic
- * client message; the original is kept as `cause` so the error mapper can log it.
+ * The HTTP face of a kernel error. Server faults keep a generic client message; the kernel error
+ * (its message carries the cause chain) stays as `cause` so the error mapper can log it.
  */
-export function fromNativeError(err: unknown): AppError {
-  if (err instanceof AppError) return err;
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  if (isKernelCode(code) && !SERVER_FAULTS.has(code)) return new AppError(code, message);
-  return new AppError(isKernelCode(code) ? code : 'INTERNAL', 'internal kernel error', {}, err);
+export function fromKernelError(err: KernelError): AppError {
+  if (!SERVER_FAULTS.has(err.code)) return new AppError(err.code, err.message);
+  return new AppError(err.code, 'internal kernel error', {}, err);
 }

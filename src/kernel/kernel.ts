@@ -1,8 +1,9 @@
 // Thin wrapper over the native Kernel handle: converts JSON-shaped input to the binding's types
-// (Float32Array, bigint tags, JSON strings) and native errors to AppError. Routes call this, never
+// (Float32Array, bigint tags, JSON strings) and native errors to KernelError, a domain error with
+// the kernel's stable code (the HTTP layer alone maps codes to statuses). Routes call this, never
 // the addon. It holds no data of its own; the kernel owns all state.
 import { maxSnapshotBytes, type Config } from '../config';
-import { AppError, fromNativeError } from '../http/errors';
+import { KernelError, toKernelError } from './errors';
 import {
   loadNative,
   type GraphEdge,
@@ -64,7 +65,7 @@ async function call<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    throw fromNativeError(err);
+    throw toKernelError(err);
   }
 }
 
@@ -72,7 +73,7 @@ function callSync<T>(work: () => T): T {
   try {
     return work();
   } catch (err) {
-    throw fromNativeError(err);
+    throw toKernelError(err);
   }
 }
 
@@ -81,13 +82,14 @@ function metadataJson(value: unknown): string {
   try {
     json = JSON.stringify(value);
   } catch (err) {
-    // Nesting too deep for the stringifier (a RangeError): the client's value, so a 400, not a 500.
-    if (err instanceof RangeError) throw new AppError('INVALID_REQUEST', `metadata nests too deeply to be stored as JSON: ${err.message}`);
+    // Nesting too deep for the stringifier (a RangeError): the caller's value, not a kernel fault.
+    // (HTTP bodies are depth-capped before they get here, see http/body.ts.)
+    if (err instanceof RangeError) throw new KernelError('INVALID_ARGUMENT', `metadata nests too deeply to be stored as JSON: ${err.message}`);
     throw err;
   }
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > MAX_METADATA_BYTES) {
-    throw new AppError('METADATA_TOO_LARGE', `metadata is ${bytes} bytes of JSON: at most ${MAX_METADATA_BYTES} are accepted`);
+    throw new KernelError('METADATA_TOO_LARGE', `metadata is ${bytes} bytes of JSON: at most ${MAX_METADATA_BYTES} are accepted`);
   }
   return json;
 }
@@ -272,7 +274,7 @@ export class Kernel {
     return call(() => this.native.stateHash());
   }
 
-  // ---- Replication (issue 5) -----------------------------------------------------------------
+  // ---- Replication: proofs, event reads and follower apply -------------------------------------
 
   /** State hash and the height it was taken at, read atomically (replicas compare equal heights). */
   stateProof(): Promise<StateProof> {
@@ -294,7 +296,7 @@ export class Kernel {
 
   /**
    * Applies a leader's event at `seq` through this node's commit path (logged, fsynced). A seq at
-   * or below the height is skipped; a gap rejects. Calls are applied in submission order.
+   * or below the height is skipped; a gap rejects with code SEQUENCE_GAP. Calls are applied in submission order.
    */
   applyReplicated(seq: number, payload: Buffer): Promise<void> {
     return call(() => this.native.applyReplicated(seq, payload));

@@ -1,6 +1,6 @@
 // number[] -> Float32Array with the checks that give precise messages (field name, index,
 // expected vs got). The kernel checks again; these exist so a client learns exactly what is wrong.
-import { AppError } from '../http/errors';
+import { KernelError } from './errors';
 
 export interface VectorLimits {
   dim: number;
@@ -9,9 +9,9 @@ export interface VectorLimits {
 }
 
 function checkShape(values: readonly unknown[], field: string, dim: number): void {
-  if (values.length === 0) throw new AppError('EMPTY_VECTOR', `${field} is empty: expected ${dim} numbers`);
+  if (values.length === 0) throw new KernelError('EMPTY_VECTOR', `${field} is empty: expected ${dim} numbers`);
   if (values.length !== dim) {
-    throw new AppError('DIMENSION_MISMATCH', `${field} has the wrong dimension: expected ${dim}, got ${values.length}`);
+    throw new KernelError('DIMENSION_MISMATCH', `${field} has the wrong dimension: expected ${dim}, got ${values.length}`);
   }
 }
 
@@ -20,13 +20,13 @@ function fill(values: readonly unknown[], field: string, limits: VectorLimits, o
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new AppError('INVALID_VECTOR', `${field}[${i}] must be a finite number, got ${JSON.stringify(v) ?? String(v)}`);
+      throw new KernelError('INVALID_VECTOR', `${field}[${i}] must be a finite number, got ${JSON.stringify(v) ?? String(v)}`);
     }
     out[offset + i] = v;
     // Compare the stored f32, not the double: that is what the kernel converts to Q16.16.
     const stored = out[offset + i];
     if (!Number.isFinite(stored) || Math.abs(stored) > limits.maxAbsValue) {
-      throw new AppError(
+      throw new KernelError(
         'INVALID_VECTOR',
         `${field}[${i}] = ${v} is out of range: components must be within ±${limits.maxAbsValue} at dim ${limits.dim}`,
       );

@@ -3,6 +3,7 @@
 // submitted without waiting for each commit, so the kernel's committer can group them into one
 // fsync during catch-up. The kernel applies them in submission order, and submit() only ever
 // submits the next sequence number, so nothing is applied twice or skipped.
+import { toKernelError, type KernelErrorCode } from '../kernel/errors';
 import type { Kernel } from '../kernel/kernel';
 
 /** Events submitted and not yet committed, at most. */
@@ -21,30 +22,27 @@ export class SequenceGapError extends Error {
 /**
  * The kernel refused event `seq`. With a state-dependent code the leader's event, valid on the
  * leader at height seq - 1, does not apply to this follower at the same height: their states
- * differ (the kernel is deterministic). Other codes (I/O, read-only, capacity) are this node's
- * problem, not evidence of divergence.
+ * differ (the kernel is deterministic). Other codes (I/O, read-only, capacity, SEQUENCE_GAP: a
+ * missing event, not a different state) are this node's problem, not evidence of divergence.
  */
 export class ApplyError extends Error {
-  readonly code: string;
+  readonly code: KernelErrorCode;
   readonly stateDependent: boolean;
 
   constructor(
     readonly seq: number,
     cause: unknown,
   ) {
-    const code = String((cause as { code?: unknown } | null)?.code ?? 'INTERNAL');
-    const inner = (cause as { cause?: unknown } | null)?.cause;
-    // Server-fault codes carry a generic message; the kernel's own text is in the cause.
-    const detail = inner instanceof Error ? inner.message : cause instanceof Error ? cause.message : String(cause);
-    super(`event ${seq} was not applied: ${code}: ${detail}`, { cause });
+    const err = toKernelError(cause);
+    super(`event ${seq} was not applied: ${err.code}: ${err.message}`, { cause: err });
     this.name = 'ApplyError';
-    this.code = code;
-    this.stateDependent = STATE_DEPENDENT.has(code) && !/gap in the stream/.test(detail);
+    this.code = err.code;
+    this.stateDependent = STATE_DEPENDENT.has(err.code);
   }
 }
 
 /** Kernel codes that depend on the state an event is applied to (see ApplyError). */
-const STATE_DEPENDENT: ReadonlySet<string> = new Set(['CORRUPT_DATA', 'NOT_FOUND', 'INVALID_ARGUMENT', 'EMPTY_VECTOR', 'INVALID_VECTOR', 'METADATA_TOO_LARGE']);
+const STATE_DEPENDENT: ReadonlySet<KernelErrorCode> = new Set<KernelErrorCode>(['CORRUPT_DATA', 'NOT_FOUND', 'INVALID_ARGUMENT', 'EMPTY_VECTOR', 'INVALID_VECTOR', 'METADATA_TOO_LARGE']);
 
 export class ApplierStoppedError extends Error {
   constructor() {

@@ -1,5 +1,5 @@
 // Divergence checks: the follower compares its state hash with the leader's AT THE SAME HEIGHT
-// (RELIABILITY.md R17). The original compared its hash with the leader's current one, so any lag
+// (docs/reliability.md R17). The original compared its hash with the leader's current one, so any lag
 // looked like divergence and forced a re-bootstrap.
 //
 // Every VALORI_REPLICATION_CHECK_INTERVAL_MS the follower asks the leader for GET

@@ -8,13 +8,14 @@
 // Proof markers: every state hash this node computes (GET /v1/proof/state, recorded in the proof
 // ring) is sent to each open stream at its exact position, after event H and before event H + 1.
 // A follower reading it has applied exactly H events at that point, so it compares hashes at
-// the same height without pausing for a round trip (RELIABILITY.md R17).
+// the same height without pausing for a round trip (docs/reliability.md R17).
 //
 // Events are read from the log in bounded batches, and the next batch is read only after the
 // socket accepted the previous writes (res.write returned true, or 'drain' fired): a slow reader
 // holds at most one batch plus the socket buffer on the leader, never the backlog.
 import type { Request, Response } from 'express';
 import { AppError } from '../http/errors';
+import { KernelError } from '../kernel/errors';
 import type { Kernel, LogEvent } from '../kernel/kernel';
 import type { Logger } from '../log';
 import type { HeightHash, ProofRing } from './proof-ring';
@@ -33,7 +34,7 @@ const MAX_PENDING_MARKERS = 16;
 const MAX_STREAM_HEARTBEAT_MS = 100_000;
 
 function isBootstrapRequired(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'BOOTSTRAP_REQUIRED';
+  return err instanceof KernelError && err.code === 'BOOTSTRAP_REQUIRED';
 }
 
 interface OpenStream {

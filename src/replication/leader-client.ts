@@ -3,6 +3,7 @@
 // the follower's stop signal, so shutdown never waits on a hung leader.
 
 import { constants as bufferConstants } from 'node:buffer';
+import { KernelError } from '../kernel/errors';
 
 /** Deadline for the small JSON calls (state, proofs). */
 const JSON_TIMEOUT_MS = 10_000;
@@ -44,8 +45,8 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) {
     const cause = err.cause as { code?: unknown; message?: unknown } | undefined;
     if (err.name === 'TimeoutError') return 'the leader did not answer in time';
-    // A kernel fault of this node (AppError): its generic message hides the kernel's own text.
-    if (err.name === 'AppError' && cause instanceof Error) return `${String((err as { code?: unknown }).code)}: ${cause.message}`;
+    // A refusal of this node's kernel: its code, then the kernel's own text.
+    if (err instanceof KernelError) return `${err.code}: ${err.message}`;
     // fetch() fails with a bare TypeError("fetch failed"); the system error is its cause.
     if (err instanceof TypeError && cause && typeof cause.code === 'string') return `${err.message}: ${cause.code}`;
     if (err instanceof TypeError && cause && typeof cause.message === 'string') return `${err.message}: ${cause.message}`;

@@ -1,5 +1,5 @@
 // A bounded ring of recent (height, state hash) pairs this node computed. Replicas compare hashes
-// at the SAME height (RELIABILITY.md R17): a follower that is behind asks the leader for the hash
+// at the SAME height (docs/reliability.md R17): a follower that is behind asks the leader for the hash
 // at the follower's own height instead of comparing against the leader's current state.
 // Every GET /v1/proof/state records one pair, and so does the follower's divergence checker.
 

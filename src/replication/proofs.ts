@@ -1,6 +1,6 @@
 // GET /v1/proof/state[?height=N]: the state hash at the current height (computed fresh, and
 // remembered in the proof ring) or at a past height this node remembers. Replicas compare hashes
-// at the same height only (RELIABILITY.md R17), so a past height must be answered exactly or not
+// at the same height only (docs/reliability.md R17), so a past height must be answered exactly or not
 // at all: never with the hash of another height.
 import { AppError } from '../http/errors';
 import type { Kernel } from '../kernel/kernel';

@@ -1,7 +1,18 @@
 //! Kernel errors → JS errors whose `code` is the kernel's stable code.
 
 use napi::bindgen_prelude::*;
+use napi_derive::napi;
 use valori_kernel::KernelError;
+
+/// Every code a kernel error can carry on `err.code` (the kernel's enum, in
+/// declaration order). The shell's test keeps its own list equal to this one.
+#[napi]
+pub fn kernel_error_codes() -> Vec<String> {
+    KernelError::CODES
+        .iter()
+        .map(|c| (*c).to_string())
+        .collect()
+}
 
 pub fn to_js(e: KernelError) -> napi::Error<String> {
     napi::Error::new(e.code().to_string(), e.to_string())

@@ -11,7 +11,7 @@ use valori_kernel::engine::Engine;
 use valori_kernel::node::Node;
 use valori_kernel::ops::{Op, Outcome};
 use valori_kernel::state::PoolCounts;
-use valori_kernel::{distance, fixed, KResult, KernelError};
+use valori_kernel::{fixed, index, KResult, KernelError};
 
 use crate::errors::reject_with;
 use crate::hash_task::HashTask;
@@ -35,11 +35,16 @@ pub struct KernelOptions {
     pub index: Option<String>,
     /// none | scalar | product
     pub quant: Option<String>,
+    /// HNSW links per node (layer 0 keeps 2·M), 2..=128; larger values are
+    /// clamped to 128. Default 16.
     pub hnsw_m: Option<u32>,
+    /// HNSW candidate list size while building. Default 100.
     pub hnsw_ef_construction: Option<u32>,
+    /// HNSW candidate list size per query (raised to k). Default 100.
     pub hnsw_ef_search: Option<u32>,
-    /// 0 = automatic (≈ sqrt(N)).
+    /// IVF partitions; 0 = automatic (≈ sqrt(N)). Default 0.
     pub ivf_nlist: Option<u32>,
+    /// IVF partitions probed per query; 0 = max(1, nlist / 16). Default 8.
     pub ivf_nprobe: Option<u32>,
     /// Event log file (turns on durable writes).
     pub event_log_path: Option<String>,
@@ -75,9 +80,10 @@ pub struct KernelStats {
     pub edges: PoolStats,
     /// Events applied so far.
     pub height: f64,
-    /// True after a failed write/fsync or a committer panic (or in follower mode).
+    /// True after a failed write/fsync or a committer panic (a follower is
+    /// not read-only here: the shell refuses its client writes).
     pub read_only: bool,
-    /// Why writes are refused after a failure (absent while healthy or a follower).
+    /// Why writes are refused after a failure (absent while healthy).
     pub read_only_reason: Option<String>,
     /// Largest encoded event one write may produce, in bytes (64 MiB).
     pub max_event_bytes: f64,
@@ -232,7 +238,7 @@ impl Kernel {
             max_event_bytes: valori_kernel::MAX_EVENT_BYTES as f64,
             index: self.index.clone(),
             quant: self.quant.clone(),
-            simd: distance::simd_name().to_string(),
+            simd: index::kernel_name().to_string(),
             max_abs_value: fixed::max_abs_value(self.dim as usize),
             persistence: self.node.durable.persistence.as_str().to_string(),
             event_log_height: self.node.durable.log.as_ref().map(|_| c.height as f64),

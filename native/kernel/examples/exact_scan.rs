@@ -1,6 +1,7 @@
 //! Exact-scan cost of the chunked record pool against a flat array scanned
 //! the way the kernel did before chunking (one contiguous Vec, status zip),
-//! same data, same process, rounds interleaved. One thread, one query per call.
+//! same scan (`index::exact_rows`), same data, same process, rounds
+//! interleaved. One thread, one query per call.
 //!
 //! ```text
 //! cargo run --release -p valori-kernel --example exact_scan -- [n=100000] [dim=384] [queries=200]
@@ -8,20 +9,14 @@
 
 use std::time::Instant;
 
-use valori_kernel::distance;
+use valori_kernel::engine::Db;
 use valori_kernel::event::Event;
-use valori_kernel::search::{self, TopK};
+use valori_kernel::index::{exact_rows, IndexConfig, SearchParams};
 use valori_kernel::state::{Limits, State, LIVE};
 
 fn flat_exact(status: &[u8], vectors: &[i32], dim: usize, q: &[i32], k: usize) -> Vec<(i64, u32)> {
-    let l2 = distance::l2_sq_fn();
-    let mut top = TopK::new(k);
-    for (i, (&st, v)) in status.iter().zip(vectors.chunks_exact(dim)).enumerate() {
-        if st == LIVE {
-            top.push(l2(q, v), i as u32);
-        }
-    }
-    top.into_sorted()
+    let rows = status.iter().zip(vectors.chunks_exact(dim)).enumerate();
+    exact_rows(q, k, rows.filter(|(_, (&st, _))| st == LIVE).map(|(i, (_, v))| (i as u32, v)), None)
 }
 
 fn main() {
@@ -36,9 +31,11 @@ fn main() {
     let queries: Vec<Vec<i32>> = (0..nq).map(|_| (0..dim).map(|_| next()).collect()).collect();
     let mut st = State::new(Limits::new(dim, n as u64, 0, 0));
     st.apply(&Event::InsertBatch { first_id: 0, count: n as u32, vectors: data.clone() }).unwrap();
+    let db = Db::new(st, IndexConfig::default());
+    let search = |q: &[i32]| db.search(q, 10, SearchParams::default(), None);
     let status = vec![LIVE; n];
     for q in &queries[..3] {
-        assert_eq!(search::exact(&st, q, 10, None), flat_exact(&status, &data, dim, q, 10));
+        assert_eq!(search(q), flat_exact(&status, &data, dim, q, 10));
     }
     let (mut flat, mut chunked) = (Vec::new(), Vec::new());
     for _ in 0..5 {
@@ -49,7 +46,7 @@ fn main() {
         flat.push(t.elapsed().as_secs_f64() * 1e3 / nq as f64);
         let t = Instant::now();
         for q in &queries {
-            std::hint::black_box(search::exact(&st, q, 10, None));
+            std::hint::black_box(search(q));
         }
         chunked.push(t.elapsed().as_secs_f64() * 1e3 / nq as f64);
     }
@@ -57,5 +54,5 @@ fn main() {
     chunked.sort_by(f64::total_cmp);
     println!("exact k=10, {n} x {dim}, {nq} queries, median of 5 interleaved rounds");
     println!("flat array (pre-chunking layout)  {:.2} ms/query", flat[2]);
-    println!("chunked record pool (search::exact) {:.2} ms/query  ({:.2}x)", chunked[2], chunked[2] / flat[2]);
+    println!("chunked record pool (Db::search)  {:.2} ms/query  ({:.2}x)", chunked[2], chunked[2] / flat[2]);
 }

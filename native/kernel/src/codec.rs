@@ -17,7 +17,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{KResult, KernelError};
-use crate::event::{Reader, NONE_U32};
+use crate::bytes::Reader;
+use crate::event::NONE_U32;
 use crate::state::{Limits, State, HOLE, LIVE, MAX_METADATA_BYTES, MAX_METADATA_KEY_BYTES, TOMBSTONE};
 
 const MAGIC: &[u8; 12] = b"VALORI-STATE";
@@ -192,10 +193,7 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                     )));
                 }
                 let tag = r.u64()?;
-                let raw = r.take(dim * 4)?;
-                for (x, c) in v.iter_mut().zip(raw.chunks_exact(4)) {
-                    *x = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                }
+                r.i32s_into(&mut v)?;
                 if v.iter().any(|&x| x > st.bound || x < -st.bound) {
                     return Err(KernelError::Corrupt("kernel state: component out of range".into()));
                 }
@@ -293,7 +291,7 @@ fn decode_metadata(r: &mut Reader<'_>, st: &mut State) -> KResult<()> {
     let mut bytes = 0u64;
     let mut prev: Option<&[u8]> = None;
     for _ in 0..meta_n {
-        let k = r.bytes()?;
+        let k = r.len_bytes()?;
         if k.is_empty() || k.len() > MAX_METADATA_KEY_BYTES {
             return Err(KernelError::Corrupt(format!(
                 "kernel state: metadata key of {} bytes, keys must be 1..={MAX_METADATA_KEY_BYTES}",
@@ -306,7 +304,7 @@ fn decode_metadata(r: &mut Reader<'_>, st: &mut State) -> KResult<()> {
         prev = Some(k);
         let key = std::str::from_utf8(k)
             .map_err(|_| KernelError::Corrupt("kernel state: metadata key is not UTF-8".into()))?;
-        let v = r.bytes()?;
+        let v = r.len_bytes()?;
         if v.len() > MAX_METADATA_BYTES {
             return Err(KernelError::Corrupt(format!(
                 "kernel state: metadata value of {} bytes, the limit is {MAX_METADATA_BYTES}",

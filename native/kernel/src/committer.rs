@@ -64,7 +64,7 @@ impl Committer {
                 let why = self.fault.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 let msg = match why {
                     Some(w) => format!("this node is read-only: {w}"),
-                    None => "this node is read-only (an earlier write or fsync failed, or it is a follower)".into(),
+                    None => "this node is read-only (an earlier write or fsync failed)".into(),
                 };
                 for r in group {
                     (r.reply)(Err(KernelError::ReadOnly(msg.clone())));
@@ -83,6 +83,9 @@ impl Committer {
                 // changes nothing more (the node is read-only either way).
                 if !self.durable {
                     let _ = panic::catch_unwind(AssertUnwindSafe(|| self.rollback()));
+                    if let Some(s) = self.sink.as_mut() {
+                        s.rolled_back();
+                    }
                 }
                 for (_, reply) in slots.iter_mut() {
                     if let Some(reply) = reply.take() {
@@ -142,6 +145,9 @@ impl Committer {
             if let Some(s) = self.sink.as_mut() {
                 if let Err(e) = s.append(&entries) {
                     self.rollback();
+                    if let Some(s) = self.sink.as_mut() {
+                        s.rolled_back();
+                    }
                     let err = match e {
                         KernelError::Io(m) => {
                             let reason = format!("event log write failed: {m}");

@@ -14,15 +14,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::codec;
-use crate::engine::{CommitSink, Db};
-use crate::error::{KResult, KernelError};
+use crate::engine::Db;
+use crate::error::{with_causes, KResult, KernelError};
 use crate::event::Event;
 use crate::index::{Index, IndexConfig, VectorSource};
 use crate::state::{Limits, State};
 use crate::storage::snapshot::NamedSnapshots;
 use crate::storage::{
     decode_snapshot, encode_snapshot, EventLog, LogBase, OpenOptions, SnapshotMeta, SnapshotParts,
-    SnapshotStore, StorageError, Vfs, GENESIS_CHAIN,
+    SnapshotStore, StorageError, Vfs,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,12 +77,16 @@ pub struct RecoveryReport {
     pub seconds: f64,
 }
 
+/// Storage failures as kernel errors. The message keeps the storage error's
+/// cause chain (the OS error under a failed write), so the operator's log
+/// says what failed underneath even though `KernelError` carries text only.
 pub(crate) fn storage_err(e: StorageError) -> KernelError {
+    let text = with_causes(&e);
     match e {
-        StorageError::Io { .. } | StorageError::Poisoned { .. } => KernelError::Io(e.to_string()),
-        StorageError::OutOfRange { .. } => KernelError::NotFound(e.to_string()),
-        StorageError::InvalidAppend { .. } => KernelError::Internal(e.to_string()),
-        _ => KernelError::Corrupt(e.to_string()),
+        StorageError::Io { .. } | StorageError::Poisoned { .. } => KernelError::Io(text),
+        StorageError::OutOfRange { .. } => KernelError::NotFound(text),
+        StorageError::InvalidAppend { .. } => KernelError::Internal(text),
+        _ => KernelError::Corrupt(text),
     }
 }
 
@@ -98,16 +102,6 @@ pub struct Durable {
     pub vfs: Arc<dyn Vfs>,
     pub limits: Limits,
     pub index_cfg: IndexConfig,
-}
-
-/// Appends committed groups to the event log: one write + one fdatasync.
-pub struct LogSink(pub Arc<Mutex<EventLog>>);
-
-impl CommitSink for LogSink {
-    fn append(&mut self, entries: &[(u64, Vec<u8>)]) -> KResult<()> {
-        let refs: Vec<(u64, &[u8])> = entries.iter().map(|(s, p)| (*s, p.as_slice())).collect();
-        lock(&self.0).append(&refs).map_err(storage_err)
-    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -183,12 +177,6 @@ impl Captured {
     pub fn to_bytes(&self) -> KResult<Vec<u8>> {
         encode_snapshot(&self.meta, &self.parts()).map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))
     }
-}
-
-/// Encode the db as VAL1 bytes (kernel section = canonical state encoding).
-pub fn encode_db(db: &Db, chain: [u8; 32]) -> KResult<(SnapshotMeta, Vec<u8>)> {
-    let c = capture(db, chain);
-    Ok((c.meta, c.to_bytes()?))
 }
 
 /// The metadata section: a small JSON description (informational; the
@@ -298,7 +286,7 @@ impl Durable {
         let opts = OpenOptions { accept_truncation: cfg.accept_truncation, create_base: LogBase::GENESIS };
         let (mut log, rec) = EventLog::open(vfs.clone(), &log_path, limits.dim as u32, &opts).map_err(|e| match e {
             StorageError::DimMismatch { .. } | StorageError::MidLogCorruption { .. } => {
-                KernelError::Corrupt(format!("{e}"))
+                KernelError::Corrupt(with_causes(&e))
             }
             other => storage_err(other),
         })?;
@@ -379,14 +367,6 @@ impl Durable {
             index_cfg,
         };
         Ok((d, db, report))
-    }
-
-    /// Chain value of the log at `height` (genesis when there is no log).
-    pub fn chain_at(&self, height: u64) -> KResult<[u8; 32]> {
-        match &self.log {
-            None => Ok(GENESIS_CHAIN),
-            Some(l) => lock(l).chain_hash_at(height).map_err(storage_err),
-        }
     }
 }
 

@@ -22,13 +22,14 @@ use crate::error::{KResult, KernelError};
 use crate::event::Event;
 use crate::ops::{Op, Outcome};
 use crate::index::{Index, IndexConfig, IndexKind, IndexMemory, QuantKind, SearchParams, VectorSource};
-use crate::search;
 use crate::state::{Change, PoolCounts, State};
 
 /// Durable destination of committed events (the event log). `append` must not
 /// return Ok until the entries are on disk (fdatasync).
 pub trait CommitSink: Send {
     fn append(&mut self, entries: &[(u64, Vec<u8>)]) -> KResult<()>;
+    /// The group of the last failed `append` was rolled back out of the state.
+    fn rolled_back(&mut self) {}
 }
 
 /// Told about every durable group, in order (replication, metrics).
@@ -38,7 +39,8 @@ pub type CommitObserver = Box<dyn FnMut(&[(u64, Vec<u8>)]) + Send>;
 pub type Reply = Box<dyn FnOnce(KResult<Outcome>) + Send>;
 
 /// State plus the search index derived from it. `index` is `None` for the
-/// exact scan without quantization (the kernel's own brute-force path).
+/// exact scan without quantization: it scans the record pool directly with
+/// the same `index::exact_rows` the indexes use.
 pub struct Db {
     pub state: State,
     pub index: Option<Index>,
@@ -111,7 +113,10 @@ impl Db {
     /// k nearest live records in (distance, id) order; exact distances.
     pub fn search(&self, query: &[i32], k: usize, params: SearchParams, filter_tag: Option<u64>) -> Vec<(i64, u32)> {
         match &self.index {
-            None => search::exact(&self.state, query, k, filter_tag),
+            None => {
+                let rows = self.state.live_records().filter(|r| filter_tag.is_none_or(|t| t == r.1));
+                crate::index::exact_rows(query, k, rows.map(|(id, _, v)| (id, v)), None)
+            }
             Some(ix) => {
                 let st = &self.state;
                 let f = filter_tag.map(|t| move |id: u32| st.record_tag(id) == Some(t));
@@ -229,14 +234,11 @@ impl Engine {
     }
 
     /// Why the engine refuses writes after a failure (a log write that
-    /// failed, a committer panic); `None` while healthy or merely a follower.
+    /// failed, a committer panic); `None` while healthy. A follower is not
+    /// read-only here: it refuses client writes in the shell and applies the
+    /// leader's events through this engine.
     pub fn fault(&self) -> Option<String> {
         self.fault.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Refuse further writes (follower mode, operator request).
-    pub fn set_read_only(&self) {
-        self.read_only.store(true, Ordering::Release);
     }
 
     /// Stop accepting writes, finish the queued ones, join the committer.

@@ -1,5 +1,7 @@
 //! One error enum for the kernel. `code()` is the stable string that reaches
-//! JavaScript as `err.code`; the HTTP layer maps it to a status in one table.
+//! JavaScript as `err.code`; the shell keeps it as a domain error and only its
+//! HTTP layer maps it to a status, in one table (src/http/errors.ts). The
+//! binding exports [`KernelError::CODES`] so a test keeps the shell's list equal.
 
 use std::fmt;
 
@@ -21,7 +23,7 @@ pub enum KernelError {
     PayloadTooLarge(String),
     /// Metadata JSON above the size cap.
     MetadataTooLarge { len: usize, max: usize },
-    /// Writes refused: an earlier I/O failure, or a follower.
+    /// Writes refused after an earlier I/O failure or a committer panic.
     ReadOnly(String),
     /// The storage layer failed (write, fsync, rename…).
     Io(String),
@@ -29,6 +31,10 @@ pub enum KernelError {
     Corrupt(String),
     /// A follower asked for events the leader no longer has (log trimmed).
     BootstrapRequired(String),
+    /// A replicated event does not follow this node's height: an event in
+    /// between is missing (the stream skipped one). Not evidence that the
+    /// states differ; the follower resumes from its height.
+    SequenceGap(String),
     /// A bug: should never happen; never caused by input.
     Internal(String),
 }
@@ -48,9 +54,44 @@ impl KernelError {
             KernelError::Io(_) => "IO_ERROR",
             KernelError::Corrupt(_) => "CORRUPT_DATA",
             KernelError::BootstrapRequired(_) => "BOOTSTRAP_REQUIRED",
+            KernelError::SequenceGap(_) => "SEQUENCE_GAP",
             KernelError::Internal(_) => "INTERNAL",
         }
     }
+
+    /// Every value `code()` can return, in declaration order.
+    pub const CODES: &'static [&'static str] = &[
+        "DIMENSION_MISMATCH",
+        "EMPTY_VECTOR",
+        "INVALID_VECTOR",
+        "INVALID_ARGUMENT",
+        "NOT_FOUND",
+        "CAPACITY_EXCEEDED",
+        "PAYLOAD_TOO_LARGE",
+        "METADATA_TOO_LARGE",
+        "READ_ONLY",
+        "IO_ERROR",
+        "CORRUPT_DATA",
+        "BOOTSTRAP_REQUIRED",
+        "SEQUENCE_GAP",
+        "INTERNAL",
+    ];
+}
+
+/// `e`'s message followed by each error in its `source()` chain
+/// ("outer; caused by: inner; caused by: …"), so a flattened kernel error
+/// still says what failed underneath (the OS error of a failed fsync).
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    // Bounded: a chain is a handful of links; a cycle would be a bug elsewhere.
+    for _ in 0..16 {
+        let Some(inner) = cur else { break };
+        out.push_str("; caused by: ");
+        out.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    out
 }
 
 impl fmt::Display for KernelError {
@@ -69,6 +110,7 @@ impl fmt::Display for KernelError {
             | KernelError::Io(m)
             | KernelError::Corrupt(m)
             | KernelError::BootstrapRequired(m)
+            | KernelError::SequenceGap(m)
             | KernelError::Internal(m) => f.write_str(m),
             KernelError::MetadataTooLarge { len, max } => {
                 write!(f, "metadata is {len} bytes, the limit is {max}")
@@ -80,3 +122,83 @@ impl fmt::Display for KernelError {
 impl std::error::Error for KernelError {}
 
 pub type KResult<T> = Result<T, KernelError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One value of every variant. The match below has no wildcard, so a new
+    /// variant fails to compile here until it is added to this list (and so
+    /// to the check against `CODES`, which the shell's list is tested against).
+    fn one_of_each() -> Vec<KernelError> {
+        let all = vec![
+            KernelError::DimensionMismatch {
+                expected: 1,
+                got: 2,
+            },
+            KernelError::EmptyVector,
+            KernelError::InvalidVector(String::new()),
+            KernelError::InvalidArgument(String::new()),
+            KernelError::NotFound(String::new()),
+            KernelError::CapacityExceeded(String::new()),
+            KernelError::PayloadTooLarge(String::new()),
+            KernelError::MetadataTooLarge { len: 2, max: 1 },
+            KernelError::ReadOnly(String::new()),
+            KernelError::Io(String::new()),
+            KernelError::Corrupt(String::new()),
+            KernelError::BootstrapRequired(String::new()),
+            KernelError::SequenceGap(String::new()),
+            KernelError::Internal(String::new()),
+        ];
+        for e in &all {
+            match e {
+                KernelError::DimensionMismatch { .. }
+                | KernelError::EmptyVector
+                | KernelError::InvalidVector(_)
+                | KernelError::InvalidArgument(_)
+                | KernelError::NotFound(_)
+                | KernelError::CapacityExceeded(_)
+                | KernelError::PayloadTooLarge(_)
+                | KernelError::MetadataTooLarge { .. }
+                | KernelError::ReadOnly(_)
+                | KernelError::Io(_)
+                | KernelError::Corrupt(_)
+                | KernelError::BootstrapRequired(_)
+                | KernelError::SequenceGap(_)
+                | KernelError::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn codes_lists_every_variant_once() {
+        let codes: Vec<&str> = one_of_each().iter().map(KernelError::code).collect();
+        assert_eq!(codes, KernelError::CODES);
+        let mut unique = codes.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), codes.len(), "two variants share a code");
+    }
+
+    #[test]
+    fn with_causes_walks_the_source_chain() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("sync_data failed on events.log")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(std::io::Error::other("disk on fire"));
+        assert_eq!(
+            with_causes(&e),
+            "sync_data failed on events.log; caused by: disk on fire"
+        );
+    }
+}

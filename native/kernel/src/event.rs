@@ -4,6 +4,7 @@
 //! first byte (the event type), and the decoder checks every length against the
 //! bytes that remain before allocating.
 
+use crate::bytes::{Reader, Writer};
 use crate::error::{KResult, KernelError};
 
 /// Largest encoded event a client operation may produce: 64 MiB. Below the
@@ -94,85 +95,85 @@ impl Event {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Vec::with_capacity(32);
+        let mut w = Writer::with_capacity(32);
         match self {
             Event::InsertRecord { id, tag, vector } => {
-                w.push(T_INSERT);
-                put_u32(&mut w, *id);
-                put_u64(&mut w, *tag);
-                put_vec(&mut w, vector);
+                w.u8(T_INSERT);
+                w.u32(*id);
+                w.u64(*tag);
+                w.len_i32s(vector);
             }
             Event::InsertBatch { first_id, count, vectors } => {
-                w.reserve(vectors.len() * 4 + 16);
-                w.push(T_BATCH);
-                put_u32(&mut w, *first_id);
-                put_u32(&mut w, *count);
-                put_vec(&mut w, vectors);
+                w.buf.reserve(vectors.len() * 4 + 16);
+                w.u8(T_BATCH);
+                w.u32(*first_id);
+                w.u32(*count);
+                w.len_i32s(vectors);
             }
             Event::DeleteRecord { id } => {
-                w.push(T_DELETE);
-                put_u32(&mut w, *id);
+                w.u8(T_DELETE);
+                w.u32(*id);
             }
             Event::SoftDeleteRecord { id } => {
-                w.push(T_SOFT);
-                put_u32(&mut w, *id);
+                w.u8(T_SOFT);
+                w.u32(*id);
             }
             Event::CreateNode { id, kind, record } => {
-                w.push(T_NODE);
-                put_u32(&mut w, *id);
-                w.push(*kind);
-                put_u32(&mut w, record.unwrap_or(NONE_U32));
+                w.u8(T_NODE);
+                w.u32(*id);
+                w.u8(*kind);
+                w.u32(record.unwrap_or(NONE_U32));
             }
             Event::CreateEdge { id, from, to, kind } => {
-                w.push(T_EDGE);
-                put_u32(&mut w, *id);
-                put_u32(&mut w, *from);
-                put_u32(&mut w, *to);
-                w.push(*kind);
+                w.u8(T_EDGE);
+                w.u32(*id);
+                w.u32(*from);
+                w.u32(*to);
+                w.u8(*kind);
             }
             Event::SetMetadata { key, value } => {
-                w.push(T_META);
-                put_bytes(&mut w, key.as_bytes());
-                put_bytes(&mut w, value);
+                w.u8(T_META);
+                w.len_bytes(key.as_bytes());
+                w.len_bytes(value);
             }
             Event::UpsertMemory { record_id, tag, vector, doc, chunk_node, edge_id, metadata } => {
-                w.push(T_UPSERT);
-                put_u32(&mut w, *record_id);
-                put_u64(&mut w, *tag);
-                put_vec(&mut w, vector);
+                w.u8(T_UPSERT);
+                w.u32(*record_id);
+                w.u64(*tag);
+                w.len_i32s(vector);
                 match doc {
                     DocTarget::Existing(id) => {
-                        w.push(0);
-                        put_u32(&mut w, *id);
+                        w.u8(0);
+                        w.u32(*id);
                     }
                     DocTarget::New(id) => {
-                        w.push(1);
-                        put_u32(&mut w, *id);
+                        w.u8(1);
+                        w.u32(*id);
                     }
                 }
-                put_u32(&mut w, *chunk_node);
-                put_u32(&mut w, *edge_id);
+                w.u32(*chunk_node);
+                w.u32(*edge_id);
                 match metadata {
-                    None => w.push(0),
+                    None => w.u8(0),
                     Some(m) => {
-                        w.push(1);
-                        put_bytes(&mut w, m);
+                        w.u8(1);
+                        w.len_bytes(m);
                     }
                 }
             }
         }
-        w
+        w.buf
     }
 
     pub fn decode(bytes: &[u8]) -> KResult<Event> {
-        let mut r = Reader { b: bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         let t = r.u8()?;
         let ev = match t {
-            T_INSERT => Event::InsertRecord { id: r.u32()?, tag: r.u64()?, vector: r.vec()? },
+            T_INSERT => Event::InsertRecord { id: r.u32()?, tag: r.u64()?, vector: r.len_i32s()? },
             T_BATCH => {
                 let first_id = r.u32()?;
                 let count = r.u32()?;
-                let vectors = r.vec()?;
+                let vectors = r.len_i32s()?;
                 Event::InsertBatch { first_id, count, vectors }
             }
             T_DELETE => Event::DeleteRecord { id: r.u32()? },
@@ -185,14 +186,14 @@ impl Event {
             }
             T_EDGE => Event::CreateEdge { id: r.u32()?, from: r.u32()?, to: r.u32()?, kind: r.u8()? },
             T_META => {
-                let key = String::from_utf8(r.bytes()?.to_vec())
+                let key = String::from_utf8(r.len_bytes()?.to_vec())
                     .map_err(|_| KernelError::Corrupt("metadata key is not UTF-8".into()))?;
-                Event::SetMetadata { key, value: r.bytes()?.to_vec() }
+                Event::SetMetadata { key, value: r.len_bytes()?.to_vec() }
             }
             T_UPSERT => {
                 let record_id = r.u32()?;
                 let tag = r.u64()?;
-                let vector = r.vec()?;
+                let vector = r.len_i32s()?;
                 let doc = match r.u8()? {
                     0 => DocTarget::Existing(r.u32()?),
                     1 => DocTarget::New(r.u32()?),
@@ -202,95 +203,21 @@ impl Event {
                 let edge_id = r.u32()?;
                 let metadata = match r.u8()? {
                     0 => None,
-                    1 => Some(r.bytes()?.to_vec()),
+                    1 => Some(r.len_bytes()?.to_vec()),
                     x => return Err(KernelError::Corrupt(format!("bad metadata tag {x}"))),
                 };
                 Event::UpsertMemory { record_id, tag, vector, doc, chunk_node, edge_id, metadata }
             }
             x => return Err(KernelError::Corrupt(format!("unknown event type {x}"))),
         };
-        if r.pos != bytes.len() {
+        if r.remaining() != 0 {
             return Err(KernelError::Corrupt(format!(
                 "{} trailing bytes after {} event",
-                bytes.len() - r.pos,
+                r.remaining(),
                 ev.name()
             )));
         }
         Ok(ev)
-    }
-}
-
-pub(crate) fn put_u32(w: &mut Vec<u8>, v: u32) {
-    w.extend_from_slice(&v.to_le_bytes());
-}
-pub(crate) fn put_u64(w: &mut Vec<u8>, v: u64) {
-    w.extend_from_slice(&v.to_le_bytes());
-}
-pub(crate) fn put_bytes(w: &mut Vec<u8>, b: &[u8]) {
-    put_u32(w, b.len() as u32);
-    w.extend_from_slice(b);
-}
-pub(crate) fn put_vec(w: &mut Vec<u8>, v: &[i32]) {
-    put_u32(w, v.len() as u32);
-    put_i32s(w, v);
-}
-/// i32 slice as little-endian bytes (a plain copy on little-endian machines).
-pub(crate) fn put_i32s(w: &mut Vec<u8>, v: &[i32]) {
-    w.reserve(v.len() * 4);
-    for x in v {
-        w.extend_from_slice(&x.to_le_bytes());
-    }
-}
-
-/// Bounds-checked cursor. Every length is checked against the remaining bytes
-/// before anything is allocated.
-pub(crate) struct Reader<'a> {
-    pub b: &'a [u8],
-    pub pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub fn new(b: &'a [u8]) -> Self {
-        Reader { b, pos: 0 }
-    }
-    pub fn remaining(&self) -> usize {
-        self.b.len() - self.pos
-    }
-    pub fn take(&mut self, n: usize) -> KResult<&'a [u8]> {
-        if n > self.remaining() {
-            return Err(KernelError::Corrupt(format!(
-                "truncated: need {n} bytes at offset {}, {} left",
-                self.pos,
-                self.remaining()
-            )));
-        }
-        let s = &self.b[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-    pub fn u8(&mut self) -> KResult<u8> {
-        Ok(self.take(1)?[0])
-    }
-    pub fn u32(&mut self) -> KResult<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
-    }
-    pub fn u64(&mut self) -> KResult<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
-    }
-    pub fn bytes(&mut self) -> KResult<&'a [u8]> {
-        let n = self.u32()? as usize;
-        self.take(n)
-    }
-    pub fn vec(&mut self) -> KResult<Vec<i32>> {
-        let n = self.u32()? as usize;
-        self.i32s(n)
-    }
-    pub fn i32s(&mut self, n: usize) -> KResult<Vec<i32>> {
-        let bytes = n
-            .checked_mul(4)
-            .ok_or_else(|| KernelError::Corrupt("vector length overflows".into()))?;
-        let raw = self.take(bytes)?;
-        Ok(raw.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect())
     }
 }
 

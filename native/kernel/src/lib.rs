@@ -4,10 +4,10 @@
 //! `fold(apply, events)`. All comparisons that decide search order are
 //! integer arithmetic over Q16.16 vectors, ties broken by id.
 
+mod bytes;
 mod check;
 pub mod codec;
 mod committer;
-pub mod distance;
 pub mod durable;
 pub mod engine;
 pub mod error;
@@ -16,10 +16,10 @@ pub mod fixed;
 pub mod graph;
 pub mod index;
 pub(crate) mod journal;
+pub mod log_sink;
 pub mod node;
 pub mod ops;
 pub mod records;
-pub mod search;
 pub mod state;
 pub mod storage;
 

@@ -4,18 +4,20 @@
 //! Lock discipline: the committer takes the state's write lock to apply a group,
 //! releases it, then takes the log mutex to append. Anything that needs "state
 //! height == durable log height" (snapshot, restore) holds the state lock and
-//! waits until the log has caught up; it never holds the log mutex while
-//! waiting for the state lock, so there is no cycle.
+//! waits on the log's condition variable (`log_sink::LogSignal`, which releases
+//! the log mutex while asleep) until the log has caught up; it never holds the
+//! log mutex while waiting for the state lock, so there is no cycle.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::codec;
-use crate::durable::{self, lock, storage_err, Durable, LogSink, PersistConfig, RecoveryReport};
+use crate::durable::{self, lock, storage_err, Durable, PersistConfig, RecoveryReport};
 use crate::engine::{CommitObserver, Db, Engine};
 use crate::error::{KResult, KernelError};
 use crate::index::IndexConfig;
+use crate::log_sink::{LogSignal, LogSink, LOG_WAIT_LIMIT};
 use crate::state::Limits;
 use crate::storage::snapshot::NamedSnapshots;
 use crate::storage::{LogBase, SnapshotMeta, SnapshotStore, Vfs};
@@ -46,6 +48,8 @@ pub struct Node {
     pub durable: Arc<Durable>,
     pub report: RecoveryReport,
     snapshot_gate: Mutex<Option<SnapshotInfo>>,
+    /// Woken by every append of the committer's `LogSink`.
+    log_signal: Arc<LogSignal>,
 }
 
 impl Node {
@@ -57,31 +61,19 @@ impl Node {
         observer: Option<CommitObserver>,
     ) -> KResult<Node> {
         let (durable, db, report) = Durable::open(vfs, limits, index_cfg, cfg)?;
-        let sink = durable.log.as_ref().map(|l| Box::new(LogSink(l.clone())) as Box<dyn crate::engine::CommitSink>);
+        let log_signal = Arc::new(LogSignal::default());
+        let sink = durable.log.as_ref().map(|l| {
+            Box::new(LogSink { log: l.clone(), signal: log_signal.clone() }) as Box<dyn crate::engine::CommitSink>
+        });
         let engine = Arc::new(Engine::new(db, sink, observer));
-        Ok(Node { engine, durable: Arc::new(durable), report, snapshot_gate: Mutex::new(None) })
+        Ok(Node { engine, durable: Arc::new(durable), report, snapshot_gate: Mutex::new(None), log_signal })
     }
 
     /// Wait (holding the state lock, which stops new groups) until the log
     /// holds every applied event; returns the chain value at `height`.
     fn durable_chain(&self, height: u64) -> KResult<[u8; 32]> {
         let Some(log) = &self.durable.log else { return Ok(crate::storage::GENESIS_CHAIN) };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            {
-                let l = lock(log);
-                if let Some(p) = l.poisoned() {
-                    return Err(KernelError::Io(format!("event log unusable: {p}")));
-                }
-                if l.height() >= height {
-                    return l.chain_hash_at(height).map_err(storage_err);
-                }
-            }
-            if Instant::now() > deadline {
-                return Err(KernelError::Io("timed out waiting for the event log to catch up".into()));
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
+        self.log_signal.wait_for(log, height, LOG_WAIT_LIMIT)
     }
 
     /// VAL1 bytes of the current durable state (for download).

@@ -93,7 +93,7 @@ fn build(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
                 return Ok((None, Outcome::Done));
             }
             if seq != h + 1 {
-                return Err(KernelError::InvalidArgument(format!(
+                return Err(KernelError::SequenceGap(format!(
                     "replicated event {seq} does not follow height {h}: a gap in the stream"
                 )));
             }

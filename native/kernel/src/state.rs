@@ -202,7 +202,20 @@ impl State {
             None
         }
     }
-    /// The record pool chunk by chunk (exact scans, canonical encoding).
+    /// Live records as (id, tag, vector) in id order, each chunk's dense
+    /// vectors walked front to back: the exact scan's row source.
+    pub fn live_records(&self) -> impl Iterator<Item = (u32, u64, &[i32])> + '_ {
+        let dim = self.dim();
+        self.records.chunks().flat_map(move |c| {
+            let crate::records::ChunkView { base, status, tags, vectors, .. } = c;
+            let stored = status.iter().enumerate().filter(|&(_, &st)| st != HOLE);
+            stored
+                .zip(tags.iter().zip(vectors.chunks_exact(dim)))
+                .filter(|&((_, &st), _)| st == LIVE)
+                .map(move |((off, _), (&tag, v))| (base + off as u32, tag, v))
+        })
+    }
+    /// The record pool chunk by chunk (canonical encoding).
     pub fn record_chunks(&self) -> impl Iterator<Item = crate::records::ChunkView<'_>> {
         self.records.chunks()
     }

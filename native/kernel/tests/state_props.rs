@@ -7,7 +7,7 @@ use valori_kernel::codec;
 use valori_kernel::engine::{Db, Engine};
 use valori_kernel::event::{DocTarget, Event};
 use valori_kernel::ops::{Op, Outcome};
-use valori_kernel::search;
+use valori_kernel::index::{IndexConfig, SearchParams};
 use valori_kernel::state::{Limits, State};
 use valori_kernel::KernelError;
 
@@ -21,8 +21,9 @@ fn apply_all(st: &mut State, evs: &[Event]) {
     }
 }
 
-fn oracle(st: &State, q: &[i32], k: usize) -> Vec<(i64, u32)> {
+fn oracle(st: &State, q: &[i32], k: usize, tag: Option<u64>) -> Vec<(i64, u32)> {
     let mut all: Vec<(i64, u32)> = (0..st.records().slots as u32)
+        .filter(|&id| tag.is_none_or(|t| st.record_tag(id) == Some(t)))
         .filter_map(|id| st.live_vector(id).map(|v| {
             let d: i64 = v.iter().zip(q).map(|(a, b)| { let x = *a as i64 - *b as i64; x * x }).sum();
             (d, id)
@@ -62,7 +63,12 @@ proptest! {
             }
         }
         let q: Vec<i32> = (0..dim).map(|_| (next() % (2 * span + 1) - span) as i32).collect();
-        prop_assert_eq!(search::exact(&st, &q, k, None), oracle(&st, &q, k));
+        let expect = oracle(&st, &q, k, None);
+        let tag = seed % 3;
+        let expect_tagged = oracle(&st, &q, k, Some(tag));
+        let db = Db::new(st, IndexConfig::default());
+        prop_assert_eq!(db.search(&q, k, SearchParams::default(), None), expect);
+        prop_assert_eq!(db.search(&q, k, SearchParams::default(), Some(tag)), expect_tagged);
     }
 
     #[test]

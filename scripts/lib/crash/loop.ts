@@ -1,4 +1,4 @@
-// The kill -9 loop (RELIABILITY.md battery 1) and the SIGTERM-under-load check, shared by
+// The kill -9 loop (docs/reliability.md battery 1) and the SIGTERM-under-load check, shared by
 // __test__/crash.test.ts (short run) and scripts/crash-loop.ts (long runs).
 //
 // One iteration: (re)start the server on the same files, verify the recovered state against the
@@ -273,9 +273,9 @@ export interface ShutdownOptions {
   seed: number;
   dim?: number;
   writers?: number;
-  /** Writers run this long before SIGTERM. */
-  loadMs?: number;
-  /** SIGTERM to exit must take at most this long (default: the 10 s grace period + 2 s). */
+  /** SIGTERM is sent once the writers have this many acknowledged writes (and more in flight). */
+  ackedBeforeSignal?: number;
+  /** Give up on the process (SIGKILL, fail) when SIGTERM to exit takes longer than this: a hang guard. */
   exitBoundMs?: number;
   log?: (line: string) => void;
 }
@@ -292,7 +292,16 @@ export interface ShutdownSummary {
   height: number;
 }
 
-/** SIGTERM while writers run: exit 0 within the bound, every acknowledged write there after restart. */
+function ackedWrites(ledger: Ledger): number {
+  const c = ledger.counts;
+  return c.ackedInserts + c.ackedBatches + c.ackedDeletes + c.ackedSoftDeletes;
+}
+
+/**
+ * SIGTERM while writers run, then a restart on the same files verified against the ledger (a
+ * missing acknowledged write throws). The summary says how the process exited and whether it
+ * drained; exitMs is for reports (scripts/crash-loop.ts), not for assertions.
+ */
 export async function runGracefulShutdown(opts: ShutdownOptions): Promise<ShutdownSummary> {
   const dim = opts.dim ?? 8;
   const dir = mkdtempSync(join(tmpdir(), 'valori-sigterm-'));
@@ -305,7 +314,13 @@ export async function runGracefulShutdown(opts: ShutdownOptions): Promise<Shutdo
     const s = new ServerProcess(env);
     const { base } = await s.listening(15_000);
     const w = startWriters(base, ledger, opts.writers ?? 8, random);
-    await sleep(opts.loadMs ?? 400);
+    // Under load means: writes are being acknowledged (the writers keep more in flight).
+    const want = opts.ackedBeforeSignal ?? 50;
+    const loadDeadline = Date.now() + 30_000;
+    while (ackedWrites(ledger) < want) {
+      if (Date.now() > loadDeadline) throw new Error(`only ${ackedWrites(ledger)} of ${want} writes acknowledged within 30 s:\n${s.output().slice(-2000)}`);
+      await sleep(10);
+    }
     const t0 = performance.now();
     s.kill('SIGTERM');
     const bound = opts.exitBoundMs ?? 12_000;
@@ -317,7 +332,7 @@ export async function runGracefulShutdown(opts: ShutdownOptions): Promise<Shutdo
       throw new Error(`no exit within ${bound} ms of SIGTERM:\n${s.output().slice(-2000)}`);
     }
     await w.stop();
-    const acked = ledger.counts.ackedInserts + ledger.counts.ackedBatches + ledger.counts.ackedDeletes + ledger.counts.ackedSoftDeletes;
+    const acked = ackedWrites(ledger);
     const unanswered = ledger.open.length;
     const s2 = new ServerProcess(env);
     const { base: base2 } = await s2.listening(15_000);

@@ -86,7 +86,9 @@ export function registerSystemRoutes(ctx: RouteContext): void {
         // ?height=N answers from the ring of recent proofs, so replicas compare equal heights.
         const proof = await proofAt(kernel, replication.ring, parseHeightQuery(req.query.height));
         metrics.proofGenerated();
-        // No snapshot or WAL exists before issue 3, so their hashes are null rather than zeros.
+        // This route proves the in-memory state only; it hashes no snapshot or WAL file, so those
+        // fields are always null (never the original's zeros, which look like a real hash). The
+        // event log has its own proof, GET /v1/proof/event-log.
         res.json({ kernel_version: 1, snapshot_hash: null, wal_hash: null, final_state_hash: proof.hash, height: proof.height });
       },
     ],

@@ -14,11 +14,24 @@ pub(crate) fn exact_scan(
     live: &Bitset,
     filter: Option<&dyn Fn(u32) -> bool>,
 ) -> Vec<(i64, u32)> {
+    let rows = live.ones().filter_map(|id| src.vector(id).map(|v| (id, v)));
+    exact_rows(q, k, rows, filter)
+}
+
+/// The exact scan: the k nearest of `rows` (id, vector) by (dist, id). The
+/// only one in the kernel: the brute-force path without an index feeds it the
+/// record pool chunk by chunk, the indexes feed it their live set.
+pub fn exact_rows<'a>(
+    q: &[i32],
+    k: usize,
+    rows: impl Iterator<Item = (u32, &'a [i32])>,
+    filter: Option<&dyn Fn(u32) -> bool>,
+) -> Vec<(i64, u32)> {
+    let l2 = simd::kernels().l2;
     let mut top = TopK::new(k);
-    for id in live.ones() {
-        let Some(v) = src.vector(id) else { continue };
+    for (id, v) in rows {
         // A sequential scan streams every byte anyway: no early exit here.
-        let d = simd::l2(q, v);
+        let d = l2(q, v);
         // The filter is called only for candidates that would enter the top k.
         if top.admits(d, id) && filter.is_none_or(|f| f(id)) {
             top.push(d, id);

@@ -39,7 +39,7 @@ pub(crate) struct Hnsw {
 
 impl Hnsw {
     pub(crate) fn new(m: usize, ef_c: usize) -> Hnsw {
-        let m = m.clamp(2, 128);
+        let m = m.clamp(2, super::MAX_HNSW_M);
         Hnsw {
             m,
             m0: 2 * m,

@@ -253,7 +253,7 @@ mod tests {
             for c in 0..k {
                 assert_eq!(
                     out[c] as i64,
-                    crate::distance::l2_sq_scalar(&v, &rows[c * w..(c + 1) * w])
+                    crate::index::simd::l2_scalar(&v, &rows[c * w..(c + 1) * w])
                 );
             }
             let mut s = vec![0u64; k];

@@ -26,6 +26,7 @@ mod state;
 mod tests;
 mod topk;
 
+pub use flat::exact_rows;
 pub use simd::kernel_name;
 pub use state::Index;
 
@@ -72,6 +73,9 @@ impl QuantKind {
     }
 }
 
+/// Largest HNSW M the graph uses; a larger value is clamped to it.
+pub const MAX_HNSW_M: usize = 128;
+
 /// Build-time configuration. Fields that shape the stored structure (kind,
 /// quant, M, ef_construction, nlist, pq_m, train_min) must match when a saved
 /// index is decoded; the search defaults (ef_search, nprobe, rerank) need not.
@@ -79,7 +83,8 @@ impl QuantKind {
 pub struct IndexConfig {
     pub kind: IndexKind,
     pub quant: QuantKind,
-    /// HNSW links per node on upper layers (layer 0 keeps 2·M). Clamped to 2..=128. Default 16.
+    /// HNSW links per node on upper layers (layer 0 keeps 2·M). Clamped to
+    /// 2..=[`MAX_HNSW_M`] (VALORI_HNSW_M accepts the same range). Default 16.
     pub hnsw_m: usize,
     /// HNSW candidate list size while inserting. Default 100.
     pub hnsw_ef_construction: usize,
@@ -87,7 +92,8 @@ pub struct IndexConfig {
     pub hnsw_ef_search: usize,
     /// IVF lists; 0 = round(sqrt(N)) at each training. Default 0.
     pub ivf_nlist: usize,
-    /// IVF lists probed per query; 0 = max(1, nlist / 16). Default 0.
+    /// IVF lists probed per query; 0 = max(1, nlist / 16). Default 8, the
+    /// same as VALORI_IVF_NPROBE (the shell always passes its value).
     pub ivf_nprobe: usize,
     /// PQ subspaces (one byte each); 0 = ceil(dim / 8). Default 0.
     pub pq_m: usize,
@@ -124,7 +130,7 @@ impl Default for IndexConfig {
             hnsw_ef_construction: 100,
             hnsw_ef_search: 100,
             ivf_nlist: 0,
-            ivf_nprobe: 0,
+            ivf_nprobe: 8,
             pq_m: 0,
             rerank: 0,
             train_min: 0,

@@ -100,12 +100,12 @@ impl Index {
         if bytes.len() < 10 || &bytes[..4] != MAGIC {
             return Err(bad("magic"));
         }
-        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        let version = crate::bytes::u16_at(bytes, 4);
         if version != VERSION {
             return Err(IndexError::Version(version));
         }
         let (body, tail) = bytes.split_at(bytes.len() - 4);
-        if crc32c::crc32c(body) != u32::from_le_bytes(tail.try_into().unwrap()) {
+        if crc32c::crc32c(body) != crate::bytes::u32_at(tail, 0) {
             return Err(bad("checksum"));
         }
         let mut r = Reader::new(&body[6..]);

@@ -1,8 +1,13 @@
-//! Distance kernels used by the indexes, chosen once at run time.
+//! The distance kernels, chosen once at run time: the only SIMD dispatch in
+//! the kernel (exact scans, indexes and `stats().simd` all go through
+//! [`kernels`]).
 //!
-//! * exact squared L2 over Q16.16 (`i32` → `i64`): AVX-512F when present,
-//!   otherwise [`crate::distance::l2_sq`] (AVX2 or scalar). Integer addition is
-//!   associative, so every path returns the same bits.
+//! * exact squared L2 over Q16.16 (`i32` → `i64`): AVX-512F, AVX2 or scalar.
+//!   The result is `sum((a[i] - b[i])^2)` in raw units (2^32 per real unit
+//!   squared), exact and identical on every machine: inputs are bounded by
+//!   [`crate::fixed::max_abs_raw`] so every difference fits an `i32` and the
+//!   sum of squares an `i64`. Integer addition is associative, so every path
+//!   (each sums in its own order) returns the same bits.
 //! * SQ8 squared L2 over `u8` codes (`u64`): AVX-512BW, AVX2 or scalar.
 //!
 //! No global `target-cpu`: each SIMD body is a `#[target_feature]` function
@@ -35,7 +40,7 @@ pub(crate) fn kernels() -> &'static Kernels {
             }
             if std::is_x86_feature_detected!("avx2") {
                 return Kernels {
-                    l2: crate::distance::l2_sq,
+                    l2: x86::l2_avx2_entry,
                     l2_within: l2_within_chunked,
                     sq8: x86::sq8_avx2_entry,
                     name: "avx2",
@@ -43,7 +48,7 @@ pub(crate) fn kernels() -> &'static Kernels {
             }
         }
         Kernels {
-            l2: crate::distance::l2_sq_scalar,
+            l2: l2_scalar,
             l2_within: l2_within_chunked,
             sq8: sq8_scalar,
             name: "scalar",
@@ -51,7 +56,7 @@ pub(crate) fn kernels() -> &'static Kernels {
     })
 }
 
-/// Name of the index distance kernels in use (for /health and benchmarks).
+/// Name of the distance kernels in use (for /health, stats and benchmarks).
 pub fn kernel_name() -> &'static str {
     kernels().name
 }
@@ -89,6 +94,17 @@ fn l2_within_chunked(a: &[i32], b: &[i32], bound: i64) -> Option<i64> {
         }
     }
     Some(acc)
+}
+
+/// Portable exact squared L2: the oracle for the SIMD paths.
+pub(crate) fn l2_scalar(a: &[i32], b: &[i32]) -> i64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            let d = *x as i64 - *y as i64;
+            d * d
+        })
+        .sum()
 }
 
 /// Portable SQ8 distance: the oracle for the SIMD paths.
@@ -134,6 +150,9 @@ mod x86 {
 
     // The safe entries below are only installed in `Kernels` after the
     // matching CPU features were detected.
+    pub fn l2_avx2_entry(a: &[i32], b: &[i32]) -> i64 {
+        unsafe { l2_avx2(a, b) }
+    }
     pub fn l2_avx512_entry(a: &[i32], b: &[i32]) -> i64 {
         unsafe { l2_avx512(a, b) }
     }
@@ -157,6 +176,41 @@ mod x86 {
             .zip(b.chunks(SQ8_BLOCK))
             .map(|(x, y)| unsafe { sq8_avx2(x, y) })
             .sum()
+    }
+
+    /// 8 i32 differences per register, two registers per step; squared
+    /// into i64 with `vpmuldq` (even lanes, then odd lanes shifted down).
+    #[target_feature(enable = "avx2")]
+    unsafe fn l2_avx2(a: &[i32], b: &[i32]) -> i64 {
+        #[inline(always)]
+        unsafe fn sq(d: __m256i) -> __m256i {
+            let o = _mm256_srli_epi64::<32>(d);
+            _mm256_add_epi64(_mm256_mul_epi32(d, d), _mm256_mul_epi32(o, o))
+        }
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm256_setzero_si256();
+        let mut acc1 = _mm256_setzero_si256();
+        let mut i = 0;
+        while i + 16 <= n {
+            let d0 = _mm256_sub_epi32(
+                _mm256_loadu_si256(pa.add(i) as *const __m256i),
+                _mm256_loadu_si256(pb.add(i) as *const __m256i),
+            );
+            let d1 = _mm256_sub_epi32(
+                _mm256_loadu_si256(pa.add(i + 8) as *const __m256i),
+                _mm256_loadu_si256(pb.add(i + 8) as *const __m256i),
+            );
+            acc0 = _mm256_add_epi64(acc0, sq(d0));
+            acc1 = _mm256_add_epi64(acc1, sq(d1));
+            i += 16;
+        }
+        let mut lanes = [0i64; 4];
+        _mm256_storeu_si256(
+            lanes.as_mut_ptr() as *mut __m256i,
+            _mm256_add_epi64(acc0, acc1),
+        );
+        lanes.iter().sum::<i64>() + super::l2_scalar(&a[i..n], &b[i..n])
     }
 
     /// 16 i32 differences per register; `vpmuldq` squares the even lanes, a

@@ -7,7 +7,7 @@ use crate::index::rng::Rng;
 /// AVX-512 machine too.
 fn runnable() -> Vec<Kernels> {
     let mut v = vec![Kernels {
-        l2: crate::distance::l2_sq_scalar,
+        l2: l2_scalar,
         l2_within: l2_within_chunked,
         sq8: sq8_scalar,
         name: "scalar",
@@ -16,7 +16,7 @@ fn runnable() -> Vec<Kernels> {
     {
         if std::is_x86_feature_detected!("avx2") {
             v.push(Kernels {
-                l2: crate::distance::l2_sq,
+                l2: x86::l2_avx2_entry,
                 l2_within: l2_within_chunked,
                 sq8: x86::sq8_avx2_entry,
                 name: "avx2",
@@ -51,13 +51,13 @@ fn check_exact(l2: fn(&[i32], &[i32]) -> i64) {
             let b: Vec<i32> = (0..len).map(|_| v()).collect();
             assert_eq!(
                 l2(&a, &b),
-                crate::distance::l2_sq_scalar(&a, &b),
+                l2_scalar(&a, &b),
                 "len {len}"
             );
         }
         let m = bound as i32;
         let (a, b) = (vec![m; len], vec![-m; len]);
-        assert_eq!(l2(&a, &b), crate::distance::l2_sq_scalar(&a, &b));
+        assert_eq!(l2(&a, &b), l2_scalar(&a, &b));
     }
 }
 
@@ -74,7 +74,7 @@ fn check_within(l2_within: fn(&[i32], &[i32], i64) -> Option<i64>) {
         for _ in 0..50 {
             let a: Vec<i32> = (0..len).map(|_| r.below(1 << 20) as i32).collect();
             let b: Vec<i32> = (0..len).map(|_| r.below(1 << 20) as i32).collect();
-            let d = crate::distance::l2_sq_scalar(&a, &b);
+            let d = l2_scalar(&a, &b);
             for bound in [0, d / 3, d - 1, d, d + 1, i64::MAX] {
                 assert_eq!(
                     l2_within(&a, &b, bound),
@@ -102,4 +102,18 @@ fn check_sq8(k: &Kernels) {
     }
     let (a, b) = (vec![255u8; 140_001], vec![0u8; 140_001]);
     assert_eq!((k.sq8)(&a, &b), 140_001 * 65025);
+}
+
+#[test]
+fn exact_kernel_at_the_component_bound_does_not_overflow_at_large_dims() {
+    for k in runnable() {
+        for dim in [1usize, 3, 16, 384, 1536, 4096, 65536] {
+            let m = crate::fixed::max_abs_raw(dim);
+            let (a, b) = (vec![m; dim], vec![-m; dim]);
+            // Computed in i128, independently of every kernel under test.
+            let expect = (2 * m as i128).pow(2) * dim as i128;
+            assert!(expect <= i64::MAX as i128);
+            assert_eq!((k.l2)(&a, &b) as i128, expect, "{} dim {dim}", k.name);
+        }
+    }
 }

@@ -1,7 +1,10 @@
-//! One error type for the storage layer, with stable codes.
+//! One error type for the storage layer.
 //!
 //! Messages name the file and, where it matters to an operator, the byte
 //! offset, so that a refusal to start can be acted on without a debugger.
+//! `Display` is this layer's own sentence; the OS or decoder error under it is
+//! `source()`, and `error::with_causes` joins the two ("…; caused by: …")
+//! where the kernel turns a storage error into a `KernelError`.
 
 use std::fmt;
 use std::io;
@@ -9,8 +12,9 @@ use std::path::PathBuf;
 
 use super::snapshot::SnapshotError;
 
-/// Every failure of the storage layer. `code()` is stable and is what the
-/// binding maps to `err.code` / an HTTP status.
+/// Every failure of the storage layer. The kernel maps it to a
+/// `KernelError` (durable.rs `storage_err`); `code()` names the variant for
+/// this layer's own tests and is not what reaches JavaScript.
 #[derive(Debug)]
 pub enum StorageError {
     /// An I/O call failed. `op` names the call ("write", "sync_data", ...).
@@ -66,7 +70,7 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    /// Stable machine-readable code.
+    /// Machine-readable name of the variant (storage tests branch on it).
     pub fn code(&self) -> &'static str {
         match self {
             StorageError::Io { .. } => "STORAGE_IO",
@@ -103,8 +107,8 @@ pub(crate) fn io_at<'a>(
 impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StorageError::Io { op, path, source } => {
-                write!(f, "{op} failed on {}: {source}", path.display())
+            StorageError::Io { op, path, .. } => {
+                write!(f, "{op} failed on {}", path.display())
             }
             StorageError::DimMismatch {
                 path,
@@ -168,8 +172,8 @@ impl fmt::Display for StorageError {
             StorageError::ReaderStale => {
                 write!(f, "the event log was rewritten; open a new reader")
             }
-            StorageError::Snapshot { path, source } => {
-                write!(f, "snapshot {} is invalid: {source}", path.display())
+            StorageError::Snapshot { path, .. } => {
+                write!(f, "snapshot {} is invalid", path.display())
             }
         }
     }

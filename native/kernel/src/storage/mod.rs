@@ -14,7 +14,7 @@
 //! * [`snapshot`]: the VAL1 container with our kernel section header
 //!   (`docs/SNAPSHOT_FORMAT.md`) and the crash-safe snapshot store.
 //!
-//! Rules referenced as R1..R17 are in the project's RELIABILITY.md.
+//! Rules referenced as R1..R17 are in docs/reliability.md.
 
 pub mod error;
 pub mod log;

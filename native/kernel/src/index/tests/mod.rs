@@ -108,7 +108,7 @@ pub(crate) fn brute(src: &MemSource, q: &[i32], k: usize) -> Vec<(i64, u32)> {
     let mut all: Vec<(i64, u32)> = (0..src.slot_count())
         .filter_map(|id| {
             src.vector(id)
-                .map(|v| (crate::distance::l2_sq_scalar(q, v), id))
+                .map(|v| (crate::index::simd::l2_scalar(q, v), id))
         })
         .collect();
     all.sort();
@@ -145,7 +145,7 @@ pub(crate) fn check_exact_and_sorted(src: &MemSource, q: &[i32], got: &[(i64, u3
         let v = src.vector(*id).expect("a returned id is live");
         assert_eq!(
             *d,
-            crate::distance::l2_sq_scalar(q, v),
+            crate::index::simd::l2_scalar(q, v),
             "distance of {id} is exact"
         );
     }

@@ -2,6 +2,8 @@
 //! header and the entry frame. Pure functions over byte slices, so the
 //! decoders can be fuzzed without a file.
 
+use crate::bytes::{u32_at, u64_at};
+
 /// `"VALEVLOG"`: first 8 bytes of every event log.
 pub const LOG_MAGIC: [u8; 8] = *b"VALEVLOG";
 /// Format version written in the header.
@@ -65,16 +67,6 @@ pub enum HeaderError {
     UnsupportedVersion(u32),
     BadChecksum,
     BadBase,
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
 }
 
 impl LogHeader {

@@ -328,7 +328,7 @@ impl EventLog {
 
     fn poison(&mut self, op: &'static str, e: std::io::Error) -> StorageError {
         let err = StorageError::io(op, &self.path, e);
-        self.poisoned = Some(err.to_string());
+        self.poisoned = Some(crate::error::with_causes(&err));
         err
     }
 

@@ -240,7 +240,7 @@ impl EventLog {
             }
             Err((err, poison)) => {
                 if poison {
-                    self.poisoned = Some(err.to_string());
+                    self.poisoned = Some(crate::error::with_causes(&err));
                 }
                 Err(err)
             }

@@ -170,7 +170,7 @@ fn later_append_after(
     while p + (FRAME_OVERHEAD as u64) < file_len {
         // Cheap plausibility checks before spending a CRC on a candidate.
         let head = w.get(file, p, FRAME_HEAD_LEN)?;
-        let seq = u64::from_le_bytes(head[4..12].try_into().expect("8 bytes"));
+        let seq = crate::bytes::u64_at(head, 4);
         let plausible = match frame_size(head) {
             Ok(size) => p + size as u64 <= file_len && seq > committed_height && seq <= max_seq,
             Err(_) => false,

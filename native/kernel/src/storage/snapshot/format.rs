@@ -10,6 +10,7 @@
 
 use std::fmt;
 
+use crate::bytes::{u32_at, u64_at};
 use crate::storage::log::ChainHash;
 
 /// Container magic, as in the original format.
@@ -195,7 +196,7 @@ fn take_section<'a>(
         .checked_add(4)
         .filter(|&e| e <= b.len())
         .ok_or(truncated.clone())?;
-    let len = u32::from_le_bytes([b[*at], b[*at + 1], b[*at + 2], b[*at + 3]]) as usize;
+    let len = u32_at(b, *at) as usize;
     let end = len_end
         .checked_add(len)
         .filter(|&e| e <= b.len())
@@ -254,24 +255,22 @@ fn parse_header(h: &[u8]) -> Result<(SnapshotMeta, u64), SnapshotError> {
     if h[0..4] != KERNEL_MAGIC {
         return Err(SnapshotError::BadKernelMagic);
     }
-    let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-    let version = u32_at(4);
-    if version != KERNEL_VERSION || u32_at(8) as usize != KERNEL_HEADER_LEN {
+    let version = u32_at(h, 4);
+    if version != KERNEL_VERSION || u32_at(h, 8) as usize != KERNEL_HEADER_LEN {
         return Err(SnapshotError::UnsupportedVersion(version));
     }
-    if crc32c::crc32c(&h[..164]) != u32_at(164) {
+    if crc32c::crc32c(&h[..164]) != u32_at(h, 164) {
         return Err(SnapshotError::BadHeaderChecksum);
     }
-    let u64_at = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().expect("8 bytes"));
     let mut chain = [0u8; 32];
     chain.copy_from_slice(&h[24..56]);
     Ok((
         SnapshotMeta {
-            dim: u32_at(12),
-            height: u64_at(16),
+            dim: u32_at(h, 12),
+            height: u64_at(h, 16),
             chain,
         },
-        u64_at(56),
+        u64_at(h, 56),
     ))
 }
 

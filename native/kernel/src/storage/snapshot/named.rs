@@ -55,7 +55,7 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 fn storage(e: StorageError) -> KernelError {
-    KernelError::Io(e.to_string())
+    KernelError::Io(crate::error::with_causes(&e))
 }
 
 impl NamedSnapshots {

@@ -1,4 +1,4 @@
-//! Corruption battery (RELIABILITY.md battery 3): damage before the final
+//! Corruption battery (docs/reliability.md battery 3): damage before the final
 //! append is always refused as mid-log corruption, never read as a
 //! different payload; with the operator's consent the log is cut exactly
 //! before the damaged append; damage inside the final append removes that

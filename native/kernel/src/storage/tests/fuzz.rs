@@ -1,4 +1,4 @@
-//! Property and fuzz tests (RELIABILITY.md battery 5): the frame decoder,
+//! Property and fuzz tests (docs/reliability.md battery 5): the frame decoder,
 //! the header decoder, whole-log open plus replay, and the snapshot decoder
 //! take arbitrary bytes without panicking and without allocating from an
 //! unchecked length (checked with the allocation guard: no single

@@ -1,4 +1,4 @@
-//! I/O-error battery (RELIABILITY.md battery 4): the Nth call of a workload
+//! I/O-error battery (docs/reliability.md battery 4): the Nth call of a workload
 //! fails with EIO or ENOSPC, for every N. Then: no append succeeds after a
 //! failed write or sync (the log is poisoned, R13); a failed snapshot save
 //! leaves the log writable; after a restart, and after a power cut, every
@@ -140,10 +140,23 @@ fn a_failed_sync_poisons_even_though_a_retry_would_succeed() {
     fs.fail_call(1, Errno::Eio);
     let err = append_sizes(&mut log, &[10]).unwrap_err();
     assert_eq!(err.code(), "STORAGE_IO");
+    // The reason keeps the OS error under the failed call (the cause chain).
     assert!(
-        log.poisoned().unwrap().contains("sync_data"),
+        log.poisoned().unwrap().contains("sync_data failed on")
+            && log
+                .poisoned()
+                .unwrap()
+                .contains("; caused by: EIO (simulated)"),
         "{:?}",
         log.poisoned()
+    );
+    let kernel_err = crate::durable::storage_err(err);
+    assert_eq!(kernel_err.code(), "IO_ERROR");
+    assert!(
+        kernel_err
+            .to_string()
+            .ends_with("; caused by: EIO (simulated)"),
+        "{kernel_err}"
     );
     for _ in 0..3 {
         assert_eq!(

@@ -1,4 +1,4 @@
-//! Power-loss battery (RELIABILITY.md battery 2).
+//! Power-loss battery (docs/reliability.md battery 2).
 //!
 //! The workload of `power_loss_workload` runs once per crash point: after
 //! 0, 1, 2, ... mutating I/O calls the simulated power is cut. For each cut,
