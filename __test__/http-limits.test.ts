@@ -136,16 +136,28 @@ describe('request bodies (H2, L1)', () => {
     assert.throws(() => scanJson(Buffer.from('[1,2,3,4,5,6]'), limits), /more than 5 JSON values: test/);
   });
 
-  it('when bodies being parsed would exceed VALORI_MAX_PARSE_BYTES, then 503 SERVER_BUSY with Retry-After, and the budget comes back', async () => {
+  it('when body bytes held at once would exceed VALORI_MAX_PARSE_BYTES, then 503 SERVER_BUSY with Retry-After; declaring a large body without sending it holds nothing; the budget comes back', async () => {
     const port = Number(new URL(s.base).port);
-    // A request that declares 900 KiB and sends only part of it holds 900 KiB of the 1 MiB budget.
+    const padded = `{"query":[0,0,0,0],"k":1}${' '.repeat(200 * 1024)}`;
+    const search = () => request(s.base, '/search', { raw: padded, headers: { 'content-type': 'application/json' } });
+    const head = (length: number) =>
+      `POST /search HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+    // Declared but not sent: a slow client must not reserve the budget with a header alone.
+    const idle: Socket = connect(port, '127.0.0.1');
+    idle.on('error', () => undefined);
+    idle.write(head(900 * 1024));
+    for (let i = 0; i < 5; i++) {
+      const r = await search();
+      assert.equal(r.status, 200, `a declared but unsent body holds no budget: ${r.text}`);
+    }
+    idle.destroy();
+    // Sent but not finished: 900 KiB received of the 1 MiB budget are held until the request ends.
     const holder: Socket = connect(port, '127.0.0.1');
     holder.on('error', () => undefined);
-    holder.write(`POST /search HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${900 * 1024}\r\n\r\n{"query":[0,0,0,0],"k":1}`);
-    const padded = `{"query":[0,0,0,0],"k":1}${' '.repeat(200 * 1024)}`;
+    holder.write(head(1000 * 1024) + `{"query":[0,0,0,0],"k":1}${' '.repeat(900 * 1024)}`);
     let busy: Reply | undefined;
     for (let i = 0; i < 200 && busy === undefined; i++) {
-      const r = await request(s.base, '/search', { raw: padded, headers: { 'content-type': 'application/json' } });
+      const r = await search();
       if (r.status === 503) busy = r;
       else assert.equal(r.status, 200, r.text);
     }
@@ -155,7 +167,7 @@ describe('request bodies (H2, L1)', () => {
     holder.destroy();
     let ok: Reply | undefined;
     for (let i = 0; i < 200 && ok === undefined; i++) {
-      const r = await request(s.base, '/search', { raw: padded, headers: { 'content-type': 'application/json' } });
+      const r = await search();
       if (r.status === 200) ok = r;
     }
     assert.ok(ok, 'the budget is released when the holder goes away');

@@ -2,7 +2,8 @@
 //   415 unless the Content-Type is JSON (utf-8) and the body is not compressed (Content-Encoding
 //       is refused rather than inflated: a few hundred KB of gzip can expand to the byte limit),
 //   413 above the route's byte limit (Content-Length checked first, then every chunk),
-//   503 SERVER_BUSY when the bodies being parsed at once would exceed VALORI_MAX_PARSE_BYTES,
+//   503 SERVER_BUSY when the body bytes held at once (received, not declared) would exceed
+//       VALORI_MAX_PARSE_BYTES,
 //   400 when a linear pre-scan of the raw bytes finds the nesting too deep or too many
 //       arrays/objects/elements (JSON.parse turns `[{},{},...]` into ~21x its size in heap),
 // and only then JSON.parse.
@@ -110,8 +111,13 @@ function charsetOf(header: string): string | null {
   return m ? m[1].toLowerCase() : null;
 }
 
-/** Reads at most `max` bytes; rejects with a 413 as soon as more arrive. */
-function readBody(req: IncomingMessage, max: number, setting: string): Promise<Buffer> {
+/**
+ * Reads at most `max` bytes; rejects with a 413 as soon as more arrive. Every chunk is charged to
+ * the process-wide budget as it arrives (the caller releases `charged()` once parsing is over), so
+ * a client holds only what it actually sent: declaring a large Content-Length and trickling bytes
+ * cannot starve other requests of the budget.
+ */
+function readBody(req: IncomingMessage, max: number, setting: string, budget: ParseBudget, charge: { bytes: number }): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -130,6 +136,13 @@ function readBody(req: IncomingMessage, max: number, setting: string): Promise<B
         reject(tooLarge(max, setting));
         return;
       }
+      if (!budget.tryTake(chunk.length)) {
+        cleanup();
+        req.pause();
+        reject(busy(budget));
+        return;
+      }
+      charge.bytes += chunk.length;
       chunks.push(chunk);
     };
     const onEnd = (): void => {
@@ -155,6 +168,13 @@ function tooLarge(max: number, setting: string): AppError {
   return new AppError('PAYLOAD_TOO_LARGE', `request body is larger than ${max} bytes (${setting})`, { Connection: 'close' });
 }
 
+function busy(budget: ParseBudget): AppError {
+  return new AppError('SERVER_BUSY', `too many request bodies are being read and parsed at once (VALORI_MAX_PARSE_BYTES = ${budget.max} bytes): retry shortly`, {
+    'Retry-After': '1',
+    Connection: 'close',
+  });
+}
+
 /** The route's JSON body middleware: checks, bounded read, pre-scan, parse into req.body. */
 export function jsonBody(limits: BodyLimits, budget: ParseBudget): RequestHandler[] {
   const parse: RequestHandler = (req, _res, next) => {
@@ -178,24 +198,20 @@ export function jsonBody(limits: BodyLimits, budget: ParseBudget): RequestHandle
       next(tooLarge(limits.maxBytes, limits.bytesSetting));
       return;
     }
-    // Chunked bodies reserve the route's whole limit: their size is known only at the end.
-    const reserved = declared ?? limits.maxBytes;
-    if (!budget.tryTake(reserved)) {
-      next(
-        new AppError('SERVER_BUSY', `too many request bodies are being parsed at once (VALORI_MAX_PARSE_BYTES = ${budget.max} bytes): retry shortly`, {
-          'Retry-After': '1',
-          Connection: 'close',
-        }),
-      );
+    // A declared body that cannot fit next to what is held now is refused before it is read;
+    // the budget itself is charged by bytes received (readBody), never by declarations.
+    if (declared !== null && budget.inUse + declared > budget.max) {
+      next(busy(budget));
       return;
     }
-    readBody(req, limits.maxBytes, limits.bytesSetting)
+    const charge = { bytes: 0 };
+    readBody(req, limits.maxBytes, limits.bytesSetting, budget, charge)
       .then((buf) => {
         (req as Request).body = parseJson(buf, limits);
         next();
       })
       .catch(next)
-      .finally(() => budget.release(reserved));
+      .finally(() => budget.release(charge.bytes));
   };
   return [parse];
 }

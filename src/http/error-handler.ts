@@ -43,10 +43,17 @@ function toAppError(err: unknown, limitBytes: number): AppError {
   return new AppError('INTERNAL', 'internal server error', {}, err);
 }
 
+/** 5xx answers the node gives on purpose (load shedding, read-only, full pools). */
+const SHED_CODES: ReadonlySet<string> = new Set(['SERVER_BUSY', 'READ_ONLY', 'CAPACITY_EXCEEDED']);
+
 export function errorMapper(logger: Logger, limitBytes: number): ErrorRequestHandler {
   return (err, req, res, next) => {
     const appError = toAppError(err, limitBytes);
-    if (appError.status >= 500) {
+    if (SHED_CODES.has(appError.code)) {
+      // A deliberate refusal under load or in a known state, not a fault: one line, no stack, so a
+      // flood of them cannot flood the log with traces.
+      logger.warn('request refused', { requestId: res.locals.requestId, method: req.method, path: req.path, code: appError.code });
+    } else if (appError.status >= 500) {
       const cause = appError.cause ?? err;
       logger.error('request failed', {
         requestId: res.locals.requestId,
