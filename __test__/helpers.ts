@@ -1,11 +1,11 @@
-// Shared test plumbing: the real app in-process on 127.0.0.1:0 and a small fetch wrapper.
+// Shared test plumbing: the real server in-process on 127.0.0.1:0, through the same composition
+// root as the process (src/valori.ts), and a small fetch wrapper.
 import { Writable } from 'node:stream';
-import { createApp } from '../src/app';
 import { loadConfig, type Config } from '../src/config';
-import { Kernel } from '../src/kernel/kernel';
+import type { Kernel } from '../src/kernel/kernel';
 import { createLogger } from '../src/log';
-import { createMetrics } from '../src/metrics';
-import { createHttpServer, serverLimits } from '../src/server';
+import type { Replication } from '../src/replication/runtime';
+import { openValori } from '../src/valori';
 import type { Express } from 'express';
 
 export interface TestServer {
@@ -13,8 +13,11 @@ export interface TestServer {
   app: Express;
   config: Config;
   kernel: Kernel;
+  /** Proof ring, event streams and, with VALORI_FOLLOWER_OF, the follower. */
+  replication: Replication;
   /** Every log line written so far (JSON, debug level). */
   logs: string[];
+  /** Stops as the process does on SIGTERM: replication, server, final snapshot (when configured), kernel close. */
   stop(): Promise<void>;
 }
 
@@ -29,12 +32,14 @@ export async function startServer(env: Record<string, string> = {}, withKernel?:
     },
   });
   const logger = createLogger({ level: 'debug', format: 'json', stream });
-  const kernel = withKernel ? withKernel(config) : await Kernel.open(config);
-  const metrics = createMetrics(() => kernel.stats());
-  const app = createApp({ config, kernel, logger, metrics });
-  const server = createHttpServer(app, { host: '127.0.0.1', port: 0 }, serverLimits(config));
-  const address = await server.start();
-  return { base: `http://127.0.0.1:${address.port}`, app, config, kernel, logs, stop: () => server.stop() };
+  const valori = await openValori({ ...config, bind: { host: '127.0.0.1', port: 0 } }, { logger, openKernel: withKernel });
+  try {
+    const address = await valori.start();
+    return { base: `http://127.0.0.1:${address.port}`, app: valori.app, config, kernel: valori.kernel, replication: valori.replication, logs, stop: () => valori.stop() };
+  } catch (err) {
+    await valori.stop();
+    throw err;
+  }
 }
 
 export interface Reply {

@@ -8,14 +8,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createApp } from '../src/app';
-import { loadConfig } from '../src/config';
-import { Kernel } from '../src/kernel/kernel';
-import { createLogger } from '../src/log';
-import { createMetrics } from '../src/metrics';
 import { backoffDelay } from '../src/replication/backoff';
-import { Replication } from '../src/replication/runtime';
-import { createHttpServer } from '../src/server';
 import { isErrorEnvelope, request, startServer, vector, type TestServer } from './helpers';
 
 interface Message {
@@ -232,13 +225,9 @@ describe('GET /v1/replication/events (SSE)', () => {
 describe('replication stream backpressure', () => {
   it('when a reader stops reading, then the leader buffers about one batch for it (not the backlog), and the reader still gets every event in order afterwards', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'valori-bp-'));
-    const config = loadConfig({ VALORI_DIM: '4', VALORI_MAX_RECORDS: '2000000', VALORI_EVENT_LOG_PATH: join(dir, 'events.log') });
-    const kernel = await Kernel.open(config);
-    const logger = createLogger({ level: 'silent', format: 'json' });
-    const metrics = createMetrics(() => kernel.stats());
-    const replication = new Replication({ config, kernel, logger, metrics });
-    const server = createHttpServer(createApp({ config, kernel, logger, metrics, replication }), { host: '127.0.0.1', port: 0 });
-    const { port } = await server.start();
+    const s = await startServer({ VALORI_DIM: '4', VALORI_MAX_RECORDS: '2000000', VALORI_EVENT_LOG_PATH: join(dir, 'events.log') });
+    const { kernel, replication } = s;
+    const port = Number(new URL(s.base).port);
     const socket = connect(port, '127.0.0.1');
     try {
       // 120 events of 10,000 x 4 floats: ~19 MB of payload, ~26 MB of base64 on the wire.
@@ -283,9 +272,7 @@ describe('replication stream backpressure', () => {
       assert.deepEqual(ids, Array.from({ length: EVENTS }, (_, i) => i + 1));
     } finally {
       socket.destroy();
-      await replication.stop();
-      await server.stop();
-      kernel.close();
+      await s.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -10,38 +10,6 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class Kernel {
-  /**
-   * Write a snapshot atomically to the snapshot path, or with `name` a
-   * named snapshot in `<snapshot dir>/snapshots/` (a strict name pattern;
-   * never a file the node keeps itself).
-   */
-  saveSnapshot(name?: string | undefined | null): Promise<SnapshotResult>
-  /** The current durable state as VAL1 bytes. */
-  snapshotBytes(): Promise<Buffer>
-  /** Bytes of the named snapshot `name` (see `saveSnapshot`). */
-  readSnapshotFile(name: string): Promise<Buffer>
-  /**
-   * Replace the state with a VAL1 snapshot (validated first). Resolves
-   * with the new height. `bootstrap` keeps the snapshot's own height
-   * (follower bootstrap); otherwise the restore is the next height.
-   */
-  restoreSnapshot(bytes: Buffer, bootstrap: boolean): Promise<number>
-  /**
-   * Drop the event-log prefix covered by the newest durable snapshot;
-   * resolves with the log's new base sequence number.
-   */
-  trimLog(): Promise<number>
-  /**
-   * Rebuild/retrain the search index from the current records off the JS
-   * thread (writes wait meanwhile). Resolves false when there is no index.
-   */
-  buildIndex(): Promise<boolean>
-  /** Event-log chain hash, height and counts; null without an event log. */
-  logProof(): LogProofResult | null
-  /** The last snapshot written by this process, if any. */
-  lastSnapshot(): SnapshotResult | null
-  /** What recovery did at open. */
-  recovery(): RecoveryInfo
   /** In-memory kernel (no persistence); for durable storage use `openKernel`. */
   constructor(options: KernelOptions)
   /** Pool counts and flags; O(1). */
@@ -82,8 +50,44 @@ export declare class Kernel {
   search(query: Float32Array, k: number, options?: SearchOptions | undefined | null): Promise<Array<SearchHit>>
   /** BLAKE3 of the canonical state encoding, 64 lowercase hex characters. */
   stateHash(): Promise<string>
-  /** Stop accepting writes and wait for queued ones to finish. */
+  /**
+   * Refuse every later call with code CLOSED and wait for the writes the
+   * committer already holds to finish (a write still being converted is
+   * refused with CLOSED). Closing again is a no-op.
+   */
   close(): void
+  /**
+   * Write a snapshot atomically to the snapshot path, or with `name` a
+   * named snapshot in `<snapshot dir>/snapshots/` (a strict name pattern;
+   * never a file the node keeps itself).
+   */
+  saveSnapshot(name?: string | undefined | null): Promise<SnapshotResult>
+  /** The current durable state as VAL1 bytes. */
+  snapshotBytes(): Promise<Buffer>
+  /** Bytes of the named snapshot `name` (see `saveSnapshot`). */
+  readSnapshotFile(name: string): Promise<Buffer>
+  /**
+   * Replace the state with a VAL1 snapshot (validated first). Resolves
+   * with the new height. `bootstrap` keeps the snapshot's own height
+   * (follower bootstrap); otherwise the restore is the next height.
+   */
+  restoreSnapshot(bytes: Buffer, bootstrap: boolean): Promise<number>
+  /**
+   * Drop the event-log prefix covered by the newest durable snapshot;
+   * resolves with the log's new base sequence number.
+   */
+  trimLog(): Promise<number>
+  /**
+   * Rebuild/retrain the search index from the current records off the JS
+   * thread (writes wait meanwhile). Resolves false when there is no index.
+   */
+  buildIndex(): Promise<boolean>
+  /** Event-log chain hash, height and counts; null without an event log. */
+  logProof(): LogProofResult | null
+  /** The last snapshot written by this process, if any. */
+  lastSnapshot(): SnapshotResult | null
+  /** What recovery did at open. */
+  recovery(): RecoveryInfo
   /**
    * Committed events from `fromSeq` (inclusive), at most `maxEvents` and
    * about `maxBytes` of payload. Rejects with code BOOTSTRAP_REQUIRED when

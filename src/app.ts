@@ -8,28 +8,30 @@ import { authenticate } from './http/auth';
 import { batchBodyLimits, bodyLimits, jsonBody, ParseBudget } from './http/body';
 import { errorMapper, notFound } from './http/error-handler';
 import { requestContext } from './http/request-context';
-import type { RouteContext } from './http/routes/context';
-import { registerGraphRoutes } from './http/routes/graph';
-import { registerKeyRoutes } from './http/routes/keys';
-import { registerMemoryRoutes } from './http/routes/memory';
-import { registerRecordRoutes } from './http/routes/records';
-import { registerReplicationRoutes } from './http/routes/replication';
-import { registerSnapshotRoutes } from './http/routes/snapshot';
-import { registerSystemRoutes } from './http/routes/system';
+import { mountRoutes, type RouteContext } from './http/routes/context';
+import { eventLogRoutes } from './http/routes/event-log';
+import { graphRoutes } from './http/routes/graph';
+import { indexBuildRoutes } from './http/routes/index-build';
+import { keyRoutes } from './http/routes/keys';
+import { memoryRoutes } from './http/routes/memory';
+import { recordRoutes } from './http/routes/records';
+import { replicationRoutes } from './http/routes/replication';
+import { snapshotRoutes } from './http/routes/snapshot';
+import { systemRoutes } from './http/routes/system';
 import { compileValidators, schemaLimits } from './http/schemas';
 import type { Kernel } from './kernel/kernel';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
 import { redirectWritesToLeader } from './replication/read-only';
-import { Replication } from './replication/runtime';
+import type { Replication } from './replication/runtime';
 
 export interface AppDeps {
   config: Config;
   kernel: Kernel;
   logger: Logger;
   metrics: Metrics;
-  /** main.ts passes the one it starts and stops; tests get a fresh one (its follower never starts). */
-  replication?: Replication;
+  /** The one the composition root (valori.ts) starts and stops. */
+  replication: Replication;
 }
 
 /** The two JSON body parsers, sharing one parse budget per app (VALORI_MAX_PARSE_BYTES). */
@@ -57,21 +59,26 @@ export function createApp(deps: AppDeps): Express {
   if (config.followerOf !== null) app.use(redirectWritesToLeader(config.followerOf));
 
   const ctx: RouteContext = {
-    app,
     config,
     kernel,
     metrics,
-    replication: deps.replication ?? new Replication({ config, kernel, logger, metrics }),
+    replication: deps.replication,
     validators: compileValidators(schemaLimits(config)),
     ...jsonParsers(config),
   };
-  registerSystemRoutes(ctx);
-  registerRecordRoutes(ctx);
-  registerGraphRoutes(ctx);
-  registerMemoryRoutes(ctx);
-  registerSnapshotRoutes(ctx);
-  registerReplicationRoutes(ctx);
-  registerKeyRoutes(ctx, keys, logger);
+  // Every route of the table (src/api/routes.ts), each with its handlers from the file named for it.
+  mountRoutes(
+    app,
+    systemRoutes(ctx),
+    recordRoutes(ctx),
+    graphRoutes(ctx),
+    memoryRoutes(ctx),
+    snapshotRoutes(ctx),
+    eventLogRoutes(ctx),
+    indexBuildRoutes(ctx),
+    replicationRoutes(ctx),
+    keyRoutes(ctx, keys, logger),
+  );
 
   app.use(notFound);
   app.use(errorMapper(logger, config.maxBodyBytes));

@@ -1,14 +1,11 @@
 #!/usr/bin/env node
-// Process entry: config -> logger -> kernel -> app -> listen. Prints `Listening on HOST:PORT`
-// when ready (the deployment guide's readiness line); SIGTERM/SIGINT close the server, exit 0.
-import { createApp } from './app';
+// Process entry: config -> logger -> the composition root (valori.ts: kernel, app, scheduler,
+// replication, server) -> listen. Prints `Listening on HOST:PORT` when ready (the deployment
+// guide's readiness line); SIGTERM/SIGINT stop everything in order, exit 0.
 import { ConfigError, configHelp, loadConfig, type Config } from './config';
-import { Kernel } from './kernel/kernel';
 import { createLogger } from './log';
-import { createMetrics } from './metrics';
-import { createHttpServer, formatAddress, serverLimits } from './server';
-import { startSnapshotScheduler } from './jobs/snapshots';
-import { Replication } from './replication/runtime';
+import { formatAddress } from './server';
+import { openValori, RecoveryError, type Valori } from './valori';
 
 // How long a shutdown may wait for in-flight requests before the process exits anyway.
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -31,31 +28,17 @@ async function main(): Promise<void> {
 
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
 
-  let kernel: Kernel;
+  let valori: Valori;
   try {
-    kernel = await Kernel.open(config);
+    valori = await openValori(config, { logger });
   } catch (err) {
     // One clear line: a dim mismatch, mid-log corruption or an unreadable file stops the node.
-    process.stderr.write(`valori-node: cannot recover state: ${(err as Error).message}\n`);
-    process.exit(1);
+    if (err instanceof RecoveryError) {
+      process.stderr.write(`valori-node: cannot recover state: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
   }
-  const recovery = kernel.recovery();
-  for (const w of recovery.warnings) logger.warn(`recovery: ${w}`);
-  for (const e of recovery.errors) logger.error(`recovery: ${e}`);
-  const stats = kernel.stats();
-  logger.info(
-    `recovered from ${recovery.source}: height ${recovery.height}` +
-      (recovery.snapshotHeight != null ? `, snapshot at ${recovery.snapshotHeight}` : '') +
-      `, ${recovery.replayed} events replayed in ${recovery.seconds.toFixed(3)} s (persistence: ${stats.persistence}, records: ${stats.records.live})`,
-  );
-  const metrics = createMetrics(() => kernel.stats());
-  metrics.observeReplay(recovery.seconds);
-  kernel.onCommit((seconds) => metrics.observeCommit(seconds));
-  const snapshots = startSnapshotScheduler(kernel, config.snapshotPath === null ? null : config.snapshotIntervalSecs, logger, metrics);
-  // Proof ring, leader event streams and, with VALORI_FOLLOWER_OF, the follower loop.
-  const replication = new Replication({ config, kernel, logger, metrics });
-  const app = createApp({ config, kernel, logger, metrics, replication });
-  const server = createHttpServer(app, config.bind, serverLimits(config));
 
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -66,19 +49,8 @@ async function main(): Promise<void> {
       logger.warn('shutdown grace period elapsed, exiting with requests still open');
       process.exit(0);
     }, SHUTDOWN_GRACE_MS).unref();
-    // Replication first: open event streams end (so the server can close), and the follower
-    // stops streaming and lets its in-flight applies commit before the kernel closes.
-    replication
-      .stop()
-      .then(() => server.stop())
-      .then(async () => {
-        // After the socket: in-flight requests have been answered. Then an optional final
-        // snapshot (bounds the next start-up's replay), then queued writes drain and the log closes.
-        await snapshots.stop();
-        if (config.snapshotPath !== null && config.snapshotOnShutdown) await snapshots.runNow('shutdown');
-        kernel.close();
-      })
-      .then(
+    // The order (replication, server, final snapshot, kernel) is the composition root's (valori.ts).
+    valori.stop().then(
       () => {
         logger.info('shutdown complete');
         process.exit(0);
@@ -93,10 +65,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   try {
-    const address = await server.start();
-    logger.info(`Listening on ${formatAddress(config.bind.host, address.port)}`);
-    // After listening, so /v1/replication/state already answers while the follower connects.
-    replication.start();
+    // Logs the readiness line `Listening on HOST:PORT`, then starts replication.
+    await valori.start();
   } catch (err) {
     logger.error(`cannot listen on ${formatAddress(config.bind.host, config.bind.port)}: ${(err as Error).message}`);
     process.exit(1);

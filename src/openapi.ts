@@ -1,93 +1,29 @@
-// The OpenAPI 3.0 document served at GET /openapi.json. Request bodies are the very schemas the
+// The OpenAPI 3.0 document served at GET /openapi.json, one operation per entry of the route table
+// (src/api/routes.ts). Request bodies are the very schemas the
 // routes validate with (http/schemas.ts), response bodies come from http/response-schemas.ts, and
 // error statuses list the stable codes from the one code -> status table (http/errors.ts).
 // __test__/openapi.test.ts fails when a registered route is missing here, or when an example in
 // docs/api-reference.md does not validate against this document.
 import { KEY_REQUEST_SCHEMAS, KEY_RESPONSE_SCHEMAS, type KeyResponseName } from './auth/key-schemas';
-import { routeAccess } from './auth/scopes';
+import { ROUTES, type Reply, type RouteSpec, type Tag } from './api/routes';
 import { STATUS_BY_CODE } from './http/errors';
 import { RESPONSE_SCHEMAS, type ResponseSchemaName } from './http/response-schemas';
 import { requestSchemas, type RequestSchemas, type SchemaLimits } from './http/schemas';
 
 type Json = Record<string, unknown>;
-type Tag = 'System' | 'Records' | 'Graph' | 'Memory' | 'Durability' | 'Replication' | 'Indexes' | 'Keys';
-type Reply = ResponseSchemaName | KeyResponseName | 'text' | 'metrics' | 'binary' | 'openapi' | 'events';
+type Operation = RouteSpec;
 
-interface Operation {
-  method: 'get' | 'post' | 'delete';
-  /** Express pattern, as registered (e.g. /graph/node/:id). */
-  path: string;
-  id: string;
-  tag: Tag;
-  summary: string;
-  /** JSON request body (a request schema), or raw bytes. */
-  body?: keyof RequestSchemas | keyof typeof KEY_REQUEST_SCHEMAS | 'binary';
-  /** Query parameters, one per property of this request schema. */
-  query?: keyof RequestSchemas;
-  /** Parameters the route parses itself (not through a request schema). */
-  params?: Json[];
-  /** Changes the state: refused by followers (307 to the leader) and by read-only nodes (503). */
-  write?: true;
-  ok: Reply;
-  /** Statuses besides those every operation gets (401 when protected, 500), JSON bodies get (400, 413, 415) and writes get. */
-  errors?: number[];
-  /** Answers with the same body as 200 under this status (GET /health: 503 when a pool is full). */
-  alsoOk?: number;
-}
+// The route table names schemas by string (it must not import server code, the client ships it):
+// this fails to compile when a name there has no schema here.
+type OkName = ResponseSchemaName | KeyResponseName | 'text' | 'metrics' | 'binary' | 'openapi' | 'events';
+type BodyName = keyof RequestSchemas | keyof typeof KEY_REQUEST_SCHEMAS | 'binary';
+void (ROUTES satisfies readonly { ok: OkName; body?: BodyName; query?: keyof RequestSchemas }[]);
 
 /** The status of a code, or undefined for a code this build does not have. */
 const statusOf = (code: string): number | undefined => (STATUS_BY_CODE as Readonly<Record<string, number>>)[code];
 
 /** READ_ONLY (a node after a failed fsync) and NOT_LEADER (a follower, with Location). */
 const WRITE_STATUSES = ['READ_ONLY', 'NOT_LEADER'].map(statusOf).filter((s): s is number => s !== undefined);
-
-const HEIGHT = { type: 'integer', minimum: 0, maximum: 999_999_999_999_999 } as const;
-
-const OPERATIONS: readonly Operation[] = [
-  { method: 'get', path: '/health', id: 'health', tag: 'System', summary: 'Liveness and pool capacity', ok: 'Health', alsoOk: 503 },
-  { method: 'get', path: '/metrics', id: 'metrics', tag: 'System', summary: 'Prometheus metrics', ok: 'metrics' },
-  { method: 'get', path: '/version', id: 'version', tag: 'System', summary: 'Server version (plain text)', ok: 'text' },
-  { method: 'get', path: '/openapi.json', id: 'openapi', tag: 'System', summary: 'This OpenAPI document', ok: 'openapi' },
-  {
-    method: 'get', path: '/v1/proof/state', id: 'proofState', tag: 'System', summary: 'BLAKE3 hash of the whole state', ok: 'ProofState', errors: [400, 404],
-    params: [{ name: 'height', in: 'query', required: false, schema: HEIGHT, description: 'A past height this node remembers a proof for; default: now.' }],
-  },
-  { method: 'post', path: '/records', id: 'insertRecord', tag: 'Records', summary: 'Insert one vector', body: 'insertRecord', ok: 'InsertRecordResult', write: true, errors: [507] },
-  { method: 'post', path: '/v1/vectors/batch_insert', id: 'batchInsert', tag: 'Records', summary: 'Insert many vectors atomically', body: 'batchInsert', ok: 'BatchInsertResult', write: true, errors: [507] },
-  { method: 'post', path: '/v1/memory/insert_batch', id: 'memoryInsertBatch', tag: 'Records', summary: 'Alias of /v1/vectors/batch_insert', body: 'batchInsert', ok: 'BatchInsertResult', write: true, errors: [507] },
-  { method: 'post', path: '/search', id: 'search', tag: 'Records', summary: 'k nearest live records by squared L2', body: 'search', ok: 'SearchResult' },
-  { method: 'post', path: '/v1/delete', id: 'deleteRecord', tag: 'Records', summary: 'Hard-delete a record (frees its slot)', body: 'id', ok: 'Success', write: true, errors: [404] },
-  { method: 'post', path: '/v1/soft-delete', id: 'softDeleteRecord', tag: 'Records', summary: 'Soft-delete (tombstone) a record', body: 'id', ok: 'Success', write: true, errors: [404] },
-  { method: 'post', path: '/graph/node', id: 'createNode', tag: 'Graph', summary: 'Create a node', body: 'createNode', ok: 'CreateNodeResult', write: true, errors: [404, 507] },
-  { method: 'get', path: '/graph/node/:id', id: 'getNode', tag: 'Graph', summary: 'Read a node', ok: 'GraphNode', errors: [400, 404] },
-  { method: 'post', path: '/graph/edge', id: 'createEdge', tag: 'Graph', summary: 'Create a directed edge', body: 'createEdge', ok: 'CreateEdgeResult', write: true, errors: [404, 507] },
-  { method: 'get', path: '/graph/edges/:id', id: 'listEdges', tag: 'Graph', summary: "A node's outgoing edges, newest first", ok: 'EdgeList', errors: [400, 404] },
-  { method: 'post', path: '/v1/memory/upsert_vector', id: 'upsertMemory', tag: 'Memory', summary: 'Store a memory: record, document and chunk nodes, edge, metadata (atomic)', body: 'upsertVector', ok: 'UpsertVectorResult', write: true, errors: [404, 507] },
-  { method: 'post', path: '/v1/memory/search_vector', id: 'searchMemory', tag: 'Memory', summary: 'Search, with memory ids and metadata', body: 'memorySearch', ok: 'MemorySearchResult' },
-  { method: 'post', path: '/v1/memory/meta/set', id: 'setMetadata', tag: 'Memory', summary: 'Store JSON metadata under a key', body: 'metaSet', ok: 'Success', write: true },
-  { method: 'get', path: '/v1/memory/meta/get', id: 'getMetadata', tag: 'Memory', summary: 'Read the metadata under a key (null when unset)', query: 'metaGet', ok: 'MetaGetResult', errors: [400] },
-  { method: 'post', path: '/v1/snapshot/save', id: 'saveSnapshot', tag: 'Durability', summary: 'Write the main snapshot, or a named one', body: 'snapshotSave', ok: 'SnapshotSaveResult', errors: [507] },
-  { method: 'get', path: '/v1/snapshot/download', id: 'downloadSnapshot', tag: 'Durability', summary: 'The current state as snapshot bytes', ok: 'binary', errors: [429] },
-  { method: 'post', path: '/v1/snapshot/upload', id: 'uploadSnapshot', tag: 'Durability', summary: 'Replace the state with uploaded snapshot bytes', body: 'binary', ok: 'SnapshotRestoreResult', write: true, errors: [400, 413, 415, 429] },
-  { method: 'post', path: '/v1/snapshot/restore', id: 'restoreSnapshot', tag: 'Durability', summary: 'Replace the state with a named snapshot', body: 'snapshotRestore', ok: 'SnapshotRestoreResult', write: true, errors: [404, 429] },
-  { method: 'get', path: '/v1/proof/event-log', id: 'proofEventLog', tag: 'Durability', summary: 'Hash chain over the event log', ok: 'EventLogProof', errors: [400] },
-  { method: 'post', path: '/v1/index/build', id: 'buildIndex', tag: 'Indexes', summary: 'Rebuild or retrain the search index from the current records', ok: 'IndexBuildResult', errors: [429] },
-  { method: 'post', path: '/v1/event-log/trim', id: 'trimEventLog', tag: 'Durability', summary: 'Drop the log prefix the newest snapshot covers', ok: 'EventLogTrimResult', errors: [400] },
-  {
-    method: 'get', path: '/v1/replication/events', id: 'replicationEvents', tag: 'Replication', summary: 'Committed events as a server-sent event stream (leader)', ok: 'events', errors: [400, 410, 429],
-    params: [
-      { name: 'from', in: 'query', required: false, schema: { ...HEIGHT, minimum: 1 }, description: 'First sequence number wanted; default 1.' },
-      { name: 'Last-Event-ID', in: 'header', required: false, schema: HEIGHT, description: 'Resume after this sequence number (wins over from).' },
-    ],
-  },
-  { method: 'post', path: '/v1/keys', id: 'createKey', tag: 'Keys', summary: 'Create an API key; the answer holds its token, shown once', body: 'createKey', ok: 'ApiKeyCreated', errors: [507] },
-  { method: 'get', path: '/v1/keys', id: 'listKeys', tag: 'Keys', summary: 'API keys, masked (never a token or hash)', ok: 'ApiKeyList' },
-  {
-    method: 'delete', path: '/v1/keys/:id', id: 'revokeKey', tag: 'Keys', summary: 'Revoke an API key created through the API', ok: 'ApiKeyRevoked', errors: [400, 404],
-    params: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 64 }, description: 'The key id from GET /v1/keys.' }],
-  },
-  { method: 'get', path: '/v1/replication/state', id: 'replicationState', tag: 'Replication', summary: "This node's role, height and, on a follower, its sync status", ok: 'ReplicationState' },
-];
 
 /** JSON Schema 2020-style `type: [T, 'null']` is not OpenAPI 3.0: rewrite it as `nullable`. */
 function toOas30(schema: unknown): unknown {
@@ -121,7 +57,7 @@ function errorResponse(status: number): Json {
   return out;
 }
 
-function okResponse(reply: Reply): Json {
+function okResponse(reply: Reply | OkName): Json {
   switch (reply) {
     case 'text':
       return { description: 'OK', content: { 'text/plain': { schema: { type: 'string' } } } };
@@ -142,8 +78,8 @@ function okResponse(reply: Reply): Json {
 const GUARD_STATUSES = ['MISDIRECTED_REQUEST', 'FORBIDDEN'].map(statusOf).filter((s): s is number => s !== undefined);
 
 function operation(op: Operation, schemas: RequestSchemas, idSchema: unknown): Json {
-  // The scope comes from the one route table (auth/scopes.ts), as it does for the route itself.
-  const access = routeAccess(op.method, op.path);
+  // The scope the route is mounted behind (src/api/routes.ts).
+  const access = op.access;
   const isPublic = access === 'public';
   const responses: Json = { 200: okResponse(op.ok) };
   if (op.alsoOk !== undefined) responses[op.alsoOk] = { ...okResponse(op.ok), description: `Same body as 200 (status "full")` };
@@ -162,7 +98,7 @@ function operation(op: Operation, schemas: RequestSchemas, idSchema: unknown): J
     schema: idSchema,
   }));
   if (op.query !== undefined) {
-    const q = schemas[op.query] as { required?: readonly string[]; properties: Json };
+    const q = schemas[op.query as keyof RequestSchemas] as { required?: readonly string[]; properties: Json };
     for (const [name, schema] of Object.entries(q.properties)) {
       parameters.push({ name, in: 'query', required: q.required?.includes(name) ?? false, schema: toOas30(schema) });
     }
@@ -199,7 +135,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): Json {
   const schemas = requestSchemas(opts.maxK, opts.limits);
   const idSchema = { ...schemas.id.properties.id, description: 'Record, node or edge id (u32).' };
   const paths: Record<string, Json> = {};
-  for (const op of OPERATIONS) {
+  for (const op of ROUTES as readonly Operation[]) {
     const path = openApiPath(op.path);
     paths[path] = { ...paths[path], [op.method]: operation(op, schemas, idSchema) };
   }

@@ -1,7 +1,7 @@
-// The one table of who may call what. Every route the app registers must have an entry here:
-// defineRoute (src/http/routes/context.ts) looks its method and path up and refuses to register a
-// route without one, so a new route cannot be added without deciding its scope. The OpenAPI
-// document (src/openapi.ts) and the auth matrix test read the same table.
+// Who may call what. Each route's scope is declared with the route, in the one route table
+// (src/api/routes.ts): mountRoutes mounts every route behind requireAccess(its access), the OpenAPI
+// document shows it as x-valori-scope, and the auth matrix test checks the table by hand.
+import { ROUTES } from '../api/routes';
 
 /** What an API key may do; each scope includes the ones before it. */
 export const SCOPES = ['read', 'write', 'admin'] as const;
@@ -21,49 +21,15 @@ export type Access = Scope | 'public';
  * - admin: replaces or rewrites state wholesale, or holds locks for seconds (snapshot save,
  *   upload, restore, log trim, index build), and manages keys.
  */
-export const ROUTE_ACCESS = {
-  'GET /health': 'public',
-  'GET /metrics': 'public',
-  'GET /version': 'read',
-  'GET /openapi.json': 'read',
-  'GET /v1/proof/state': 'read',
-  'POST /records': 'write',
-  'POST /v1/vectors/batch_insert': 'write',
-  'POST /v1/memory/insert_batch': 'write',
-  'POST /search': 'read',
-  'POST /v1/delete': 'write',
-  'POST /v1/soft-delete': 'write',
-  'POST /graph/node': 'write',
-  'GET /graph/node/:id': 'read',
-  'POST /graph/edge': 'write',
-  'GET /graph/edges/:id': 'read',
-  'POST /v1/memory/upsert_vector': 'write',
-  'POST /v1/memory/search_vector': 'read',
-  'POST /v1/memory/meta/set': 'write',
-  'GET /v1/memory/meta/get': 'read',
-  'POST /v1/snapshot/save': 'admin',
-  'GET /v1/snapshot/download': 'read',
-  'POST /v1/snapshot/upload': 'admin',
-  'POST /v1/snapshot/restore': 'admin',
-  'GET /v1/proof/event-log': 'read',
-  'POST /v1/index/build': 'admin',
-  'POST /v1/event-log/trim': 'admin',
-  'GET /v1/replication/events': 'read',
-  'GET /v1/replication/state': 'read',
-  'POST /v1/keys': 'admin',
-  'GET /v1/keys': 'admin',
-  'DELETE /v1/keys/:id': 'admin',
-} as const satisfies Record<string, Access>;
+export const ROUTE_ACCESS: Readonly<Record<string, Access>> = Object.fromEntries(ROUTES.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r.access]));
 
-export type RouteKey = keyof typeof ROUTE_ACCESS;
-
-const TABLE: Readonly<Record<string, Access>> = ROUTE_ACCESS;
+const TABLE = ROUTE_ACCESS;
 
 /** The access of a route as registered, or an Error naming the missing entry. */
 export function routeAccess(method: string, path: string): Access {
   const access = TABLE[`${method.toUpperCase()} ${path}`];
   if (access === undefined) {
-    throw new Error(`route ${method.toUpperCase()} ${path} has no entry in ROUTE_ACCESS (src/auth/scopes.ts): decide its scope there`);
+    throw new Error(`route ${method.toUpperCase()} ${path} has no entry in the route table (src/api/routes.ts): declare it there`);
   }
   return access;
 }

@@ -1,6 +1,7 @@
 // ValoriClient: one method per route of the Valori HTTP API (docs/api-reference.md). The API is
 // camelCase; the wire format is the server's snake_case JSON. Retries, redirects, auth and
 // timeouts live in transport.ts.
+import { isIdempotent } from '../api/routes';
 import { Transport, type Call } from './transport';
 import type {
   CreateEdgeInput,
@@ -29,8 +30,6 @@ interface JsonCall {
   method: 'GET' | 'POST';
   path: string;
   json?: unknown;
-  /** POST routes that only read (searches) may be retried like GETs. */
-  readOnly?: boolean;
   acceptStatuses?: readonly number[];
 }
 
@@ -68,12 +67,12 @@ export class ValoriClient {
 
   /** GET /metrics (public): the Prometheus text exposition, as served. */
   async metrics(): Promise<string> {
-    return (await this.send({ method: 'GET', path: '/metrics', idempotent: true, read: 'text' })).body as string;
+    return (await this.send({ method: 'GET', path: '/metrics', read: 'text' })).body as string;
   }
 
   /** GET /version: the server's version string, e.g. `0.1.0`. */
   async version(): Promise<string> {
-    return (await this.send({ method: 'GET', path: '/version', idempotent: true, read: 'text' })).body as string;
+    return (await this.send({ method: 'GET', path: '/version', read: 'text' })).body as string;
   }
 
   /**
@@ -129,7 +128,7 @@ export class ValoriClient {
    */
   async search(query: Vector, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
     const json = compact({ query: vectorToJson(query, 'query'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe });
-    const { r, o } = await this.json({ method: 'POST', path: '/search', json, readOnly: true });
+    const { r, o } = await this.json({ method: 'POST', path: '/search', json });
     return r.objects(o, 'results', (hit) => ({ id: r.number(hit, 'id'), score: r.number(hit, 'score') }));
   }
 
@@ -200,7 +199,7 @@ export class ValoriClient {
    */
   async searchVector(query: Vector, k: number, options: SearchOptions = {}): Promise<MemoryHit[]> {
     const json = compact({ query_vector: vectorToJson(query, 'query'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe });
-    const { r, o } = await this.json({ method: 'POST', path: '/v1/memory/search_vector', json, readOnly: true });
+    const { r, o } = await this.json({ method: 'POST', path: '/v1/memory/search_vector', json });
     return r.objects(o, 'results', (hit) => ({
       memoryId: r.string(hit, 'memory_id'),
       recordId: r.number(hit, 'record_id'),
@@ -244,13 +243,13 @@ export class ValoriClient {
   snapshotDownload(options: { stream?: false }): Promise<Uint8Array>;
   async snapshotDownload(options: { stream?: boolean } = {}): Promise<Uint8Array | ReadableStream<Uint8Array>> {
     const read = options.stream === true ? 'stream' : 'bytes';
-    return (await this.send({ method: 'GET', path: '/v1/snapshot/download', idempotent: true, read })).body as Uint8Array | ReadableStream<Uint8Array>;
+    return (await this.send({ method: 'GET', path: '/v1/snapshot/download', read })).body as Uint8Array | ReadableStream<Uint8Array>;
   }
 
   /** POST /v1/snapshot/upload: replaces the server's state with these VAL1 snapshot bytes. */
   async snapshotUpload(bytes: Uint8Array | ArrayBuffer): Promise<void> {
     const body = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-    await this.send({ method: 'POST', path: '/v1/snapshot/upload', bytes: body, idempotent: false, read: 'none' });
+    await this.send({ method: 'POST', path: '/v1/snapshot/upload', bytes: body, read: 'none' });
   }
 
   /** POST /v1/snapshot/restore: replaces the server's state with a named snapshot saved earlier. */
@@ -265,17 +264,20 @@ export class ValoriClient {
     return r.array(o, 'ids').map((id, i) => (typeof id === 'number' ? id : r.fail(`"ids[${i}]" is not a number`)));
   }
 
-  private send(call: Call) {
-    return this.transport.send(call);
+  /**
+   * Whether a call may be re-sent after an ambiguous failure comes from the server's route table
+   * (src/api/routes.ts, shipped with the client): GETs and the POSTs that only read (searches).
+   */
+  private send(call: Omit<Call, 'idempotent'>) {
+    return this.transport.send({ ...call, idempotent: isIdempotent(call.method, call.path) });
   }
 
-  /** A JSON round trip; GETs and read-only POSTs are idempotent for the retry policy. */
+  /** A JSON round trip. */
   private async json(c: JsonCall): Promise<{ r: Reader; o: Record<string, unknown> }> {
-    const answer = await this.transport.send({
+    const answer = await this.send({
       method: c.method,
       path: c.path,
       json: c.json,
-      idempotent: c.method === 'GET' || c.readOnly === true,
       read: 'json',
       acceptStatuses: c.acceptStatuses,
     });

@@ -34,6 +34,7 @@ export type ValoriServerErrorCode =
   | 'CORRUPT_DATA'
   | 'BOOTSTRAP_REQUIRED'
   | 'SEQUENCE_GAP'
+  | 'CLOSED'
   | 'INTERNAL';
 
 /** Every server code, for exhaustive checks and tests. */
@@ -66,6 +67,7 @@ export const VALORI_SERVER_ERROR_CODES: readonly ValoriServerErrorCode[] = [
   'CORRUPT_DATA',
   'BOOTSTRAP_REQUIRED',
   'SEQUENCE_GAP',
+  'CLOSED',
   'INTERNAL',
 ];
 

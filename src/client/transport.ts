@@ -5,7 +5,8 @@
 //   it, is not taking requests right now). 4xx are never retried: repeating the same request
 //   gives the same answer. Other 5xx are not retried either: they are server faults, not
 //   temporary refusals.
-// - Reads (GET, and POST /search and /v1/memory/search_vector, marked `idempotent`) are retried
+// - Reads (GET, and the POSTs the route table in src/api/routes.ts marks `idempotent`: the
+//   searches) are retried
 //   on every connection error and on 503: repeating them changes nothing.
 // - Writes are retried only when the server cannot have applied them:
 //   * the connection was never established (ECONNREFUSED, DNS failure, connect timeout, host

@@ -4,8 +4,9 @@
 // VALORI_API_KEYS, VALORI_API_KEYS_FILE), every request except GET/HEAD /health and /metrics needs
 // `Authorization: Bearer <token>` naming a known credential, else 401, so unknown paths answer 401
 // (not 404) to a caller without one. The caller is kept in res.locals.principal.
-// requireAccess() is the first handler of every route (defineRoute adds it from the one table in
-// src/auth/scopes.ts): 403 naming the missing scope when the caller's scope is below the route's.
+// requireAccess() is the first handler of every route (mountRoutes adds it from the one route
+// table, src/api/routes.ts): 403 naming the missing scope when the caller's scope is below the
+// route's.
 // With no credential configured every caller is all-powerful, behind the browser guard.
 import type { RequestHandler, Response } from 'express';
 import { browserGuard } from '../auth/browser-guard';

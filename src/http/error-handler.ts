@@ -43,8 +43,8 @@ function toAppError(err: unknown, limitBytes: number): AppError {
   return new AppError('INTERNAL', 'internal server error', {}, err);
 }
 
-/** 5xx answers the node gives on purpose (load shedding, read-only, full pools). */
-const SHED_CODES: ReadonlySet<string> = new Set(['SERVER_BUSY', 'READ_ONLY', 'CAPACITY_EXCEEDED']);
+/** 5xx answers the node gives on purpose (load shedding, read-only, full pools, shutting down). */
+const SHED_CODES: ReadonlySet<string> = new Set(['SERVER_BUSY', 'READ_ONLY', 'CAPACITY_EXCEEDED', 'CLOSED']);
 
 export function errorMapper(logger: Logger, limitBytes: number): ErrorRequestHandler {
   return (err, req, res, next) => {

@@ -81,6 +81,9 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   // A replicated event that does not follow the follower's height. Only the follower's own apply
   // path raises it (no route applies replicated events), so over HTTP it would be a server bug.
   SEQUENCE_GAP: 500,
+  // The kernel was closed (the node is shutting down): nothing was done, retry on another node or
+  // after the restart.
+  CLOSED: 503,
   INTERNAL: 500,
 };
 

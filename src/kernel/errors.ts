@@ -22,6 +22,7 @@ export const KERNEL_ERROR_CODES = [
   'CORRUPT_DATA',
   'BOOTSTRAP_REQUIRED',
   'SEQUENCE_GAP',
+  'CLOSED',
   'INTERNAL',
 ] as const;
 

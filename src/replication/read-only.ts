@@ -2,26 +2,22 @@
 // the leader, so `curl -L` and the TypeScript client re-send it there with the same method and
 // body. The original accepted writes on followers, which silently made them diverge.
 //
-// Every POST is a write unless listed here, so a write route added later is redirected by default.
+// The rule comes from the route table (src/api/routes.ts): a route marked `write` changes the
+// replicated state. Every POST is a write unless the table says otherwise, so a write route added
+// later, or a POST to no route at all, is redirected by default.
 import type { RequestHandler } from 'express';
+import { ROUTES } from '../api/routes';
 import { AppError } from '../http/errors';
 
 /**
- * POSTs a follower serves itself: searches (reads that take a JSON body), and local disk
- * maintenance that does not change the state (hash or height): writing a snapshot of this node's
- * state and trimming this node's own log behind it. Snapshot upload and restore replace the state:
- * they are writes and go to the leader (whose followers then re-bootstrap).
+ * POSTs a follower serves itself: the routes the table does not mark `write` (searches, and local
+ * disk, index and key maintenance that does not change the state hash or height). Snapshot upload
+ * and restore replace the state: they are writes and go to the leader (whose followers then
+ * re-bootstrap).
  */
-export const FOLLOWER_LOCAL_POSTS: ReadonlySet<string> = new Set([
-  '/search',
-  '/v1/memory/search_vector',
-  '/v1/snapshot/save',
-  '/v1/event-log/trim',
-  // The index is derived, node-local state (not in the state hash).
-  '/v1/index/build',
-  // API keys are this node's own credentials, never replicated.
-  '/v1/keys',
-]);
+export const FOLLOWER_LOCAL_POSTS: ReadonlySet<string> = new Set(
+  (ROUTES as readonly { method: string; path: string; write?: true }[]).filter((r) => r.method === 'post' && r.write !== true).map((r) => r.path),
+);
 
 /**
  * The path and query of a request target. An absolute-form target ("POST http://host/x") would

@@ -1,6 +1,7 @@
 // Everything replication adds to one node, created once per process: the proof ring (hashes at
 // recent heights), the leader's open event streams, and, with VALORI_FOLLOWER_OF, the follower.
-// main.ts starts it after the server listens and stops it before the server closes.
+// The composition root (src/valori.ts) starts it after the server listens and stops it before
+// the server closes.
 import { maxSnapshotBytes, type Config } from '../config';
 import type { Kernel } from '../kernel/kernel';
 import type { Logger } from '../log';

@@ -14,16 +14,11 @@ pub fn kernel_error_codes() -> Vec<String> {
         .collect()
 }
 
-pub fn to_js(e: KernelError) -> napi::Error<String> {
-    napi::Error::new(e.code().to_string(), e.to_string())
-}
-
-/// Build a rejected-promise value from inside an AsyncTask's `resolve`
-/// (the Task trait only carries `Status` codes, so the JS error object is
-/// made here with our code and handed back as a raw JS exception).
+/// A napi error that carries a JS Error object whose `code` is the kernel's
+/// (napi's own `Status` codes cannot hold ours), thrown or rejected as is.
 pub fn reject_with(env: &Env, e: KernelError) -> napi::Error {
-    let err = to_js(e);
-    // SAFETY: `env` is the live environment of the resolve callback.
+    let err = napi::Error::new(e.code().to_string(), e.to_string());
+    // SAFETY: `env` is the live environment of the calling export or callback.
     unsafe {
         let raw = JsError::from(err).into_value(env.raw());
         napi::Error::from(Unknown::from_raw_unchecked(env.raw(), raw))

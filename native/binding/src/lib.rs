@@ -1,10 +1,13 @@
-//! Thin napi binding over the pure-Rust kernel: converts types, spawns tasks,
-//! maps errors. No kernel logic lives here.
+//! Thin napi binding over the kernel's `Database`: converts types, settles
+//! promises, maps errors. No kernel logic, no locks, no vector conversion.
+//! Every export goes through `call.rs` (one panic guard, one async style).
 
-mod durable_ops;
-mod errors;
-mod hash_task;
+mod call;
+// Public only so `cargo test` builds (where napi registers nothing) do not
+// call the free exports dead code.
+pub mod errors;
 mod kernel;
-mod open_task;
+pub mod open;
+mod persistence;
 mod replication;
-mod search_task;
+mod types;

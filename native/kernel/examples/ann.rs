@@ -142,7 +142,11 @@ fn main() {
         i += 1;
     }
     let dir = args.get(1).map(String::as_str).unwrap_or("/tmp/fmnist");
-    let modes: Vec<&str> = if rest.is_empty() { vec!["hnsw", "ivf", "sq8", "exact"] } else { rest };
+    let modes: Vec<&str> = if rest.is_empty() {
+        vec!["hnsw", "ivf", "sq8", "exact"]
+    } else {
+        rest
+    };
     let base = load(&format!("{dir}/train-images-idx3-ubyte"));
     let queries = load(&format!("{dir}/t10k-images-idx3-ubyte"));
     let gt = ground_truth(dir, &base, &queries, nq);

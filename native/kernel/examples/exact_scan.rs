@@ -16,21 +16,41 @@ use valori_kernel::state::{Limits, State, LIVE};
 
 fn flat_exact(status: &[u8], vectors: &[i32], dim: usize, q: &[i32], k: usize) -> Vec<(i64, u32)> {
     let rows = status.iter().zip(vectors.chunks_exact(dim)).enumerate();
-    exact_rows(q, k, rows.filter(|(_, (&st, _))| st == LIVE).map(|(i, (_, v))| (i as u32, v)), None)
+    exact_rows(
+        q,
+        k,
+        rows.filter(|(_, (&st, _))| st == LIVE)
+            .map(|(i, (_, v))| (i as u32, v)),
+        None,
+    )
 }
 
 fn main() {
-    let arg = |i: usize, d: usize| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+    let arg = |i: usize, d: usize| {
+        std::env::args()
+            .nth(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(d)
+    };
     let (n, dim, nq) = (arg(1, 100_000), arg(2, 384), arg(3, 200));
     let mut s = 42u64;
     let mut next = move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((s >> 33) % 131_072) as i32 - 65_536
     };
     let data: Vec<i32> = (0..n * dim).map(|_| next()).collect();
-    let queries: Vec<Vec<i32>> = (0..nq).map(|_| (0..dim).map(|_| next()).collect()).collect();
+    let queries: Vec<Vec<i32>> = (0..nq)
+        .map(|_| (0..dim).map(|_| next()).collect())
+        .collect();
     let mut st = State::new(Limits::new(dim, n as u64, 0, 0));
-    st.apply(&Event::InsertBatch { first_id: 0, count: n as u32, vectors: data.clone() }).unwrap();
+    st.apply(&Event::InsertBatch {
+        first_id: 0,
+        count: n as u32,
+        vectors: data.clone(),
+    })
+    .unwrap();
     let db = Db::new(st, IndexConfig::default());
     let search = |q: &[i32]| db.search(q, 10, SearchParams::default(), None);
     let status = vec![LIVE; n];
@@ -54,5 +74,9 @@ fn main() {
     chunked.sort_by(f64::total_cmp);
     println!("exact k=10, {n} x {dim}, {nq} queries, median of 5 interleaved rounds");
     println!("flat array (pre-chunking layout)  {:.2} ms/query", flat[2]);
-    println!("chunked record pool (Db::search)  {:.2} ms/query  ({:.2}x)", chunked[2], chunked[2] / flat[2]);
+    println!(
+        "chunked record pool (Db::search)  {:.2} ms/query  ({:.2}x)",
+        chunked[2],
+        chunked[2] / flat[2]
+    );
 }

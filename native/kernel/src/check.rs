@@ -11,51 +11,65 @@ use crate::state::{State, HOLE, LIVE, MAX_METADATA_BYTES, MAX_METADATA_KEY_BYTES
 /// Ids are u32 and `u32::MAX` means "none" in events: the last usable id is one below.
 const ID_SPACE: u64 = u32::MAX as u64;
 
+/// Client floats to Q16.16 for vectors of one dimension. Needs only the
+/// dimension (the bound derives from it), so the database converts a write's
+/// vectors without taking the state lock.
+pub fn convert_vectors(dim: usize, values: &[f32], count: usize) -> KResult<Vec<i32>> {
+    if values.is_empty() {
+        return Err(KernelError::EmptyVector);
+    }
+    if count == 0 || values.len() != count * dim {
+        if count <= 1 {
+            return Err(KernelError::DimensionMismatch {
+                expected: dim,
+                got: values.len(),
+            });
+        }
+        return Err(KernelError::InvalidArgument(format!(
+            "batch holds {} values, expected {count} x {dim}",
+            values.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(values.len());
+    fixed::convert_into(values, fixed::max_abs_raw(dim), &mut out)
+        .map_err(|e| convert_error(dim, e))?;
+    Ok(out)
+}
+
+fn convert_error(dim: usize, e: fixed::ConvertError) -> KernelError {
+    let max = fixed::max_abs_value(dim);
+    match e {
+        fixed::ConvertError::NotFinite(i) => KernelError::InvalidVector(format!(
+            "component {} of vector {} is not a finite number",
+            i % dim,
+            i / dim
+        )),
+        fixed::ConvertError::OutOfRange(i) => KernelError::InvalidVector(format!(
+            "component {} of vector {} is outside the accepted range ±{max:.4} for dimension {dim}",
+            i % dim,
+            i / dim
+        )),
+    }
+}
+
 impl State {
     /// Convert client floats for `count` vectors of this dimension.
     pub fn convert(&self, values: &[f32], count: usize) -> KResult<Vec<i32>> {
-        let dim = self.limits.dim;
-        if values.is_empty() {
-            return Err(KernelError::EmptyVector);
-        }
-        if count == 0 || values.len() != count * dim {
-            if count <= 1 {
-                return Err(KernelError::DimensionMismatch { expected: dim, got: values.len() });
-            }
-            return Err(KernelError::InvalidArgument(format!(
-                "batch holds {} values, expected {count} x {dim}",
-                values.len()
-            )));
-        }
-        let mut out = Vec::with_capacity(values.len());
-        fixed::convert_into(values, self.bound, &mut out).map_err(|e| self.convert_error(e))?;
-        Ok(out)
-    }
-
-    fn convert_error(&self, e: fixed::ConvertError) -> KernelError {
-        let dim = self.limits.dim;
-        let max = fixed::max_abs_value(dim);
-        match e {
-            fixed::ConvertError::NotFinite(i) => KernelError::InvalidVector(format!(
-                "component {} of vector {} is not a finite number",
-                i % dim,
-                i / dim
-            )),
-            fixed::ConvertError::OutOfRange(i) => KernelError::InvalidVector(format!(
-                "component {} of vector {} is outside the accepted range ±{max:.4} for dimension {dim}",
-                i % dim,
-                i / dim
-            )),
-        }
+        convert_vectors(self.limits.dim, values, count)
     }
 
     fn check_raw(&self, v: &[i32], expected_len: usize) -> KResult<()> {
         if v.len() != expected_len {
-            return Err(KernelError::DimensionMismatch { expected: expected_len, got: v.len() });
+            return Err(KernelError::DimensionMismatch {
+                expected: expected_len,
+                got: v.len(),
+            });
         }
         let b = self.bound;
         if v.iter().any(|&x| x > b || x < -b) {
-            return Err(KernelError::InvalidVector("component outside the accepted range".into()));
+            return Err(KernelError::InvalidVector(
+                "component outside the accepted range".into(),
+            ));
         }
         Ok(())
     }
@@ -69,7 +83,9 @@ impl State {
             )));
         }
         if self.records.slots() as u64 + n > ID_SPACE {
-            return Err(KernelError::CapacityExceeded("record id space exhausted".into()));
+            return Err(KernelError::CapacityExceeded(
+                "record id space exhausted".into(),
+            ));
         }
         Ok(())
     }
@@ -81,7 +97,9 @@ impl State {
             )));
         }
         if self.graph.nodes.slots() as u64 + n > ID_SPACE {
-            return Err(KernelError::CapacityExceeded("graph node id space exhausted".into()));
+            return Err(KernelError::CapacityExceeded(
+                "graph node id space exhausted".into(),
+            ));
         }
         Ok(())
     }
@@ -93,19 +111,26 @@ impl State {
             )));
         }
         if self.graph.edges.slots() as u64 + 1 > ID_SPACE {
-            return Err(KernelError::CapacityExceeded("graph edge id space exhausted".into()));
+            return Err(KernelError::CapacityExceeded(
+                "graph edge id space exhausted".into(),
+            ));
         }
         Ok(())
     }
     fn check_id(what: &str, got: u32, expected: usize) -> KResult<()> {
         if got as usize != expected {
-            return Err(KernelError::Corrupt(format!("{what} id {got} out of sequence, expected {expected}")));
+            return Err(KernelError::Corrupt(format!(
+                "{what} id {got} out of sequence, expected {expected}"
+            )));
         }
         Ok(())
     }
     fn check_metadata(&self, key: &str, value: &[u8]) -> KResult<()> {
         if value.len() > MAX_METADATA_BYTES {
-            return Err(KernelError::MetadataTooLarge { len: value.len(), max: MAX_METADATA_BYTES });
+            return Err(KernelError::MetadataTooLarge {
+                len: value.len(),
+                max: MAX_METADATA_BYTES,
+            });
         }
         if key.is_empty() || key.len() > MAX_METADATA_KEY_BYTES {
             return Err(KernelError::InvalidArgument(format!(
@@ -154,12 +179,18 @@ impl State {
                 self.check_record_capacity(1)?;
                 Self::check_id("record", *id, next_rec)
             }
-            Event::InsertBatch { first_id, count, vectors } => {
+            Event::InsertBatch {
+                first_id,
+                count,
+                vectors,
+            } => {
                 let n = *count as usize;
                 if n == 0 {
                     return Err(KernelError::InvalidArgument("empty batch".into()));
                 }
-                let len = n.checked_mul(dim).ok_or_else(|| KernelError::InvalidArgument("batch too large".into()))?;
+                let len = n
+                    .checked_mul(dim)
+                    .ok_or_else(|| KernelError::InvalidArgument("batch too large".into()))?;
                 self.check_raw(vectors, len)?;
                 self.check_record_capacity(n as u64)?;
                 Self::check_id("record", *first_id, next_rec)
@@ -167,7 +198,9 @@ impl State {
             Event::DeleteRecord { id } => self.require_record(*id),
             Event::SoftDeleteRecord { id } => match self.record_status(*id) {
                 LIVE => Ok(()),
-                TOMBSTONE => Err(KernelError::NotFound(format!("record {id} is already soft-deleted"))),
+                TOMBSTONE => Err(KernelError::NotFound(format!(
+                    "record {id} is already soft-deleted"
+                ))),
                 _ => Err(KernelError::NotFound(format!("record {id} not found"))),
             },
             Event::CreateNode { id, record, .. } => {
@@ -184,7 +217,15 @@ impl State {
                 Self::check_id("edge", *id, self.graph.edges.slots())
             }
             Event::SetMetadata { key, value } => self.check_metadata(key, value),
-            Event::UpsertMemory { record_id, vector, doc, chunk_node, edge_id, metadata, .. } => {
+            Event::UpsertMemory {
+                record_id,
+                vector,
+                doc,
+                chunk_node,
+                edge_id,
+                metadata,
+                ..
+            } => {
                 self.check_raw(vector, dim)?;
                 if let Some(m) = metadata {
                     self.check_metadata(&format!("rec:{record_id}"), m)?;
@@ -203,7 +244,11 @@ impl State {
                 self.check_node_capacity(new_nodes)?;
                 self.check_edge_capacity()?;
                 Self::check_id("record", *record_id, next_rec)?;
-                Self::check_id("node", *chunk_node, self.graph.nodes.slots() + new_nodes as usize - 1)?;
+                Self::check_id(
+                    "node",
+                    *chunk_node,
+                    self.graph.nodes.slots() + new_nodes as usize - 1,
+                )?;
                 Self::check_id("edge", *edge_id, self.graph.edges.slots())
             }
         }

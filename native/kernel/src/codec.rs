@@ -16,10 +16,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::error::{KResult, KernelError};
 use crate::bytes::Reader;
+use crate::error::{KResult, KernelError};
 use crate::event::NONE_U32;
-use crate::state::{Limits, State, HOLE, LIVE, MAX_METADATA_BYTES, MAX_METADATA_KEY_BYTES, TOMBSTONE};
+use crate::state::{
+    Limits, State, HOLE, LIVE, MAX_METADATA_BYTES, MAX_METADATA_KEY_BYTES, TOMBSTONE,
+};
 
 const MAGIC: &[u8; 12] = b"VALORI-STATE";
 const VERSION: u32 = 1;
@@ -164,7 +166,9 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
     }
     let ver = r.u32()?;
     if ver != VERSION {
-        return Err(KernelError::Corrupt(format!("kernel state: unsupported version {ver}")));
+        return Err(KernelError::Corrupt(format!(
+            "kernel state: unsupported version {ver}"
+        )));
     }
     let dim = r.u32()? as usize;
     if dim != limits.dim {
@@ -178,7 +182,9 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
     // Each slot takes at least one byte, and a hole costs no vector bytes
     // (records.rs), so the work is bounded by the input size.
     if slots > r.remaining() || slots as u64 >= u32::MAX as u64 {
-        return Err(KernelError::Corrupt("kernel state: record count exceeds data".into()));
+        return Err(KernelError::Corrupt(
+            "kernel state: record count exceeds data".into(),
+        ));
     }
     let mut v = vec![0i32; dim];
     for _ in 0..slots {
@@ -195,7 +201,9 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                 let tag = r.u64()?;
                 r.i32s_into(&mut v)?;
                 if v.iter().any(|&x| x > st.bound || x < -st.bound) {
-                    return Err(KernelError::Corrupt("kernel state: component out of range".into()));
+                    return Err(KernelError::Corrupt(
+                        "kernel state: component out of range".into(),
+                    ));
                 }
                 st.records.push(s, tag, &v);
                 if s == LIVE {
@@ -204,13 +212,19 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                     st.rec_tomb += 1;
                 }
             }
-            x => return Err(KernelError::Corrupt(format!("kernel state: bad record status {x}"))),
+            x => {
+                return Err(KernelError::Corrupt(format!(
+                    "kernel state: bad record status {x}"
+                )))
+            }
         }
     }
     decode_metadata(&mut r, &mut st)?;
     let node_n = r.u32()? as usize;
     if node_n > r.remaining() || node_n as u64 >= u32::MAX as u64 {
-        return Err(KernelError::Corrupt("kernel state: node count exceeds data".into()));
+        return Err(KernelError::Corrupt(
+            "kernel state: node count exceeds data".into(),
+        ));
     }
     // Deleted node and edge slots cost a presence bit each (graph.rs), so
     // like record holes they are bounded by the input size.
@@ -225,7 +239,9 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                 let record = (rec != NONE_U32).then_some(rec);
                 if let Some(rid) = record {
                     if st.record_status(rid) == HOLE {
-                        return Err(KernelError::Corrupt(format!("node {id} links missing record {rid}")));
+                        return Err(KernelError::Corrupt(format!(
+                            "node {id} links missing record {rid}"
+                        )));
                     }
                     record_nodes.entry(rid).or_default().push(id as u32);
                 }
@@ -238,13 +254,19 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                 st.node_live += 1;
                 st.graph.push_node(kind, record);
             }
-            x => return Err(KernelError::Corrupt(format!("kernel state: bad node flag {x}"))),
+            x => {
+                return Err(KernelError::Corrupt(format!(
+                    "kernel state: bad node flag {x}"
+                )))
+            }
         }
     }
     st.record_nodes = record_nodes;
     let edge_n = r.u32()? as usize;
     if edge_n > r.remaining() || edge_n as u64 >= u32::MAX as u64 {
-        return Err(KernelError::Corrupt("kernel state: edge count exceeds data".into()));
+        return Err(KernelError::Corrupt(
+            "kernel state: edge count exceeds data".into(),
+        ));
     }
     for id in 0..edge_n {
         let present = r.u8()?;
@@ -255,7 +277,9 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                 let from = r.u32()?;
                 let to = r.u32()?;
                 if st.node(from).is_none() || st.node(to).is_none() {
-                    return Err(KernelError::Corrupt(format!("edge {id} links a missing node")));
+                    return Err(KernelError::Corrupt(format!(
+                        "edge {id} links a missing node"
+                    )));
                 }
                 if st.edge_live >= limits.max_edges {
                     return Err(KernelError::CapacityExceeded(format!(
@@ -266,7 +290,11 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                 st.edge_live += 1;
                 st.graph.push_edge(kind, from, to);
             }
-            x => return Err(KernelError::Corrupt(format!("kernel state: bad edge flag {x}"))),
+            x => {
+                return Err(KernelError::Corrupt(format!(
+                    "kernel state: bad edge flag {x}"
+                )))
+            }
         }
     }
     if r.remaining() != 0 {
@@ -299,7 +327,9 @@ fn decode_metadata(r: &mut Reader<'_>, st: &mut State) -> KResult<()> {
             )));
         }
         if prev.is_some_and(|p| p >= k) {
-            return Err(KernelError::Corrupt("kernel state: metadata keys out of order or repeated".into()));
+            return Err(KernelError::Corrupt(
+                "kernel state: metadata keys out of order or repeated".into(),
+            ));
         }
         prev = Some(k);
         let key = std::str::from_utf8(k)

@@ -73,10 +73,18 @@ fn metadata(entries: &[(&[u8], &[u8])], declared: u32) -> Vec<u8> {
 
 #[test]
 fn metadata_over_the_limits_or_out_of_order_is_refused() {
-    let small = Limits { max_metadata_entries: 2, max_metadata_bytes: 10, ..limits() };
+    let small = Limits {
+        max_metadata_entries: 2,
+        max_metadata_bytes: 10,
+        ..limits()
+    };
     let dec = |m: Vec<u8>, l: Limits| decode(&section(&[], 0, &m), l, 0);
     assert!(dec(metadata(&[(b"a", b"1"), (b"b", b"2")], 2), small).is_ok());
-    let e = dec(metadata(&[(b"a", b"1"), (b"b", b"2"), (b"c", b"3")], 3), small).unwrap_err();
+    let e = dec(
+        metadata(&[(b"a", b"1"), (b"b", b"2"), (b"c", b"3")], 3),
+        small,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "CAPACITY_EXCEEDED");
     assert!(e.to_string().contains("VALORI_MAX_METADATA_ENTRIES"), "{e}");
     let e = dec(metadata(&[(b"a", b"1234567890")], 1), small).unwrap_err();
@@ -143,7 +151,12 @@ proptest! {
 fn a_decoded_state_re_encodes_to_the_same_bytes_after_deletes() {
     let mut st = State::new(Limits::new(3, 10_000, 10, 10));
     for i in 0..700u32 {
-        st.apply(&Event::InsertRecord { id: i, tag: u64::from(i % 4), vector: vec![i as i32, 1, -2] }).unwrap();
+        st.apply(&Event::InsertRecord {
+            id: i,
+            tag: u64::from(i % 4),
+            vector: vec![i as i32, 1, -2],
+        })
+        .unwrap();
     }
     for i in (0..700u32).filter(|i| i % 3 != 0 || (256..512).contains(i)) {
         st.apply(&Event::DeleteRecord { id: i }).unwrap();
@@ -171,11 +184,19 @@ fn a_megabyte_of_deleted_node_or_edge_slots_decodes_within_a_small_multiple_of_i
     // Before chunked graph pools a deleted node slot cost 12 + 2 x 24 bytes and
     // an edge slot 12 (single allocations of 12-24 MiB here).
     let one_live = [1u8, 0, 255, 255, 255, 255];
-    for bytes in [graph_section(&vec![0u8; n], n as u32, &[], 0), graph_section(&one_live, 1, &vec![0u8; n], n as u32)] {
+    for bytes in [
+        graph_section(&vec![0u8; n], n as u32, &[], 0),
+        graph_section(&one_live, 1, &vec![0u8; n], n as u32),
+    ] {
         let (st, over) = with_alloc_limit(bytes.len() * 4, || decode(&bytes, limits(), 0));
         let st = st.expect("deleted slots are valid");
         assert_eq!(over, 0, "an allocation larger than 4x the input");
-        assert!(st.graph_heap_bytes() <= bytes.len() as u64, "{} bytes held for {} input", st.graph_heap_bytes(), bytes.len());
+        assert!(
+            st.graph_heap_bytes() <= bytes.len() as u64,
+            "{} bytes held for {} input",
+            st.graph_heap_bytes(),
+            bytes.len()
+        );
         assert_eq!(encode(&st), bytes, "re-encodes to the same bytes");
     }
 }

@@ -73,11 +73,16 @@ impl Committer {
             }
             // Replies live outside the guarded section so that a panic can
             // still answer every request that was not answered yet.
-            let mut slots: Vec<(Option<ops::Op>, Option<Reply>)> =
-                group.into_iter().map(|r| (Some(r.op), Some(r.reply))).collect();
+            let mut slots: Vec<(Option<ops::Op>, Option<Reply>)> = group
+                .into_iter()
+                .map(|r| (Some(r.op), Some(r.reply)))
+                .collect();
             let run = panic::catch_unwind(AssertUnwindSafe(|| self.group(&mut slots)));
             if let Err(p) = run {
-                let reason = format!("the committer panicked ({}); writes are refused until restart", panic_text(&*p));
+                let reason = format!(
+                    "the committer panicked ({}); writes are refused until restart",
+                    panic_text(&*p)
+                );
                 self.turn_read_only(&reason);
                 // Undo whatever the group had applied; a second panic here
                 // changes nothing more (the node is read-only either way).
@@ -174,7 +179,11 @@ impl Committer {
         if journaled {
             // The group is durable: drop the undo data it held (old vectors
             // and metadata values) now rather than at the next group.
-            self.db.write().unwrap_or_else(|p| p.into_inner()).state.commit_group();
+            self.db
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .state
+                .commit_group();
         }
         for (i, out) in pending {
             if let Some(r) = slots[i].1.take() {

@@ -118,7 +118,8 @@ pub struct Restored {
 /// Decode and validate a VAL1 snapshot for this node's limits and index
 /// configuration. Nothing is installed.
 pub fn decode_db(bytes: &[u8], limits: Limits, cfg: IndexConfig) -> KResult<Restored> {
-    let (meta, parts) = decode_snapshot(bytes).map_err(|e| KernelError::Corrupt(format!("snapshot: {e}")))?;
+    let (meta, parts) =
+        decode_snapshot(bytes).map_err(|e| KernelError::Corrupt(format!("snapshot: {e}")))?;
     if meta.dim as usize != limits.dim {
         return Err(KernelError::Corrupt(format!(
             "snapshot has dimension {}, this node is configured with VALORI_DIM={}",
@@ -148,7 +149,11 @@ pub fn decode_db(bytes: &[u8], limits: Limits, cfg: IndexConfig) -> KResult<Rest
             }
         }
     }
-    Ok(Restored { db, meta, index_rebuilt })
+    Ok(Restored {
+        db,
+        meta,
+        index_rebuilt,
+    })
 }
 
 /// The sections of a snapshot, copied out of the state (the only part that
@@ -162,7 +167,11 @@ pub struct Captured {
 
 pub fn capture(db: &Db, chain: [u8; 32]) -> Captured {
     Captured {
-        meta: SnapshotMeta { height: db.state.height(), chain, dim: db.state.dim() as u32 },
+        meta: SnapshotMeta {
+            height: db.state.height(),
+            chain,
+            dim: db.state.dim() as u32,
+        },
         kernel: codec::encode(&db.state),
         metadata: snapshot_info(db),
         index: db.index.as_ref().map(|ix| ix.encode()).unwrap_or_default(),
@@ -171,11 +180,16 @@ pub fn capture(db: &Db, chain: [u8; 32]) -> Captured {
 
 impl Captured {
     pub fn parts(&self) -> SnapshotParts<'_> {
-        SnapshotParts { kernel: &self.kernel, metadata: self.metadata.as_bytes(), index: &self.index }
+        SnapshotParts {
+            kernel: &self.kernel,
+            metadata: self.metadata.as_bytes(),
+            index: &self.index,
+        }
     }
 
     pub fn to_bytes(&self) -> KResult<Vec<u8>> {
-        encode_snapshot(&self.meta, &self.parts()).map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))
+        encode_snapshot(&self.meta, &self.parts())
+            .map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))
     }
 }
 
@@ -217,7 +231,9 @@ impl Durable {
         let mut report = RecoveryReport::default();
         let (log_path, persistence) = match (&cfg.event_log, &cfg.wal) {
             (Some(p), Some(_)) => {
-                report.warnings.push("VALORI_WAL_PATH is ignored: VALORI_EVENT_LOG_PATH supersedes it".into());
+                report
+                    .warnings
+                    .push("VALORI_WAL_PATH is ignored: VALORI_EVENT_LOG_PATH supersedes it".into());
                 (Some(p.clone()), Persistence::EventLog)
             }
             (Some(p), None) => (Some(p.clone()), Persistence::EventLog),
@@ -227,12 +243,18 @@ impl Durable {
         };
         let main_snapshot = Self::snapshot_path(cfg, log_path.as_deref());
         let named = main_snapshot.as_ref().map(|main| {
-            let reserved: Vec<PathBuf> =
-                [cfg.event_log.clone(), cfg.wal.clone(), cfg.snapshot.clone(), main_snapshot.clone()]
-                    .into_iter()
-                    .flatten()
-                    .collect();
-            let max = cfg.max_named_snapshots.unwrap_or(DEFAULT_MAX_NAMED_SNAPSHOTS);
+            let reserved: Vec<PathBuf> = [
+                cfg.event_log.clone(),
+                cfg.wal.clone(),
+                cfg.snapshot.clone(),
+                main_snapshot.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let max = cfg
+                .max_named_snapshots
+                .unwrap_or(DEFAULT_MAX_NAMED_SNAPSHOTS);
             NamedSnapshots::new(vfs.clone(), main, &reserved, max)
         });
         let max_snapshot_bytes = cfg.max_snapshot_bytes.unwrap_or(u64::MAX);
@@ -240,14 +262,18 @@ impl Durable {
             Some(p) => {
                 let (store, removed) = SnapshotStore::open(vfs.clone(), p).map_err(storage_err)?;
                 for r in removed {
-                    report.warnings.push(format!("removed leftover temporary file {}", r.display()));
+                    report
+                        .warnings
+                        .push(format!("removed leftover temporary file {}", r.display()));
                 }
                 Some(store)
             }
             None => None,
         };
         let load = |max_height: u64, report: &mut RecoveryReport| -> KResult<Option<Restored>> {
-            let Some(store) = &snapshots else { return Ok(None) };
+            let Some(store) = &snapshots else {
+                return Ok(None);
+            };
             let out = store.load_newest_valid(max_height).map_err(storage_err)?;
             for q in out.quarantined {
                 report.errors.push(format!(
@@ -257,11 +283,16 @@ impl Durable {
                     q.to.display()
                 ));
             }
-            let Some(snap) = out.snapshot else { return Ok(None) };
+            let Some(snap) = out.snapshot else {
+                return Ok(None);
+            };
             match decode_db(snap.bytes(), limits, index_cfg) {
                 Ok(r) => Ok(Some(r)),
                 Err(e) => {
-                    report.errors.push(format!("snapshot {} cannot be loaded: {e}", snap.path.display()));
+                    report.errors.push(format!(
+                        "snapshot {} cannot be loaded: {e}",
+                        snap.path.display()
+                    ));
                     Ok(None)
                 }
             }
@@ -280,18 +311,33 @@ impl Durable {
             };
             report.height = db.state.height();
             report.seconds = started.elapsed().as_secs_f64();
-            let d = Durable { persistence, log: None, snapshots, named, max_snapshot_bytes, vfs, limits, index_cfg };
+            let d = Durable {
+                persistence,
+                log: None,
+                snapshots,
+                named,
+                max_snapshot_bytes,
+                vfs,
+                limits,
+                index_cfg,
+            };
             return Ok((d, db, report));
         };
-        let opts = OpenOptions { accept_truncation: cfg.accept_truncation, create_base: LogBase::GENESIS };
-        let (mut log, rec) = EventLog::open(vfs.clone(), &log_path, limits.dim as u32, &opts).map_err(|e| match e {
-            StorageError::DimMismatch { .. } | StorageError::MidLogCorruption { .. } => {
-                KernelError::Corrupt(with_causes(&e))
-            }
-            other => storage_err(other),
-        })?;
+        let opts = OpenOptions {
+            accept_truncation: cfg.accept_truncation,
+            create_base: LogBase::GENESIS,
+        };
+        let (mut log, rec) = EventLog::open(vfs.clone(), &log_path, limits.dim as u32, &opts)
+            .map_err(|e| match e {
+                StorageError::DimMismatch { .. } | StorageError::MidLogCorruption { .. } => {
+                    KernelError::Corrupt(with_causes(&e))
+                }
+                other => storage_err(other),
+            })?;
         for f in &rec.removed_temp_files {
-            report.warnings.push(format!("removed leftover temporary file {}", f.display()));
+            report
+                .warnings
+                .push(format!("removed leftover temporary file {}", f.display()));
         }
         if let Some(t) = rec.truncation {
             report.warnings.push(format!(
@@ -345,7 +391,11 @@ impl Durable {
                     report.source = "snapshot".into();
                     report.snapshot_height = Some(r.meta.height);
                     // Continue the history where the snapshot ends.
-                    log.reset_to(LogBase { seq: r.meta.height, chain: r.meta.chain }).map_err(storage_err)?;
+                    log.reset_to(LogBase {
+                        seq: r.meta.height,
+                        chain: r.meta.chain,
+                    })
+                    .map_err(storage_err)?;
                     r.db
                 }
                 None => {
@@ -371,7 +421,9 @@ impl Durable {
 }
 
 fn chain_matches(log: &EventLog, meta: &SnapshotMeta) -> bool {
-    log.chain_hash_at(meta.height).map(|c| c == meta.chain).unwrap_or(false)
+    log.chain_hash_at(meta.height)
+        .map(|c| c == meta.chain)
+        .unwrap_or(false)
 }
 
 fn fresh_or_gap(base: u64, limits: Limits, cfg: IndexConfig) -> KResult<Db> {
@@ -390,8 +442,17 @@ pub fn replay_one(db: &mut Db, seq: u64, payload: &[u8]) -> KResult<()> {
         return Ok(()); // already covered by the snapshot: idempotent by sequence number
     }
     if seq != db.state.height() + 1 {
-        return Err(KernelError::Corrupt(format!("event {seq} follows height {}: gap in the log", db.state.height())));
+        return Err(KernelError::Corrupt(format!(
+            "event {seq} follows height {}: gap in the log",
+            db.state.height()
+        )));
     }
-    let ev = Event::decode(payload).map_err(|e| KernelError::Corrupt(format!("event {seq}: {e}")))?;
-    db.apply(&ev).map_err(|e| KernelError::Corrupt(format!("event {seq} ({}) cannot be applied: {e}", ev.name())))
+    let ev =
+        Event::decode(payload).map_err(|e| KernelError::Corrupt(format!("event {seq}: {e}")))?;
+    db.apply(&ev).map_err(|e| {
+        KernelError::Corrupt(format!(
+            "event {seq} ({}) cannot be applied: {e}",
+            ev.name()
+        ))
+    })
 }

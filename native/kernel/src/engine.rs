@@ -20,8 +20,10 @@ use std::thread;
 use crate::committer::Committer;
 use crate::error::{KResult, KernelError};
 use crate::event::Event;
+use crate::index::{
+    Index, IndexConfig, IndexKind, IndexMemory, QuantKind, SearchParams, VectorSource,
+};
 use crate::ops::{Op, Outcome};
-use crate::index::{Index, IndexConfig, IndexKind, IndexMemory, QuantKind, SearchParams, VectorSource};
 use crate::state::{Change, PoolCounts, State};
 
 /// Durable destination of committed events (the event log). `append` must not
@@ -111,16 +113,31 @@ impl Db {
     }
 
     /// k nearest live records in (distance, id) order; exact distances.
-    pub fn search(&self, query: &[i32], k: usize, params: SearchParams, filter_tag: Option<u64>) -> Vec<(i64, u32)> {
+    pub fn search(
+        &self,
+        query: &[i32],
+        k: usize,
+        params: SearchParams,
+        filter_tag: Option<u64>,
+    ) -> Vec<(i64, u32)> {
         match &self.index {
             None => {
-                let rows = self.state.live_records().filter(|r| filter_tag.is_none_or(|t| t == r.1));
+                let rows = self
+                    .state
+                    .live_records()
+                    .filter(|r| filter_tag.is_none_or(|t| t == r.1));
                 crate::index::exact_rows(query, k, rows.map(|(id, _, v)| (id, v)), None)
             }
             Some(ix) => {
                 let st = &self.state;
                 let f = filter_tag.map(|t| move |id: u32| st.record_tag(id) == Some(t));
-                ix.search(query, k, params, st, f.as_ref().map(|f| f as &dyn Fn(u32) -> bool))
+                ix.search(
+                    query,
+                    k,
+                    params,
+                    st,
+                    f.as_ref().map(|f| f as &dyn Fn(u32) -> bool),
+                )
             }
         }
     }
@@ -145,7 +162,11 @@ impl Counters {
             nodes: state.nodes(),
             edges: state.edges(),
             height: state.height(),
-            index_memory: db.index.as_ref().map(|i| i.memory_bytes()).unwrap_or_default(),
+            index_memory: db
+                .index
+                .as_ref()
+                .map(|i| i.memory_bytes())
+                .unwrap_or_default(),
         }
     }
 }
@@ -165,7 +186,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(db: Db, sink: Option<Box<dyn CommitSink>>, observer: Option<CommitObserver>) -> Engine {
+    pub fn new(
+        db: Db,
+        sink: Option<Box<dyn CommitSink>>,
+        observer: Option<CommitObserver>,
+    ) -> Engine {
         let counters = Arc::new(Mutex::new(Counters::of(&db)));
         let db = Arc::new(RwLock::new(db));
         let read_only = Arc::new(AtomicBool::new(false));
@@ -182,9 +207,19 @@ impl Engine {
                 fault: fault.clone(),
                 durable: true,
             };
-            thread::Builder::new().name("valori-committer".into()).spawn(move || c.run()).expect("spawn committer thread")
+            thread::Builder::new()
+                .name("valori-committer".into())
+                .spawn(move || c.run())
+                .expect("spawn committer thread")
         };
-        Engine { db, counters, tx: Mutex::new(Some(tx)), read_only, fault, worker: Mutex::new(Some(worker)) }
+        Engine {
+            db,
+            counters,
+            tx: Mutex::new(Some(tx)),
+            read_only,
+            fault,
+            worker: Mutex::new(Some(worker)),
+        }
     }
 
     /// Queue an operation; `reply` runs on the committer thread once it is
@@ -194,20 +229,24 @@ impl Engine {
         match guard.as_ref() {
             Some(tx) => {
                 if let Err(mpsc::SendError(req)) = tx.send(Request { op, reply }) {
-                    (req.reply)(Err(KernelError::ReadOnly("the engine is closed".into())));
+                    (req.reply)(Err(KernelError::Closed("the engine is closed".into())));
                 }
             }
-            None => reply(Err(KernelError::ReadOnly("the engine is closed".into()))),
+            None => reply(Err(KernelError::Closed("the engine is closed".into()))),
         }
     }
 
     /// Blocking form of `submit`, for tests and tools.
     pub fn submit_sync(&self, op: Op) -> KResult<Outcome> {
         let (tx, rx) = mpsc::channel();
-        self.submit(op, Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
-        rx.recv().unwrap_or_else(|_| Err(KernelError::Internal("committer vanished".into())))
+        self.submit(
+            op,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv()
+            .unwrap_or_else(|_| Err(KernelError::Internal("committer vanished".into())))
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, Db> {
@@ -256,4 +295,3 @@ impl Drop for Engine {
         self.close();
     }
 }
-

@@ -35,6 +35,8 @@ pub enum KernelError {
     /// between is missing (the stream skipped one). Not evidence that the
     /// states differ; the follower resumes from its height.
     SequenceGap(String),
+    /// A call after `close()`: the database serves nothing any more.
+    Closed(String),
     /// A bug: should never happen; never caused by input.
     Internal(String),
 }
@@ -55,6 +57,7 @@ impl KernelError {
             KernelError::Corrupt(_) => "CORRUPT_DATA",
             KernelError::BootstrapRequired(_) => "BOOTSTRAP_REQUIRED",
             KernelError::SequenceGap(_) => "SEQUENCE_GAP",
+            KernelError::Closed(_) => "CLOSED",
             KernelError::Internal(_) => "INTERNAL",
         }
     }
@@ -74,6 +77,7 @@ impl KernelError {
         "CORRUPT_DATA",
         "BOOTSTRAP_REQUIRED",
         "SEQUENCE_GAP",
+        "CLOSED",
         "INTERNAL",
     ];
 }
@@ -111,6 +115,7 @@ impl fmt::Display for KernelError {
             | KernelError::Corrupt(m)
             | KernelError::BootstrapRequired(m)
             | KernelError::SequenceGap(m)
+            | KernelError::Closed(m)
             | KernelError::Internal(m) => f.write_str(m),
             KernelError::MetadataTooLarge { len, max } => {
                 write!(f, "metadata is {len} bytes, the limit is {max}")
@@ -148,6 +153,7 @@ mod tests {
             KernelError::Corrupt(String::new()),
             KernelError::BootstrapRequired(String::new()),
             KernelError::SequenceGap(String::new()),
+            KernelError::Closed(String::new()),
             KernelError::Internal(String::new()),
         ];
         for e in &all {
@@ -165,6 +171,7 @@ mod tests {
                 | KernelError::Corrupt(_)
                 | KernelError::BootstrapRequired(_)
                 | KernelError::SequenceGap(_)
+                | KernelError::Closed(_)
                 | KernelError::Internal(_) => {}
             }
         }

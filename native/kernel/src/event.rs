@@ -25,17 +25,41 @@ pub enum DocTarget {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    InsertRecord { id: u32, tag: u64, vector: Vec<i32> },
+    InsertRecord {
+        id: u32,
+        tag: u64,
+        vector: Vec<i32>,
+    },
     /// `vectors.len() / dim` records with ids `first_id..`; all or nothing.
-    InsertBatch { first_id: u32, count: u32, vectors: Vec<i32> },
+    InsertBatch {
+        first_id: u32,
+        count: u32,
+        vectors: Vec<i32>,
+    },
     /// Hard delete: the slot becomes a hole; linked graph nodes, their edges and
     /// the record's `rec:<id>` metadata go with it.
-    DeleteRecord { id: u32 },
+    DeleteRecord {
+        id: u32,
+    },
     /// Tombstone: excluded from search, slot still counted.
-    SoftDeleteRecord { id: u32 },
-    CreateNode { id: u32, kind: u8, record: Option<u32> },
-    CreateEdge { id: u32, from: u32, to: u32, kind: u8 },
-    SetMetadata { key: String, value: Vec<u8> },
+    SoftDeleteRecord {
+        id: u32,
+    },
+    CreateNode {
+        id: u32,
+        kind: u8,
+        record: Option<u32>,
+    },
+    CreateEdge {
+        id: u32,
+        from: u32,
+        to: u32,
+        kind: u8,
+    },
+    SetMetadata {
+        key: String,
+        value: Vec<u8>,
+    },
     /// Record + (document node) + chunk node + parent edge + metadata, atomically.
     UpsertMemory {
         record_id: u32,
@@ -86,10 +110,16 @@ impl Event {
             Event::DeleteRecord { .. } | Event::SoftDeleteRecord { .. } => 1 + 4,
             Event::CreateNode { .. } => 1 + 4 + 1 + 4,
             Event::CreateEdge { .. } => 1 + 4 + 4 + 4 + 1,
-            Event::SetMetadata { key, value } => (1 + 4 + 4 + key.len()).saturating_add(value.len()),
-            Event::UpsertMemory { vector, metadata, .. } => {
+            Event::SetMetadata { key, value } => {
+                (1 + 4 + 4 + key.len()).saturating_add(value.len())
+            }
+            Event::UpsertMemory {
+                vector, metadata, ..
+            } => {
                 let meta = metadata.as_ref().map_or(0, |m| 4 + m.len());
-                vec(vector).saturating_add(1 + 4 + 8 + 1 + 4 + 4 + 4 + 1).saturating_add(meta)
+                vec(vector)
+                    .saturating_add(1 + 4 + 8 + 1 + 4 + 4 + 4 + 1)
+                    .saturating_add(meta)
             }
         }
     }
@@ -103,7 +133,11 @@ impl Event {
                 w.u64(*tag);
                 w.len_i32s(vector);
             }
-            Event::InsertBatch { first_id, count, vectors } => {
+            Event::InsertBatch {
+                first_id,
+                count,
+                vectors,
+            } => {
                 w.buf.reserve(vectors.len() * 4 + 16);
                 w.u8(T_BATCH);
                 w.u32(*first_id);
@@ -136,7 +170,15 @@ impl Event {
                 w.len_bytes(key.as_bytes());
                 w.len_bytes(value);
             }
-            Event::UpsertMemory { record_id, tag, vector, doc, chunk_node, edge_id, metadata } => {
+            Event::UpsertMemory {
+                record_id,
+                tag,
+                vector,
+                doc,
+                chunk_node,
+                edge_id,
+                metadata,
+            } => {
                 w.u8(T_UPSERT);
                 w.u32(*record_id);
                 w.u64(*tag);
@@ -169,12 +211,20 @@ impl Event {
         let mut r = Reader::new(bytes);
         let t = r.u8()?;
         let ev = match t {
-            T_INSERT => Event::InsertRecord { id: r.u32()?, tag: r.u64()?, vector: r.len_i32s()? },
+            T_INSERT => Event::InsertRecord {
+                id: r.u32()?,
+                tag: r.u64()?,
+                vector: r.len_i32s()?,
+            },
             T_BATCH => {
                 let first_id = r.u32()?;
                 let count = r.u32()?;
                 let vectors = r.len_i32s()?;
-                Event::InsertBatch { first_id, count, vectors }
+                Event::InsertBatch {
+                    first_id,
+                    count,
+                    vectors,
+                }
             }
             T_DELETE => Event::DeleteRecord { id: r.u32()? },
             T_SOFT => Event::SoftDeleteRecord { id: r.u32()? },
@@ -182,13 +232,25 @@ impl Event {
                 let id = r.u32()?;
                 let kind = r.u8()?;
                 let rec = r.u32()?;
-                Event::CreateNode { id, kind, record: (rec != NONE_U32).then_some(rec) }
+                Event::CreateNode {
+                    id,
+                    kind,
+                    record: (rec != NONE_U32).then_some(rec),
+                }
             }
-            T_EDGE => Event::CreateEdge { id: r.u32()?, from: r.u32()?, to: r.u32()?, kind: r.u8()? },
+            T_EDGE => Event::CreateEdge {
+                id: r.u32()?,
+                from: r.u32()?,
+                to: r.u32()?,
+                kind: r.u8()?,
+            },
             T_META => {
                 let key = String::from_utf8(r.len_bytes()?.to_vec())
                     .map_err(|_| KernelError::Corrupt("metadata key is not UTF-8".into()))?;
-                Event::SetMetadata { key, value: r.len_bytes()?.to_vec() }
+                Event::SetMetadata {
+                    key,
+                    value: r.len_bytes()?.to_vec(),
+                }
             }
             T_UPSERT => {
                 let record_id = r.u32()?;
@@ -206,7 +268,15 @@ impl Event {
                     1 => Some(r.len_bytes()?.to_vec()),
                     x => return Err(KernelError::Corrupt(format!("bad metadata tag {x}"))),
                 };
-                Event::UpsertMemory { record_id, tag, vector, doc, chunk_node, edge_id, metadata }
+                Event::UpsertMemory {
+                    record_id,
+                    tag,
+                    vector,
+                    doc,
+                    chunk_node,
+                    edge_id,
+                    metadata,
+                }
             }
             x => return Err(KernelError::Corrupt(format!("unknown event type {x}"))),
         };
@@ -228,14 +298,38 @@ mod tests {
 
     fn samples() -> Vec<Event> {
         vec![
-            Event::InsertRecord { id: 7, tag: 42, vector: vec![1, -2, 3] },
-            Event::InsertBatch { first_id: 3, count: 2, vectors: vec![1, 2, 3, 4] },
+            Event::InsertRecord {
+                id: 7,
+                tag: 42,
+                vector: vec![1, -2, 3],
+            },
+            Event::InsertBatch {
+                first_id: 3,
+                count: 2,
+                vectors: vec![1, 2, 3, 4],
+            },
             Event::DeleteRecord { id: 9 },
             Event::SoftDeleteRecord { id: 1 },
-            Event::CreateNode { id: 0, kind: 255, record: None },
-            Event::CreateNode { id: 1, kind: 6, record: Some(4) },
-            Event::CreateEdge { id: 2, from: 0, to: 1, kind: 3 },
-            Event::SetMetadata { key: "rec:1".into(), value: b"{\"a\":1}".to_vec() },
+            Event::CreateNode {
+                id: 0,
+                kind: 255,
+                record: None,
+            },
+            Event::CreateNode {
+                id: 1,
+                kind: 6,
+                record: Some(4),
+            },
+            Event::CreateEdge {
+                id: 2,
+                from: 0,
+                to: 1,
+                kind: 3,
+            },
+            Event::SetMetadata {
+                key: "rec:1".into(),
+                value: b"{\"a\":1}".to_vec(),
+            },
             Event::UpsertMemory {
                 record_id: 1,
                 tag: 0,

@@ -111,8 +111,14 @@ mod tests {
         assert_eq!(to_raw(f32::INFINITY, b), None);
         assert_eq!(to_raw(f32::NEG_INFINITY, b), None);
         let mut out = vec![];
-        assert_eq!(convert_into(&[0.0, 1e9], b, &mut out), Err(ConvertError::OutOfRange(1)));
-        assert_eq!(convert_into(&[0.0, f32::NAN], b, &mut out), Err(ConvertError::NotFinite(1)));
+        assert_eq!(
+            convert_into(&[0.0, 1e9], b, &mut out),
+            Err(ConvertError::OutOfRange(1))
+        );
+        assert_eq!(
+            convert_into(&[0.0, f32::NAN], b, &mut out),
+            Err(ConvertError::NotFinite(1))
+        );
     }
 
     #[test]

@@ -41,7 +41,10 @@ struct Chunk<T> {
 
 impl<T> Chunk<T> {
     fn new() -> Chunk<T> {
-        Chunk { present: [0; WORDS], items: Vec::new() }
+        Chunk {
+            present: [0; WORDS],
+            items: Vec::new(),
+        }
     }
     fn has(&self, off: usize) -> bool {
         self.present[off / 64] >> (off % 64) & 1 == 1
@@ -81,7 +84,10 @@ impl<T> PoolChunk<'_, T> {
 
 impl<T> Default for Pool<T> {
     fn default() -> Self {
-        Pool { slots: 0, chunks: Vec::new() }
+        Pool {
+            slots: 0,
+            chunks: Vec::new(),
+        }
     }
 }
 
@@ -189,11 +195,14 @@ impl<T> Pool<T> {
     /// Every chunk in id order.
     pub fn chunks(&self) -> impl Iterator<Item = PoolChunk<'_, T>> {
         let slots = self.slots;
-        self.chunks.iter().enumerate().map(move |(ci, c)| PoolChunk {
-            slots: (slots - ci * CHUNK_SLOTS).min(CHUNK_SLOTS),
-            present: &c.present,
-            items: &c.items,
-        })
+        self.chunks
+            .iter()
+            .enumerate()
+            .map(move |(ci, c)| PoolChunk {
+                slots: (slots - ci * CHUNK_SLOTS).min(CHUNK_SLOTS),
+                present: &c.present,
+                items: &c.items,
+            })
     }
 
     /// Heap bytes held, capacities included; `extra` adds what an entry owns.
@@ -201,7 +210,10 @@ impl<T> Pool<T> {
         let own: usize = self
             .chunks
             .iter()
-            .map(|c| c.items.capacity() * std::mem::size_of::<T>() + c.items.iter().map(&extra).sum::<usize>())
+            .map(|c| {
+                c.items.capacity() * std::mem::size_of::<T>()
+                    + c.items.iter().map(&extra).sum::<usize>()
+            })
             .sum();
         (own + self.chunks.capacity() * std::mem::size_of::<Chunk<T>>()) as u64
     }
@@ -236,15 +248,28 @@ impl Graph {
     }
 
     pub fn push_node(&mut self, kind: u8, record: Option<u32>) {
-        self.nodes.push(Some(NodeSlot { kind, record, out: Vec::new(), inc: Vec::new() }));
+        self.nodes.push(Some(NodeSlot {
+            kind,
+            record,
+            out: Vec::new(),
+            inc: Vec::new(),
+        }));
     }
 
     /// Append an edge between two present nodes.
     pub fn push_edge(&mut self, kind: u8, from: u32, to: u32) {
         let id = self.edges.slots() as u32;
         self.edges.push(Some(EdgeSlot { kind, from, to }));
-        self.nodes.get_mut(from).expect("edge source is present").out.push(id);
-        self.nodes.get_mut(to).expect("edge target is present").inc.push(id);
+        self.nodes
+            .get_mut(from)
+            .expect("edge source is present")
+            .out
+            .push(id);
+        self.nodes
+            .get_mut(to)
+            .expect("edge target is present")
+            .inc
+            .push(id);
     }
 
     /// Delete an edge and unlink it from its nodes; `None` if not present.
@@ -262,8 +287,22 @@ impl Graph {
     /// Undo of `remove_edge` (both nodes present again by then).
     pub fn restore_edge(&mut self, e: u32, edge: EdgeSlot) {
         self.edges.restore(e, edge);
-        insert_sorted(&mut self.nodes.get_mut(edge.from).expect("restored edge source").out, e);
-        insert_sorted(&mut self.nodes.get_mut(edge.to).expect("restored edge target").inc, e);
+        insert_sorted(
+            &mut self
+                .nodes
+                .get_mut(edge.from)
+                .expect("restored edge source")
+                .out,
+            e,
+        );
+        insert_sorted(
+            &mut self
+                .nodes
+                .get_mut(edge.to)
+                .expect("restored edge target")
+                .inc,
+            e,
+        );
     }
 
     /// Incident edge ids of a present node, each once, ascending.
@@ -286,14 +325,25 @@ impl Graph {
 
     /// Undo of `remove_node` (its edges come back afterwards via `restore_edge`).
     pub fn restore_node(&mut self, n: u32, kind: u8, record: Option<u32>) {
-        self.nodes.restore(n, NodeSlot { kind, record, out: Vec::new(), inc: Vec::new() });
+        self.nodes.restore(
+            n,
+            NodeSlot {
+                kind,
+                record,
+                out: Vec::new(),
+                inc: Vec::new(),
+            },
+        );
     }
 
     /// Forget edges from id `edges` on, unlinking them (newest first, so each
     /// sits at the end of its nodes' lists). All of them must be present.
     pub fn truncate_edges(&mut self, edges: usize) {
         for e in (edges..self.edges.slots()).rev() {
-            let edge = *self.edges.get(e as u32).expect("appended edge present at rollback");
+            let edge = *self
+                .edges
+                .get(e as u32)
+                .expect("appended edge present at rollback");
             if let Some(n) = self.nodes.get_mut(edge.from) {
                 pop_if_last(&mut n.out, e as u32);
             }
@@ -306,6 +356,8 @@ impl Graph {
 
     /// Heap bytes held by both pools, adjacency lists included.
     pub fn heap_bytes(&self) -> u64 {
-        self.nodes.heap_bytes(|n| (n.out.capacity() + n.inc.capacity()) * 4) + self.edges.heap_bytes(|_| 0)
+        self.nodes
+            .heap_bytes(|n| (n.out.capacity() + n.inc.capacity()) * 4)
+            + self.edges.heap_bytes(|_| 0)
     }
 }

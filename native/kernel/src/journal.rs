@@ -16,16 +16,37 @@ use crate::state::State;
 #[derive(Debug, Clone)]
 pub(crate) enum Undo {
     /// A record's status changed from `old` (soft delete).
-    Status { id: u32, old: u8 },
+    Status {
+        id: u32,
+        old: u8,
+    },
     /// A record was hard-deleted: what it held.
-    Removed { id: u32, status: u8, tag: u64, vector: Vec<i32> },
+    Removed {
+        id: u32,
+        status: u8,
+        tag: u64,
+        vector: Vec<i32>,
+    },
     /// A metadata key was written or removed; `old` is what it held.
-    Meta { key: String, old: Option<Vec<u8>> },
+    Meta {
+        key: String,
+        old: Option<Vec<u8>>,
+    },
     /// A record's node links were dropped (hard delete).
-    RecordNodes { record: u32, old: Vec<u32> },
+    RecordNodes {
+        record: u32,
+        old: Vec<u32>,
+    },
     /// A node was deleted (its edges first, each with its own entry).
-    NodeDeleted { id: u32, kind: u8, record: Option<u32> },
-    EdgeDeleted { id: u32, edge: EdgeSlot },
+    NodeDeleted {
+        id: u32,
+        kind: u8,
+        record: Option<u32>,
+    },
+    EdgeDeleted {
+        id: u32,
+        edge: EdgeSlot,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -46,7 +67,14 @@ fn pop_if_last(list: &mut Vec<u32>, x: u32) {
 
 impl State {
     fn counters(&self) -> [u64; 6] {
-        [self.rec_live, self.rec_tomb, self.node_live, self.edge_live, self.meta_bytes, self.height]
+        [
+            self.rec_live,
+            self.rec_tomb,
+            self.node_live,
+            self.edge_live,
+            self.meta_bytes,
+            self.height,
+        ]
     }
 
     /// Start journaling: from now on every change can be undone by
@@ -80,7 +108,12 @@ impl State {
         for u in j.undo.into_iter().rev() {
             match u {
                 Undo::Status { id, old } => self.records.set_status(id, old),
-                Undo::Removed { id, status, tag, vector } => self.records.restore(id, status, tag, &vector),
+                Undo::Removed {
+                    id,
+                    status,
+                    tag,
+                    vector,
+                } => self.records.restore(id, status, tag, &vector),
                 Undo::Meta { key, old } => {
                     match old {
                         Some(v) => self.metadata.insert(key, v),
@@ -98,7 +131,11 @@ impl State {
         // link list has the id being undone at its end.
         self.graph.truncate_edges(j.edges);
         for n in (j.nodes..self.graph.nodes.slots()).rev() {
-            let record = self.graph.node(n as u32).expect("appended node present at rollback").record;
+            let record = self
+                .graph
+                .node(n as u32)
+                .expect("appended node present at rollback")
+                .record;
             if let Some(r) = record {
                 if let Some(list) = self.record_nodes.get_mut(&r) {
                     pop_if_last(list, n as u32);
@@ -110,7 +147,14 @@ impl State {
         }
         self.graph.nodes.truncate(j.nodes);
         self.records.truncate(j.rec_slots);
-        [self.rec_live, self.rec_tomb, self.node_live, self.edge_live, self.meta_bytes, self.height] = j.counters;
+        [
+            self.rec_live,
+            self.rec_tomb,
+            self.node_live,
+            self.edge_live,
+            self.meta_bytes,
+            self.height,
+        ] = j.counters;
         true
     }
 }

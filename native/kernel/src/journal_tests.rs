@@ -12,7 +12,11 @@ fn limits() -> Limits {
 
 /// Everything a state holds, derived structures included.
 fn fingerprint(st: &State) -> String {
-    let mut rn: Vec<_> = st.record_nodes.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let mut rn: Vec<_> = st
+        .record_nodes
+        .iter()
+        .map(|(k, v)| (*k, v.clone()))
+        .collect();
     rn.sort();
     format!(
         "{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}|{}|{}|{}|{}",
@@ -35,23 +39,62 @@ fn pick(st: &State, choice: u8, a: u32, b: u32, c: i32) -> Option<Event> {
     let slots = st.records().slots as u32;
     let nodes = st.nodes().slots as u32;
     let edges = st.edges().slots as u32;
-    let some_record = |x: u32| (slots > 0).then(|| x % slots).filter(|&r| st.record_status(r) != HOLE);
-    let some_node = |x: u32| (nodes > 0).then(|| x % nodes).filter(|&n| st.node(n).is_some());
+    let some_record = |x: u32| {
+        (slots > 0)
+            .then(|| x % slots)
+            .filter(|&r| st.record_status(r) != HOLE)
+    };
+    let some_node = |x: u32| {
+        (nodes > 0)
+            .then(|| x % nodes)
+            .filter(|&n| st.node(n).is_some())
+    };
     let ev = match choice % 9 {
-        0 => Event::InsertRecord { id: slots, tag: (a % 3) as u64, vector: vec![c, -c, 1] },
-        1 => Event::InsertBatch { first_id: slots, count: 1 + a % 300, vectors: vec![c; 3 * (1 + a % 300) as usize] },
-        2 => Event::DeleteRecord { id: some_record(a)? },
-        3 => Event::SoftDeleteRecord { id: some_record(a)? },
-        4 => Event::CreateNode { id: nodes, kind: 1, record: some_record(b) },
-        5 => Event::CreateEdge { id: edges, from: some_node(a)?, to: some_node(b)?, kind: 2 },
-        6 => Event::SetMetadata { key: format!("k{}", a % 5), value: vec![b as u8; (b % 40) as usize] },
-        7 => Event::SetMetadata { key: format!("rec:{}", a % (slots + 1)), value: vec![1; (b % 9) as usize] },
+        0 => Event::InsertRecord {
+            id: slots,
+            tag: (a % 3) as u64,
+            vector: vec![c, -c, 1],
+        },
+        1 => Event::InsertBatch {
+            first_id: slots,
+            count: 1 + a % 300,
+            vectors: vec![c; 3 * (1 + a % 300) as usize],
+        },
+        2 => Event::DeleteRecord {
+            id: some_record(a)?,
+        },
+        3 => Event::SoftDeleteRecord {
+            id: some_record(a)?,
+        },
+        4 => Event::CreateNode {
+            id: nodes,
+            kind: 1,
+            record: some_record(b),
+        },
+        5 => Event::CreateEdge {
+            id: edges,
+            from: some_node(a)?,
+            to: some_node(b)?,
+            kind: 2,
+        },
+        6 => Event::SetMetadata {
+            key: format!("k{}", a % 5),
+            value: vec![b as u8; (b % 40) as usize],
+        },
+        7 => Event::SetMetadata {
+            key: format!("rec:{}", a % (slots + 1)),
+            value: vec![1; (b % 9) as usize],
+        },
         _ => {
             let doc = match some_node(b) {
                 Some(d) if a.is_multiple_of(2) => DocTarget::Existing(d),
                 _ => DocTarget::New(nodes),
             };
-            let chunk = if matches!(doc, DocTarget::New(_)) { nodes + 1 } else { nodes };
+            let chunk = if matches!(doc, DocTarget::New(_)) {
+                nodes + 1
+            } else {
+                nodes
+            };
             Event::UpsertMemory {
                 record_id: slots,
                 tag: 0,
@@ -77,7 +120,10 @@ fn run(st: &mut State, ops: &[(u8, u32, u32, i32)]) {
 type Ops = Vec<(u8, u32, u32, i32)>;
 
 fn ops(n: usize) -> impl Strategy<Value = Ops> {
-    proptest::collection::vec((any::<u8>(), any::<u32>(), any::<u32>(), -1000i32..1000), 0..n)
+    proptest::collection::vec(
+        (any::<u8>(), any::<u32>(), any::<u32>(), -1000i32..1000),
+        0..n,
+    )
 }
 
 proptest! {

@@ -7,25 +7,61 @@ use crate::state::{State, TOMBSTONE};
 
 #[derive(Debug, Clone)]
 pub enum Op {
-    Insert { vector: Vec<i32>, tag: u64 },
-    InsertBatch { vectors: Vec<i32>, count: u32 },
-    Delete { id: u32 },
-    SoftDelete { id: u32 },
-    CreateNode { kind: u8, record: Option<u32> },
-    CreateEdge { from: u32, to: u32, kind: u8 },
-    SetMetadata { key: String, value: Vec<u8> },
-    Upsert { vector: Vec<i32>, tag: u64, attach: Option<u32>, metadata: Option<Vec<u8>> },
+    Insert {
+        vector: Vec<i32>,
+        tag: u64,
+    },
+    InsertBatch {
+        vectors: Vec<i32>,
+        count: u32,
+    },
+    Delete {
+        id: u32,
+    },
+    SoftDelete {
+        id: u32,
+    },
+    CreateNode {
+        kind: u8,
+        record: Option<u32>,
+    },
+    CreateEdge {
+        from: u32,
+        to: u32,
+        kind: u8,
+    },
+    SetMetadata {
+        key: String,
+        value: Vec<u8>,
+    },
+    Upsert {
+        vector: Vec<i32>,
+        tag: u64,
+        attach: Option<u32>,
+        metadata: Option<Vec<u8>>,
+    },
     /// An event already committed by a leader at `seq` (follower apply).
     /// Idempotent by sequence number: `seq <= height` is skipped.
-    Replicated { seq: u64, payload: Vec<u8> },
+    Replicated {
+        seq: u64,
+        payload: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Id(u32),
-    Ids { first: u32, count: u32 },
+    Ids {
+        first: u32,
+        count: u32,
+    },
     Done,
-    Upsert { record_id: u32, document_node_id: u32, chunk_node_id: u32, edge_id: u32 },
+    Upsert {
+        record_id: u32,
+        document_node_id: u32,
+        chunk_node_id: u32,
+        edge_id: u32,
+    },
 }
 
 /// Build the event for `op` (None: nothing to record, e.g. an empty batch or a
@@ -61,15 +97,35 @@ fn build(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
     let next_edge = state.edges().slots as u32;
     let ev = match op {
         Op::Insert { vector, tag } => {
-            return Ok((Some(Event::InsertRecord { id: next_rec, tag, vector }), Outcome::Id(next_rec)))
+            return Ok((
+                Some(Event::InsertRecord {
+                    id: next_rec,
+                    tag,
+                    vector,
+                }),
+                Outcome::Id(next_rec),
+            ))
         }
         Op::InsertBatch { vectors, count } => {
             if count == 0 {
-                return Ok((None, Outcome::Ids { first: next_rec, count: 0 }));
+                return Ok((
+                    None,
+                    Outcome::Ids {
+                        first: next_rec,
+                        count: 0,
+                    },
+                ));
             }
             return Ok((
-                Some(Event::InsertBatch { first_id: next_rec, count, vectors }),
-                Outcome::Ids { first: next_rec, count },
+                Some(Event::InsertBatch {
+                    first_id: next_rec,
+                    count,
+                    vectors,
+                }),
+                Outcome::Ids {
+                    first: next_rec,
+                    count,
+                },
             ));
         }
         Op::Delete { id } => Event::DeleteRecord { id },
@@ -81,10 +137,25 @@ fn build(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
             Event::SoftDeleteRecord { id }
         }
         Op::CreateNode { kind, record } => {
-            return Ok((Some(Event::CreateNode { id: next_node, kind, record }), Outcome::Id(next_node)))
+            return Ok((
+                Some(Event::CreateNode {
+                    id: next_node,
+                    kind,
+                    record,
+                }),
+                Outcome::Id(next_node),
+            ))
         }
         Op::CreateEdge { from, to, kind } => {
-            return Ok((Some(Event::CreateEdge { id: next_edge, from, to, kind }), Outcome::Id(next_edge)))
+            return Ok((
+                Some(Event::CreateEdge {
+                    id: next_edge,
+                    from,
+                    to,
+                    kind,
+                }),
+                Outcome::Id(next_edge),
+            ))
         }
         Op::SetMetadata { key, value } => Event::SetMetadata { key, value },
         Op::Replicated { seq, payload } => {
@@ -100,7 +171,12 @@ fn build(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
             let ev = Event::decode(&payload)?;
             return Ok((Some(ev), Outcome::Done));
         }
-        Op::Upsert { vector, tag, attach, metadata } => {
+        Op::Upsert {
+            vector,
+            tag,
+            attach,
+            metadata,
+        } => {
             let (doc, chunk) = match attach {
                 Some(d) => (DocTarget::Existing(d), next_node),
                 None => (DocTarget::New(next_node), next_node + 1),

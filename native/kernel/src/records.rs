@@ -77,7 +77,12 @@ pub struct ChunkView<'a> {
 
 impl RecordStore {
     pub fn new(dim: usize) -> RecordStore {
-        RecordStore { dim, slots: 0, stored: 0, chunks: Vec::new() }
+        RecordStore {
+            dim,
+            slots: 0,
+            stored: 0,
+            chunks: Vec::new(),
+        }
     }
     pub fn slots(&self) -> usize {
         self.slots
@@ -95,7 +100,12 @@ impl RecordStore {
         let per_chunk: usize = self
             .chunks
             .iter()
-            .map(|c| c.status.capacity() + c.pos.capacity() * 2 + c.tags.capacity() * 8 + c.vectors.capacity() * 4)
+            .map(|c| {
+                c.status.capacity()
+                    + c.pos.capacity() * 2
+                    + c.tags.capacity() * 8
+                    + c.vectors.capacity() * 4
+            })
             .sum();
         (per_chunk + self.chunks.capacity() * std::mem::size_of::<Chunk>()) as u64
     }
@@ -115,7 +125,9 @@ impl RecordStore {
     }
 
     pub fn status(&self, id: u32) -> u8 {
-        self.locate(id).map(|(c, off)| c.status[off]).unwrap_or(HOLE)
+        self.locate(id)
+            .map(|(c, off)| c.status[off])
+            .unwrap_or(HOLE)
     }
     /// Tag of an assigned slot (0 for holes), `None` past the last id.
     pub fn tag(&self, id: u32) -> Option<u64> {

@@ -207,7 +207,13 @@ impl State {
     pub fn live_records(&self) -> impl Iterator<Item = (u32, u64, &[i32])> + '_ {
         let dim = self.dim();
         self.records.chunks().flat_map(move |c| {
-            let crate::records::ChunkView { base, status, tags, vectors, .. } = c;
+            let crate::records::ChunkView {
+                base,
+                status,
+                tags,
+                vectors,
+                ..
+            } = c;
             let stored = status.iter().enumerate().filter(|&(_, &st)| st != HOLE);
             stored
                 .zip(tags.iter().zip(vectors.chunks_exact(dim)))
@@ -220,7 +226,11 @@ impl State {
         self.records.chunks()
     }
     pub fn node(&self, id: u32) -> Option<Node> {
-        self.graph.node(id).map(|n| Node { present: true, kind: n.kind, record: n.record })
+        self.graph.node(id).map(|n| Node {
+            present: true,
+            kind: n.kind,
+            record: n.record,
+        })
     }
     /// Outgoing edges of a node, newest first; `None` for an unknown node.
     pub fn out_edges(&self, node: u32) -> Option<Vec<(u32, Edge)>> {
@@ -230,7 +240,15 @@ impl State {
                 .rev()
                 .map(|&e| {
                     let x = self.graph.edge(e).expect("listed edges are present");
-                    (e, Edge { present: true, kind: x.kind, from: x.from, to: x.to })
+                    (
+                        e,
+                        Edge {
+                            present: true,
+                            kind: x.kind,
+                            from: x.from,
+                            to: x.to,
+                        },
+                    )
                 })
                 .collect(),
         )
@@ -246,14 +264,24 @@ impl State {
         let change = match ev {
             Event::InsertRecord { id, tag, vector } => {
                 self.push_record(*tag, vector);
-                Change::Inserted { first: *id, count: 1 }
+                Change::Inserted {
+                    first: *id,
+                    count: 1,
+                }
             }
-            Event::InsertBatch { first_id, count, vectors } => {
+            Event::InsertBatch {
+                first_id,
+                count,
+                vectors,
+            } => {
                 let d = self.limits.dim;
                 for v in vectors.chunks_exact(d) {
                     self.push_record(0, v);
                 }
-                Change::Inserted { first: *first_id, count: *count }
+                Change::Inserted {
+                    first: *first_id,
+                    count: *count,
+                }
             }
             Event::DeleteRecord { id } => {
                 let was_live = self.record_status(*id) == LIVE;
@@ -283,7 +311,15 @@ impl State {
                 self.set_metadata(key.clone(), value.clone());
                 Change::None
             }
-            Event::UpsertMemory { record_id, tag, vector, doc, chunk_node, metadata, .. } => {
+            Event::UpsertMemory {
+                record_id,
+                tag,
+                vector,
+                doc,
+                chunk_node,
+                metadata,
+                ..
+            } => {
                 self.push_record(*tag, vector);
                 let doc_id = match doc {
                     DocTarget::Existing(d) => *d,
@@ -297,7 +333,10 @@ impl State {
                 if let Some(m) = metadata {
                     self.set_metadata(format!("rec:{record_id}"), m.clone());
                 }
-                Change::Inserted { first: *record_id, count: 1 }
+                Change::Inserted {
+                    first: *record_id,
+                    count: 1,
+                }
             }
         };
         self.height += 1;
@@ -329,7 +368,10 @@ impl State {
     fn remove_metadata(&mut self, key: String) {
         if let Some(old) = self.metadata.remove(&key) {
             self.meta_bytes -= (key.len() + old.len()) as u64;
-            self.note(Undo::Meta { key, old: Some(old) });
+            self.note(Undo::Meta {
+                key,
+                old: Some(old),
+            });
         }
     }
 
@@ -360,13 +402,21 @@ impl State {
             LIVE => self.rec_live -= 1,
             _ => self.rec_tomb -= 1,
         }
-        self.note(Undo::Removed { id, status, tag, vector });
+        self.note(Undo::Removed {
+            id,
+            status,
+            tag,
+            vector,
+        });
         self.remove_metadata(format!("rec:{id}"));
         if let Some(linked) = self.record_nodes.remove(&id) {
             for &n in &linked {
                 self.delete_node(n);
             }
-            self.note(Undo::RecordNodes { record: id, old: linked });
+            self.note(Undo::RecordNodes {
+                record: id,
+                old: linked,
+            });
         }
     }
 
@@ -378,7 +428,11 @@ impl State {
             return;
         };
         self.node_live -= 1;
-        self.note(Undo::NodeDeleted { id: n, kind, record });
+        self.note(Undo::NodeDeleted {
+            id: n,
+            kind,
+            record,
+        });
     }
 
     fn delete_edge(&mut self, e: u32) {

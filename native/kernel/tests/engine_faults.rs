@@ -26,7 +26,9 @@ impl CommitSink for Sink {
     fn append(&mut self, _: &[(u64, Vec<u8>)]) -> KResult<()> {
         match self.0.swap(OK, Ordering::SeqCst) {
             IO => Err(KernelError::Io("simulated EIO on fdatasync".into())),
-            INVALID => Err(KernelError::Internal("invalid append: simulated refusal".into())),
+            INVALID => Err(KernelError::Internal(
+                "invalid append: simulated refusal".into(),
+            )),
             PANIC => panic!("simulated panic inside the sink"),
             _ => Ok(()),
         }
@@ -35,9 +37,15 @@ impl CommitSink for Sink {
 
 fn engine(kind: IndexKind) -> (Engine, Arc<AtomicU8>) {
     let mode = Arc::new(AtomicU8::new(OK));
-    let cfg = IndexConfig { kind, ..IndexConfig::default() };
+    let cfg = IndexConfig {
+        kind,
+        ..IndexConfig::default()
+    };
     let db = Db::new(State::new(Limits::new(DIM, 10_000, 100, 100)), cfg);
-    (Engine::new(db, Some(Box::new(Sink(mode.clone()))), None), mode)
+    (
+        Engine::new(db, Some(Box::new(Sink(mode.clone()))), None),
+        mode,
+    )
 }
 
 fn hash(e: &Engine) -> [u8; 32] {
@@ -45,15 +53,29 @@ fn hash(e: &Engine) -> [u8; 32] {
 }
 
 fn near(e: &Engine, q: [i32; DIM]) -> Vec<u32> {
-    e.read().search(&q, 5, SearchParams::default(), None).into_iter().map(|(_, id)| id).collect()
+    e.read()
+        .search(&q, 5, SearchParams::default(), None)
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect()
 }
 
 /// Records 0..3 plus a node, an edge and metadata: something to delete.
 fn seed(e: &Engine) {
     for i in 0..3 {
-        e.submit_sync(Op::Upsert { vector: vec![i, i, i, i], tag: 0, attach: None, metadata: Some(b"{}".to_vec()) }).unwrap();
+        e.submit_sync(Op::Upsert {
+            vector: vec![i, i, i, i],
+            tag: 0,
+            attach: None,
+            metadata: Some(b"{}".to_vec()),
+        })
+        .unwrap();
     }
-    e.submit_sync(Op::SetMetadata { key: "k".into(), value: b"1".to_vec() }).unwrap();
+    e.submit_sync(Op::SetMetadata {
+        key: "k".into(),
+        value: b"1".to_vec(),
+    })
+    .unwrap();
 }
 
 /// Submit several operations at once; they may share one group.
@@ -74,11 +96,22 @@ fn submit_all(e: &Engine, ops: Vec<Op>) -> Vec<KResult<Outcome>> {
 
 fn mixed_group() -> Vec<Op> {
     vec![
-        Op::InsertBatch { vectors: vec![1000; DIM * 3], count: 3 },
+        Op::InsertBatch {
+            vectors: vec![1000; DIM * 3],
+            count: 3,
+        },
         Op::Delete { id: 0 },
         Op::SoftDelete { id: 1 },
-        Op::SetMetadata { key: "k".into(), value: b"2".to_vec() },
-        Op::Upsert { vector: vec![1000; DIM], tag: 0, attach: Some(0), metadata: None },
+        Op::SetMetadata {
+            key: "k".into(),
+            value: b"2".to_vec(),
+        },
+        Op::Upsert {
+            vector: vec![1000; DIM],
+            tag: 0,
+            attach: Some(0),
+            metadata: None,
+        },
     ]
 }
 
@@ -93,15 +126,37 @@ fn when_the_append_fails_with_io_then_the_group_leaves_no_trace_and_the_node_is_
         for r in submit_all(&e, mixed_group()) {
             let err = r.expect_err("no write of a failed group is acknowledged");
             // Requests applied in the failed group get IO_ERROR; any queued after it READ_ONLY.
-            assert!(matches!(err.code(), "IO_ERROR" | "READ_ONLY"), "{kind:?}: {err}");
+            assert!(
+                matches!(err.code(), "IO_ERROR" | "READ_ONLY"),
+                "{kind:?}: {err}"
+            );
         }
-        assert_eq!(hash(&e), before, "{kind:?}: state hash equals the one before the group");
+        assert_eq!(
+            hash(&e),
+            before,
+            "{kind:?}: state hash equals the one before the group"
+        );
         assert_eq!(e.counters(), counters, "{kind:?}: published counters too");
-        assert!(!near(&e, [1000; DIM]).iter().any(|&id| id >= 3), "{kind:?}: rows never logged are not found");
-        assert!(near(&e, [0; DIM]).contains(&0), "{kind:?}: the deleted record is back");
+        assert!(
+            !near(&e, [1000; DIM]).iter().any(|&id| id >= 3),
+            "{kind:?}: rows never logged are not found"
+        );
+        assert!(
+            near(&e, [0; DIM]).contains(&0),
+            "{kind:?}: the deleted record is back"
+        );
         assert!(e.is_read_only());
-        assert!(e.fault().unwrap().contains("simulated EIO"), "{:?}", e.fault());
-        let err = e.submit_sync(Op::Insert { vector: vec![1; DIM], tag: 0 }).unwrap_err();
+        assert!(
+            e.fault().unwrap().contains("simulated EIO"),
+            "{:?}",
+            e.fault()
+        );
+        let err = e
+            .submit_sync(Op::Insert {
+                vector: vec![1; DIM],
+                tag: 0,
+            })
+            .unwrap_err();
         assert_eq!(err.code(), "READ_ONLY");
         assert!(err.to_string().contains("simulated EIO"), "{err}");
     }
@@ -113,13 +168,25 @@ fn when_the_log_refuses_an_append_as_invalid_then_only_that_group_fails() {
     seed(&e);
     let before = hash(&e);
     mode.store(INVALID, Ordering::SeqCst);
-    let err = e.submit_sync(Op::InsertBatch { vectors: vec![7; DIM * 2], count: 2 }).unwrap_err();
+    let err = e
+        .submit_sync(Op::InsertBatch {
+            vectors: vec![7; DIM * 2],
+            count: 2,
+        })
+        .unwrap_err();
     assert_eq!(err.code(), "INTERNAL");
     assert_eq!(hash(&e), before);
     assert!(!e.is_read_only(), "a refusal is not an I/O failure");
     assert_eq!(e.fault(), None);
     // The next write takes the ids the refused one would have had.
-    assert_eq!(e.submit_sync(Op::Insert { vector: vec![7; DIM], tag: 0 }).unwrap(), Outcome::Id(3));
+    assert_eq!(
+        e.submit_sync(Op::Insert {
+            vector: vec![7; DIM],
+            tag: 0
+        })
+        .unwrap(),
+        Outcome::Id(3)
+    );
     assert_eq!(near(&e, [7; DIM])[0], 3);
 }
 
@@ -136,9 +203,17 @@ fn when_the_committer_panics_then_every_request_is_answered_and_the_node_turns_r
     assert_eq!(hash(&e), before, "the group is rolled back");
     assert!(e.is_read_only());
     let why = e.fault().expect("a reason");
-    assert!(why.contains("panicked") && why.contains("simulated panic"), "{why}");
+    assert!(
+        why.contains("panicked") && why.contains("simulated panic"),
+        "{why}"
+    );
     // The committer thread is still alive: later writes get an answer, not silence.
-    let err = e.submit_sync(Op::Insert { vector: vec![1; DIM], tag: 0 }).unwrap_err();
+    let err = e
+        .submit_sync(Op::Insert {
+            vector: vec![1; DIM],
+            tag: 0,
+        })
+        .unwrap_err();
     assert_eq!(err.code(), "READ_ONLY");
     assert!(err.to_string().contains("panicked"), "{err}");
     e.close();
@@ -148,11 +223,18 @@ fn when_the_committer_panics_then_every_request_is_answered_and_the_node_turns_r
 fn when_appends_succeed_then_the_state_equals_the_logged_events_applied_without_a_journal() {
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = log.clone();
-    let observer: valori_kernel::engine::CommitObserver = Box::new(move |entries: &[(u64, Vec<u8>)]| {
-        seen.lock().unwrap().extend(entries.iter().map(|(_, p)| p.clone()));
-    });
+    let observer: valori_kernel::engine::CommitObserver =
+        Box::new(move |entries: &[(u64, Vec<u8>)]| {
+            seen.lock()
+                .unwrap()
+                .extend(entries.iter().map(|(_, p)| p.clone()));
+        });
     let limits = Limits::new(DIM, 10_000, 100, 100);
-    let e = Engine::new(Db::new(State::new(limits), IndexConfig::default()), Some(Box::new(Sink(Arc::new(AtomicU8::new(OK))))), Some(observer));
+    let e = Engine::new(
+        Db::new(State::new(limits), IndexConfig::default()),
+        Some(Box::new(Sink(Arc::new(AtomicU8::new(OK))))),
+        Some(observer),
+    );
     seed(&e);
     for r in submit_all(&e, mixed_group()) {
         r.unwrap();
@@ -166,11 +248,22 @@ fn when_appends_succeed_then_the_state_equals_the_logged_events_applied_without_
 }
 
 #[test]
-fn when_a_panic_comes_after_the_group_is_durable_then_the_group_is_kept_and_the_node_turns_read_only() {
-    let observer: valori_kernel::engine::CommitObserver = Box::new(|_: &[(u64, Vec<u8>)]| panic!("simulated observer panic"));
+fn when_a_panic_comes_after_the_group_is_durable_then_the_group_is_kept_and_the_node_turns_read_only(
+) {
+    let observer: valori_kernel::engine::CommitObserver =
+        Box::new(|_: &[(u64, Vec<u8>)]| panic!("simulated observer panic"));
     let limits = Limits::new(DIM, 10_000, 100, 100);
-    let e = Engine::new(Db::new(State::new(limits), IndexConfig::default()), Some(Box::new(Sink(Arc::new(AtomicU8::new(OK))))), Some(observer));
-    let err = e.submit_sync(Op::Insert { vector: vec![3; DIM], tag: 0 }).unwrap_err();
+    let e = Engine::new(
+        Db::new(State::new(limits), IndexConfig::default()),
+        Some(Box::new(Sink(Arc::new(AtomicU8::new(OK))))),
+        Some(observer),
+    );
+    let err = e
+        .submit_sync(Op::Insert {
+            vector: vec![3; DIM],
+            tag: 0,
+        })
+        .unwrap_err();
     assert_eq!(err.code(), "INTERNAL");
     // The event is in the log, so memory keeps it (a restart would replay it anyway).
     assert_eq!(e.read().state.height(), 1);

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use valori_kernel::codec;
+use valori_kernel::database::Database;
 use valori_kernel::durable::{self, PersistConfig};
 use valori_kernel::index::{IndexConfig, IndexKind};
-use valori_kernel::node::Node;
 use valori_kernel::ops::Op;
 use valori_kernel::state::Limits;
 use valori_kernel::storage::{decode_snapshot, encode_snapshot, SimVfs, SnapshotParts, Vfs};
@@ -29,15 +29,15 @@ fn el() -> PersistConfig {
     }
 }
 
-fn open_with(vfs: &Arc<SimVfs>, cfg: &PersistConfig, ix: IndexConfig) -> Node {
-    Node::open(vfs.clone() as Arc<dyn Vfs>, limits(), ix, cfg, None).expect("open")
+fn open_with(vfs: &Arc<SimVfs>, cfg: &PersistConfig, ix: IndexConfig) -> Database {
+    Database::open(vfs.clone() as Arc<dyn Vfs>, limits(), ix, cfg).expect("open")
 }
 
-fn open(vfs: &Arc<SimVfs>, cfg: &PersistConfig) -> Node {
+fn open(vfs: &Arc<SimVfs>, cfg: &PersistConfig) -> Database {
     open_with(vfs, cfg, IndexConfig::default())
 }
 
-fn insert(n: &Node, i: i32) -> u32 {
+fn insert(n: &Database, i: i32) -> u32 {
     match n
         .engine
         .submit_sync(Op::Insert {
@@ -51,7 +51,7 @@ fn insert(n: &Node, i: i32) -> u32 {
     }
 }
 
-fn hash(n: &Node) -> [u8; 32] {
+fn hash(n: &Database) -> [u8; 32] {
     codec::state_hash(&n.engine.read().state)
 }
 
@@ -251,7 +251,7 @@ fn when_a_snapshot_is_above_the_byte_limit_then_restore_and_read_refuse_it() {
 }
 
 /// A node with an HNSW index, `n` records inserted and `deleted` removed.
-fn hnsw_node(vfs: &Arc<SimVfs>, n: i32, deleted: u32) -> Node {
+fn hnsw_node(vfs: &Arc<SimVfs>, n: i32, deleted: u32) -> Database {
     let ix = IndexConfig {
         kind: IndexKind::Hnsw,
         ..IndexConfig::default()

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use valori_kernel::codec;
+use valori_kernel::database::Database;
 use valori_kernel::durable::PersistConfig;
 use valori_kernel::index::IndexConfig;
-use valori_kernel::node::Node;
 use valori_kernel::ops::Op;
 use valori_kernel::state::Limits;
 use valori_kernel::storage::{SimVfs, Vfs};
@@ -29,20 +29,31 @@ fn el() -> PersistConfig {
     }
 }
 
-fn open(vfs: &Arc<SimVfs>, cfg: &PersistConfig) -> Node {
-    Node::open(vfs.clone() as Arc<dyn Vfs>, limits(), IndexConfig::default(), cfg, None).expect("open")
+fn open(vfs: &Arc<SimVfs>, cfg: &PersistConfig) -> Database {
+    Database::open(
+        vfs.clone() as Arc<dyn Vfs>,
+        limits(),
+        IndexConfig::default(),
+        cfg,
+    )
+    .expect("open")
 }
 
-fn hash(n: &Node) -> [u8; 32] {
+fn hash(n: &Database) -> [u8; 32] {
     codec::state_hash(&n.engine.read().state)
 }
 
-fn height(n: &Node) -> u64 {
+fn height(n: &Database) -> u64 {
     n.engine.read().state.height()
 }
 
-fn insert(n: &Node, i: i32) {
-    n.engine.submit_sync(Op::Insert { vector: vec![i, -i, 2 * i, 7], tag: 0 }).unwrap();
+fn insert(n: &Database, i: i32) {
+    n.engine
+        .submit_sync(Op::Insert {
+            vector: vec![i, -i, 2 * i, 7],
+            tag: 0,
+        })
+        .unwrap();
 }
 
 #[test]
@@ -77,7 +88,7 @@ fn when_the_log_is_trimmed_then_recovery_needs_and_uses_the_snapshot() {
     n.save_snapshot(None).unwrap();
     insert(&n, 100);
     assert_eq!(n.trim_log().unwrap(), 8);
-    assert_eq!(n.log_proof().unwrap().first_seq, 9);
+    assert_eq!(n.log_proof().unwrap().unwrap().first_seq, 9);
     let h = hash(&n);
     n.engine.close();
     let m = open(&vfs, &el());
@@ -87,7 +98,14 @@ fn when_the_log_is_trimmed_then_recovery_needs_and_uses_the_snapshot() {
     // Without the snapshot files the trimmed log cannot be recovered: refuse, naming why.
     vfs.remove(std::path::Path::new("/d/snap.bin")).unwrap();
     let _ = vfs.remove(std::path::Path::new("/d/snap.bin.prev"));
-    let err = Node::open(vfs.clone() as Arc<dyn Vfs>, limits(), IndexConfig::default(), &el(), None).err().unwrap();
+    let err = Database::open(
+        vfs.clone() as Arc<dyn Vfs>,
+        limits(),
+        IndexConfig::default(),
+        &el(),
+    )
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("trimmed"), "{err}");
 }
 
@@ -110,14 +128,21 @@ fn when_the_newest_snapshot_is_corrupt_then_it_is_moved_aside_and_the_log_replay
     let m = open(&vfs, &el());
     assert_eq!(hash(&m), h);
     assert!(!m.report.errors.is_empty(), "corruption is reported");
-    assert!(m.report.errors[0].contains("moved aside"), "{:?}", m.report.errors);
+    assert!(
+        m.report.errors[0].contains("moved aside"),
+        "{:?}",
+        m.report.errors
+    );
     assert_eq!(m.report.replayed, 7);
 }
 
 #[test]
 fn when_only_a_snapshot_path_is_set_then_state_comes_back_from_the_last_snapshot() {
     let vfs = Arc::new(SimVfs::new());
-    let cfg = PersistConfig { snapshot: Some(PathBuf::from("/d/snap.bin")), ..Default::default() };
+    let cfg = PersistConfig {
+        snapshot: Some(PathBuf::from("/d/snap.bin")),
+        ..Default::default()
+    };
     let n = open(&vfs, &cfg);
     for i in 0..4 {
         insert(&n, i);
@@ -145,7 +170,7 @@ fn when_upgrading_from_wal_to_event_log_then_the_proof_is_identical() {
     }
     n.save_snapshot(None).unwrap();
     // WAL mode: the WAL only holds what follows the last snapshot.
-    assert_eq!(n.log_proof().unwrap().event_count, 0);
+    assert_eq!(n.log_proof().unwrap().unwrap().event_count, 0);
     insert(&n, 5);
     let h_wal = hash(&n);
     n.engine.close();
@@ -163,7 +188,11 @@ fn when_upgrading_from_wal_to_event_log_then_the_proof_is_identical() {
     };
     let m = open(&vfs, &ev);
     assert_eq!(m.report.source, "snapshot");
-    assert_eq!(hash(&m), h_wal, "proof identical before and after the upgrade");
+    assert_eq!(
+        hash(&m),
+        h_wal,
+        "proof identical before and after the upgrade"
+    );
     insert(&m, 42);
     let h2 = hash(&m);
     m.engine.close();
@@ -186,7 +215,10 @@ fn when_a_snapshot_is_restored_then_it_survives_a_restart() {
     let n = open(&vfs, &el());
     insert(&n, 1000);
     let h = n.restore(&bytes, false).unwrap();
-    assert_eq!(h, 2, "an operator restore is the next height of this node's history");
+    assert_eq!(
+        h, 2,
+        "an operator restore is the next height of this node's history"
+    );
     assert_eq!(hash(&n), want);
     insert(&n, 2000);
     let after = hash(&n);
@@ -199,7 +231,10 @@ fn when_a_snapshot_is_restored_then_it_survives_a_restart() {
     assert_eq!(f.restore(&bytes, true).unwrap(), 9);
     // Garbage is refused and changes nothing.
     let before = hash(&m);
-    assert_eq!(m.restore(b"VAL1garbage", false).unwrap_err().code(), "CORRUPT_DATA");
+    assert_eq!(
+        m.restore(b"VAL1garbage", false).unwrap_err().code(),
+        "CORRUPT_DATA"
+    );
     assert_eq!(hash(&m), before);
 }
 
@@ -208,7 +243,14 @@ fn when_the_log_was_written_with_another_dim_then_open_refuses_naming_both() {
     let vfs = Arc::new(SimVfs::new());
     open(&vfs, &el()).engine.close();
     let other = Limits { dim: 8, ..limits() };
-    let err = Node::open(vfs.clone() as Arc<dyn Vfs>, other, IndexConfig::default(), &el(), None).err().unwrap();
+    let err = Database::open(
+        vfs.clone() as Arc<dyn Vfs>,
+        other,
+        IndexConfig::default(),
+        &el(),
+    )
+    .err()
+    .unwrap();
     let msg = err.to_string();
     assert!(msg.contains('4') && msg.contains('8'), "{msg}");
 }
@@ -220,10 +262,22 @@ fn when_fsync_fails_then_the_write_fails_and_the_node_turns_read_only() {
     insert(&n, 1);
     // Fail the very next I/O call (the append's write or sync).
     vfs.fail_call(1, valori_kernel::storage::vfs::Errno::Eio);
-    let e = n.engine.submit_sync(Op::Insert { vector: vec![1, 2, 3, 4], tag: 0 }).unwrap_err();
+    let e = n
+        .engine
+        .submit_sync(Op::Insert {
+            vector: vec![1, 2, 3, 4],
+            tag: 0,
+        })
+        .unwrap_err();
     assert_eq!(e.code(), "IO_ERROR");
     assert!(n.engine.is_read_only());
-    let e = n.engine.submit_sync(Op::Insert { vector: vec![1, 2, 3, 4], tag: 0 }).unwrap_err();
+    let e = n
+        .engine
+        .submit_sync(Op::Insert {
+            vector: vec![1, 2, 3, 4],
+            tag: 0,
+        })
+        .unwrap_err();
     assert_eq!(e.code(), "READ_ONLY");
 }
 
@@ -233,21 +287,47 @@ fn when_fsync_fails_then_the_write_fails_and_the_node_turns_read_only() {
 /// highest acknowledged height.
 fn workload(vfs: &Arc<SimVfs>) -> (HashMap<u64, [u8; 32]>, u64) {
     let mut hashes = HashMap::new();
-    hashes.insert(0, codec::state_hash(&valori_kernel::state::State::new(limits())));
+    hashes.insert(
+        0,
+        codec::state_hash(&valori_kernel::state::State::new(limits())),
+    );
     let mut acked = 0;
-    let Ok(n) = Node::open(vfs.clone() as Arc<dyn Vfs>, limits(), IndexConfig::default(), &el(), None) else {
+    let Ok(n) = Database::open(
+        vfs.clone() as Arc<dyn Vfs>,
+        limits(),
+        IndexConfig::default(),
+        &el(),
+    ) else {
         return (hashes, 0);
     };
     hashes.insert(0, hash(&n));
     let ops: Vec<Op> = vec![
-        Op::Insert { vector: vec![1, 2, 3, 4], tag: 0 },
-        Op::InsertBatch { vectors: (0..12).collect(), count: 3 },
-        Op::Insert { vector: vec![5, 6, 7, 8], tag: 3 },
+        Op::Insert {
+            vector: vec![1, 2, 3, 4],
+            tag: 0,
+        },
+        Op::InsertBatch {
+            vectors: (0..12).collect(),
+            count: 3,
+        },
+        Op::Insert {
+            vector: vec![5, 6, 7, 8],
+            tag: 3,
+        },
         Op::SoftDelete { id: 1 },
-        Op::CreateNode { kind: 2, record: Some(0) },
-        Op::SetMetadata { key: "k".into(), value: b"{\"v\":1}".to_vec() },
+        Op::CreateNode {
+            kind: 2,
+            record: Some(0),
+        },
+        Op::SetMetadata {
+            key: "k".into(),
+            value: b"{\"v\":1}".to_vec(),
+        },
         Op::Delete { id: 2 },
-        Op::Insert { vector: vec![9, 9, 9, 9], tag: 0 },
+        Op::Insert {
+            vector: vec![9, 9, 9, 9],
+            tag: 0,
+        },
     ];
     for (i, op) in ops.into_iter().enumerate() {
         if i == 4 {
@@ -280,22 +360,41 @@ fn when_power_is_lost_at_any_io_step_then_every_acknowledged_write_survives() {
         // A refused group leaves no trace in memory: every height the node
         // showed is one the clean run reached, with the same state.
         for (h, x) in &hashes {
-            assert_eq!(clean.get(h), Some(x), "cut {cut}: in-memory state at height {h} differs from the clean run");
+            assert_eq!(
+                clean.get(h),
+                Some(x),
+                "cut {cut}: in-memory state at height {h} differs from the clean run"
+            );
         }
         for mode in vfs.crash_modes() {
             let img = Arc::new(vfs.crash_image(&mode));
-            let n = match Node::open(img.clone() as Arc<dyn Vfs>, limits(), IndexConfig::default(), &el(), None) {
+            let n = match Database::open(
+                img.clone() as Arc<dyn Vfs>,
+                limits(),
+                IndexConfig::default(),
+                &el(),
+            ) {
                 Ok(n) => n,
                 Err(e) => panic!("cut {cut} mode {mode:?}: recovery failed: {e}"),
             };
             let h = height(&n);
-            assert!(h >= acked, "cut {cut} mode {mode:?}: recovered height {h} < acknowledged {acked}");
+            assert!(
+                h >= acked,
+                "cut {cut} mode {mode:?}: recovered height {h} < acknowledged {acked}"
+            );
             // A group whose fsync failed may still be on disk (never acknowledged, rolled back in
             // memory): recovery may bring it back, and it must equal the clean run's state there.
-            assert_eq!(Some(&hash(&n)), clean.get(&h), "cut {cut} mode {mode:?}: state at height {h} differs");
+            assert_eq!(
+                Some(&hash(&n)),
+                clean.get(&h),
+                "cut {cut} mode {mode:?}: state at height {h} differs"
+            );
             states += 1;
         }
     }
     println!("node-level power-loss sweep: {total} crash points, {states} crash states checked");
-    assert!(states >= total, "every crash point produced at least one image");
+    assert!(
+        states >= total,
+        "every crash point produced at least one image"
+    );
 }

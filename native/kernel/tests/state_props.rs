@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use valori_kernel::codec;
 use valori_kernel::engine::{Db, Engine};
 use valori_kernel::event::{DocTarget, Event};
-use valori_kernel::ops::{Op, Outcome};
 use valori_kernel::index::{IndexConfig, SearchParams};
+use valori_kernel::ops::{Op, Outcome};
 use valori_kernel::state::{Limits, State};
 use valori_kernel::KernelError;
 
@@ -24,10 +24,19 @@ fn apply_all(st: &mut State, evs: &[Event]) {
 fn oracle(st: &State, q: &[i32], k: usize, tag: Option<u64>) -> Vec<(i64, u32)> {
     let mut all: Vec<(i64, u32)> = (0..st.records().slots as u32)
         .filter(|&id| tag.is_none_or(|t| st.record_tag(id) == Some(t)))
-        .filter_map(|id| st.live_vector(id).map(|v| {
-            let d: i64 = v.iter().zip(q).map(|(a, b)| { let x = *a as i64 - *b as i64; x * x }).sum();
-            (d, id)
-        }))
+        .filter_map(|id| {
+            st.live_vector(id).map(|v| {
+                let d: i64 = v
+                    .iter()
+                    .zip(q)
+                    .map(|(a, b)| {
+                        let x = *a as i64 - *b as i64;
+                        x * x
+                    })
+                    .sum();
+                (d, id)
+            })
+        })
         .collect();
     all.sort();
     all.truncate(k);
@@ -108,11 +117,36 @@ proptest! {
 fn hash_covers_tags_metadata_values_kinds_and_edges() {
     let base = |tag: u64, comp: i32, meta: &[u8], kind: u8, ekind: u8| {
         let mut st = State::new(limits(2));
-        st.apply(&Event::InsertRecord { id: 0, tag, vector: vec![comp, 1] }).unwrap();
-        st.apply(&Event::SetMetadata { key: "a".into(), value: meta.to_vec() }).unwrap();
-        st.apply(&Event::CreateNode { id: 0, kind, record: Some(0) }).unwrap();
-        st.apply(&Event::CreateNode { id: 1, kind: 0, record: None }).unwrap();
-        st.apply(&Event::CreateEdge { id: 0, from: 0, to: 1, kind: ekind }).unwrap();
+        st.apply(&Event::InsertRecord {
+            id: 0,
+            tag,
+            vector: vec![comp, 1],
+        })
+        .unwrap();
+        st.apply(&Event::SetMetadata {
+            key: "a".into(),
+            value: meta.to_vec(),
+        })
+        .unwrap();
+        st.apply(&Event::CreateNode {
+            id: 0,
+            kind,
+            record: Some(0),
+        })
+        .unwrap();
+        st.apply(&Event::CreateNode {
+            id: 1,
+            kind: 0,
+            record: None,
+        })
+        .unwrap();
+        st.apply(&Event::CreateEdge {
+            id: 0,
+            from: 0,
+            to: 1,
+            kind: ekind,
+        })
+        .unwrap();
         codec::state_hash(&st)
     };
     let h = base(1, 5, b"x", 2, 3);
@@ -128,27 +162,71 @@ fn hash_covers_tags_metadata_values_kinds_and_edges() {
 fn capacity_edges_are_exact_and_rejections_change_nothing() {
     let mut st = State::new(Limits::new(2, 3, 1, 1));
     for i in 0..3 {
-        st.apply(&Event::InsertRecord { id: i, tag: 0, vector: vec![i as i32, 0] }).unwrap();
+        st.apply(&Event::InsertRecord {
+            id: i,
+            tag: 0,
+            vector: vec![i as i32, 0],
+        })
+        .unwrap();
     }
     let before = codec::state_hash(&st);
-    let e = st.apply(&Event::InsertRecord { id: 3, tag: 0, vector: vec![0, 0] }).unwrap_err();
+    let e = st
+        .apply(&Event::InsertRecord {
+            id: 3,
+            tag: 0,
+            vector: vec![0, 0],
+        })
+        .unwrap_err();
     assert_eq!(e.code(), "CAPACITY_EXCEEDED");
-    let e = st.apply(&Event::InsertBatch { first_id: 3, count: 1, vectors: vec![0, 0] }).unwrap_err();
+    let e = st
+        .apply(&Event::InsertBatch {
+            first_id: 3,
+            count: 1,
+            vectors: vec![0, 0],
+        })
+        .unwrap_err();
     assert_eq!(e.code(), "CAPACITY_EXCEEDED");
     assert_eq!(codec::state_hash(&st), before);
     assert_eq!(st.height(), 3);
     // Soft delete keeps the slot counted; hard delete frees it.
     st.apply(&Event::SoftDeleteRecord { id: 0 }).unwrap();
     assert_eq!(st.records().used, 3);
-    assert_eq!(st.apply(&Event::InsertRecord { id: 3, tag: 0, vector: vec![0, 0] }).unwrap_err().code(), "CAPACITY_EXCEEDED");
+    assert_eq!(
+        st.apply(&Event::InsertRecord {
+            id: 3,
+            tag: 0,
+            vector: vec![0, 0]
+        })
+        .unwrap_err()
+        .code(),
+        "CAPACITY_EXCEEDED"
+    );
     st.apply(&Event::DeleteRecord { id: 0 }).unwrap();
     assert_eq!(st.records().used, 2);
-    st.apply(&Event::InsertRecord { id: 3, tag: 0, vector: vec![0, 0] }).unwrap();
+    st.apply(&Event::InsertRecord {
+        id: 3,
+        tag: 0,
+        vector: vec![0, 0],
+    })
+    .unwrap();
     assert_eq!(st.records().slots, 4, "ids are never reused");
     // One node fits; a second does not; an upsert needing 2 nodes is refused whole.
-    st.apply(&Event::CreateNode { id: 0, kind: 0, record: None }).unwrap();
+    st.apply(&Event::CreateNode {
+        id: 0,
+        kind: 0,
+        record: None,
+    })
+    .unwrap();
     let before = codec::state_hash(&st);
-    let up = Event::UpsertMemory { record_id: 4, tag: 0, vector: vec![1, 1], doc: DocTarget::New(1), chunk_node: 2, edge_id: 0, metadata: None };
+    let up = Event::UpsertMemory {
+        record_id: 4,
+        tag: 0,
+        vector: vec![1, 1],
+        doc: DocTarget::New(1),
+        chunk_node: 2,
+        edge_id: 0,
+        metadata: None,
+    };
     assert_eq!(st.apply(&up).unwrap_err().code(), "CAPACITY_EXCEEDED");
     assert_eq!(codec::state_hash(&st), before);
 }
@@ -156,22 +234,64 @@ fn capacity_edges_are_exact_and_rejections_change_nothing() {
 #[test]
 fn zero_node_capacity_refuses_every_node() {
     let mut st = State::new(Limits::new(1, 5, 0, 0));
-    assert_eq!(st.apply(&Event::CreateNode { id: 0, kind: 0, record: None }).unwrap_err().code(), "CAPACITY_EXCEEDED");
+    assert_eq!(
+        st.apply(&Event::CreateNode {
+            id: 0,
+            kind: 0,
+            record: None
+        })
+        .unwrap_err()
+        .code(),
+        "CAPACITY_EXCEEDED"
+    );
 }
 
 #[test]
 fn edges_to_unknown_nodes_and_nodes_to_missing_records_are_rejected() {
     let mut st = State::new(limits(1));
-    st.apply(&Event::CreateNode { id: 0, kind: 0, record: None }).unwrap();
-    assert_eq!(st.apply(&Event::CreateEdge { id: 0, from: 0, to: 7, kind: 0 }).unwrap_err().code(), "NOT_FOUND");
-    assert_eq!(st.apply(&Event::CreateNode { id: 1, kind: 0, record: Some(3) }).unwrap_err().code(), "NOT_FOUND");
+    st.apply(&Event::CreateNode {
+        id: 0,
+        kind: 0,
+        record: None,
+    })
+    .unwrap();
+    assert_eq!(
+        st.apply(&Event::CreateEdge {
+            id: 0,
+            from: 0,
+            to: 7,
+            kind: 0
+        })
+        .unwrap_err()
+        .code(),
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        st.apply(&Event::CreateNode {
+            id: 1,
+            kind: 0,
+            record: Some(3)
+        })
+        .unwrap_err()
+        .code(),
+        "NOT_FOUND"
+    );
     assert_eq!(st.height(), 1);
 }
 
 #[test]
 fn hard_delete_cascades_to_linked_nodes_edges_and_record_metadata() {
     let mut st = State::new(limits(1));
-    st.apply(&Event::UpsertMemory { record_id: 0, tag: 0, vector: vec![1], doc: DocTarget::New(0), chunk_node: 1, edge_id: 0, metadata: Some(b"{}".to_vec()) }).unwrap();
+    st.apply(&Event::UpsertMemory {
+        record_id: 0,
+        tag: 0,
+        vector: vec![1],
+        doc: DocTarget::New(0),
+        chunk_node: 1,
+        edge_id: 0,
+        metadata: Some(b"{}".to_vec()),
+    })
+    .unwrap();
     assert_eq!(st.out_edges(0).unwrap().len(), 1);
     assert!(st.metadata("rec:0").is_some());
     st.apply(&Event::DeleteRecord { id: 0 }).unwrap();
@@ -180,17 +300,37 @@ fn hard_delete_cascades_to_linked_nodes_edges_and_record_metadata() {
     assert_eq!(st.out_edges(0).unwrap().len(), 0);
     assert_eq!(st.edges().live, 0);
     assert!(st.metadata("rec:0").is_none());
-    assert_eq!(st.apply(&Event::DeleteRecord { id: 0 }).unwrap_err().code(), "NOT_FOUND");
+    assert_eq!(
+        st.apply(&Event::DeleteRecord { id: 0 }).unwrap_err().code(),
+        "NOT_FOUND"
+    );
 }
 
 #[test]
 fn out_edges_are_newest_first() {
     let mut st = State::new(limits(1));
     for i in 0..3 {
-        st.apply(&Event::CreateNode { id: i, kind: 0, record: None }).unwrap();
+        st.apply(&Event::CreateNode {
+            id: i,
+            kind: 0,
+            record: None,
+        })
+        .unwrap();
     }
-    st.apply(&Event::CreateEdge { id: 0, from: 0, to: 1, kind: 1 }).unwrap();
-    st.apply(&Event::CreateEdge { id: 1, from: 0, to: 2, kind: 2 }).unwrap();
+    st.apply(&Event::CreateEdge {
+        id: 0,
+        from: 0,
+        to: 1,
+        kind: 1,
+    })
+    .unwrap();
+    st.apply(&Event::CreateEdge {
+        id: 1,
+        from: 0,
+        to: 2,
+        kind: 2,
+    })
+    .unwrap();
     let ids: Vec<u32> = st.out_edges(0).unwrap().iter().map(|(e, _)| *e).collect();
     assert_eq!(ids, vec![1, 0]);
     assert!(st.out_edges(9).is_none());
@@ -199,12 +339,37 @@ fn out_edges_are_newest_first() {
 #[test]
 fn codec_round_trip_preserves_state_and_hash() {
     let mut st = State::new(limits(3));
-    st.apply(&Event::InsertBatch { first_id: 0, count: 3, vectors: vec![1, 2, 3, 4, 5, 6, 7, 8, 9] }).unwrap();
+    st.apply(&Event::InsertBatch {
+        first_id: 0,
+        count: 3,
+        vectors: vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
+    })
+    .unwrap();
     st.apply(&Event::SoftDeleteRecord { id: 1 }).unwrap();
     st.apply(&Event::DeleteRecord { id: 2 }).unwrap();
-    st.apply(&Event::UpsertMemory { record_id: 3, tag: 9, vector: vec![0, 0, 1], doc: DocTarget::New(0), chunk_node: 1, edge_id: 0, metadata: Some(b"[1]".to_vec()) }).unwrap();
-    st.apply(&Event::CreateNode { id: 2, kind: 4, record: Some(1) }).unwrap();
-    st.apply(&Event::CreateEdge { id: 1, from: 2, to: 0, kind: 5 }).unwrap();
+    st.apply(&Event::UpsertMemory {
+        record_id: 3,
+        tag: 9,
+        vector: vec![0, 0, 1],
+        doc: DocTarget::New(0),
+        chunk_node: 1,
+        edge_id: 0,
+        metadata: Some(b"[1]".to_vec()),
+    })
+    .unwrap();
+    st.apply(&Event::CreateNode {
+        id: 2,
+        kind: 4,
+        record: Some(1),
+    })
+    .unwrap();
+    st.apply(&Event::CreateEdge {
+        id: 1,
+        from: 2,
+        to: 0,
+        kind: 5,
+    })
+    .unwrap();
     let bytes = codec::encode(&st);
     let back = codec::decode(&bytes, st.limits(), st.height()).unwrap();
     assert_eq!(codec::state_hash(&back), codec::state_hash(&st));
@@ -232,14 +397,25 @@ proptest! {
 
 #[test]
 fn engine_groups_concurrent_writes_and_rejects_bad_ones_alone() {
-    let engine = std::sync::Arc::new(Engine::new(Db::new(State::new(limits(2)), Default::default()), None, None));
+    let engine = std::sync::Arc::new(Engine::new(
+        Db::new(State::new(limits(2)), Default::default()),
+        None,
+        None,
+    ));
     let mut handles = vec![];
     for t in 0..8 {
         let e = engine.clone();
         handles.push(std::thread::spawn(move || {
             let mut ok = 0;
             for i in 0..50 {
-                let op = if i % 10 == 0 { Op::Delete { id: 1_000_000 } } else { Op::Insert { vector: vec![t, i], tag: 0 } };
+                let op = if i % 10 == 0 {
+                    Op::Delete { id: 1_000_000 }
+                } else {
+                    Op::Insert {
+                        vector: vec![t, i],
+                        tag: 0,
+                    }
+                };
                 match e.submit_sync(op) {
                     Ok(Outcome::Id(_)) => ok += 1,
                     Err(KernelError::NotFound(_)) => {}
@@ -264,10 +440,24 @@ fn a_failing_sink_fails_the_group_and_makes_the_engine_read_only() {
             Err(KernelError::Io("disk on fire".into()))
         }
     }
-    let engine = Engine::new(Db::new(State::new(limits(1)), Default::default()), Some(Box::new(Failing)), None);
-    let e = engine.submit_sync(Op::Insert { vector: vec![1], tag: 0 }).unwrap_err();
+    let engine = Engine::new(
+        Db::new(State::new(limits(1)), Default::default()),
+        Some(Box::new(Failing)),
+        None,
+    );
+    let e = engine
+        .submit_sync(Op::Insert {
+            vector: vec![1],
+            tag: 0,
+        })
+        .unwrap_err();
     assert_eq!(e.code(), "IO_ERROR");
     assert!(engine.is_read_only());
-    let e = engine.submit_sync(Op::Insert { vector: vec![1], tag: 0 }).unwrap_err();
+    let e = engine
+        .submit_sync(Op::Insert {
+            vector: vec![1],
+            tag: 0,
+        })
+        .unwrap_err();
     assert_eq!(e.code(), "READ_ONLY");
 }

@@ -1,9 +1,10 @@
-// What every route file receives, and the helper that registers a path with its methods plus a
-// 405 (with Allow) for any other method on that path. Each method's first handler checks the
-// caller's scope against the one route table (src/auth/scopes.ts); a route missing from that
-// table cannot be registered.
+// What every route file receives, and mountRoutes: route files give a handler per operation of
+// the one route table (src/api/routes.ts), which holds each route's method, path and scope. Each
+// path gets its methods, each behind the scope check of its table entry, plus a 405 (with Allow)
+// for any other method. A table entry without a handler, or a handler without an entry, stops the
+// app at creation.
 import type { Express, RequestHandler } from 'express';
-import { routeAccess } from '../../auth/scopes';
+import { ROUTES, type OperationId, type RouteSpec } from '../../api/routes';
 import { requireAccess } from '../auth';
 import type { Config } from '../../config';
 import type { Kernel } from '../../kernel/kernel';
@@ -13,7 +14,6 @@ import { AppError } from '../errors';
 import type { Validators } from '../schemas';
 
 export interface RouteContext {
-  app: Express;
   config: Config;
   kernel: Kernel;
   metrics: Metrics;
@@ -26,33 +26,40 @@ export interface RouteContext {
   batchJson: RequestHandler[];
 }
 
-export interface MethodHandlers {
-  get?: RequestHandler[];
-  post?: RequestHandler[];
-  delete?: RequestHandler[];
-}
+/** A route file's handlers, by operation id. */
+export type RouteHandlers = Partial<Record<OperationId, RequestHandler[]>>;
 
-export function defineRoute(app: Express, path: string, handlers: MethodHandlers): void {
-  const route = app.route(path);
-  const allow: string[] = [];
-  // Throws (at app creation) when the route has no scope in src/auth/scopes.ts.
-  const guard = (method: string): RequestHandler => requireAccess(routeAccess(method, path));
-  if (handlers.get) {
-    route.get(guard('GET'), ...handlers.get);
-    allow.push('GET', 'HEAD');
+const ALLOW: Readonly<Record<RouteSpec['method'], string[]>> = { get: ['GET', 'HEAD'], post: ['POST'], delete: ['DELETE'] };
+
+/** Mounts every route of the table, in table order, with the handlers the route files give. */
+export function mountRoutes(app: Express, ...files: RouteHandlers[]): void {
+  const handlers = new Map<string, RequestHandler[]>();
+  for (const file of files) {
+    for (const [id, list] of Object.entries(file) as [string, RequestHandler[]][]) {
+      if (handlers.has(id)) throw new Error(`route ${id} has two handlers`);
+      handlers.set(id, list);
+    }
   }
-  if (handlers.post) {
-    route.post(guard('POST'), ...handlers.post);
-    allow.push('POST');
+  const byPath = new Map<string, RouteSpec[]>();
+  for (const spec of ROUTES as readonly RouteSpec[]) {
+    byPath.set(spec.path, [...(byPath.get(spec.path) ?? []), spec]);
   }
-  if (handlers.delete) {
-    route.delete(guard('DELETE'), ...handlers.delete);
-    allow.push('DELETE');
+  for (const [path, specs] of byPath) {
+    const route = app.route(path);
+    const allow: string[] = [];
+    for (const spec of specs) {
+      const list = handlers.get(spec.id);
+      if (list === undefined) throw new Error(`route ${spec.method.toUpperCase()} ${path} (${spec.id}) has no handler`);
+      handlers.delete(spec.id);
+      route[spec.method](requireAccess(spec.access), ...list);
+      allow.push(...ALLOW[spec.method]);
+    }
+    const allowHeader = allow.join(', ');
+    route.all((req, _res, next) => {
+      next(new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}: use ${allowHeader}`, { Allow: allowHeader }));
+    });
   }
-  const allowHeader = allow.join(', ');
-  route.all((req, _res, next) => {
-    next(new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}: use ${allowHeader}`, { Allow: allowHeader }));
-  });
+  if (handlers.size > 0) throw new Error(`handlers without a route in src/api/routes.ts: ${[...handlers.keys()].join(', ')}`);
 }
 
 const U32_MAX = 4_294_967_295;
@@ -65,4 +72,9 @@ export function parseId(raw: unknown, what: string): number {
     throw new AppError('INVALID_REQUEST', `${what} must be an integer from 0 to ${U32_MAX}, got ${JSON.stringify(String(raw))}`);
   }
   return n;
+}
+
+/** A single-flight operation is running; `close` when an unread request body must not be drained. */
+export function busy(message: string, close = false): AppError {
+  return new AppError('OPERATION_IN_PROGRESS', message, close ? { 'Retry-After': '1', Connection: 'close' } : { 'Retry-After': '1' });
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../../log';
 import { principalOf } from '../auth';
 import { AppError, type ErrorCode } from '../errors';
 import { check } from '../schemas';
-import { defineRoute, type RouteContext } from './context';
+import { type RouteContext, type RouteHandlers } from './context';
 
 const CODES: Readonly<Record<KeyStoreError['kind'], ErrorCode>> = {
   not_found: 'NOT_FOUND',
@@ -28,32 +28,30 @@ function canonical(scope: CreateKeyBody['scope']): Scope {
   return scope === 'read_only' || scope === 'read_write' ? SCOPE_ALIASES[scope] : scope;
 }
 
-export function registerKeyRoutes(ctx: RouteContext, keys: KeyStore, logger: Logger): void {
-  const { app, json } = ctx;
+export function keyRoutes(ctx: RouteContext, keys: KeyStore, logger: Logger): RouteHandlers {
+  const routes: RouteHandlers = {};
+  const { json } = ctx;
   const ajv = new Ajv({ allErrors: false, verbose: true, strict: true, coerceTypes: false, useDefaults: false });
   const validate = ajv.compile<CreateKeyBody>(KEY_REQUEST_SCHEMAS.createKey);
 
-  defineRoute(app, '/v1/keys', {
-    post: [
-      ...json,
-      async (req, res) => {
-        const body = check(validate, req.body);
-        const created = await keys.create({ scope: canonical(body.scope), name: body.name, description: body.description }).catch(mapped);
-        // An audit line: who made which key. Never the token.
-        logger.info(`api key created: ${created.id} "${created.name}" scope ${created.scope} by ${principalOf(res)?.name ?? 'unknown'}`);
-        res.set('Cache-Control', 'no-store').json(created);
-      },
-    ],
-    get: [(_req, res) => void res.set('Cache-Control', 'no-store').json({ keys: keys.list() })],
-  });
+  routes.createKey = [
+    ...json,
+    async (req, res) => {
+      const body = check(validate, req.body);
+      const created = await keys.create({ scope: canonical(body.scope), name: body.name, description: body.description }).catch(mapped);
+      // An audit line: who made which key. Never the token.
+      logger.info(`api key created: ${created.id} "${created.name}" scope ${created.scope} by ${principalOf(res)?.name ?? 'unknown'}`);
+      res.set('Cache-Control', 'no-store').json(created);
+    },
+  ];
+  routes.listKeys = [(_req, res) => void res.set('Cache-Control', 'no-store').json({ keys: keys.list() })];
 
-  defineRoute(app, '/v1/keys/:id', {
-    delete: [
-      async (req, res) => {
-        const revoked = await keys.revoke(String(req.params.id)).catch(mapped);
-        logger.info(`api key revoked: ${revoked.id} "${revoked.name}" by ${principalOf(res)?.name ?? 'unknown'}`);
-        res.json({ success: true, id: revoked.id });
-      },
-    ],
-  });
+  routes.revokeKey = [
+    async (req, res) => {
+      const revoked = await keys.revoke(String(req.params.id)).catch(mapped);
+      logger.info(`api key revoked: ${revoked.id} "${revoked.name}" by ${principalOf(res)?.name ?? 'unknown'}`);
+      res.json({ success: true, id: revoked.id });
+    },
+  ];
+  return routes;
 }

@@ -3,7 +3,7 @@
 import type { SearchHit } from '../../kernel/native';
 import { AppError } from '../errors';
 import { check } from '../schemas';
-import { defineRoute, type RouteContext } from './context';
+import { type RouteContext, type RouteHandlers } from './context';
 
 const recordKey = (id: number): string => `rec:${id}`;
 
@@ -34,56 +34,50 @@ export function memorySearchResponse(hits: readonly SearchHit[], metadataOf: (ke
   return parts.join('');
 }
 
-export function registerMemoryRoutes(ctx: RouteContext): void {
-  const { app, kernel, validators: v, json, config } = ctx;
+export function memoryRoutes(ctx: RouteContext): RouteHandlers {
+  const routes: RouteHandlers = {};
+  const { kernel, validators: v, json, config } = ctx;
 
-  defineRoute(app, '/v1/memory/upsert_vector', {
-    post: [
-      ...json,
-      async (req, res) => {
-        const body = check(v.upsertVector, req.body);
-        // `tags` is validated but ignored, as in the reference; metadata goes under rec:<id>.
-        const r = await kernel.upsertMemory(body.vector, body.attach_to_document_node ?? null, body.metadata);
-        res.json({
-          memory_id: recordKey(r.recordId),
-          record_id: r.recordId,
-          document_node_id: r.documentNodeId,
-          chunk_node_id: r.chunkNodeId,
-        });
-      },
-    ],
-  });
+  routes.upsertMemory = [
+    ...json,
+    async (req, res) => {
+      const body = check(v.upsertVector, req.body);
+      // `tags` is validated but ignored, as in the reference; metadata goes under rec:<id>.
+      const r = await kernel.upsertMemory(body.vector, body.attach_to_document_node ?? null, body.metadata);
+      res.json({
+        memory_id: recordKey(r.recordId),
+        record_id: r.recordId,
+        document_node_id: r.documentNodeId,
+        chunk_node_id: r.chunkNodeId,
+      });
+    },
+  ];
 
-  defineRoute(app, '/v1/memory/search_vector', {
-    post: [
-      ...json,
-      async (req, res) => {
-        const body = check(v.memorySearch, req.body);
-        const hits = await kernel.search(body.query_vector, body.k, { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe }, 'query_vector');
-        const text = memorySearchResponse(hits, (key) => kernel.getMetadataJson(key), config.maxResponseBytes);
-        res.set('Content-Type', 'application/json; charset=utf-8').send(text);
-      },
-    ],
-  });
+  routes.searchMemory = [
+    ...json,
+    async (req, res) => {
+      const body = check(v.memorySearch, req.body);
+      const hits = await kernel.search(body.query_vector, body.k, { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe }, 'query_vector');
+      const text = memorySearchResponse(hits, (key) => kernel.getMetadataJson(key), config.maxResponseBytes);
+      res.set('Content-Type', 'application/json; charset=utf-8').send(text);
+    },
+  ];
 
-  defineRoute(app, '/v1/memory/meta/set', {
-    post: [
-      ...json,
-      async (req, res) => {
-        const body = check(v.metaSet, req.body);
-        await kernel.setMetadata(body.target_id, body.metadata);
-        res.json({ success: true });
-      },
-    ],
-  });
+  routes.setMetadata = [
+    ...json,
+    async (req, res) => {
+      const body = check(v.metaSet, req.body);
+      await kernel.setMetadata(body.target_id, body.metadata);
+      res.json({ success: true });
+    },
+  ];
 
-  defineRoute(app, '/v1/memory/meta/get', {
-    get: [
-      (req, res) => {
-        const query = check(v.metaGet, req.query);
-        // Never 404: an unset key answers metadata null, as existing clients expect.
-        res.json({ target_id: query.target_id, metadata: kernel.getMetadata(query.target_id) });
-      },
-    ],
-  });
+  routes.getMetadata = [
+    (req, res) => {
+      const query = check(v.metaGet, req.query);
+      // Never 404: an unset key answers metadata null, as existing clients expect.
+      res.json({ target_id: query.target_id, metadata: kernel.getMetadata(query.target_id) });
+    },
+  ];
+  return routes;
 }

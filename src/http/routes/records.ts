@@ -2,7 +2,7 @@
 import { MAX_EVENT_BYTES } from '../../config';
 import { AppError } from '../errors';
 import { check } from '../schemas';
-import { defineRoute, type RouteContext } from './context';
+import { type RouteContext, type RouteHandlers } from './context';
 
 /** An encoded batch event: type byte, first id, row count, component count (event.rs), then the i32s. */
 export const BATCH_EVENT_HEADER_BYTES = 13;
@@ -22,65 +22,55 @@ export function checkBatchFitsEvent(rows: number, dim: number): void {
   }
 }
 
-export function registerRecordRoutes(ctx: RouteContext): void {
-  const { app, kernel, validators: v, json, batchJson } = ctx;
+export function recordRoutes(ctx: RouteContext): RouteHandlers {
+  const routes: RouteHandlers = {};
+  const { kernel, validators: v, json, batchJson } = ctx;
 
-  defineRoute(app, '/records', {
-    post: [
-      ...json,
-      async (req, res) => {
-        const body = check(v.insertRecord, req.body);
-        const id = await kernel.insert(body.values, body.tag ?? null);
-        res.json({ id });
-      },
-    ],
-  });
+  routes.insertRecord = [
+    ...json,
+    async (req, res) => {
+      const body = check(v.insertRecord, req.body);
+      const id = await kernel.insert(body.values, body.tag ?? null);
+      res.json({ id });
+    },
+  ];
 
   // Two paths, one operation: the reference's batch route and the guide's name for it.
-  for (const path of ['/v1/vectors/batch_insert', '/v1/memory/insert_batch']) {
-    defineRoute(app, path, {
-      post: [
-        ...batchJson,
-        async (req, res) => {
-          const body = check(v.batchInsert, req.body);
-          checkBatchFitsEvent(body.batch.length, kernel.dim);
-          const ids = await kernel.insertBatch(body.batch);
-          res.json({ ids });
-        },
-      ],
-    });
-  }
+  routes.batchInsert = routes.memoryInsertBatch = [
+    ...batchJson,
+    async (req, res) => {
+      const body = check(v.batchInsert, req.body);
+      checkBatchFitsEvent(body.batch.length, kernel.dim);
+      const ids = await kernel.insertBatch(body.batch);
+      res.json({ ids });
+    },
+  ];
 
-  defineRoute(app, '/search', {
-    post: [
-      ...json,
-      async (req, res) => {
-        const body = check(v.search, req.body);
-        const hits = await kernel.search(body.query, body.k, { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe });
-        res.json({ results: hits.map((h) => ({ id: h.id, score: h.score })) });
-      },
-    ],
-  });
+  routes.search = [
+    ...json,
+    async (req, res) => {
+      const body = check(v.search, req.body);
+      const hits = await kernel.search(body.query, body.k, { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe });
+      res.json({ results: hits.map((h) => ({ id: h.id, score: h.score })) });
+    },
+  ];
 
-  defineRoute(app, '/v1/delete', {
-    post: [
-      ...json,
-      async (req, res) => {
-        const body = check(v.id, req.body);
-        await kernel.deleteRecord(body.id);
-        res.json({ success: true });
-      },
-    ],
-  });
+  routes.deleteRecord = [
+    ...json,
+    async (req, res) => {
+      const body = check(v.id, req.body);
+      await kernel.deleteRecord(body.id);
+      res.json({ success: true });
+    },
+  ];
 
-  defineRoute(app, '/v1/soft-delete', {
-    post: [
-      ...json,
-      async (req, res) => {
-        const body = check(v.id, req.body);
-        await kernel.softDeleteRecord(body.id);
-        res.json({ success: true });
-      },
-    ],
-  });
+  routes.softDeleteRecord = [
+    ...json,
+    async (req, res) => {
+      const body = check(v.id, req.body);
+      await kernel.softDeleteRecord(body.id);
+      res.json({ success: true });
+    },
+  ];
+  return routes;
 }

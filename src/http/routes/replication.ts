@@ -2,7 +2,8 @@
 // Wire format and protocol: docs/verifiable-replication.md.
 import type { Request } from 'express';
 import { AppError } from '../errors';
-import { defineRoute, type RouteContext } from './context';
+import { type RouteContext, type RouteHandlers } from './context';
+import { requireEventLog } from './event-log';
 
 const SEQ = /^\d{1,15}$/;
 
@@ -24,20 +25,18 @@ function startSeq(req: Request): number {
   return Number(from);
 }
 
-export function registerReplicationRoutes(ctx: RouteContext): void {
-  const { app, kernel, replication } = ctx;
+export function replicationRoutes(ctx: RouteContext): RouteHandlers {
+  const routes: RouteHandlers = {};
+  const { kernel, replication } = ctx;
 
-  defineRoute(app, '/v1/replication/events', {
-    get: [
-      async (req, res) => {
-        const from = startSeq(req);
-        if (kernel.logProof() === null) throw new AppError('NOT_ENABLED', 'Event log not enabled: set VALORI_EVENT_LOG_PATH to serve replication');
-        await replication.streams.serve(req, res, from);
-      },
-    ],
-  });
+  routes.replicationEvents = [
+    async (req, res) => {
+      const from = startSeq(req);
+      requireEventLog(kernel, ' to serve replication');
+      await replication.streams.serve(req, res, from);
+    },
+  ];
 
-  defineRoute(app, '/v1/replication/state', {
-    get: [(_req, res) => void res.json(replication.state())],
-  });
+  routes.replicationState = [(_req, res) => void res.json(replication.state())];
+  return routes;
 }

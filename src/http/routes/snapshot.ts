@@ -1,13 +1,13 @@
-// Durability routes: snapshots (save, download, upload, restore), the event-log proof, the online
-// log trim and the index build. Named snapshots live in <snapshot dir>/snapshots/ under a strict
-// name pattern (the kernel enforces it). Everything that holds a whole snapshot in memory is
-// bounded: by VALORI_MAX_SNAPSHOT_BYTES, and by how many may run at once.
+// Snapshot routes: save, download, upload, restore. Named snapshots live in
+// <snapshot dir>/snapshots/ under a strict name pattern (the kernel enforces it). Everything that
+// holds a whole snapshot in memory is bounded: by VALORI_MAX_SNAPSHOT_BYTES, and by how many may
+// run at once.
 import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import { maxSnapshotBytes } from '../../config';
 import { AppError } from '../errors';
 import { check } from '../schemas';
-import { defineRoute, type RouteContext } from './context';
+import { busy, type RouteContext, type RouteHandlers } from './context';
 
 // Stream downloads in 1 MiB writes, honouring backpressure, so a slow client does not make the
 // socket buffer the whole snapshot a second time.
@@ -19,11 +19,6 @@ const DOWNLOAD_SLOTS = 2;
 /** Refusals sent before an upload's body is read close the connection instead of draining it. */
 function refuse(code: 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE', message: string): AppError {
   return new AppError(code, message, { Connection: 'close' });
-}
-
-/** A single-flight operation is running; `close` when an unread request body must not be drained. */
-function busy(message: string, close = false): AppError {
-  return new AppError('OPERATION_IN_PROGRESS', message, close ? { 'Retry-After': '1', Connection: 'close' } : { 'Retry-After': '1' });
 }
 
 function tooLarge(max: number): AppError {
@@ -127,8 +122,9 @@ function optionalJson(json: RequestHandler[]): RequestHandler {
   };
 }
 
-export function registerSnapshotRoutes(ctx: RouteContext): void {
-  const { app, kernel, config, validators: v, json, metrics } = ctx;
+export function snapshotRoutes(ctx: RouteContext): RouteHandlers {
+  const routes: RouteHandlers = {};
+  const { kernel, config, validators: v, json, metrics } = ctx;
   const maxBytes = maxSnapshotBytes(config);
   // Upload and named restore each hold a whole snapshot in memory: one at a time.
   let restoring = false;
@@ -146,136 +142,68 @@ export function registerSnapshotRoutes(ctx: RouteContext): void {
     }
   };
 
-  defineRoute(app, '/v1/snapshot/save', {
-    post: [
-      optionalJson(json),
-      async (req, res) => {
-        const body = check(v.snapshotSave, req.body ?? {});
-        const r = await kernel.saveSnapshot(body.path ?? null);
-        metrics.snapshotWritten(r.bytes);
-        // The file name only: the server's directory layout is none of the client's business.
-        res.json({ success: true, path: r.path, height: r.height, bytes: r.bytes });
-      },
-    ],
-  });
+  routes.saveSnapshot = [
+    optionalJson(json),
+    async (req, res) => {
+      const body = check(v.snapshotSave, req.body ?? {});
+      const r = await kernel.saveSnapshot(body.path ?? null);
+      metrics.snapshotWritten(r.bytes);
+      // The file name only: the server's directory layout is none of the client's business.
+      res.json({ success: true, path: r.path, height: r.height, bytes: r.bytes });
+    },
+  ];
 
-  defineRoute(app, '/v1/snapshot/download', {
-    get: [
-      async (req, res) => {
-        // HEAD answers that a snapshot can be downloaded without building one (its size is known
-        // only once it is encoded).
-        if (req.method === 'HEAD') {
-          res.status(200).set('Content-Type', 'application/octet-stream').end();
-          return;
+  routes.downloadSnapshot = [
+    async (req, res) => {
+      // HEAD answers that a snapshot can be downloaded without building one (its size is known
+      // only once it is encoded).
+      if (req.method === 'HEAD') {
+        res.status(200).set('Content-Type', 'application/octet-stream').end();
+        return;
+      }
+      if (downloads >= DOWNLOAD_SLOTS) {
+        throw busy(`${DOWNLOAD_SLOTS} snapshot downloads are already being served by this node: retry when one is done`);
+      }
+      downloads++;
+      try {
+        building ??= kernel.snapshotBytes().finally(() => {
+          building = null;
+        });
+        const bytes = await building;
+        res.status(200).set({ 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) });
+        for (let off = 0; off < bytes.length && !res.destroyed; off += CHUNK) {
+          if (!res.write(bytes.subarray(off, Math.min(off + CHUNK, bytes.length)))) await writable(res);
         }
-        if (downloads >= DOWNLOAD_SLOTS) {
-          throw busy(`${DOWNLOAD_SLOTS} snapshot downloads are already being served by this node: retry when one is done`);
-        }
-        downloads++;
-        try {
-          building ??= kernel.snapshotBytes().finally(() => {
-            building = null;
-          });
-          const bytes = await building;
-          res.status(200).set({ 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) });
-          for (let off = 0; off < bytes.length && !res.destroyed; off += CHUNK) {
-            if (!res.write(bytes.subarray(off, Math.min(off + CHUNK, bytes.length)))) await writable(res);
-          }
-          res.end();
-        } finally {
-          downloads--;
-        }
-      },
-    ],
-  });
+        res.end();
+      } finally {
+        downloads--;
+      }
+    },
+  ];
 
   // Raw VAL1 bytes (application/octet-stream) up to VALORI_MAX_SNAPSHOT_BYTES; not bound by the
   // JSON body limits. The kernel validates everything (format, digests, capacity and metadata
   // limits, section sizes, index consistency) before it replaces anything.
-  defineRoute(app, '/v1/snapshot/upload', {
-    post: [
-      async (req, res) => {
-        checkUploadHeaders(req, maxBytes);
-        const height = await oneRestoreAtATime(async () => {
-          const bytes = await readLimited(req, maxBytes);
-          if (bytes.length === 0) throw new AppError('INVALID_REQUEST', 'snapshot upload is empty: send the VAL1 bytes as the body');
-          return kernel.restoreSnapshot(bytes, false);
-        });
-        res.json({ success: true, height });
-      },
-    ],
-  });
+  routes.uploadSnapshot = [
+    async (req, res) => {
+      checkUploadHeaders(req, maxBytes);
+      const height = await oneRestoreAtATime(async () => {
+        const bytes = await readLimited(req, maxBytes);
+        if (bytes.length === 0) throw new AppError('INVALID_REQUEST', 'snapshot upload is empty: send the VAL1 bytes as the body');
+        return kernel.restoreSnapshot(bytes, false);
+      });
+      res.json({ success: true, height });
+    },
+  ];
 
-  defineRoute(app, '/v1/snapshot/restore', {
-    post: [
-      ...json,
-      async (req, res) => {
-        const body = check(v.snapshotRestore, req.body);
-        const height = await oneRestoreAtATime(async () => kernel.restoreSnapshot(await kernel.readSnapshotFile(body.path), false));
-        res.json({ success: true, height });
-      },
-    ],
-  });
+  routes.restoreSnapshot = [
+    ...json,
+    async (req, res) => {
+      const body = check(v.snapshotRestore, req.body);
+      const height = await oneRestoreAtATime(async () => kernel.restoreSnapshot(await kernel.readSnapshotFile(body.path), false));
+      res.json({ success: true, height });
+    },
+  ];
 
-  defineRoute(app, '/v1/proof/event-log', {
-    get: [
-      async (_req, res) => {
-        const proof = kernel.logProof();
-        if (proof === null) throw new AppError('NOT_ENABLED', 'Event log not enabled: set VALORI_EVENT_LOG_PATH');
-        const snap = kernel.lastSnapshot();
-        res.json({
-          kernel_version: 1,
-          event_log_hash: proof.eventLogHash,
-          final_state_hash: await kernel.stateHash(),
-          snapshot_hash: null,
-          snapshot_height: snap?.height ?? null,
-          event_count: proof.eventCount,
-          committed_height: proof.height,
-          first_seq: proof.firstSeq,
-        });
-      },
-    ],
-  });
-
-  // Rebuild the search index from the records (IVF/PQ retrain on all current vectors, HNSW drops
-  // deleted bridges). The index is derived state: the state hash does not change. It holds the
-  // write lock for the whole build, so one runs at a time; on a follower it rebuilds that
-  // follower's own index only (and stalls its applying meanwhile).
-  let indexBuilding = false;
-  defineRoute(app, '/v1/index/build', {
-    post: [
-      async (_req, res) => {
-        if (indexBuilding) throw busy('an index build is already running on this node: retry when it is done');
-        indexBuilding = true;
-        const started = process.hrtime.bigint();
-        let built: boolean;
-        try {
-          built = await kernel.buildIndex();
-        } finally {
-          indexBuilding = false;
-        }
-        const stats = kernel.stats();
-        res.json({
-          success: true,
-          index: stats.index,
-          quant: stats.quant,
-          rebuilt: built,
-          records: stats.records.live,
-          seconds: Number(process.hrtime.bigint() - started) / 1e9,
-        });
-      },
-    ],
-  });
-
-  // Online rotation: drop the log prefix that the newest durable snapshot covers.
-  defineRoute(app, '/v1/event-log/trim', {
-    post: [
-      async (_req, res) => {
-        if (kernel.logProof() === null) throw new AppError('NOT_ENABLED', 'Event log not enabled: set VALORI_EVENT_LOG_PATH');
-        const base = await kernel.trimLog();
-        const proof = kernel.logProof();
-        res.json({ success: true, base_seq: base, first_seq: base + 1, committed_height: proof?.height ?? base });
-      },
-    ],
-  });
+  return routes;
 }

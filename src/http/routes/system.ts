@@ -1,7 +1,7 @@
 // Operational routes: /health (public), /metrics (public), /version, /openapi.json, /v1/proof/state.
 import type { PoolStats } from '../../kernel/native';
 import type { Config } from '../../config';
-import { defineRoute, type RouteContext } from './context';
+import { type RouteContext, type RouteHandlers } from './context';
 import { parseHeightQuery, proofAt } from '../../replication/proofs';
 import { buildOpenApiDocument } from '../../openapi';
 import { schemaLimits } from '../schemas';
@@ -28,69 +28,61 @@ function poolHealth(p: PoolStats): { body: PoolHealth; status: HealthStatus } {
 
 const RANK: Record<HealthStatus, number> = { ok: 0, degraded: 1, full: 2 };
 
-export function registerSystemRoutes(ctx: RouteContext): void {
-  const { app, kernel, metrics, config, replication } = ctx;
+export function systemRoutes(ctx: RouteContext): RouteHandlers {
+  const routes: RouteHandlers = {};
+  const { kernel, metrics, config, replication } = ctx;
 
-  defineRoute(app, '/health', {
-    get: [
-      (_req, res) => {
-        const stats = kernel.stats();
-        const pools = { records: poolHealth(stats.records), nodes: poolHealth(stats.nodes), edges: poolHealth(stats.edges) };
-        let status = Object.values(pools).reduce<HealthStatus>((worst, p) => (RANK[p.status] > RANK[worst] ? p.status : worst), 'ok');
-        // A node that refuses writes after an I/O failure still serves reads: degraded, not down.
-        if (stats.readOnly && status === 'ok') status = 'degraded';
-        // Key order is part of the contract (deployment guide); extra keys follow it.
-        const body: Record<string, unknown> = {
-          status,
-          version: VERSION,
-          dim: stats.dim,
-          index: INDEX_NAMES[config.index],
-          persistence: stats.persistence,
-          records: pools.records.body,
-          nodes: pools.nodes.body,
-          edges: pools.edges.body,
-        };
-        if (stats.eventLogHeight != null) body.event_log_height = stats.eventLogHeight;
-        body.read_only = stats.readOnly;
-        // Why writes are refused after a fault (failed log write, committer panic); absent otherwise.
-        if (stats.readOnlyReason != null) body.read_only_reason = stats.readOnlyReason;
-        body.quant = stats.quant;
-        res.status(status === 'full' ? 503 : 200).json(body);
-      },
-    ],
-  });
+  routes.health = [
+    (_req, res) => {
+      const stats = kernel.stats();
+      const pools = { records: poolHealth(stats.records), nodes: poolHealth(stats.nodes), edges: poolHealth(stats.edges) };
+      let status = Object.values(pools).reduce<HealthStatus>((worst, p) => (RANK[p.status] > RANK[worst] ? p.status : worst), 'ok');
+      // A node that refuses writes after an I/O failure still serves reads: degraded, not down.
+      if (stats.readOnly && status === 'ok') status = 'degraded';
+      // Key order is part of the contract (deployment guide); extra keys follow it.
+      const body: Record<string, unknown> = {
+        status,
+        version: VERSION,
+        dim: stats.dim,
+        index: INDEX_NAMES[config.index],
+        persistence: stats.persistence,
+        records: pools.records.body,
+        nodes: pools.nodes.body,
+        edges: pools.edges.body,
+      };
+      if (stats.eventLogHeight != null) body.event_log_height = stats.eventLogHeight;
+      body.read_only = stats.readOnly;
+      // Why writes are refused after a fault (failed log write, committer panic); absent otherwise.
+      if (stats.readOnlyReason != null) body.read_only_reason = stats.readOnlyReason;
+      body.quant = stats.quant;
+      res.status(status === 'full' ? 503 : 200).json(body);
+    },
+  ];
 
-  defineRoute(app, '/metrics', {
-    get: [
-      async (_req, res) => {
-        const text = await metrics.registry.metrics();
-        res.set('Content-Type', metrics.registry.contentType).send(text);
-      },
-    ],
-  });
+  routes.metrics = [
+    async (_req, res) => {
+      const text = await metrics.registry.metrics();
+      res.set('Content-Type', metrics.registry.contentType).send(text);
+    },
+  ];
 
-  defineRoute(app, '/version', {
-    get: [(_req, res) => void res.type('text/plain').send(VERSION)],
-  });
+  routes.version = [(_req, res) => void res.type('text/plain').send(VERSION)];
 
   // Built once: it depends only on the version and the schema caps (VALORI_MAX_K, _EF, _NPROBE, _BATCH_ROWS). Protected like every route but
   // /health and /metrics: it describes the API, and anyone allowed to call the API may read it.
   const openapi = buildOpenApiDocument({ maxK: config.maxK, version: VERSION, limits: schemaLimits(config) });
-  defineRoute(app, '/openapi.json', {
-    get: [(_req, res) => void res.json(openapi)],
-  });
+  routes.openapi = [(_req, res) => void res.json(openapi)];
 
-  defineRoute(app, '/v1/proof/state', {
-    get: [
-      async (req, res) => {
-        // ?height=N answers from the ring of recent proofs, so replicas compare equal heights.
-        const proof = await proofAt(kernel, replication.ring, parseHeightQuery(req.query.height));
-        metrics.proofGenerated();
-        // This route proves the in-memory state only; it hashes no snapshot or WAL file, so those
-        // fields are always null (never the original's zeros, which look like a real hash). The
-        // event log has its own proof, GET /v1/proof/event-log.
-        res.json({ kernel_version: 1, snapshot_hash: null, wal_hash: null, final_state_hash: proof.hash, height: proof.height });
-      },
-    ],
-  });
+  routes.proofState = [
+    async (req, res) => {
+      // ?height=N answers from the ring of recent proofs, so replicas compare equal heights.
+      const proof = await proofAt(kernel, replication.ring, parseHeightQuery(req.query.height));
+      metrics.proofGenerated();
+      // This route proves the in-memory state only; it hashes no snapshot or WAL file, so those
+      // fields are always null (never the original's zeros, which look like a real hash). The
+      // event log has its own proof, GET /v1/proof/event-log.
+      res.json({ kernel_version: 1, snapshot_hash: null, wal_hash: null, final_state_hash: proof.hash, height: proof.height });
+    },
+  ];
+  return routes;
 }

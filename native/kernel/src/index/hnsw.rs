@@ -304,7 +304,12 @@ impl Hnsw {
 
     /// Reads a graph written by [`Hnsw::write`], checking every invariant the
     /// search relies on (list sizes, neighbour ids and levels, entry point).
-    pub(crate) fn read(r: &mut Reader, m: usize, ef_c: usize, max_slots: usize) -> Result<Hnsw, IndexError> {
+    pub(crate) fn read(
+        r: &mut Reader,
+        m: usize,
+        ef_c: usize,
+        max_slots: usize,
+    ) -> Result<Hnsw, IndexError> {
         let bad = IndexError::Corrupt;
         let mut g = Hnsw::new(m, ef_c);
         let slots = r.len(1, "hnsw slots")?;

@@ -133,9 +133,7 @@ impl Visited {
 
     #[inline]
     fn seen(&self, id: u32) -> bool {
-        self.marks
-            .get(id as usize)
-            .is_none_or(|m| *m == self.epoch)
+        self.marks.get(id as usize).is_none_or(|m| *m == self.epoch)
     }
 }
 

@@ -95,7 +95,12 @@ impl Index {
     /// [`Index::decode`] for a blob that may claim at most `max_slots` slots
     /// (the state's slot count): checked before any per-slot allocation, so
     /// a small crafted blob cannot ask for a large graph or list table.
-    pub fn decode_bounded(bytes: &[u8], cfg: IndexConfig, dim: usize, max_slots: u32) -> Result<Index, IndexError> {
+    pub fn decode_bounded(
+        bytes: &[u8],
+        cfg: IndexConfig,
+        dim: usize,
+        max_slots: u32,
+    ) -> Result<Index, IndexError> {
         let bad = IndexError::Corrupt;
         if bytes.len() < 10 || &bytes[..4] != MAGIC {
             return Err(bad("magic"));
@@ -163,7 +168,12 @@ impl Index {
         match cfg.kind {
             IndexKind::Brute => {}
             IndexKind::Hnsw => {
-                let g = Hnsw::read(&mut r, cfg.hnsw_m, cfg.hnsw_ef_construction, ix.slots as usize)?;
+                let g = Hnsw::read(
+                    &mut r,
+                    cfg.hnsw_m,
+                    cfg.hnsw_ef_construction,
+                    ix.slots as usize,
+                )?;
                 if g.slots() != ix.slots as usize {
                     return Err(bad("hnsw slots"));
                 }

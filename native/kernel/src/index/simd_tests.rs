@@ -49,11 +49,7 @@ fn check_exact(l2: fn(&[i32], &[i32]) -> i64) {
             let mut v = || (r.below(2 * bound as u64 + 1) as i64 - bound) as i32;
             let a: Vec<i32> = (0..len).map(|_| v()).collect();
             let b: Vec<i32> = (0..len).map(|_| v()).collect();
-            assert_eq!(
-                l2(&a, &b),
-                l2_scalar(&a, &b),
-                "len {len}"
-            );
+            assert_eq!(l2(&a, &b), l2_scalar(&a, &b), "len {len}");
         }
         let m = bound as i32;
         let (a, b) = (vec![m; len], vec![-m; len]);

@@ -1,5 +1,5 @@
-//! A node: the engine plus its durable storage, and the operations that cross
-//! both (snapshots, restore, log trim, proofs).
+//! Operations of [`Database`] that cross the state and its durable storage:
+//! snapshots, restore, log trim, index build, replication reads, proofs.
 //!
 //! Lock discipline: the committer takes the state's write lock to apply a group,
 //! releases it, then takes the log mutex to append. Anything that needs "state
@@ -9,18 +9,16 @@
 //! log mutex while waiting for the state lock, so there is no cycle.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use super::Database;
 use crate::codec;
-use crate::durable::{self, lock, storage_err, Durable, PersistConfig, RecoveryReport};
-use crate::engine::{CommitObserver, Db, Engine};
+use crate::durable::{self, lock, storage_err};
+use crate::engine::Db;
 use crate::error::{KResult, KernelError};
-use crate::index::IndexConfig;
-use crate::log_sink::{LogSignal, LogSink, LOG_WAIT_LIMIT};
-use crate::state::Limits;
+use crate::log_sink::LOG_WAIT_LIMIT;
 use crate::storage::snapshot::NamedSnapshots;
-use crate::storage::{LogBase, SnapshotMeta, SnapshotStore, Vfs};
+use crate::storage::{LogBase, SnapshotMeta, SnapshotStore};
 
 #[derive(Debug, Clone)]
 pub struct SnapshotInfo {
@@ -43,41 +41,19 @@ pub struct LogProof {
     pub bytes: u64,
 }
 
-pub struct Node {
-    pub engine: Arc<Engine>,
-    pub durable: Arc<Durable>,
-    pub report: RecoveryReport,
-    snapshot_gate: Mutex<Option<SnapshotInfo>>,
-    /// Woken by every append of the committer's `LogSink`.
-    log_signal: Arc<LogSignal>,
-}
-
-impl Node {
-    pub fn open(
-        vfs: Arc<dyn Vfs>,
-        limits: Limits,
-        index_cfg: IndexConfig,
-        cfg: &PersistConfig,
-        observer: Option<CommitObserver>,
-    ) -> KResult<Node> {
-        let (durable, db, report) = Durable::open(vfs, limits, index_cfg, cfg)?;
-        let log_signal = Arc::new(LogSignal::default());
-        let sink = durable.log.as_ref().map(|l| {
-            Box::new(LogSink { log: l.clone(), signal: log_signal.clone() }) as Box<dyn crate::engine::CommitSink>
-        });
-        let engine = Arc::new(Engine::new(db, sink, observer));
-        Ok(Node { engine, durable: Arc::new(durable), report, snapshot_gate: Mutex::new(None), log_signal })
-    }
-
+impl Database {
     /// Wait (holding the state lock, which stops new groups) until the log
     /// holds every applied event; returns the chain value at `height`.
     fn durable_chain(&self, height: u64) -> KResult<[u8; 32]> {
-        let Some(log) = &self.durable.log else { return Ok(crate::storage::GENESIS_CHAIN) };
+        let Some(log) = &self.durable.log else {
+            return Ok(crate::storage::GENESIS_CHAIN);
+        };
         self.log_signal.wait_for(log, height, LOG_WAIT_LIMIT)
     }
 
     /// VAL1 bytes of the current durable state (for download).
     pub fn snapshot_bytes(&self) -> KResult<(SnapshotMeta, Vec<u8>)> {
+        self.check_open()?;
         let captured = {
             let db = self.engine.read();
             let chain = self.durable_chain(db.state.height())?;
@@ -88,13 +64,18 @@ impl Node {
 
     fn main_store(&self) -> KResult<&SnapshotStore> {
         self.durable.snapshots.as_ref().ok_or_else(|| {
-            KernelError::InvalidArgument("no snapshot path configured (set VALORI_SNAPSHOT_PATH)".into())
+            KernelError::InvalidArgument(
+                "no snapshot path configured (set VALORI_SNAPSHOT_PATH)".into(),
+            )
         })
     }
 
     fn named(&self) -> KResult<&NamedSnapshots> {
         self.main_store()?;
-        self.durable.named.as_ref().ok_or_else(|| KernelError::Internal("named snapshots not set up".into()))
+        self.durable
+            .named
+            .as_ref()
+            .ok_or_else(|| KernelError::Internal("named snapshots not set up".into()))
     }
 
     /// Write a snapshot atomically (temp, fsync, rename, fsync dir): the main
@@ -102,6 +83,7 @@ impl Node {
     /// (see `storage::snapshot::named`). In WAL mode the WAL is then trimmed
     /// to a main snapshot (it only ever holds what follows one).
     pub fn save_snapshot(&self, name: Option<&str>) -> KResult<SnapshotInfo> {
+        self.check_open()?;
         let mut gate = lock(&self.snapshot_gate);
         let store = self.main_store()?;
         let named_path = match name {
@@ -120,7 +102,10 @@ impl Node {
         let meta = captured.meta;
         let (size, path) = match (name, named_path) {
             (Some(n), Some(p)) => (self.named()?.save(n, &meta, &captured.parts())?, p),
-            _ => (store.save(&meta, &captured.parts()).map_err(storage_err)?, store.path().to_path_buf()),
+            _ => (
+                store.save(&meta, &captured.parts()).map_err(storage_err)?,
+                store.path().to_path_buf(),
+            ),
         };
         if self.durable.persistence == durable::Persistence::Wal && name.is_none() {
             if let Some(log) = &self.durable.log {
@@ -143,6 +128,7 @@ impl Node {
 
     /// Bytes of the named snapshot `name` (NOT_FOUND when there is none).
     pub fn read_snapshot_file(&self, name: &str) -> KResult<Vec<u8>> {
+        self.check_open()?;
         self.named()?.read(name, self.durable.max_snapshot_bytes)
     }
 
@@ -152,6 +138,7 @@ impl Node {
     /// this node's own history. With a log, the snapshot is saved and the log
     /// re-based on it before the new state is served, so it survives a restart.
     pub fn restore(&self, bytes: &[u8], bootstrap: bool) -> KResult<u64> {
+        self.check_open()?;
         let mut gate = lock(&self.snapshot_gate);
         let max = self.durable.max_snapshot_bytes;
         if bytes.len() as u64 > max {
@@ -179,24 +166,41 @@ impl Node {
         new_db.state.set_height(height);
         if let Some(store) = &self.durable.snapshots {
             let captured = durable::capture(&new_db, chain);
-            let size = store.save(&captured.meta, &captured.parts()).map_err(storage_err)?;
+            let size = store
+                .save(&captured.meta, &captured.parts())
+                .map_err(storage_err)?;
             let path = store.path().to_path_buf();
-            *gate = Some(SnapshotInfo { height, bytes: size, name: file_name(&path), path, stall_ms: 0.0, total_ms: 0.0 });
+            *gate = Some(SnapshotInfo {
+                height,
+                bytes: size,
+                name: file_name(&path),
+                path,
+                stall_ms: 0.0,
+                total_ms: 0.0,
+            });
         }
         if let Some(log) = &self.durable.log {
-            lock(log).reset_to(LogBase { seq: height, chain }).map_err(storage_err)?;
+            lock(log)
+                .reset_to(LogBase { seq: height, chain })
+                .map_err(storage_err)?;
         }
         *db_guard = new_db;
         drop(db_guard);
         self.engine.refresh_counters();
+        // Waiters for the committed height (replication long-polls) see the
+        // restored height like any commit.
+        self.heights.send_replace(height);
         Ok(height)
     }
 
     /// Drop the log prefix covered by the newest durable snapshot.
     /// Returns the new first sequence number minus one (the log's base).
     pub fn trim_log(&self) -> KResult<u64> {
+        self.check_open()?;
         let Some(log) = &self.durable.log else {
-            return Err(KernelError::InvalidArgument("no event log configured".into()));
+            return Err(KernelError::InvalidArgument(
+                "no event log configured".into(),
+            ));
         };
         let gate = lock(&self.snapshot_gate);
         let height = match gate.as_ref() {
@@ -207,11 +211,10 @@ impl Node {
                 let out = store.load_newest_valid(max).map_err(storage_err)?;
                 match out.snapshot {
                     Some(s) => s.meta.height,
-                    None => {
-                        return Err(KernelError::InvalidArgument(
-                            "no durable snapshot to trim to: save one first (POST /v1/snapshot/save)".into(),
-                        ))
-                    }
+                    None => return Err(KernelError::InvalidArgument(
+                        "no durable snapshot to trim to: save one first (POST /v1/snapshot/save)"
+                            .into(),
+                    )),
                 }
             }
         };
@@ -225,7 +228,8 @@ impl Node {
     /// current vectors; HNSW drops deleted bridges). Node-local: the index is
     /// derived state, not part of the state hash. Returns false when the node
     /// has no index (exact brute force).
-    pub fn build_index(&self) -> bool {
+    pub fn build_index(&self) -> KResult<bool> {
+        self.check_open()?;
         let built = {
             let mut guard = self.engine.db().write().unwrap_or_else(|p| p.into_inner());
             let Db { state, index } = &mut *guard;
@@ -238,19 +242,28 @@ impl Node {
             }
         };
         self.engine.refresh_counters();
-        built
+        Ok(built)
     }
 
-    pub fn last_snapshot(&self) -> Option<SnapshotInfo> {
-        lock(&self.snapshot_gate).clone()
+    pub fn last_snapshot(&self) -> KResult<Option<SnapshotInfo>> {
+        self.check_open()?;
+        Ok(lock(&self.snapshot_gate).clone())
     }
 
     /// Up to `max_events` committed events from `from_seq` (at most about
     /// `max_bytes` of payload), for replication. Events below the log's first
     /// sequence number were trimmed: the caller must bootstrap from a snapshot.
-    pub fn read_events(&self, from_seq: u64, max_events: usize, max_bytes: usize) -> KResult<Vec<(u64, Vec<u8>)>> {
+    pub fn read_events(
+        &self,
+        from_seq: u64,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> KResult<Vec<(u64, Vec<u8>)>> {
+        self.check_open()?;
         let Some(log) = &self.durable.log else {
-            return Err(KernelError::InvalidArgument("no event log configured".into()));
+            return Err(KernelError::InvalidArgument(
+                "no event log configured".into(),
+            ));
         };
         let reader = {
             let l = lock(log);
@@ -278,19 +291,25 @@ impl Node {
         Ok(out)
     }
 
-    pub fn log_proof(&self) -> Option<LogProof> {
-        let log = self.durable.log.as_ref()?;
+    /// Event-log chain hash, height and counts; `None` without an event log.
+    pub fn log_proof(&self) -> KResult<Option<LogProof>> {
+        self.check_open()?;
+        let Some(log) = self.durable.log.as_ref() else {
+            return Ok(None);
+        };
         let l = lock(log);
-        Some(LogProof {
+        Ok(Some(LogProof {
             chain_hex: codec::hex(&l.chain_hash()),
             height: l.height(),
             first_seq: l.first_seq(),
             event_count: l.event_count(),
             bytes: l.len_bytes(),
-        })
+        }))
     }
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

@@ -1,0 +1,185 @@
+//! The plain objects that cross the boundary (napi `object`s), each field
+//! documented with its unit, range and default.
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+#[napi(object)]
+pub struct KernelOptions {
+    /// Vector dimension (1..=65536).
+    pub dim: u32,
+    /// Records counted against capacity (live + soft-deleted) at most.
+    pub max_records: f64,
+    /// Live graph nodes at most (0 = graph nodes disabled).
+    pub max_nodes: f64,
+    /// Live graph edges at most.
+    pub max_edges: f64,
+    /// Metadata entries at most (default 100000).
+    pub max_metadata_entries: Option<f64>,
+    /// Total metadata key + value bytes at most (default 268435456 = 256 MiB).
+    pub max_metadata_bytes: Option<f64>,
+    /// brute | hnsw | ivf
+    pub index: Option<String>,
+    /// none | scalar | product
+    pub quant: Option<String>,
+    /// HNSW links per node (layer 0 keeps 2·M), 2..=128; larger values are
+    /// clamped to 128. Default 16.
+    pub hnsw_m: Option<u32>,
+    /// HNSW candidate list size while building. Default 100.
+    pub hnsw_ef_construction: Option<u32>,
+    /// HNSW candidate list size per query (raised to k). Default 100.
+    pub hnsw_ef_search: Option<u32>,
+    /// IVF partitions; 0 = automatic (≈ sqrt(N)). Default 0.
+    pub ivf_nlist: Option<u32>,
+    /// IVF partitions probed per query; 0 = max(1, nlist / 16). Default 8.
+    pub ivf_nprobe: Option<u32>,
+    /// Event log file (turns on durable writes).
+    pub event_log_path: Option<String>,
+    /// Snapshot file.
+    pub snapshot_path: Option<String>,
+    /// Legacy WAL file (ignored when eventLogPath is set).
+    pub wal_path: Option<String>,
+    /// Cut the log at mid-log corruption instead of refusing to open.
+    pub accept_truncation: Option<bool>,
+    /// Named snapshots kept at most in `<snapshot dir>/snapshots/`. Default 16.
+    pub max_named_snapshots: Option<u32>,
+    /// Largest snapshot in bytes accepted for restore or read by name.
+    /// Default: no limit (the shell always passes its configured value).
+    pub max_snapshot_bytes: Option<f64>,
+}
+
+#[napi(object)]
+pub struct PoolStats {
+    /// Visible entries.
+    pub live: f64,
+    /// Entries counted against capacity (records: live + soft-deleted).
+    pub used: f64,
+    /// Ids ever handed out.
+    pub slots: f64,
+    pub capacity: f64,
+}
+
+#[napi(object)]
+pub struct KernelStats {
+    pub dim: u32,
+    pub records: PoolStats,
+    pub nodes: PoolStats,
+    pub edges: PoolStats,
+    /// Events applied so far.
+    pub height: f64,
+    /// True after a failed write/fsync or a committer panic (a follower is
+    /// not read-only here: the shell refuses its client writes).
+    pub read_only: bool,
+    /// Why writes are refused after a failure (absent while healthy).
+    pub read_only_reason: Option<String>,
+    /// Largest encoded event one write may produce, in bytes (64 MiB).
+    pub max_event_bytes: f64,
+    pub index: String,
+    pub quant: String,
+    /// Distance kernel in use (avx2 | scalar).
+    pub simd: String,
+    /// Largest accepted |component| at this dimension, in real units.
+    pub max_abs_value: f64,
+    /// none | snapshot | event_log | wal
+    pub persistence: String,
+    /// Height of the durable log (absent without a log).
+    pub event_log_height: Option<f64>,
+    /// Bytes used by vectors (Q16.16; live and soft-deleted records only),
+    /// quantized codes and index structures.
+    pub vector_bytes: f64,
+    pub code_bytes: f64,
+    pub index_bytes: f64,
+}
+
+#[napi(object)]
+pub struct SearchOptions {
+    /// Only records whose tag equals this value.
+    pub filter_tag: Option<BigInt>,
+    /// HNSW beam width for this query.
+    pub ef: Option<u32>,
+    /// IVF lists probed for this query.
+    pub nprobe: Option<u32>,
+}
+
+#[napi(object)]
+pub struct GraphNode {
+    pub kind: u32,
+    pub record_id: Option<u32>,
+}
+
+#[napi(object)]
+pub struct GraphEdge {
+    pub edge_id: u32,
+    pub to_node: u32,
+    pub kind: u32,
+}
+
+#[napi(object)]
+pub struct UpsertResult {
+    pub record_id: u32,
+    pub document_node_id: u32,
+    pub chunk_node_id: u32,
+    pub edge_id: u32,
+}
+
+#[napi(object)]
+pub struct SearchHit {
+    /// Record id.
+    pub id: u32,
+    /// Squared L2 distance in real units (exact integer distance / 2^32).
+    pub score: f64,
+}
+
+#[napi(object)]
+pub struct SnapshotResult {
+    /// Event height the snapshot covers.
+    pub height: f64,
+    /// File size in bytes.
+    pub bytes: f64,
+    /// The snapshot's file name (never a server path).
+    pub path: String,
+    /// Milliseconds writes were held back while the state was encoded.
+    pub stall_ms: f64,
+    pub total_ms: f64,
+}
+
+#[napi(object)]
+pub struct LogProofResult {
+    /// BLAKE3 chain over every event, lowercase hex.
+    pub event_log_hash: String,
+    /// Sequence number of the last durable event.
+    pub height: f64,
+    /// First sequence number still in the log file (after trims).
+    pub first_seq: f64,
+    /// Events in the log file.
+    pub event_count: f64,
+    pub bytes: f64,
+}
+
+#[napi(object)]
+pub struct RecoveryInfo {
+    /// event_log | wal | snapshot | fresh
+    pub source: String,
+    pub snapshot_height: Option<f64>,
+    pub replayed: f64,
+    pub height: f64,
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+    pub seconds: f64,
+}
+
+#[napi(object)]
+pub struct LogEvent {
+    /// Sequence number (the event's height).
+    pub seq: f64,
+    /// Encoded event (docs/EVENT_LOG_FORMAT.md, "Event payloads").
+    pub payload: Buffer,
+}
+
+#[napi(object)]
+pub struct StateProof {
+    /// Height the hash was taken at.
+    pub height: f64,
+    /// BLAKE3 of the canonical state, lowercase hex.
+    pub hash: String,
+}

@@ -1,0 +1,122 @@
+// The one route table: every HTTP route of the node, declared once with the facts the rest of the
+// code derives from it.
+// - src/http/routes/context.ts mounts a handler for each entry (and refuses a handler without an
+//   entry or an entry without a handler), behind the scope check of `access`;
+// - src/openapi.ts builds the OpenAPI document from it;
+// - src/replication/read-only.ts redirects a follower's `write` routes to the leader;
+// - the published client (src/client) reads `idempotent` for its retry policy.
+// It imports nothing at run time, so the client can ship it without any server code.
+import type { Access } from '../auth/scopes';
+
+export type Method = 'get' | 'post' | 'delete';
+export type Tag = 'System' | 'Records' | 'Graph' | 'Memory' | 'Durability' | 'Replication' | 'Indexes' | 'Keys';
+
+/** What a 200 carries: a response schema name (http/response-schemas.ts, auth/key-schemas.ts) or a raw kind. */
+export type Reply = string;
+
+export interface RouteSpec {
+  method: Method;
+  /** Express pattern, as registered (e.g. /graph/node/:id). */
+  path: string;
+  /** OpenAPI operationId; route files attach their handler under this name. */
+  id: string;
+  /** The least scope that may call it (src/auth/scopes.ts); HEAD follows GET. */
+  access: Access;
+  /**
+   * Changes the replicated state: a follower answers 307 to the leader, a read-only node 503.
+   * POSTs without it (searches, node-local disk and index maintenance, this node's own API keys)
+   * are served by a follower itself.
+   */
+  write?: true;
+  /** A POST that only reads, so a client may re-send it when a reply was lost (GETs always may). */
+  idempotent?: true;
+  tag: Tag;
+  summary: string;
+  /** JSON request body (a request schema key in http/schemas.ts or auth/key-schemas.ts), or raw bytes. */
+  body?: string;
+  /** Query parameters, one per property of this request schema. */
+  query?: string;
+  /** Parameters the route parses itself (not through a request schema), as OpenAPI parameter objects. */
+  params?: readonly Record<string, unknown>[];
+  ok: Reply;
+  /** Statuses besides those every operation gets (401 when protected, 500), JSON bodies get (400, 413, 415) and writes get. */
+  errors?: readonly number[];
+  /** Answers with the same body as 200 under this status (GET /health: 503 when a pool is full). */
+  alsoOk?: number;
+}
+
+const HEIGHT = { type: 'integer', minimum: 0, maximum: 999_999_999_999_999 } as const;
+
+export const ROUTES = [
+  { method: 'get', path: '/health', id: 'health', access: 'public', tag: 'System', summary: 'Liveness and pool capacity', ok: 'Health', alsoOk: 503 },
+  { method: 'get', path: '/metrics', id: 'metrics', access: 'public', tag: 'System', summary: 'Prometheus metrics', ok: 'metrics' },
+  { method: 'get', path: '/version', id: 'version', access: 'read', tag: 'System', summary: 'Server version (plain text)', ok: 'text' },
+  { method: 'get', path: '/openapi.json', id: 'openapi', access: 'read', tag: 'System', summary: 'This OpenAPI document', ok: 'openapi' },
+  {
+    method: 'get', path: '/v1/proof/state', id: 'proofState', access: 'read', tag: 'System', summary: 'BLAKE3 hash of the whole state', ok: 'ProofState', errors: [400, 404],
+    params: [{ name: 'height', in: 'query', required: false, schema: HEIGHT, description: 'A past height this node remembers a proof for; default: now.' }],
+  },
+  { method: 'post', path: '/records', id: 'insertRecord', access: 'write', write: true, tag: 'Records', summary: 'Insert one vector', body: 'insertRecord', ok: 'InsertRecordResult', errors: [507] },
+  { method: 'post', path: '/v1/vectors/batch_insert', id: 'batchInsert', access: 'write', write: true, tag: 'Records', summary: 'Insert many vectors atomically', body: 'batchInsert', ok: 'BatchInsertResult', errors: [507] },
+  { method: 'post', path: '/v1/memory/insert_batch', id: 'memoryInsertBatch', access: 'write', write: true, tag: 'Records', summary: 'Alias of /v1/vectors/batch_insert', body: 'batchInsert', ok: 'BatchInsertResult', errors: [507] },
+  { method: 'post', path: '/search', id: 'search', access: 'read', idempotent: true, tag: 'Records', summary: 'k nearest live records by squared L2', body: 'search', ok: 'SearchResult' },
+  { method: 'post', path: '/v1/delete', id: 'deleteRecord', access: 'write', write: true, tag: 'Records', summary: 'Hard-delete a record (frees its slot)', body: 'id', ok: 'Success', errors: [404] },
+  { method: 'post', path: '/v1/soft-delete', id: 'softDeleteRecord', access: 'write', write: true, tag: 'Records', summary: 'Soft-delete (tombstone) a record', body: 'id', ok: 'Success', errors: [404] },
+  { method: 'post', path: '/graph/node', id: 'createNode', access: 'write', write: true, tag: 'Graph', summary: 'Create a node', body: 'createNode', ok: 'CreateNodeResult', errors: [404, 507] },
+  { method: 'get', path: '/graph/node/:id', id: 'getNode', access: 'read', tag: 'Graph', summary: 'Read a node', ok: 'GraphNode', errors: [400, 404] },
+  { method: 'post', path: '/graph/edge', id: 'createEdge', access: 'write', write: true, tag: 'Graph', summary: 'Create a directed edge', body: 'createEdge', ok: 'CreateEdgeResult', errors: [404, 507] },
+  { method: 'get', path: '/graph/edges/:id', id: 'listEdges', access: 'read', tag: 'Graph', summary: "A node's outgoing edges, newest first", ok: 'EdgeList', errors: [400, 404] },
+  { method: 'post', path: '/v1/memory/upsert_vector', id: 'upsertMemory', access: 'write', write: true, tag: 'Memory', summary: 'Store a memory: record, document and chunk nodes, edge, metadata (atomic)', body: 'upsertVector', ok: 'UpsertVectorResult', errors: [404, 507] },
+  { method: 'post', path: '/v1/memory/search_vector', id: 'searchMemory', access: 'read', idempotent: true, tag: 'Memory', summary: 'Search, with memory ids and metadata', body: 'memorySearch', ok: 'MemorySearchResult' },
+  { method: 'post', path: '/v1/memory/meta/set', id: 'setMetadata', access: 'write', write: true, tag: 'Memory', summary: 'Store JSON metadata under a key', body: 'metaSet', ok: 'Success' },
+  { method: 'get', path: '/v1/memory/meta/get', id: 'getMetadata', access: 'read', tag: 'Memory', summary: 'Read the metadata under a key (null when unset)', query: 'metaGet', ok: 'MetaGetResult', errors: [400] },
+  // Save, trim and index build change no state (hash or height): a follower runs them on its own
+  // disk and index. Upload and restore replace the state: they go to the leader.
+  { method: 'post', path: '/v1/snapshot/save', id: 'saveSnapshot', access: 'admin', tag: 'Durability', summary: 'Write the main snapshot, or a named one', body: 'snapshotSave', ok: 'SnapshotSaveResult', errors: [507] },
+  { method: 'get', path: '/v1/snapshot/download', id: 'downloadSnapshot', access: 'read', tag: 'Durability', summary: 'The current state as snapshot bytes', ok: 'binary', errors: [429] },
+  { method: 'post', path: '/v1/snapshot/upload', id: 'uploadSnapshot', access: 'admin', write: true, tag: 'Durability', summary: 'Replace the state with uploaded snapshot bytes', body: 'binary', ok: 'SnapshotRestoreResult', errors: [400, 413, 415, 429] },
+  { method: 'post', path: '/v1/snapshot/restore', id: 'restoreSnapshot', access: 'admin', write: true, tag: 'Durability', summary: 'Replace the state with a named snapshot', body: 'snapshotRestore', ok: 'SnapshotRestoreResult', errors: [404, 429] },
+  { method: 'get', path: '/v1/proof/event-log', id: 'proofEventLog', access: 'read', tag: 'Durability', summary: 'Hash chain over the event log', ok: 'EventLogProof', errors: [400] },
+  { method: 'post', path: '/v1/index/build', id: 'buildIndex', access: 'admin', tag: 'Indexes', summary: 'Rebuild or retrain the search index from the current records', ok: 'IndexBuildResult', errors: [429] },
+  { method: 'post', path: '/v1/event-log/trim', id: 'trimEventLog', access: 'admin', tag: 'Durability', summary: 'Drop the log prefix the newest snapshot covers', ok: 'EventLogTrimResult', errors: [400] },
+  {
+    method: 'get', path: '/v1/replication/events', id: 'replicationEvents', access: 'read', tag: 'Replication', summary: 'Committed events as a server-sent event stream (leader)', ok: 'events', errors: [400, 410, 429],
+    params: [
+      { name: 'from', in: 'query', required: false, schema: { ...HEIGHT, minimum: 1 }, description: 'First sequence number wanted; default 1.' },
+      { name: 'Last-Event-ID', in: 'header', required: false, schema: HEIGHT, description: 'Resume after this sequence number (wins over from).' },
+    ],
+  },
+  // API keys are this node's own credentials, never replicated: a follower manages its own.
+  { method: 'post', path: '/v1/keys', id: 'createKey', access: 'admin', tag: 'Keys', summary: 'Create an API key; the answer holds its token, shown once', body: 'createKey', ok: 'ApiKeyCreated', errors: [507] },
+  { method: 'get', path: '/v1/keys', id: 'listKeys', access: 'admin', tag: 'Keys', summary: 'API keys, masked (never a token or hash)', ok: 'ApiKeyList' },
+  {
+    method: 'delete', path: '/v1/keys/:id', id: 'revokeKey', access: 'admin', tag: 'Keys', summary: 'Revoke an API key created through the API', ok: 'ApiKeyRevoked', errors: [400, 404],
+    params: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 64 }, description: 'The key id from GET /v1/keys.' }],
+  },
+  { method: 'get', path: '/v1/replication/state', id: 'replicationState', access: 'read', tag: 'Replication', summary: "This node's role, height and, on a follower, its sync status", ok: 'ReplicationState' },
+] as const satisfies readonly RouteSpec[];
+
+export type OperationId = (typeof ROUTES)[number]['id'];
+
+const TABLE: readonly RouteSpec[] = ROUTES;
+
+/** `/graph/node/:id` matches `/graph/node/7`; a parameter is one non-empty path segment. */
+function matches(pattern: string, path: string): boolean {
+  if (!pattern.includes(':')) return pattern === path;
+  const want = pattern.split('/');
+  const got = path.split('/');
+  return want.length === got.length && want.every((w, i) => (w.startsWith(':') ? got[i] !== '' : w === got[i]));
+}
+
+/** The route a request would reach (method any case, HEAD as GET; path without its query), if any. */
+export function findRoute(method: string, path: string): RouteSpec | undefined {
+  const m = method.toLowerCase() === 'head' ? 'get' : method.toLowerCase();
+  const bare = path.split('?')[0];
+  return TABLE.find((r) => r.method === m && matches(r.path, bare));
+}
+
+/** Whether re-sending the request cannot apply anything twice: GETs, and POSTs that only read. */
+export function isIdempotent(method: string, path: string): boolean {
+  if (method.toUpperCase() === 'GET' || method.toUpperCase() === 'HEAD') return true;
+  return findRoute(method, path)?.idempotent === true;
+}

@@ -1,0 +1,112 @@
+// The composition root: one running Valori server, from an open kernel to a listening socket.
+// openValori opens the kernel (recovering its state) and wires metrics, the snapshot scheduler,
+// replication and the app; start() listens and then starts replication; stop() takes it all down
+// in the one safe order. main.ts runs it under signals; the in-process tests run it through
+// __test__/helpers.ts, so they exercise the same lifecycle and always close the kernel.
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { createApp } from './app';
+import type { Config } from './config';
+import { startSnapshotScheduler, type SnapshotScheduler } from './jobs/snapshots';
+import { Kernel } from './kernel/kernel';
+import type { Logger } from './log';
+import { createMetrics, type Metrics } from './metrics';
+import { Replication } from './replication/runtime';
+import { createHttpServer, formatAddress, serverLimits } from './server';
+
+/** The kernel could not open its state (dim mismatch, mid-log corruption, unreadable file). */
+export class RecoveryError extends Error {
+  override readonly name = 'RecoveryError';
+}
+
+export interface ValoriOptions {
+  logger: Logger;
+  /** Opens the kernel; default Kernel.open(config). Tests pass one they opened themselves. */
+  openKernel?: (config: Config) => Kernel | Promise<Kernel>;
+}
+
+export interface Valori {
+  readonly config: Config;
+  readonly kernel: Kernel;
+  readonly metrics: Metrics;
+  readonly replication: Replication;
+  readonly app: Express;
+  /** Listens on config.bind, logs the readiness line `Listening on HOST:PORT`, then starts replication. */
+  start(): Promise<AddressInfo>;
+  /**
+   * Replication (event streams end, the follower's in-flight applies commit), then the server
+   * (in-flight requests answered), then the scheduler and, when configured, a final snapshot,
+   * then the kernel (queued writes drain, the log closes). Safe before start() and when called twice.
+   */
+  stop(): Promise<void>;
+}
+
+export async function openValori(config: Config, options: ValoriOptions): Promise<Valori> {
+  const { logger } = options;
+  let kernel: Kernel;
+  try {
+    kernel = await (options.openKernel ?? ((c: Config) => Kernel.open(c)))(config);
+  } catch (err) {
+    throw new RecoveryError((err as Error).message, { cause: err });
+  }
+  try {
+    return wire(config, kernel, logger);
+  } catch (err) {
+    // A boot failure after the kernel opened (an unusable API keys file) must not leave its
+    // committer thread running.
+    kernel.close();
+    throw err;
+  }
+}
+
+function wire(config: Config, kernel: Kernel, logger: Logger): Valori {
+  const recovery = kernel.recovery();
+  for (const w of recovery.warnings) logger.warn(`recovery: ${w}`);
+  for (const e of recovery.errors) logger.error(`recovery: ${e}`);
+  const stats = kernel.stats();
+  logger.info(
+    `recovered from ${recovery.source}: height ${recovery.height}` +
+      (recovery.snapshotHeight != null ? `, snapshot at ${recovery.snapshotHeight}` : '') +
+      `, ${recovery.replayed} events replayed in ${recovery.seconds.toFixed(3)} s (persistence: ${stats.persistence}, records: ${stats.records.live})`,
+  );
+  const metrics = createMetrics(() => kernel.stats());
+  metrics.observeReplay(recovery.seconds);
+  kernel.onCommit((seconds) => metrics.observeCommit(seconds));
+  // Proof ring, leader event streams and, with VALORI_FOLLOWER_OF, the follower loop.
+  const replication = new Replication({ config, kernel, logger, metrics });
+  const app = createApp({ config, kernel, logger, metrics, replication });
+  const server = createHttpServer(app, config.bind, serverLimits(config));
+  const snapshots: SnapshotScheduler = startSnapshotScheduler(kernel, config.snapshotPath === null ? null : config.snapshotIntervalSecs, logger, metrics);
+
+  let stopping: Promise<void> | null = null;
+  const stopAll = async (): Promise<void> => {
+    // Replication first: open event streams end (so the server can close), and the follower
+    // stops streaming and lets its in-flight applies commit before the kernel closes.
+    await replication.stop();
+    await server.stop();
+    // After the socket: in-flight requests have been answered. Then an optional final snapshot
+    // (bounds the next start-up's replay), then queued writes drain and the log closes.
+    await snapshots.stop();
+    if (config.snapshotPath !== null && config.snapshotOnShutdown) await snapshots.runNow('shutdown');
+    kernel.close();
+  };
+
+  return {
+    config,
+    kernel,
+    metrics,
+    replication,
+    app,
+    async start() {
+      const address = await server.start();
+      logger.info(`Listening on ${formatAddress(config.bind.host, address.port)}`);
+      // After listening, so /v1/replication/state already answers while the follower connects.
+      replication.start();
+      return address;
+    },
+    stop() {
+      stopping ??= stopAll();
+      return stopping;
+    },
+  };
+}
