@@ -7,10 +7,10 @@
 //   400 when a linear pre-scan of the raw bytes finds the nesting too deep or too many
 //       arrays/objects/elements (JSON.parse turns `[{},{},...]` into ~21x its size in heap),
 // and only then JSON.parse.
-import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import { MAX_EVENT_BYTES, type Config } from '../config';
 import { AppError, type ErrorCode } from './errors';
+import { readBounded } from './read-body';
 
 /** Deepest accepted nesting of arrays and objects in a JSON body. */
 export const MAX_JSON_DEPTH = 64;
@@ -111,58 +111,6 @@ function charsetOf(header: string): string | null {
   return m ? m[1].toLowerCase() : null;
 }
 
-/**
- * Reads at most `max` bytes; rejects with a 413 as soon as more arrive. Every chunk is charged to
- * the process-wide budget as it arrives (the caller releases `charged()` once parsing is over), so
- * a client holds only what it actually sent: declaring a large Content-Length and trickling bytes
- * cannot starve other requests of the budget.
- */
-function readBody(req: IncomingMessage, max: number, setting: string, budget: ParseBudget, charge: { bytes: number }): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onAborted);
-      req.off('close', onAborted);
-    };
-    const onData = (chunk: Buffer): void => {
-      received += chunk.length;
-      if (received > max) {
-        cleanup();
-        req.pause();
-        reject(tooLarge(max, setting));
-        return;
-      }
-      if (!budget.tryTake(chunk.length)) {
-        cleanup();
-        req.pause();
-        reject(busy(budget));
-        return;
-      }
-      charge.bytes += chunk.length;
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(new AppError('INVALID_REQUEST', `the request body could not be read: ${err.message}`));
-    };
-    const onAborted = (): void => onError(new Error('the client aborted the request'));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onAborted);
-    // However the socket goes away before the end, the promise settles (and the budget returns).
-    req.on('close', onAborted);
-  });
-}
-
 function tooLarge(max: number, setting: string): AppError {
   // The rest of the body is never read: the connection closes after the answer.
   return new AppError('PAYLOAD_TOO_LARGE', `request body is larger than ${max} bytes (${setting})`, { Connection: 'close' });
@@ -199,13 +147,26 @@ export function jsonBody(limits: BodyLimits, budget: ParseBudget): RequestHandle
       return;
     }
     // A declared body that cannot fit next to what is held now is refused before it is read;
-    // the budget itself is charged by bytes received (readBody), never by declarations.
+    // the budget itself is charged by bytes received (below), never by declarations.
     if (declared !== null && budget.inUse + declared > budget.max) {
       next(busy(budget));
       return;
     }
+    // Every chunk is charged to the shared budget as it arrives and released once parsing is
+    // over, so a client holds only what it actually sent: declaring a large Content-Length and
+    // trickling bytes cannot starve other requests of the budget.
     const charge = { bytes: 0 };
-    readBody(req, limits.maxBytes, limits.bytesSetting, budget, charge)
+    readBounded(req, {
+      max: limits.maxBytes,
+      tooLarge: () => tooLarge(limits.maxBytes, limits.bytesSetting),
+      admit: (n) => {
+        if (!budget.tryTake(n)) return busy(budget);
+        charge.bytes += n;
+        return null;
+      },
+      label: 'request body',
+      abortedReason: 'the client aborted the request',
+    })
       .then((buf) => {
         (req as Request).body = parseJson(buf, limits);
         next();

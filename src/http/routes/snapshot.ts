@@ -2,10 +2,10 @@
 // <snapshot dir>/snapshots/ under a strict name pattern (the kernel enforces it). Everything that
 // holds a whole snapshot in memory is bounded: by VALORI_MAX_SNAPSHOT_BYTES, and by how many may
 // run at once.
-import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import { maxSnapshotBytes } from '../../config';
 import { AppError } from '../errors';
+import { readBounded } from '../read-body';
 import { check } from '../schemas';
 import { busy, type RouteContext, type RouteHandlers } from './context';
 
@@ -40,51 +40,6 @@ function checkUploadHeaders(req: Request, max: number): void {
   }
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > max) throw tooLarge(max);
-}
-
-/**
- * Reads the body, counting bytes as they arrive; stops reading and rejects with 413 above `max`.
- * With a Content-Length (already checked against `max`) the bytes go straight into one buffer of
- * that size, so the upload is held once, not as chunks plus their concatenation.
- */
-function readLimited(req: IncomingMessage, max: number): Promise<Buffer> {
-  const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
-  const into = declared !== null && Number.isSafeInteger(declared) && declared <= max ? Buffer.allocUnsafe(declared) : null;
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onAborted);
-    };
-    const onData = (chunk: Buffer): void => {
-      if (received + chunk.length > max) {
-        cleanup();
-        req.pause();
-        reject(tooLarge(max));
-        return;
-      }
-      if (into === null) chunks.push(chunk);
-      // Node's parser never delivers more than Content-Length; the bound only guards the copy.
-      else chunk.copy(into, received, 0, Math.min(chunk.length, into.length - received));
-      received += chunk.length;
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(into === null ? Buffer.concat(chunks, received) : into.subarray(0, Math.min(received, into.length)));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(new AppError('INVALID_REQUEST', `the snapshot upload could not be read: ${err.message}`));
-    };
-    const onAborted = (): void => onError(new Error('the client aborted the upload'));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onAborted);
-  });
 }
 
 /** Resolves when the socket can take more (`drain`) or will never take more (`close`). */
@@ -188,7 +143,13 @@ export function snapshotRoutes(ctx: RouteContext): RouteHandlers {
     async (req, res) => {
       checkUploadHeaders(req, maxBytes);
       const height = await oneRestoreAtATime(async () => {
-        const bytes = await readLimited(req, maxBytes);
+        const bytes = await readBounded(req, {
+          max: maxBytes,
+          tooLarge: () => tooLarge(maxBytes),
+          preallocate: true,
+          label: 'snapshot upload',
+          abortedReason: 'the client aborted the upload',
+        });
         if (bytes.length === 0) throw new AppError('INVALID_REQUEST', 'snapshot upload is empty: send the VAL1 bytes as the body');
         return kernel.restoreSnapshot(bytes, false);
       });
