@@ -88,9 +88,32 @@ pub fn encode_into(state: &State, sink: &mut impl Sink) {
         sink.put(&(v.len() as u32).to_le_bytes());
         sink.put(v);
     }
+    put_pool(sink, &state.graph.nodes, |n| {
+        let mut b = [0u8; 6];
+        b[1] = n.kind;
+        b[2..6].copy_from_slice(&n.record.unwrap_or(NONE_U32).to_le_bytes());
+        b
+    });
+    put_pool(sink, &state.graph.edges, |e| {
+        let mut b = [0u8; 10];
+        b[1] = e.kind;
+        b[2..6].copy_from_slice(&e.from.to_le_bytes());
+        b[6..10].copy_from_slice(&e.to.to_le_bytes());
+        b
+    });
+}
+
+/// A graph pool in the canonical layout: the slot count, then per slot `0` (deleted) or `1`
+/// followed by the entry's fields; `fields` fills bytes 1.. of the entry (byte 0 is set here).
+/// A chunk with no entry is one run of zeros.
+fn put_pool<T, const N: usize>(
+    sink: &mut impl Sink,
+    pool: &crate::graph::Pool<T>,
+    fields: impl Fn(&T) -> [u8; N],
+) {
     const ABSENT: [u8; crate::graph::CHUNK_SLOTS] = [0; crate::graph::CHUNK_SLOTS];
-    sink.put(&(state.graph.nodes.slots() as u32).to_le_bytes());
-    for c in state.graph.nodes.chunks() {
+    sink.put(&(pool.slots() as u32).to_le_bytes());
+    for c in pool.chunks() {
         if c.items.is_empty() {
             sink.put(&ABSENT[..c.slots]);
             continue;
@@ -101,32 +124,9 @@ pub fn encode_into(state: &State, sink: &mut impl Sink) {
                 sink.put(&[0]);
                 continue;
             }
-            let n = items.next().expect("one entry per present slot");
-            let mut b = [0u8; 6];
+            let item = items.next().expect("one entry per present slot");
+            let mut b = fields(item);
             b[0] = 1;
-            b[1] = n.kind;
-            b[2..6].copy_from_slice(&n.record.unwrap_or(NONE_U32).to_le_bytes());
-            sink.put(&b);
-        }
-    }
-    sink.put(&(state.graph.edges.slots() as u32).to_le_bytes());
-    for c in state.graph.edges.chunks() {
-        if c.items.is_empty() {
-            sink.put(&ABSENT[..c.slots]);
-            continue;
-        }
-        let mut items = c.items.iter();
-        for off in 0..c.slots {
-            if !c.has(off) {
-                sink.put(&[0]);
-                continue;
-            }
-            let e = items.next().expect("one entry per present slot");
-            let mut b = [0u8; 10];
-            b[0] = 1;
-            b[1] = e.kind;
-            b[2..6].copy_from_slice(&e.from.to_le_bytes());
-            b[6..10].copy_from_slice(&e.to.to_le_bytes());
             sink.put(&b);
         }
     }
