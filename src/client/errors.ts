@@ -4,72 +4,13 @@
 // - ValoriConnectionError: no usable HTTP answer at all (refused, reset, DNS, timeout), after the
 //   retries the request was allowed.
 
+import { SERVER_ERROR_CODES, type ServerErrorCode } from '../api/error-codes';
+
 /** Codes the Valori server puts in its `{"error", "code"}` bodies (docs/api-reference.md). */
-export type ValoriServerErrorCode =
-  | 'INVALID_JSON'
-  | 'INVALID_REQUEST'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'MISDIRECTED_REQUEST'
-  | 'ROUTE_NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
-  | 'NOT_ENABLED'
-  | 'NOT_LEADER'
-  | 'HEIGHT_NOT_AVAILABLE'
-  | 'RESPONSE_TOO_LARGE'
-  | 'TOO_MANY_STREAMS'
-  | 'SERVER_BUSY'
-  | 'OPERATION_IN_PROGRESS'
-  | 'DIMENSION_MISMATCH'
-  | 'EMPTY_VECTOR'
-  | 'INVALID_VECTOR'
-  | 'INVALID_ARGUMENT'
-  | 'NOT_FOUND'
-  | 'CAPACITY_EXCEEDED'
-  | 'METADATA_TOO_LARGE'
-  | 'READ_ONLY'
-  | 'IO_ERROR'
-  | 'CORRUPT_DATA'
-  | 'BOOTSTRAP_REQUIRED'
-  | 'SEQUENCE_GAP'
-  | 'CLOSED'
-  | 'INTERNAL';
+export type ValoriServerErrorCode = ServerErrorCode;
 
 /** Every server code, for exhaustive checks and tests. */
-export const VALORI_SERVER_ERROR_CODES: readonly ValoriServerErrorCode[] = [
-  'INVALID_JSON',
-  'INVALID_REQUEST',
-  'UNSUPPORTED_MEDIA_TYPE',
-  'PAYLOAD_TOO_LARGE',
-  'UNAUTHORIZED',
-  'FORBIDDEN',
-  'MISDIRECTED_REQUEST',
-  'ROUTE_NOT_FOUND',
-  'METHOD_NOT_ALLOWED',
-  'NOT_ENABLED',
-  'NOT_LEADER',
-  'HEIGHT_NOT_AVAILABLE',
-  'RESPONSE_TOO_LARGE',
-  'TOO_MANY_STREAMS',
-  'SERVER_BUSY',
-  'OPERATION_IN_PROGRESS',
-  'DIMENSION_MISMATCH',
-  'EMPTY_VECTOR',
-  'INVALID_VECTOR',
-  'INVALID_ARGUMENT',
-  'NOT_FOUND',
-  'CAPACITY_EXCEEDED',
-  'METADATA_TOO_LARGE',
-  'READ_ONLY',
-  'IO_ERROR',
-  'CORRUPT_DATA',
-  'BOOTSTRAP_REQUIRED',
-  'SEQUENCE_GAP',
-  'CLOSED',
-  'INTERNAL',
-];
+export const VALORI_SERVER_ERROR_CODES: readonly ValoriServerErrorCode[] = SERVER_ERROR_CODES;
 
 /**
  * Codes the client makes up itself when the answer carried none:

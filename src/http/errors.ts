@@ -1,28 +1,10 @@
 // One error type for the whole shell and one table from stable codes to HTTP statuses. Every
 // error leaves the server as JSON `{"error": "<what is wrong>", "code": "<STABLE_CODE>"}`.
 // Kernel errors stay domain errors (src/kernel/errors.ts) until they reach this layer.
-import type { KernelError, KernelErrorCode } from '../kernel/errors';
+import type { KernelErrorCode, ShellErrorCode } from '../api/error-codes';
+import type { KernelError } from '../kernel/errors';
 
-/** Codes produced by the shell itself (HTTP parsing, validation, routing, auth). */
-export type ShellErrorCode =
-  | 'INVALID_JSON'
-  | 'INVALID_REQUEST'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'MISDIRECTED_REQUEST'
-  | 'ROUTE_NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
-  | 'NOT_ENABLED'
-  | 'NOT_LEADER'
-  | 'HEIGHT_NOT_AVAILABLE'
-  | 'RESPONSE_TOO_LARGE'
-  | 'TOO_MANY_STREAMS'
-  | 'SERVER_BUSY'
-  | 'OPERATION_IN_PROGRESS';
-
-export type { KernelErrorCode };
+export type { KernelErrorCode, ShellErrorCode };
 
 export type ErrorCode = ShellErrorCode | KernelErrorCode;
 

@@ -3,30 +3,9 @@
 // into a status (src/http/errors.ts), so nothing here knows about HTTP and nobody has to dig the
 // kernel's text back out of an HTTP error or match on it.
 
-/**
- * Every code the native kernel puts on `err.code`: its one error enum (native/kernel/src/error.rs
- * `KernelError::CODES`). __test__/kernel-errors.test.ts keeps this list equal to the codes the
- * binding exports, so a new Rust variant cannot reach the shell unnamed.
- */
-export const KERNEL_ERROR_CODES = [
-  'DIMENSION_MISMATCH',
-  'EMPTY_VECTOR',
-  'INVALID_VECTOR',
-  'INVALID_ARGUMENT',
-  'NOT_FOUND',
-  'CAPACITY_EXCEEDED',
-  'PAYLOAD_TOO_LARGE',
-  'METADATA_TOO_LARGE',
-  'READ_ONLY',
-  'IO_ERROR',
-  'CORRUPT_DATA',
-  'BOOTSTRAP_REQUIRED',
-  'SEQUENCE_GAP',
-  'CLOSED',
-  'INTERNAL',
-] as const;
+import { KERNEL_ERROR_CODES, type KernelErrorCode } from '../api/error-codes';
 
-export type KernelErrorCode = (typeof KERNEL_ERROR_CODES)[number];
+export { KERNEL_ERROR_CODES, type KernelErrorCode };
 
 const KNOWN: ReadonlySet<string> = new Set(KERNEL_ERROR_CODES);
 
