@@ -17,6 +17,7 @@ import zlib from 'node:zlib';
 import { parseArgs } from 'node:util';
 import type * as Native from '../native/index.js';
 import { table } from './lib/data';
+import { type BenchKernel, loadNative } from './lib/native';
 
 const { values } = parseArgs({
   options: {
@@ -36,9 +37,8 @@ const EFS = [10, 16, 20, 32, 40, 64, 100];
 const NPROBES = [1, 2, 3, 4, 6, 8, 12, 16];
 const CACHE = 'target/bench-ann';
 const log = (s: string) => process.stderr.write(s + '\n');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { Kernel } = require(process.env.VALORI_NATIVE ?? '../native/index.js') as typeof Native;
-type Kernel = Native.Kernel;
+const native = loadNative(process.env.VALORI_NATIVE);
+type Kernel = BenchKernel;
 
 /** IDX image file (gzipped or not): 16-byte header, then u8 pixels. */
 function loadIdx(name: string): Float32Array {
@@ -62,7 +62,7 @@ const points: Point[] = [];
 const summary: string[] = [];
 
 function newKernel(opts: Partial<Native.KernelOptions>): Kernel {
-  return new Kernel({ dim: DIM, maxRecords: N, maxNodes: 0, maxEdges: 0, ...opts });
+  return native.create({ dim: DIM, maxRecords: N, maxNodes: 0, maxEdges: 0, ...opts });
 }
 
 /** Loads the base set in batches; returns seconds. */

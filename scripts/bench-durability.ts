@@ -16,7 +16,7 @@ import { Agent, request } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openKernel, type Kernel } from '../native/index.js';
+import { type BenchKernel as Kernel, loadNative } from './lib/native';
 import { killAllServers, ServerProcess } from './lib/crash/server';
 import { median, normalVectors, percentile, table } from './lib/data';
 
@@ -35,6 +35,7 @@ const DIM = 384;
 const parts = new Set(values.only.split(','));
 const root = mkdtempSync(join(values.dir, 'valori-bench-'));
 const NATIVE = join(__dirname, '..', 'native', 'index.js');
+const native = loadNative(NATIVE);
 const out = (s = '') => process.stdout.write(`${s}\n`);
 const note = (s: string) => process.stderr.write(`  ${s}\n`);
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
@@ -170,7 +171,7 @@ async function benchHttp(fsyncP50: number): Promise<void> {
   // what group commit does when the HTTP shell is not the bottleneck.
   for (const mode of ['event_log', 'none']) {
     const dir = mkdtempSync(join(root, `binding-${mode}-`));
-    const k = await openKernel({ dim: DIM, maxRecords: 4_000_000, maxNodes: 0, maxEdges: 0, eventLogPath: mode === 'event_log' ? join(dir, 'events.log') : undefined });
+    const k = await native.open({ dim: DIM, maxRecords: 4_000_000, maxNodes: 0, maxEdges: 0, eventLogPath: mode === 'event_log' ? join(dir, 'events.log') : undefined });
     const rows = Array.from({ length: 2048 }, (_, i) => vecs.subarray(i * DIM, (i + 1) * DIM));
     rates[`binding ${mode}`] = [];
     for (const c of levels) {
@@ -230,7 +231,7 @@ async function benchReplay(): Promise<void> {
   const budgetMs = Number(values['build-budget-s']) * 1000;
   const dir = mkdtempSync(join(root, 'replay-'));
   const opts = { dim: DIM, maxRecords: target + 10, maxNodes: 0, maxEdges: 0, eventLogPath: join(dir, 'events.log') };
-  const k = await openKernel(opts);
+  const k = await native.open(opts);
   const pool = normalVectors(4096, DIM, 5);
   const rows = Array.from({ length: 4096 }, (_, i) => pool.subarray(i * DIM, (i + 1) * DIM));
   const inFlight = 512;
@@ -289,7 +290,7 @@ async function benchSnapshot(): Promise<void> {
   const n = Number(values['snapshot-n']);
   const dir = mkdtempSync(join(root, 'snap-'));
   const opts = { dim: DIM, maxRecords: n + 1_000_000, maxNodes: 0, maxEdges: 0, eventLogPath: join(dir, 'events.log'), snapshotPath: join(dir, 'snapshot.bin') };
-  const k = await openKernel(opts);
+  const k = await native.open(opts);
   const data = normalVectors(n, DIM, 42);
   for (let b = 0; b < n; b += 1000) await k.insertBatch(data.subarray(b * DIM, Math.min(n, b + 1000) * DIM), Math.min(1000, n - b));
   const rows = Array.from({ length: 1024 }, (_, i) => data.subarray(i * DIM, (i + 1) * DIM));
@@ -307,7 +308,7 @@ async function benchSnapshot(): Promise<void> {
     const writer = steadyWriter(k, rows, () => done);
     await new Promise((r) => setTimeout(r, 300));
     saveStart = performance.now();
-    const r = await k.saveSnapshot();
+    const r = await k.raw.saveSnapshot();
     saveEnd = performance.now();
     await new Promise((r) => setTimeout(r, 300));
     done = true;
@@ -318,7 +319,7 @@ async function benchSnapshot(): Promise<void> {
     note(`snapshot ${round + 1}/3: ${r.totalMs.toFixed(0)} ms, stall ${r.stallMs.toFixed(1)} ms, max write during ${Math.max(...during).toFixed(1)} ms`);
   }
   // Final snapshot with nothing in flight: the log tail after it is empty.
-  const last = await k.saveSnapshot();
+  const last = await k.raw.saveSnapshot();
   const height = k.stats().height;
   k.close();
   const loads = [recoverInChild(opts), recoverInChild(opts), recoverInChild(opts)];

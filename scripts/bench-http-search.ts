@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { Kernel } from '../native/index.js';
+import { loadNative } from './lib/native';
 import { table } from './lib/data';
 
 const { values } = parseArgs({ options: { ef: { type: 'string', default: '32' }, seconds: { type: 'string', default: '15' } } });
@@ -73,7 +73,7 @@ async function main() {
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`non-2xx ${result.non2xx}, errors ${result.errors}`);
 
     // In-process reference: same data and ef through the binding.
-    const k = new Kernel({ dim: DIM, maxRecords: n, maxNodes: 0, maxEdges: 0, index: 'hnsw', hnswEfSearch: EF });
+    const k = loadNative().create({ dim: DIM, maxRecords: n, maxNodes: 0, maxEdges: 0, index: 'hnsw', hnswEfSearch: EF });
     for (let i = 0; i < n; i += 5000) await k.insertBatch(base.subarray(i * DIM, Math.min(n, i + 5000) * DIM), Math.min(5000, n - i));
     const nq = 2000;
     const t1 = process.hrtime.bigint();

@@ -5,8 +5,8 @@
 //   npx tsx scripts/bench-search.ts [--n 100000] [--dim 384] [--queries 200]
 
 import { parseArgs } from 'node:util';
-import { Kernel } from '../native/index.js';
 import { median, normalVectors, table } from './lib/data';
+import { loadNative } from './lib/native';
 
 const { values } = parseArgs({
   options: {
@@ -39,7 +39,7 @@ async function main() {
   process.stderr.write(`generating ${n} x ${dim} seeded normal vectors...\n`);
   const data = normalVectors(n, dim, 42);
   const queries = normalVectors(nq, dim, 7);
-  const kernel = new Kernel({ dim, maxRecords: n, maxNodes: 0, maxEdges: 0 });
+  const kernel = loadNative(process.env.VALORI_NATIVE).create({ dim, maxRecords: n, maxNodes: 0, maxEdges: 0 });
   const t0 = Date.now();
   const chunk = 10_000;
   for (let b = 0; b < n; b += chunk) {
