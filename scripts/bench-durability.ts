@@ -12,12 +12,12 @@
 // Everything runs in a temp directory under --dir (removed at the end). Needs `npm run build`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BenchKernel as Kernel, loadNative } from './lib/native';
 import { killAllServers, ServerProcess } from './lib/crash/server';
+import { closedLoop } from './lib/http-load';
 import { median, normalVectors, percentile, table } from './lib/data';
 
 const { values } = parseArgs({
@@ -84,55 +84,6 @@ function benchFsync(): number {
 }
 
 // b) ---------------------------------------------------------------------------------------------
-interface LoadResult {
-  rate: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
-function post(agent: Agent, port: number, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path: '/records', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** `clients` closed-loop clients (one request in flight each) for warmup + `seconds`. */
-async function closedLoop(port: number, clients: number, seconds: number, bodies: string[]): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  const lat: number[] = [];
-  let errors = 0;
-  let next = 0;
-  const warmEnd = performance.now() + 1000;
-  const end = warmEnd + seconds * 1000;
-  let counted = 0;
-  const client = async () => {
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      const status = await post(agent, port, bodies[next++ % bodies.length]);
-      const t1 = performance.now();
-      if (t0 >= warmEnd) {
-        if (status !== 200) errors++;
-        else {
-          lat.push(t1 - t0);
-          counted++;
-        }
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, client));
-  agent.destroy();
-  return { rate: counted / seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), errors };
-}
-
 async function benchHttp(fsyncP50: number): Promise<void> {
   const seconds = Number(values['http-seconds']);
   const vecs = normalVectors(2048, DIM, 11);

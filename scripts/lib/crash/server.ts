@@ -37,10 +37,11 @@ export class ServerProcess {
   private readonly lineListeners: ((line: string, at: number) => void)[] = [];
   private partial = '';
 
-  constructor(env: Record<string, string>) {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
+  /** `main`: the server entry point (another checkout's dist/main.js for side-by-side runs). */
+  constructor(env: Record<string, string>, main = MAIN) {
+    if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
     // Only what we set, plus PATH: no VALORI_* leaks in from the caller's shell.
-    this.child = spawn(process.execPath, [MAIN], {
+    this.child = spawn(process.execPath, [main], {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
