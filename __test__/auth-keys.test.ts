@@ -53,7 +53,7 @@ describe('API keys through /v1/keys with a key file', () => {
     assert.match(token, /^valori_[A-Za-z0-9_-]{43}$/);
     assert.match(id, /^k_[0-9a-f]{16}$/);
     assert.deepEqual({ ...created.json, token: undefined, created_at: undefined }, {
-      id, name: 'ingest', scope: 'write', description: 'loader', hint: `valori_${token.slice(7, 11)}…${token.slice(-4)}`, source: 'file', token: undefined, created_at: undefined,
+      id, name: 'ingest', scope: 'write', collection: null, description: 'loader', hint: `valori_${token.slice(7, 11)}…${token.slice(-4)}`, source: 'file', token: undefined, created_at: undefined,
     });
 
     // The token works at its scope, and not above it.
@@ -118,7 +118,7 @@ describe('API keys through /v1/keys with a key file', () => {
 
   it('when a create request is malformed or a name is taken, then 400 and nothing is added', async () => {
     const count = (await request(s.base, '/v1/keys', { token: ROOT })).json.keys.length;
-    for (const body of [{}, { scope: 'root' }, { scope: 'read', name: 'has space' }, { scope: 'read', collection: 'x' }, { scope: 'read', name: 'ops' }]) {
+    for (const body of [{}, { scope: 'root' }, { scope: 'read', name: 'has space' }, { scope: 'read', collection: '-x' }, { scope: 'read', name: 'ops' }]) {
       const r = await request(s.base, '/v1/keys', { body, token: ROOT });
       assert.equal(r.status, 400, JSON.stringify(body));
       assert.ok(isErrorEnvelope(r.json, 'INVALID_REQUEST'), r.text);
@@ -152,8 +152,8 @@ describe('API keys from VALORI_API_KEYS, no key file', () => {
     assert.equal((await request(s.base, '/records', { body: { values: [1, 2, 3, 4] }, token: readToken })).status, 403);
     const list = await request(s.base, '/v1/keys', { token: adminToken });
     assert.deepEqual(list.json.keys, [
-      { id: 'ops', name: 'ops', scope: 'admin', description: null, created_at: null, hint: null, source: 'env' },
-      { id: 'dash', name: 'dash', scope: 'read', description: null, created_at: null, hint: null, source: 'env' },
+      { id: 'ops', name: 'ops', scope: 'admin', collection: null, description: null, created_at: null, hint: null, source: 'env' },
+      { id: 'dash', name: 'dash', scope: 'read', collection: null, description: null, created_at: null, hint: null, source: 'env' },
     ]);
     assert.equal(list.text.toLowerCase().includes(sha256(adminToken)), false);
   });

@@ -17,17 +17,21 @@ const sha256 = (t: string): string => createHash('sha256').update(t).digest('hex
 const EXPECTED: Record<'public' | 'read' | 'write' | 'admin', string[]> = {
   public: ['GET /health', 'GET /metrics'],
   read: [
-    'GET /version', 'GET /openapi.json', 'GET /v1/proof/state', 'POST /search', 'GET /graph/node/:id', 'GET /graph/edges/:id',
+    'GET /version', 'GET /openapi.json', 'GET /v1/proof/state', 'GET /v1/namespaces', 'POST /search', 'GET /graph/node/:id', 'GET /graph/edges/:id',
     'POST /v1/memory/search_vector', 'GET /v1/memory/meta/get', 'GET /v1/snapshot/download', 'GET /v1/proof/event-log',
     'GET /v1/replication/events', 'GET /v1/replication/state',
+    // valori-node 0.3.1's /v1 surface
+    'GET /v1/version', 'GET /v1/records/:id', 'POST /v1/search', 'GET /v1/graph/node/:id', 'GET /v1/graph/nodes', 'GET /v1/graph/edges/:id',
+    'GET /v1/graph/subgraph', 'GET /v1/graph/query', 'GET /v1/timeline', 'GET /timeline',
   ],
   write: [
     'POST /records', 'POST /v1/vectors/batch_insert', 'POST /v1/memory/insert_batch', 'POST /v1/delete', 'POST /v1/soft-delete',
     'POST /graph/node', 'POST /graph/edge', 'POST /v1/memory/upsert_vector', 'POST /v1/memory/meta/set',
+    'POST /v1/records', 'POST /v1/vectors/batch-insert', 'POST /v1/graph/node', 'DELETE /v1/graph/node/:id', 'POST /v1/graph/edge',
   ],
   admin: [
     'POST /v1/snapshot/save', 'POST /v1/snapshot/upload', 'POST /v1/snapshot/restore', 'POST /v1/index/build', 'POST /v1/event-log/trim',
-    'POST /v1/keys', 'GET /v1/keys', 'DELETE /v1/keys/:id',
+    'POST /v1/keys', 'GET /v1/keys', 'DELETE /v1/keys/:id', 'POST /v1/namespaces', 'DELETE /v1/namespaces/:name',
   ],
 };
 const RANK = { public: 0, read: 1, write: 2, admin: 3 } as const;

@@ -24,10 +24,26 @@ describe('native addon load failure message', () => {
     assert.doesNotMatch(err.message, /npm has a bug/);
   });
 
-  it('when no prebuilt binary exists for the host, then it says so, lists what exists, and points to a source build', () => {
-    for (const [h, key] of [[host({ platform: 'darwin', arch: 'arm64', libc: null, glibcVersion: null }), 'darwin-arm64'], [host({ libc: 'musl', glibcVersion: null }), 'linux-x64-musl']] as const) {
+  it('when the host is one of the other prebuilt platforms, then it names that platform package', () => {
+    const cases = [
+      [host({ platform: 'darwin', arch: 'arm64', libc: null, glibcVersion: null }), 'darwin-arm64'],
+      [host({ platform: 'darwin', arch: 'x64', libc: null, glibcVersion: null }), 'darwin-x64'],
+      [host({ libc: 'musl', glibcVersion: null }), 'linux-x64-musl'],
+      [host({ arch: 'arm64', libc: 'musl', glibcVersion: null }), 'linux-arm64-musl'],
+      [host({ arch: 'arm64' }), 'linux-arm64-gnu'],
+      [host({ platform: 'win32', libc: null, glibcVersion: null }), 'win32-x64-msvc'],
+    ] as const;
+    for (const [h, key] of cases) {
       const err = bindingLoadError(loaderError('x'), h);
-      assert.match(err.message, new RegExp(`No prebuilt binary exists for ${key}: prebuilt packages cover linux-x64-gnu only`));
+      assert.ok(err.message.includes(`on ${key} (`), err.message);
+      assert.ok(err.message.includes(`npm install valori-node-${key}@${VERSION}`), err.message);
+    }
+  });
+
+  it('when no prebuilt binary exists for the host, then it says so, lists what exists, and points to a source build', () => {
+    for (const [h, key] of [[host({ platform: 'freebsd', libc: null, glibcVersion: null }), 'freebsd-x64'], [host({ arch: 'riscv64' }), 'linux-riscv64-gnu']] as const) {
+      const err = bindingLoadError(loaderError('x'), h);
+      assert.match(err.message, new RegExp(`No prebuilt binary exists for ${key}: prebuilt packages cover linux-x64-gnu, linux-arm64-gnu, linux-x64-musl, linux-arm64-musl, darwin-x64, darwin-arm64, win32-x64-msvc only`));
       assert.match(err.message, /run `npm install` \(needs cargo\)/);
       assert.doesNotMatch(err.message, /npm install valori-node-/);
     }

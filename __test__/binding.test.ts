@@ -6,6 +6,7 @@ import { loadNative } from '../src/kernel/native';
 
 const { Kernel } = loadNative();
 const DIM = 4;
+const C = 'default';
 
 function kernel(over: Partial<{ maxRecords: number; maxNodes: number; maxEdges: number }> = {}) {
   return new Kernel({ dim: DIM, maxRecords: 8, maxNodes: 8, maxEdges: 8, index: 'brute', quant: 'none', ...over });
@@ -42,141 +43,146 @@ describe('native Kernel', () => {
 
   it('when a vector is inserted, then it resolves with sequential ids from 0', async () => {
     const k = kernel();
-    assert.equal(await k.insert(v(1, 2, 3, 4)), 0);
-    assert.equal(await k.insert(v(1, 2, 3, 5), 7n), 1);
+    const first = await k.insert(C, v(1, 2, 3, 4));
+    assert.ok(first.ids instanceof Uint32Array);
+    assert.deepEqual([Array.from(first.ids), first.height, first.deduplicated], [[0], 1, false]);
+    assert.deepEqual(Array.from((await k.insert(C, v(1, 2, 3, 5), 7n)).ids), [1]);
     assert.equal(k.stats().records.live, 2);
   });
 
   it('when a vector has the wrong dimension, then insert rejects with DIMENSION_MISMATCH', async () => {
-    await rejectsWith(kernel().insert(v(1, 2, 3)), 'DIMENSION_MISMATCH');
+    await rejectsWith(kernel().insert(C, v(1, 2, 3)), 'DIMENSION_MISMATCH');
   });
 
   it('when a component is NaN or out of range, then insert rejects with INVALID_VECTOR', async () => {
     const k = kernel();
-    await rejectsWith(k.insert(v(1, Number.NaN, 0, 0)), 'INVALID_VECTOR');
-    await rejectsWith(k.insert(v(1, k.stats().maxAbsValue * 2, 0, 0)), 'INVALID_VECTOR');
+    await rejectsWith(k.insert(C, v(1, Number.NaN, 0, 0)), 'INVALID_VECTOR');
+    await rejectsWith(k.insert(C, v(1, k.stats().maxAbsValue * 2, 0, 0)), 'INVALID_VECTOR');
     assert.equal(k.stats().records.live, 0);
   });
 
   it('when a batch is inserted, then it resolves with contiguous ids', async () => {
     const k = kernel();
-    const ids = await k.insertBatch(v(1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0), 3);
+    const { ids } = await k.insertBatch(C, v(1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0), 3);
     assert.ok(ids instanceof Uint32Array);
     assert.deepEqual(Array.from(ids), [0, 1, 2]);
   });
 
   it('when a batch holds one bad vector, then insertBatch rejects and inserts none', async () => {
     const k = kernel();
-    await rejectsWith(k.insertBatch(v(1, 0, 0, 0, Number.POSITIVE_INFINITY, 0, 0, 0), 2), 'INVALID_VECTOR');
+    await rejectsWith(k.insertBatch(C, v(1, 0, 0, 0, Number.POSITIVE_INFINITY, 0, 0, 0), 2), 'INVALID_VECTOR');
     assert.equal(k.stats().records.used, 0);
   });
 
   it('when a batch exceeds capacity, then insertBatch rejects with CAPACITY_EXCEEDED and inserts none', async () => {
     const k = kernel({ maxRecords: 2 });
-    await rejectsWith(k.insertBatch(new Float32Array(3 * DIM), 3), 'CAPACITY_EXCEEDED');
+    await rejectsWith(k.insertBatch(C, new Float32Array(3 * DIM), 3), 'CAPACITY_EXCEEDED');
     assert.equal(k.stats().records.used, 0);
   });
 
   it('when a record is hard-deleted, then it leaves search and the pool', async () => {
     const k = kernel();
-    await k.insert(v(0, 0, 0, 0));
-    await k.insert(v(1, 0, 0, 0));
-    await k.deleteRecord(0);
-    const hits = await k.search(v(0, 0, 0, 0), 5);
+    await k.insert(C, v(0, 0, 0, 0));
+    await k.insert(C, v(1, 0, 0, 0));
+    await k.deleteRecord(C, 0);
+    const hits = await k.search(C, v(0, 0, 0, 0), 5);
     assert.deepEqual(hits.map((h) => h.id), [1]);
     assert.equal(k.stats().records.live, 1);
   });
 
   it('when an unknown record is deleted, then deleteRecord rejects with NOT_FOUND', async () => {
-    await rejectsWith(kernel().deleteRecord(42), 'NOT_FOUND');
+    await rejectsWith(kernel().deleteRecord(C, 42), 'NOT_FOUND');
   });
 
   it('when a record is soft-deleted, then search skips it but it still counts against capacity', async () => {
     const k = kernel();
-    await k.insert(v(0, 0, 0, 0));
-    await k.softDeleteRecord(0);
-    assert.deepEqual(await k.search(v(0, 0, 0, 0), 5), []);
+    await k.insert(C, v(0, 0, 0, 0));
+    await k.softDeleteRecord(C, 0);
+    assert.deepEqual(await k.search(C, v(0, 0, 0, 0), 5), []);
     assert.equal(k.stats().records.live, 0);
     assert.equal(k.stats().records.used, 1);
   });
 
   it('when an unknown record is soft-deleted, then softDeleteRecord rejects with NOT_FOUND', async () => {
-    await rejectsWith(kernel().softDeleteRecord(3), 'NOT_FOUND');
+    await rejectsWith(kernel().softDeleteRecord(C, 3), 'NOT_FOUND');
   });
 
   it('when nodes are created, then getNode returns their kind and record link', async () => {
     const k = kernel();
-    const rec = await k.insert(v(1, 1, 1, 1));
-    const a = await k.createNode(5, rec);
-    const b = await k.createNode(2);
+    const [rec] = (await k.insert(C, v(1, 1, 1, 1))).ids;
+    const [a] = (await k.createNode(C, 5, rec)).ids;
+    const [b] = (await k.createNode(C, 2)).ids;
     assert.deepEqual([a, b], [0, 1]);
-    assert.equal(k.getNode(a)?.kind, 5);
-    assert.equal(k.getNode(a)?.recordId, rec);
-    assert.equal(k.getNode(b)?.recordId ?? null, null);
-    assert.equal(k.getNode(99), null);
+    assert.equal(k.getNode(C, a)?.kind, 5);
+    assert.equal(k.getNode(C, a)?.recordId, rec);
+    assert.equal(k.getNode(C, b)?.recordId ?? null, null);
+    assert.equal(k.getNode(C, 99), null);
   });
 
   it('when a node links to a missing record, then createNode rejects with NOT_FOUND', async () => {
-    await rejectsWith(kernel().createNode(1, 7), 'NOT_FOUND');
+    await rejectsWith(kernel().createNode(C, 1, 7), 'NOT_FOUND');
   });
 
   it('when the node pool is 0, then createNode rejects with CAPACITY_EXCEEDED', async () => {
-    await rejectsWith(kernel({ maxNodes: 0 }).createNode(1), 'CAPACITY_EXCEEDED');
+    await rejectsWith(kernel({ maxNodes: 0 }).createNode(C, 1), 'CAPACITY_EXCEEDED');
   });
 
   it('when edges are created, then getEdges lists outgoing edges newest first', async () => {
     const k = kernel();
-    const [a, b, c] = [await k.createNode(0), await k.createNode(0), await k.createNode(0)];
-    const e1 = await k.createEdge(a, b, 1);
-    const e2 = await k.createEdge(a, c, 2);
-    assert.deepEqual(k.getEdges(a), [
+    const node = async () => (await k.createNode(C, 0)).ids[0];
+    const [a, b, c] = [await node(), await node(), await node()];
+    const [e1] = (await k.createEdge(C, a, b, 1)).ids;
+    const [e2] = (await k.createEdge(C, a, c, 2)).ids;
+    assert.deepEqual(k.getEdges(C, a), [
       { edgeId: e2, toNode: c, kind: 2 },
       { edgeId: e1, toNode: b, kind: 1 },
     ]);
-    assert.deepEqual(k.getEdges(b), []);
-    assert.equal(k.getEdges(50), null);
+    assert.deepEqual(k.getEdges(C, b), []);
+    assert.equal(k.getEdges(C, 50), null);
   });
 
   it('when an edge points at an unknown node, then createEdge rejects with NOT_FOUND', async () => {
     const k = kernel();
-    const a = await k.createNode(0);
-    await rejectsWith(k.createEdge(a, 9, 0), 'NOT_FOUND');
+    const [a] = (await k.createNode(C, 0)).ids;
+    await rejectsWith(k.createEdge(C, a, 9, 0), 'NOT_FOUND');
     assert.equal(k.stats().edges.used, 0);
   });
 
   it('when a memory is upserted, then record, document node, chunk node, edge and metadata exist', async () => {
     const k = kernel();
-    const r = await k.upsertMemory(v(0.5, 0.5, 0.5, 0.5), null, '{"title":"x"}');
-    assert.equal(k.getNode(r.chunkNodeId)?.recordId, r.recordId);
-    assert.deepEqual(k.getEdges(r.documentNodeId), [{ edgeId: r.edgeId, toNode: r.chunkNodeId, kind: 6 }]);
-    assert.equal(k.getMetadata(`rec:${r.recordId}`), '{"title":"x"}');
-    const again = await k.upsertMemory(v(0.5, 0.5, 0.5, 0.6), r.documentNodeId, null);
-    assert.equal(again.documentNodeId, r.documentNodeId);
+    const [recordId, documentNodeId, chunkNodeId, edgeId] = (
+      await k.upsertMemory(C, v(0.5, 0.5, 0.5, 0.5), null, '{"title":"x"}')
+    ).ids;
+    assert.equal(k.getNode(C, chunkNodeId)?.recordId, recordId);
+    assert.deepEqual(k.getEdges(C, documentNodeId), [{ edgeId, toNode: chunkNodeId, kind: 6 }]);
+    assert.equal(k.getMetadata(C, `rec:${recordId}`), '{"title":"x"}');
+    const again = await k.upsertMemory(C, v(0.5, 0.5, 0.5, 0.6), documentNodeId, null);
+    assert.equal(again.ids[1], documentNodeId);
   });
 
   it('when node capacity cannot hold the upsert, then upsertMemory rejects and changes nothing', async () => {
     const k = kernel({ maxNodes: 1 });
     const before = await k.stateHash();
-    await rejectsWith(k.upsertMemory(v(1, 2, 3, 4), null, null), 'CAPACITY_EXCEEDED');
+    await rejectsWith(k.upsertMemory(C, v(1, 2, 3, 4), null, null), 'CAPACITY_EXCEEDED');
     assert.equal(k.stats().records.used, 0);
     assert.equal(await k.stateHash(), before);
   });
 
   it('when metadata is set, then getMetadata returns the JSON text, and null for unknown keys', async () => {
     const k = kernel();
-    await k.setMetadata('node:1', '{"a":[1,2]}');
-    assert.equal(k.getMetadata('node:1'), '{"a":[1,2]}');
-    assert.equal(k.getMetadata('nope'), null);
+    await k.setMetadata(C, 'node:1', '{"a":[1,2]}');
+    assert.equal(k.getMetadata(C, 'node:1'), '{"a":[1,2]}');
+    assert.equal(k.getMetadata(C, 'nope'), null);
   });
 
   it('when metadata is over 64 KiB, then setMetadata rejects with METADATA_TOO_LARGE', async () => {
-    await rejectsWith(kernel().setMetadata('k', JSON.stringify('x'.repeat(70_000))), 'METADATA_TOO_LARGE');
+    await rejectsWith(kernel().setMetadata(C, 'k', JSON.stringify('x'.repeat(70_000))), 'METADATA_TOO_LARGE');
   });
 
   it('when searching, then hits come ordered by (score, id) with squared-L2 scores', async () => {
     const k = kernel();
-    await k.insertBatch(v(2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0), 4);
-    const hits = await k.search(v(0, 0, 0, 0), 3);
+    await k.insertBatch(C, v(2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0), 4);
+    const hits = await k.search(C, v(0, 0, 0, 0), 3);
     assert.deepEqual(hits, [
       { id: 3, score: 0 },
       { id: 1, score: 1 },
@@ -186,40 +192,40 @@ describe('native Kernel', () => {
 
   it('when searching with filterTag, then only records with that tag are returned', async () => {
     const k = kernel();
-    await k.insert(v(0, 0, 0, 0), 1n);
-    await k.insert(v(0, 0, 0, 0), 2n);
-    const hits = await k.search(v(0, 0, 0, 0), 5, { filterTag: 2n });
+    await k.insert(C, v(0, 0, 0, 0), 1n);
+    await k.insert(C, v(0, 0, 0, 0), 2n);
+    const hits = await k.search(C, v(0, 0, 0, 0), 5, { filterTag: 2n });
     assert.deepEqual(hits.map((h) => h.id), [1]);
   });
 
   it('when the query has the wrong dimension or k is 0, then search rejects', async () => {
     const k = kernel();
-    await rejectsWith(k.search(v(1, 2), 1), 'DIMENSION_MISMATCH');
-    await rejectsWith(k.search(v(1, 2, 3, 4), 0), 'INVALID_ARGUMENT');
+    await rejectsWith(k.search(C, v(1, 2), 1), 'DIMENSION_MISMATCH');
+    await rejectsWith(k.search(C, v(1, 2, 3, 4), 0), 'INVALID_ARGUMENT');
   });
 
   it('when two kernels see the same writes, then stateHash is equal 64-hex; any difference changes it', async () => {
     const a = kernel();
     const b = kernel();
     for (const k of [a, b]) {
-      await k.insert(v(1, 2, 3, 4));
-      await k.setMetadata('rec:0', '{"x":1}');
+      await k.insert(C, v(1, 2, 3, 4));
+      await k.setMetadata(C, 'rec:0', '{"x":1}');
     }
     const ha = await a.stateHash();
     assert.match(ha, /^[0-9a-f]{64}$/);
     assert.equal(await b.stateHash(), ha);
-    await b.setMetadata('rec:0', '{"x":2}');
+    await b.setMetadata(C, 'rec:0', '{"x":2}');
     assert.notEqual(await b.stateHash(), ha);
   });
 
   it('when the kernel is closed while a write is in flight, then the write settles (durable or CLOSED) and closing again is a no-op', async () => {
     const k = kernel();
-    const inFlight = k.insert(v(1, 1, 1, 1));
+    const inFlight = k.insert(C, v(1, 1, 1, 1));
     k.close();
     // The write was converted and queued off the JS thread, so close() may come first: then it is
     // refused whole. Either way it settles; it never hangs or half-applies.
     await inFlight.then(
-      (id) => assert.equal(id, 0),
+      (r) => assert.deepEqual(Array.from(r.ids), [0]),
       (err: unknown) => assert.equal((err as { code?: unknown }).code, 'CLOSED'),
     );
     k.close();
@@ -229,29 +235,39 @@ describe('native Kernel', () => {
   // reads included (they used to keep answering from memory).
   it('when the kernel is closed, then every export rejects or throws with CLOSED', async () => {
     const k = kernel();
-    await k.insert(v(1, 1, 1, 1));
+    await k.insert(C, v(1, 1, 1, 1));
     k.close();
     const calls: Record<string, () => unknown> = {
       stats: () => k.stats(),
-      insert: () => k.insert(v(1, 1, 1, 1)),
-      insertBatch: () => k.insertBatch(v(1, 1, 1, 1), 1),
-      deleteRecord: () => k.deleteRecord(0),
-      softDeleteRecord: () => k.softDeleteRecord(0),
-      createNode: () => k.createNode(1),
-      createEdge: () => k.createEdge(0, 0, 1),
-      upsertMemory: () => k.upsertMemory(v(1, 1, 1, 1)),
-      setMetadata: () => k.setMetadata('a', '1'),
-      getMetadata: () => k.getMetadata('a'),
-      getNode: () => k.getNode(0),
-      getEdges: () => k.getEdges(0),
-      search: () => k.search(v(1, 1, 1, 1), 1),
+      insert: () => k.insert(C, v(1, 1, 1, 1)),
+      insertBatch: () => k.insertBatch(C, v(1, 1, 1, 1), 1),
+      deleteRecord: () => k.deleteRecord(C, 0),
+      softDeleteRecord: () => k.softDeleteRecord(C, 0),
+      createNode: () => k.createNode(C, 1),
+      createEdge: () => k.createEdge(C, 0, 0, 1),
+      deleteNode: () => k.deleteNode(C, 0),
+      deleteEdge: () => k.deleteEdge(C, 0),
+      upsertMemory: () => k.upsertMemory(C, v(1, 1, 1, 1)),
+      setMetadata: () => k.setMetadata(C, 'a', '1'),
+      getMetadata: () => k.getMetadata(C, 'a'),
+      getNode: () => k.getNode(C, 0),
+      getEdges: () => k.getEdges(C, 0),
+      getRecord: () => k.getRecord(C, 0),
+      listNodes: () => k.listNodes(C, 0, 1),
+      graphQuery: () => k.graphQuery(C, 0, { direction: 'out', depth: 1, limit: 1 }),
+      subgraph: () => k.subgraph(C, 0, 1, 1),
+      timeline: () => k.timeline(1, 1),
+      createCollection: () => k.createCollection({ name: 'a', dim: 2 }),
+      dropCollection: () => k.dropCollection('a'),
+      listCollections: () => k.listCollections(),
+      search: () => k.search(C, v(1, 1, 1, 1), 1),
       stateHash: () => k.stateHash(),
       saveSnapshot: () => k.saveSnapshot(),
       snapshotBytes: () => k.snapshotBytes(),
       readSnapshotFile: () => k.readSnapshotFile('a'),
       restoreSnapshot: () => k.restoreSnapshot(Buffer.alloc(8), false),
       trimLog: () => k.trimLog(),
-      buildIndex: () => k.buildIndex(),
+      buildIndex: () => k.buildIndex(C),
       logProof: () => k.logProof(),
       lastSnapshot: () => k.lastSnapshot(),
       recovery: () => k.recovery(),

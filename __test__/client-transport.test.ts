@@ -64,17 +64,33 @@ describe('client retries', () => {
     }
   });
 
-  it('when the connection is reset after a write was sent, then it is not retried; a read is', async () => {
+  it('when the connection is reset after a keyed write was sent, then it is re-sent with the same Idempotency-Key; an unkeyed write is not retried; a read is', async () => {
     let resets = 0;
     fake.handle((req, res) => {
       if (resets++ === 0) return void res.socket?.destroy();
-      send(res, 200, req.url === '/records' ? { id: 1 } : { kind: 0, record_id: null });
+      send(res, 200, req.url === '/records' ? { id: 1 } : req.url === '/v1/snapshot/restore' ? { success: true, height: 1 } : { kind: 0, record_id: null });
     });
     const client = new ValoriClient({ baseUrl: fake.url, retries: 3, ...FAST });
-    const err = await client.insert([1]).catch((e: unknown) => e);
+    assert.equal(await client.insert([1]), 1);
+    assert.equal(fake.seen.length, 2);
+    const [first, retry] = fake.seen.map((s) => s.headers['idempotency-key']);
+    assert.match(String(first), /^[\x21-\x7e]{1,255}$/);
+    assert.equal(retry, first);
+    // A second call is a second logical write: a new key.
+    resets = 1;
+    fake.seen.length = 0;
+    assert.equal(await client.insert([1]), 1);
+    assert.notEqual(fake.seen[0].headers['idempotency-key'], first);
+
+    // Snapshot restore carries no key: after a reset it may have been applied, so it is not re-sent.
+    resets = 0;
+    fake.seen.length = 0;
+    const err = await client.snapshotRestore('snap').catch((e: unknown) => e);
     assert.ok(err instanceof ValoriConnectionError, String(err));
     assert.match(err.message, /not retried/);
     assert.equal(fake.seen.length, 1);
+    assert.equal(fake.seen[0].headers['idempotency-key'], undefined);
+
     resets = 0;
     fake.seen.length = 0;
     assert.deepEqual(await client.getNode(0), { kind: 0, recordId: null });

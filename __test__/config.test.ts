@@ -1,7 +1,7 @@
 // The config schema: defaults from the deployment guide, accepted forms, one-line refusals.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CONFIG_SCHEMA, ConfigError, DEFAULT_MAX_BATCH_BODY_BYTES, configHelp, loadConfig, parseRustLog } from '../src/config';
+import { CONFIG_SCHEMA, ConfigError, DEFAULT_MAX_BATCH_BODY_BYTES, configHelp, loadConfig, maxCollectionDim, parseRustLog } from '../src/config';
 
 function refusal(env: Record<string, string>): ConfigError {
   try {
@@ -98,6 +98,8 @@ describe('config', () => {
       [{ VALORI_MAX_BODY_BYTES: '999999999999' }, 'VALORI_MAX_BODY_BYTES', /1\.\./],
       [{ VALORI_LOG_FORMAT: 'xml' }, 'VALORI_LOG_FORMAT', /json/],
       [{ RUST_LOG: 'valori_node=chatty' }, 'RUST_LOG', /valori_node=info/],
+      // The default collection has VALORI_DIM components, so the widest collection cannot be narrower.
+      [{ VALORI_DIM: '1536', VALORI_MAX_DIM: '1024' }, 'VALORI_MAX_DIM', /at least VALORI_DIM/],
     ];
     for (const [env, name, accepted] of cases) {
       const err = refusal(env);
@@ -106,6 +108,12 @@ describe('config', () => {
       assert.match(err.message, accepted);
       assert.equal(err.message.includes('\n'), false);
     }
+  });
+
+  it('when VALORI_MAX_DIM is unset, then collections may be 4096 wide, or VALORI_DIM when that is wider', () => {
+    assert.equal(maxCollectionDim(loadConfig({})), 4096);
+    assert.equal(maxCollectionDim(loadConfig({ VALORI_DIM: '8192' })), 8192);
+    assert.equal(maxCollectionDim(loadConfig({ VALORI_MAX_DIM: '1536' })), 1536);
   });
 
   it('when a path variable is set to an empty string, then it counts as unset', () => {

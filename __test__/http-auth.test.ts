@@ -21,6 +21,12 @@ const SPEC_ROUTES = [
   'GET /openapi.json',
   // Scoped API keys (issue 9), as in valori-node 0.3.1.
   'POST /v1/keys', 'GET /v1/keys', 'DELETE /v1/keys/:id',
+  // Collections (issue 11), on valori-node 0.3.1's paths.
+  'POST /v1/namespaces', 'GET /v1/namespaces', 'DELETE /v1/namespaces/:name',
+  // valori-node 0.3.1's /v1 records, graph and timeline routes (issue 11), and v0.1.0's timeline.
+  'GET /v1/version', 'POST /v1/records', 'GET /v1/records/:id', 'POST /v1/vectors/batch-insert', 'POST /v1/search',
+  'POST /v1/graph/node', 'GET /v1/graph/node/:id', 'DELETE /v1/graph/node/:id', 'GET /v1/graph/nodes', 'POST /v1/graph/edge',
+  'GET /v1/graph/edges/:id', 'GET /v1/graph/subgraph', 'GET /v1/graph/query', 'GET /v1/timeline', 'GET /timeline',
 ];
 
 /** Every (method, path) the Express router has, read from the router itself. */

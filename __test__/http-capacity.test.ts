@@ -150,7 +150,7 @@ describe('responsiveness', () => {
     const s = await server({ VALORI_DIM: String(DIM), VALORI_MAX_RECORDS: String(2 * ROWS) });
     // Loaded through the wrapper in chunks: the point is a big store, not a big HTTP body.
     for (let start = 0; start < ROWS; start += 5_000) {
-      await s.kernel.insertBatch(Array.from({ length: 5_000 }, (_, i) => vector(DIM, start + i)));
+      await s.kernel.insertBatch('default', Array.from({ length: 5_000 }, (_, i) => vector(DIM, start + i)));
     }
     return s;
   }
@@ -176,9 +176,9 @@ describe('responsiveness', () => {
   it('when a large batch insert is running, then /health answers before it resolves', async () => {
     const s = await loaded();
     let resolved = false;
-    const batch = s.kernel.insertBatch(Array.from({ length: 20_000 }, (_, i) => vector(DIM, 2_000_000 + i))).then((ids) => {
+    const batch = s.kernel.insertBatch('default', Array.from({ length: 20_000 }, (_, i) => vector(DIM, 2_000_000 + i))).then((r) => {
       resolved = true;
-      return ids;
+      return r.ids;
     });
     const h = await health(s);
     const resolvedWhenHealthy = resolved;

@@ -16,7 +16,8 @@ describe('HTTP routes (auth off)', () => {
   it('when GET /health on a fresh node, then 200 with the guide keys in order', async () => {
     const r = await get('/health');
     assert.equal(r.status, 200);
-    assert.deepEqual(Object.keys(r.json), ['status', 'version', 'dim', 'index', 'persistence', 'records', 'nodes', 'edges', 'read_only', 'quant']);
+    assert.deepEqual(Object.keys(r.json), ['status', 'version', 'dim', 'index', 'persistence', 'records', 'nodes', 'edges', 'read_only', 'quant', 'collections']);
+    assert.equal(r.json.collections, 1);
     assert.equal(r.json.status, 'ok');
     assert.equal(r.json.version, '0.1.0');
     assert.equal(r.json.dim, 4);

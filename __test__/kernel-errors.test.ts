@@ -48,7 +48,7 @@ describe('kernel errors as domain errors', () => {
 
   it('when the kernel refuses a call, then the wrapper throws a KernelError with its code and own message', async () => {
     const k = await open();
-    const err = await rejection(k.deleteRecord(7));
+    const err = await rejection(k.deleteRecord('default', 7));
     assert.ok(err instanceof KernelError, String(err));
     assert.equal(err.code, 'NOT_FOUND');
     assert.match(err.message, /7/);
@@ -56,8 +56,8 @@ describe('kernel errors as domain errors', () => {
 
   it('when a follower is handed an event past its height, then SEQUENCE_GAP, and the applier does not call it divergence', async () => {
     const leader = await open();
-    await leader.insert([1, 2]);
-    await leader.insert([3, 4]);
+    await leader.insert('default', [1, 2]);
+    await leader.insert('default', [3, 4]);
     const events = await leader.readEvents(1, 10, 1 << 20);
     assert.deepEqual(events.map((e) => e.seq), [1, 2]);
     const follower = await open();
@@ -72,11 +72,11 @@ describe('kernel errors as domain errors', () => {
 
   it("when a leader's event does not apply to the follower's different state, then the applier calls it state-dependent", async () => {
     const a = await open();
-    await a.insert([1, 2]);
-    await a.deleteRecord(0);
+    await a.insert('default', [1, 2]);
+    await a.deleteRecord('default', 0);
     const [, deleteEvent] = await a.readEvents(1, 10, 1 << 20);
     const b = await open();
-    await b.createNode(1, null); // height 1 too, but no record 0
+    await b.createNode('default', 1, null); // height 1 too, but no record 0
     const [nodeEvent] = await b.readEvents(1, 10, 1 << 20);
     const follower = await open();
     await follower.applyReplicated(1, nodeEvent.payload);

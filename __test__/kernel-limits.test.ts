@@ -32,7 +32,7 @@ describe('kernel limits through the binding', () => {
     const dim = 1024;
     const k = new Kernel({ dim, maxRecords: 100_000, maxNodes: 0, maxEdges: 0 });
     const rows = 16_384; // 16,384 x 1024 x 4 = 64 MiB of components, plus the event header
-    await rejectsWith(k.insertBatch(new Float32Array(rows * dim), rows), 'PAYLOAD_TOO_LARGE', /67108864/);
+    await rejectsWith(k.insertBatch('default', new Float32Array(rows * dim), rows), 'PAYLOAD_TOO_LARGE', /67108864/);
     const s = k.stats();
     assert.equal(s.records.slots, 0);
     assert.equal(s.height, 0);
@@ -44,21 +44,21 @@ describe('kernel limits through the binding', () => {
 
   it('when metadata reaches maxMetadataEntries or maxMetadataBytes, then the next new key answers CAPACITY_EXCEEDED naming the limit', async () => {
     const k = new Kernel({ dim: 2, maxRecords: 8, maxNodes: 8, maxEdges: 8, maxMetadataEntries: 2, maxMetadataBytes: 64 });
-    await k.setMetadata('a', '1');
-    await k.setMetadata('b', '2');
-    await rejectsWith(k.setMetadata('c', '3'), 'CAPACITY_EXCEEDED', /VALORI_MAX_METADATA_ENTRIES/);
-    await k.setMetadata('a', '"overwrite is fine"');
-    await rejectsWith(k.setMetadata('b', JSON.stringify('x'.repeat(64))), 'CAPACITY_EXCEEDED', /VALORI_MAX_METADATA_BYTES/);
-    assert.equal(k.getMetadata('b'), '2');
+    await k.setMetadata('default', 'a', '1');
+    await k.setMetadata('default', 'b', '2');
+    await rejectsWith(k.setMetadata('default', 'c', '3'), 'CAPACITY_EXCEEDED', /VALORI_MAX_METADATA_ENTRIES/);
+    await k.setMetadata('default', 'a', '"overwrite is fine"');
+    await rejectsWith(k.setMetadata('default', 'b', JSON.stringify('x'.repeat(64))), 'CAPACITY_EXCEEDED', /VALORI_MAX_METADATA_BYTES/);
+    assert.equal(k.getMetadata('default', 'b'), '2');
   });
 
   it('when records are inserted and hard-deleted many times at capacity 1, then vectorBytes stays at one record', async () => {
     const dim = 64;
     const k = new Kernel({ dim, maxRecords: 1, maxNodes: 0, maxEdges: 0 });
     for (let i = 0; i < 600; i++) {
-      const id = await k.insert(new Float32Array(dim).fill(0.5));
+      const [id] = (await k.insert('default', new Float32Array(dim).fill(0.5))).ids;
       assert.equal(k.stats().vectorBytes, dim * 4);
-      await k.deleteRecord(id);
+      await k.deleteRecord('default', id);
     }
     const s = k.stats();
     assert.equal(s.records.slots, 600);

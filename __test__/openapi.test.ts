@@ -215,7 +215,11 @@ describe('OpenAPI document', () => {
               const params = doc.paths[path][method].parameters as Json[];
               const i = params.findIndex((p) => p.in === 'query' && p.name === name);
               if (i < 0) problems.push(`${where}: query parameter ${name} is not documented`);
-              else check(schema(['paths', path, method, 'parameters', String(i), 'schema']), value, `${where}, query ${name}`);
+              else {
+                // A query string carries text: an integer parameter is written as its digits.
+                const typed = params[i].schema?.type === 'integer' && /^-?\d+$/.test(value) ? Number(value) : value;
+                check(schema(['paths', path, method, 'parameters', String(i), 'schema']), typed, `${where}, query ${name}`);
+              }
             }
           }
           const text = output.join('\n').trim();

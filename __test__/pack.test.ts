@@ -4,7 +4,7 @@
 // prebuilt binary, and the message when no binary matches. Needs what `npm ci` built.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BINARY, PLATFORM, PLATFORM_DIR, ROOT, packAndInstall, type PackInstall } from '../scripts/pack-test';
@@ -89,8 +89,53 @@ describe('npm packages with a prebuilt binary', () => {
     assert.equal(platformPkg.name, `valori-node-${PLATFORM}`);
     assert.deepEqual([platformPkg.os, platformPkg.cpu, platformPkg.libc, platformPkg.main], [['linux'], ['x64'], ['glibc'], BINARY]);
     assert.equal(platformPkg.version, pkg.version);
+    // The checkout depends on the one package a workspace provides; the release adds the others.
     assert.deepEqual(pkg.optionalDependencies, { [platformPkg.name]: pkg.version });
-    assert.deepEqual(pkg.napi.targets, ['x86_64-unknown-linux-gnu'], 'napi.targets lists only what is built and tested');
+  });
+
+  it('when every napi target is read, then its package under npm/ has the matching name, os/cpu/libc, binary and version', () => {
+    const expected: Record<string, [string, string, string, string | null]> = {
+      'x86_64-unknown-linux-gnu': ['linux-x64-gnu', 'linux', 'x64', 'glibc'],
+      'aarch64-unknown-linux-gnu': ['linux-arm64-gnu', 'linux', 'arm64', 'glibc'],
+      'x86_64-unknown-linux-musl': ['linux-x64-musl', 'linux', 'x64', 'musl'],
+      'aarch64-unknown-linux-musl': ['linux-arm64-musl', 'linux', 'arm64', 'musl'],
+      'x86_64-apple-darwin': ['darwin-x64', 'darwin', 'x64', null],
+      'aarch64-apple-darwin': ['darwin-arm64', 'darwin', 'arm64', null],
+      'x86_64-pc-windows-msvc': ['win32-x64-msvc', 'win32', 'x64', null],
+    };
+    assert.deepEqual([...pkg.napi.targets].sort(), Object.keys(expected).sort());
+    assert.deepEqual(readdirSync(join(ROOT, 'npm')).sort(), Object.values(expected).map((e) => e[0]).sort(), 'one package directory per target, no other');
+    for (const [suffix, os, cpu, libc] of Object.values(expected)) {
+      const p = JSON.parse(readFileSync(join(ROOT, 'npm', suffix, 'package.json'), 'utf8'));
+      const binary = `valori-node.${suffix}.node`;
+      assert.deepEqual(
+        [p.name, p.version, p.os, p.cpu, p.libc, p.main, p.files],
+        [`valori-node-${suffix}`, pkg.version, [os], [cpu], libc === null ? undefined : [libc], binary, [binary]],
+        suffix,
+      );
+      assert.ok(existsSync(join(ROOT, 'npm', suffix, 'README.md')), `${suffix} README`);
+    }
+  });
+
+  it('when the release manifest is applied to a copy, then valori-node depends on all seven packages at its version and names the repository', () => {
+    const copy = join(r.work, 'manifest');
+    mkdirSync(copy);
+    cpSync(join(ROOT, 'package.json'), join(copy, 'package.json'));
+    cpSync(join(ROOT, 'npm'), join(copy, 'npm'), { recursive: true, filter: (f) => !f.endsWith('.node') });
+    const run = spawnSync(process.execPath, [join(ROOT, 'scripts', 'release-manifest.mjs'), '--root', copy, '--tag', `v${pkg.version}`], {
+      encoding: 'utf8',
+      env: { ...process.env, GITHUB_REPOSITORY: 'example/valori-node' },
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const released = JSON.parse(readFileSync(join(copy, 'package.json'), 'utf8'));
+    const names = ['linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'linux-arm64-musl', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc'];
+    assert.deepEqual(released.optionalDependencies, Object.fromEntries(names.map((n) => [`valori-node-${n}`, pkg.version])));
+    assert.equal(released.repository.url, 'git+https://github.com/example/valori-node.git');
+    assert.equal(JSON.parse(readFileSync(join(copy, 'npm', 'darwin-arm64', 'package.json'), 'utf8')).repository.url, released.repository.url);
+
+    const wrongTag = spawnSync(process.execPath, [join(ROOT, 'scripts', 'release-manifest.mjs'), '--root', copy, '--tag', 'v9.9.9'], { encoding: 'utf8' });
+    assert.notEqual(wrongTag.status, 0);
+    assert.match(wrongTag.stderr, /tag v9\.9\.9 does not match package\.json version/);
   });
 
   it('when installed from the tarballs with no Rust on PATH, then nothing is compiled: no install scripts, no built binary in the main package', () => {

@@ -40,7 +40,7 @@ describe('replication primitives', () => {
 
   it('when 3,000 applyReplicated calls are fired without awaiting each, then all apply, in call order, into the same state and log chain', async () => {
     const leader = await open();
-    await Promise.all(Array.from({ length: 3_000 }, (_, i) => leader.insert(vector(4, i))));
+    await Promise.all(Array.from({ length: 3_000 }, (_, i) => leader.insert('default', vector(4, i))));
     const events = await allEvents(leader);
     assert.equal(events.length, 3_000);
     const follower = await open();
@@ -56,7 +56,7 @@ describe('replication primitives', () => {
 
   it('when events before the log start are read, then BOOTSTRAP_REQUIRED; a snapshot restored with bootstrap keeps its height', async () => {
     const leader = await open();
-    for (let i = 0; i < 5; i++) await leader.insert(vector(4, i));
+    for (let i = 0; i < 5; i++) await leader.insert('default', vector(4, i));
     await leader.saveSnapshot();
     await leader.trimLog();
     await assert.rejects(leader.readEvents(1, 10, 1 << 20), (err: { code?: string }) => err.code === 'BOOTSTRAP_REQUIRED');
@@ -68,10 +68,10 @@ describe('replication primitives', () => {
 
   it('when waiting for a height, then a commit past it wakes the wait, and otherwise it returns the current height after the timeout', async () => {
     const k = await open();
-    await k.insert(vector(4, 1));
+    await k.insert('default', vector(4, 1));
     assert.equal(await k.waitForHeight(1, 20), 1);
     const woken = k.waitForHeight(1, 10_000);
-    await k.insert(vector(4, 2));
+    await k.insert('default', vector(4, 2));
     assert.equal(await woken, 2);
   });
 });

@@ -44,7 +44,7 @@ describe('replication divergence', () => {
   it('when a follower state was altered behind its back (an extra metadata event), then its first check reports Diverged with different hashes at the same height (state, warn log, metric), and it stays Diverged', async () => {
     const leader = await startNode({ ...CAPACITY, ...FAST, VALORI_EVENT_LOG_PATH: join(tempDir(), 'events.log') });
     await writeMix(leader.base, { batches: 5, batchSize: 20, singles: 50 });
-    const { env, dataDir } = await alteredFollower(leader, (k) => k.setMetadata('intruder', '"not from the leader"'));
+    const { env, dataDir } = await alteredFollower(leader, (k) => k.setMetadata('default', 'intruder', '"not from the leader"'));
 
     const altered = await startNode(env);
     // The follower skips the leader's next event (it has that height already): make it one that
@@ -78,7 +78,7 @@ describe('replication divergence', () => {
   it("when the leader's next event does not apply to an altered follower (its record id was taken), then the first check reports Diverged naming that event", async () => {
     const leader = await startNode({ ...CAPACITY, ...FAST, VALORI_EVENT_LOG_PATH: join(tempDir(), 'events.log') });
     await writeMix(leader.base, { batches: 2, batchSize: 20 });
-    const { env } = await alteredFollower(leader, (k) => k.insert(new Float32Array(vector(DIM, 424242))));
+    const { env } = await alteredFollower(leader, (k) => k.insert('default', new Float32Array(vector(DIM, 424242))));
     const altered = await startNode(env);
     // The follower skips the leader's next event (it has that height already); the one after is
     // a batch whose first id the follower's extra record already took.

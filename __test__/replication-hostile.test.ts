@@ -11,9 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import { isErrorEnvelope, request } from './helpers';
 import { assertBuilt, assertConverged, cleanup, FAST, replState, startNode, tempDir, waitFor, type NodeProcess } from './replication-helpers';
 
-// 276 rows x 60,787 components = 16,777,212 i32 = 67,108,848 bytes, plus the 13-byte batch
-// header: 3 bytes under the 67,108,864-byte event limit. 277 rows do not fit.
-const DIM = 60_787;
+// 276 rows x 60,786 components = 16,776,936 i32 = 67,107,744 bytes, plus the 18-byte batch
+// header (type, collection id, first id, count, length, key flag): 1,102 bytes under the
+// 67,108,864-byte event limit (one more component per row would be 2 bytes over). 277 rows do not fit.
+const DIM = 60_786;
 const MAX_ROWS = 276;
 
 function batchBody(rows: number, seed: number): string {

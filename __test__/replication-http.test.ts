@@ -234,7 +234,7 @@ describe('replication stream backpressure', () => {
       const EVENTS = 120;
       const rows = 10_000;
       const batch = Array.from({ length: rows }, (_, j) => vector(4, j));
-      for (let i = 0; i < EVENTS; i++) await kernel.insertBatch(batch);
+      for (let i = 0; i < EVENTS; i++) await kernel.insertBatch('default', batch);
       // A loopback Host: with auth off, other names are refused (DNS rebinding guard).
       socket.write(`GET /v1/replication/events?from=1 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
       socket.pause();
@@ -336,6 +336,7 @@ describe('follower write redirects', () => {
   // state (snapshot upload or restore, any record or graph write) must never join this list.
   const SERVED_LOCALLY = [
     '/search',
+    '/v1/search',
     '/v1/memory/search_vector',
     '/v1/snapshot/save',
     '/v1/event-log/trim',

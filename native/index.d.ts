@@ -10,44 +10,31 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class Kernel {
+  /**
+   * Create a collection; ids [collectionId]. Omitted index settings take
+   * the node's. COLLECTION_EXISTS for a taken name.
+   */
+  createCollection(spec: CollectionSpec, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  /**
+   * Drop a collection and its data (its slots are freed). `default`
+   * cannot be dropped (COLLECTION_PROTECTED).
+   */
+  dropCollection(name: string, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  /** Every collection in id order. */
+  listCollections(): Array<CollectionInfo>
   /** In-memory kernel (no persistence); for durable storage use `openKernel`. */
   constructor(options: KernelOptions)
   /** Pool counts and flags; O(1). */
   stats(): KernelStats
-  /** Insert one vector; resolves with its id once durable. */
-  insert(values: Float32Array, tag?: bigint | undefined | null): Promise<number>
-  /** Insert `count` vectors (flat, count × dim) atomically: all or none. */
-  insertBatch(values: Float32Array, count: number): Promise<Uint32Array>
-  /**
-   * Hard delete: the id becomes a hole; linked graph nodes, their edges and
-   * the record's `rec:<id>` metadata are removed with it.
-   */
-  deleteRecord(id: number): Promise<void>
-  /**
-   * Soft delete: excluded from search, still counted against capacity.
-   * Repeating it is a no-op.
-   */
-  softDeleteRecord(id: number): Promise<void>
-  /** Create a graph node (kind 0..=255), optionally linked to a record. */
-  createNode(kind: number, recordId?: number | undefined | null): Promise<number>
-  /** Create a directed edge between two existing nodes (kind 0..=255). */
-  createEdge(from: number, to: number, kind: number): Promise<number>
-  /**
-   * Record + document node (new unless attached) + chunk node + edge +
-   * metadata, as one atomic event.
-   */
-  upsertMemory(values: Float32Array, attachToDocumentNode?: number | undefined | null, metadataJson?: string | undefined | null): Promise<UpsertResult>
-  /** Store a JSON value (as text) under a key; replaces any earlier value. */
-  setMetadata(key: string, json: string): Promise<void>
-  getMetadata(key: string): string | null
-  getNode(id: number): GraphNode | null
+  getMetadata(collection: string, key: string): string | null
+  getNode(collection: string, id: number): GraphNode | null
   /** Outgoing edges, newest first; null for an unknown node. */
-  getEdges(nodeId: number): Array<GraphEdge> | null
+  getEdges(collection: string, nodeId: number): Array<GraphEdge> | null
   /**
-   * k nearest live records by squared L2, ordered by (score, id); runs on
+   * k nearest live records of `collection` by squared L2, ordered by (score, id); runs on
    * the libuv pool.
    */
-  search(query: Float32Array, k: number, options?: SearchOptions | undefined | null): Promise<Array<SearchHit>>
+  search(collection: string, query: Float32Array, k: number, options?: SearchOptions | undefined | null): Promise<Array<SearchHit>>
   /** BLAKE3 of the canonical state encoding, 64 lowercase hex characters. */
   stateHash(): Promise<string>
   /**
@@ -78,18 +65,41 @@ export declare class Kernel {
    */
   trimLog(): Promise<number>
   /**
-   * Rebuild/retrain the search index from the current records off the JS
-   * thread (writes wait meanwhile). Resolves false when there is no index.
+   * Rebuild/retrain `collection`'s search index from its records off the
+   * JS thread (writes wait meanwhile). Resolves false when it has no index.
    */
-  buildIndex(): Promise<boolean>
+  buildIndex(collection: string): Promise<boolean>
   /** Event-log chain hash, height and counts; null without an event log. */
   logProof(): LogProofResult | null
   /** The last snapshot written by this process, if any. */
   lastSnapshot(): SnapshotResult | null
   /** What recovery did at open. */
   recovery(): RecoveryInfo
+  /** A live or soft-deleted record; null for an unknown or hard-deleted id. */
+  getRecord(collection: string, id: number): RecordView | null
   /**
-   * Committed events from `fromSeq` (inclusive), at most `maxEvents` and
+   * Live nodes in id order, `kind` only when given: `limit` at most after
+   * skipping `offset` matches.
+   */
+  listNodes(collection: string, offset: number, limit: number, kind?: number | undefined | null): NodePage
+  /**
+   * Breadth-first from `start` (not itself a hit): each reached node once,
+   * by depth then id, at most `q.limit`; unknown start: NOT_FOUND.
+   */
+  graphQuery(collection: string, start: number, q: GraphQuery): Array<GraphHit>
+  /**
+   * The root, the nodes it reaches over outgoing edges within `depth`
+   * hops (at most `limit` nodes) and the edges among them, in id order;
+   * unknown root: NOT_FOUND.
+   */
+  subgraph(collection: string, root: number, depth: number, limit: number): Subgraph
+  /**
+   * Up to `limit` committed events from log index `fromSeq` on, read from
+   * the event log (INVALID_ARGUMENT without one); runs on the libuv pool.
+   */
+  timeline(fromSeq: number, limit: number, collection?: string | undefined | null): Promise<Timeline>
+  /**
+   * Committed log entries (docs/EVENT_LOG_FORMAT.md) from `fromSeq` (inclusive), at most `maxEvents` and
    * about `maxBytes` of payload. Rejects with code BOOTSTRAP_REQUIRED when
    * `fromSeq` was trimmed away.
    */
@@ -105,8 +115,88 @@ export declare class Kernel {
    * numbers are skipped; a gap is rejected.
    */
   applyReplicated(seq: number, payload: Buffer): Promise<void>
-  /** State hash together with the height it was taken at (one read lock). */
-  stateProof(): Promise<StateProof>
+  /**
+   * State hash together with the height it was taken at (one read
+   * lock): of the whole state, or with `collection` of that collection
+   * alone (its name, config and data).
+   */
+  stateProof(collection?: string | undefined | null): Promise<StateProof>
+  /** Insert one vector into `collection`; ids [id]. */
+  insert(collection: string, values: Float32Array, tag?: bigint | undefined | null, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  /**
+   * Insert `count` vectors (flat, count × dim) atomically: all or none;
+   * ids: all of them.
+   */
+  insertBatch(collection: string, values: Float32Array, count: number, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  /**
+   * Hard delete: the id becomes a hole; linked graph nodes, their edges and
+   * the record's `rec:<id>` metadata are removed with it.
+   */
+  deleteRecord(collection: string, id: number, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  /**
+   * Soft delete: excluded from search, still counted against capacity.
+   * Repeating it is a no-op.
+   */
+  softDeleteRecord(collection: string, id: number, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  /**
+   * Create a graph node (kind 0..=255), optionally linked to a record;
+   * ids [nodeId].
+   */
+  createNode(collection: string, kind: number, recordId?: number | undefined | null, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  /**
+   * Create a directed edge between two existing nodes of `collection`
+   * (kind 0..=255); ids [edgeId].
+   */
+  createEdge(collection: string, from: number, to: number, kind: number, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  /** Delete a graph node and its incident edges (a linked record stays). */
+  deleteNode(collection: string, id: number, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  deleteEdge(collection: string, id: number, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  /**
+   * Record + document node (new unless attached) + chunk node + edge +
+   * metadata, as one atomic event; ids [recordId, documentNodeId,
+   * chunkNodeId, edgeId].
+   */
+  upsertMemory(collection: string, values: Float32Array, attachToDocumentNode?: number | undefined | null, metadataJson?: string | undefined | null, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  /** Store a JSON value (as text) under a key; replaces any earlier value. */
+  setMetadata(collection: string, key: string, json: string, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+}
+
+export interface CollectionInfo {
+  id: number
+  name: string
+  dim: number
+  metric: string
+  index: string
+  quant: string
+  maxRecords?: number
+  records: PoolStats
+  nodes: PoolStats
+  edges: PoolStats
+  /** Q16.16 vectors of live and soft-deleted records, in bytes. */
+  vectorBytes: number
+  /** Index structures and quantized codes, in bytes. */
+  indexBytes: number
+}
+
+export interface CollectionSpec {
+  /** 1..=64 characters of A-Z a-z 0-9 _ -, not starting with - or _. */
+  name: string
+  /** Vector dimension, 1..=65536. */
+  dim: number
+  /** squared_l2 (default), or its aliases l2, l2sq. */
+  metric?: string
+  /** brute | hnsw | ivf (default: the node's VALORI_INDEX). */
+  index?: string
+  /** none | scalar | product (default: the node's VALORI_QUANT). */
+  quant?: string
+  /** Records (live + soft-deleted) this collection may hold at most. */
+  maxRecords?: number
+  /** Omitted index parameters take the node's values. */
+  hnswM?: number
+  hnswEfConstruction?: number
+  hnswEfSearch?: number
+  ivfNlist?: number
+  ivfNprobe?: number
 }
 
 export interface GraphEdge {
@@ -115,9 +205,30 @@ export interface GraphEdge {
   kind: number
 }
 
+export interface GraphHit {
+  nodeId: number
+  kind: number
+  recordId?: number
+  /** Hops from the start (>= 1). */
+  depth: number
+}
+
 export interface GraphNode {
   kind: number
   recordId?: number
+}
+
+export interface GraphQuery {
+  /** Which edges to follow: outgoing, incoming, or both. */
+  direction: 'out' | 'in' | 'both'
+  /** Hops from the start at most (0: no hits). */
+  depth: number
+  /** Hits at most. */
+  limit: number
+  /** Follow only edges of this kind (0..=255). */
+  edgeKind?: number
+  /** Report only nodes of this kind (0..=255); other nodes are still walked. */
+  nodeKind?: number
 }
 
 /**
@@ -206,6 +317,8 @@ export interface KernelStats {
   vectorBytes: number
   codeBytes: number
   indexBytes: number
+  /** Live collections (default included). */
+  collections: number
 }
 
 export interface LogEvent {
@@ -227,6 +340,20 @@ export interface LogProofResult {
   bytes: number
 }
 
+export interface NodeListEntry {
+  nodeId: number
+  /** 0..=255. */
+  kind: number
+  recordId?: number
+}
+
+export interface NodePage {
+  /** At most `limit` nodes, ascending id. */
+  nodes: Array<NodeListEntry>
+  /** Live nodes matching the kind filter in the whole collection. */
+  total: number
+}
+
 /**
  * Open a kernel with persistence: recovers from the event log / snapshot /
  * WAL (see the recovery report) off the JS thread.
@@ -241,6 +368,16 @@ export interface PoolStats {
   /** Ids ever handed out. */
   slots: number
   capacity: number
+}
+
+export interface RecordView {
+  id: number
+  /** The vector as client floats (the stored Q16.16 values / 65536). */
+  values: Float32Array
+  /** Unsigned 64-bit tag (0 when none was given). */
+  tag: bigint
+  /** True after a soft delete (the record is then hidden from search). */
+  softDeleted: boolean
 }
 
 export interface RecoveryInfo {
@@ -289,9 +426,93 @@ export interface StateProof {
   hash: string
 }
 
-export interface UpsertResult {
-  recordId: number
-  documentNodeId: number
-  chunkNodeId: number
-  edgeId: number
+export interface Subgraph {
+  /** Ascending id, the root included. */
+  nodes: Array<SubgraphNode>
+  /** Edges between two of `nodes`, ascending id. */
+  edges: Array<SubgraphEdge>
+}
+
+export interface SubgraphEdge {
+  id: number
+  from: number
+  to: number
+  kind: number
+}
+
+export interface SubgraphNode {
+  id: number
+  kind: number
+  recordId?: number
+}
+
+export interface Timeline {
+  /** At most `limit` events, ascending log index. */
+  events: Array<TimelineEvent>
+  /** Events in the log (matching `collection` when given). */
+  total: number
+}
+
+export interface TimelineEvent {
+  /** The event's sequence number (its height). */
+  logIndex: number
+  /**
+   * InsertRecord, InsertBatch, DeleteRecord, SoftDeleteRecord, CreateNode,
+   * CreateEdge, DeleteNode, DeleteEdge, SetMetadata, UpsertMemory,
+   * CreateCollection, DropCollection.
+   */
+  eventType: string
+  /**
+   * The name of the collection the event belongs to; absent for the
+   * events of a dropped collection (but its CreateCollection).
+   */
+  collection?: string
+  /** The record it wrote (a batch: its first id). */
+  recordId?: number
+  /** The node it wrote (an upsert: its chunk node). */
+  nodeId?: number
+  edgeId?: number
+  /**
+   * Unix milliseconds the leader committed the event at; absent for
+   * events written before commit times were recorded (version-1 logs).
+   */
+  timeMs?: number
+  /** The record's unsigned 64-bit tag (InsertRecord, UpsertMemory). */
+  tag?: bigint
+  /** The node's or edge's kind, 0..=255 (CreateNode, CreateEdge). */
+  kind?: number
+  /** The edge's source node (CreateEdge). */
+  fromNode?: number
+  /** The edge's target node (CreateEdge). */
+  toNode?: number
+  /** Records in the batch (InsertBatch). */
+  count?: number
+}
+
+/** Idempotency keys of one write. */
+export interface WriteOptions {
+  /**
+   * Exactly 16 bytes. A retry with the same key and the same request gets
+   * the first outcome (`deduplicated: true`) and writes nothing; the same
+   * key with another request is refused with IDEMPOTENCY_KEY_REUSED.
+   */
+  idempotencyKey?: Buffer
+  /**
+   * insertBatch only: count × 17 bytes, per item a flag byte (0 none,
+   * 1 key) and 16 key bytes.
+   */
+  itemKeys?: Buffer
+}
+
+export interface WriteResult {
+  /**
+   * insert [id]; insertBatch [ids]; createNode [nodeId]; createEdge
+   * [edgeId]; upsertMemory [recordId, documentNodeId, chunkNodeId,
+   * edgeId]; createCollection [collectionId]; others [].
+   */
+  ids: Uint32Array
+  /** The event's sequence number (the first outcome's when deduplicated). */
+  height: number
+  /** True when an idempotency key matched an earlier write (nothing written). */
+  deduplicated: boolean
 }

@@ -2,12 +2,13 @@
 // Builds the napi addon into native/ and regenerates the committed loader (native/index.js) and
 // types (native/index.d.ts). `npm run build:native`; extra arguments go to `napi build`.
 //
-// On Linux with glibc the addon is linked with napi-rs's cross toolchain (`--use-napi-cross`: gcc
+// On x64 Linux with glibc the addon is linked with napi-rs's cross toolchain (`--use-napi-cross`: gcc
 // with a glibc 2.17 sysroot, fetched once from the npm registry into ~/.napi-rs). Linking against
 // the build machine's own glibc (2.36 on Debian 12) would make the binary that goes into the
 // valori-node-linux-x64-gnu package refuse to load on older systems (it needed GLIBC_2.34); with
-// the toolchain it needs at most GLIBC_2.14. Other hosts (macOS, musl) build with the host
-// toolchain: there is no prebuilt package for them, so portability does not apply.
+// the toolchain it needs at most GLIBC_2.14. Other hosts (macOS, musl, arm64) build with the host
+// toolchain: a from-source build there is for that machine only, so portability does not apply.
+// Builds for the other prebuilt targets: scripts/cross-build.mjs.
 //
 // Plain .mjs on purpose: `prepare` runs it on a fresh clone, before anything is compiled.
 import { spawnSync } from 'node:child_process';
@@ -50,7 +51,12 @@ const args = [
   '--dts',
   'index.d.ts',
 ];
-if (isGlibcLinux() && (process.arch === 'x64' || process.arch === 'arm64')) args.push('--use-napi-cross');
+// A build for another target (scripts/cross-build.mjs) chooses its own toolchain: --use-napi-cross
+// for the glibc targets, zig (--cross-compile) for musl and macOS.
+const ownToolchain = extra.some((a) => a === '--use-napi-cross' || a === '-x' || a === '--cross-compile' || a === '--target' || a === '-t');
+// Only on x64 hosts: napi-rs publishes no toolchain that runs on an arm64 host, so there (a
+// from-source install on a Graviton, or `docker build` for linux/arm64) the host linker is used.
+if (!ownToolchain && isGlibcLinux() && process.arch === 'x64') args.push('--use-napi-cross');
 args.push(...extra);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

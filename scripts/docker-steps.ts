@@ -14,11 +14,13 @@ const keep = process.argv.includes('--keep');
 
 interface Stage {
   name: string | null;
+  /** The FROM image or stage, as written (build arguments not expanded). */
+  from: string;
   lines: string[];
 }
 
-/** Dockerfile → stages of logical lines (continuations joined, comments dropped). */
-function stages(text: string): Stage[] {
+/** Dockerfile → global ARG defaults and stages of logical lines (continuations joined, comments dropped). */
+function stages(text: string): { args: Record<string, string>; stages: Stage[] } {
   const logical: string[] = [];
   let cur = '';
   for (const raw of text.split('\n')) {
@@ -31,12 +33,28 @@ function stages(text: string): Stage[] {
     }
   }
   const out: Stage[] = [];
+  const args: Record<string, string> = {};
   for (const l of logical) {
-    const from = /^FROM\s+\S+(?:\s+AS\s+(\S+))?/i.exec(l);
-    if (from) out.push({ name: from[1] ?? null, lines: [] });
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(l);
+    const arg = /^ARG\s+(\w+)=(\S+)$/i.exec(l);
+    if (from) out.push({ name: from[2] ?? null, from: from[1], lines: [] });
+    else if (out.length === 0 && arg) args[arg[1]] = arg[2];
     else out[out.length - 1]?.lines.push(l);
   }
-  return out;
+  return { args, stages: out };
+}
+
+/**
+ * The stage that does the work of `name`: a stage with no instructions that only names another
+ * (`FROM build-${VALORI_BUILD} AS build`) is followed, with the build arguments' defaults.
+ */
+function resolveStage(all: Stage[], args: Record<string, string>, name: string): Stage | undefined {
+  let stage = all.find((s) => s.name === name);
+  for (let hops = 0; stage && stage.lines.length === 0 && hops < all.length; hops++) {
+    const target = stage.from.replace(/\$\{(\w+)\}/g, (_, v: string) => args[v] ?? '');
+    stage = all.find((s) => s.name === target);
+  }
+  return stage;
 }
 
 function copy(srcs: string[], dest: string, fromDir: string, toDir: string): void {
@@ -89,8 +107,9 @@ async function probe(dir: string, env: Record<string, string>, cmd: string[]): P
 }
 
 async function main(): Promise<void> {
-  const all = stages(readFileSync(join(repo, 'Dockerfile'), 'utf8'));
-  const build = all.find((s) => s.name === 'build');
+  const { args, stages: all } = stages(readFileSync(join(repo, 'Dockerfile'), 'utf8'));
+  const build = resolveStage(all, args, 'build');
+  console.log(`build stage: ${build?.name ?? '(none)'} (the default build arguments: ${JSON.stringify(args)})`);
   const runtime = all[all.length - 1];
   if (!build || runtime === build) throw new Error('expected a build stage named "build" and a runtime stage after it');
   const root = mkdtempSync(join(tmpdir(), 'valori-docker-steps-'));

@@ -44,7 +44,7 @@ export interface PackInstall {
   installLog: string;
 }
 
-function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): { stdout: string; stderr: string } {
+export function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): { stdout: string; stderr: string } {
   const r = spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: STEP_TIMEOUT_MS, maxBuffer: 64 << 20 });
   if (r.error) throw new Error(`${command} ${args.join(' ')} failed to run: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
@@ -82,7 +82,7 @@ export function userEnv(work: string): NodeJS.ProcessEnv {
 }
 
 /** `npm pack` without lifecycle scripts: packing must not rebuild, it ships what was built. */
-function pack(dir: string, dest: string, env: NodeJS.ProcessEnv): Packed {
+export function pack(dir: string, dest: string, env: NodeJS.ProcessEnv): Packed {
   const { stdout } = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dest], dir, env);
   const json = JSON.parse(stdout) as Packed[];
   return json[0];

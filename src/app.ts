@@ -14,10 +14,14 @@ import { graphRoutes } from './http/routes/graph';
 import { indexBuildRoutes } from './http/routes/index-build';
 import { keyRoutes } from './http/routes/keys';
 import { memoryRoutes } from './http/routes/memory';
+import { namespaceRoutes } from './http/routes/namespaces';
 import { recordRoutes } from './http/routes/records';
 import { replicationRoutes } from './http/routes/replication';
 import { snapshotRoutes } from './http/routes/snapshot';
 import { systemRoutes } from './http/routes/system';
+import { timelineRoutes } from './http/routes/timeline';
+import { v1GraphRoutes } from './http/routes/v1-graph';
+import { v1RecordRoutes } from './http/routes/v1-records';
 import { compileValidators, schemaLimits } from './http/schemas';
 import type { Kernel } from './kernel/kernel';
 import type { Logger } from './log';
@@ -67,11 +71,18 @@ export function createApp(deps: AppDeps): Express {
     ...jsonParsers(config),
   };
   // Every route of the table (src/api/routes.ts), each with its handlers from the file named for it.
+  // 0.3.1's /v1 files serve some v0.1.0 handlers on a second path, so those are built once.
+  const records = recordRoutes(ctx);
+  const graph = graphRoutes(ctx);
   mountRoutes(
     app,
     systemRoutes(ctx),
-    recordRoutes(ctx),
-    graphRoutes(ctx),
+    namespaceRoutes(ctx),
+    records,
+    graph,
+    v1RecordRoutes(ctx, records),
+    v1GraphRoutes(ctx, graph),
+    timelineRoutes(ctx),
     memoryRoutes(ctx),
     snapshotRoutes(ctx),
     eventLogRoutes(ctx),

@@ -30,6 +30,7 @@ const MAX_NPROBE_LIMIT = 1_048_576;
 
 export const CONFIG_SCHEMA = {
   dim: uint('VALORI_DIM', 16, 1, 65_536, 'Vector dimension; every vector and query must have exactly this many components.', 'vectors and graph'),
+  maxDim: optionalUint('VALORI_MAX_DIM', 1, 65_536, 'Largest dimension POST /v1/namespaces accepts for a new collection (400 above). Unset: 4096, or VALORI_DIM when that is larger. Also bounds the derived snapshot size (VALORI_MAX_SNAPSHOT_BYTES).', 'vectors and graph'),
   maxRecords: uint('VALORI_MAX_RECORDS', 1024, 0, U32_MAX, 'Record capacity (live + soft-deleted); inserts beyond it answer 507. Memory is allocated lazily.', 'vectors and graph'),
   maxNodes: uint('VALORI_MAX_NODES', 1024, 0, U32_MAX, 'Graph-node capacity; node creation beyond it answers 507. 0 disables the graph (every node creation answers 507).', 'vectors and graph'),
   maxEdges: uint('VALORI_MAX_EDGES', 2048, 0, U32_MAX, 'Graph-edge capacity; edge creation beyond it answers 507.', 'vectors and graph'),
@@ -75,7 +76,7 @@ export const CONFIG_SCHEMA = {
   acceptTruncation: bool('VALORI_ACCEPT_LOG_TRUNCATION', false, 'On mid-log corruption (a bad entry followed by valid ones), cut the event log at the last good entry and start, instead of refusing to start. Events after the damage are lost: use only after taking a copy of the file.', 'persistence'),
   snapshotOnShutdown: bool('VALORI_SNAPSHOT_ON_SHUTDOWN', true, 'Write a final snapshot on SIGTERM/SIGINT when VALORI_SNAPSHOT_PATH is set (bounds the next start-up replay).', 'persistence'),
   maxNamedSnapshots: uint('VALORI_MAX_NAMED_SNAPSHOTS', 16, 0, 10_000, 'Most named snapshots (POST /v1/snapshot/save {"path": name}) kept in <snapshot dir>/snapshots/; a save under a new name beyond it answers 507 (overwriting an existing name is allowed). 0 disables named saves.', 'persistence'),
-  maxSnapshotBytes: optionalUint('VALORI_MAX_SNAPSHOT_BYTES', 1_048_576, Number.MAX_SAFE_INTEGER, 'Largest snapshot in bytes a node accepts: POST /v1/snapshot/upload (413 above), a follower\'s bootstrap download (aborted above), a named restore. Unset: derived from the limits, see docs/operations.md (max_records x (dim x 4 + 9) + index + graph + metadata + 16 MiB), at most the largest Buffer Node can hold.', 'persistence'),
+  maxSnapshotBytes: optionalUint('VALORI_MAX_SNAPSHOT_BYTES', 1_048_576, Number.MAX_SAFE_INTEGER, 'Largest snapshot in bytes a node accepts: POST /v1/snapshot/upload (413 above), a follower\'s bootstrap download (aborted above), a named restore. Unset: derived from the limits, see docs/operations.md (max_records x (max collection dim x 4 + 9) + index + graph + metadata + 16 MiB), at most the largest Buffer Node can hold.', 'persistence'),
   walPath: path('VALORI_WAL_PATH', 'Legacy write-ahead log; ignored when VALORI_EVENT_LOG_PATH is set.', 'persistence'),
   index: oneOf<IndexKind>('VALORI_INDEX', ['brute', 'hnsw', 'ivf'], 'brute', 'Search index: brute (exact scan), hnsw or ivf (approximate).', 'search index'),
   quant: oneOf<QuantKind>('VALORI_QUANT', ['none', 'scalar', 'product'], 'none', 'Vector quantization applied before indexing.', 'search index'),
@@ -139,6 +140,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `VALORI_MAX_PARSE_BYTES=${config.maxParseBytes} is below VALORI_MAX_BODY_BYTES (${config.maxBodyBytes}) or VALORI_MAX_BATCH_BODY_BYTES (${config.maxBatchBodyBytes}): expected at least the larger of the two`,
     );
   }
+  if (config.maxDim !== null && config.maxDim < config.dim) {
+    throw new ConfigError('VALORI_MAX_DIM', `VALORI_MAX_DIM=${config.maxDim} is below VALORI_DIM (${config.dim}): expected at least VALORI_DIM, since the default collection has that dimension`);
+  }
   if (config.followerOf !== null && config.eventLogPath === null) {
     // Without its own log a follower could not resume after a restart (and would re-bootstrap
     // or stop silently, as the original did), so it is refused at boot.
@@ -157,15 +161,22 @@ const SNAPSHOT_HEADROOM = 16 * 1_048_576;
  * caps (VALORI_MAX_METADATA_BYTES and _ENTRIES) and fixed headroom. Never more than the largest Buffer this Node can allocate.
  */
 export function maxSnapshotBytes(config: Config): number {
+  // Records may live in any collection, so each is counted at the widest dimension a collection may have.
+  const dim = maxCollectionDim(config);
   const derived =
-    config.maxRecords * (config.dim * 4 + 9) +
-    config.maxRecords * (config.dim * 4 + (4 * config.hnswM + 2) * 4 + 16) +
+    config.maxRecords * (dim * 4 + 9) +
+    config.maxRecords * (dim * 4 + (4 * config.hnswM + 2) * 4 + 16) +
     config.maxNodes * 6 +
     config.maxEdges * 10 +
     // Metadata at its caps: every key + value byte plus 8 bytes of length words per entry.
     config.maxMetadataBytes + 8 * config.maxMetadataEntries +
     SNAPSHOT_HEADROOM;
   return Math.min(config.maxSnapshotBytes ?? derived, bufferConstants.MAX_LENGTH);
+}
+
+/** The largest dimension a collection may be created with (VALORI_MAX_DIM, or its default). */
+export function maxCollectionDim(config: Config): number {
+  return config.maxDim ?? Math.max(4096, config.dim);
 }
 
 /** A plain-text table of every variable, for `--help` and the README. */

@@ -4,6 +4,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { KernelStats } from './kernel/native';
 
+/** What the per-collection gauges read (the kernel's CollectionInfo has these fields). */
+export interface CollectionGaugeSource {
+  name: string;
+  records: { live: number; used: number; capacity: number };
+}
+
 export interface Metrics {
   readonly registry: Registry;
   /** Counts GET /v1/proof/state calls (valori_proofs_generated_total). */
@@ -35,7 +41,11 @@ function ratio(part: number, capacity: number): number {
   return capacity === 0 ? 0 : part / capacity;
 }
 
-export function createMetrics(stats: () => KernelStats): Metrics {
+/**
+ * `collections` is read at scrape time (O(collections)); its label set is bounded by the kernel's
+ * 10,000-collection cap, and a dropped collection's series disappear at the next scrape.
+ */
+export function createMetrics(stats: () => KernelStats, collections: () => readonly CollectionGaugeSource[] = () => []): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -64,6 +74,25 @@ export function createMetrics(stats: () => KernelStats): Metrics {
   gauge('valori_edges_capacity', 'Maximum edges allowed (VALORI_MAX_EDGES)', (s) => s.edges.capacity);
   gauge('valori_edge_fill_ratio', 'Graph edges held against capacity divided by capacity (0.0-1.0)', (s) => ratio(s.edges.used, s.edges.capacity));
   gauge('valori_dim', 'Configured vector dimension (VALORI_DIM)', (s) => s.dim);
+
+  // Per collection (label `collection`), read at scrape time. Each collect() starts from a reset,
+  // so a dropped collection leaves no stale series behind.
+  const perCollection = (name: string, help: string, read: (c: CollectionGaugeSource) => number): void => {
+    const g: Gauge<'collection'> = new Gauge({
+      name,
+      help,
+      labelNames: ['collection'] as const,
+      registers,
+      collect() {
+        g.reset();
+        for (const c of collections()) g.set({ collection: c.name }, read(c));
+      },
+    });
+  };
+  perCollection('valori_collection_records_live', 'Live records in the collection', (c) => c.records.live);
+  perCollection('valori_collection_records_used', 'Records held against the collection capacity: live plus soft-deleted', (c) => c.records.used);
+  perCollection('valori_collection_records_capacity', "Records the collection may hold (its max_records, else the node's VALORI_MAX_RECORDS)", (c) => c.records.capacity);
+  perCollection('valori_collection_record_fill_ratio', 'Collection records held (live + soft-deleted) divided by its capacity (0.0-1.0)', (c) => ratio(c.records.used, c.records.capacity));
 
   const up = new Gauge({ name: 'valori_node_up', help: 'Always 1 while the process is running', registers });
   up.set(1);

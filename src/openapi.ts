@@ -74,6 +74,16 @@ function okResponse(reply: Reply | OkName): Json {
   }
 }
 
+/** The header every data write takes (src/http/scope.ts): a replay answers the first outcome. */
+const IDEMPOTENCY_HEADER: Json = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+  description:
+    'Makes the write safe to retry: the same key with the same request answers the first outcome (same ids, "deduplicated": true) and writes nothing; with another request, 409 IDEMPOTENCY_KEY_REUSED. The node remembers the last 100,000 keys.',
+};
+
 /** With auth off: 421 for a foreign Host, 403 for a foreign Origin, 415 for a non-JSON POST (http/auth.ts). */
 const GUARD_STATUSES = ['MISDIRECTED_REQUEST', 'FORBIDDEN'].map(statusOf).filter((s): s is number => s !== undefined);
 
@@ -88,6 +98,11 @@ function operation(op: Operation, schemas: RequestSchemas, idSchema: unknown): J
   if (!isPublic) [401, ...GUARD_STATUSES].forEach((s) => statuses.add(s));
   if (!isPublic && op.method !== 'get') statuses.add(415);
   if (op.body !== undefined && op.body !== 'binary') [400, 413, 415].forEach((s) => statuses.add(s));
+  // A data route names a collection (absent: default): 404 COLLECTION_NOT_FOUND; its writes take
+  // an idempotency key: 409 IDEMPOTENCY_KEY_REUSED.
+  const dataWrite = op.restricted === 'collection' && op.write === true;
+  if (op.restricted === 'collection') statuses.add(404);
+  if (dataWrite) statuses.add(409);
   for (const status of [...statuses].sort((a, b) => a - b)) responses[status] = errorResponse(status);
 
   const own = new Set((op.params ?? []).filter((p) => p.in === 'path').map((p) => p.name));
@@ -104,6 +119,7 @@ function operation(op: Operation, schemas: RequestSchemas, idSchema: unknown): J
     }
   }
   parameters.push(...(op.params ?? []));
+  if (dataWrite) parameters.push(IDEMPOTENCY_HEADER);
 
   const out: Json = { operationId: op.id, tags: [op.tag], summary: op.summary };
   if (!isPublic) out['x-valori-scope'] = access;
@@ -150,7 +166,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): Json {
         'branch on code. When VALORI_AUTH_TOKEN or API keys are configured, every route except GET /health and GET /metrics needs ' +
         '"Authorization: Bearer <token>"; an API key also needs the scope in x-valori-scope (read < write < admin; 403 otherwise). Vectors have exactly VALORI_DIM components (GET /health shows dim).',
     },
-    tags: (['System', 'Records', 'Graph', 'Memory', 'Durability', 'Indexes', 'Replication', 'Keys'] satisfies Tag[]).map((name) => ({ name })),
+    tags: (['System', 'Collections', 'Records', 'Graph', 'Memory', 'Durability', 'Indexes', 'Replication', 'Keys'] satisfies Tag[]).map((name) => ({ name })),
     security: [{ bearerAuth: [] }],
     paths,
     components: {

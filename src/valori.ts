@@ -69,7 +69,10 @@ function wire(config: Config, kernel: Kernel, logger: Logger): Valori {
       (recovery.snapshotHeight != null ? `, snapshot at ${recovery.snapshotHeight}` : '') +
       `, ${recovery.replayed} events replayed in ${recovery.seconds.toFixed(3)} s (persistence: ${stats.persistence}, records: ${stats.records.live})`,
   );
-  const metrics = createMetrics(() => kernel.stats());
+  const metrics = createMetrics(
+    () => kernel.stats(),
+    () => kernel.listCollections(),
+  );
   metrics.observeReplay(recovery.seconds);
   kernel.onCommit((seconds) => metrics.observeCommit(seconds));
   // Proof ring, leader event streams and, with VALORI_FOLLOWER_OF, the follower loop.

@@ -9,7 +9,7 @@
 import type { Access } from '../auth/scopes';
 
 export type Method = 'get' | 'post' | 'delete';
-export type Tag = 'System' | 'Records' | 'Graph' | 'Memory' | 'Durability' | 'Replication' | 'Indexes' | 'Keys';
+export type Tag = 'System' | 'Collections' | 'Records' | 'Graph' | 'Memory' | 'Durability' | 'Replication' | 'Indexes' | 'Keys';
 
 /** What a 200 carries: a response schema name (http/response-schemas.ts, auth/key-schemas.ts) or a raw kind. */
 export type Reply = string;
@@ -30,6 +30,13 @@ export interface RouteSpec {
   write?: true;
   /** A POST that only reads, so a client may re-send it when a reply was lost (GETs always may). */
   idempotent?: true;
+  /**
+   * What an API key restricted to one collection may do here: `collection`: use the route for its
+   * own collection (the handler reads the collection through src/http/scope.ts, which refuses any
+   * other with 403); `any`: call it (it shows nothing of other collections). Absent: the route
+   * spans the node (snapshots, log, keys, replication), and such a key gets 403.
+   */
+  restricted?: 'collection' | 'any';
   tag: Tag;
   summary: string;
   /** JSON request body (a request schema key in http/schemas.ts or auth/key-schemas.ts), or raw bytes. */
@@ -46,30 +53,42 @@ export interface RouteSpec {
 }
 
 const HEIGHT = { type: 'integer', minimum: 0, maximum: 999_999_999_999_999 } as const;
+const COLLECTION = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' } as const;
+/** `?collection=` of a GET that parses its own query (absent: default). */
+const COLLECTION_QUERY = { name: 'collection', in: 'query', required: false, schema: COLLECTION, description: 'The collection; default: default.' } as const;
 
 export const ROUTES = [
   { method: 'get', path: '/health', id: 'health', access: 'public', tag: 'System', summary: 'Liveness and pool capacity', ok: 'Health', alsoOk: 503 },
   { method: 'get', path: '/metrics', id: 'metrics', access: 'public', tag: 'System', summary: 'Prometheus metrics', ok: 'metrics' },
-  { method: 'get', path: '/version', id: 'version', access: 'read', tag: 'System', summary: 'Server version (plain text)', ok: 'text' },
-  { method: 'get', path: '/openapi.json', id: 'openapi', access: 'read', tag: 'System', summary: 'This OpenAPI document', ok: 'openapi' },
+  { method: 'get', path: '/version', id: 'version', access: 'read', restricted: 'any', tag: 'System', summary: 'Server version (plain text)', ok: 'text' },
+  { method: 'get', path: '/openapi.json', id: 'openapi', access: 'read', restricted: 'any', tag: 'System', summary: 'This OpenAPI document', ok: 'openapi' },
   {
-    method: 'get', path: '/v1/proof/state', id: 'proofState', access: 'read', tag: 'System', summary: 'BLAKE3 hash of the whole state', ok: 'ProofState', errors: [400, 404],
-    params: [{ name: 'height', in: 'query', required: false, schema: HEIGHT, description: 'A past height this node remembers a proof for; default: now.' }],
+    method: 'get', path: '/v1/proof/state', id: 'proofState', access: 'read', restricted: 'collection', tag: 'System', summary: 'BLAKE3 hash of the whole state', ok: 'ProofState', errors: [400, 404],
+    params: [
+      { name: 'height', in: 'query', required: false, schema: HEIGHT, description: 'A past height this node remembers a proof for; default: now.' },
+      { name: 'collection', in: 'query', required: false, schema: COLLECTION, description: "That collection's own hash (its config and data only) at the current height; not with height. Default: the whole state." },
+    ],
   },
-  { method: 'post', path: '/records', id: 'insertRecord', access: 'write', write: true, tag: 'Records', summary: 'Insert one vector', body: 'insertRecord', ok: 'InsertRecordResult', errors: [507] },
-  { method: 'post', path: '/v1/vectors/batch_insert', id: 'batchInsert', access: 'write', write: true, tag: 'Records', summary: 'Insert many vectors atomically', body: 'batchInsert', ok: 'BatchInsertResult', errors: [507] },
-  { method: 'post', path: '/v1/memory/insert_batch', id: 'memoryInsertBatch', access: 'write', write: true, tag: 'Records', summary: 'Alias of /v1/vectors/batch_insert', body: 'batchInsert', ok: 'BatchInsertResult', errors: [507] },
-  { method: 'post', path: '/search', id: 'search', access: 'read', idempotent: true, tag: 'Records', summary: 'k nearest live records by squared L2', body: 'search', ok: 'SearchResult' },
-  { method: 'post', path: '/v1/delete', id: 'deleteRecord', access: 'write', write: true, tag: 'Records', summary: 'Hard-delete a record (frees its slot)', body: 'id', ok: 'Success', errors: [404] },
-  { method: 'post', path: '/v1/soft-delete', id: 'softDeleteRecord', access: 'write', write: true, tag: 'Records', summary: 'Soft-delete (tombstone) a record', body: 'id', ok: 'Success', errors: [404] },
-  { method: 'post', path: '/graph/node', id: 'createNode', access: 'write', write: true, tag: 'Graph', summary: 'Create a node', body: 'createNode', ok: 'CreateNodeResult', errors: [404, 507] },
-  { method: 'get', path: '/graph/node/:id', id: 'getNode', access: 'read', tag: 'Graph', summary: 'Read a node', ok: 'GraphNode', errors: [400, 404] },
-  { method: 'post', path: '/graph/edge', id: 'createEdge', access: 'write', write: true, tag: 'Graph', summary: 'Create a directed edge', body: 'createEdge', ok: 'CreateEdgeResult', errors: [404, 507] },
-  { method: 'get', path: '/graph/edges/:id', id: 'listEdges', access: 'read', tag: 'Graph', summary: "A node's outgoing edges, newest first", ok: 'EdgeList', errors: [400, 404] },
-  { method: 'post', path: '/v1/memory/upsert_vector', id: 'upsertMemory', access: 'write', write: true, tag: 'Memory', summary: 'Store a memory: record, document and chunk nodes, edge, metadata (atomic)', body: 'upsertVector', ok: 'UpsertVectorResult', errors: [404, 507] },
-  { method: 'post', path: '/v1/memory/search_vector', id: 'searchMemory', access: 'read', idempotent: true, tag: 'Memory', summary: 'Search, with memory ids and metadata', body: 'memorySearch', ok: 'MemorySearchResult' },
-  { method: 'post', path: '/v1/memory/meta/set', id: 'setMetadata', access: 'write', write: true, tag: 'Memory', summary: 'Store JSON metadata under a key', body: 'metaSet', ok: 'Success' },
-  { method: 'get', path: '/v1/memory/meta/get', id: 'getMetadata', access: 'read', tag: 'Memory', summary: 'Read the metadata under a key (null when unset)', query: 'metaGet', ok: 'MetaGetResult', errors: [400] },
+  { method: 'post', path: '/v1/namespaces', id: 'createCollection', access: 'admin', write: true, restricted: 'collection', tag: 'Collections', summary: 'Create a collection', body: 'createCollection', ok: 'CollectionCreated', errors: [409, 507] },
+  { method: 'get', path: '/v1/namespaces', id: 'listCollections', access: 'read', restricted: 'any', tag: 'Collections', summary: 'Collections in id order (a restricted key sees its own only)', ok: 'CollectionList' },
+  {
+    method: 'delete', path: '/v1/namespaces/:name', id: 'dropCollection', access: 'admin', write: true, restricted: 'collection', tag: 'Collections', summary: 'Drop a collection with all its records, graph and metadata', ok: 'CollectionDropped', errors: [400, 404, 409],
+    params: [{ name: 'name', in: 'path', required: true, schema: COLLECTION, description: 'The collection to drop (never default).' }],
+  },
+  { method: 'post', path: '/records', id: 'insertRecord', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Insert one vector', body: 'insertRecord', ok: 'InsertRecordResult', errors: [507] },
+  { method: 'post', path: '/v1/vectors/batch_insert', id: 'batchInsert', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Insert many vectors atomically', body: 'batchInsert', ok: 'BatchInsertResult', errors: [507] },
+  { method: 'post', path: '/v1/memory/insert_batch', id: 'memoryInsertBatch', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Alias of /v1/vectors/batch_insert', body: 'batchInsert', ok: 'BatchInsertResult', errors: [507] },
+  { method: 'post', path: '/search', id: 'search', access: 'read', restricted: 'collection', idempotent: true, tag: 'Records', summary: 'k nearest live records by squared L2', body: 'search', ok: 'SearchResult' },
+  { method: 'post', path: '/v1/delete', id: 'deleteRecord', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Hard-delete a record (frees its slot)', body: 'id', ok: 'Success', errors: [404] },
+  { method: 'post', path: '/v1/soft-delete', id: 'softDeleteRecord', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Soft-delete (tombstone) a record', body: 'id', ok: 'Success', errors: [404] },
+  { method: 'post', path: '/graph/node', id: 'createNode', access: 'write', restricted: 'collection', write: true, tag: 'Graph', summary: 'Create a node', body: 'createNode', ok: 'CreateNodeResult', errors: [404, 507] },
+  { method: 'get', path: '/graph/node/:id', id: 'getNode', access: 'read', restricted: 'collection', tag: 'Graph', summary: 'Read a node', ok: 'GraphNode', errors: [400, 404], params: [COLLECTION_QUERY] },
+  { method: 'post', path: '/graph/edge', id: 'createEdge', access: 'write', restricted: 'collection', write: true, tag: 'Graph', summary: 'Create a directed edge', body: 'createEdge', ok: 'CreateEdgeResult', errors: [404, 507] },
+  { method: 'get', path: '/graph/edges/:id', id: 'listEdges', access: 'read', restricted: 'collection', tag: 'Graph', summary: "A node's outgoing edges, newest first", ok: 'EdgeList', errors: [400, 404], params: [COLLECTION_QUERY] },
+  { method: 'post', path: '/v1/memory/upsert_vector', id: 'upsertMemory', access: 'write', restricted: 'collection', write: true, tag: 'Memory', summary: 'Store a memory: record, document and chunk nodes, edge, metadata (atomic)', body: 'upsertVector', ok: 'UpsertVectorResult', errors: [404, 507] },
+  { method: 'post', path: '/v1/memory/search_vector', id: 'searchMemory', access: 'read', restricted: 'collection', idempotent: true, tag: 'Memory', summary: 'Search, with memory ids and metadata', body: 'memorySearch', ok: 'MemorySearchResult' },
+  { method: 'post', path: '/v1/memory/meta/set', id: 'setMetadata', access: 'write', restricted: 'collection', write: true, tag: 'Memory', summary: 'Store JSON metadata under a key', body: 'metaSet', ok: 'Success' },
+  { method: 'get', path: '/v1/memory/meta/get', id: 'getMetadata', access: 'read', restricted: 'collection', tag: 'Memory', summary: 'Read the metadata under a key (null when unset)', query: 'metaGet', ok: 'MetaGetResult', errors: [400] },
   // Save, trim and index build change no state (hash or height): a follower runs them on its own
   // disk and index. Upload and restore replace the state: they go to the leader.
   { method: 'post', path: '/v1/snapshot/save', id: 'saveSnapshot', access: 'admin', tag: 'Durability', summary: 'Write the main snapshot, or a named one', body: 'snapshotSave', ok: 'SnapshotSaveResult', errors: [507] },
@@ -77,7 +96,7 @@ export const ROUTES = [
   { method: 'post', path: '/v1/snapshot/upload', id: 'uploadSnapshot', access: 'admin', write: true, tag: 'Durability', summary: 'Replace the state with uploaded snapshot bytes', body: 'binary', ok: 'SnapshotRestoreResult', errors: [400, 413, 415, 429] },
   { method: 'post', path: '/v1/snapshot/restore', id: 'restoreSnapshot', access: 'admin', write: true, tag: 'Durability', summary: 'Replace the state with a named snapshot', body: 'snapshotRestore', ok: 'SnapshotRestoreResult', errors: [404, 429] },
   { method: 'get', path: '/v1/proof/event-log', id: 'proofEventLog', access: 'read', tag: 'Durability', summary: 'Hash chain over the event log', ok: 'EventLogProof', errors: [400] },
-  { method: 'post', path: '/v1/index/build', id: 'buildIndex', access: 'admin', tag: 'Indexes', summary: 'Rebuild or retrain the search index from the current records', ok: 'IndexBuildResult', errors: [429] },
+  { method: 'post', path: '/v1/index/build', id: 'buildIndex', access: 'admin', restricted: 'collection', tag: 'Indexes', summary: "Rebuild or retrain a collection's search index from its current records", body: 'indexBuild', ok: 'IndexBuildResult', errors: [404, 429] },
   { method: 'post', path: '/v1/event-log/trim', id: 'trimEventLog', access: 'admin', tag: 'Durability', summary: 'Drop the log prefix the newest snapshot covers', ok: 'EventLogTrimResult', errors: [400] },
   {
     method: 'get', path: '/v1/replication/events', id: 'replicationEvents', access: 'read', tag: 'Replication', summary: 'Committed events as a server-sent event stream (leader)', ok: 'events', errors: [400, 410, 429],
@@ -94,6 +113,64 @@ export const ROUTES = [
     params: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 64 }, description: 'The key id from GET /v1/keys.' }],
   },
   { method: 'get', path: '/v1/replication/state', id: 'replicationState', access: 'read', tag: 'Replication', summary: "This node's role, height and, on a follower, its sync status", ok: 'ReplicationState' },
+  // ---- valori-node 0.3.1's /v1 surface (src/http/routes/v1-records.ts, v1-graph.ts, timeline.ts) ----
+  { method: 'get', path: '/v1/version', id: 'v1Version', access: 'read', restricted: 'any', tag: 'System', summary: 'Server version (plain text), as /version', ok: 'text' },
+  { method: 'post', path: '/v1/records', id: 'v1InsertRecord', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Insert one vector (request_id makes a retry safe)', body: 'v1InsertRecord', ok: 'V1InsertRecordResult', errors: [404, 409, 507] },
+  { method: 'get', path: '/v1/records/:id', id: 'v1GetRecord', access: 'read', restricted: 'collection', tag: 'Records', summary: 'Read a record: its vector and tag', ok: 'RecordView', errors: [400, 404], params: [COLLECTION_QUERY] },
+  { method: 'post', path: '/v1/vectors/batch-insert', id: 'v1BatchInsert', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Insert many vectors atomically (as /v1/vectors/batch_insert)', body: 'batchInsert', ok: 'BatchInsertResult', errors: [404, 409, 507] },
+  { method: 'post', path: '/v1/search', id: 'v1Search', access: 'read', restricted: 'collection', idempotent: true, tag: 'Records', summary: 'k nearest live records of a collection by squared L2', body: 'v1Search', ok: 'SearchResult', errors: [404] },
+  { method: 'post', path: '/v1/graph/node', id: 'v1CreateNode', access: 'write', restricted: 'collection', write: true, tag: 'Graph', summary: 'Create a node', body: 'v1CreateNode', ok: 'V1CreateNodeResult', errors: [404, 409, 507] },
+  { method: 'get', path: '/v1/graph/node/:id', id: 'v1GetNode', access: 'read', restricted: 'collection', tag: 'Graph', summary: 'Read a node', ok: 'V1GraphNode', errors: [400, 404], params: [COLLECTION_QUERY] },
+  { method: 'delete', path: '/v1/graph/node/:id', id: 'v1DeleteNode', access: 'write', restricted: 'collection', write: true, tag: 'Graph', summary: 'Delete a node and its edges', ok: 'V1WriteSuccess', errors: [400, 404, 409], params: [COLLECTION_QUERY] },
+  {
+    method: 'get', path: '/v1/graph/nodes', id: 'v1ListNodes', access: 'read', restricted: 'collection', tag: 'Graph', summary: 'Live nodes in id order, a page at a time', ok: 'NodePage', errors: [400, 404],
+    params: [
+      COLLECTION_QUERY,
+      { name: 'kind', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 255 }, description: 'Only nodes of this kind.' },
+      { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 4_294_967_295 }, description: 'Matching nodes to skip; default 0.' },
+      { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 10_000 }, description: 'Nodes per page; default 1,000.' },
+    ],
+  },
+  { method: 'post', path: '/v1/graph/edge', id: 'v1CreateEdge', access: 'write', restricted: 'collection', write: true, tag: 'Graph', summary: 'Create a directed edge', body: 'v1CreateEdge', ok: 'V1CreateEdgeResult', errors: [404, 409, 507] },
+  { method: 'get', path: '/v1/graph/edges/:id', id: 'v1ListEdges', access: 'read', restricted: 'collection', tag: 'Graph', summary: "A node's outgoing edges, newest first (as /graph/edges/:id)", ok: 'EdgeList', errors: [400, 404], params: [COLLECTION_QUERY] },
+  {
+    method: 'get', path: '/v1/graph/subgraph', id: 'v1Subgraph', access: 'read', restricted: 'collection', tag: 'Graph', summary: 'Nodes and edges reachable from a root over outgoing edges', ok: 'Subgraph', errors: [400, 404],
+    params: [
+      COLLECTION_QUERY,
+      { name: 'root', in: 'query', required: true, schema: { type: 'integer', minimum: 0, maximum: 4_294_967_295 }, description: 'The node to start from.' },
+      { name: 'depth', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 32 }, description: 'Hops from the root; default 2.' },
+      { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 10_000 }, description: 'Most nodes in the answer; default 1,000.' },
+    ],
+  },
+  {
+    method: 'get', path: '/v1/graph/query', id: 'v1GraphQuery', access: 'read', restricted: 'collection', tag: 'Graph', summary: 'Breadth-first query from a node, filtered by edge and node kind', ok: 'GraphQueryResult', errors: [400, 404],
+    params: [
+      COLLECTION_QUERY,
+      { name: 'start', in: 'query', required: true, schema: { type: 'integer', minimum: 0, maximum: 4_294_967_295 }, description: 'The node to start from (not itself a hit).' },
+      { name: 'direction', in: 'query', required: false, schema: { type: 'string', enum: ['outgoing', 'incoming', 'both', 'out', 'in'] }, description: 'Edges to follow; default outgoing.' },
+      { name: 'edge_kind', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 255 }, description: 'Only follow edges of this kind.' },
+      { name: 'node_kind', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 255 }, description: 'Only report nodes of this kind (others are still traversed).' },
+      { name: 'depth', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 32 }, description: 'Most hops; default 2.' },
+      { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 10_000 }, description: 'Most hits; default 100.' },
+    ],
+  },
+  {
+    method: 'get', path: '/v1/timeline', id: 'v1Timeline', access: 'read', restricted: 'collection', tag: 'Durability', summary: 'Committed events from the event log, a page at a time', ok: 'TimelinePage', errors: [400, 403, 404],
+    params: [
+      { ...COLLECTION_QUERY, description: 'Only the events of this collection; default: every collection.' },
+      { name: 'from_index', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER }, description: 'First log index wanted; default: the first in the log.' },
+      { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 10_000 }, description: 'Events per page; default 100.' },
+      { name: 'from', in: 'query', required: false, schema: { type: 'string', maxLength: 64 }, description: 'Only events committed at or after this ISO-8601 time.' },
+      { name: 'to', in: 'query', required: false, schema: { type: 'string', maxLength: 64 }, description: 'Only events committed at or before this ISO-8601 time.' },
+    ],
+  },
+  {
+    method: 'get', path: '/timeline', id: 'timeline', access: 'read', tag: 'Durability', summary: "Committed events as v0.1.0's lines of text, at most 10,000 per answer", ok: 'TimelineLines', errors: [400],
+    params: [
+      { name: 'from_index', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER }, description: 'First log index wanted; default: the first in the log.' },
+      { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 10_000 }, description: 'Most lines; default 10,000.' },
+    ],
+  },
 ] as const satisfies readonly RouteSpec[];
 
 export type OperationId = (typeof ROUTES)[number]['id'];

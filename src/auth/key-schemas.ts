@@ -1,12 +1,14 @@
 // Request and response schemas of /v1/keys, for the route's validator and the OpenAPI document
 // (src/openapi.ts merges them with the other schemas). The request mirrors valori-node 0.3.1's
-// POST /v1/keys: `scope` plus an optional description; 0.3.1's scope names are accepted too.
+// POST /v1/keys: `scope`, an optional collection the key is restricted to and an optional
+// description; 0.3.1's scope names are accepted too.
 
 export const SCOPE_ALIASES = { read_only: 'read', read_write: 'write' } as const;
 
 export interface CreateKeyBody {
   scope: 'read' | 'write' | 'admin' | keyof typeof SCOPE_ALIASES;
   name?: string;
+  collection?: string | null;
   description?: string | null;
 }
 
@@ -22,6 +24,12 @@ export const KEY_REQUEST_SCHEMAS = {
         description: 'read < write < admin (docs/authentication.md); read_only and read_write are 0.3.1 names for read and write.',
       },
       name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Unique label shown in lists and 403 messages; default: the id.' },
+      collection: {
+        type: 'string',
+        pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$',
+        nullable: true,
+        description: 'Restricts the key to this collection: 403 on every other collection and on node-wide routes (snapshots, log trim, keys, other collections). Omitted or null: every collection.',
+      },
       description: { type: 'string', maxLength: 256, nullable: true },
     },
   },
@@ -35,6 +43,7 @@ const keyInfo = {
   id: { type: 'string', description: 'k_ and 16 hex digits for created keys; the name for VALORI_API_KEYS entries.' },
   name: { type: 'string' },
   scope: { type: 'string', enum: ['read', 'write', 'admin'] },
+  collection: { type: 'string', nullable: true, description: 'The one collection the key may use; null: every collection.' },
   description: { type: 'string', nullable: true },
   created_at: { type: 'string', nullable: true, description: 'ISO 8601; null for VALORI_API_KEYS entries.' },
   hint: { type: 'string', nullable: true, description: 'First and last four characters of the token; null for VALORI_API_KEYS entries.' },

@@ -14,6 +14,8 @@ export interface Principal {
   /** "VALORI_AUTH_TOKEN", a key's name, or "anonymous" when auth is off. */
   name: string;
   power: Power;
+  /** The one collection a restricted key may use; null for every collection. */
+  collection: string | null;
 }
 
 /** A key as GET /v1/keys shows it: never the token, never its hash. */
@@ -21,6 +23,8 @@ export interface KeyInfo {
   id: string;
   name: string;
   scope: Scope;
+  /** The one collection this key may use (403 on others and on node-wide routes); null: all. */
+  collection: string | null;
   description: string | null;
   /** ISO 8601; null for keys from VALORI_API_KEYS. */
   created_at: string | null;
@@ -40,6 +44,7 @@ export const MAX_KEYS = 1_000;
 
 const FILE_VERSION = 1;
 const KEY_ID = /^k_[0-9a-f]{16}$/;
+const COLLECTION = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** A problem the caller caused: the route turns it into a 4xx. */
 export class KeyStoreError extends Error {
@@ -69,11 +74,15 @@ function fromFile(entry: unknown, i: number): Key {
   if (typeof e.created_at !== 'string') bad('created_at must be a string');
   if (e.description !== null && typeof e.description !== 'string') bad('description must be a string or null');
   if (e.hint !== null && typeof e.hint !== 'string') bad('hint must be a string or null');
+  // Absent in files written before keys could be restricted: such a key spans every collection.
+  const collection = e.collection ?? null;
+  if (collection !== null && (typeof collection !== 'string' || !COLLECTION.test(collection))) bad('collection must be a collection name or null');
   const sha256 = e.sha256 as string;
   return {
     id: e.id as string,
     name: e.name as string,
     scope: e.scope as Scope,
+    collection: collection as string | null,
     description: e.description as string | null,
     created_at: e.created_at as string,
     hint: e.hint as string | null,
@@ -136,6 +145,7 @@ export class KeyStore {
       id: k.name,
       name: k.name,
       scope: k.scope,
+      collection: null,
       description: null,
       created_at: null,
       hint: null,
@@ -173,19 +183,19 @@ export class KeyStore {
   match(token: string): Principal | null {
     const d = digest(token);
     let found: Principal | null = null;
-    if (this.master !== null && timingSafeEqual(d, this.master)) found = { name: 'VALORI_AUTH_TOKEN', power: 'root' };
+    if (this.master !== null && timingSafeEqual(d, this.master)) found = { name: 'VALORI_AUTH_TOKEN', power: 'root', collection: null };
     for (const k of this.keys) {
-      if (timingSafeEqual(d, k.digest) && found === null) found = { name: k.name, power: k.scope };
+      if (timingSafeEqual(d, k.digest) && found === null) found = { name: k.name, power: k.scope, collection: k.collection };
     }
     return found;
   }
 
   list(): KeyInfo[] {
-    return this.keys.map(({ id, name, scope, description, created_at, hint, source }) => ({ id, name, scope, description, created_at, hint, source }));
+    return this.keys.map(({ id, name, scope, collection, description, created_at, hint, source }) => ({ id, name, scope, collection, description, created_at, hint, source }));
   }
 
   /** Mints a key, persists its hash, and returns the token (the only time it exists outside the caller). */
-  create(input: { scope: Scope; name?: string; description?: string | null }): Promise<KeyInfo & { token: string }> {
+  create(input: { scope: Scope; name?: string; collection?: string | null; description?: string | null }): Promise<KeyInfo & { token: string }> {
     return this.serially(async () => {
       const file = this.options.file;
       if (file === null) {
@@ -201,6 +211,7 @@ export class KeyStore {
         id,
         name,
         scope: input.scope,
+        collection: input.collection ?? null,
         description: input.description ?? null,
         created_at: new Date().toISOString(),
         hint: tokenHint(token),
@@ -234,7 +245,7 @@ export class KeyStore {
   private async persist(file: string, keys: readonly Key[]): Promise<void> {
     const entries = keys
       .filter((k) => k.source === 'file')
-      .map(({ id, name, scope, sha256, created_at, description, hint }) => ({ id, name, scope, sha256, created_at, description, hint }));
+      .map(({ id, name, scope, collection, sha256, created_at, description, hint }) => ({ id, name, scope, collection, sha256, created_at, description, hint }));
     await writeAtomically(file, `${JSON.stringify({ version: FILE_VERSION, keys: entries }, null, 2)}\n`);
   }
 

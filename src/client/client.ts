@@ -1,9 +1,15 @@
 // ValoriClient: one method per route of the Valori HTTP API (docs/api-reference.md). The API is
 // camelCase; the wire format is the server's snake_case JSON. Retries, redirects, auth and
-// timeouts live in transport.ts.
-import { isIdempotent } from '../api/routes';
+// timeouts live in transport.ts. Data calls take `collection` (default: the server's `default`
+// collection); every data write carries an Idempotency-Key made once per call and re-sent on its
+// retries, so a retry after a lost answer cannot write twice.
+import { findRoute, isIdempotent } from '../api/routes';
 import { Transport, type Call } from './transport';
 import type {
+  CollectionCreated,
+  CollectionInfo,
+  CollectionOption,
+  CreateCollectionInput,
   CreateEdgeInput,
   CreateNodeInput,
   EventLogProof,
@@ -23,14 +29,24 @@ import type {
   UpsertVectorResult,
   ValoriClientOptions,
   Vector,
+  WriteCallOptions,
 } from './types';
 import { camelize, compact, Reader, vectorsToJson, vectorToJson } from './wire';
 
 interface JsonCall {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   path: string;
   json?: unknown;
   acceptStatuses?: readonly number[];
+  /** The caller's Idempotency-Key for a keyed write (default: a fresh one). */
+  idempotencyKey?: string;
+}
+
+const VISIBLE_ASCII = /^[\x21-\x7e]{1,255}$/;
+
+/** `?collection=NAME`, or '' for the default collection; `sep` joins it to an existing query. */
+function collectionQuery(options: CollectionOption, sep: '?' | '&' = '?'): string {
+  return options.collection === undefined ? '' : `${sep}collection=${encodeURIComponent(options.collection)}`;
 }
 
 export class ValoriClient {
@@ -81,7 +97,11 @@ export class ValoriClient {
    * asks for the hash at that committed height (`?height=N`, for comparing replicas).
    */
   async proofState(options: ProofStateOptions = {}): Promise<ProofState> {
-    const query = options.height === undefined ? '' : `?height=${encodeURIComponent(options.height)}`;
+    const params = [
+      ...(options.height === undefined ? [] : [`height=${encodeURIComponent(options.height)}`]),
+      ...(options.collection === undefined ? [] : [`collection=${encodeURIComponent(options.collection)}`]),
+    ];
+    const query = params.length === 0 ? '' : `?${params.join('&')}`;
     const { r, o } = await this.json({ method: 'GET', path: `/v1/proof/state${query}` });
     r.number(o, 'kernel_version');
     r.string(o, 'final_state_hash');
@@ -101,11 +121,45 @@ export class ValoriClient {
     return camelize(o) as ReplicationState;
   }
 
+  // ---- Collections ----------------------------------------------------------------------------
+
+  /**
+   * POST /v1/namespaces: creates a collection with its own dimension, index and quantization
+   * (default: the server's VALORI_INDEX / VALORI_QUANT). A name in use answers 409
+   * COLLECTION_EXISTS.
+   */
+  async createCollection(input: CreateCollectionInput, options: Pick<WriteCallOptions, 'idempotencyKey'> = {}): Promise<CollectionCreated> {
+    const json = compact({ name: input.name, dimension: input.dimension, metric: input.metric, index: input.index, quant: input.quant, max_records: input.maxRecords });
+    const { r, o } = await this.json({ method: 'POST', path: '/v1/namespaces', json, idempotencyKey: options.idempotencyKey });
+    return { name: r.string(o, 'name'), id: r.number(o, 'id'), created: o.created === true, deduplicated: o.deduplicated === true };
+  }
+
+  /** GET /v1/namespaces: every collection in id order (a key restricted to one sees that one). */
+  async listCollections(): Promise<CollectionInfo[]> {
+    const { r, o } = await this.json({ method: 'GET', path: '/v1/namespaces' });
+    return r.objects(o, 'collections', (c) => ({
+      name: r.string(c, 'name'),
+      id: r.number(c, 'id'),
+      dimension: r.number(c, 'dimension'),
+      metric: r.string(c, 'metric'),
+      index: r.string(c, 'index'),
+      quant: r.string(c, 'quant'),
+      recordCount: r.number(c, 'record_count'),
+      maxRecords: r.nullableNumber(c, 'max_records'),
+    }));
+  }
+
+  /** DELETE /v1/namespaces/:name: drops a collection and everything in it (`default` cannot be dropped: 409). */
+  async dropCollection(name: string, options: Pick<WriteCallOptions, 'idempotencyKey'> = {}): Promise<void> {
+    await this.json({ method: 'DELETE', path: `/v1/namespaces/${encodeURIComponent(name)}`, idempotencyKey: options.idempotencyKey });
+  }
+
   // ---- Records ---------------------------------------------------------------------------------
 
-  /** POST /records: inserts one vector (VALORI_DIM components); resolves to its record id. */
+  /** POST /records: inserts one vector (the collection's dimension); resolves to its record id. */
   async insert(values: Vector, options: InsertOptions = {}): Promise<number> {
-    const { r, o } = await this.json({ method: 'POST', path: '/records', json: compact({ values: vectorToJson(values, 'values'), tag: options.tag }) });
+    const json = compact({ values: vectorToJson(values, 'values'), tag: options.tag, collection: options.collection });
+    const { r, o } = await this.json({ method: 'POST', path: '/records', json, idempotencyKey: options.idempotencyKey });
     return r.number(o, 'id');
   }
 
@@ -113,13 +167,13 @@ export class ValoriClient {
    * POST /v1/vectors/batch_insert: inserts all vectors atomically (all or none); resolves to
    * their ids, consecutive and in input order.
    */
-  async insertBatch(vectors: readonly Vector[]): Promise<number[]> {
-    return this.batch('/v1/vectors/batch_insert', vectors);
+  async insertBatch(vectors: readonly Vector[], options: WriteCallOptions = {}): Promise<number[]> {
+    return this.batch('/v1/vectors/batch_insert', vectors, options);
   }
 
   /** POST /v1/memory/insert_batch: the same operation as insertBatch under its memory-API path. */
-  async insertBatchMemory(vectors: readonly Vector[]): Promise<number[]> {
-    return this.batch('/v1/memory/insert_batch', vectors);
+  async insertBatchMemory(vectors: readonly Vector[], options: WriteCallOptions = {}): Promise<number[]> {
+    return this.batch('/v1/memory/insert_batch', vectors, options);
   }
 
   /**
@@ -127,47 +181,49 @@ export class ValoriClient {
    * distance (0 = exact match). `k` is 1..VALORI_MAX_K; fewer hits come back if fewer records exist.
    */
   async search(query: Vector, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
-    const json = compact({ query: vectorToJson(query, 'query'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe });
+    const json = compact({ query: vectorToJson(query, 'query'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe, collection: options.collection });
     const { r, o } = await this.json({ method: 'POST', path: '/search', json });
     return r.objects(o, 'results', (hit) => ({ id: r.number(hit, 'id'), score: r.number(hit, 'score') }));
   }
 
   /** POST /v1/delete: hard-deletes a record, its linked graph nodes, their edges and its metadata. */
-  async delete(id: number): Promise<void> {
-    await this.json({ method: 'POST', path: '/v1/delete', json: { id } });
+  async delete(id: number, options: WriteCallOptions = {}): Promise<void> {
+    await this.json({ method: 'POST', path: '/v1/delete', json: compact({ id, collection: options.collection }), idempotencyKey: options.idempotencyKey });
   }
 
   /**
    * POST /v1/soft-delete: tombstones a record. It leaves search results but keeps counting
    * against capacity; soft-deleting it again is a no-op.
    */
-  async softDelete(id: number): Promise<void> {
-    await this.json({ method: 'POST', path: '/v1/soft-delete', json: { id } });
+  async softDelete(id: number, options: WriteCallOptions = {}): Promise<void> {
+    await this.json({ method: 'POST', path: '/v1/soft-delete', json: compact({ id, collection: options.collection }), idempotencyKey: options.idempotencyKey });
   }
 
   // ---- Graph -----------------------------------------------------------------------------------
 
   /** POST /graph/node: creates a node (kind 0..255, see NodeKind); resolves to its node id. */
-  async createNode(input: CreateNodeInput): Promise<number> {
-    const { r, o } = await this.json({ method: 'POST', path: '/graph/node', json: compact({ kind: input.kind, record_id: input.recordId }) });
+  async createNode(input: CreateNodeInput, options: WriteCallOptions = {}): Promise<number> {
+    const json = compact({ kind: input.kind, record_id: input.recordId, collection: options.collection });
+    const { r, o } = await this.json({ method: 'POST', path: '/graph/node', json, idempotencyKey: options.idempotencyKey });
     return r.number(o, 'node_id');
   }
 
   /** GET /graph/node/:id: the node's kind and linked record (null when none). */
-  async getNode(id: number): Promise<GraphNode> {
-    const { r, o } = await this.json({ method: 'GET', path: `/graph/node/${encodeURIComponent(id)}` });
+  async getNode(id: number, options: CollectionOption = {}): Promise<GraphNode> {
+    const { r, o } = await this.json({ method: 'GET', path: `/graph/node/${encodeURIComponent(id)}${collectionQuery(options)}` });
     return { kind: r.number(o, 'kind'), recordId: r.nullableNumber(o, 'record_id') };
   }
 
-  /** POST /graph/edge: creates a directed edge (kind 0..255, see EdgeKind); resolves to its edge id. */
-  async createEdge(input: CreateEdgeInput): Promise<number> {
-    const { r, o } = await this.json({ method: 'POST', path: '/graph/edge', json: { from: input.from, to: input.to, kind: input.kind } });
+  /** POST /graph/edge: creates a directed edge (kind 0..255, see EdgeKind) within one collection; resolves to its edge id. */
+  async createEdge(input: CreateEdgeInput, options: WriteCallOptions = {}): Promise<number> {
+    const json = compact({ from: input.from, to: input.to, kind: input.kind, collection: options.collection });
+    const { r, o } = await this.json({ method: 'POST', path: '/graph/edge', json, idempotencyKey: options.idempotencyKey });
     return r.number(o, 'edge_id');
   }
 
   /** GET /graph/edges/:id: the node's outgoing edges, newest first. */
-  async getEdges(nodeId: number): Promise<GraphEdge[]> {
-    const { r, o } = await this.json({ method: 'GET', path: `/graph/edges/${encodeURIComponent(nodeId)}` });
+  async getEdges(nodeId: number, options: CollectionOption = {}): Promise<GraphEdge[]> {
+    const { r, o } = await this.json({ method: 'GET', path: `/graph/edges/${encodeURIComponent(nodeId)}${collectionQuery(options)}` });
     return r.objects(o, 'edges', (e) => ({ edgeId: r.number(e, 'edge_id'), toNode: r.number(e, 'to_node'), kind: r.number(e, 'kind') }));
   }
 
@@ -177,14 +233,15 @@ export class ValoriClient {
    * POST /v1/memory/upsert_vector: stores a record, a Document node (unless attaching to one), a
    * Chunk node, a ParentOf edge and the metadata (under `rec:<recordId>`), atomically.
    */
-  async upsertVector(input: UpsertVectorInput): Promise<UpsertVectorResult> {
+  async upsertVector(input: UpsertVectorInput, options: WriteCallOptions = {}): Promise<UpsertVectorResult> {
     const json = compact({
       vector: vectorToJson(input.vector, 'vector'),
       attach_to_document_node: input.attachToDocumentNode,
       tags: input.tags,
       metadata: input.metadata,
+      collection: options.collection,
     });
-    const { r, o } = await this.json({ method: 'POST', path: '/v1/memory/upsert_vector', json });
+    const { r, o } = await this.json({ method: 'POST', path: '/v1/memory/upsert_vector', json, idempotencyKey: options.idempotencyKey });
     return {
       memoryId: r.string(o, 'memory_id'),
       recordId: r.number(o, 'record_id'),
@@ -198,7 +255,7 @@ export class ValoriClient {
    * `score` is the squared Euclidean (L2) distance.
    */
   async searchVector(query: Vector, k: number, options: SearchOptions = {}): Promise<MemoryHit[]> {
-    const json = compact({ query_vector: vectorToJson(query, 'query'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe });
+    const json = compact({ query_vector: vectorToJson(query, 'query'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe, collection: options.collection });
     const { r, o } = await this.json({ method: 'POST', path: '/v1/memory/search_vector', json });
     return r.objects(o, 'results', (hit) => ({
       memoryId: r.string(hit, 'memory_id'),
@@ -212,13 +269,14 @@ export class ValoriClient {
    * POST /v1/memory/meta/set: stores `metadata` (any JSON, at most 65,536 bytes as JSON) under
    * `targetId`, replacing an earlier value. Conventional keys: `rec:<recordId>`, `node:<nodeId>`.
    */
-  async setMetadata(targetId: string, metadata: JsonValue): Promise<void> {
-    await this.json({ method: 'POST', path: '/v1/memory/meta/set', json: { target_id: targetId, metadata } });
+  async setMetadata(targetId: string, metadata: JsonValue, options: WriteCallOptions = {}): Promise<void> {
+    const json = compact({ target_id: targetId, metadata, collection: options.collection });
+    await this.json({ method: 'POST', path: '/v1/memory/meta/set', json, idempotencyKey: options.idempotencyKey });
   }
 
   /** GET /v1/memory/meta/get: the value stored under `targetId`, or null when none is. */
-  async getMetadata<T extends JsonValue = JsonValue>(targetId: string): Promise<T | null> {
-    const { o } = await this.json({ method: 'GET', path: `/v1/memory/meta/get?target_id=${encodeURIComponent(targetId)}` });
+  async getMetadata<T extends JsonValue = JsonValue>(targetId: string, options: CollectionOption = {}): Promise<T | null> {
+    const { o } = await this.json({ method: 'GET', path: `/v1/memory/meta/get?target_id=${encodeURIComponent(targetId)}${collectionQuery(options, '&')}` });
     return (o.metadata ?? null) as T | null;
   }
 
@@ -259,28 +317,30 @@ export class ValoriClient {
 
   // ---- Plumbing --------------------------------------------------------------------------------
 
-  private async batch(path: string, vectors: readonly Vector[]): Promise<number[]> {
-    const { r, o } = await this.json({ method: 'POST', path, json: { batch: vectorsToJson(vectors, 'vectors') } });
+  private async batch(path: string, vectors: readonly Vector[], options: WriteCallOptions): Promise<number[]> {
+    const json = compact({ batch: vectorsToJson(vectors, 'vectors'), collection: options.collection });
+    const { r, o } = await this.json({ method: 'POST', path, json, idempotencyKey: options.idempotencyKey });
     return r.array(o, 'ids').map((id, i) => (typeof id === 'number' ? id : r.fail(`"ids[${i}]" is not a number`)));
   }
 
   /**
    * Whether a call may be re-sent after an ambiguous failure comes from the server's route table
-   * (src/api/routes.ts, shipped with the client): GETs and the POSTs that only read (searches).
+   * (src/api/routes.ts, shipped with the client): GETs, the POSTs that only read (searches), and
+   * the data writes, which carry an Idempotency-Key made here, once per call: every retry of the
+   * call re-sends that same key, and the server answers a replay without writing again.
    */
-  private send(call: Omit<Call, 'idempotent'>) {
-    return this.transport.send({ ...call, idempotent: isIdempotent(call.method, call.path) });
+  private send(call: Omit<Call, 'idempotent'>, idempotencyKey?: string) {
+    const spec = findRoute(call.method, call.path);
+    const keyed = spec?.write === true && spec.restricted === 'collection';
+    if (!keyed) return this.transport.send({ ...call, idempotent: isIdempotent(call.method, call.path) });
+    const key = idempotencyKey ?? globalThis.crypto.randomUUID();
+    if (!VISIBLE_ASCII.test(key)) throw new TypeError('idempotencyKey must be 1 to 255 visible ASCII characters');
+    return this.transport.send({ ...call, headers: { ...call.headers, 'idempotency-key': key }, idempotent: true });
   }
 
   /** A JSON round trip. */
   private async json(c: JsonCall): Promise<{ r: Reader; o: Record<string, unknown> }> {
-    const answer = await this.send({
-      method: c.method,
-      path: c.path,
-      json: c.json,
-      read: 'json',
-      acceptStatuses: c.acceptStatuses,
-    });
+    const answer = await this.send({ method: c.method, path: c.path, json: c.json, read: 'json', acceptStatuses: c.acceptStatuses }, c.idempotencyKey);
     const r = new Reader(c.method, this.transport.urlOf(c.path), answer.status, answer.body);
     return { r, o: r.object() };
   }

@@ -14,6 +14,10 @@ export {
 export {
   EdgeKind,
   NodeKind,
+  type CollectionCreated,
+  type CollectionInfo,
+  type CollectionOption,
+  type CreateCollectionInput,
   type CreateEdgeInput,
   type CreateNodeInput,
   type EventLogProof,
@@ -34,4 +38,5 @@ export {
   type UpsertVectorResult,
   type ValoriClientOptions,
   type Vector,
+  type WriteCallOptions,
 } from './types';

@@ -8,7 +8,10 @@
 // - Reads (GET, and the POSTs the route table in src/api/routes.ts marks `idempotent`: the
 //   searches) are retried
 //   on every connection error and on 503: repeating them changes nothing.
-// - Writes are retried only when the server cannot have applied them:
+// - Writes carrying an idempotency key (every data write and collection create/drop: the client
+//   sends an `Idempotency-Key` generated once per call and the same on each of its retries) are
+//   retried like reads: the server answers a replay with the first outcome and writes nothing.
+// - Other writes (snapshot upload and restore) are retried only when the server cannot have applied them:
 //   * the connection was never established (ECONNREFUSED, DNS failure, connect timeout, host
 //     unreachable), so the request was never sent;
 //   * HTTP 503, which Valori and ordinary proxies use to refuse a request before handling it.
@@ -27,7 +30,7 @@ import { ValoriConnectionError, ValoriError, ValoriTimeoutError } from './errors
 import type { ValoriClientOptions } from './types';
 
 export interface Call {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Path and query string, starting with `/`. */
   path: string;
   /** JSON body (serialized here). */
@@ -36,6 +39,8 @@ export interface Call {
   bytes?: Uint8Array;
   /** Safe to send again after an ambiguous failure (the request may have reached the server). */
   idempotent: boolean;
+  /** Extra request headers, the same on every attempt (e.g. Idempotency-Key). */
+  headers?: Readonly<Record<string, string>>;
   /** How to read a success body. */
   read: 'json' | 'text' | 'bytes' | 'stream' | 'none';
   /** Non-2xx statuses that still count as an answer (e.g. 503 from /health when full). */
@@ -150,7 +155,7 @@ export class Transport {
     let withAuth = this.s.token !== undefined;
     let authDropped = false;
     for (let hop = 0; ; hop++) {
-      const headers: Record<string, string> = { accept: call.read === 'json' ? 'application/json' : '*/*' };
+      const headers: Record<string, string> = { ...call.headers, accept: call.read === 'json' ? 'application/json' : '*/*' };
       if (withAuth) headers.authorization = `Bearer ${this.s.token}`;
       let body: string | Uint8Array | undefined;
       if (call.json !== undefined) {

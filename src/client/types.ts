@@ -59,14 +59,34 @@ export interface Health {
   edges: PoolHealth;
   /** Committed events; present only when an event log is configured. */
   eventLogHeight?: number;
+  /** Collections on the node, `default` included (servers with collections). */
+  collections?: number;
 }
 
-export interface InsertOptions {
+/** Which collection a call works in. */
+export interface CollectionOption {
+  /** A collection created with createCollection. Default: the server's `default` collection. */
+  collection?: string;
+}
+
+/** Options of every write. */
+export interface WriteCallOptions extends CollectionOption {
+  /**
+   * The `Idempotency-Key` sent with the write (1..255 visible ASCII characters). Default: a new
+   * random UUID for each call, reused on that call's retries, so a retry after a lost answer
+   * returns the first outcome instead of writing twice. Pass your own to make a retry across
+   * calls or processes safe; the same key with a different request is refused (409
+   * IDEMPOTENCY_KEY_REUSED).
+   */
+  idempotencyKey?: string;
+}
+
+export interface InsertOptions extends WriteCallOptions {
   /** Record tag, an integer 0..2^53-1, matched by `filterTag` in searches. */
   tag?: number;
 }
 
-export interface SearchOptions {
+export interface SearchOptions extends CollectionOption {
   /** Only records carrying this tag. */
   filterTag?: number;
   /** HNSW beam width for this query (ignored by the brute-force index). */
@@ -142,6 +162,8 @@ export interface MemoryHit {
 export interface ProofStateOptions {
   /** Ask for the hash at this committed height (replication) instead of the current state. */
   height?: number;
+  /** Ask for this collection's own hash (its config and data only) instead of the whole state's. */
+  collection?: string;
 }
 
 export interface ProofState {
@@ -154,6 +176,48 @@ export interface ProofState {
   walHash: string | null;
   /** Height the hash belongs to, when the server reports it. */
   height?: number;
+  /** Present when the hash is one collection's own. */
+  collection?: string;
+}
+
+export interface CreateCollectionInput {
+  /** 1-64 letters, digits, `_` or `-`, starting with a letter or digit; unique on the node. */
+  name: string;
+  /** Vector dimension of the collection. */
+  dimension: number;
+  /** `squared_l2` (default), or its aliases `l2`, `l2sq`. */
+  metric?: string;
+  /** Default: the server's VALORI_INDEX. */
+  index?: 'brute' | 'hnsw' | 'ivf';
+  /** Default: the server's VALORI_QUANT. */
+  quant?: 'none' | 'scalar' | 'product';
+  /** The collection's own record cap (live + soft-deleted), besides the node's. */
+  maxRecords?: number;
+}
+
+export interface CollectionCreated {
+  name: string;
+  /** Numeric id, in creation order (`default` is 0). */
+  id: number;
+  created: boolean;
+  /** True when this was a replay of an earlier create with the same idempotency key. */
+  deduplicated: boolean;
+}
+
+export interface CollectionInfo {
+  name: string;
+  id: number;
+  dimension: number;
+  /** `squared_l2`. */
+  metric: string;
+  /** `brute`, `hnsw` or `ivf`. */
+  index: string;
+  /** `none`, `scalar` or `product`. */
+  quant: string;
+  /** Live records. */
+  recordCount: number;
+  /** The collection's own cap, or null when only the node's applies. */
+  maxRecords: number | null;
 }
 
 export interface EventLogProof {

@@ -23,7 +23,7 @@ import { AppError } from './errors';
  */
 const BEARER = /^Bearer +(\S+) *$/i;
 
-const ANONYMOUS: Principal = { name: 'anonymous', power: 'root' };
+const ANONYMOUS: Principal = { name: 'anonymous', power: 'root', collection: null };
 
 function unauthorized(message: string): AppError {
   return new AppError('UNAUTHORIZED', message, { 'WWW-Authenticate': 'Bearer' });
@@ -62,14 +62,21 @@ export function principalOf(res: Response): Principal | undefined {
   return res.locals.principal as Principal | undefined;
 }
 
-/** A route's first handler: lets the caller through when its scope reaches `access`. */
-export function requireAccess(access: Access): RequestHandler {
+/**
+ * A route's first handler: lets the caller through when its scope reaches `access`, and, for a key
+ * restricted to one collection, when the route is not node-wide (`restricted` from the route
+ * table; the handler then refuses other collections through src/http/scope.ts).
+ */
+export function requireAccess(access: Access, restricted?: 'collection' | 'any'): RequestHandler {
   if (access === 'public') return (_req, _res, next) => next();
-  return (_req, res, next) => {
+  return (req, res, next) => {
     const p = principalOf(res);
     // No principal means authenticate() did not run for this app: refuse rather than guess.
     if (p === undefined) return next(new AppError('FORBIDDEN', `this route needs the "${access}" scope`));
-    if (allows(p.power, access)) return next();
-    next(new AppError('FORBIDDEN', `this route needs the "${access}" scope; the key "${p.name}" has only "${p.power}"`));
+    if (!allows(p.power, access)) return next(new AppError('FORBIDDEN', `this route needs the "${access}" scope; the key "${p.name}" has only "${p.power}"`));
+    if (p.collection !== null && restricted === undefined) {
+      return next(new AppError('FORBIDDEN', `the key "${p.name}" is restricted to collection "${p.collection}": ${req.method} ${req.path} spans every collection`));
+    }
+    next();
   };
 }

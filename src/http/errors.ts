@@ -67,6 +67,15 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   // after the restart.
   CLOSED: 503,
   INTERNAL: 500,
+  // A `collection` (body field, query parameter or path) that names no collection on this node.
+  COLLECTION_NOT_FOUND: 404,
+  // POST /v1/namespaces with a name already in use.
+  COLLECTION_EXISTS: 409,
+  // DELETE /v1/namespaces/default: the collection every request without `collection` uses.
+  COLLECTION_PROTECTED: 409,
+  // An Idempotency-Key or request_id sent again with a different request: a retry must repeat
+  // its request exactly, so this is a client bug, not something to paper over.
+  IDEMPOTENCY_KEY_REUSED: 409,
 };
 
 export class AppError extends Error {

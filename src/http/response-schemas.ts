@@ -3,6 +3,7 @@
 // additionalProperties: false so that the API reference's examples cannot carry a key the server
 // never sends (__test__/openapi.test.ts validates them). Request schemas live in schemas.ts.
 import { STATUS_BY_CODE } from './errors';
+import { V1_RESPONSE_SCHEMAS } from './v1-response-schemas';
 
 const U32_MAX = 4_294_967_295;
 const u32 = { type: 'integer', minimum: 0, maximum: U32_MAX } as const;
@@ -13,6 +14,10 @@ const score = { type: 'number', minimum: 0, description: 'Squared L2 distance in
 const memoryId = { type: 'string', pattern: '^rec:[0-9]+$', description: 'rec:<record_id>, the metadata key of the record.' } as const;
 const anyJson = { description: 'Any JSON value; null when nothing is stored.' } as const;
 const success = { type: 'boolean', enum: [true] } as const;
+/** On writes that carried an idempotency key: true when an earlier write with it did the work. */
+const deduplicated = { type: 'boolean', description: 'Only when the request carried an idempotency key: true when an earlier request with that key already did this (nothing was written; the ids are the first answer\'s).' } as const;
+const keyedOptional = ['deduplicated'];
+const collectionName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' } as const;
 
 function object(properties: Record<string, unknown>, optional: string[] = []) {
   return {
@@ -56,6 +61,7 @@ export const RESPONSE_SCHEMAS = {
       read_only: { type: 'boolean', description: 'true after an event-log write or fsync failed: writes answer 503 READ_ONLY until restart.' },
       read_only_reason: { type: 'string', description: 'Why writes are refused after a fault (failed event-log write, committer panic); only when there is one.' },
       quant: { type: 'string', enum: ['none', 'scalar', 'product'] },
+      collections: { ...count, minimum: 1, description: 'Collections on this node, default included.' },
     },
     ['event_log_height', 'read_only_reason'],
   ),
@@ -66,18 +72,37 @@ export const RESPONSE_SCHEMAS = {
       wal_hash: { ...hex64, nullable: true },
       final_state_hash: hex64,
       height: { ...count, description: 'The height final_state_hash was taken at.' },
+      collection: { type: 'string', description: 'With ?collection=: final_state_hash is that collection\'s own hash (its config and data only).' },
     },
-    ['height'],
+    ['height', 'collection'],
   ),
-  InsertRecordResult: object({ id: u32 }),
-  BatchInsertResult: object({ ids: { type: 'array', items: u32, description: 'Consecutive ids, in batch order.' } }),
+  CollectionCreated: object({ name: collectionName, id: { ...u32, description: 'Numeric id, in creation order (default is 0).' }, created: success, deduplicated }, keyedOptional),
+  CollectionList: object({
+    collections: {
+      type: 'array',
+      description: 'In id order.',
+      items: object({
+        name: collectionName,
+        id: u32,
+        dimension: { ...u32, minimum: 1 },
+        metric: { type: 'string', enum: ['squared_l2'] },
+        index: { type: 'string', enum: ['brute', 'hnsw', 'ivf'] },
+        quant: { type: 'string', enum: ['none', 'scalar', 'product'] },
+        record_count: { ...count, description: 'Live records.' },
+        max_records: { ...u32, nullable: true, description: "The collection's own cap; null: only the node's VALORI_MAX_RECORDS." },
+      }),
+    },
+  }),
+  CollectionDropped: object({ success, name: collectionName, deduplicated }, keyedOptional),
+  InsertRecordResult: object({ id: u32, deduplicated }, keyedOptional),
+  BatchInsertResult: object({ ids: { type: 'array', items: u32, description: 'Consecutive ids, in batch order.' }, deduplicated }, keyedOptional),
   SearchResult: object({ results: { type: 'array', items: object({ id: u32, score }), description: 'Ordered by (score, id).' } }),
-  Success: object({ success }),
-  CreateNodeResult: object({ node_id: u32 }),
+  Success: object({ success, deduplicated }, keyedOptional),
+  CreateNodeResult: object({ node_id: u32, deduplicated }, keyedOptional),
   GraphNode: object({ kind: u8, record_id: { ...u32, nullable: true } }),
-  CreateEdgeResult: object({ edge_id: u32 }),
+  CreateEdgeResult: object({ edge_id: u32, deduplicated }, keyedOptional),
   EdgeList: object({ edges: { type: 'array', items: object({ edge_id: u32, to_node: u32, kind: u8 }), description: 'Outgoing edges, newest first.' } }),
-  UpsertVectorResult: object({ memory_id: memoryId, record_id: u32, document_node_id: u32, chunk_node_id: u32 }),
+  UpsertVectorResult: object({ memory_id: memoryId, record_id: u32, document_node_id: u32, chunk_node_id: u32, deduplicated }, keyedOptional),
   MemorySearchResult: object({
     results: { type: 'array', items: object({ memory_id: memoryId, record_id: u32, score, metadata: anyJson }) },
   }),
@@ -118,6 +143,8 @@ export const RESPONSE_SCHEMAS = {
     },
     ['leader_url', 'applied_height', 'leader_height', 'lag', 'connected', 'last_check', 'last_error', 'bootstraps', 'reconnects', 'events_applied'],
   ),
+  // valori-node 0.3.1's /v1 routes (src/http/v1-response-schemas.ts).
+  ...V1_RESPONSE_SCHEMAS,
 } as const;
 
 export type ResponseSchemaName = keyof typeof RESPONSE_SCHEMAS;

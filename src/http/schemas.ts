@@ -5,7 +5,9 @@
 // their own error codes.
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Config } from '../config';
+import { COLLECTION_NAME_PATTERN } from '../kernel/collections';
 import { AppError } from './errors';
+import { compileV1Validators, v1RequestSchemas, type V1Validators } from './v1-schemas';
 
 const U32_MAX = 4_294_967_295;
 
@@ -21,6 +23,23 @@ const vector = {
   maxItems: 65_536,
   description: 'Exactly VALORI_DIM finite numbers, each within the accepted range (see /health dim).',
 } as const;
+
+/** A data request's `collection`; absent means the collection named default. */
+const collection = {
+  type: 'string',
+  pattern: COLLECTION_NAME_PATTERN,
+  description: 'The collection (see POST /v1/namespaces); absent: default.',
+} as const;
+/** An idempotency key in the body, as valoricore sends it (src/http/scope.ts). */
+const requestId = {
+  oneOf: [
+    { type: 'array', items: u8, minItems: 16, maxItems: 16 },
+    { type: 'string', pattern: '^[0-9a-fA-F]{32}$' },
+  ],
+  description: '16 integers 0..255 or 32 hex characters: an idempotency key, like the Idempotency-Key header',
+} as const;
+/** Keyed writes on v0.1.0 paths: what their JSON bodies may add. */
+const keyed = { collection, request_id: requestId } as const;
 
 /** k on /v1/memory/search_vector: every hit carries up to 64 KiB of metadata (issue 9, M2). */
 export const MAX_MEMORY_SEARCH_K = 1_000;
@@ -44,21 +63,33 @@ export function schemaLimits(config: Config): SchemaLimits {
   return { maxK: config.maxK, maxEf: config.maxEf, maxNprobe: config.maxNprobe, maxBatchRows: config.maxBatchRows };
 }
 
-export interface InsertRecordBody { values: number[]; tag?: number | null }
-export interface BatchInsertBody { batch: number[][] }
-export interface IdBody { id: number }
-export interface SearchBody { query: number[]; k: number; filter_tag?: number | null; ef?: number | null; nprobe?: number | null }
-export interface CreateNodeBody { kind: number; record_id?: number | null }
-export interface CreateEdgeBody { from: number; to: number; kind: number }
-export interface UpsertVectorBody {
+/** `collection` and `request_id` of a write (src/http/scope.ts reads them). */
+export interface Keyed { collection?: string; request_id?: number[] | string }
+export interface InsertRecordBody extends Keyed { values: number[]; tag?: number | null }
+export interface BatchInsertBody { batch: number[][]; collection?: string; request_ids?: (string | null)[] | null; metadata?: (string | null)[] | null; texts?: (string | null)[] | null }
+export interface IdBody extends Keyed { id: number }
+export interface SearchBody { query: number[]; k: number; filter_tag?: number | null; ef?: number | null; nprobe?: number | null; collection?: string }
+export interface CreateNodeBody extends Keyed { kind: number; record_id?: number | null }
+export interface CreateEdgeBody extends Keyed { from: number; to: number; kind: number }
+export interface UpsertVectorBody extends Keyed {
   vector: number[];
   attach_to_document_node?: number | null;
   tags?: string[] | null;
   metadata?: unknown;
 }
-export interface MemorySearchBody { query_vector: number[]; k: number; filter_tag?: number | null; ef?: number | null; nprobe?: number | null }
-export interface MetaSetBody { target_id: string; metadata: unknown }
-export interface MetaGetQuery { target_id: string }
+export interface MemorySearchBody { query_vector: number[]; k: number; filter_tag?: number | null; ef?: number | null; nprobe?: number | null; collection?: string }
+export interface MetaSetBody extends Keyed { target_id: string; metadata: unknown }
+export interface MetaGetQuery { target_id: string; collection?: string }
+export interface CreateCollectionBody {
+  name: string;
+  dimension: number;
+  metric?: string | null;
+  index?: 'brute' | 'hnsw' | 'ivf' | null;
+  quant?: 'none' | 'scalar' | 'product' | null;
+  max_records?: number | null;
+  request_id?: number[] | string;
+}
+export interface IndexBuildBody { collection?: string }
 
 /**
  * All request schemas. `maxK` is VALORI_MAX_K; the other caps default to their config defaults.
@@ -87,7 +118,7 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
     insertRecord: {
       type: 'object',
       required: ['values'],
-      properties: { values: vector, tag: { ...tag, description: 'Tag stored with the record (0..2^53-1); filter_tag matches it.' } },
+      properties: { values: vector, tag: { ...tag, description: 'Tag stored with the record (0..2^53-1); filter_tag matches it.' }, ...keyed },
       ...closed,
     },
     batchInsert: {
@@ -98,19 +129,31 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
           type: 'array',
           items: vector,
           maxItems: maxBatchRows,
-          description: `Rows of VALORI_DIM numbers; rows x dim x 4 bytes must fit one event (67,108,864 bytes, else 413). At most ${maxBatchRows} rows (VALORI_MAX_BATCH_ROWS)`,
+          description: `Rows of the collection's dimension; rows x dim x 4 bytes must fit one event (67,108,864 bytes, else 413). At most ${maxBatchRows} rows (VALORI_MAX_BATCH_ROWS)`,
         },
+        collection,
+        request_ids: {
+          type: 'array',
+          items: { type: 'string', pattern: '^[0-9a-fA-F]{32}$', nullable: true },
+          maxItems: maxBatchRows,
+          nullable: true,
+          description: 'One idempotency key per row (32 hex characters, or null for none): a replay answers the same ids. Not with the Idempotency-Key header.',
+        },
+        // valoricore 0.3.1 sends these with /v1/vectors/batch-insert; records have no payload yet.
+        metadata: { type: 'array', items: { type: 'string', nullable: true }, maxItems: maxBatchRows, nullable: true, description: 'Per row (JSON text or null); accepted and not stored yet.' },
+        texts: { type: 'array', items: { type: 'string', nullable: true }, maxItems: maxBatchRows, nullable: true, description: 'Per row (text or null); accepted and not stored yet.' },
       },
       ...closed,
     },
-    id: { type: 'object', required: ['id'], properties: { id: { ...u32, description: 'Record id.' } }, ...closed },
-    search: { type: 'object', required: ['query', 'k'], properties: { query: vector, k, ...searchTuning }, ...closed },
+    id: { type: 'object', required: ['id'], properties: { id: { ...u32, description: 'Record id.' }, ...keyed }, ...closed },
+    search: { type: 'object', required: ['query', 'k'], properties: { query: vector, k, ...searchTuning, collection }, ...closed },
     createNode: {
       type: 'object',
       required: ['kind'],
       properties: {
         kind: { ...u8, description: '0 Record, 1 Concept, 2 Agent, 3 User, 4 Tool, 5 Document, 6 Chunk; other values are stored as given.' },
-        record_id: { ...nullableU32, description: 'Links the node to an existing record.' },
+        record_id: { ...nullableU32, description: 'Links the node to an existing record of the same collection.' },
+        ...keyed,
       },
       ...closed,
     },
@@ -121,6 +164,7 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
         from: { ...u32, description: 'Source node id.' },
         to: { ...u32, description: 'Target node id.' },
         kind: { ...u8, description: '0 Relation, 1 Follows, 2 InEpisode, 3 ByAgent, 4 Mentions, 5 RefersTo, 6 ParentOf; other values are stored as given.' },
+        ...keyed,
       },
       ...closed,
     },
@@ -135,6 +179,7 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
           description: `Accepted and ignored; at most ${MAX_TAGS} strings of ${MAX_TARGET_ID} characters.`,
         },
         metadata: { description: 'Any JSON value (at most 65,536 bytes as JSON, 64 levels deep); null or absent means none.' },
+        ...keyed,
       },
       ...closed,
     },
@@ -145,16 +190,32 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
         query_vector: vector,
         k: { ...k, maximum: memoryK, description: `1..${memoryK} (VALORI_MAX_K, and at most ${MAX_MEMORY_SEARCH_K} on this route)` },
         ...searchTuning,
+        collection,
       },
       ...closed,
     },
     metaSet: {
       type: 'object',
       required: ['target_id', 'metadata'],
-      properties: { target_id: { type: 'string', minLength: 1, maxLength: MAX_TARGET_ID }, metadata: { description: 'Any JSON value; replaces the old one.' } },
+      properties: { target_id: { type: 'string', minLength: 1, maxLength: MAX_TARGET_ID }, metadata: { description: 'Any JSON value; replaces the old one.' }, ...keyed },
       ...closed,
     },
-    metaGet: { type: 'object', required: ['target_id'], properties: { target_id: { type: 'string', minLength: 1, maxLength: MAX_TARGET_ID } }, ...closed },
+    metaGet: { type: 'object', required: ['target_id'], properties: { target_id: { type: 'string', minLength: 1, maxLength: MAX_TARGET_ID }, collection }, ...closed },
+    createCollection: {
+      type: 'object',
+      required: ['name', 'dimension'],
+      properties: {
+        name: { type: 'string', maxLength: 256, description: 'Unique; 1-64 letters, digits, "_" or "-", starting with a letter or digit.' },
+        dimension: { type: 'integer', minimum: 1, maximum: 65_536, description: 'Vector dimension of the collection, 1..65536.' },
+        metric: { type: 'string', maxLength: 64, nullable: true, description: 'squared_l2 (default) or its aliases l2, l2sq.' },
+        index: { type: 'string', enum: ['brute', 'hnsw', 'ivf'], nullable: true, description: 'Search index; default VALORI_INDEX. HNSW/IVF parameters come from the node config.' },
+        quant: { type: 'string', enum: ['none', 'scalar', 'product'], nullable: true, description: 'Quantization; default VALORI_QUANT.' },
+        max_records: { ...u32, minimum: 1, nullable: true, description: "The collection's own record cap (live + soft-deleted; 507 beyond it), besides VALORI_MAX_RECORDS for the node." },
+        request_id: requestId,
+      },
+      ...closed,
+    },
+    indexBuild: { type: 'object', properties: { collection }, ...closed },
     snapshotSave: {
       type: 'object',
       properties: { path: { type: ['string', 'null'], minLength: 1, description: 'Save a named snapshot in <snapshot dir>/snapshots/ instead of the main one: 1-64 letters, digits, "_" or "-" (starting with a letter or digit), optionally "." and a 1-8 character extension; never the name of the event log, WAL or main snapshot. Omitted or null: the main snapshot (VALORI_SNAPSHOT_PATH).' } },
@@ -166,12 +227,14 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
       properties: { path: { type: 'string', minLength: 1, description: 'The name of a snapshot saved with POST /v1/snapshot/save {"path": name}.' } },
       ...closed,
     },
+    // valori-node 0.3.1's /v1 routes (src/http/v1-schemas.ts).
+    ...v1RequestSchemas({ vector, tag, k, searchTuning, collection, requestId }),
   } as const;
 }
 
 export type RequestSchemas = ReturnType<typeof requestSchemas>;
 
-export interface Validators {
+export interface Validators extends V1Validators {
   insertRecord: ValidateFunction<InsertRecordBody>;
   batchInsert: ValidateFunction<BatchInsertBody>;
   id: ValidateFunction<IdBody>;
@@ -182,6 +245,8 @@ export interface Validators {
   memorySearch: ValidateFunction<MemorySearchBody>;
   metaSet: ValidateFunction<MetaSetBody>;
   metaGet: ValidateFunction<MetaGetQuery>;
+  createCollection: ValidateFunction<CreateCollectionBody>;
+  indexBuild: ValidateFunction<IndexBuildBody>;
   snapshotSave: ValidateFunction<{ path?: string | null }>;
   snapshotRestore: ValidateFunction<{ path: string }>;
 }
@@ -202,8 +267,11 @@ export function compileValidators(limits: SchemaLimits): Validators {
     memorySearch: ajv.compile<MemorySearchBody>(s.memorySearch),
     metaSet: ajv.compile<MetaSetBody>(s.metaSet),
     metaGet: ajv.compile<MetaGetQuery>(s.metaGet),
+    createCollection: ajv.compile<CreateCollectionBody>(s.createCollection),
+    indexBuild: ajv.compile<IndexBuildBody>(s.indexBuild),
     snapshotSave: ajv.compile<{ path?: string | null }>(s.snapshotSave),
     snapshotRestore: ajv.compile<{ path: string }>(s.snapshotRestore),
+    ...compileV1Validators(ajv, s),
   };
 }
 
@@ -264,6 +332,11 @@ function describe(e: ErrorObject, data: unknown): string {
     const extra = (e.params as { additionalProperty: string }).additionalProperty;
     return `${field === 'body' ? 'the body' : field} has an unknown field "${extra.slice(0, 64)}"`;
   }
+  if (e.keyword === 'enum') {
+    const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((a) => JSON.stringify(a)).join(', ');
+    return `${field} must be one of ${allowed}${got}`;
+  }
+  if ((e.keyword === 'oneOf' || e.keyword === 'anyOf') && typeof parent?.description === 'string') return `${field} must be ${parent.description}${got}`;
   if (e.keyword === 'maxItems' || e.keyword === 'maxLength') {
     const limit = (e.params as { limit: number }).limit;
     const unit = e.keyword === 'maxItems' ? 'items' : 'characters';
@@ -275,7 +348,8 @@ function describe(e: ErrorObject, data: unknown): string {
 /** Validates `data` or throws a 400 AppError that names the first offending field. */
 export function check<T>(validate: ValidateFunction<T>, data: unknown): T {
   if (validate(data)) return data;
-  const e = validate.errors?.[0];
+  // A oneOf failure lists each branch's complaint first; the oneOf error itself says what fits.
+  const e = validate.errors?.find((x) => x.keyword === 'oneOf') ?? validate.errors?.[0];
   if (e === undefined) throw new AppError('INVALID_REQUEST', 'request is invalid');
   const code = VECTOR_PATH.test(e.instancePath) ? 'INVALID_VECTOR' : 'INVALID_REQUEST';
   throw new AppError(code, describe(e, data));

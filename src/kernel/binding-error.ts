@@ -3,10 +3,20 @@
 // and blames an npm bug whatever the cause; here we name the platform, whether a prebuilt binary
 // exists for it, and which package provides it. The loader's own attempts stay in the message.
 
-const PACKAGE = require('../../package.json') as { name: string; version: string };
+const PACKAGE = require('../../package.json') as { name: string; version: string; napi: { targets: string[] } };
+
+/** napi's platform suffix of a Rust target triple: x86_64-pc-windows-msvc → win32-x64-msvc. */
+export function napiSuffix(triple: string): string {
+  const [arch, , os, abi] = triple.split('-');
+  const cpu = ({ x86_64: 'x64', aarch64: 'arm64' } as Record<string, string>)[arch] ?? arch;
+  const platform = os === 'windows' ? 'win32' : os;
+  return abi === undefined ? `${platform}-${cpu}` : `${platform}-${cpu}-${abi}`;
+}
 
 /** Platforms with a prebuilt package (napi.targets); key is the napi platform suffix. */
-const PREBUILT: Readonly<Record<string, string>> = { 'linux-x64-gnu': `${PACKAGE.name}-linux-x64-gnu` };
+const PREBUILT: Readonly<Record<string, string>> = Object.fromEntries(
+  PACKAGE.napi.targets.map((t) => [napiSuffix(t), `${PACKAGE.name}-${napiSuffix(t)}`]),
+);
 
 export interface HostInfo {
   platform: string;
@@ -34,8 +44,10 @@ export function hostInfo(): HostInfo {
   };
 }
 
-/** The napi suffix of this host, e.g. linux-x64-gnu or darwin-arm64. */
+/** The napi suffix of this host, e.g. linux-x64-gnu, darwin-arm64 or win32-x64-msvc. */
 export function platformKey(host: HostInfo): string {
+  // Node for Windows is built with MSVC, and so is the package it loads.
+  if (host.platform === 'win32') return `win32-${host.arch}-msvc`;
   return host.libc === null ? `${host.platform}-${host.arch}` : `${host.platform}-${host.arch}-${host.libc}`;
 }
 

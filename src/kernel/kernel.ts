@@ -1,15 +1,44 @@
 // Thin wrapper over the native Kernel handle: converts JSON-shaped input to the binding's types
 // (Float32Array, bigint tags, JSON strings) and native errors to KernelError, a domain error with
 // the kernel's stable code (the HTTP layer alone maps codes to statuses). Routes call this, never
-// the addon. It holds no data of its own; the kernel owns all state.
-import { maxSnapshotBytes, type Config } from '../config';
-import { KernelError, toKernelError } from './errors';
+// the addon. It holds no data of its own; the kernel owns all state. Every data method names its
+// collection first (DEFAULT_COLLECTION for requests that name none); every write takes optional
+// idempotency inputs (WriteOptions) and resolves with the ids it assigned, its height and whether
+// an earlier write with the same key already did it.
+import type { Config } from '../config';
+import {
+  call,
+  callSync,
+  kernelOptions,
+  metadataJson,
+  written,
+  writtenOne,
+  type NewCollection,
+  type RecordOut,
+  type SearchParams,
+  type UpsertOutcome,
+  type Written,
+  type WrittenOne,
+} from './boundary';
+import { CollectionLimits, DEFAULT_COLLECTION, canonicalMetric, checkCollectionName } from './collections';
+import type {
+  CollectionInfo,
+  CollectionSpec,
+  ContractKernel,
+  ContractStats,
+  GraphHit,
+  GraphQuery,
+  NodePage,
+  Subgraph,
+  Timeline,
+  WriteOptions,
+  WriteResult,
+} from './contract';
+import { KernelError } from './errors';
 import {
   loadNative,
   type GraphEdge,
   type GraphNode,
-  type KernelOptions,
-  type KernelStats,
   type LogProofResult,
   type NativeKernel,
   type RecoveryInfo,
@@ -18,90 +47,30 @@ import {
 } from './native';
 import { toFlatBatch, toVector, type VectorLimits } from './vectors';
 
-/** The kernel's cap on one metadata value, as UTF-8 JSON bytes. */
-export const MAX_METADATA_BYTES = 65_536;
+export { DEFAULT_COLLECTION, kernelOptions };
+export { MAX_METADATA_BYTES } from './boundary';
+export type { NewCollection, RecordOut, SearchParams, UpsertOutcome, Written, WrittenOne };
+export type { CollectionInfo, CollectionSpec, GraphHit, GraphQuery, NodePage, Subgraph, Timeline, WriteOptions };
+export type KernelStats = ContractStats;
 
 export type StateProof = Awaited<ReturnType<NativeKernel['stateProof']>>;
 export type LogEvent = Awaited<ReturnType<NativeKernel['readEvents']>>[number];
 
-export interface SearchParams {
-  /** Only records with this tag (a JSON-safe unsigned integer). */
-  filterTag?: number | null;
-  ef?: number | null;
-  nprobe?: number | null;
-}
-
-export interface UpsertOutcome {
-  recordId: number;
-  documentNodeId: number;
-  chunkNodeId: number;
-}
-
-export function kernelOptions(config: Config): KernelOptions {
-  return {
-    dim: config.dim,
-    maxRecords: config.maxRecords,
-    maxNodes: config.maxNodes,
-    maxEdges: config.maxEdges,
-    maxMetadataEntries: config.maxMetadataEntries,
-    maxMetadataBytes: config.maxMetadataBytes,
-    index: config.index,
-    quant: config.quant,
-    hnswM: config.hnswM,
-    hnswEfConstruction: config.hnswEfConstruction,
-    hnswEfSearch: config.hnswEfSearch,
-    ivfNlist: config.ivfNlist,
-    ivfNprobe: config.ivfNprobe,
-    eventLogPath: config.eventLogPath ?? undefined,
-    snapshotPath: config.snapshotPath ?? undefined,
-    walPath: config.walPath ?? undefined,
-    acceptTruncation: config.acceptTruncation,
-    maxNamedSnapshots: config.maxNamedSnapshots,
-    maxSnapshotBytes: maxSnapshotBytes(config),
-  };
-}
-
-async function call<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    throw toKernelError(err);
-  }
-}
-
-function callSync<T>(work: () => T): T {
-  try {
-    return work();
-  } catch (err) {
-    throw toKernelError(err);
-  }
-}
-
-function metadataJson(value: unknown): string {
-  let json: string;
-  try {
-    json = JSON.stringify(value);
-  } catch (err) {
-    // Nesting too deep for the stringifier (a RangeError): the caller's value, not a kernel fault.
-    // (HTTP bodies are depth-capped before they get here, see http/body.ts.)
-    if (err instanceof RangeError) throw new KernelError('INVALID_ARGUMENT', `metadata nests too deeply to be stored as JSON: ${err.message}`);
-    throw err;
-  }
-  const bytes = Buffer.byteLength(json, 'utf8');
-  if (bytes > MAX_METADATA_BYTES) {
-    throw new KernelError('METADATA_TOO_LARGE', `metadata is ${bytes} bytes of JSON: at most ${MAX_METADATA_BYTES} are accepted`);
-  }
-  return json;
-}
-
 export class Kernel {
-  private readonly limits: VectorLimits;
+  private readonly native: ContractKernel;
+  private readonly defaultLimits: VectorLimits;
+  private readonly collections: CollectionLimits;
   private commitObserver: ((seconds: number) => void) | null = null;
   private restores = 0;
 
-  constructor(private readonly native: NativeKernel) {
-    const stats = callSync(() => native.stats());
-    this.limits = { dim: stats.dim, maxAbsValue: stats.maxAbsValue };
+  constructor(handle: NativeKernel) {
+    this.native = handle;
+    const stats = callSync(() => this.native.stats());
+    this.defaultLimits = { dim: stats.dim, maxAbsValue: stats.maxAbsValue };
+    this.collections = new CollectionLimits(
+      () => this.listCollections(),
+      () => this.stats().collections,
+    );
   }
 
   /**
@@ -118,19 +87,20 @@ export class Kernel {
     this.commitObserver = observer;
   }
 
-  private async write<T>(work: () => Promise<T>): Promise<T> {
+  private async write(work: () => Promise<WriteResult>): Promise<WriteResult> {
     const started = process.hrtime.bigint();
     const out = await call(work);
     this.commitObserver?.(Number(process.hrtime.bigint() - started) / 1e9);
     return out;
   }
 
+  /** The default collection's dimension (VALORI_DIM). */
   get dim(): number {
-    return this.limits.dim;
+    return this.defaultLimits.dim;
   }
 
   get maxAbsValue(): number {
-    return this.limits.maxAbsValue;
+    return this.defaultLimits.maxAbsValue;
   }
 
   /** O(1), synchronous: safe for /health and metric scrapes while long tasks run. */
@@ -138,77 +108,180 @@ export class Kernel {
     return callSync(() => this.native.stats());
   }
 
-  insert(values: readonly unknown[], tag: number | null = null): Promise<number> {
-    const vector = toVector(values, 'values', this.limits);
-    return this.write(() => this.native.insert(vector, tag === null ? null : BigInt(tag)));
+  // ---- Collections -----------------------------------------------------------------------------
+
+  /** Every collection, in id order (O(collections): not for per-request paths). */
+  listCollections(): CollectionInfo[] {
+    return callSync(() => this.native.listCollections());
+  }
+
+  /** The dimension of `collection`; COLLECTION_NOT_FOUND when it does not exist. */
+  dimOf(collection: string): number {
+    return this.limitsOf(collection, null).dim;
+  }
+
+  /** The numeric id of `collection` (0.3.1's namespace_id; default is 0), from a cache: O(1). */
+  collectionId(collection: string): number {
+    if (collection === DEFAULT_COLLECTION) return 0;
+    const cached = this.collections.get(collection);
+    if (cached === null) throw new KernelError('COLLECTION_NOT_FOUND', `collection ${JSON.stringify(collection)} does not exist`);
+    return cached.id;
+  }
+
+  async createCollection(spec: NewCollection, opts?: WriteOptions): Promise<WrittenOne> {
+    checkCollectionName(spec.name);
+    const native: CollectionSpec = { name: spec.name, dim: spec.dim, metric: canonicalMetric(spec.metric) };
+    if (spec.index != null) native.index = spec.index;
+    if (spec.quant != null) native.quant = spec.quant;
+    if (spec.maxRecords != null) native.maxRecords = spec.maxRecords;
+    try {
+      return writtenOne(await this.write(() => this.native.createCollection(native, opts)), 'createCollection');
+    } finally {
+      this.collections.changed();
+    }
+  }
+
+  async dropCollection(name: string, opts?: WriteOptions): Promise<Written> {
+    try {
+      return written(await this.write(() => this.native.dropCollection(name, opts)));
+    } finally {
+      this.collections.changed();
+    }
+  }
+
+  /**
+   * The vector limits of `collection`; a vector of another length is re-checked against a fresh
+   * list before it is refused (the collection may have been dropped and re-created meanwhile).
+   */
+  private limitsOf(collection: string, length: number | null): VectorLimits {
+    if (collection === DEFAULT_COLLECTION) return this.defaultLimits;
+    let limits = this.collections.get(collection);
+    if (limits !== null && length !== null && length !== limits.dim) limits = this.collections.recheck(collection);
+    if (limits === null) throw new KernelError('COLLECTION_NOT_FOUND', `collection ${JSON.stringify(collection)} does not exist`);
+    return limits;
+  }
+
+  private vector(collection: string, values: readonly unknown[], field: string): Float32Array {
+    return toVector(values, field, this.limitsOf(collection, values.length));
+  }
+
+  // ---- Records ---------------------------------------------------------------------------------
+
+  async insert(collection: string, values: readonly unknown[], tag: number | null = null, opts?: WriteOptions): Promise<WrittenOne> {
+    const vector = this.vector(collection, values, 'values');
+    const r = await this.write(() => this.native.insert(collection, vector, tag === null ? null : BigInt(tag), opts));
+    return writtenOne(r, 'insert');
   }
 
   /** All rows or none: the kernel applies the batch as one operation. */
-  async insertBatch(rows: readonly (readonly unknown[])[], field = 'batch'): Promise<number[]> {
-    const flat = toFlatBatch(rows, field, this.limits);
-    if (rows.length === 0) return [];
-    const ids = await this.write(() => this.native.insertBatch(flat, rows.length));
-    return Array.from(ids);
+  async insertBatch(collection: string, rows: readonly (readonly unknown[])[], opts?: WriteOptions, field = 'batch'): Promise<Written> {
+    const limits = this.limitsOf(collection, rows.length > 0 ? rows[0].length : null);
+    const flat = toFlatBatch(rows, field, limits);
+    if (rows.length === 0) return { ids: [], height: this.stats().height, deduplicated: false };
+    return written(await this.write(() => this.native.insertBatch(collection, flat, rows.length, opts)));
   }
 
-  deleteRecord(id: number): Promise<void> {
-    return this.write(() => this.native.deleteRecord(id));
+  async deleteRecord(collection: string, id: number, opts?: WriteOptions): Promise<Written> {
+    return written(await this.write(() => this.native.deleteRecord(collection, id, opts)));
   }
 
-  softDeleteRecord(id: number): Promise<void> {
-    return this.write(() => this.native.softDeleteRecord(id));
+  async softDeleteRecord(collection: string, id: number, opts?: WriteOptions): Promise<Written> {
+    return written(await this.write(() => this.native.softDeleteRecord(collection, id, opts)));
   }
 
-  createNode(kind: number, recordId: number | null): Promise<number> {
-    return this.write(() => this.native.createNode(kind, recordId));
+  /** A live or soft-deleted record; null when unknown or hard-deleted. */
+  getRecord(collection: string, id: number): RecordOut | null {
+    const r = callSync(() => this.native.getRecord(collection, id));
+    if (r === null) return null;
+    return { id: r.id, values: Array.from(r.values), tag: Number(r.tag), softDeleted: r.softDeleted };
   }
 
-  createEdge(from: number, to: number, kind: number): Promise<number> {
-    return this.write(() => this.native.createEdge(from, to, kind));
-  }
-
-  getNode(id: number): GraphNode | null {
-    return callSync(() => this.native.getNode(id));
-  }
-
-  /** Outgoing edges, newest first; null when the node does not exist. */
-  getEdges(nodeId: number): GraphEdge[] | null {
-    return callSync(() => this.native.getEdges(nodeId));
-  }
-
-  /** Record + document node (unless attaching) + chunk node + edge, as one kernel operation. */
-  async upsertMemory(values: readonly unknown[], attachTo: number | null, metadata: unknown): Promise<UpsertOutcome> {
-    const vector = toVector(values, 'vector', this.limits);
-    const json = metadata === undefined || metadata === null ? null : metadataJson(metadata);
-    const r = await this.write(() => this.native.upsertMemory(vector, attachTo, json));
-    return { recordId: r.recordId, documentNodeId: r.documentNodeId, chunkNodeId: r.chunkNodeId };
-  }
-
-  setMetadata(key: string, value: unknown): Promise<void> {
-    const json = metadataJson(value);
-    return this.write(() => this.native.setMetadata(key, json));
-  }
-
-  /** The stored value, or null when the key has none. */
-  getMetadata(key: string): unknown {
-    const json = this.getMetadataJson(key);
-    return json === null ? null : (JSON.parse(json) as unknown);
-  }
-
-  /** The stored value as the JSON text it was stored as, or null when the key has none. */
-  getMetadataJson(key: string): string | null {
-    return callSync(() => this.native.getMetadata(key));
-  }
-
-  search(query: readonly unknown[], k: number, params: SearchParams = {}, field = 'query'): Promise<SearchHit[]> {
-    const vector = toVector(query, field, this.limits);
+  search(collection: string, query: readonly unknown[], k: number, params: SearchParams = {}, field = 'query'): Promise<SearchHit[]> {
     const options = {
       filterTag: params.filterTag == null ? undefined : BigInt(params.filterTag),
       ef: params.ef ?? undefined,
       nprobe: params.nprobe ?? undefined,
     };
-    return call(() => this.native.search(vector, k, options));
+    return call(() => this.native.search(collection, this.vector(collection, query, field), k, options));
   }
+
+  /** Rebuilds/retrains the collection's search index from its records; false when it has none. */
+  buildIndex(collection: string): Promise<boolean> {
+    return call(() => this.native.buildIndex(collection));
+  }
+
+  // ---- Graph -----------------------------------------------------------------------------------
+
+  async createNode(collection: string, kind: number, recordId: number | null, opts?: WriteOptions): Promise<WrittenOne> {
+    return writtenOne(await this.write(() => this.native.createNode(collection, kind, recordId, opts)), 'createNode');
+  }
+
+  async createEdge(collection: string, from: number, to: number, kind: number, opts?: WriteOptions): Promise<WrittenOne> {
+    return writtenOne(await this.write(() => this.native.createEdge(collection, from, to, kind, opts)), 'createEdge');
+  }
+
+  /** Deletes the node and its incident edges. */
+  async deleteNode(collection: string, id: number, opts?: WriteOptions): Promise<Written> {
+    return written(await this.write(() => this.native.deleteNode(collection, id, opts)));
+  }
+
+  async deleteEdge(collection: string, id: number, opts?: WriteOptions): Promise<Written> {
+    return written(await this.write(() => this.native.deleteEdge(collection, id, opts)));
+  }
+
+  getNode(collection: string, id: number): GraphNode | null {
+    return callSync(() => this.native.getNode(collection, id));
+  }
+
+  /** Outgoing edges, newest first; null when the node does not exist. */
+  getEdges(collection: string, nodeId: number): GraphEdge[] | null {
+    return callSync(() => this.native.getEdges(collection, nodeId));
+  }
+
+  /** Live nodes in id order, `limit` from `offset`, optionally of one kind; `total` counts all matches. */
+  listNodes(collection: string, offset: number, limit: number, kind: number | null = null): NodePage {
+    return callSync(() => this.native.listNodes(collection, offset, limit, kind));
+  }
+
+  /** Breadth-first from `start` (not itself a hit), ordered by depth then node id; NOT_FOUND for an unknown start. */
+  graphQuery(collection: string, start: number, query: GraphQuery): GraphHit[] {
+    return callSync(() => this.native.graphQuery(collection, start, query));
+  }
+
+  /** Nodes and edges reached from `root` over outgoing edges, up to `depth`, at most `limit` nodes. */
+  subgraph(collection: string, root: number, depth: number, limit: number): Subgraph {
+    return callSync(() => this.native.subgraph(collection, root, depth, limit));
+  }
+
+  // ---- Memory and metadata ---------------------------------------------------------------------
+
+  /** Record + document node (unless attaching) + chunk node + edge, as one kernel operation. */
+  async upsertMemory(collection: string, values: readonly unknown[], attachTo: number | null, metadata: unknown, opts?: WriteOptions): Promise<UpsertOutcome> {
+    const vector = this.vector(collection, values, 'vector');
+    const json = metadata === undefined || metadata === null ? null : metadataJson(metadata);
+    const r = await this.write(() => this.native.upsertMemory(collection, vector, attachTo, json, opts));
+    if (r.ids.length < 4) throw new KernelError('INTERNAL', 'upsertMemory resolved without its four ids');
+    const [recordId, documentNodeId, chunkNodeId, edgeId] = r.ids;
+    return { recordId, documentNodeId, chunkNodeId, edgeId, height: r.height, deduplicated: r.deduplicated };
+  }
+
+  async setMetadata(collection: string, key: string, value: unknown, opts?: WriteOptions): Promise<Written> {
+    const json = metadataJson(value);
+    return written(await this.write(() => this.native.setMetadata(collection, key, json, opts)));
+  }
+
+  /** The stored value, or null when the key has none. */
+  getMetadata(collection: string, key: string): unknown {
+    const json = this.getMetadataJson(collection, key);
+    return json === null ? null : (JSON.parse(json) as unknown);
+  }
+
+  /** The stored value as the JSON text it was stored as, or null when the key has none. */
+  getMetadataJson(collection: string, key: string): string | null {
+    return callSync(() => this.native.getMetadata(collection, key));
+  }
+
+  // ---- Whole-node operations -------------------------------------------------------------------
 
   /** Stops accepting writes and waits for queued ones; later writes fail. */
   close(): void {
@@ -239,6 +312,7 @@ export class Kernel {
       return await call(() => this.native.restoreSnapshot(bytes, bootstrap));
     } finally {
       this.restores++;
+      this.collections.changed();
     }
   }
 
@@ -250,11 +324,6 @@ export class Kernel {
   /** Drops the event-log prefix covered by the newest durable snapshot; resolves with the new base. */
   trimLog(): Promise<number> {
     return call(() => this.native.trimLog());
-  }
-
-  /** Rebuilds/retrains the search index from the current records; false when there is none. */
-  buildIndex(): Promise<boolean> {
-    return call(() => this.native.buildIndex());
   }
 
   logProof(): LogProofResult | null {
@@ -269,16 +338,27 @@ export class Kernel {
     return callSync(() => this.native.recovery());
   }
 
-  /** BLAKE3 over the canonical state, 64 lowercase hex chars. */
+  /** BLAKE3 over the canonical state (every collection and the idempotency table), 64 lowercase hex chars. */
   stateHash(): Promise<string> {
     return call(() => this.native.stateHash());
   }
 
+  /**
+   * Committed events from `fromSeq` (1-based), at most `limit`, with their commit times; only
+   * the events of `collection` when given. Needs the event log (INVALID_ARGUMENT without one).
+   */
+  timeline(fromSeq: number, limit: number, collection: string | null = null): Promise<Timeline> {
+    return call(() => this.native.timeline(fromSeq, limit, collection));
+  }
+
   // ---- Replication: proofs, event reads and follower apply -------------------------------------
 
-  /** State hash and the height it was taken at, read atomically (replicas compare equal heights). */
-  stateProof(): Promise<StateProof> {
-    return call(() => this.native.stateProof());
+  /**
+   * State hash and the height it was taken at, read atomically (replicas compare equal heights).
+   * With `collection`, that collection's own hash (its config and data only).
+   */
+  stateProof(collection: string | null = null): Promise<StateProof> {
+    return call(() => this.native.stateProof(collection));
   }
 
   /**
@@ -299,6 +379,8 @@ export class Kernel {
    * or below the height is skipped; a gap rejects with code SEQUENCE_GAP. Calls are applied in submission order.
    */
   applyReplicated(seq: number, payload: Buffer): Promise<void> {
-    return call(() => this.native.applyReplicated(seq, payload));
+    // A replicated event may create or drop a collection.
+    this.collections.changed();
+    return call(() => this.native.applyReplicated(seq, payload)).finally(() => this.collections.changed());
   }
 }

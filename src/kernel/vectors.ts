@@ -2,6 +2,20 @@
 // expected vs got). The kernel checks again; these exist so a client learns exactly what is wrong.
 import { KernelError } from './errors';
 
+/**
+ * Largest accepted |component| at `dim`, in real units: the kernel's bound
+ * (native/kernel/src/fixed.rs max_abs_raw: min(2^30 - 1, floor(sqrt(i64::MAX / (4 dim)))) / 2^16),
+ * recomputed here so each collection's vectors get exact messages without a native call.
+ */
+export function maxAbsValueFor(dim: number): number {
+  const limit = (2n ** 63n - 1n) / (4n * BigInt(Math.max(1, dim)));
+  let root = BigInt(Math.floor(Math.sqrt(Number(limit))));
+  while (root * root > limit) root--;
+  while ((root + 1n) * (root + 1n) <= limit) root++;
+  const raw = root < 2n ** 30n - 1n ? root : 2n ** 30n - 1n;
+  return Number(raw) / 65_536;
+}
+
 export interface VectorLimits {
   dim: number;
   /** Largest accepted |component| at this dim (from the kernel, so both sides agree). */

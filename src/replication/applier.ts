@@ -42,7 +42,20 @@ export class ApplyError extends Error {
 }
 
 /** Kernel codes that depend on the state an event is applied to (see ApplyError). */
-const STATE_DEPENDENT: ReadonlySet<KernelErrorCode> = new Set<KernelErrorCode>(['CORRUPT_DATA', 'NOT_FOUND', 'INVALID_ARGUMENT', 'EMPTY_VECTOR', 'INVALID_VECTOR', 'METADATA_TOO_LARGE']);
+const STATE_DEPENDENT: ReadonlySet<KernelErrorCode> = new Set<KernelErrorCode>([
+  'CORRUPT_DATA',
+  'NOT_FOUND',
+  'INVALID_ARGUMENT',
+  'EMPTY_VECTOR',
+  'INVALID_VECTOR',
+  'METADATA_TOO_LARGE',
+  // An event naming a collection this node lacks (or creating one it already has) means the two
+  // states hold different collections.
+  'COLLECTION_NOT_FOUND',
+  'COLLECTION_EXISTS',
+  'COLLECTION_PROTECTED',
+  'IDEMPOTENCY_KEY_REUSED',
+]);
 
 export class ApplierStoppedError extends Error {
   constructor() {

@@ -6,7 +6,7 @@
 // replicated state. Every POST is a write unless the table says otherwise, so a write route added
 // later, or a POST to no route at all, is redirected by default.
 import type { RequestHandler } from 'express';
-import { ROUTES } from '../api/routes';
+import { ROUTES, findRoute } from '../api/routes';
 import { AppError } from '../http/errors';
 
 /**
@@ -35,7 +35,10 @@ export function pathAndQuery(target: string): string {
 
 export function redirectWritesToLeader(leaderUrl: string): RequestHandler {
   return (req, _res, next) => {
-    if (req.method !== 'POST' || FOLLOWER_LOCAL_POSTS.has(req.path)) return next();
+    // DELETEs the table marks `write` (dropping a collection) go to the leader too; others (this
+    // node's own API keys) are served here.
+    const write = req.method === 'POST' ? !FOLLOWER_LOCAL_POSTS.has(req.path) : req.method === 'DELETE' && findRoute('DELETE', req.path)?.write === true;
+    if (!write) return next();
     next(
       new AppError('NOT_LEADER', `this node is a read-only follower: send writes to the leader at ${leaderUrl}`, {
         Location: leaderUrl + pathAndQuery(req.originalUrl),

@@ -11,10 +11,9 @@ use valori_kernel::index::SearchParams;
 use valori_kernel::state::PoolCounts;
 use valori_kernel::{Database, KResult, KernelError};
 
-use crate::call::{pooled, promise, sync};
+use crate::call::{pooled, sync};
 use crate::types::{
     GraphEdge, GraphNode, KernelOptions, KernelStats, PoolStats, SearchHit, SearchOptions,
-    UpsertResult,
 };
 
 #[napi]
@@ -22,7 +21,7 @@ pub struct Kernel {
     pub(crate) db: Arc<Database>,
 }
 
-fn pool(p: PoolCounts) -> PoolStats {
+pub(crate) fn pool(p: PoolCounts) -> PoolStats {
     PoolStats {
         live: p.live as f64,
         used: p.used as f64,
@@ -31,7 +30,7 @@ fn pool(p: PoolCounts) -> PoolStats {
     }
 }
 
-fn tag_of(t: BigInt) -> KResult<u64> {
+pub(crate) fn tag_of(t: BigInt) -> KResult<u64> {
     let (neg, v, lossless) = t.get_u64();
     if neg || !lossless {
         return Err(KernelError::InvalidArgument(
@@ -78,155 +77,25 @@ impl Kernel {
                 vector_bytes: s.vector_bytes as f64,
                 code_bytes: s.code_bytes as f64,
                 index_bytes: s.index_bytes as f64,
+                collections: s.collections,
             })
         })
     }
 
-    /// Insert one vector; resolves with its id once durable.
-    #[napi(ts_return_type = "Promise<number>")]
-    pub fn insert<'e>(
+    #[napi]
+    pub fn get_metadata(
         &self,
-        env: &'e Env,
-        values: Float32Array,
-        tag: Option<BigInt>,
-    ) -> Result<PromiseRaw<'e, u32>> {
-        promise(
-            env,
-            "insert",
-            || {
-                Ok(self
-                    .db
-                    .insert(values, tag.map(tag_of).transpose()?.unwrap_or(0)))
-            },
-            |id| id,
-        )
-    }
-
-    /// Insert `count` vectors (flat, count × dim) atomically: all or none.
-    #[napi(ts_return_type = "Promise<Uint32Array>")]
-    pub fn insert_batch<'e>(
-        &self,
-        env: &'e Env,
-        values: Float32Array,
-        count: u32,
-    ) -> Result<PromiseRaw<'e, Uint32Array>> {
-        promise(
-            env,
-            "insertBatch",
-            || Ok(self.db.insert_batch(values, count)),
-            |(first, n)| Uint32Array::new((first..first + n).collect()),
-        )
-    }
-
-    /// Hard delete: the id becomes a hole; linked graph nodes, their edges and
-    /// the record's `rec:<id>` metadata are removed with it.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn delete_record<'e>(&self, env: &'e Env, id: u32) -> Result<PromiseRaw<'e, ()>> {
-        promise(
-            env,
-            "deleteRecord",
-            || Ok(self.db.delete_record(id)),
-            |()| (),
-        )
-    }
-
-    /// Soft delete: excluded from search, still counted against capacity.
-    /// Repeating it is a no-op.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn soft_delete_record<'e>(&self, env: &'e Env, id: u32) -> Result<PromiseRaw<'e, ()>> {
-        promise(
-            env,
-            "softDeleteRecord",
-            || Ok(self.db.soft_delete_record(id)),
-            |()| (),
-        )
-    }
-
-    /// Create a graph node (kind 0..=255), optionally linked to a record.
-    #[napi(ts_return_type = "Promise<number>")]
-    pub fn create_node<'e>(
-        &self,
-        env: &'e Env,
-        kind: u32,
-        record_id: Option<u32>,
-    ) -> Result<PromiseRaw<'e, u32>> {
-        promise(
-            env,
-            "createNode",
-            || Ok(self.db.create_node(kind, record_id)),
-            |id| id,
-        )
-    }
-
-    /// Create a directed edge between two existing nodes (kind 0..=255).
-    #[napi(ts_return_type = "Promise<number>")]
-    pub fn create_edge<'e>(
-        &self,
-        env: &'e Env,
-        from: u32,
-        to: u32,
-        kind: u32,
-    ) -> Result<PromiseRaw<'e, u32>> {
-        promise(
-            env,
-            "createEdge",
-            || Ok(self.db.create_edge(from, to, kind)),
-            |id| id,
-        )
-    }
-
-    /// Record + document node (new unless attached) + chunk node + edge +
-    /// metadata, as one atomic event.
-    #[napi(ts_return_type = "Promise<UpsertResult>")]
-    pub fn upsert_memory<'e>(
-        &self,
-        env: &'e Env,
-        values: Float32Array,
-        attach_to_document_node: Option<u32>,
-        metadata_json: Option<String>,
-    ) -> Result<PromiseRaw<'e, UpsertResult>> {
-        promise(
-            env,
-            "upsertMemory",
-            || {
-                Ok(self
-                    .db
-                    .upsert_memory(values, attach_to_document_node, metadata_json))
-            },
-            |u| UpsertResult {
-                record_id: u.record_id,
-                document_node_id: u.document_node_id,
-                chunk_node_id: u.chunk_node_id,
-                edge_id: u.edge_id,
-            },
-        )
-    }
-
-    /// Store a JSON value (as text) under a key; replaces any earlier value.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn set_metadata<'e>(
-        &self,
-        env: &'e Env,
+        env: &Env,
+        collection: String,
         key: String,
-        json: String,
-    ) -> Result<PromiseRaw<'e, ()>> {
-        promise(
-            env,
-            "setMetadata",
-            || Ok(self.db.set_metadata(key, json)),
-            |()| (),
-        )
+    ) -> Result<Option<String>> {
+        sync(env, "getMetadata", || self.db.metadata(&collection, &key))
     }
 
     #[napi]
-    pub fn get_metadata(&self, env: &Env, key: String) -> Result<Option<String>> {
-        sync(env, "getMetadata", || self.db.metadata(&key))
-    }
-
-    #[napi]
-    pub fn get_node(&self, env: &Env, id: u32) -> Result<Option<GraphNode>> {
+    pub fn get_node(&self, env: &Env, collection: String, id: u32) -> Result<Option<GraphNode>> {
         sync(env, "getNode", || {
-            Ok(self.db.node(id)?.map(|n| GraphNode {
+            Ok(self.db.node(&collection, id)?.map(|n| GraphNode {
                 kind: n.kind as u32,
                 record_id: n.record,
             }))
@@ -235,9 +104,14 @@ impl Kernel {
 
     /// Outgoing edges, newest first; null for an unknown node.
     #[napi]
-    pub fn get_edges(&self, env: &Env, node_id: u32) -> Result<Option<Vec<GraphEdge>>> {
+    pub fn get_edges(
+        &self,
+        env: &Env,
+        collection: String,
+        node_id: u32,
+    ) -> Result<Option<Vec<GraphEdge>>> {
         sync(env, "getEdges", || {
-            Ok(self.db.out_edges(node_id)?.map(|v| {
+            Ok(self.db.out_edges(&collection, node_id)?.map(|v| {
                 v.into_iter()
                     .map(|e| GraphEdge {
                         edge_id: e.id,
@@ -249,12 +123,13 @@ impl Kernel {
         })
     }
 
-    /// k nearest live records by squared L2, ordered by (score, id); runs on
+    /// k nearest live records of `collection` by squared L2, ordered by (score, id); runs on
     /// the libuv pool.
     #[napi(ts_return_type = "Promise<Array<SearchHit>>")]
     pub fn search<'e>(
         &self,
         env: &'e Env,
+        collection: String,
         query: Float32Array,
         k: u32,
         options: Option<SearchOptions>,
@@ -275,7 +150,7 @@ impl Kernel {
                     nprobe: nprobe.map(|v| v as usize),
                     rerank: None,
                 };
-                db.search(&query, k as usize, params, tag)
+                db.search(&collection, &query, k as usize, params, tag)
             },
             |hits| {
                 hits.into_iter()
@@ -289,7 +164,12 @@ impl Kernel {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn state_hash<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, String>> {
         let db = self.db.clone();
-        pooled(env, "stateHash", move || db.state_proof(), |(_, hash)| hash)
+        pooled(
+            env,
+            "stateHash",
+            move || db.state_proof(None),
+            |(_, hash)| hash,
+        )
     }
 
     /// Refuse every later call with code CLOSED and wait for the writes the

@@ -3,11 +3,14 @@
 //! Every export goes through `call.rs` (one panic guard, one async style).
 
 mod call;
+mod collections;
 // Public only so `cargo test` builds (where napi registers nothing) do not
 // call the free exports dead code.
 pub mod errors;
 mod kernel;
 pub mod open;
 mod persistence;
+mod reads;
 mod replication;
 mod types;
+mod writes;

@@ -26,26 +26,8 @@ fn count_limit(name: &str, v: f64) -> KResult<u64> {
 }
 
 fn index_config(o: &KernelOptions) -> KResult<IndexConfig> {
-    let kind = match o.index.as_deref().unwrap_or("brute") {
-        "brute" => IndexKind::Brute,
-        "hnsw" => IndexKind::Hnsw,
-        "ivf" => IndexKind::Ivf,
-        other => {
-            return Err(KernelError::InvalidArgument(format!(
-                "index must be brute|hnsw|ivf, got {other:?}"
-            )))
-        }
-    };
-    let quant = match o.quant.as_deref().unwrap_or("none") {
-        "none" => QuantKind::None,
-        "scalar" => QuantKind::Scalar,
-        "product" => QuantKind::Product,
-        other => {
-            return Err(KernelError::InvalidArgument(format!(
-                "quant must be none|scalar|product, got {other:?}"
-            )))
-        }
-    };
+    let kind = IndexKind::parse(o.index.as_deref().unwrap_or("brute"))?;
+    let quant = QuantKind::parse(o.quant.as_deref().unwrap_or("none"))?;
     let mut cfg = IndexConfig {
         kind,
         quant,

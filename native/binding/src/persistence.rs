@@ -97,12 +97,21 @@ impl Kernel {
         pooled(env, "trimLog", move || db.trim_log(), |h| h as f64)
     }
 
-    /// Rebuild/retrain the search index from the current records off the JS
-    /// thread (writes wait meanwhile). Resolves false when there is no index.
+    /// Rebuild/retrain `collection`'s search index from its records off the
+    /// JS thread (writes wait meanwhile). Resolves false when it has no index.
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn build_index<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, bool>> {
+    pub fn build_index<'e>(
+        &self,
+        env: &'e Env,
+        collection: String,
+    ) -> Result<PromiseRaw<'e, bool>> {
         let db = self.db.clone();
-        pooled(env, "buildIndex", move || db.build_index(), |b| b)
+        pooled(
+            env,
+            "buildIndex",
+            move || db.build_index(&collection),
+            |b| b,
+        )
     }
 
     /// Event-log chain hash, height and counts; null without an event log.

@@ -13,7 +13,7 @@ use crate::types::{LogEvent, StateProof};
 
 #[napi]
 impl Kernel {
-    /// Committed events from `fromSeq` (inclusive), at most `maxEvents` and
+    /// Committed log entries (docs/EVENT_LOG_FORMAT.md) from `fromSeq` (inclusive), at most `maxEvents` and
     /// about `maxBytes` of payload. Rejects with code BOOTSTRAP_REQUIRED when
     /// `fromSeq` was trimmed away.
     #[napi(ts_return_type = "Promise<Array<LogEvent>>")]
@@ -99,14 +99,20 @@ impl Kernel {
         )
     }
 
-    /// State hash together with the height it was taken at (one read lock).
+    /// State hash together with the height it was taken at (one read
+    /// lock): of the whole state, or with `collection` of that collection
+    /// alone (its name, config and data).
     #[napi(ts_return_type = "Promise<StateProof>")]
-    pub fn state_proof<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, StateProof>> {
+    pub fn state_proof<'e>(
+        &self,
+        env: &'e Env,
+        collection: Option<String>,
+    ) -> Result<PromiseRaw<'e, StateProof>> {
         let db = self.db.clone();
         pooled(
             env,
             "stateProof",
-            move || db.state_proof(),
+            move || db.state_proof(collection.as_deref()),
             |(height, hash)| StateProof {
                 height: height as f64,
                 hash,

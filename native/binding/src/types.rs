@@ -89,6 +89,8 @@ pub struct KernelStats {
     pub vector_bytes: f64,
     pub code_bytes: f64,
     pub index_bytes: f64,
+    /// Live collections (default included).
+    pub collections: u32,
 }
 
 #[napi(object)]
@@ -114,12 +116,68 @@ pub struct GraphEdge {
     pub kind: u32,
 }
 
+/// Idempotency keys of one write.
 #[napi(object)]
-pub struct UpsertResult {
-    pub record_id: u32,
-    pub document_node_id: u32,
-    pub chunk_node_id: u32,
-    pub edge_id: u32,
+pub struct WriteOptions {
+    /// Exactly 16 bytes. A retry with the same key and the same request gets
+    /// the first outcome (`deduplicated: true`) and writes nothing; the same
+    /// key with another request is refused with IDEMPOTENCY_KEY_REUSED.
+    pub idempotency_key: Option<Buffer>,
+    /// insertBatch only: count × 17 bytes, per item a flag byte (0 none,
+    /// 1 key) and 16 key bytes.
+    pub item_keys: Option<Buffer>,
+}
+
+#[napi(object)]
+pub struct WriteResult {
+    /// insert [id]; insertBatch [ids]; createNode [nodeId]; createEdge
+    /// [edgeId]; upsertMemory [recordId, documentNodeId, chunkNodeId,
+    /// edgeId]; createCollection [collectionId]; others [].
+    pub ids: Uint32Array,
+    /// The event's sequence number (the first outcome's when deduplicated).
+    pub height: f64,
+    /// True when an idempotency key matched an earlier write (nothing written).
+    pub deduplicated: bool,
+}
+
+#[napi(object)]
+pub struct CollectionSpec {
+    /// 1..=64 characters of A-Z a-z 0-9 _ -, not starting with - or _.
+    pub name: String,
+    /// Vector dimension, 1..=65536.
+    pub dim: u32,
+    /// squared_l2 (default), or its aliases l2, l2sq.
+    pub metric: Option<String>,
+    /// brute | hnsw | ivf (default: the node's VALORI_INDEX).
+    pub index: Option<String>,
+    /// none | scalar | product (default: the node's VALORI_QUANT).
+    pub quant: Option<String>,
+    /// Records (live + soft-deleted) this collection may hold at most.
+    pub max_records: Option<f64>,
+    /// Omitted index parameters take the node's values.
+    pub hnsw_m: Option<u32>,
+    pub hnsw_ef_construction: Option<u32>,
+    pub hnsw_ef_search: Option<u32>,
+    pub ivf_nlist: Option<u32>,
+    pub ivf_nprobe: Option<u32>,
+}
+
+#[napi(object)]
+pub struct CollectionInfo {
+    pub id: u32,
+    pub name: String,
+    pub dim: u32,
+    pub metric: String,
+    pub index: String,
+    pub quant: String,
+    pub max_records: Option<f64>,
+    pub records: PoolStats,
+    pub nodes: PoolStats,
+    pub edges: PoolStats,
+    /// Q16.16 vectors of live and soft-deleted records, in bytes.
+    pub vector_bytes: f64,
+    /// Index structures and quantized codes, in bytes.
+    pub index_bytes: f64,
 }
 
 #[napi(object)]

@@ -216,6 +216,13 @@ impl State {
                 self.check_edge_capacity()?;
                 Self::check_id("edge", *id, self.graph.edges.slots())
             }
+            Event::DeleteNode { id } => self.require_node(*id),
+            Event::DeleteEdge { id } => {
+                if self.graph.edge(*id).is_none() {
+                    return Err(KernelError::NotFound(format!("graph edge {id} not found")));
+                }
+                Ok(())
+            }
             Event::SetMetadata { key, value } => self.check_metadata(key, value),
             Event::UpsertMemory {
                 record_id,

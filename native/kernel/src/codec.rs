@@ -41,7 +41,7 @@ impl Sink for blake3::Hasher {
     }
 }
 
-fn put_i32_slice(sink: &mut impl Sink, v: &[i32]) {
+pub(crate) fn put_i32_slice(sink: &mut impl Sink, v: &[i32]) {
     #[cfg(target_endian = "little")]
     {
         // SAFETY: i32 has no padding and any byte pattern is a valid u8; on a
@@ -161,6 +161,15 @@ pub fn hex(bytes: &[u8]) -> String {
 /// counts) are rebuilt in id order, so they equal those of the original.
 pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
     let mut r = Reader::new(bytes);
+    let st = decode_from(&mut r, limits, height)?;
+    if r.remaining() != 0 {
+        return Err(KernelError::Corrupt("kernel state: trailing bytes".into()));
+    }
+    Ok(st)
+}
+
+/// `decode` for an encoding embedded in a longer input (the store's).
+pub(crate) fn decode_from(r: &mut Reader<'_>, limits: Limits, height: u64) -> KResult<State> {
     if r.take(12)? != MAGIC {
         return Err(KernelError::Corrupt("kernel state: bad magic".into()));
     }
@@ -219,7 +228,7 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
             }
         }
     }
-    decode_metadata(&mut r, &mut st)?;
+    decode_metadata(r, &mut st)?;
     let node_n = r.u32()? as usize;
     if node_n > r.remaining() || node_n as u64 >= u32::MAX as u64 {
         return Err(KernelError::Corrupt(
@@ -296,9 +305,6 @@ pub fn decode(bytes: &[u8], limits: Limits, height: u64) -> KResult<State> {
                 )))
             }
         }
-    }
-    if r.remaining() != 0 {
-        return Err(KernelError::Corrupt("kernel state: trailing bytes".into()));
     }
     st.height = height;
     Ok(st)

@@ -19,21 +19,27 @@
 
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::engine::{CommitObserver, CommitSink, Counters, Db, Reply, Request};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::engine::{catalog_of, Catalog, CommitObserver, CommitSink, Counters, Reply, Request};
+use crate::entry::{encode_entry, entry_time, StoreEvent};
 use crate::error::KernelError;
-use crate::ops::{self, Outcome};
+use crate::ops::{self, Outcome, Prepared};
+use crate::store::Store;
 
 /// Most requests folded into one group (bounds latency of the group's first).
 const MAX_GROUP: usize = 4096;
 
 pub(crate) struct Committer {
     pub(crate) rx: Receiver<Request>,
-    pub(crate) db: Arc<RwLock<Db>>,
+    pub(crate) db: Arc<RwLock<Store>>,
     pub(crate) counters: Arc<Mutex<Counters>>,
+    pub(crate) catalog: Arc<RwLock<Catalog>>,
+    pub(crate) time_floor: Arc<AtomicU64>,
     pub(crate) sink: Option<Box<dyn CommitSink>>,
     pub(crate) observer: Option<CommitObserver>,
     pub(crate) read_only: Arc<AtomicBool>,
@@ -73,7 +79,7 @@ impl Committer {
             }
             // Replies live outside the guarded section so that a panic can
             // still answer every request that was not answered yet.
-            let mut slots: Vec<(Option<ops::Op>, Option<Reply>)> = group
+            let mut slots: Vec<(Option<ops::Write>, Option<Reply>)> = group
                 .into_iter()
                 .map(|r| (Some(r.op), Some(r.reply)))
                 .collect();
@@ -107,30 +113,60 @@ impl Committer {
         eprintln!("valori-kernel: node is now read-only: {reason}");
     }
 
-    fn publish(&self, db: &Db) {
+    fn publish(&self, db: &Store) {
         *self.counters.lock().unwrap_or_else(|p| p.into_inner()) = Counters::of(db);
+    }
+
+    fn publish_catalog(&self, db: &Store) {
+        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = catalog_of(db);
     }
 
     fn rollback(&self) {
         let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
         guard.rollback_group();
         self.publish(&guard);
+        self.publish_catalog(&guard);
     }
 
-    fn group(&mut self, slots: &mut [(Option<ops::Op>, Option<Reply>)]) {
+    fn group(&mut self, slots: &mut [(Option<ops::Write>, Option<Reply>)]) {
         self.durable = false;
         let mut pending: Vec<(usize, Outcome)> = Vec::with_capacity(slots.len());
         let mut entries: Vec<(u64, Vec<u8>)> = Vec::new();
         let journaled;
         {
+            // The group's commit time: read once, before apply, which never
+            // sees it (it is stored in the log entries only). Never earlier
+            // than the last one stamped or applied, so times follow heights.
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let time_ms = now.max(self.time_floor.load(Ordering::Acquire));
             let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
-            guard.state.begin_group();
+            guard.begin_group();
+            let mut catalog_changed = false;
             for (i, (op, reply)) in slots.iter_mut().enumerate() {
                 let Some(op) = op.take() else { continue };
-                let outcome = ops::prepare(&guard.state, op).and_then(|(ev, out)| {
-                    if let Some(ev) = ev {
-                        guard.apply(&ev)?;
-                        entries.push((guard.state.height(), ev.encode()));
+                let outcome = ops::prepare(&guard, op).and_then(|(ev, mut out)| {
+                    if let Some(p) = ev {
+                        guard.apply(p.event())?;
+                        catalog_changed |= !matches!(p.event(), StoreEvent::Data { .. });
+                        out.height = guard.height();
+                        let bytes = match p {
+                            Prepared::Fresh(e) => {
+                                self.time_floor.fetch_max(time_ms, Ordering::AcqRel);
+                                encode_entry(time_ms, &e)
+                            }
+                            Prepared::Verbatim(_, payload) => {
+                                // A follower keeps the leader's time, and
+                                // never stamps earlier than it later on.
+                                if let Some(t) = entry_time(&payload) {
+                                    self.time_floor.fetch_max(t, Ordering::AcqRel);
+                                }
+                                payload
+                            }
+                        };
+                        entries.push((out.height, bytes));
                     }
                     Ok(out)
                 });
@@ -143,8 +179,11 @@ impl Committer {
                     }
                 }
             }
-            journaled = guard.state.journal_has_undo();
+            journaled = guard.journal_has_undo();
             self.publish(&guard);
+            if catalog_changed {
+                self.publish_catalog(&guard);
+            }
         }
         if !entries.is_empty() {
             if let Some(s) = self.sink.as_mut() {
@@ -182,7 +221,6 @@ impl Committer {
             self.db
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
-                .state
                 .commit_group();
         }
         for (i, out) in pending {

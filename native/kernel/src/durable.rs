@@ -13,17 +13,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::codec;
-use crate::engine::Db;
+use crate::entry::decode_entry;
 use crate::error::{with_causes, KResult, KernelError};
-use crate::event::Event;
-use crate::index::{Index, IndexConfig, VectorSource};
-use crate::state::{Limits, State};
+use crate::index::IndexConfig;
+use crate::state::Limits;
 use crate::storage::snapshot::NamedSnapshots;
 use crate::storage::{
-    decode_snapshot, encode_snapshot, EventLog, LogBase, OpenOptions, SnapshotMeta, SnapshotParts,
-    SnapshotStore, StorageError, Vfs,
+    EventLog, LogBase, OpenOptions, SnapshotMeta, SnapshotStore, StorageError, Vfs,
 };
+use crate::store::Store;
+
+pub use crate::snapshot_io::{capture, decode_store, Captured, Restored, MAX_METADATA_SECTION};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Persistence {
@@ -60,10 +60,6 @@ pub struct PersistConfig {
 
 /// Default for [`PersistConfig::max_named_snapshots`].
 pub const DEFAULT_MAX_NAMED_SNAPSHOTS: usize = 16;
-/// The metadata section is a short JSON description we write ourselves
-/// (~150 bytes); anything far larger is not ours.
-pub const MAX_METADATA_SECTION: usize = 64 * 1024;
-
 /// What recovery did, for the operator's log.
 #[derive(Debug, Clone, Default)]
 pub struct RecoveryReport {
@@ -75,6 +71,9 @@ pub struct RecoveryReport {
     pub warnings: Vec<String>,
     pub errors: Vec<String>,
     pub seconds: f64,
+    /// Commit time of the log's last entry (Unix ms; 0 when none is
+    /// recorded): the committer never stamps an earlier one.
+    pub last_time_ms: u64,
 }
 
 /// Storage failures as kernel errors. The message keeps the storage error's
@@ -108,104 +107,6 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A snapshot decoded into a ready db (state + index), fully validated.
-pub struct Restored {
-    pub db: Db,
-    pub meta: SnapshotMeta,
-    pub index_rebuilt: bool,
-}
-
-/// Decode and validate a VAL1 snapshot for this node's limits and index
-/// configuration. Nothing is installed.
-pub fn decode_db(bytes: &[u8], limits: Limits, cfg: IndexConfig) -> KResult<Restored> {
-    let (meta, parts) =
-        decode_snapshot(bytes).map_err(|e| KernelError::Corrupt(format!("snapshot: {e}")))?;
-    if meta.dim as usize != limits.dim {
-        return Err(KernelError::Corrupt(format!(
-            "snapshot has dimension {}, this node is configured with VALORI_DIM={}",
-            meta.dim, limits.dim
-        )));
-    }
-    if parts.metadata.len() > MAX_METADATA_SECTION {
-        return Err(KernelError::Corrupt(format!(
-            "snapshot metadata section is {} bytes, the limit is {MAX_METADATA_SECTION}",
-            parts.metadata.len()
-        )));
-    }
-    let state = codec::decode(parts.kernel, limits, meta.height)?;
-    let mut db = Db::new_empty_index(state, cfg);
-    let mut index_rebuilt = false;
-    if let Some(ix) = db.index.as_mut() {
-        // A saved index is only a cache of the records: it is used when it
-        // covers exactly the state's live records, and rebuilt otherwise (a
-        // crafted one could hide records from search). It may not claim
-        // more slots than the state has, so it cannot amplify its size.
-        let slots = db.state.slot_count();
-        match Index::decode_bounded(parts.index, cfg, limits.dim, slots) {
-            Ok(decoded) if decoded.live_set_matches(&db.state) => *ix = decoded,
-            _ => {
-                ix.rebuild(&db.state);
-                index_rebuilt = true;
-            }
-        }
-    }
-    Ok(Restored {
-        db,
-        meta,
-        index_rebuilt,
-    })
-}
-
-/// The sections of a snapshot, copied out of the state (the only part that
-/// needs the state lock); framing and checksums happen after it is released.
-pub struct Captured {
-    pub meta: SnapshotMeta,
-    pub kernel: Vec<u8>,
-    pub metadata: String,
-    pub index: Vec<u8>,
-}
-
-pub fn capture(db: &Db, chain: [u8; 32]) -> Captured {
-    Captured {
-        meta: SnapshotMeta {
-            height: db.state.height(),
-            chain,
-            dim: db.state.dim() as u32,
-        },
-        kernel: codec::encode(&db.state),
-        metadata: snapshot_info(db),
-        index: db.index.as_ref().map(|ix| ix.encode()).unwrap_or_default(),
-    }
-}
-
-impl Captured {
-    pub fn parts(&self) -> SnapshotParts<'_> {
-        SnapshotParts {
-            kernel: &self.kernel,
-            metadata: self.metadata.as_bytes(),
-            index: &self.index,
-        }
-    }
-
-    pub fn to_bytes(&self) -> KResult<Vec<u8>> {
-        encode_snapshot(&self.meta, &self.parts())
-            .map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))
-    }
-}
-
-/// The metadata section: a small JSON description (informational; the
-/// metadata map itself is part of the kernel state).
-fn snapshot_info(db: &Db) -> String {
-    let r = db.state.records();
-    format!(
-        "{{\"format\":\"valori-node\",\"height\":{},\"dim\":{},\"records_live\":{},\"index\":\"{}\"}}",
-        db.state.height(),
-        db.state.dim(),
-        r.live,
-        db.index.as_ref().map(|i| i.config().kind.as_str()).unwrap_or("brute")
-    )
-}
-
 impl Durable {
     /// The snapshot path used for saves: VALORI_SNAPSHOT_PATH, or (event log
     /// only) `<event log>.snapshot`, so restores and follower bootstraps survive
@@ -226,7 +127,7 @@ impl Durable {
         limits: Limits,
         index_cfg: IndexConfig,
         cfg: &PersistConfig,
-    ) -> KResult<(Durable, Db, RecoveryReport)> {
+    ) -> KResult<(Durable, Store, RecoveryReport)> {
         let started = Instant::now();
         let mut report = RecoveryReport::default();
         let (log_path, persistence) = match (&cfg.event_log, &cfg.wal) {
@@ -286,7 +187,7 @@ impl Durable {
             let Some(snap) = out.snapshot else {
                 return Ok(None);
             };
-            match decode_db(snap.bytes(), limits, index_cfg) {
+            match decode_store(snap.bytes(), limits, index_cfg) {
                 Ok(r) => Ok(Some(r)),
                 Err(e) => {
                     report.errors.push(format!(
@@ -302,14 +203,14 @@ impl Durable {
                 Some(r) => {
                     report.source = "snapshot".into();
                     report.snapshot_height = Some(r.meta.height);
-                    r.db
+                    r.store
                 }
                 None => {
                     report.source = "fresh".into();
-                    Db::new(State::new(limits), index_cfg)
+                    Store::new(limits, index_cfg)
                 }
             };
-            report.height = db.state.height();
+            report.height = db.height();
             report.seconds = started.elapsed().as_secs_f64();
             let d = Durable {
                 persistence,
@@ -356,7 +257,7 @@ impl Durable {
             db = match load(log.height(), &mut report)? {
                 Some(r) if r.meta.height >= base && chain_matches(&log, &r.meta) => {
                     report.snapshot_height = Some(r.meta.height);
-                    r.db
+                    r.store
                 }
                 Some(r) => {
                     report.warnings.push(format!(
@@ -369,7 +270,7 @@ impl Durable {
                 }
                 None => fresh_or_gap(base, limits, index_cfg)?,
             };
-            let from = db.state.height() + 1;
+            let from = db.height() + 1;
             if from <= log.height() {
                 let reader = log.reader_from(from).map_err(storage_err)?;
                 for item in reader {
@@ -378,10 +279,17 @@ impl Durable {
                     report.replayed += 1;
                 }
             }
-            if db.state.height() != log.height() {
+            if log.height() > log.base_seq() {
+                let mut tip = log.reader_from(log.height()).map_err(storage_err)?;
+                if let Some(item) = tip.next() {
+                    let (_, payload) = item.map_err(storage_err)?;
+                    report.last_time_ms = crate::entry::entry_time(&payload).unwrap_or(0);
+                }
+            }
+            if db.height() != log.height() {
                 return Err(KernelError::Corrupt(format!(
                     "replay stopped at height {} but the log ends at {}",
-                    db.state.height(),
+                    db.height(),
                     log.height()
                 )));
             }
@@ -396,15 +304,15 @@ impl Durable {
                         chain: r.meta.chain,
                     })
                     .map_err(storage_err)?;
-                    r.db
+                    r.store
                 }
                 None => {
                     report.source = "fresh".into();
-                    Db::new(State::new(limits), index_cfg)
+                    Store::new(limits, index_cfg)
                 }
             };
         }
-        report.height = db.state.height();
+        report.height = db.height();
         report.seconds = started.elapsed().as_secs_f64();
         let d = Durable {
             persistence,
@@ -426,29 +334,29 @@ fn chain_matches(log: &EventLog, meta: &SnapshotMeta) -> bool {
         .unwrap_or(false)
 }
 
-fn fresh_or_gap(base: u64, limits: Limits, cfg: IndexConfig) -> KResult<Db> {
+fn fresh_or_gap(base: u64, limits: Limits, cfg: IndexConfig) -> KResult<Store> {
     if base > 0 {
         return Err(KernelError::Corrupt(format!(
             "the event log starts after event {base} (its prefix was trimmed) and no valid snapshot covers it; \
              restore the snapshot file or start from an empty log"
         )));
     }
-    Ok(Db::new(State::new(limits), cfg))
+    Ok(Store::new(limits, cfg))
 }
 
 /// Apply one logged event during replay; sequence numbers must be contiguous.
-pub fn replay_one(db: &mut Db, seq: u64, payload: &[u8]) -> KResult<()> {
-    if seq <= db.state.height() {
+pub fn replay_one(db: &mut Store, seq: u64, payload: &[u8]) -> KResult<()> {
+    if seq <= db.height() {
         return Ok(()); // already covered by the snapshot: idempotent by sequence number
     }
-    if seq != db.state.height() + 1 {
+    if seq != db.height() + 1 {
         return Err(KernelError::Corrupt(format!(
             "event {seq} follows height {}: gap in the log",
-            db.state.height()
+            db.height()
         )));
     }
-    let ev =
-        Event::decode(payload).map_err(|e| KernelError::Corrupt(format!("event {seq}: {e}")))?;
+    let (_, ev) =
+        decode_entry(payload).map_err(|e| KernelError::Corrupt(format!("event {seq}: {e}")))?;
     db.apply(&ev).map_err(|e| {
         KernelError::Corrupt(format!(
             "event {seq} ({}) cannot be applied: {e}",

@@ -12,7 +12,8 @@
 //! committer panicked, the engine turns read-only for the rest of the
 //! process's life, with the reason in `fault()`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::thread;
@@ -23,8 +24,9 @@ use crate::event::Event;
 use crate::index::{
     Index, IndexConfig, IndexKind, IndexMemory, QuantKind, SearchParams, VectorSource,
 };
-use crate::ops::{Op, Outcome};
+use crate::ops::{Outcome, Write};
 use crate::state::{Change, PoolCounts, State};
+use crate::store::{not_found, Store};
 
 /// Durable destination of committed events (the event log). `append` must not
 /// return Ok until the entries are on disk (fdatasync).
@@ -152,33 +154,71 @@ pub struct Counters {
     pub edges: PoolCounts,
     pub height: u64,
     pub index_memory: IndexMemory,
+    /// Q16.16 vectors of live and soft-deleted records, in bytes.
+    pub vector_bytes: u64,
+    pub collections: u32,
 }
 
 impl Counters {
-    pub fn of(db: &Db) -> Counters {
-        let state = &db.state;
+    /// Node-wide totals over all collections, O(1) (the store keeps them).
+    pub fn of(store: &Store) -> Counters {
+        let l = store.limits();
+        let t = store.totals();
         Counters {
-            records: state.records(),
-            nodes: state.nodes(),
-            edges: state.edges(),
-            height: state.height(),
-            index_memory: db
-                .index
-                .as_ref()
-                .map(|i| i.memory_bytes())
-                .unwrap_or_default(),
+            records: PoolCounts {
+                live: t.records_live,
+                used: t.records,
+                slots: t.record_slots,
+                capacity: l.max_records,
+            },
+            nodes: PoolCounts {
+                live: t.nodes,
+                used: t.nodes,
+                slots: t.node_slots,
+                capacity: l.max_nodes,
+            },
+            edges: PoolCounts {
+                live: t.edges,
+                used: t.edges,
+                slots: t.edge_slots,
+                capacity: l.max_edges,
+            },
+            height: store.height(),
+            index_memory: IndexMemory {
+                codes: t.index_codes,
+                structure: t.index_structure,
+            },
+            vector_bytes: t.vector_bytes,
+            collections: store.len() as u32,
         }
     }
 }
 
+/// name → (id, dimension) of every collection, published by the committer
+/// after a group that created or dropped one (and after a restore): a write
+/// resolves its collection here without waiting behind a group's apply (it
+/// is called on a host's event loop). Lookup only; never iterated.
+pub type Catalog = HashMap<String, (u32, usize)>;
+
+pub fn catalog_of(store: &Store) -> Catalog {
+    store
+        .collections()
+        .map(|c| (c.name.clone(), (c.id, c.config.dim as usize)))
+        .collect()
+}
+
 pub(crate) struct Request {
-    pub(crate) op: Op,
+    pub(crate) op: Write,
     pub(crate) reply: Reply,
 }
 
 pub struct Engine {
-    db: Arc<RwLock<Db>>,
+    db: Arc<RwLock<Store>>,
     counters: Arc<Mutex<Counters>>,
+    catalog: Arc<RwLock<Catalog>>,
+    /// The latest commit time stamped or applied (Unix ms): time stamps
+    /// never go back, even when the clock steps back.
+    time_floor: Arc<AtomicU64>,
     tx: Mutex<Option<Sender<Request>>>,
     read_only: Arc<AtomicBool>,
     fault: Arc<Mutex<Option<String>>>,
@@ -187,11 +227,13 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(
-        db: Db,
+        db: Store,
         sink: Option<Box<dyn CommitSink>>,
         observer: Option<CommitObserver>,
     ) -> Engine {
         let counters = Arc::new(Mutex::new(Counters::of(&db)));
+        let catalog = Arc::new(RwLock::new(catalog_of(&db)));
+        let time_floor = Arc::new(AtomicU64::new(0));
         let db = Arc::new(RwLock::new(db));
         let read_only = Arc::new(AtomicBool::new(false));
         let fault = Arc::new(Mutex::new(None));
@@ -201,6 +243,8 @@ impl Engine {
                 rx,
                 db: db.clone(),
                 counters: counters.clone(),
+                catalog: catalog.clone(),
+                time_floor: time_floor.clone(),
                 sink,
                 observer,
                 read_only: read_only.clone(),
@@ -215,6 +259,8 @@ impl Engine {
         Engine {
             db,
             counters,
+            catalog,
+            time_floor,
             tx: Mutex::new(Some(tx)),
             read_only,
             fault,
@@ -224,7 +270,7 @@ impl Engine {
 
     /// Queue an operation; `reply` runs on the committer thread once it is
     /// durable (or rejected).
-    pub fn submit(&self, op: Op, reply: Reply) {
+    pub fn submit(&self, op: Write, reply: Reply) {
         let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
             Some(tx) => {
@@ -237,10 +283,10 @@ impl Engine {
     }
 
     /// Blocking form of `submit`, for tests and tools.
-    pub fn submit_sync(&self, op: Op) -> KResult<Outcome> {
+    pub fn submit_sync(&self, op: impl Into<Write>) -> KResult<Outcome> {
         let (tx, rx) = mpsc::channel();
         self.submit(
-            op,
+            op.into(),
             Box::new(move |r| {
                 let _ = tx.send(r);
             }),
@@ -249,7 +295,7 @@ impl Engine {
             .unwrap_or_else(|_| Err(KernelError::Internal("committer vanished".into())))
     }
 
-    pub fn read(&self) -> RwLockReadGuard<'_, Db> {
+    pub fn read(&self) -> RwLockReadGuard<'_, Store> {
         self.db.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -258,13 +304,41 @@ impl Engine {
         *self.counters.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Re-publish counters after the state was replaced outside the committer.
+    /// Re-publish counters and the catalog after the state was replaced
+    /// (or an index rebuilt) outside the committer.
     pub fn refresh_counters(&self) {
-        let c = Counters::of(&self.read());
+        let (c, cat) = {
+            let st = self.read();
+            (Counters::of(&st), catalog_of(&st))
+        };
         *self.counters.lock().unwrap_or_else(|p| p.into_inner()) = c;
+        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = cat;
     }
 
-    pub fn db(&self) -> &Arc<RwLock<Db>> {
+    /// Commit times from now on are at least `ms` (the log's last one, at open).
+    pub fn raise_time_floor(&self, ms: u64) {
+        self.time_floor.fetch_max(ms, Ordering::AcqRel);
+    }
+
+    /// Publish the catalog of `store` (a restore does it while it still
+    /// holds the state lock, so no write resolves a name against the old one
+    /// and lands in the new state).
+    pub fn publish_catalog(&self, store: &Store) {
+        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = catalog_of(store);
+    }
+
+    /// (id, dimension) of the collection named `name`, from the published
+    /// catalog (never waits on the state lock).
+    pub fn resolve(&self, name: &str) -> KResult<(u32, usize)> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .copied()
+            .ok_or_else(|| not_found(name))
+    }
+
+    pub fn db(&self) -> &Arc<RwLock<Store>> {
         &self.db
     }
 

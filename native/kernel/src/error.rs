@@ -37,6 +37,14 @@ pub enum KernelError {
     SequenceGap(String),
     /// A call after `close()`: the database serves nothing any more.
     Closed(String),
+    /// A collection name or id that names no collection.
+    CollectionNotFound(String),
+    /// A collection of that name exists already.
+    CollectionExists(String),
+    /// The collection may not be dropped (`default`).
+    CollectionProtected(String),
+    /// An idempotency key seen before with a different request.
+    IdempotencyKeyReused(String),
     /// A bug: should never happen; never caused by input.
     Internal(String),
 }
@@ -58,6 +66,10 @@ impl KernelError {
             KernelError::BootstrapRequired(_) => "BOOTSTRAP_REQUIRED",
             KernelError::SequenceGap(_) => "SEQUENCE_GAP",
             KernelError::Closed(_) => "CLOSED",
+            KernelError::CollectionNotFound(_) => "COLLECTION_NOT_FOUND",
+            KernelError::CollectionExists(_) => "COLLECTION_EXISTS",
+            KernelError::CollectionProtected(_) => "COLLECTION_PROTECTED",
+            KernelError::IdempotencyKeyReused(_) => "IDEMPOTENCY_KEY_REUSED",
             KernelError::Internal(_) => "INTERNAL",
         }
     }
@@ -78,6 +90,10 @@ impl KernelError {
         "BOOTSTRAP_REQUIRED",
         "SEQUENCE_GAP",
         "CLOSED",
+        "COLLECTION_NOT_FOUND",
+        "COLLECTION_EXISTS",
+        "COLLECTION_PROTECTED",
+        "IDEMPOTENCY_KEY_REUSED",
         "INTERNAL",
     ];
 }
@@ -116,6 +132,10 @@ impl fmt::Display for KernelError {
             | KernelError::BootstrapRequired(m)
             | KernelError::SequenceGap(m)
             | KernelError::Closed(m)
+            | KernelError::CollectionNotFound(m)
+            | KernelError::CollectionExists(m)
+            | KernelError::CollectionProtected(m)
+            | KernelError::IdempotencyKeyReused(m)
             | KernelError::Internal(m) => f.write_str(m),
             KernelError::MetadataTooLarge { len, max } => {
                 write!(f, "metadata is {len} bytes, the limit is {max}")
@@ -154,6 +174,10 @@ mod tests {
             KernelError::BootstrapRequired(String::new()),
             KernelError::SequenceGap(String::new()),
             KernelError::Closed(String::new()),
+            KernelError::CollectionNotFound(String::new()),
+            KernelError::CollectionExists(String::new()),
+            KernelError::CollectionProtected(String::new()),
+            KernelError::IdempotencyKeyReused(String::new()),
             KernelError::Internal(String::new()),
         ];
         for e in &all {
@@ -172,6 +196,10 @@ mod tests {
                 | KernelError::BootstrapRequired(_)
                 | KernelError::SequenceGap(_)
                 | KernelError::Closed(_)
+                | KernelError::CollectionNotFound(_)
+                | KernelError::CollectionExists(_)
+                | KernelError::CollectionProtected(_)
+                | KernelError::IdempotencyKeyReused(_)
                 | KernelError::Internal(_) => {}
             }
         }

@@ -60,6 +60,13 @@ pub enum Event {
         key: String,
         value: Vec<u8>,
     },
+    /// A graph node and its incident edges. A record it links stays.
+    DeleteNode {
+        id: u32,
+    },
+    DeleteEdge {
+        id: u32,
+    },
     /// Record + (document node) + chunk node + parent edge + metadata, atomically.
     UpsertMemory {
         record_id: u32,
@@ -80,6 +87,9 @@ const T_NODE: u8 = 5;
 const T_EDGE: u8 = 6;
 const T_META: u8 = 7;
 const T_UPSERT: u8 = 8;
+// 9 and 10 are the collection events (`entry::StoreEvent`).
+const T_DEL_NODE: u8 = 11;
+const T_DEL_EDGE: u8 = 12;
 
 /// Node kind used for documents and chunks created by upsert (as in the reference).
 pub const KIND_DOCUMENT: u8 = 5;
@@ -97,6 +107,8 @@ impl Event {
             Event::CreateEdge { .. } => "CreateEdge",
             Event::SetMetadata { .. } => "SetMetadata",
             Event::UpsertMemory { .. } => "UpsertMemory",
+            Event::DeleteNode { .. } => "DeleteNode",
+            Event::DeleteEdge { .. } => "DeleteEdge",
         }
     }
 
@@ -107,7 +119,10 @@ impl Event {
         match self {
             Event::InsertRecord { vector, .. } => vec(vector).saturating_add(1 + 4 + 8),
             Event::InsertBatch { vectors, .. } => vec(vectors).saturating_add(1 + 4 + 4),
-            Event::DeleteRecord { .. } | Event::SoftDeleteRecord { .. } => 1 + 4,
+            Event::DeleteRecord { .. }
+            | Event::SoftDeleteRecord { .. }
+            | Event::DeleteNode { .. }
+            | Event::DeleteEdge { .. } => 1 + 4,
             Event::CreateNode { .. } => 1 + 4 + 1 + 4,
             Event::CreateEdge { .. } => 1 + 4 + 4 + 4 + 1,
             Event::SetMetadata { key, value } => {
@@ -124,11 +139,35 @@ impl Event {
         }
     }
 
+    /// The event type byte (docs/EVENT_LOG_FORMAT.md, "Event payloads").
+    pub fn type_code(&self) -> u8 {
+        match self {
+            Event::InsertRecord { .. } => T_INSERT,
+            Event::InsertBatch { .. } => T_BATCH,
+            Event::DeleteRecord { .. } => T_DELETE,
+            Event::SoftDeleteRecord { .. } => T_SOFT,
+            Event::CreateNode { .. } => T_NODE,
+            Event::CreateEdge { .. } => T_EDGE,
+            Event::SetMetadata { .. } => T_META,
+            Event::UpsertMemory { .. } => T_UPSERT,
+            Event::DeleteNode { .. } => T_DEL_NODE,
+            Event::DeleteEdge { .. } => T_DEL_EDGE,
+        }
+    }
+
+    /// The version-1 layout: the type byte, then the fields (what a
+    /// version-1 event log holds; version 2 puts the collection in between).
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(32);
+        w.u8(self.type_code());
+        self.write_fields(&mut w);
+        w.buf
+    }
+
+    /// The fields after the type byte (and, in version 2, the collection).
+    pub(crate) fn write_fields(&self, w: &mut Writer) {
         match self {
             Event::InsertRecord { id, tag, vector } => {
-                w.u8(T_INSERT);
                 w.u32(*id);
                 w.u64(*tag);
                 w.len_i32s(vector);
@@ -139,34 +178,26 @@ impl Event {
                 vectors,
             } => {
                 w.buf.reserve(vectors.len() * 4 + 16);
-                w.u8(T_BATCH);
                 w.u32(*first_id);
                 w.u32(*count);
                 w.len_i32s(vectors);
             }
-            Event::DeleteRecord { id } => {
-                w.u8(T_DELETE);
-                w.u32(*id);
-            }
-            Event::SoftDeleteRecord { id } => {
-                w.u8(T_SOFT);
-                w.u32(*id);
-            }
+            Event::DeleteRecord { id }
+            | Event::SoftDeleteRecord { id }
+            | Event::DeleteNode { id }
+            | Event::DeleteEdge { id } => w.u32(*id),
             Event::CreateNode { id, kind, record } => {
-                w.u8(T_NODE);
                 w.u32(*id);
                 w.u8(*kind);
                 w.u32(record.unwrap_or(NONE_U32));
             }
             Event::CreateEdge { id, from, to, kind } => {
-                w.u8(T_EDGE);
                 w.u32(*id);
                 w.u32(*from);
                 w.u32(*to);
                 w.u8(*kind);
             }
             Event::SetMetadata { key, value } => {
-                w.u8(T_META);
                 w.len_bytes(key.as_bytes());
                 w.len_bytes(value);
             }
@@ -179,7 +210,6 @@ impl Event {
                 edge_id,
                 metadata,
             } => {
-                w.u8(T_UPSERT);
                 w.u32(*record_id);
                 w.u64(*tag);
                 w.len_i32s(vector);
@@ -204,12 +234,27 @@ impl Event {
                 }
             }
         }
-        w.buf
     }
 
+    /// Decode the version-1 layout (the whole payload is one event).
     pub fn decode(bytes: &[u8]) -> KResult<Event> {
         let mut r = Reader::new(bytes);
         let t = r.u8()?;
+        let ev = Event::read_fields(t, &mut r)?
+            .ok_or_else(|| KernelError::Corrupt(format!("unknown event type {t}")))?;
+        if r.remaining() != 0 {
+            return Err(KernelError::Corrupt(format!(
+                "{} trailing bytes after {} event",
+                r.remaining(),
+                ev.name()
+            )));
+        }
+        Ok(ev)
+    }
+
+    /// The fields of a per-collection event of type `t`; `None` when `t` is
+    /// not one.
+    pub(crate) fn read_fields(t: u8, r: &mut Reader<'_>) -> KResult<Option<Event>> {
         let ev = match t {
             T_INSERT => Event::InsertRecord {
                 id: r.u32()?,
@@ -228,6 +273,8 @@ impl Event {
             }
             T_DELETE => Event::DeleteRecord { id: r.u32()? },
             T_SOFT => Event::SoftDeleteRecord { id: r.u32()? },
+            T_DEL_NODE => Event::DeleteNode { id: r.u32()? },
+            T_DEL_EDGE => Event::DeleteEdge { id: r.u32()? },
             T_NODE => {
                 let id = r.u32()?;
                 let kind = r.u8()?;
@@ -278,116 +325,12 @@ impl Event {
                     metadata,
                 }
             }
-            x => return Err(KernelError::Corrupt(format!("unknown event type {x}"))),
+            _ => return Ok(None),
         };
-        if r.remaining() != 0 {
-            return Err(KernelError::Corrupt(format!(
-                "{} trailing bytes after {} event",
-                r.remaining(),
-                ev.name()
-            )));
-        }
-        Ok(ev)
+        Ok(Some(ev))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn samples() -> Vec<Event> {
-        vec![
-            Event::InsertRecord {
-                id: 7,
-                tag: 42,
-                vector: vec![1, -2, 3],
-            },
-            Event::InsertBatch {
-                first_id: 3,
-                count: 2,
-                vectors: vec![1, 2, 3, 4],
-            },
-            Event::DeleteRecord { id: 9 },
-            Event::SoftDeleteRecord { id: 1 },
-            Event::CreateNode {
-                id: 0,
-                kind: 255,
-                record: None,
-            },
-            Event::CreateNode {
-                id: 1,
-                kind: 6,
-                record: Some(4),
-            },
-            Event::CreateEdge {
-                id: 2,
-                from: 0,
-                to: 1,
-                kind: 3,
-            },
-            Event::SetMetadata {
-                key: "rec:1".into(),
-                value: b"{\"a\":1}".to_vec(),
-            },
-            Event::UpsertMemory {
-                record_id: 1,
-                tag: 0,
-                vector: vec![5, 6],
-                doc: DocTarget::New(3),
-                chunk_node: 4,
-                edge_id: 5,
-                metadata: Some(b"null".to_vec()),
-            },
-            Event::UpsertMemory {
-                record_id: 2,
-                tag: 0,
-                vector: vec![5, 6],
-                doc: DocTarget::Existing(3),
-                chunk_node: 6,
-                edge_id: 7,
-                metadata: None,
-            },
-        ]
-    }
-
-    #[test]
-    fn every_event_round_trips() {
-        for e in samples() {
-            assert_eq!(Event::decode(&e.encode()).unwrap(), e);
-        }
-    }
-
-    #[test]
-    fn encoded_len_equals_the_encoding_length() {
-        for e in samples() {
-            assert_eq!(e.encoded_len(), e.encode().len(), "{}", e.name());
-        }
-    }
-
-    #[test]
-    fn every_strict_prefix_fails_cleanly() {
-        for e in samples() {
-            let b = e.encode();
-            for n in 0..b.len() {
-                assert!(Event::decode(&b[..n]).is_err());
-            }
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let _ = Event::decode(&b);
-        }
-
-        #[test]
-        fn huge_declared_lengths_are_rejected(t in 1u8..9, len in any::<u32>()) {
-            let mut b = vec![t];
-            b.extend_from_slice(&0u32.to_le_bytes());
-            b.extend_from_slice(&len.to_le_bytes());
-            b.extend_from_slice(&len.to_le_bytes());
-            let _ = Event::decode(&b);
-        }
-    }
-}
+#[path = "event_tests.rs"]
+mod tests;

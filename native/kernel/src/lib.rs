@@ -1,6 +1,8 @@
 //! Valori kernel: the deterministic state machine behind valori-node.
 //!
-//! Pure Rust, no napi. Every mutation is an [`event::Event`]; state is
+//! Pure Rust, no napi. Every mutation is an event ([`entry::StoreEvent`]:
+//! an [`event::Event`] of one collection, or a collection created or
+//! dropped); the state ([`store::Store`], every collection) is
 //! `fold(apply, events)`. All comparisons that decide search order are
 //! integer arithmetic over Q16.16 vectors, ties broken by id.
 
@@ -11,17 +13,24 @@ mod committer;
 pub mod database;
 pub mod durable;
 pub mod engine;
+pub mod entry;
 pub mod error;
 pub mod event;
 pub mod fixed;
 pub mod graph;
+pub mod graph_query;
 pub mod index;
 pub(crate) mod journal;
 pub mod log_sink;
 pub mod ops;
 pub mod records;
+mod snapshot_io;
 pub mod state;
+mod state_apply;
 pub mod storage;
+pub mod store;
+pub mod timeline;
+pub mod write;
 
 pub use database::Database;
 pub use error::{KResult, KernelError};

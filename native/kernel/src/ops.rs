@@ -1,9 +1,12 @@
-//! Client operations, turned into events against the current state. Ids are
-//! assigned here (next slot of each pool), so the event is self-contained.
+//! Client operations of one collection, turned into events against its
+//! state. Ids are assigned here (next slot of each pool), so the event is
+//! self-contained. `write.rs` wraps them (collection, idempotency keys).
 
 use crate::error::{KResult, KernelError};
 use crate::event::{DocTarget, Event, MAX_EVENT_BYTES};
 use crate::state::{State, TOMBSTONE};
+
+pub use crate::write::{prepare, Outcome, Prepared, Write, WriteOpts};
 
 #[derive(Debug, Clone)]
 pub enum Op {
@@ -40,49 +43,36 @@ pub enum Op {
         attach: Option<u32>,
         metadata: Option<Vec<u8>>,
     },
-    /// An event already committed by a leader at `seq` (follower apply).
-    /// Idempotent by sequence number: `seq <= height` is skipped.
-    Replicated {
-        seq: u64,
-        payload: Vec<u8>,
+    DeleteNode {
+        id: u32,
+    },
+    DeleteEdge {
+        id: u32,
     },
 }
 
+/// What a collection-level operation created, before it is wrapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Created {
     Id(u32),
-    Ids {
-        first: u32,
-        count: u32,
-    },
+    Ids { first: u32, count: u32 },
     Done,
-    Upsert {
-        record_id: u32,
-        document_node_id: u32,
-        chunk_node_id: u32,
-        edge_id: u32,
-    },
+    Upsert([u32; 4]),
 }
 
-/// Build the event for `op` (None: nothing to record, e.g. an empty batch or a
-/// repeated soft delete) and the outcome the caller sees once it is committed.
-///
-/// A client operation whose event would exceed [`MAX_EVENT_BYTES`] is refused
-/// here, before anything is applied. The bound is not in `State::check`: replay
-/// and followers must still apply events that an earlier version (whose only
-/// bound was the log's frame limit) committed and acknowledged.
-pub fn prepare(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
-    let replicated = matches!(op, Op::Replicated { .. });
-    let (ev, out) = build(state, op)?;
-    if let (Some(e), false) = (&ev, replicated) {
-        check_size(e)?;
+impl Created {
+    pub(crate) fn ids(&self) -> Vec<u32> {
+        match *self {
+            Created::Id(id) => vec![id],
+            Created::Ids { first, count } => (first..first + count).collect(),
+            Created::Done => Vec::new(),
+            Created::Upsert(ids) => ids.to_vec(),
+        }
     }
-    Ok((ev, out))
 }
 
 /// Refuse an event that would encode to more than [`MAX_EVENT_BYTES`].
-pub fn check_size(ev: &Event) -> KResult<()> {
-    let n = ev.encoded_len();
+pub fn check_size(n: usize) -> KResult<()> {
     if n > MAX_EVENT_BYTES {
         return Err(KernelError::PayloadTooLarge(format!(
             "this write would be a {n}-byte event, the limit is {MAX_EVENT_BYTES} bytes (64 MiB) per event: split the batch"
@@ -91,7 +81,7 @@ pub fn check_size(ev: &Event) -> KResult<()> {
     Ok(())
 }
 
-fn build(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
+pub(crate) fn build(state: &State, op: Op) -> KResult<(Option<Event>, Created)> {
     let next_rec = state.records().slots as u32;
     let next_node = state.nodes().slots as u32;
     let next_edge = state.edges().slots as u32;
@@ -103,14 +93,14 @@ fn build(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
                     tag,
                     vector,
                 }),
-                Outcome::Id(next_rec),
+                Created::Id(next_rec),
             ))
         }
         Op::InsertBatch { vectors, count } => {
             if count == 0 {
                 return Ok((
                     None,
-                    Outcome::Ids {
+                    Created::Ids {
                         first: next_rec,
                         count: 0,
                     },
@@ -122,7 +112,7 @@ fn build(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
                     count,
                     vectors,
                 }),
-                Outcome::Ids {
+                Created::Ids {
                     first: next_rec,
                     count,
                 },
@@ -132,7 +122,7 @@ fn build(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
         Op::SoftDelete { id } => {
             // Idempotent for clients that retry: a second soft delete records nothing.
             if state.record_status(id) == TOMBSTONE {
-                return Ok((None, Outcome::Done));
+                return Ok((None, Created::Done));
             }
             Event::SoftDeleteRecord { id }
         }
@@ -143,7 +133,7 @@ fn build(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
                     kind,
                     record,
                 }),
-                Outcome::Id(next_node),
+                Created::Id(next_node),
             ))
         }
         Op::CreateEdge { from, to, kind } => {
@@ -154,23 +144,12 @@ fn build(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
                     to,
                     kind,
                 }),
-                Outcome::Id(next_edge),
+                Created::Id(next_edge),
             ))
         }
         Op::SetMetadata { key, value } => Event::SetMetadata { key, value },
-        Op::Replicated { seq, payload } => {
-            let h = state.height();
-            if seq <= h {
-                return Ok((None, Outcome::Done));
-            }
-            if seq != h + 1 {
-                return Err(KernelError::SequenceGap(format!(
-                    "replicated event {seq} does not follow height {h}: a gap in the stream"
-                )));
-            }
-            let ev = Event::decode(&payload)?;
-            return Ok((Some(ev), Outcome::Done));
-        }
+        Op::DeleteNode { id } => Event::DeleteNode { id },
+        Op::DeleteEdge { id } => Event::DeleteEdge { id },
         Op::Upsert {
             vector,
             tag,
@@ -195,14 +174,9 @@ fn build(state: &State, op: Op) -> KResult<(Option<Event>, Outcome)> {
             };
             return Ok((
                 Some(ev),
-                Outcome::Upsert {
-                    record_id: next_rec,
-                    document_node_id: doc_id,
-                    chunk_node_id: chunk,
-                    edge_id: next_edge,
-                },
+                Created::Upsert([next_rec, doc_id, chunk, next_edge]),
             ));
         }
     };
-    Ok((Some(ev), Outcome::Done))
+    Ok((Some(ev), Created::Done))
 }

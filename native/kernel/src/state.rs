@@ -1,4 +1,6 @@
-//! The kernel state: record pool, graph pools, metadata map, and `apply`.
+//! The data of one collection: record pool, graph pools, metadata map, and
+//! `apply` (in `state_apply.rs`). The node's collections, its height and its
+//! limits over all collections are in `store`.
 //!
 //! `apply` is atomic: it checks everything an event needs before touching
 //! anything, so a rejected event leaves the state exactly as it was. Pools grow
@@ -10,11 +12,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::error::KResult;
-use crate::event::{DocTarget, Event, EDGE_PARENT_OF, KIND_CHUNK, KIND_DOCUMENT};
 use crate::fixed;
 use crate::graph::Graph;
-use crate::journal::{Journal, Undo};
+use crate::journal::Journal;
 use crate::records::RecordStore;
 
 pub const HOLE: u8 = 0;
@@ -99,7 +99,8 @@ pub struct State {
     pub(crate) metadata: BTreeMap<String, Vec<u8>>,
     /// Sum of key + value bytes over `metadata`.
     pub(crate) meta_bytes: u64,
-    /// Number of events applied (the sequence number of the last one).
+    /// Events applied to this collection's data (the node's height, the
+    /// sequence number of the last event, is `Store::height`). Not hashed.
     pub(crate) height: u64,
     /// Undo information for the open group, if any.
     pub(crate) journal: Option<Journal>,
@@ -256,198 +257,6 @@ impl State {
     pub fn metadata(&self, key: &str) -> Option<&[u8]> {
         self.metadata.get(key).map(|v| v.as_slice())
     }
-
-    /// Apply one event atomically; on error nothing changed. Returns the ids of
-    /// records whose search visibility changed (for index maintenance).
-    pub fn apply(&mut self, ev: &Event) -> KResult<Change> {
-        self.check(ev)?;
-        let change = match ev {
-            Event::InsertRecord { id, tag, vector } => {
-                self.push_record(*tag, vector);
-                Change::Inserted {
-                    first: *id,
-                    count: 1,
-                }
-            }
-            Event::InsertBatch {
-                first_id,
-                count,
-                vectors,
-            } => {
-                let d = self.limits.dim;
-                for v in vectors.chunks_exact(d) {
-                    self.push_record(0, v);
-                }
-                Change::Inserted {
-                    first: *first_id,
-                    count: *count,
-                }
-            }
-            Event::DeleteRecord { id } => {
-                let was_live = self.record_status(*id) == LIVE;
-                self.hard_delete(*id);
-                if was_live {
-                    Change::Removed(*id)
-                } else {
-                    Change::None
-                }
-            }
-            Event::SoftDeleteRecord { id } => {
-                self.records.set_status(*id, TOMBSTONE);
-                self.note(Undo::Status { id: *id, old: LIVE });
-                self.rec_live -= 1;
-                self.rec_tomb += 1;
-                Change::Removed(*id)
-            }
-            Event::CreateNode { kind, record, .. } => {
-                self.push_node(*kind, *record);
-                Change::None
-            }
-            Event::CreateEdge { from, to, kind, .. } => {
-                self.push_edge(*from, *to, *kind);
-                Change::None
-            }
-            Event::SetMetadata { key, value } => {
-                self.set_metadata(key.clone(), value.clone());
-                Change::None
-            }
-            Event::UpsertMemory {
-                record_id,
-                tag,
-                vector,
-                doc,
-                chunk_node,
-                metadata,
-                ..
-            } => {
-                self.push_record(*tag, vector);
-                let doc_id = match doc {
-                    DocTarget::Existing(d) => *d,
-                    DocTarget::New(d) => {
-                        self.push_node(KIND_DOCUMENT, None);
-                        *d
-                    }
-                };
-                self.push_node(KIND_CHUNK, Some(*record_id));
-                self.push_edge(doc_id, *chunk_node, EDGE_PARENT_OF);
-                if let Some(m) = metadata {
-                    self.set_metadata(format!("rec:{record_id}"), m.clone());
-                }
-                Change::Inserted {
-                    first: *record_id,
-                    count: 1,
-                }
-            }
-        };
-        self.height += 1;
-        Ok(change)
-    }
-
-    /// Journal an in-place change when a group is open (appends need no entry:
-    /// the journal remembers the pool lengths at the start of the group).
-    #[inline]
-    fn note(&mut self, u: Undo) {
-        if let Some(j) = self.journal.as_mut() {
-            j.undo.push(u);
-        }
-    }
-
-    fn set_metadata(&mut self, key: String, value: Vec<u8>) {
-        self.meta_bytes += (key.len() + value.len()) as u64;
-        let journal_key = self.journal.is_some().then(|| key.clone());
-        let klen = key.len();
-        let old = self.metadata.insert(key, value);
-        if let Some(v) = &old {
-            self.meta_bytes -= (klen + v.len()) as u64;
-        }
-        if let Some(key) = journal_key {
-            self.note(Undo::Meta { key, old });
-        }
-    }
-
-    fn remove_metadata(&mut self, key: String) {
-        if let Some(old) = self.metadata.remove(&key) {
-            self.meta_bytes -= (key.len() + old.len()) as u64;
-            self.note(Undo::Meta {
-                key,
-                old: Some(old),
-            });
-        }
-    }
-
-    fn push_record(&mut self, tag: u64, v: &[i32]) {
-        self.records.push(LIVE, tag, v);
-        self.rec_live += 1;
-    }
-
-    fn push_node(&mut self, kind: u8, record: Option<u32>) {
-        let id = self.graph.nodes.slots() as u32;
-        self.graph.push_node(kind, record);
-        self.node_live += 1;
-        if let Some(r) = record {
-            self.record_nodes.entry(r).or_default().push(id);
-        }
-    }
-
-    fn push_edge(&mut self, from: u32, to: u32, kind: u8) {
-        self.graph.push_edge(kind, from, to);
-        self.edge_live += 1;
-    }
-
-    fn hard_delete(&mut self, id: u32) {
-        let Some((status, tag, vector)) = self.records.remove(id) else {
-            return;
-        };
-        match status {
-            LIVE => self.rec_live -= 1,
-            _ => self.rec_tomb -= 1,
-        }
-        self.note(Undo::Removed {
-            id,
-            status,
-            tag,
-            vector,
-        });
-        self.remove_metadata(format!("rec:{id}"));
-        if let Some(linked) = self.record_nodes.remove(&id) {
-            for &n in &linked {
-                self.delete_node(n);
-            }
-            self.note(Undo::RecordNodes {
-                record: id,
-                old: linked,
-            });
-        }
-    }
-
-    fn delete_node(&mut self, n: u32) {
-        for e in self.graph.incident(n) {
-            self.delete_edge(e);
-        }
-        let Some((kind, record)) = self.graph.remove_node(n) else {
-            return;
-        };
-        self.node_live -= 1;
-        self.note(Undo::NodeDeleted {
-            id: n,
-            kind,
-            record,
-        });
-    }
-
-    fn delete_edge(&mut self, e: u32) {
-        let Some(edge) = self.graph.remove_edge(e) else {
-            return;
-        };
-        self.edge_live -= 1;
-        self.note(Undo::EdgeDeleted { id: e, edge });
-    }
 }
 
-/// What an applied event changed for search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    None,
-    Inserted { first: u32, count: u32 },
-    Removed(u32),
-}
+pub use crate::state_apply::Change;

@@ -5,12 +5,12 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{mpsc, Arc};
 
-use valori_kernel::codec;
-use valori_kernel::engine::{CommitSink, Db, Engine};
-use valori_kernel::event::Event;
+use valori_kernel::engine::{CommitSink, Engine};
+use valori_kernel::entry::decode_entry;
 use valori_kernel::index::{IndexConfig, IndexKind, SearchParams};
 use valori_kernel::ops::{Op, Outcome};
-use valori_kernel::state::{Limits, State};
+use valori_kernel::state::Limits;
+use valori_kernel::store::{codec, Store};
 use valori_kernel::{KResult, KernelError};
 
 const DIM: usize = 4;
@@ -41,7 +41,7 @@ fn engine(kind: IndexKind) -> (Engine, Arc<AtomicU8>) {
         kind,
         ..IndexConfig::default()
     };
-    let db = Db::new(State::new(Limits::new(DIM, 10_000, 100, 100)), cfg);
+    let db = Store::new(Limits::new(DIM, 10_000, 100, 100), cfg);
     (
         Engine::new(db, Some(Box::new(Sink(mode.clone()))), None),
         mode,
@@ -49,11 +49,13 @@ fn engine(kind: IndexKind) -> (Engine, Arc<AtomicU8>) {
 }
 
 fn hash(e: &Engine) -> [u8; 32] {
-    codec::state_hash(&e.read().state)
+    codec::state_hash(&e.read())
 }
 
 fn near(e: &Engine, q: [i32; DIM]) -> Vec<u32> {
     e.read()
+        .default_collection()
+        .db
         .search(&q, 5, SearchParams::default(), None)
         .into_iter()
         .map(|(_, id)| id)
@@ -84,7 +86,7 @@ fn submit_all(e: &Engine, ops: Vec<Op>) -> Vec<KResult<Outcome>> {
     let n = ops.len();
     for (i, op) in ops.into_iter().enumerate() {
         let tx = tx.clone();
-        e.submit(op, Box::new(move |r| tx.send((i, r)).unwrap()));
+        e.submit(op.into(), Box::new(move |r| tx.send((i, r)).unwrap()));
     }
     let mut out: Vec<Option<KResult<Outcome>>> = (0..n).map(|_| None).collect();
     for _ in 0..n {
@@ -184,8 +186,9 @@ fn when_the_log_refuses_an_append_as_invalid_then_only_that_group_fails() {
             vector: vec![7; DIM],
             tag: 0
         })
-        .unwrap(),
-        Outcome::Id(3)
+        .unwrap()
+        .ids,
+        vec![3]
     );
     assert_eq!(near(&e, [7; DIM])[0], 3);
 }
@@ -231,7 +234,7 @@ fn when_appends_succeed_then_the_state_equals_the_logged_events_applied_without_
         });
     let limits = Limits::new(DIM, 10_000, 100, 100);
     let e = Engine::new(
-        Db::new(State::new(limits), IndexConfig::default()),
+        Store::new(limits, IndexConfig::default()),
         Some(Box::new(Sink(Arc::new(AtomicU8::new(OK))))),
         Some(observer),
     );
@@ -239,12 +242,12 @@ fn when_appends_succeed_then_the_state_equals_the_logged_events_applied_without_
     for r in submit_all(&e, mixed_group()) {
         r.unwrap();
     }
-    let mut plain = State::new(limits);
+    let mut plain = Store::new(limits, IndexConfig::default());
     for payload in log.lock().unwrap().iter() {
-        plain.apply(&Event::decode(payload).unwrap()).unwrap();
+        plain.apply(&decode_entry(payload).unwrap().1).unwrap();
     }
-    assert_eq!(plain.height(), e.read().state.height());
-    assert_eq!(codec::encode(&plain), codec::encode(&e.read().state));
+    assert_eq!(plain.height(), e.read().height());
+    assert_eq!(codec::encode(&plain), codec::encode(&e.read()));
 }
 
 #[test]
@@ -254,7 +257,7 @@ fn when_a_panic_comes_after_the_group_is_durable_then_the_group_is_kept_and_the_
         Box::new(|_: &[(u64, Vec<u8>)]| panic!("simulated observer panic"));
     let limits = Limits::new(DIM, 10_000, 100, 100);
     let e = Engine::new(
-        Db::new(State::new(limits), IndexConfig::default()),
+        Store::new(limits, IndexConfig::default()),
         Some(Box::new(Sink(Arc::new(AtomicU8::new(OK))))),
         Some(observer),
     );
@@ -266,7 +269,7 @@ fn when_a_panic_comes_after_the_group_is_durable_then_the_group_is_kept_and_the_
         .unwrap_err();
     assert_eq!(err.code(), "INTERNAL");
     // The event is in the log, so memory keeps it (a restart would replay it anyway).
-    assert_eq!(e.read().state.height(), 1);
+    assert_eq!(e.read().height(), 1);
     assert_eq!(near(&e, [3; DIM]), vec![0]);
     assert!(e.is_read_only());
     assert!(e.fault().unwrap().contains("simulated observer panic"));

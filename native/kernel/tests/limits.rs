@@ -1,34 +1,36 @@
 //! Bounds enforced before apply: one event's size, metadata entries and
 //! bytes, and the memory the record and graph pools keep after hard deletes.
 
-use valori_kernel::codec;
-use valori_kernel::engine::{Db, Engine};
+use valori_kernel::engine::Engine;
 use valori_kernel::event::Event;
 use valori_kernel::index::IndexConfig;
 use valori_kernel::ops::{self, Op};
 use valori_kernel::records::CHUNK_SLOTS;
 use valori_kernel::state::{Limits, State};
+use valori_kernel::store::{codec, Store};
 use valori_kernel::MAX_EVENT_BYTES;
 
 #[test]
 fn when_a_batch_would_exceed_the_event_limit_then_it_is_refused_before_apply() {
     assert_eq!(MAX_EVENT_BYTES, 64 * 1024 * 1024);
     let dim = 1024;
-    let st = State::new(Limits::new(dim, 1_000_000, 0, 0));
+    let st = Store::new(Limits::new(dim, 1_000_000, 0, 0), IndexConfig::default());
     // 16,384 rows x 1024 x 4 bytes = exactly 64 MiB of components: with the header, one event over.
+    // Header: type 1 + collection 4 + first id 4 + count 4 + length 4 + key flags 1 = 18 bytes.
     let rows = 16_384u32;
     let e = ops::prepare(
         &st,
         Op::InsertBatch {
             vectors: vec![0; rows as usize * dim],
             count: rows,
-        },
+        }
+        .into(),
     )
     .unwrap_err();
     assert_eq!(e.code(), "PAYLOAD_TOO_LARGE");
     let msg = e.to_string();
     assert!(
-        msg.contains("67108864") && msg.contains("67108877"),
+        msg.contains("67108864") && msg.contains("67108882"),
         "{msg}"
     );
     // One row fewer fits.
@@ -37,24 +39,22 @@ fn when_a_batch_would_exceed_the_event_limit_then_it_is_refused_before_apply() {
         Op::InsertBatch {
             vectors: vec![0; (rows as usize - 1) * dim],
             count: rows - 1,
-        },
+        }
+        .into(),
     )
     .unwrap();
-    assert!(ev.unwrap().encoded_len() <= MAX_EVENT_BYTES);
+    assert!(ev.unwrap().event().encoded_len() <= MAX_EVENT_BYTES);
 }
 
 #[test]
 fn when_the_engine_refuses_an_oversized_event_then_nothing_changes() {
     let dim = 4096;
     let e = Engine::new(
-        Db::new(
-            State::new(Limits::new(dim, 1_000_000, 0, 0)),
-            IndexConfig::default(),
-        ),
+        Store::new(Limits::new(dim, 1_000_000, 0, 0), IndexConfig::default()),
         None,
         None,
     );
-    let before = codec::state_hash(&e.read().state);
+    let before = codec::state_hash(&e.read());
     let rows = (MAX_EVENT_BYTES / (dim * 4)) as u32 + 1;
     let err = e
         .submit_sync(Op::InsertBatch {
@@ -63,7 +63,7 @@ fn when_the_engine_refuses_an_oversized_event_then_nothing_changes() {
         })
         .unwrap_err();
     assert_eq!(err.code(), "PAYLOAD_TOO_LARGE");
-    assert_eq!(codec::state_hash(&e.read().state), before);
+    assert_eq!(codec::state_hash(&e.read()), before);
     assert!(!e.is_read_only());
     e.submit_sync(Op::Insert {
         vector: vec![0; dim],
@@ -144,7 +144,7 @@ fn insert_delete_cycles_at_capacity_one_keep_memory_flat() {
         st.record_heap_bytes()
     );
     // Holes cost one status byte in the canonical encoding, exactly as before chunked storage.
-    let bytes = codec::encode(&st);
+    let bytes = valori_kernel::codec::encode(&st);
     assert_eq!(bytes.len(), 12 + 4 + 4 + 4 + 10_000 + 4 + 4 + 4);
     assert!(st.records().slots as usize > 10 * CHUNK_SLOTS);
 }
@@ -189,7 +189,7 @@ fn upsert_delete_cycles_at_capacity_one_keep_graph_memory_flat() {
     );
     // Deleted slots still cost one byte each in the canonical encoding.
     let n = cycles as usize;
-    let bytes = codec::encode(&st);
+    let bytes = valori_kernel::codec::encode(&st);
     assert_eq!(
         bytes.len(),
         12 + 4 + 4 + (4 + n) + 4 + (4 + 6 + n) + (4 + n)

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use valori_kernel::codec;
 use valori_kernel::database::Database;
 use valori_kernel::durable::{self, PersistConfig};
 use valori_kernel::index::{IndexConfig, IndexKind};
@@ -38,21 +37,17 @@ fn open(vfs: &Arc<SimVfs>, cfg: &PersistConfig) -> Database {
 }
 
 fn insert(n: &Database, i: i32) -> u32 {
-    match n
-        .engine
+    n.engine
         .submit_sync(Op::Insert {
             vector: vec![i, -i, 2 * i, 7],
             tag: 0,
         })
         .unwrap()
-    {
-        valori_kernel::ops::Outcome::Id(id) => id,
-        other => panic!("unexpected outcome {other:?}"),
-    }
+        .ids[0]
 }
 
 fn hash(n: &Database) -> [u8; 32] {
-    codec::state_hash(&n.engine.read().state)
+    valori_kernel::store::codec::state_hash(&n.engine.read())
 }
 
 fn is_invalid(r: Result<impl std::fmt::Debug, KernelError>) -> bool {
@@ -120,7 +115,7 @@ fn when_a_named_save_addresses_the_log_the_wal_the_main_snapshot_or_a_path_then_
     n.engine.close();
     let m = open(&vfs, &el());
     assert!(m.report.errors.is_empty(), "{:?}", m.report.errors);
-    assert_eq!(m.engine.read().state.height(), 6);
+    assert_eq!(m.engine.read().height(), 6);
     assert_eq!(hash(&m), h);
 }
 
@@ -274,7 +269,7 @@ fn when_an_uploaded_index_has_the_right_count_but_another_live_set_then_it_is_re
     let b = hnsw_node(&Arc::new(SimVfs::new()), 10, 5);
     let (_, a_bytes) = a.snapshot_bytes().unwrap();
     let (_, b_bytes) = b.snapshot_bytes().unwrap();
-    let own = durable::decode_db(&a_bytes, limits(), ix).unwrap();
+    let own = durable::decode_store(&a_bytes, limits(), ix).unwrap();
     assert!(!own.index_rebuilt, "a consistent index is used as saved");
     let (meta, a_parts) = decode_snapshot(&a_bytes).unwrap();
     let (_, b_parts) = decode_snapshot(&b_bytes).unwrap();
@@ -287,12 +282,16 @@ fn when_an_uploaded_index_has_the_right_count_but_another_live_set_then_it_is_re
         },
     )
     .unwrap();
-    let r = durable::decode_db(&mixed, limits(), ix).unwrap();
+    let r = durable::decode_store(&mixed, limits(), ix).unwrap();
     assert!(
         r.index_rebuilt,
         "same live count (9), different live set: the index is rebuilt"
     );
     // Record 5 is live in the state, so a search for its vector finds it.
-    let hits = r.db.search(&[6, -6, 12, 7], 1, Default::default(), None);
+    let hits = r
+        .store
+        .default_collection()
+        .db
+        .search(&[6, -6, 12, 7], 1, Default::default(), None);
     assert_eq!(hits.first().map(|h| h.1), Some(5));
 }

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use valori_kernel::codec;
 use valori_kernel::database::Database;
 use valori_kernel::durable::PersistConfig;
 use valori_kernel::index::IndexConfig;
 use valori_kernel::ops::Op;
 use valori_kernel::state::Limits;
 use valori_kernel::storage::{SimVfs, Vfs};
+use valori_kernel::store::codec;
 
 const DIM: usize = 4;
 
@@ -40,11 +40,11 @@ fn open(vfs: &Arc<SimVfs>, cfg: &PersistConfig) -> Database {
 }
 
 fn hash(n: &Database) -> [u8; 32] {
-    codec::state_hash(&n.engine.read().state)
+    codec::state_hash(&n.engine.read())
 }
 
 fn height(n: &Database) -> u64 {
-    n.engine.read().state.height()
+    n.engine.read().height()
 }
 
 fn insert(n: &Database, i: i32) {
@@ -289,7 +289,10 @@ fn workload(vfs: &Arc<SimVfs>) -> (HashMap<u64, [u8; 32]>, u64) {
     let mut hashes = HashMap::new();
     hashes.insert(
         0,
-        codec::state_hash(&valori_kernel::state::State::new(limits())),
+        codec::state_hash(&valori_kernel::store::Store::new(
+            limits(),
+            IndexConfig::default(),
+        )),
     );
     let mut acked = 0;
     let Ok(n) = Database::open(

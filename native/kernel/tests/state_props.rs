@@ -7,8 +7,9 @@ use valori_kernel::codec;
 use valori_kernel::engine::{Db, Engine};
 use valori_kernel::event::{DocTarget, Event};
 use valori_kernel::index::{IndexConfig, SearchParams};
-use valori_kernel::ops::{Op, Outcome};
+use valori_kernel::ops::Op;
 use valori_kernel::state::{Limits, State};
+use valori_kernel::store::Store;
 use valori_kernel::KernelError;
 
 fn limits(dim: usize) -> Limits {
@@ -398,7 +399,7 @@ proptest! {
 #[test]
 fn engine_groups_concurrent_writes_and_rejects_bad_ones_alone() {
     let engine = std::sync::Arc::new(Engine::new(
-        Db::new(State::new(limits(2)), Default::default()),
+        Store::new(limits(2), Default::default()),
         None,
         None,
     ));
@@ -417,7 +418,7 @@ fn engine_groups_concurrent_writes_and_rejects_bad_ones_alone() {
                     }
                 };
                 match e.submit_sync(op) {
-                    Ok(Outcome::Id(_)) => ok += 1,
+                    Ok(o) if o.ids.len() == 1 => ok += 1,
                     Err(KernelError::NotFound(_)) => {}
                     other => panic!("{other:?}"),
                 }
@@ -428,8 +429,8 @@ fn engine_groups_concurrent_writes_and_rejects_bad_ones_alone() {
     let total: i32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert_eq!(total, 8 * 45);
     let db = engine.read();
-    assert_eq!(db.state.records().live, 360);
-    assert_eq!(db.state.height(), 360, "rejected deletes recorded nothing");
+    assert_eq!(db.default_collection().state().records().live, 360);
+    assert_eq!(db.height(), 360, "rejected deletes recorded nothing");
 }
 
 #[test]
@@ -441,7 +442,7 @@ fn a_failing_sink_fails_the_group_and_makes_the_engine_read_only() {
         }
     }
     let engine = Engine::new(
-        Db::new(State::new(limits(1)), Default::default()),
+        Store::new(limits(1), Default::default()),
         Some(Box::new(Failing)),
         None,
     );

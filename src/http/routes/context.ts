@@ -51,7 +51,7 @@ export function mountRoutes(app: Express, ...files: RouteHandlers[]): void {
       const list = handlers.get(spec.id);
       if (list === undefined) throw new Error(`route ${spec.method.toUpperCase()} ${path} (${spec.id}) has no handler`);
       handlers.delete(spec.id);
-      route[spec.method](requireAccess(spec.access), ...list);
+      route[spec.method](requireAccess(spec.access, spec.restricted), ...list);
       allow.push(...ALLOW[spec.method]);
     }
     const allowHeader = allow.join(', ');

@@ -38,9 +38,12 @@ export function keyRoutes(ctx: RouteContext, keys: KeyStore, logger: Logger): Ro
     ...json,
     async (req, res) => {
       const body = check(validate, req.body);
-      const created = await keys.create({ scope: canonical(body.scope), name: body.name, description: body.description }).catch(mapped);
+      const created = await keys
+        .create({ scope: canonical(body.scope), name: body.name, collection: body.collection ?? null, description: body.description })
+        .catch(mapped);
       // An audit line: who made which key. Never the token.
-      logger.info(`api key created: ${created.id} "${created.name}" scope ${created.scope} by ${principalOf(res)?.name ?? 'unknown'}`);
+      const restricted = created.collection === null ? '' : ` restricted to collection ${created.collection}`;
+      logger.info(`api key created: ${created.id} "${created.name}" scope ${created.scope}${restricted} by ${principalOf(res)?.name ?? 'unknown'}`);
       res.set('Cache-Control', 'no-store').json(created);
     },
   ];

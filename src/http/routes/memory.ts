@@ -1,8 +1,10 @@
 // The "memory" API used by the Python protocol client: upsert a vector with its document/chunk
-// nodes, search with metadata, and free-form metadata keyed by strings such as "rec:<id>".
+// nodes, search with metadata, and free-form metadata keyed by strings such as "rec:<id>". Each
+// request works in its collection (default when it names none); metadata keys are per collection.
 import type { SearchHit } from '../../kernel/native';
 import { AppError } from '../errors';
 import { check } from '../schemas';
+import { collectionOf, dedupField, writeScope } from '../scope';
 import { type RouteContext, type RouteHandlers } from './context';
 
 const recordKey = (id: number): string => `rec:${id}`;
@@ -42,13 +44,15 @@ export function memoryRoutes(ctx: RouteContext): RouteHandlers {
     ...json,
     async (req, res) => {
       const body = check(v.upsertVector, req.body);
+      const scope = writeScope(req, res, body);
       // `tags` is validated but ignored, as in the reference; metadata goes under rec:<id>.
-      const r = await kernel.upsertMemory(body.vector, body.attach_to_document_node ?? null, body.metadata);
+      const r = await kernel.upsertMemory(scope.collection, body.vector, body.attach_to_document_node ?? null, body.metadata, scope.opts);
       res.json({
         memory_id: recordKey(r.recordId),
         record_id: r.recordId,
         document_node_id: r.documentNodeId,
         chunk_node_id: r.chunkNodeId,
+        ...dedupField(scope, r.deduplicated),
       });
     },
   ];
@@ -57,8 +61,9 @@ export function memoryRoutes(ctx: RouteContext): RouteHandlers {
     ...json,
     async (req, res) => {
       const body = check(v.memorySearch, req.body);
-      const hits = await kernel.search(body.query_vector, body.k, { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe }, 'query_vector');
-      const text = memorySearchResponse(hits, (key) => kernel.getMetadataJson(key), config.maxResponseBytes);
+      const collection = collectionOf(res, body.collection);
+      const hits = await kernel.search(collection, body.query_vector, body.k, { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe }, 'query_vector');
+      const text = memorySearchResponse(hits, (key) => kernel.getMetadataJson(collection, key), config.maxResponseBytes);
       res.set('Content-Type', 'application/json; charset=utf-8').send(text);
     },
   ];
@@ -67,16 +72,18 @@ export function memoryRoutes(ctx: RouteContext): RouteHandlers {
     ...json,
     async (req, res) => {
       const body = check(v.metaSet, req.body);
-      await kernel.setMetadata(body.target_id, body.metadata);
-      res.json({ success: true });
+      const scope = writeScope(req, res, body);
+      const r = await kernel.setMetadata(scope.collection, body.target_id, body.metadata, scope.opts);
+      res.json({ success: true, ...dedupField(scope, r.deduplicated) });
     },
   ];
 
   routes.getMetadata = [
     (req, res) => {
       const query = check(v.metaGet, req.query);
+      const collection = collectionOf(res, query.collection);
       // Never 404: an unset key answers metadata null, as existing clients expect.
-      res.json({ target_id: query.target_id, metadata: kernel.getMetadata(query.target_id) });
+      res.json({ target_id: query.target_id, metadata: kernel.getMetadata(collection, query.target_id) });
     },
   ];
   return routes;

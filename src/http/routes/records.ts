@@ -1,7 +1,9 @@
-// Vector records: insert one, insert a batch (atomic), search, hard and soft delete.
+// Vector records: insert one, insert a batch (atomic), search, hard and soft delete, each in the
+// request's collection (default when it names none), writes optionally keyed (src/http/scope.ts).
 import { MAX_EVENT_BYTES } from '../../config';
 import { AppError } from '../errors';
 import { check } from '../schemas';
+import { batchWriteScope, collectionOf, dedupField, writeScope } from '../scope';
 import { type RouteContext, type RouteHandlers } from './context';
 
 /** An encoded batch event: type byte, first id, row count, component count (event.rs), then the i32s. */
@@ -26,12 +28,14 @@ export function recordRoutes(ctx: RouteContext): RouteHandlers {
   const routes: RouteHandlers = {};
   const { kernel, validators: v, json, batchJson } = ctx;
 
+  // v0.1.0 answers keep their shape; `deduplicated` is added only when the request carried a key.
   routes.insertRecord = [
     ...json,
     async (req, res) => {
       const body = check(v.insertRecord, req.body);
-      const id = await kernel.insert(body.values, body.tag ?? null);
-      res.json({ id });
+      const scope = writeScope(req, res, body);
+      const r = await kernel.insert(scope.collection, body.values, body.tag ?? null, scope.opts);
+      res.json({ id: r.id, ...dedupField(scope, r.deduplicated) });
     },
   ];
 
@@ -40,9 +44,10 @@ export function recordRoutes(ctx: RouteContext): RouteHandlers {
     ...batchJson,
     async (req, res) => {
       const body = check(v.batchInsert, req.body);
-      checkBatchFitsEvent(body.batch.length, kernel.dim);
-      const ids = await kernel.insertBatch(body.batch);
-      res.json({ ids });
+      const scope = batchWriteScope(req, res, body, body.batch.length);
+      checkBatchFitsEvent(body.batch.length, kernel.dimOf(scope.collection));
+      const r = await kernel.insertBatch(scope.collection, body.batch, scope.opts);
+      res.json({ ids: r.ids, ...dedupField(scope, r.deduplicated) });
     },
   ];
 
@@ -50,7 +55,8 @@ export function recordRoutes(ctx: RouteContext): RouteHandlers {
     ...json,
     async (req, res) => {
       const body = check(v.search, req.body);
-      const hits = await kernel.search(body.query, body.k, { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe });
+      const collection = collectionOf(res, body.collection);
+      const hits = await kernel.search(collection, body.query, body.k, { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe });
       res.json({ results: hits.map((h) => ({ id: h.id, score: h.score })) });
     },
   ];
@@ -59,8 +65,9 @@ export function recordRoutes(ctx: RouteContext): RouteHandlers {
     ...json,
     async (req, res) => {
       const body = check(v.id, req.body);
-      await kernel.deleteRecord(body.id);
-      res.json({ success: true });
+      const scope = writeScope(req, res, body);
+      const r = await kernel.deleteRecord(scope.collection, body.id, scope.opts);
+      res.json({ success: true, ...dedupField(scope, r.deduplicated) });
     },
   ];
 
@@ -68,8 +75,9 @@ export function recordRoutes(ctx: RouteContext): RouteHandlers {
     ...json,
     async (req, res) => {
       const body = check(v.id, req.body);
-      await kernel.softDeleteRecord(body.id);
-      res.json({ success: true });
+      const scope = writeScope(req, res, body);
+      const r = await kernel.softDeleteRecord(scope.collection, body.id, scope.opts);
+      res.json({ success: true, ...dedupField(scope, r.deduplicated) });
     },
   ];
   return routes;

@@ -62,7 +62,7 @@ function hasNoBody(req: Request): boolean {
 }
 
 /** The JSON body handlers, but an empty POST is accepted as `{}` (save takes no required field). */
-function optionalJson(json: RequestHandler[]): RequestHandler {
+export function optionalJson(json: RequestHandler[]): RequestHandler {
   const [first, ...rest] = json;
   return (req, res, next) => {
     if (hasNoBody(req)) {

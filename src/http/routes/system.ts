@@ -1,10 +1,13 @@
 // Operational routes: /health (public), /metrics (public), /version, /openapi.json, /v1/proof/state.
+import type { Kernel, StateProof } from '../../kernel/kernel';
 import type { PoolStats } from '../../kernel/native';
 import type { Config } from '../../config';
 import { type RouteContext, type RouteHandlers } from './context';
 import { parseHeightQuery, proofAt } from '../../replication/proofs';
 import { buildOpenApiDocument } from '../../openapi';
+import { AppError } from '../errors';
 import { schemaLimits } from '../schemas';
+import { collectionOf, requireUnrestricted } from '../scope';
 
 export const VERSION: string = (require('../../../package.json') as { version: string }).version;
 
@@ -28,9 +31,37 @@ function poolHealth(p: PoolStats): { body: PoolHealth; status: HealthStatus } {
 
 const RANK: Record<HealthStatus, number> = { ok: 0, degraded: 1, full: 2 };
 
+/** Collections whose hash is remembered at once; beyond it the memory starts over. */
+const MAX_CACHED_COLLECTION_PROOFS = 1_024;
+
+/**
+ * Per-collection hashes, each reused while the height and the restore epoch stay where they were
+ * (as the whole-state proof is, src/replication/proofs.ts), so polling a tenant's hash costs one
+ * hash per write, not one per poll.
+ */
+class CollectionProofs {
+  private readonly known = new Map<string, { epoch: number; proof: StateProof }>();
+
+  constructor(private readonly kernel: Kernel) {}
+
+  async get(collection: string): Promise<StateProof> {
+    const epoch = this.kernel.restoreEpoch;
+    const hit = this.known.get(collection);
+    if (hit !== undefined && hit.epoch === epoch && epoch % 2 === 0 && hit.proof.height === this.kernel.stats().height) return hit.proof;
+    const proof = await this.kernel.stateProof(collection);
+    // Only a proof taken outside a restore, in the epoch it started in, may be reused.
+    if (epoch % 2 === 0 && this.kernel.restoreEpoch === epoch) {
+      if (this.known.size >= MAX_CACHED_COLLECTION_PROOFS) this.known.clear();
+      this.known.set(collection, { epoch, proof });
+    }
+    return proof;
+  }
+}
+
 export function systemRoutes(ctx: RouteContext): RouteHandlers {
   const routes: RouteHandlers = {};
   const { kernel, metrics, config, replication } = ctx;
+  const collectionProofs = new CollectionProofs(kernel);
 
   routes.health = [
     (_req, res) => {
@@ -55,6 +86,8 @@ export function systemRoutes(ctx: RouteContext): RouteHandlers {
       // Why writes are refused after a fault (failed log write, committer panic); absent otherwise.
       if (stats.readOnlyReason != null) body.read_only_reason = stats.readOnlyReason;
       body.quant = stats.quant;
+      // Collections on this node, default included (GET /v1/namespaces lists them).
+      body.collections = stats.collections;
       res.status(status === 'full' ? 503 : 200).json(body);
     },
   ];
@@ -75,8 +108,20 @@ export function systemRoutes(ctx: RouteContext): RouteHandlers {
 
   routes.proofState = [
     async (req, res) => {
+      const height = parseHeightQuery(req.query.height);
+      if (req.query.collection !== undefined) {
+        // One collection's own hash (its config and data only), so a tenant can check its data
+        // without the others'. Computed now: the ring of past proofs holds whole-state hashes.
+        const collection = collectionOf(res, req.query.collection);
+        if (height !== null) throw new AppError('INVALID_REQUEST', 'height and collection cannot be combined: a collection hash is given for the current height only');
+        const own = await collectionProofs.get(collection);
+        metrics.proofGenerated();
+        res.json({ kernel_version: 1, snapshot_hash: null, wal_hash: null, final_state_hash: own.hash, height: own.height, collection });
+        return;
+      }
+      requireUnrestricted(res, 'the whole-state hash');
       // ?height=N answers from the ring of recent proofs, so replicas compare equal heights.
-      const proof = await proofAt(kernel, replication.ring, parseHeightQuery(req.query.height));
+      const proof = await proofAt(kernel, replication.ring, height);
       metrics.proofGenerated();
       // This route proves the in-memory state only; it hashes no snapshot or WAL file, so those
       // fields are always null (never the original's zeros, which look like a real hash). The

@@ -7,8 +7,10 @@
 //! (after every durable group and after a restore), and every call after
 //! `close` fails with `CLOSED`.
 
+mod collections;
 mod persistence;
 mod types;
+mod writes;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,12 +26,15 @@ use crate::engine::{CommitObserver, CommitSink, Engine};
 use crate::error::{KResult, KernelError};
 use crate::index::{self, IndexConfig, SearchParams};
 use crate::log_sink::{LogSignal, LogSink};
-use crate::ops::{Op, Outcome};
-use crate::state::Limits;
+use crate::ops::Write;
+use crate::state::{Limits, State};
 use crate::storage::Vfs;
+use crate::store;
 
+pub use crate::ops::{Outcome, WriteOpts};
+pub use collections::{CollectionInfo, CollectionSpec};
 pub use persistence::{LogProof, SnapshotInfo};
-pub use types::{DatabaseStats, GraphEdge, GraphNode, Upserted};
+pub use types::{DatabaseStats, GraphEdge, GraphNode};
 
 /// A write in flight: resolves once the write is durable (or refused). It
 /// borrows nothing, so a host can await it on any executor.
@@ -70,7 +75,7 @@ impl Database {
         cfg: &PersistConfig,
     ) -> KResult<Database> {
         let (durable, db, report) = Durable::open(vfs, limits, index_cfg, cfg)?;
-        let (heights, _) = watch::channel(db.state.height());
+        let (heights, _) = watch::channel(db.height());
         let publisher = heights.clone();
         let observer: CommitObserver = Box::new(move |entries: &[(u64, Vec<u8>)]| {
             if let Some((seq, _)) = entries.last() {
@@ -85,6 +90,7 @@ impl Database {
             }) as Box<dyn CommitSink>
         });
         let engine = Arc::new(Engine::new(db, sink, Some(observer)));
+        engine.raise_time_floor(report.last_time_ms);
         Ok(Database {
             engine,
             durable: Arc::new(durable),
@@ -109,7 +115,7 @@ impl Database {
     /// a future of its outcome mapped by `map`.
     fn commit<T: Send + 'static>(
         &self,
-        op: KResult<Op>,
+        op: KResult<Write>,
         map: fn(Outcome) -> Option<T>,
     ) -> Commit<T> {
         let queued = self.check_open().and(op).map(|op| {
@@ -138,14 +144,14 @@ impl Database {
     /// first run (use `commit` where call order matters).
     fn commit_later<T: Send + 'static>(
         &self,
-        build: impl FnOnce() -> KResult<Op> + Send + 'static,
+        build: impl FnOnce(&Engine) -> KResult<Write> + Send + 'static,
         map: fn(Outcome) -> Option<T>,
     ) -> Commit<T> {
         let open = self.check_open();
         let engine = self.engine.clone();
         Box::pin(async move {
             open?;
-            let op = build()?;
+            let op = build(&engine)?;
             let (tx, rx) = oneshot::channel::<KResult<Outcome>>();
             engine.submit(
                 op,
@@ -162,161 +168,50 @@ impl Database {
         })
     }
 
-    fn kind(k: u32) -> KResult<u8> {
-        u8::try_from(k)
-            .map_err(|_| KernelError::InvalidArgument(format!("kind must be 0..=255, got {k}")))
+    /// Run `f` over `collection`'s state under the read lock.
+    fn with_state<T>(&self, collection: &str, f: impl FnOnce(&State) -> T) -> KResult<T> {
+        self.check_open()?;
+        let st = self.engine.read();
+        Ok(f(&st.resolve(collection)?.db.state))
     }
 
-    /// Insert one vector; resolves with its id once durable.
-    pub fn insert<V: Floats>(&self, values: V, tag: u64) -> Commit<u32> {
-        let dim = self.dim;
-        let op = move || convert_vectors(dim, &values, 1).map(|vector| Op::Insert { vector, tag });
-        self.commit_later(op, |o| match o {
-            Outcome::Id(id) => Some(id),
-            _ => None,
+    pub fn metadata(&self, collection: &str, key: &str) -> KResult<Option<String>> {
+        self.with_state(collection, |s| {
+            s.metadata(key)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
         })
     }
 
-    /// Insert `count` vectors (flat, count × dim) atomically; resolves with
-    /// the first id (ids are consecutive).
-    pub fn insert_batch<V: Floats>(&self, values: V, count: u32) -> Commit<(u32, u32)> {
-        let dim = self.dim;
-        let op = move || {
-            if count == 0 {
-                if values.is_empty() {
-                    Ok(Op::InsertBatch {
-                        vectors: Vec::new(),
-                        count,
-                    })
-                } else {
-                    Err(KernelError::InvalidArgument(
-                        "count is 0 but values were given".into(),
-                    ))
-                }
-            } else {
-                convert_vectors(dim, &values, count as usize)
-                    .map(|vectors| Op::InsertBatch { vectors, count })
-            }
-        };
-        self.commit_later(op, |o| match o {
-            Outcome::Ids { first, count } => Some((first, count)),
-            _ => None,
-        })
-    }
-
-    /// Hard delete (linked graph nodes, their edges and `rec:<id>` metadata go too).
-    pub fn delete_record(&self, id: u32) -> Commit<()> {
-        self.commit(Ok(Op::Delete { id }), |_| Some(()))
-    }
-
-    /// Soft delete: excluded from search, still counted against capacity.
-    pub fn soft_delete_record(&self, id: u32) -> Commit<()> {
-        self.commit(Ok(Op::SoftDelete { id }), |_| Some(()))
-    }
-
-    pub fn create_node(&self, kind: u32, record: Option<u32>) -> Commit<u32> {
-        let op = Self::kind(kind).map(|kind| Op::CreateNode { kind, record });
-        self.commit(op, |o| match o {
-            Outcome::Id(id) => Some(id),
-            _ => None,
-        })
-    }
-
-    pub fn create_edge(&self, from: u32, to: u32, kind: u32) -> Commit<u32> {
-        let op = Self::kind(kind).map(|kind| Op::CreateEdge { from, to, kind });
-        self.commit(op, |o| match o {
-            Outcome::Id(id) => Some(id),
-            _ => None,
-        })
-    }
-
-    /// Record + document node (new unless attached) + chunk node + edge +
-    /// metadata, as one atomic event.
-    pub fn upsert_memory<V: Floats>(
-        &self,
-        values: V,
-        attach: Option<u32>,
-        metadata_json: Option<String>,
-    ) -> Commit<Upserted> {
-        let dim = self.dim;
-        let op = move || {
-            convert_vectors(dim, &values, 1).map(|vector| Op::Upsert {
-                vector,
-                tag: 0,
-                attach,
-                metadata: metadata_json.map(String::into_bytes),
+    pub fn node(&self, collection: &str, id: u32) -> KResult<Option<GraphNode>> {
+        self.with_state(collection, |s| {
+            s.node(id).map(|n| GraphNode {
+                kind: n.kind,
+                record: n.record,
             })
-        };
-        self.commit_later(op, |o| match o {
-            Outcome::Upsert {
-                record_id,
-                document_node_id,
-                chunk_node_id,
-                edge_id,
-            } => Some(Upserted {
-                record_id,
-                document_node_id,
-                chunk_node_id,
-                edge_id,
-            }),
-            _ => None,
         })
-    }
-
-    pub fn set_metadata(&self, key: String, json: String) -> Commit<()> {
-        self.commit(
-            Ok(Op::SetMetadata {
-                key,
-                value: json.into_bytes(),
-            }),
-            |_| Some(()),
-        )
-    }
-
-    /// Apply an event a leader committed at `seq` through the same commit
-    /// path. Already-applied sequence numbers are skipped; a gap is refused
-    /// with SEQUENCE_GAP.
-    pub fn apply_replicated(&self, seq: u64, payload: Vec<u8>) -> Commit<()> {
-        self.commit(Ok(Op::Replicated { seq, payload }), |_| Some(()))
-    }
-
-    pub fn metadata(&self, key: &str) -> KResult<Option<String>> {
-        self.check_open()?;
-        let db = self.engine.read();
-        Ok(db
-            .state
-            .metadata(key)
-            .map(|b| String::from_utf8_lossy(b).into_owned()))
-    }
-
-    pub fn node(&self, id: u32) -> KResult<Option<GraphNode>> {
-        self.check_open()?;
-        let db = self.engine.read();
-        Ok(db.state.node(id).map(|n| GraphNode {
-            kind: n.kind,
-            record: n.record,
-        }))
     }
 
     /// Outgoing edges, newest first; `None` for an unknown node.
-    pub fn out_edges(&self, node: u32) -> KResult<Option<Vec<GraphEdge>>> {
-        self.check_open()?;
-        let db = self.engine.read();
-        Ok(db.state.out_edges(node).map(|v| {
-            v.into_iter()
-                .map(|(id, e)| GraphEdge {
-                    id,
-                    to: e.to,
-                    kind: e.kind,
-                })
-                .collect()
-        }))
+    pub fn out_edges(&self, collection: &str, node: u32) -> KResult<Option<Vec<GraphEdge>>> {
+        self.with_state(collection, |s| {
+            s.out_edges(node).map(|v| {
+                v.into_iter()
+                    .map(|(id, e)| GraphEdge {
+                        id,
+                        to: e.to,
+                        kind: e.kind,
+                    })
+                    .collect()
+            })
+        })
     }
 
-    /// k nearest live records by squared L2 as `(score in real units, id)`,
-    /// ordered by (score, id). CPU-bound: a host runs it off its event loop.
+    /// k nearest live records of `collection` by squared L2 as `(score in
+    /// real units, id)`, ordered by (score, id). CPU-bound: a host runs it
+    /// off its event loop.
     pub fn search(
         &self,
+        collection: &str,
         query: &[f32],
         k: usize,
         params: SearchParams,
@@ -326,21 +221,27 @@ impl Database {
         if k == 0 {
             return Err(KernelError::InvalidArgument("k must be at least 1".into()));
         }
-        let q = convert_vectors(self.dim, query, 1)?;
-        let db = self.engine.read();
-        Ok(db
+        let st = self.engine.read();
+        let c = st.resolve(collection)?;
+        let q = convert_vectors(c.config.dim as usize, query, 1)?;
+        Ok(c.db
             .search(&q, k, params, tag)
             .into_iter()
             .map(|(d, id)| (crate::fixed::score_from_raw_dist(d), id))
             .collect())
     }
 
-    /// BLAKE3 of the canonical state (lowercase hex) with the height it was
-    /// taken at, under one read lock. O(state size).
-    pub fn state_proof(&self) -> KResult<(u64, String)> {
+    /// BLAKE3 (lowercase hex) with the height it was taken at, under one
+    /// read lock: of the whole state, or with `collection` of that
+    /// collection alone (its config and data). O(state size).
+    pub fn state_proof(&self, collection: Option<&str>) -> KResult<(u64, String)> {
         self.check_open()?;
-        let db = self.engine.read();
-        Ok((db.state.height(), codec::hex(&codec::state_hash(&db.state))))
+        let st = self.engine.read();
+        let hash = match collection {
+            None => store::codec::state_hash(&st),
+            Some(name) => store::codec::collection_hash(st.resolve(name)?),
+        };
+        Ok((st.height(), codec::hex(&hash)))
     }
 
     /// The committed height as it changes: resolves once it exceeds
@@ -386,9 +287,10 @@ impl Database {
             max_abs_value: crate::fixed::max_abs_value(self.dim),
             persistence: self.durable.persistence.as_str(),
             event_log_height: self.durable.log.as_ref().map(|_| c.height),
-            vector_bytes: c.records.used * self.dim as u64 * 4,
+            vector_bytes: c.vector_bytes,
             code_bytes: c.index_memory.codes,
             index_bytes: c.index_memory.structure,
+            collections: c.collections,
         })
     }
 

@@ -14,11 +14,11 @@ use std::time::Instant;
 use super::Database;
 use crate::codec;
 use crate::durable::{self, lock, storage_err};
-use crate::engine::Db;
 use crate::error::{KResult, KernelError};
 use crate::log_sink::LOG_WAIT_LIMIT;
 use crate::storage::snapshot::NamedSnapshots;
 use crate::storage::{LogBase, SnapshotMeta, SnapshotStore};
+use crate::store::{self, Store};
 
 #[derive(Debug, Clone)]
 pub struct SnapshotInfo {
@@ -56,7 +56,7 @@ impl Database {
         self.check_open()?;
         let captured = {
             let db = self.engine.read();
-            let chain = self.durable_chain(db.state.height())?;
+            let chain = self.durable_chain(db.height())?;
             durable::capture(&db, chain)
         };
         Ok((captured.meta, captured.to_bytes()?))
@@ -96,7 +96,7 @@ impl Database {
         let (captured, stall) = {
             let db = self.engine.read();
             let t = Instant::now();
-            let chain = self.durable_chain(db.state.height())?;
+            let chain = self.durable_chain(db.height())?;
             (durable::capture(&db, chain), t.elapsed())
         };
         let meta = captured.meta;
@@ -147,11 +147,11 @@ impl Database {
                 bytes.len()
             )));
         }
-        let restored = durable::decode_db(bytes, self.durable.limits, self.durable.index_cfg)?;
+        let restored = durable::decode_store(bytes, self.durable.limits, self.durable.index_cfg)?;
         let mut db_guard = self.engine.db().write().unwrap_or_else(|p| p.into_inner());
-        let current = db_guard.state.height();
+        let current = db_guard.height();
         let cur_chain = self.durable_chain(current)?;
-        let mut new_db: Db = restored.db;
+        let mut new_db: Store = restored.store;
         let (height, chain) = if bootstrap {
             (restored.meta.height, restored.meta.chain)
         } else {
@@ -160,10 +160,10 @@ impl Database {
             hasher.update(b"valori-restore");
             hasher.update(&cur_chain);
             hasher.update(&h.to_le_bytes());
-            hasher.update(&codec::state_hash(&new_db.state));
+            hasher.update(&store::codec::state_hash(&new_db));
             (h, *hasher.finalize().as_bytes())
         };
-        new_db.state.set_height(height);
+        new_db.set_height(height);
         if let Some(store) = &self.durable.snapshots {
             let captured = durable::capture(&new_db, chain);
             let size = store
@@ -185,6 +185,7 @@ impl Database {
                 .map_err(storage_err)?;
         }
         *db_guard = new_db;
+        self.engine.publish_catalog(&db_guard);
         drop(db_guard);
         self.engine.refresh_counters();
         // Waiters for the committed height (replication long-polls) see the
@@ -224,22 +225,25 @@ impl Database {
         Ok(l.base_seq())
     }
 
-    /// Rebuild the search index from the records (IVF/PQ retrain on all
-    /// current vectors; HNSW drops deleted bridges). Node-local: the index is
-    /// derived state, not part of the state hash. Returns false when the node
-    /// has no index (exact brute force).
-    pub fn build_index(&self) -> KResult<bool> {
+    /// Rebuild `collection`'s search index from its records (IVF/PQ retrain
+    /// on all current vectors; HNSW drops deleted bridges). Node-local: the
+    /// index is derived state, not part of the state hash. Returns false when
+    /// the collection has no index (exact brute force).
+    pub fn build_index(&self, collection: &str) -> KResult<bool> {
         self.check_open()?;
         let built = {
             let mut guard = self.engine.db().write().unwrap_or_else(|p| p.into_inner());
-            let Db { state, index } = &mut *guard;
-            match index.as_mut() {
+            let c = guard.resolve_mut(collection)?;
+            let crate::engine::Db { state, index } = &mut c.db;
+            let built = match index.as_mut() {
                 Some(ix) => {
                     ix.rebuild(&*state);
                     true
                 }
                 None => false,
-            }
+            };
+            guard.recount();
+            built
         };
         self.engine.refresh_counters();
         Ok(built)

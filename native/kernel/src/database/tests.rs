@@ -31,6 +31,8 @@ fn block_on<F: Future>(f: F) -> F::Output {
     }
 }
 
+const D: &str = "default";
+
 fn memory_db() -> Database {
     let limits = Limits::new(2, 16, 16, 16);
     Database::open(
@@ -46,19 +48,24 @@ fn memory_db() -> Database {
 fn when_vectors_are_written_then_search_finds_them_and_waiters_see_the_height() {
     let db = memory_db();
     let waiter = db.wait_for_height(0).expect("open");
-    assert_eq!(block_on(db.insert(vec![1.0, 2.0], 7)), Ok(0));
+    assert_eq!(
+        block_on(db.insert(D, vec![1.0, 2.0], 7, None)).map(|o| o.ids),
+        Ok(vec![0])
+    );
     assert_eq!(block_on(waiter), 1);
     assert_eq!(
-        block_on(db.insert_batch(vec![3.0, 3.0, 4.0, 4.0], 2)),
-        Ok((1, 2))
+        block_on(db.insert_batch(D, vec![3.0, 3.0, 4.0, 4.0], 2, None)).map(|o| o.ids),
+        Ok(vec![1, 2])
     );
     let hits = db
-        .search(&[3.0, 3.0], 1, SearchParams::default(), None)
+        .search(D, &[3.0, 3.0], 1, SearchParams::default(), None)
         .expect("search");
     assert_eq!(hits, vec![(0.0, 1)]);
     // One component where the dimension is 2.
     assert_eq!(
-        block_on(db.insert(vec![1.5], 0)).unwrap_err().code(),
+        block_on(db.insert(D, vec![1.5], 0, None))
+            .unwrap_err()
+            .code(),
         "DIMENSION_MISMATCH"
     );
     assert_eq!(db.height(), 2);
@@ -68,7 +75,7 @@ fn when_vectors_are_written_then_search_finds_them_and_waiters_see_the_height() 
 fn when_a_snapshot_is_restored_then_waiters_see_its_height() {
     let source = memory_db();
     for i in 0..3 {
-        block_on(source.insert(vec![i as f32, 0.0], 0)).expect("insert");
+        block_on(source.insert(D, vec![i as f32, 0.0], 0, None)).expect("insert");
     }
     let (_, bytes) = source.snapshot_bytes().expect("snapshot");
     let target = memory_db();
@@ -76,32 +83,35 @@ fn when_a_snapshot_is_restored_then_waiters_see_its_height() {
     assert_eq!(target.restore(&bytes, true), Ok(3));
     assert_eq!(block_on(waiter), 3);
     assert_eq!(
-        target.state_proof().expect("proof"),
-        source.state_proof().expect("proof")
+        target.state_proof(None).expect("proof"),
+        source.state_proof(None).expect("proof")
     );
 }
 
 #[test]
 fn when_closed_then_every_call_fails_with_closed_and_closing_again_is_harmless() {
     let db = memory_db();
-    block_on(db.insert(vec![1.0, 1.0], 0)).expect("insert");
+    block_on(db.insert(D, vec![1.0, 1.0], 0, None)).expect("insert");
     db.close();
     db.close();
     let closed = |e: KernelError| assert_eq!(e.code(), "CLOSED");
-    closed(block_on(db.insert(vec![1.0, 1.0], 0)).unwrap_err());
-    closed(block_on(db.set_metadata("k".into(), "1".into())).unwrap_err());
+    closed(block_on(db.insert(D, vec![1.0, 1.0], 0, None)).unwrap_err());
+    closed(block_on(db.set_metadata(D, "k".into(), "1".into(), None)).unwrap_err());
     closed(block_on(db.apply_replicated(2, vec![0])).unwrap_err());
     closed(
-        db.search(&[1.0, 1.0], 1, SearchParams::default(), None)
+        db.search(D, &[1.0, 1.0], 1, SearchParams::default(), None)
             .unwrap_err(),
     );
-    closed(db.metadata("k").unwrap_err());
-    closed(db.node(0).unwrap_err());
+    closed(db.metadata(D, "k").unwrap_err());
+    closed(db.node(D, 0).unwrap_err());
     closed(db.stats().unwrap_err());
-    closed(db.state_proof().unwrap_err());
+    closed(db.state_proof(None).unwrap_err());
     closed(db.snapshot_bytes().unwrap_err());
-    closed(db.build_index().unwrap_err());
+    closed(db.build_index(D).unwrap_err());
     closed(db.log_proof().unwrap_err());
     closed(db.wait_for_height(0).err().expect("refused"));
+    closed(block_on(db.create_collection(CollectionSpec::default(), None)).unwrap_err());
+    closed(block_on(db.drop_collection("a", None)).unwrap_err());
+    closed(db.list_collections().unwrap_err());
     assert!(db.is_closed());
 }

@@ -2,15 +2,6 @@
 
 use crate::state::PoolCounts;
 
-/// What one upsert created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Upserted {
-    pub record_id: u32,
-    pub document_node_id: u32,
-    pub chunk_node_id: u32,
-    pub edge_id: u32,
-}
-
 /// A graph node as a reader sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GraphNode {
@@ -48,4 +39,6 @@ pub struct DatabaseStats {
     pub vector_bytes: u64,
     pub code_bytes: u64,
     pub index_bytes: u64,
+    /// Live collections.
+    pub collections: u32,
 }

@@ -54,6 +54,16 @@ pub enum QuantKind {
 }
 
 impl IndexKind {
+    pub fn parse(s: &str) -> Result<IndexKind, crate::KernelError> {
+        match s {
+            "brute" => Ok(IndexKind::Brute),
+            "hnsw" => Ok(IndexKind::Hnsw),
+            "ivf" => Ok(IndexKind::Ivf),
+            other => Err(crate::KernelError::InvalidArgument(format!(
+                "index must be brute|hnsw|ivf, got {other:?}"
+            ))),
+        }
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             IndexKind::Brute => "brute",
@@ -64,6 +74,16 @@ impl IndexKind {
 }
 
 impl QuantKind {
+    pub fn parse(s: &str) -> Result<QuantKind, crate::KernelError> {
+        match s {
+            "none" => Ok(QuantKind::None),
+            "scalar" => Ok(QuantKind::Scalar),
+            "product" => Ok(QuantKind::Product),
+            other => Err(crate::KernelError::InvalidArgument(format!(
+                "quant must be none|scalar|product, got {other:?}"
+            ))),
+        }
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             QuantKind::None => "none",

@@ -6,8 +6,13 @@ use crate::bytes::{u32_at, u64_at};
 
 /// `"VALEVLOG"`: first 8 bytes of every event log.
 pub const LOG_MAGIC: [u8; 8] = *b"VALEVLOG";
-/// Format version written in the header.
-pub const LOG_VERSION: u32 = 1;
+/// Format version written in the header. Version 2: payloads are entries
+/// with a commit time and events naming their collection (the kernel's
+/// `entry` module). A version-1 file is read, then rewritten as version 2 at
+/// open (its payloads unchanged, so its chain is unchanged).
+pub const LOG_VERSION: u32 = 2;
+/// The previous version, still read (and upgraded at open).
+pub const LOG_VERSION_V1: u32 = 1;
 /// Header size in bytes.
 pub const HEADER_LEN: usize = 64;
 /// Bytes before the payload: length u32, sequence u64, batch word u32.
@@ -94,7 +99,7 @@ impl LogHeader {
             return Err(HeaderError::BadMagic);
         }
         let version = u32_at(b, 8);
-        if version != LOG_VERSION {
+        if version != LOG_VERSION && version != LOG_VERSION_V1 {
             return Err(HeaderError::UnsupportedVersion(version));
         }
         let crc = u32_at(b, 60);

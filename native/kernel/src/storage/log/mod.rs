@@ -103,6 +103,8 @@ pub struct Recovery {
     pub truncation: Option<Truncation>,
     /// Leftover temporary files that were removed (R6).
     pub removed_temp_files: Vec<PathBuf>,
+    /// The file was an older format version, rewritten as the current one.
+    pub upgraded_from: Option<u32>,
 }
 
 /// A committed position; readers can be extended up to one (see
@@ -201,6 +203,11 @@ impl EventLog {
             return Ok((log, recovery));
         };
         let (header, header_crc) = read_header(&*file, file_len, &path)?;
+        let version = {
+            let mut v = [0u8; 12];
+            read_exact_at(&*file, 0, &mut v).map_err(io_err("read", &path))?;
+            u32::from_le_bytes([v[8], v[9], v[10], v[11]])
+        };
         if header.dim != dim {
             return Err(StorageError::DimMismatch {
                 path,
@@ -239,7 +246,7 @@ impl EventLog {
         };
         file.sync_data().map_err(io_err("sync_data", &path))?;
         vfs.sync_dir(&dir).map_err(io_err("sync_dir", &dir))?;
-        let log = EventLog {
+        let mut log = EventLog {
             vfs,
             path,
             file,
@@ -250,7 +257,11 @@ impl EventLog {
             poisoned: None,
             generation: 0,
         };
-        let recovery = log.recovery(false, truncation, removed_temp_files);
+        let mut recovery = log.recovery(false, truncation, removed_temp_files);
+        if version != format::LOG_VERSION {
+            log.rewrite_whole()?;
+            recovery.upgraded_from = Some(version);
+        }
         Ok((log, recovery))
     }
 
@@ -268,6 +279,7 @@ impl EventLog {
             valid_bytes: self.tip.offset,
             truncation,
             removed_temp_files: removed,
+            upgraded_from: None,
         }
     }
 

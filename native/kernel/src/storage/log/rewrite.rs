@@ -203,6 +203,26 @@ impl EventLog {
         self.install(header, result)
     }
 
+    /// Rewrites the whole file in the current format (same base, same
+    /// payloads, so the same chain); for upgrading an older version at open.
+    pub(super) fn rewrite_whole(&mut self) -> Result<(), StorageError> {
+        self.check_writable()?;
+        let base = self.header.base_seq;
+        let header = LogHeader {
+            salt: fresh_salt(),
+            ..self.header
+        };
+        let copy = CopySource {
+            file: &*self.file,
+            seed: self.seed,
+            start: self.start_point(base + 1),
+            from_seq: base + 1,
+            limit: self.tip.offset,
+        };
+        let result = write_new_file(&*self.vfs, &self.path, &header, Some(copy));
+        self.install(header, result)
+    }
+
     /// Replaces the log with an empty one starting at `base` (for a node
     /// whose state was just replaced by a snapshot at `base.seq`, e.g. a
     /// follower bootstrap). Atomic like [`EventLog::trim_prefix`].

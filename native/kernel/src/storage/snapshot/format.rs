@@ -19,8 +19,12 @@ pub const CONTAINER_MAGIC: [u8; 4] = *b"VAL1";
 pub const KERNEL_MAGIC: [u8; 4] = *b"VNKS";
 /// Magic of the original node's kernel blob, recognised to give a clear error.
 pub const LEGACY_KERNEL_MAGIC: [u8; 4] = *b"VALK";
-/// Version of the kernel section header.
-pub const KERNEL_VERSION: u32 = 1;
+/// Version of the kernel section header. Version 2: the kernel payload is the
+/// store of collections and the index section holds one index per collection
+/// (the kernel's `snapshot_io`); version 1 (one anonymous state) is still read.
+pub const KERNEL_VERSION: u32 = 2;
+/// The previous version, still read (as collection `default`).
+pub const KERNEL_VERSION_V1: u32 = 1;
 /// Size of the kernel section header.
 pub const KERNEL_HEADER_LEN: usize = 168;
 /// Bytes of the container outside the sections: magic and three lengths.
@@ -256,7 +260,8 @@ fn parse_header(h: &[u8]) -> Result<(SnapshotMeta, u64), SnapshotError> {
         return Err(SnapshotError::BadKernelMagic);
     }
     let version = u32_at(h, 4);
-    if version != KERNEL_VERSION || u32_at(h, 8) as usize != KERNEL_HEADER_LEN {
+    let known = version == KERNEL_VERSION || version == KERNEL_VERSION_V1;
+    if !known || u32_at(h, 8) as usize != KERNEL_HEADER_LEN {
         return Err(SnapshotError::UnsupportedVersion(version));
     }
     if crc32c::crc32c(&h[..164]) != u32_at(h, 164) {

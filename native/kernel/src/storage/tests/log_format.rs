@@ -17,7 +17,7 @@ fn header() -> LogHeader {
 fn header_layout_matches_the_document() {
     let (b, crc) = header().encode();
     assert_eq!(&b[0..8], b"VALEVLOG");
-    assert_eq!(&b[8..12], &1u32.to_le_bytes());
+    assert_eq!(&b[8..12], &2u32.to_le_bytes());
     assert_eq!(&b[12..16], &384u32.to_le_bytes());
     assert_eq!(&b[16..24], &7u64.to_le_bytes());
     assert_eq!(&b[24..56], &[0xAB; 32]);
@@ -143,10 +143,12 @@ fn golden_log_file() {
     assert_eq!(hex, GOLDEN_HEX);
 }
 
+// Computed outside this code base (a Python model of the documented
+// layout and CRC32C, checked first against the version-1 golden file).
 const GOLDEN_HEX: &str = concat!(
-    "56414c45564c4f47010000000300000000000000000000000000000000000000",
-    "0000000000000000000000000000000000000000000000000100ed5efc167d78",
-    "030000000100000000000000000000806f6e659589bec7030000000200000000",
-    "0000000000000074776fe346c145050000000300000000000000010000807468",
-    "726565674a23bc",
+    "56414c45564c4f47020000000300000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000100ed5ef37d2291",
+    "030000000100000000000000000000806f6e654ea323e9030000000200000000",
+    "0000000000000074776f386c5c6b050000000300000000000000010000807468",
+    "72656541649e65",
 );

@@ -69,7 +69,7 @@ fn container_and_kernel_header_layout_match_the_document() {
     assert_eq!(&b[4..8], &(k_len as u32).to_le_bytes());
     let h = &b[8..8 + KERNEL_HEADER_LEN];
     assert_eq!(&h[0..4], b"VNKS");
-    assert_eq!(&h[4..8], &1u32.to_le_bytes());
+    assert_eq!(&h[4..8], &2u32.to_le_bytes());
     assert_eq!(&h[8..12], &168u32.to_le_bytes());
     assert_eq!(&h[12..16], &384u32.to_le_bytes());
     assert_eq!(&h[16..24], &0x0102u64.to_le_bytes());

@@ -1,0 +1,133 @@
+// Request schemas of the /v1 routes that valori-node 0.3.1's clients call (routes/v1-records.ts,
+// routes/v1-graph.ts), with the 0.3.1 field names. Kept apart from schemas.ts, which spreads them
+// into the one set of request schemas (validators and the OpenAPI document come from there). The
+// building blocks (vector, tag, k, search tuning) are passed in, so both files describe a vector
+// or a k the same way.
+import type { ValidateFunction } from 'ajv';
+import type Ajv from 'ajv';
+
+const U32_MAX = 4_294_967_295;
+const u32 = { type: 'integer', minimum: 0, maximum: U32_MAX } as const;
+const u8 = { type: 'integer', minimum: 0, maximum: 255 } as const;
+
+/** Longest `text` accepted (and ignored until record payloads exist). */
+export const MAX_TEXT_CHARS = 1_048_576;
+
+const ignoredMetadata = { description: 'Accepted and not stored yet (record payloads come later; see the API reference).' } as const;
+
+export interface V1Parts {
+  vector: Record<string, unknown>;
+  tag: Record<string, unknown>;
+  k: Record<string, unknown>;
+  searchTuning: Record<string, unknown>;
+  /** `collection` of a data request, and `request_id`, an idempotency key in the body. */
+  collection: Record<string, unknown>;
+  requestId: Record<string, unknown>;
+}
+
+export interface V1InsertRecordBody {
+  values: number[];
+  tag?: number | null;
+  request_id?: number[] | string;
+  collection?: string;
+  metadata?: unknown;
+  text?: string | null;
+}
+export interface V1SearchBody {
+  query: number[];
+  k: number;
+  collection?: string;
+  filter_tag?: number | null;
+  ef?: number | null;
+  nprobe?: number | null;
+  consistency?: string | null;
+  rerank?: boolean | null;
+  as_of?: string | null;
+  as_of_log_index?: number | null;
+  decay_half_life_secs?: number | null;
+  query_text?: string | null;
+  metadata_filter?: unknown;
+  graph_rerank?: unknown;
+}
+export interface V1CreateNodeBody { kind: number; record_id?: number | null; collection?: string; request_id?: number[] | string }
+export interface V1CreateEdgeBody { from: number; to: number; kind: number; collection?: string; request_id?: number[] | string }
+
+const NODE_KINDS = '0 Record, 1 Concept, 2 Agent, 3 User, 4 Tool, 5 Document, 6 Chunk; other values are stored as given.';
+const EDGE_KINDS = '0 Relation, 1 Follows, 2 InEpisode, 3 ByAgent, 4 Mentions, 5 RefersTo, 6 ParentOf; other values are stored as given.';
+
+export function v1RequestSchemas(p: V1Parts) {
+  const closed = { additionalProperties: false } as const;
+  return {
+    v1InsertRecord: {
+      type: 'object',
+      required: ['values'],
+      properties: {
+        values: p.vector,
+        tag: p.tag,
+        request_id: p.requestId,
+        collection: p.collection,
+        metadata: ignoredMetadata,
+        text: { type: 'string', maxLength: MAX_TEXT_CHARS, nullable: true, description: `Accepted and not stored yet; at most ${MAX_TEXT_CHARS} characters.` },
+      },
+      ...closed,
+    },
+    v1Search: {
+      type: 'object',
+      required: ['query', 'k'],
+      properties: {
+        query: p.vector,
+        k: p.k,
+        collection: p.collection,
+        ...p.searchTuning,
+        consistency: { type: 'string', enum: ['local', 'linearizable'], nullable: true, description: 'local: this node; linearizable: only a leader serves it (a follower answers 400).' },
+        rerank: { type: 'boolean', nullable: true, description: 'Accepted and ignored: scores are exact distances already, there is nothing to rerank.' },
+        as_of: { type: 'string', maxLength: 64, nullable: true, description: 'Not supported (no time-travel search): a value answers 400.' },
+        as_of_log_index: { type: 'integer', minimum: 0, nullable: true, description: 'Not supported (no time-travel search): a value answers 400.' },
+        decay_half_life_secs: { type: 'integer', minimum: 0, nullable: true, description: 'Not supported (no recency decay): a value answers 400.' },
+        query_text: { type: 'string', maxLength: MAX_TEXT_CHARS, nullable: true, description: 'Not supported until record payloads (no text rerank): a value answers 400.' },
+        metadata_filter: { description: 'Not supported until record payloads: a value other than null answers 400.' },
+        graph_rerank: { description: 'Not supported: a value other than null answers 400.' },
+      },
+      ...closed,
+    },
+    v1CreateNode: {
+      type: 'object',
+      required: ['kind'],
+      properties: {
+        kind: { ...u8, description: NODE_KINDS },
+        record_id: { ...u32, nullable: true, description: 'Links the node to an existing record of the same collection.' },
+        collection: p.collection,
+        request_id: p.requestId,
+      },
+      ...closed,
+    },
+    v1CreateEdge: {
+      type: 'object',
+      required: ['from', 'to', 'kind'],
+      properties: {
+        from: { ...u32, description: 'Source node id.' },
+        to: { ...u32, description: 'Target node id (same collection).' },
+        kind: { ...u8, description: EDGE_KINDS },
+        collection: p.collection,
+        request_id: p.requestId,
+      },
+      ...closed,
+    },
+  } as const;
+}
+
+export interface V1Validators {
+  v1InsertRecord: ValidateFunction<V1InsertRecordBody>;
+  v1Search: ValidateFunction<V1SearchBody>;
+  v1CreateNode: ValidateFunction<V1CreateNodeBody>;
+  v1CreateEdge: ValidateFunction<V1CreateEdgeBody>;
+}
+
+export function compileV1Validators(ajv: Ajv, s: ReturnType<typeof v1RequestSchemas>): V1Validators {
+  return {
+    v1InsertRecord: ajv.compile<V1InsertRecordBody>(s.v1InsertRecord),
+    v1Search: ajv.compile<V1SearchBody>(s.v1Search),
+    v1CreateNode: ajv.compile<V1CreateNodeBody>(s.v1CreateNode),
+    v1CreateEdge: ajv.compile<V1CreateEdgeBody>(s.v1CreateEdge),
+  };
+}

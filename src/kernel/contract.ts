@@ -1,0 +1,19 @@
+// The issue-11 binding types (notes: kernel ⇄ shell contract), re-exported from the generated
+// native/index.d.ts under the names the shell uses, so route files need not import the addon's
+// declarations directly.
+import type * as Native from '../../native/index.js';
+
+export type WriteOptions = Native.WriteOptions;
+export type WriteResult = Native.WriteResult;
+export type CollectionSpec = Native.CollectionSpec;
+export type CollectionInfo = Native.CollectionInfo;
+export type RecordView = Native.RecordView;
+export type NodeView = Native.NodeListEntry;
+export type NodePage = Native.NodePage;
+export type GraphQuery = Native.GraphQuery;
+export type GraphHit = Native.GraphHit;
+export type Subgraph = Native.Subgraph;
+export type TimelineEvent = Native.TimelineEvent;
+export type Timeline = Native.Timeline;
+export type ContractStats = Native.KernelStats;
+export type ContractKernel = Native.Kernel;
