@@ -1,4 +1,4 @@
-// API keys restricted to one collection (issue 11, 0.3.1's POST /v1/keys {scope, collection}):
+// API keys restricted to one collection (valori-node 0.3.1's POST /v1/keys {scope, collection}):
 // such a key works on its collection within its scope, and gets 403 on every other collection,
 // on `default` (what a request without collection uses) and on node-wide routes, whatever its
 // scope. The restriction is kept in the key file across a restart.

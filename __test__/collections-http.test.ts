@@ -1,4 +1,4 @@
-// Collections over HTTP (issue 11): create/list/drop on /v1/namespaces, `collection` on every
+// Collections over HTTP: create/list/drop on /v1/namespaces, `collection` on every
 // v0.1.0 data route, isolation between collections (search, counts, graph, metadata, hash), and
 // bad input that answers 4xx naming the problem while the height stays where it was.
 import assert from 'node:assert/strict';

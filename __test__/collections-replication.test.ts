@@ -1,4 +1,4 @@
-// Collections on a follower (issue 11): creating, writing, dropping and re-creating a collection
+// Collections on a follower: creating, writing, dropping and re-creating a collection
 // on the leader reach the follower through its event stream, so the follower serves the same
 // searches and the same whole-state and per-collection hashes; collection writes sent to the
 // follower (POST and DELETE) are redirected to the leader.

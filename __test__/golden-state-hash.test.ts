@@ -13,7 +13,7 @@ const DIM = 5;
 const C = 'default';
 
 // The 730c815 build gave a87d9271...e24048 for this workload: BLAKE3 of the one state it had.
-// With collections (issue 11) the whole-state hash covers the store around it. The value below
+// With collections the whole-state hash covers the store around it. The value below
 // was computed with Python's `blake3` package from this workload's snapshot: its kernel payload
 // was parsed by the layout in docs/SNAPSHOT_FORMAT.md (store header, collection `default` with
 // dim 5, no record cap, no idempotency keys), the embedded collection state was checked to hash

@@ -12,18 +12,18 @@ const SPEC_ROUTES = [
   'POST /v1/soft-delete', 'POST /v1/vectors/batch_insert', 'POST /v1/memory/insert_batch', 'POST /graph/node',
   'GET /graph/node/:id', 'POST /graph/edge', 'GET /graph/edges/:id', 'POST /v1/memory/upsert_vector',
   'POST /v1/memory/search_vector', 'POST /v1/memory/meta/set', 'GET /v1/memory/meta/get', 'GET /v1/proof/state',
-  // Durability (issue 3).
+  // Durability.
   'POST /v1/snapshot/save', 'GET /v1/snapshot/download', 'POST /v1/snapshot/upload', 'POST /v1/snapshot/restore',
   'GET /v1/proof/event-log', 'POST /v1/event-log/trim', 'POST /v1/index/build',
-  // Replication (issue 5): the leader's event stream and every node's replication state.
+  // Replication: the leader's event stream and every node's replication state.
   'GET /v1/replication/events', 'GET /v1/replication/state',
-  // Operators and developers (issue 6): the API description, protected like the API itself.
+  // Operators and developers: the API description, protected like the API itself.
   'GET /openapi.json',
-  // Scoped API keys (issue 9), as in valori-node 0.3.1.
+  // Scoped API keys, as in valori-node 0.3.1.
   'POST /v1/keys', 'GET /v1/keys', 'DELETE /v1/keys/:id',
-  // Collections (issue 11), on valori-node 0.3.1's paths.
+  // Collections, on valori-node 0.3.1's paths.
   'POST /v1/namespaces', 'GET /v1/namespaces', 'DELETE /v1/namespaces/:name',
-  // valori-node 0.3.1's /v1 records, graph and timeline routes (issue 11), and v0.1.0's timeline.
+  // valori-node 0.3.1's /v1 records, graph and timeline routes, and v0.1.0's timeline.
   'GET /v1/version', 'POST /v1/records', 'GET /v1/records/:id', 'POST /v1/vectors/batch-insert', 'POST /v1/search',
   'POST /v1/graph/node', 'GET /v1/graph/node/:id', 'DELETE /v1/graph/node/:id', 'GET /v1/graph/nodes', 'POST /v1/graph/edge',
   'GET /v1/graph/edges/:id', 'GET /v1/graph/subgraph', 'GET /v1/graph/query', 'GET /v1/timeline', 'GET /timeline',

@@ -139,7 +139,7 @@ describe('HTTP errors', () => {
   });
 
   it('when unknown JSON fields are sent, then 400 INVALID_REQUEST names the field and nothing is stored', async () => {
-    // Request objects are closed (issue 9, L7): a misspelt "filter_tags" must not run an unfiltered search.
+    // Request objects are closed (docs/security.md): a misspelt "filter_tags" must not run an unfiltered search.
     const before = (await request(s.base, '/health')).json.records.live;
     const e = await expectError(post('/records', { values: [4, 3, 2, 1], extra: { deep: true } }), 400, 'INVALID_REQUEST');
     assert.match(e.error, /unknown field "extra"/);

@@ -1,4 +1,4 @@
-// Hostile input to the snapshot routes (issue 9, findings H4, H5, L4, L6, L8, M6): named
+// Hostile input to the snapshot routes (docs/security.md): named
 // snapshots can never address the event log, the WAL or the main snapshot and their number is
 // bounded; uploads, downloads and a follower's bootstrap download are bounded in size and in
 // concurrency; the index build runs one at a time. One-at-a-time behaviour is made deterministic

@@ -155,7 +155,7 @@ describe('HTTP routes (auth off)', () => {
   it('when GET /v1/proof/state, then lowercase hex hashes that change with state, and the proof counter grows', async () => {
     const p1 = await get('/v1/proof/state');
     assert.equal(p1.status, 200);
-    // `height` (issue 5): the height the hash was taken at, so replicas compare equal heights.
+    // `height`: the height the hash was taken at, so replicas compare equal heights.
     assert.deepEqual(Object.keys(p1.json), ['kernel_version', 'snapshot_hash', 'wal_hash', 'final_state_hash', 'height']);
     assert.equal(p1.json.kernel_version, 1);
     assert.equal(p1.json.snapshot_hash, null);

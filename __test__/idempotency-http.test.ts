@@ -1,4 +1,4 @@
-// Idempotent writes over HTTP (issue 11): the Idempotency-Key header and valoricore's request_id /
+// Idempotent writes over HTTP: the Idempotency-Key header and valoricore's request_id /
 // request_ids. A replay answers the first outcome with "deduplicated": true and writes nothing; the
 // same key with another request is 409 IDEMPOTENCY_KEY_REUSED; keys survive a restart (event log)
 // and a snapshot restore; the TypeScript client's retry after a lost answer writes once.

@@ -11,7 +11,7 @@ import { BINARY, PLATFORM, PLATFORM_DIR, ROOT, packAndInstall, type PackInstall 
 import { request } from './helpers';
 
 const WAIT_MS = 20_000;
-/** The oldest glibc the prebuilt binary must load on (issue 6). */
+/** The oldest glibc the prebuilt binary must load on. */
 const GLIBC_FLOOR = [2, 31];
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));

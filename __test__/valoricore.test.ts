@@ -1,5 +1,5 @@
 // The real Python client existing users speak to valori with (`valoricore` 0.3.1 from PyPI,
-// SyncRemoteClient) against a real server process (issue 11): __test__/python/valoricore_scenario.py
+// SyncRemoteClient) against a real server process: __test__/python/valoricore_scenario.py
 // creates, lists and drops collections, inserts (single, batch, idempotent retries), reads records,
 // searches, deletes, uses an API key restricted to one collection, builds and queries a graph, and
 // reads the timeline and proofs, checking every answer against what it wrote. After a restart (log

@@ -1,4 +1,4 @@
-// Durability benchmarks (docs/reliability.md battery 7, issue 3 "Measure"):
+// Durability benchmarks (docs/reliability.md battery 7):
 //   a) fdatasync latency of the disk under the log directory (append 4 KiB + fdatasync);
 //   b) acknowledged inserts/s and latency at 1, 16 and 64 closed-loop HTTP clients against the
 //      real server, with the event log and, as the baseline in the same run, without it;

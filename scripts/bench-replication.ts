@@ -1,4 +1,4 @@
-// Replication benchmarks (issue 5 "Measure"), with real leader and follower processes:
+// Replication benchmarks, with real leader and follower processes:
 //   a) fdatasync latency of the disk under --dir (context: every applied event is fsynced twice,
 //      once on the leader and once on the follower, group commit aside);
 //   b) replication lag at a steady --rate of single inserts per second for --seconds: for each

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { RequestListener } from 'node:http';
 import type { BindAddress, Config } from './config';
 
-/** Connection limits (issue 9, M3); see VALORI_REQUEST_TIMEOUT_MS and friends in config.ts. */
+/** Connection limits (docs/security.md); see VALORI_REQUEST_TIMEOUT_MS and friends in config.ts. */
 export interface ServerLimits {
   requestTimeoutMs: number;
   idleTimeoutMs: number;

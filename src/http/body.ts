@@ -1,4 +1,4 @@
-// JSON body reading for POST routes, bounded before the heap is touched (issue 9, H2):
+// JSON body reading for POST routes, bounded before the heap is touched (docs/security.md):
 //   415 unless the Content-Type is JSON (utf-8) and the body is not compressed (Content-Encoding
 //       is refused rather than inflated: a few hundred KB of gzip can expand to the byte limit),
 //   413 above the route's byte limit (Content-Length checked first, then every chunk),

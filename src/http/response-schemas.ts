@@ -3,30 +3,17 @@
 // additionalProperties: false so that the API reference's examples cannot carry a key the server
 // never sends (__test__/openapi.test.ts validates them). Request schemas live in schemas.ts.
 import { STATUS_BY_CODE } from './errors';
+import { count, object, success, u32, u8 } from './schema-parts';
 import { V1_RESPONSE_SCHEMAS } from './v1-response-schemas';
 
-const U32_MAX = 4_294_967_295;
-const u32 = { type: 'integer', minimum: 0, maximum: U32_MAX } as const;
-const u8 = { type: 'integer', minimum: 0, maximum: 255 } as const;
-const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
 const hex64 = { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'BLAKE3 hash, 64 lowercase hex characters.' } as const;
 const score = { type: 'number', minimum: 0, description: 'Squared L2 distance in real units (exact; 0 for an identical vector).' } as const;
 const memoryId = { type: 'string', pattern: '^rec:[0-9]+$', description: 'rec:<record_id>, the metadata key of the record.' } as const;
 const anyJson = { description: 'Any JSON value; null when nothing is stored.' } as const;
-const success = { type: 'boolean', enum: [true] } as const;
 /** On writes that carried an idempotency key: true when an earlier write with it did the work. */
 const deduplicated = { type: 'boolean', description: 'Only when the request carried an idempotency key: true when an earlier request with that key already did this (nothing was written; the ids are the first answer\'s).' } as const;
 const keyedOptional = ['deduplicated'];
 const collectionName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' } as const;
-
-function object(properties: Record<string, unknown>, optional: string[] = []) {
-  return {
-    type: 'object',
-    required: Object.keys(properties).filter((k) => !optional.includes(k)),
-    additionalProperties: false,
-    properties,
-  } as const;
-}
 
 const pool = object({
   live: { ...u32, description: 'Visible entries.' },

@@ -41,14 +41,14 @@ const requestId = {
 /** Keyed writes on v0.1.0 paths: what their JSON bodies may add. */
 const keyed = { collection, request_id: requestId } as const;
 
-/** k on /v1/memory/search_vector: every hit carries up to 64 KiB of metadata (issue 9, M2). */
+/** k on /v1/memory/search_vector: every hit carries up to 64 KiB of metadata (docs/security.md). */
 export const MAX_MEMORY_SEARCH_K = 1_000;
 /** `tags` on upsert_vector are ignored; a bound keeps them from costing anything. */
 const MAX_TAGS = 1_024;
 /** The kernel's cap on a metadata key. */
 const MAX_TARGET_ID = 1_024;
 
-/** The configured caps the schemas enforce (issue 9, H1/L5/L7). */
+/** The configured caps the schemas enforce (docs/security.md). */
 export interface SchemaLimits {
   maxK: number;
   maxEf: number;

@@ -2,24 +2,11 @@
 // v1-graph.ts, timeline.ts), for the OpenAPI document only; response-schemas.ts spreads them into
 // its components. Closed objects, like the rest, so the API reference's examples cannot carry a
 // key the server never sends.
+import { count, object, success, u32, u8 } from './schema-parts';
 
-const U32_MAX = 4_294_967_295;
-const u32 = { type: 'integer', minimum: 0, maximum: U32_MAX } as const;
-const u8 = { type: 'integer', minimum: 0, maximum: 255 } as const;
-const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
 const logIndex = { ...count, description: 'The sequence number (height) of the event that did the write (of the first one, when deduplicated).' } as const;
 const deduplicated = { type: 'boolean', description: 'true when an earlier request with the same idempotency key already did this write: nothing was written now.' } as const;
-const success = { type: 'boolean', enum: [true] } as const;
 const nullableU32 = { ...u32, nullable: true } as const;
-
-function object(properties: Record<string, unknown>, optional: string[] = []) {
-  return {
-    type: 'object',
-    required: Object.keys(properties).filter((k) => !optional.includes(k)),
-    additionalProperties: false,
-    properties,
-  } as const;
-}
 
 const nodeEntry = object({ node_id: u32, kind: u8, record_id: nullableU32, namespace_id: { ...u32, description: "The collection's id." } });
 

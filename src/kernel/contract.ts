@@ -1,4 +1,4 @@
-// The issue-11 binding types (notes: kernel ⇄ shell contract), re-exported from the generated
+// The binding's types (collections, write options and results, reads), re-exported from the generated
 // native/index.d.ts under the names the shell uses, so route files need not import the addon's
 // declarations directly.
 import type * as Native from '../../native/index.js';

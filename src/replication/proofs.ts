@@ -17,8 +17,8 @@ export function parseHeightQuery(raw: unknown): number | null {
 
 /**
  * The hash at the current height. Hashing covers the whole state, so it is computed once per
- * (height, restore epoch) and reused while neither changes: polling the proof is cheap (issue 9,
- * M6). Every answer is still recorded in the ring, which places a proof marker in the open event
+ * (height, restore epoch) and reused while neither changes: polling the proof is cheap
+ * (docs/security.md). Every answer is still recorded in the ring, which places a proof marker in the open event
  * streams (followers compare at markers).
  */
 async function currentProof(kernel: Kernel, ring: ProofRing): Promise<HeightHash> {

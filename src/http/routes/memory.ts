@@ -12,7 +12,7 @@ const recordKey = (id: number): string => `rec:${id}`;
 /**
  * The search_vector answer as JSON text, with each hit's stored metadata spliced in as the JSON
  * text the kernel holds (no parse and re-serialise: up to k x 64 KiB of metadata would otherwise
- * be built as objects and stringified again, issue 9 M2). Stops with 413 RESPONSE_TOO_LARGE as
+ * be built as objects and stringified again, docs/security.md). Stops with 413 RESPONSE_TOO_LARGE as
  * soon as the text would exceed `maxBytes`.
  */
 export function memorySearchResponse(hits: readonly SearchHit[], metadataOf: (key: string) => string | null, maxBytes: number): string {

@@ -11,7 +11,7 @@ export const BATCH_EVENT_HEADER_BYTES = 13;
 
 /**
  * A batch is one event, and an event the log could not hold (or a follower could not read) must
- * be refused before the kernel applies anything (issue 9, H3): 413 naming the limit.
+ * be refused before the kernel applies anything (docs/security.md): 413 naming the limit.
  */
 export function checkBatchFitsEvent(rows: number, dim: number): void {
   const bytes = rows * dim * 4 + BATCH_EVENT_HEADER_BYTES;
