@@ -25,6 +25,7 @@ COPY native ./native
 COPY npm ./npm
 COPY src ./src
 COPY scripts ./scripts
+COPY packages/client ./packages/client
 # The runtime stage takes native/ whole: only the loader, its types and the addon stay in it.
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev \
@@ -66,5 +67,7 @@ COPY --from=build --chown=1000:1000 /app/native ./native
 USER 1000:1000
 VOLUME ["/data"]
 EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=5s --retries=3 CMD ["curl", "-sf", "http://127.0.0.1:3000/health"]
+# Liveness: /livez answers 200 whenever the process serves. Not /health, which answers 503 when a
+# pool is full: an orchestrator acting on it would restart a full node in a loop.
+HEALTHCHECK --interval=10s --timeout=5s --retries=3 CMD ["curl", "-sf", "http://127.0.0.1:3000/livez"]
 CMD ["node", "dist/main.js"]

@@ -15,7 +15,7 @@ const KEYS = { read: 'read-key-0123456789abcdef0123456789abcd', write: 'write-ke
 const sha256 = (t: string): string => createHash('sha256').update(t).digest('hex');
 
 const EXPECTED: Record<'public' | 'read' | 'write' | 'admin', string[]> = {
-  public: ['GET /health', 'GET /metrics'],
+  public: ['GET /health', 'GET /livez', 'GET /readyz', 'GET /metrics'],
   read: [
     'GET /version', 'GET /openapi.json', 'GET /v1/proof/state', 'GET /v1/namespaces', 'POST /search', 'GET /graph/node/:id', 'GET /graph/edges/:id',
     'POST /v1/memory/search_vector', 'GET /v1/memory/meta/get', 'GET /v1/snapshot/download', 'GET /v1/proof/event-log',

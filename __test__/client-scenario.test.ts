@@ -49,9 +49,9 @@ describe('client scenario against the real server', () => {
     assert.deepEqual(await client.getEdges(a), [{ edgeId: e, toNode: b, kind: 4 }]);
     assert.deepEqual(await client.getNode(a), { kind: NodeKind.Concept, recordId: id });
 
-    const mem = await client.upsertVector({ vector: vector(DIM, 9), metadata: { source: 'doc-1', page: 3 } });
+    const mem = await client.insertMemory({ vector: vector(DIM, 9), metadata: { source: 'doc-1', page: 3 } });
     assert.equal(mem.memoryId, `rec:${mem.recordId}`);
-    const found = await client.searchVector(vector(DIM, 9), 1);
+    const found = await client.searchMemory(vector(DIM, 9), 1);
     assert.deepEqual(found[0].metadata, { source: 'doc-1', page: 3 });
     await client.setMetadata('node:1', { title: 'x' });
     assert.deepEqual(await client.getMetadata('node:1'), { title: 'x' });
@@ -82,5 +82,44 @@ describe('client scenario against the real server', () => {
     assert.notEqual((await client.proofState()).finalStateHash, want);
     await client.snapshotUpload(bytes);
     assert.equal((await client.proofState()).finalStateHash, want);
+  });
+
+  it('when the client reads records, pages and walks the graph, reads the timeline, then trims the log and builds the index, then every answer matches what was written', async () => {
+    const rid = await client.insert(vector(DIM, 60), { tag: 3 });
+    const rec = await client.getRecord(rid);
+    assert.deepEqual({ ...rec, vector: [] }, { id: rid, vector: [], metadata: null, tag: 3 });
+    // Stored as Q16.16: each component comes back within 2^-16 of what was written.
+    vector(DIM, 60).forEach((x, i) => assert.ok(Math.abs(rec.vector[i] - x) <= 2 ** -16, `component ${i}: ${rec.vector[i]} vs ${x}`));
+
+    const doc = await client.createNode({ kind: NodeKind.Document });
+    const chunk = await client.createNode({ kind: NodeKind.Chunk, recordId: rid });
+    const edge = await client.createEdge({ from: doc, to: chunk, kind: 6 });
+    const docs = await client.listNodes({ kind: NodeKind.Document });
+    assert.ok(docs.nodes.some((n) => n.nodeId === doc && n.recordId === null));
+    assert.equal(docs.count, docs.nodes.length);
+    assert.deepEqual((await client.graphQuery(doc, { nodeKind: NodeKind.Chunk })).hits, [{ nodeId: chunk, kind: NodeKind.Chunk, recordId: rid, depth: 1 }]);
+    assert.deepEqual(await client.subgraph(doc, { depth: 1 }), {
+      nodes: [{ id: doc, kind: NodeKind.Document, record: null }, { id: chunk, kind: NodeKind.Chunk, record: rid }],
+      edges: [{ id: edge, from: doc, to: chunk, kind: 6 }],
+    });
+
+    const height = (await client.proofEventLog()).committedHeight;
+    const page = await client.timeline({ fromIndex: height - 3, limit: 10 });
+    assert.deepEqual(page.events.map((e) => e.eventType), ['InsertRecord', 'CreateNode', 'CreateNode', 'CreateEdge']);
+    assert.equal(page.events[0].recordId, rid);
+
+    await client.deleteNode(chunk);
+    await assert.rejects(client.getNode(chunk), (e: unknown) => e instanceof ValoriError && e.code === 'NOT_FOUND');
+    assert.deepEqual((await client.graphQuery(doc)).hits, []);
+
+    const saved = await client.snapshotSave({ requestId: 'scenario-save' });
+    const trimmed = await client.trimEventLog();
+    assert.equal(trimmed.baseSeq, saved.height);
+    assert.equal(trimmed.firstSeq, saved.height + 1);
+
+    const [info] = await client.listCollections();
+    const built = await client.buildIndex();
+    assert.equal(built.index, info.index);
+    assert.equal(built.records, info.recordCount);
   });
 });

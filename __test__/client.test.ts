@@ -31,11 +31,11 @@ describe('client request shapes and response mapping', () => {
     assert.deepEqual(fake.seen[0].json, { values: [0.25, 4] });
   });
 
-  it('when insertBatch and insertBatchMemory get mixed vectors, then each POSTs {batch} to its path and resolves to the ids', async () => {
-    fake.handle(routes({ 'POST /v1/vectors/batch_insert': [200, { ids: [1, 2] }], 'POST /v1/memory/insert_batch': [200, { ids: [3, 4] }] }));
+  it('when insertBatch and its deprecated alias insertBatchMemory get mixed vectors, then both POST {batch} to /v1/vectors/batch_insert and resolve to the ids', async () => {
+    fake.handle(routes({ 'POST /v1/vectors/batch_insert': [200, { ids: [1, 2] }] }));
     assert.deepEqual(await client.insertBatch([new Float32Array([1, 2]), [3, 4]]), [1, 2]);
-    assert.deepEqual(await client.insertBatchMemory([[5, 6], new Float32Array([7, 8])]), [3, 4]);
-    assert.deepEqual(fake.seen.map((s) => s.json), [{ batch: [[1, 2], [3, 4]] }, { batch: [[5, 6], [7, 8]] }]);
+    assert.deepEqual(await client.insertBatchMemory([[5, 6], new Float32Array([7, 8])]), [1, 2]);
+    assert.deepEqual(fake.seen.map((s) => [s.url, s.json]), [['/v1/vectors/batch_insert', { batch: [[1, 2], [3, 4]] }], ['/v1/vectors/batch_insert', { batch: [[5, 6], [7, 8]] }]]);
   });
 
   it('when search has options, then they are sent snake_case and hits map to {id, score}', async () => {
@@ -85,10 +85,10 @@ describe('client request shapes and response mapping', () => {
         'GET /v1/memory/meta/get?target_id=rec%3A9': [200, { target_id: 'rec:9', metadata: null }],
       }),
     );
-    const up = await client.upsertVector({ vector: new Float32Array([0.5, 1]), attachToDocumentNode: 2, tags: ['a'], metadata });
+    const up = await client.insertMemory({ vector: new Float32Array([0.5, 1]), attachToDocumentNode: 2, tags: ['a'], metadata });
     assert.deepEqual(up, { memoryId: 'rec:5', recordId: 5, documentNodeId: 2, chunkNodeId: 3 });
     assert.deepEqual(fake.seen[0].json, { vector: [0.5, 1], attach_to_document_node: 2, tags: ['a'], metadata });
-    const hits = await client.searchVector([0.5, 1], 2, { filterTag: 1 });
+    const hits = await client.searchMemory([0.5, 1], 2, { filterTag: 1 });
     assert.deepEqual(hits, [{ memoryId: 'rec:5', recordId: 5, score: 0.25, metadata }, { memoryId: 'rec:0', recordId: 0, score: 1, metadata: null }]);
     assert.deepEqual(fake.seen[1].json, { query_vector: [0.5, 1], k: 2, filter_tag: 1 });
     await client.setMetadata('node:1', metadata);
@@ -136,7 +136,7 @@ describe('client request shapes and response mapping', () => {
     const bytes = new Uint8Array([0x56, 0x41, 0x4c, 0x31, 0, 1, 2, 255]);
     fake.handle(
       routes({
-        'POST /v1/snapshot/save': (req, res) => send(res, 200, { success: true, path: req.json.path ?? '/data/snap.val' }),
+        'POST /v1/snapshot/save': (req, res) => send(res, 200, { success: true, path: req.json.path ?? '/data/snap.val', height: 4, bytes: 120 }),
         'POST /v1/snapshot/restore': [200, { success: true }],
         'POST /v1/snapshot/upload': (_q, res) => {
           res.writeHead(200);
@@ -148,8 +148,8 @@ describe('client request shapes and response mapping', () => {
         },
       }),
     );
-    assert.deepEqual(await client.snapshotSave(), { path: '/data/snap.val' });
-    assert.deepEqual(await client.snapshotSave({ path: 'b.val' }), { path: 'b.val' });
+    assert.deepEqual(await client.snapshotSave(), { path: '/data/snap.val', height: 4, bytes: 120 });
+    assert.deepEqual(await client.snapshotSave({ path: 'b.val' }), { path: 'b.val', height: 4, bytes: 120 });
     await client.snapshotRestore('b.val');
     await client.snapshotUpload(bytes);
     assert.deepEqual(await client.snapshotDownload(), bytes);

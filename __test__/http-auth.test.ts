@@ -1,4 +1,4 @@
-// Bearer auth: on for every registered route except /health and /metrics, off when unset.
+// Bearer auth: on for every registered route except /health, /livez, /readyz and /metrics, off when unset.
 // Scopes, API keys and the browser guard: auth-matrix.test.ts, auth-keys.test.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -8,7 +8,7 @@ import { isErrorEnvelope, request, startServer, type TestServer } from './helper
 const TOKEN = 's3cret-token-0123456789abcdef';
 
 const SPEC_ROUTES = [
-  'GET /health', 'GET /metrics', 'GET /version', 'POST /records', 'POST /search', 'POST /v1/delete',
+  'GET /health', 'GET /livez', 'GET /readyz', 'GET /metrics', 'GET /version', 'POST /records', 'POST /search', 'POST /v1/delete',
   'POST /v1/soft-delete', 'POST /v1/vectors/batch_insert', 'POST /v1/memory/insert_batch', 'POST /graph/node',
   'GET /graph/node/:id', 'POST /graph/edge', 'GET /graph/edges/:id', 'POST /v1/memory/upsert_vector',
   'POST /v1/memory/search_vector', 'POST /v1/memory/meta/set', 'GET /v1/memory/meta/get', 'GET /v1/proof/state',
@@ -50,12 +50,12 @@ describe('HTTP auth on', () => {
   });
   after(() => s.stop());
 
-  it('when any registered route except GET /health and /metrics is called without a token, then 401 + WWW-Authenticate', async () => {
+  it('when any registered route except GET /health, /livez, /readyz and /metrics is called without a token, then 401 + WWW-Authenticate', async () => {
     const routes = registeredRoutes(s.app);
     // The enumeration must find exactly the issue's route list, so it cannot silently miss one.
     assert.deepEqual(routes.map((r) => `${r.method} ${r.path}`).sort(), SPEC_ROUTES.slice().sort());
-    const publicRoutes = routes.filter((r) => r.method === 'GET' && (r.path === '/health' || r.path === '/metrics'));
-    assert.equal(publicRoutes.length, 2);
+    const publicRoutes = routes.filter((r) => r.method === 'GET' && ['/health', '/livez', '/readyz', '/metrics'].includes(r.path));
+    assert.equal(publicRoutes.length, 4);
     for (const r of routes) {
       const path = r.path.replace(':id', '0');
       const res = await request(s.base, path, {
@@ -112,7 +112,7 @@ describe('HTTP auth on', () => {
     await request(s.base, '/nope', { token: TOKEN });
     await request(s.base, '/records', { raw: '{bad', token: TOKEN, headers: { 'content-type': 'application/json' } });
     const logs = s.logs.join('');
-    assert.ok(logs.includes('"path":"/search"'), 'request lines are logged at debug');
+    assert.ok(logs.includes('"route":"/search"'), 'access lines are logged');
     assert.ok(logs.includes('Auth Enabled'));
     assert.equal(logs.includes(TOKEN), false);
   });

@@ -97,7 +97,8 @@ describe('server process', () => {
     const { code } = await withTimeout(s.exited, 'exit after SIGINT');
     assert.equal(code, 0);
     assert.equal(s.output().includes(token), false, 'the token never reaches the logs');
-    assert.match(s.output(), /"path":"\/version"/, 'RUST_LOG=valori_node=debug turns request logs on');
+    assert.match(s.output(), /"route":"\/version"/, 'one access line per request (VALORI_ACCESS_LOG defaults to on)');
+    assert.match(s.output(), /"service":"valori-node"/, 'JSON lines name the service');
   });
 
   const bad: [string, string][] = [

@@ -1,7 +1,8 @@
 // Replays the Dockerfile's build and runtime stages outside Docker (no engine runs on our
 // machines), so the image recipe cannot silently rot: every COPY of the build stage into a fresh
 // directory, the build stage's RUN commands there, every `COPY --from=build` into a runtime
-// directory, then the image's CMD with its ENV, probed on /health. Exits non-zero on any failure.
+// directory, then the image's CMD with its ENV, probed on /health and on its HEALTHCHECK's path.
+// Exits non-zero on any failure.
 //
 //   npx tsx scripts/docker-steps.ts [--keep]
 import { execSync, spawn } from 'node:child_process';
@@ -76,7 +77,7 @@ function copy(srcs: string[], dest: string, fromDir: string, toDir: string): voi
   }
 }
 
-async function probe(dir: string, env: Record<string, string>, cmd: string[]): Promise<void> {
+async function probe(dir: string, env: Record<string, string>, cmd: string[], healthcheckPath: string): Promise<void> {
   const child = spawn(cmd[0] === 'node' ? process.execPath : cmd[0], cmd.slice(1), {
     cwd: dir,
     env: { ...process.env, ...env, VALORI_BIND: '127.0.0.1:0' },
@@ -101,6 +102,10 @@ async function probe(dir: string, env: Record<string, string>, cmd: string[]): P
     const health = (await r.json()) as { status: string };
     if (health.status !== 'ok') throw new Error(`/health status ${health.status}`);
     console.log(`runtime stage: ${cmd.join(' ')} answered /health: ${JSON.stringify(health).slice(0, 80)}...`);
+    // The HEALTHCHECK runs `curl -f`: any status below 400 passes, but the probe promises 200.
+    const hc = await fetch(`${base}${healthcheckPath}`);
+    if (hc.status !== 200) throw new Error(`HEALTHCHECK path ${healthcheckPath} answered ${hc.status}`);
+    console.log(`runtime stage: HEALTHCHECK path ${healthcheckPath} answered ${hc.status} ${await hc.text()}`);
   } finally {
     child.kill('SIGKILL');
   }
@@ -134,7 +139,10 @@ async function main(): Promise<void> {
     }
     const env: Record<string, string> = {};
     let cmd: string[] = [];
+    let healthcheckPath: string | null = null;
     for (const line of runtime.lines) {
+      const hc = /^HEALTHCHECK\s.*\bCMD\s+\[.*"https?:\/\/[^/"]+(\/[^"]*)"/i.exec(line);
+      if (hc) healthcheckPath = hc[1];
       const from = /^COPY\s+--from=build\s+(?:--chown=\S+\s+)?(.+)$/i.exec(line);
       if (from) {
         const parts = from[1].split(/\s+/).map((p) => p.replace(/^\/app\//, ''));
@@ -148,7 +156,8 @@ async function main(): Promise<void> {
       if (c) cmd = JSON.parse(c[1]) as string[];
     }
     if (cmd.length === 0) throw new Error('runtime stage has no JSON-form CMD');
-    await probe(rt, env, cmd);
+    if (healthcheckPath === null) throw new Error('runtime stage has no HEALTHCHECK with a JSON-form CMD naming a URL');
+    await probe(rt, env, cmd, healthcheckPath);
     console.log('docker steps: OK');
   } finally {
     if (!keep) rmSync(root, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import type { Config } from './config';
 import { KeyStore } from './auth/key-store';
 import { authenticate } from './http/auth';
 import { batchBodyLimits, bodyLimits, jsonBody, ParseBudget } from './http/body';
+import { cors } from './http/cors';
 import { errorMapper, notFound } from './http/error-handler';
 import { requestContext } from './http/request-context';
 import { mountRoutes, type RouteContext } from './http/routes/context';
@@ -15,6 +16,7 @@ import { indexBuildRoutes } from './http/routes/index-build';
 import { keyRoutes } from './http/routes/keys';
 import { memoryRoutes } from './http/routes/memory';
 import { namespaceRoutes } from './http/routes/namespaces';
+import { probeRoutes } from './http/routes/probes';
 import { recordRoutes } from './http/routes/records';
 import { replicationRoutes } from './http/routes/replication';
 import { snapshotRoutes } from './http/routes/snapshot';
@@ -55,7 +57,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('case sensitive routing', true);
   app.set('query parser', 'simple');
 
-  app.use(requestContext(logger, metrics));
+  app.use(requestContext(logger, metrics, { accessLog: config.accessLog === 'on' }));
+  // Before auth: a browser's preflight carries no token (src/http/cors.ts). Off when unset.
+  if (config.corsOrigins.length > 0) app.use(cors(config.corsOrigins));
   // Reads VALORI_API_KEYS_FILE; an unusable file stops the boot with one line naming it.
   const keys = new KeyStore({ masterToken: config.authToken, configured: config.apiKeys, file: config.apiKeysFile });
   app.use(authenticate(config, keys, logger));
@@ -77,6 +81,7 @@ export function createApp(deps: AppDeps): Express {
   mountRoutes(
     app,
     systemRoutes(ctx),
+    probeRoutes(ctx),
     namespaceRoutes(ctx),
     records,
     graph,
@@ -88,10 +93,10 @@ export function createApp(deps: AppDeps): Express {
     eventLogRoutes(ctx),
     indexBuildRoutes(ctx),
     replicationRoutes(ctx),
-    keyRoutes(ctx, keys, logger),
+    keyRoutes(ctx, keys),
   );
 
   app.use(notFound);
-  app.use(errorMapper(logger, config.maxBodyBytes));
+  app.use(errorMapper(logger, config.maxBodyBytes, metrics));
   return app;
 }

@@ -41,9 +41,16 @@ export interface VarSpec<T> {
   defaultText: string;
   doc: string;
   feature: Feature;
-  /** `raw` is undefined when the variable is unset (an empty string counts as unset unless `emptyIsValue`). */
-  parse(raw: string | undefined): T;
+  /**
+   * `raw` is undefined when the variable is unset (an empty string counts as unset unless
+   * `emptyIsValue`); `name` is the name it was read under (`env` or one of `aliases`).
+   */
+  parse(raw: string | undefined, name?: string): T;
   emptyIsValue?: boolean;
+  /** Other names accepted for the same setting, checked in order after `env`. */
+  aliases?: readonly string[];
+  /** The value is a credential: `valori-node check` and the boot log show only whether it is set. */
+  secret?: boolean;
 }
 
 function fail(env: string, accepted: string, raw: string): never {
@@ -135,12 +142,12 @@ const RUST_LEVELS: Record<string, LogLevel> = {
 };
 
 /**
- * RUST_LOG in tracing-subscriber form: `valori_node=info`, `valori_node=debug,tower_http=debug` or
- * a bare `info`. Only the bare level and `valori_node[...]` directives concern us; directives for
- * other targets are ignored, as tracing would ignore targets that do not exist here.
+ * VALORI_LOG_LEVEL, or its alias RUST_LOG, in tracing-subscriber form: `valori_node=info`,
+ * `valori_node=debug,tower_http=debug` or a bare `info`. Only the bare level and `valori_node[...]`
+ * directives concern us; directives for other targets are ignored, as tracing would ignore targets
+ * that do not exist here. `env` is the name the value came from, so a refusal names it.
  */
-export function parseRustLog(raw: string | undefined): LogLevel {
-  const env = 'RUST_LOG';
+export function parseRustLog(raw: string | undefined, env = 'RUST_LOG'): LogLevel {
   const accepted = 'comma-separated directives like "valori_node=info" or a bare level (off, error, warn, info, debug, trace)';
   if (raw === undefined) return 'info';
   let bare: LogLevel | undefined;
@@ -153,7 +160,8 @@ export function parseRustLog(raw: string | undefined): LogLevel {
       // trace, which only matters to us when it names this crate.
       if (level !== undefined) bare = level;
       else if (directive === 'valori_node') ours = 'silly';
-      else if (!/^[A-Za-z0-9_:-]+$/.test(directive)) fail(env, accepted, raw);
+      // VALORI_LOG_LEVEL has no other crates to name, so there a bare word is a mistyped level.
+      else if (env !== 'RUST_LOG' || !/^[A-Za-z0-9_:-]+$/.test(directive)) fail(env, accepted, raw);
       continue;
     }
     const target = directive.slice(0, eq).trim();
@@ -212,6 +220,7 @@ export function bearerToken(env: string, doc: string, feature: Feature, unsetTex
     doc,
     feature,
     emptyIsValue: true,
+    secret: true,
     parse(raw) {
       if (raw === undefined) return null;
       const token = raw.trim();

@@ -5,6 +5,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { type ConfiguredKey, parseKeyList } from './auth/tokens';
 import { authList, bearerToken, bool, ConfigError, oneOf, optionalUint, parseAllowedHosts, parseBind, parseFollower, parseRustLog, path, uint, type VarSpec } from './config-vars';
 import type { BindAddress, IndexKind, LogFormat, LogLevel, QuantKind } from './config-vars';
+import { parseCorsOrigins } from './http/cors';
 
 export { ConfigError, parseRustLog };
 export type { BindAddress, Feature, IndexKind, LogFormat, LogLevel, QuantKind } from './config-vars';
@@ -46,16 +47,20 @@ export const CONFIG_SCHEMA = {
   } satisfies VarSpec<BindAddress>,
   authToken: bearerToken(
     'VALORI_AUTH_TOKEN',
-    'Master bearer token: every route except GET /health and GET /metrics accepts it, whatever its scope (docs/authentication.md). Surrounding whitespace is trimmed; inner whitespace or characters outside RFC 6750 token68 are refused at boot; shorter than 32 characters logs a warning. Unset, with no API keys either: auth disabled (warning "Auth Disabled"; browsers from other sites and unknown Host names are refused).',
+    'Master bearer token: every route except the public GET /health, /livez, /readyz and /metrics accepts it, whatever its scope (docs/authentication.md). Surrounding whitespace is trimmed; inner whitespace or characters outside RFC 6750 token68 are refused at boot; shorter than 32 characters logs a warning. Unset, with no API keys either: auth disabled (warning "Auth Disabled"; browsers from other sites and unknown Host names are refused).',
     'authentication',
   ),
-  apiKeys: authList(
-    'VALORI_API_KEYS',
-    'name:scope:sha256hex,...',
-    'Scoped API keys, comma-separated: a name, a scope (read, write or admin) and the SHA-256 of the token in hex (printf %s "$TOKEN" | sha256sum). Only the hash is configured; the caller sends the token.',
-    parseKeyList,
-    [] as ConfiguredKey[],
-  ),
+  apiKeys: {
+    ...authList(
+      'VALORI_API_KEYS',
+      'name:scope:sha256hex,...',
+      'Scoped API keys, comma-separated: a name, a scope (read, write or admin) and the SHA-256 of the token in hex (printf %s "$TOKEN" | sha256sum). Only the hash is configured; the caller sends the token.',
+      parseKeyList,
+      [] as ConfiguredKey[],
+    ),
+    // A token's unsalted hash is enough to test guesses offline, so it is kept out of output too.
+    secret: true,
+  },
   apiKeysFile: path('VALORI_API_KEYS_FILE', 'JSON file of API keys (hashes only) that POST /v1/keys and DELETE /v1/keys/:id rewrite atomically; read at start, created on the first key. Without it keys cannot be created through the API.', 'authentication'),
   leaderToken: bearerToken(
     'VALORI_LEADER_TOKEN',
@@ -70,6 +75,14 @@ export const CONFIG_SCHEMA = {
     parseAllowedHosts,
     [] as string[],
   ),
+  corsOrigins: {
+    env: 'VALORI_CORS_ORIGINS',
+    type: 'origin,origin,... or *',
+    defaultText: '(unset)',
+    doc: 'Web pages allowed to call the node from a browser (CORS): exact origins as the browser sends them (https://app.example.com, http://localhost:5173), comma-separated, or * for any page. Their preflights (OPTIONS) are answered before authentication, and responses to them carry Access-Control-Allow-Origin; requests still need the token. Unset: no CORS headers. With auth off, listed origins pass the browser guard (a warning is logged at boot) and * is refused.',
+    feature: 'server',
+    parse: parseCorsOrigins,
+  } satisfies VarSpec<string[]>,
   eventLogPath: path('VALORI_EVENT_LOG_PATH', 'Event log file; every mutation is appended (fsync) before it is acknowledged and replayed at start-up.', 'persistence'),
   snapshotPath: path('VALORI_SNAPSHOT_PATH', 'Snapshot file written by POST /v1/snapshot/save and the auto-snapshot task; recovery fallback.', 'persistence'),
   snapshotIntervalSecs: optionalUint('VALORI_SNAPSHOT_INTERVAL', 1, U32_MAX, 'Auto-snapshot period in seconds (requires VALORI_SNAPSHOT_PATH).', 'persistence'),
@@ -95,6 +108,7 @@ export const CONFIG_SCHEMA = {
   } satisfies VarSpec<string | null>,
   replicationCheckIntervalMs: uint('VALORI_REPLICATION_CHECK_INTERVAL_MS', 5_000, 10, 86_400_000, 'Follower only: how often (ms) the follower compares its state hash with the leader\'s at the same height (Synced or Diverged).', 'replication'),
   replicationHeartbeatMs: uint('VALORI_REPLICATION_HEARTBEAT_MS', 10_000, 10, 3_600_000, 'Heartbeat period (ms) of an idle replication stream, at most 100,000 in effect (Node\'s fetch drops a body silent for 300 s); a follower drops a stream that is silent for 3 periods and reconnects.', 'replication'),
+  readyMaxLag: uint('VALORI_READY_MAX_LAG', 1_000, 0, 1_000_000_000, 'Follower only: most events this follower may be behind its leader and still answer 200 on GET /readyz (a follower not streaming from its leader is never ready). 0: ready only when fully caught up.', 'replication'),
   maxBodyBytes: uint('VALORI_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, V8_MAX_STRING, 'Largest accepted JSON request body in bytes on every route but batch inserts (413 above). Compressed bodies (Content-Encoding) are refused with 415.', 'request limits'),
   maxBatchBodyBytes: uint('VALORI_MAX_BATCH_BODY_BYTES', DEFAULT_MAX_BATCH_BODY_BYTES, 1, V8_MAX_STRING, `Largest accepted JSON body of /v1/vectors/batch_insert and /v1/memory/insert_batch (413 above). The default (${DEFAULT_MAX_BATCH_BODY_BYTES}, 321 MiB) fits a batch that fills one ${MAX_EVENT_BYTES}-byte event at 20 bytes per component; a batch whose rows x dim x 4 exceeds that event limit answers 413 whatever its body size.`, 'request limits'),
   maxBatchRows: uint('VALORI_MAX_BATCH_ROWS', 10_000, 1, 1_000_000, 'Most rows one batch insert accepts (400 above).', 'request limits'),
@@ -108,26 +122,40 @@ export const CONFIG_SCHEMA = {
   maxConnections: uint('VALORI_MAX_CONNECTIONS', 4_096, 1, 1_000_000, 'Most simultaneous TCP connections; further connections are closed on accept. Keep it below the process file-descriptor limit.', 'request limits'),
   maxStreams: uint('VALORI_MAX_STREAMS', 16, 1, 10_000, 'Most concurrent replication event streams (GET /v1/replication/events) a leader serves; more answer 429 TOO_MANY_STREAMS.', 'replication'),
   logFormat: oneOf<LogFormat>('VALORI_LOG_FORMAT', ['auto', 'json', 'pretty'], 'auto', 'Log format: json, pretty, or auto (pretty on a terminal, JSON otherwise).', 'server'),
+  accessLog: oneOf<'on' | 'off'>('VALORI_ACCESS_LOG', ['on', 'off'], 'on', 'One info line per HTTP request (request id, method, route template, status, error code, ms, bytes; never headers, bodies or query strings): on or off. Audit lines for admin calls are written either way (docs/operations.md).', 'server'),
   logLevel: {
-    env: 'RUST_LOG',
-    type: 'log filter',
-    defaultText: 'valori_node=info',
-    doc: 'Log level in tracing-subscriber form (valori_node=info, valori_node=debug,tower_http=debug, or a bare level). trace maps to the most verbose level; off silences logs.',
+    env: 'VALORI_LOG_LEVEL',
+    aliases: ['RUST_LOG'],
+    type: 'log level or filter',
+    defaultText: 'info',
+    doc: 'Log level: off, error, warn, info, debug or trace (the most verbose), or a filter in tracing-subscriber form (valori_node=info, valori_node=debug,tower_http=debug). RUST_LOG is accepted as an alias; VALORI_LOG_LEVEL wins when both are set.',
     feature: 'server',
-    parse: parseRustLog,
+    parse: (raw: string | undefined, name?: string) => parseRustLog(raw, name ?? 'VALORI_LOG_LEVEL'),
   } satisfies VarSpec<LogLevel>,
 } as const;
 
 type Schema = typeof CONFIG_SCHEMA;
 export type Config = { readonly [K in keyof Schema]: ReturnType<Schema[K]['parse']> };
 
+/**
+ * The raw text of one variable and the name it was found under (`env` first, then its aliases),
+ * or undefined when it is unset; an empty string counts as unset unless the spec says otherwise.
+ * loadConfig and `valori-node check` both read through it, so they agree on what is "set".
+ */
+export function readVar(spec: VarSpec<unknown>, env: NodeJS.ProcessEnv): { name: string; raw: string } | undefined {
+  for (const name of [spec.env, ...(spec.aliases ?? [])]) {
+    const raw = env[name];
+    if (raw !== undefined && (raw !== '' || spec.emptyIsValue === true)) return { name, raw };
+  }
+  return undefined;
+}
+
 /** Reads and validates every variable; throws ConfigError on the first bad one. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(CONFIG_SCHEMA) as [string, VarSpec<unknown>][]) {
-    let raw = env[spec.env];
-    if (raw !== undefined && raw === '' && !spec.emptyIsValue) raw = undefined;
-    out[key] = spec.parse(raw);
+    const found = readVar(spec, env);
+    out[key] = found === undefined ? spec.parse(undefined) : spec.parse(found.raw, found.name);
   }
   const config = out as Config;
   if (config.snapshotIntervalSecs !== null && config.snapshotPath === null) {
@@ -142,6 +170,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (config.maxDim !== null && config.maxDim < config.dim) {
     throw new ConfigError('VALORI_MAX_DIM', `VALORI_MAX_DIM=${config.maxDim} is below VALORI_DIM (${config.dim}): expected at least VALORI_DIM, since the default collection has that dimension`);
+  }
+  if (config.corsOrigins.includes('*') && config.authToken === null && config.apiKeys.length === 0 && config.apiKeysFile === null) {
+    // With auth off the browser guard is all that keeps other sites' pages out; * would switch it off.
+    throw new ConfigError('VALORI_CORS_ORIGINS', 'VALORI_CORS_ORIGINS=* while auth is off would let every web page read and write this node: list exact origins, or set VALORI_AUTH_TOKEN');
   }
   if (config.followerOf !== null && config.eventLogPath === null) {
     // Without its own log a follower could not resume after a restart (and would re-bootstrap

@@ -3,6 +3,19 @@ import type { LogFormat, LogLevel } from './config';
 
 export type Logger = winston.Logger;
 
+// Read once at load: the package's own version, as `valori-node --version` prints it.
+const PACKAGE = require('../package.json') as { version: string };
+
+/**
+ * On every JSON line, so a log pipeline that merges many processes can tell whose line it is.
+ * The terminal form leaves them out: there is one process on a terminal.
+ */
+export const LOG_IDENTITY: Readonly<{ service: string; version: string; pid: number }> = {
+  service: 'valori-node',
+  version: PACKAGE.version,
+  pid: process.pid,
+};
+
 export interface LoggerOptions {
   level: LogLevel;
   format: LogFormat;
@@ -23,7 +36,7 @@ const redact = winston.format((info) => {
 
 // Terminal form mirrors the guide's readiness line: `INFO valori_node: Listening on 0.0.0.0:3000`.
 const pretty = winston.format.printf((info) => {
-  const { level, message, timestamp, ...rest } = info;
+  const { level, message, timestamp, service: _s, version: _v, pid: _p, ...rest } = info;
   const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
   return `${String(timestamp)} ${level.toUpperCase()} valori_node: ${String(message)}${extra}`;
 });
@@ -35,6 +48,7 @@ export function createLogger(options: LoggerOptions): Logger {
   return winston.createLogger({
     level: options.level === 'silent' ? 'error' : options.level,
     silent: options.level === 'silent',
+    defaultMeta: { ...LOG_IDENTITY },
     format: winston.format.combine(
       redact(),
       winston.format.timestamp(),

@@ -3,6 +3,7 @@
 // replication, server) -> listen. Prints `Listening on HOST:PORT` when ready (the deployment
 // guide's readiness line); SIGTERM/SIGINT stop everything in order, exit 0.
 import { ConfigError, configHelp, loadConfig, type Config } from './config';
+import { logConfiguration } from './config-report';
 import { createLogger } from './log';
 import { formatAddress } from './server';
 import { openValori, RecoveryError, type Valori } from './valori';
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  // Secrets redacted; unknown VALORI_* names (likely typos) warned about, as `valori-node check` does.
+  logConfiguration(logger, config, process.env);
 
   let valori: Valori;
   try {

@@ -4,6 +4,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { KernelStats } from './kernel/native';
 
+// Read here rather than from the HTTP layer: metrics must not depend on a route module.
+const VERSION: string = (require('../package.json') as { version: string }).version;
+/** The kernel_version GET /v1/proof/state reports (the state-hash and event-apply rules). */
+export const KERNEL_VERSION = 1;
+
 /** What the per-collection gauges read (the kernel's CollectionInfo has these fields). */
 export interface CollectionGaugeSource {
   name: string;
@@ -19,8 +24,20 @@ export interface Metrics {
   observeCommit(seconds: number): void;
   /** Start-up recovery time (valori_replay_duration_seconds). */
   observeReplay(seconds: number): void;
-  /** Size of the snapshot just written (valori_snapshot_size_bytes). */
-  snapshotWritten(bytes: number): void;
+  /**
+   * A snapshot was written (valori_snapshot_size_bytes). `recovery` is true for the snapshot at
+   * VALORI_SNAPSHOT_PATH (scheduled, shutdown or an unnamed save): only that one bounds the next
+   * start-up's replay, so only it moves valori_snapshot_last_success_timestamp_seconds.
+   */
+  snapshotWritten(bytes: number, recovery?: boolean): void;
+  /** A scheduled run found the recovery snapshot already at the current height: it is current. */
+  snapshotUpToDate(): void;
+  /** A snapshot save failed for a reason other than the request itself (valori_snapshot_failures_total). */
+  snapshotFailed(): void;
+  /** The auto-snapshot period, null when off (valori_snapshot_interval_seconds). */
+  snapshotSchedule(intervalSecs: number | null): void;
+  /** One error answer from the error mapper (valori_http_errors_total); `route` is the pattern. */
+  httpError(route: string, code: string): void;
   /** Replication lag and status, read at scrape time (set by the replication runtime). */
   observeReplication(read: () => ReplicationGauges): void;
   /** One leader event committed by this follower (valori_replication_events_applied_total). */
@@ -32,8 +49,11 @@ export const REPLICATION_STATUSES = ['Leading', 'Connecting', 'Bootstrapping', '
 export type ReplicationStatus = (typeof REPLICATION_STATUSES)[number];
 
 export interface ReplicationGauges {
-  /** Leader height minus applied height (0 on a leader). */
-  lagEvents: number;
+  /**
+   * Leader height minus applied height (0 on a leader); null while the follower is not streaming
+   * from its leader, when the last known leader height may be long stale (exported as NaN).
+   */
+  lagEvents: number | null;
   status: ReplicationStatus;
 }
 
@@ -45,7 +65,12 @@ function ratio(part: number, capacity: number): number {
  * `collections` is read at scrape time (O(collections)); its label set is bounded by the kernel's
  * 10,000-collection cap, and a dropped collection's series disappear at the next scrape.
  */
-export function createMetrics(stats: () => KernelStats, collections: () => readonly CollectionGaugeSource[] = () => []): Metrics {
+export function createMetrics(
+  stats: () => KernelStats,
+  collections: () => readonly CollectionGaugeSource[] = () => [],
+  /** Event-log file size in bytes, null without an event log (the kernel's logProof().bytes). */
+  eventLogBytes: () => number | null = () => null,
+): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -96,6 +121,13 @@ export function createMetrics(stats: () => KernelStats, collections: () => reado
 
   const up = new Gauge({ name: 'valori_node_up', help: 'Always 1 while the process is running', registers });
   up.set(1);
+  // Constant for the process: the SIMD path is chosen once, when the addon loads.
+  new Gauge({
+    name: 'valori_build_info',
+    help: 'Always 1; the labels name the node version, the kernel_version of its state proofs and the distance kernel in use',
+    labelNames: ['version', 'kernel', 'simd'] as const,
+    registers,
+  }).set({ version: VERSION, kernel: String(KERNEL_VERSION), simd: stats().simd }, 1);
 
   const proofs = new Counter({ name: 'valori_proofs_generated_total', help: 'Count of GET /v1/proof/state calls', registers });
 
@@ -122,6 +154,14 @@ export function createMetrics(stats: () => KernelStats, collections: () => reado
       this.set(stats().eventLogHeight ?? 0);
     },
   });
+  new Gauge({
+    name: 'valori_event_log_bytes',
+    help: 'Size of the event-log file in bytes (0 when no event log is configured); a trim makes it smaller',
+    registers,
+    collect() {
+      this.set(eventLogBytes() ?? 0);
+    },
+  });
   const readOnly = new Gauge({
     name: 'valori_read_only',
     help: '1 after an event-log write or fsync failed (writes refused until restart), else 0',
@@ -143,6 +183,27 @@ export function createMetrics(stats: () => KernelStats, collections: () => reado
     registers,
   });
   const snapshotSize = new Gauge({ name: 'valori_snapshot_size_bytes', help: 'Size of the last written snapshot in bytes', registers });
+  const snapshotSuccess = new Gauge({
+    name: 'valori_snapshot_last_success_timestamp_seconds',
+    help: 'Unix time the recovery snapshot (VALORI_SNAPSHOT_PATH) was last written or found current by this process; 0 before that',
+    registers,
+  });
+  const snapshotFailures = new Counter({
+    name: 'valori_snapshot_failures_total',
+    help: 'Snapshot saves (scheduled, shutdown or requested) that failed for a reason other than the request itself',
+    registers,
+  });
+  const snapshotInterval = new Gauge({
+    name: 'valori_snapshot_interval_seconds',
+    help: 'Auto-snapshot period (VALORI_SNAPSHOT_INTERVAL with VALORI_SNAPSHOT_PATH); 0 when scheduled snapshots are off',
+    registers,
+  });
+  const httpErrors = new Counter({
+    name: 'valori_http_errors_total',
+    help: 'Error answers by route pattern (unmatched before routing) and stable error code',
+    labelNames: ['route', 'code'] as const,
+    registers,
+  });
   const bytesGauge = new Gauge({
     name: 'valori_index_memory_bytes',
     help: 'Bytes held for search: Q16.16 vectors, quantized codes and index structures',
@@ -169,10 +230,10 @@ export function createMetrics(stats: () => KernelStats, collections: () => reado
   let readReplication: () => ReplicationGauges = () => ({ lagEvents: 0, status: 'Leading' });
   new Gauge({
     name: 'valori_replication_lag_events',
-    help: 'Events the leader has committed that this follower has not applied yet (0 on a leader)',
+    help: 'Events the leader has committed that this follower has not applied yet (0 on a leader; NaN while the follower is not streaming from its leader)',
     registers,
     collect() {
-      this.set(readReplication().lagEvents);
+      this.set(readReplication().lagEvents ?? Number.NaN);
     },
   });
   const replStatus = new Gauge({
@@ -197,7 +258,14 @@ export function createMetrics(stats: () => KernelStats, collections: () => reado
     observeRequest: (method, route, status, seconds) => duration.observe({ method, route, status: String(status) }, seconds),
     observeCommit: (seconds) => commit.observe(seconds),
     observeReplay: (seconds) => replay.observe(seconds),
-    snapshotWritten: (bytes) => snapshotSize.set(bytes),
+    snapshotWritten: (bytes, recovery = false) => {
+      snapshotSize.set(bytes);
+      if (recovery) snapshotSuccess.set(Date.now() / 1000);
+    },
+    snapshotUpToDate: () => snapshotSuccess.set(Date.now() / 1000),
+    snapshotFailed: () => snapshotFailures.inc(),
+    snapshotSchedule: (intervalSecs) => snapshotInterval.set(intervalSecs ?? 0),
+    httpError: (route, code) => httpErrors.inc({ route, code }),
     observeReplication: (read) => {
       readReplication = read;
     },

@@ -92,7 +92,7 @@ function operation(op: Operation, schemas: RequestSchemas, idSchema: unknown): J
   const access = op.access;
   const isPublic = access === 'public';
   const responses: Json = { 200: okResponse(op.ok) };
-  if (op.alsoOk !== undefined) responses[op.alsoOk] = { ...okResponse(op.ok), description: `Same body as 200 (status "full")` };
+  if (op.alsoOk !== undefined) responses[op.alsoOk] = { ...okResponse(op.ok), description: 'Same body schema as 200, with a status other than "ok"' };
   const statuses = new Set<number>([500, ...(op.errors ?? []), ...(op.write ? WRITE_STATUSES : [])]);
   // 401 without a credential, 403 with one of a lower scope (or, auth off, a foreign Origin).
   if (!isPublic) [401, ...GUARD_STATUSES].forEach((s) => statuses.add(s));
@@ -163,7 +163,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): Json {
       version: opts.version,
       description:
         'Deterministic vector + knowledge-graph memory server. Every error is {"error", "code"} JSON; ' +
-        'branch on code. When VALORI_AUTH_TOKEN or API keys are configured, every route except GET /health and GET /metrics needs ' +
+        'branch on code. When VALORI_AUTH_TOKEN or API keys are configured, every route except GET /health, /livez, /readyz and /metrics needs ' +
         '"Authorization: Bearer <token>"; an API key also needs the scope in x-valori-scope (read < write < admin; 403 otherwise). Vectors have exactly VALORI_DIM components (GET /health shows dim).',
     },
     tags: (['System', 'Collections', 'Records', 'Graph', 'Memory', 'Durability', 'Indexes', 'Replication', 'Keys'] satisfies Tag[]).map((name) => ({ name })),

@@ -72,6 +72,7 @@ function wire(config: Config, kernel: Kernel, logger: Logger): Valori {
   const metrics = createMetrics(
     () => kernel.stats(),
     () => kernel.listCollections(),
+    () => kernel.logProof()?.bytes ?? null,
   );
   metrics.observeReplay(recovery.seconds);
   kernel.onCommit((seconds) => metrics.observeCommit(seconds));

@@ -6,7 +6,7 @@
 // - src/replication/read-only.ts redirects a follower's `write` routes to the leader;
 // - the published client (src/client) reads `idempotent` for its retry policy.
 // It imports nothing at run time, so the client can ship it without any server code.
-import type { Access } from '../auth/scopes';
+import type { Access } from '../auth/scopes.js';
 
 export type Method = 'get' | 'post' | 'delete';
 export type Tag = 'System' | 'Collections' | 'Records' | 'Graph' | 'Memory' | 'Durability' | 'Replication' | 'Indexes' | 'Keys';
@@ -59,6 +59,8 @@ const COLLECTION_QUERY = { name: 'collection', in: 'query', required: false, sch
 
 export const ROUTES = [
   { method: 'get', path: '/health', id: 'health', access: 'public', tag: 'System', summary: 'Liveness and pool capacity', ok: 'Health', alsoOk: 503 },
+  { method: 'get', path: '/livez', id: 'livez', access: 'public', tag: 'System', summary: 'Liveness probe: 200 while the process serves (even when a pool is full)', ok: 'Probe' },
+  { method: 'get', path: '/readyz', id: 'readyz', access: 'public', tag: 'System', summary: 'Readiness probe: 200 when writable and (on a follower) streaming within VALORI_READY_MAX_LAG, else 503', ok: 'Probe', alsoOk: 503 },
   { method: 'get', path: '/metrics', id: 'metrics', access: 'public', tag: 'System', summary: 'Prometheus metrics', ok: 'metrics' },
   { method: 'get', path: '/version', id: 'version', access: 'read', restricted: 'any', tag: 'System', summary: 'Server version (plain text)', ok: 'text' },
   { method: 'get', path: '/openapi.json', id: 'openapi', access: 'read', restricted: 'any', tag: 'System', summary: 'This OpenAPI document', ok: 'openapi' },

@@ -3,12 +3,12 @@
 // turns the attacker's host name into 127.0.0.1. This guard, used only when no credential is
 // configured, refuses what only a browser acting for another site would send:
 //   421 a Host that is not a loopback name, the bind address or in VALORI_ALLOWED_HOSTS;
-//   403 an Origin that is not this node (scheme and port included);
+//   403 an Origin that is not this node (scheme and port included) nor listed in VALORI_CORS_ORIGINS;
 //   415 a POST/DELETE whose Content-Type a browser may send cross-site without a preflight (form,
 //       multipart, text/plain) or a body with no Content-Type at all. JSON routes already need
 //       application/json; body-less routes (index build, log trim, snapshot save) accept no
 //       Content-Type only with no body, and a browser's body-less POST carries an Origin.
-// GET/HEAD of /health and /metrics stay open, as they do with auth on.
+// GET/HEAD of the public routes (/health, /livez, /readyz, /metrics) stay open, as they do with auth on.
 import type { Request, RequestHandler } from 'express';
 import { isJsonContentType } from '../http/body';
 import { AppError } from '../http/errors';
@@ -27,6 +27,8 @@ export interface BrowserGuardOptions {
   bindHost: string;
   /** VALORI_ALLOWED_HOSTS, lower case, without ports. */
   allowedHosts: readonly string[];
+  /** VALORI_CORS_ORIGINS: pages the operator listed are not foreign, so their Origin passes. */
+  allowedOrigins?: readonly string[];
 }
 
 /** "Example.COM:3000" -> "example.com", "[::1]:3000" -> "[::1]"; null when unusable. */
@@ -68,6 +70,7 @@ function sameOrigin(origin: string, host: string): boolean {
 export function browserGuard(options: BrowserGuardOptions): RequestHandler {
   const bind = options.bindHost.includes(':') ? `[${options.bindHost.toLowerCase()}]` : options.bindHost.toLowerCase();
   const allowed = new Set([...LOOPBACK_NAMES, bind, ...options.allowedHosts]);
+  const origins = new Set(options.allowedOrigins ?? []);
   return (req, _res, next) => {
     if (isPublic(req.method, req.path)) return next();
     const host = req.headers.host ?? '';
@@ -81,7 +84,7 @@ export function browserGuard(options: BrowserGuardOptions): RequestHandler {
       );
     }
     const origin = req.headers.origin;
-    if (origin !== undefined && !sameOrigin(origin, host)) {
+    if (origin !== undefined && !sameOrigin(origin, host) && !origins.has(origin)) {
       return next(new AppError('FORBIDDEN', `cross-origin request refused while auth is off: Origin ${quote(origin)} is not this node`));
     }
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();

@@ -1,7 +1,7 @@
 // Who may call what. Each route's scope is declared with the route, in the one route table
 // (src/api/routes.ts): mountRoutes mounts every route behind requireAccess(its access), the OpenAPI
 // document shows it as x-valori-scope, and the auth matrix test checks the table by hand.
-import { ROUTES } from '../api/routes';
+import { ROUTES } from '../api/routes.js';
 
 /** What an API key may do; each scope includes the ones before it. */
 export const SCOPES = ['read', 'write', 'admin'] as const;

@@ -3,9 +3,10 @@
 // timeouts live in transport.ts. Data calls take `collection` (default: the server's `default`
 // collection); every data write carries an Idempotency-Key made once per call and re-sent on its
 // retries, so a retry after a lost answer cannot write twice.
-import { findRoute, isIdempotent } from '../api/routes';
-import { Transport, type Call } from './transport';
+import { callOptions } from './core.js';
+import { ValoriReads } from './reads.js';
 import type {
+  CallOptions,
   CollectionCreated,
   CollectionInfo,
   CollectionOption,
@@ -27,48 +28,20 @@ import type {
   SnapshotSaveResult,
   UpsertVectorInput,
   UpsertVectorResult,
-  ValoriClientOptions,
   Vector,
   WriteCallOptions,
-} from './types';
-import { camelize, compact, Reader, vectorsToJson, vectorToJson } from './wire';
-
-interface JsonCall {
-  method: 'GET' | 'POST' | 'DELETE';
-  path: string;
-  json?: unknown;
-  acceptStatuses?: readonly number[];
-  /** The caller's Idempotency-Key for a keyed write (default: a fresh one). */
-  idempotencyKey?: string;
-}
-
-const VISIBLE_ASCII = /^[\x21-\x7e]{1,255}$/;
+} from './types.js';
+import { camelize, compact, queryString } from './wire.js';
 
 /** `?collection=NAME`, or '' for the default collection; `sep` joins it to an existing query. */
 function collectionQuery(options: CollectionOption, sep: '?' | '&' = '?'): string {
   return options.collection === undefined ? '' : `${sep}collection=${encodeURIComponent(options.collection)}`;
 }
 
-export class ValoriClient {
-  private readonly transport: Transport;
+/** Calls that are no data write take these; data writes take WriteCallOptions. */
+type KeyOption = CallOptions & Pick<WriteCallOptions, 'idempotencyKey'>;
 
-  /** See ValoriClientOptions for every option and its default. */
-  constructor(options: ValoriClientOptions) {
-    const fetchImpl = options.fetch ?? globalThis.fetch;
-    if (typeof fetchImpl !== 'function') throw new TypeError('no fetch available: pass options.fetch');
-    this.transport = new Transport({
-      baseUrl: options.baseUrl,
-      token: options.token,
-      timeoutMs: options.timeoutMs ?? 30_000,
-      retries: options.retries ?? 3,
-      backoffMs: options.backoffMs ?? 100,
-      maxBackoffMs: options.maxBackoffMs ?? 2_000,
-      maxRedirects: options.maxRedirects ?? 5,
-      followRedirectAuth: options.followRedirectAuth ?? false,
-      fetch: fetchImpl,
-    });
-  }
-
+export class ValoriClient extends ValoriReads {
   // ---- Operations ------------------------------------------------------------------------------
 
   /**
@@ -76,19 +49,19 @@ export class ValoriClient {
    * is an answer, not a failure, so a 503 carrying the health document is neither retried nor
    * thrown. Pool figures are counts; `fillPct` is a percentage.
    */
-  async health(): Promise<Health> {
-    const { o } = await this.json({ method: 'GET', path: '/health', acceptStatuses: [503] });
+  async health(options: CallOptions = {}): Promise<Health> {
+    const { o } = await this.json({ ...callOptions(options), method: 'GET', path: '/health', acceptStatuses: [503] });
     return camelize(o) as Health;
   }
 
   /** GET /metrics (public): the Prometheus text exposition, as served. */
-  async metrics(): Promise<string> {
-    return (await this.send({ method: 'GET', path: '/metrics', read: 'text' })).body as string;
+  async metrics(options: CallOptions = {}): Promise<string> {
+    return (await this.send({ ...callOptions(options), method: 'GET', path: '/metrics', read: 'text' })).body as string;
   }
 
   /** GET /version: the server's version string, e.g. `0.1.0`. */
-  async version(): Promise<string> {
-    return (await this.send({ method: 'GET', path: '/version', read: 'text' })).body as string;
+  async version(options: CallOptions = {}): Promise<string> {
+    return (await this.send({ ...callOptions(options), method: 'GET', path: '/version', read: 'text' })).body as string;
   }
 
   /**
@@ -97,26 +70,22 @@ export class ValoriClient {
    * asks for the hash at that committed height (`?height=N`, for comparing replicas).
    */
   async proofState(options: ProofStateOptions = {}): Promise<ProofState> {
-    const params = [
-      ...(options.height === undefined ? [] : [`height=${encodeURIComponent(options.height)}`]),
-      ...(options.collection === undefined ? [] : [`collection=${encodeURIComponent(options.collection)}`]),
-    ];
-    const query = params.length === 0 ? '' : `?${params.join('&')}`;
-    const { r, o } = await this.json({ method: 'GET', path: `/v1/proof/state${query}` });
+    const query = queryString({ height: options.height, collection: options.collection });
+    const { r, o } = await this.json({ ...callOptions(options), method: 'GET', path: `/v1/proof/state${query}` });
     r.number(o, 'kernel_version');
     r.string(o, 'final_state_hash');
     return camelize(o) as ProofState;
   }
 
   /** GET /v1/proof/event-log: hash, event count and committed height of the event log. */
-  async proofEventLog(): Promise<EventLogProof> {
-    const { o } = await this.json({ method: 'GET', path: '/v1/proof/event-log' });
+  async proofEventLog(options: CallOptions = {}): Promise<EventLogProof> {
+    const { o } = await this.json({ ...callOptions(options), method: 'GET', path: '/v1/proof/event-log' });
     return camelize(o) as EventLogProof;
   }
 
   /** GET /v1/replication/state: role, status (`Synced`, `Diverged`, ...), heights and lag. */
-  async replicationState(): Promise<ReplicationState> {
-    const { r, o } = await this.json({ method: 'GET', path: '/v1/replication/state' });
+  async replicationState(options: CallOptions = {}): Promise<ReplicationState> {
+    const { r, o } = await this.json({ ...callOptions(options), method: 'GET', path: '/v1/replication/state' });
     r.string(o, 'status');
     return camelize(o) as ReplicationState;
   }
@@ -128,15 +97,15 @@ export class ValoriClient {
    * (default: the server's VALORI_INDEX / VALORI_QUANT). A name in use answers 409
    * COLLECTION_EXISTS.
    */
-  async createCollection(input: CreateCollectionInput, options: Pick<WriteCallOptions, 'idempotencyKey'> = {}): Promise<CollectionCreated> {
+  async createCollection(input: CreateCollectionInput, options: KeyOption = {}): Promise<CollectionCreated> {
     const json = compact({ name: input.name, dimension: input.dimension, metric: input.metric, index: input.index, quant: input.quant, max_records: input.maxRecords });
-    const { r, o } = await this.json({ method: 'POST', path: '/v1/namespaces', json, idempotencyKey: options.idempotencyKey });
+    const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/v1/namespaces', json, idempotencyKey: options.idempotencyKey });
     return { name: r.string(o, 'name'), id: r.number(o, 'id'), created: o.created === true, deduplicated: o.deduplicated === true };
   }
 
   /** GET /v1/namespaces: every collection in id order (a key restricted to one sees that one). */
-  async listCollections(): Promise<CollectionInfo[]> {
-    const { r, o } = await this.json({ method: 'GET', path: '/v1/namespaces' });
+  async listCollections(options: CallOptions = {}): Promise<CollectionInfo[]> {
+    const { r, o } = await this.json({ ...callOptions(options), method: 'GET', path: '/v1/namespaces' });
     return r.objects(o, 'collections', (c) => ({
       name: r.string(c, 'name'),
       id: r.number(c, 'id'),
@@ -150,16 +119,16 @@ export class ValoriClient {
   }
 
   /** DELETE /v1/namespaces/:name: drops a collection and everything in it (`default` cannot be dropped: 409). */
-  async dropCollection(name: string, options: Pick<WriteCallOptions, 'idempotencyKey'> = {}): Promise<void> {
-    await this.json({ method: 'DELETE', path: `/v1/namespaces/${encodeURIComponent(name)}`, idempotencyKey: options.idempotencyKey });
+  async dropCollection(name: string, options: KeyOption = {}): Promise<void> {
+    await this.json({ ...callOptions(options), method: 'DELETE', path: `/v1/namespaces/${encodeURIComponent(name)}`, idempotencyKey: options.idempotencyKey });
   }
 
   // ---- Records ---------------------------------------------------------------------------------
 
   /** POST /records: inserts one vector (the collection's dimension); resolves to its record id. */
   async insert(values: Vector, options: InsertOptions = {}): Promise<number> {
-    const json = compact({ values: vectorToJson(values, 'values'), tag: options.tag, collection: options.collection });
-    const { r, o } = await this.json({ method: 'POST', path: '/records', json, idempotencyKey: options.idempotencyKey });
+    const json = compact({ values: this.vector(values, 'values', 'POST', '/records'), tag: options.tag, collection: options.collection });
+    const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/records', json, idempotencyKey: options.idempotencyKey });
     return r.number(o, 'id');
   }
 
@@ -171,9 +140,13 @@ export class ValoriClient {
     return this.batch('/v1/vectors/batch_insert', vectors, options);
   }
 
-  /** POST /v1/memory/insert_batch: the same operation as insertBatch under its memory-API path. */
+  /**
+   * The same operation as insertBatch (the server's /v1/memory/insert_batch is an alias of its
+   * batch insert); this name suggested a memory-API variant that does not exist.
+   * @deprecated Use insertBatch.
+   */
   async insertBatchMemory(vectors: readonly Vector[], options: WriteCallOptions = {}): Promise<number[]> {
-    return this.batch('/v1/memory/insert_batch', vectors, options);
+    return this.insertBatch(vectors, options);
   }
 
   /**
@@ -181,14 +154,14 @@ export class ValoriClient {
    * distance (0 = exact match). `k` is 1..VALORI_MAX_K; fewer hits come back if fewer records exist.
    */
   async search(query: Vector, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
-    const json = compact({ query: vectorToJson(query, 'query'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe, collection: options.collection });
-    const { r, o } = await this.json({ method: 'POST', path: '/search', json });
+    const json = compact({ query: this.vector(query, 'query', 'POST', '/search'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe, collection: options.collection });
+    const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/search', json });
     return r.objects(o, 'results', (hit) => ({ id: r.number(hit, 'id'), score: r.number(hit, 'score') }));
   }
 
   /** POST /v1/delete: hard-deletes a record, its linked graph nodes, their edges and its metadata. */
   async delete(id: number, options: WriteCallOptions = {}): Promise<void> {
-    await this.json({ method: 'POST', path: '/v1/delete', json: compact({ id, collection: options.collection }), idempotencyKey: options.idempotencyKey });
+    await this.json({ ...callOptions(options), method: 'POST', path: '/v1/delete', json: compact({ id, collection: options.collection }), idempotencyKey: options.idempotencyKey });
   }
 
   /**
@@ -196,7 +169,7 @@ export class ValoriClient {
    * against capacity; soft-deleting it again is a no-op.
    */
   async softDelete(id: number, options: WriteCallOptions = {}): Promise<void> {
-    await this.json({ method: 'POST', path: '/v1/soft-delete', json: compact({ id, collection: options.collection }), idempotencyKey: options.idempotencyKey });
+    await this.json({ ...callOptions(options), method: 'POST', path: '/v1/soft-delete', json: compact({ id, collection: options.collection }), idempotencyKey: options.idempotencyKey });
   }
 
   // ---- Graph -----------------------------------------------------------------------------------
@@ -204,44 +177,46 @@ export class ValoriClient {
   /** POST /graph/node: creates a node (kind 0..255, see NodeKind); resolves to its node id. */
   async createNode(input: CreateNodeInput, options: WriteCallOptions = {}): Promise<number> {
     const json = compact({ kind: input.kind, record_id: input.recordId, collection: options.collection });
-    const { r, o } = await this.json({ method: 'POST', path: '/graph/node', json, idempotencyKey: options.idempotencyKey });
+    const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/graph/node', json, idempotencyKey: options.idempotencyKey });
     return r.number(o, 'node_id');
   }
 
   /** GET /graph/node/:id: the node's kind and linked record (null when none). */
   async getNode(id: number, options: CollectionOption = {}): Promise<GraphNode> {
-    const { r, o } = await this.json({ method: 'GET', path: `/graph/node/${encodeURIComponent(id)}${collectionQuery(options)}` });
+    const { r, o } = await this.json({ ...callOptions(options), method: 'GET', path: `/graph/node/${encodeURIComponent(id)}${collectionQuery(options)}` });
     return { kind: r.number(o, 'kind'), recordId: r.nullableNumber(o, 'record_id') };
   }
 
   /** POST /graph/edge: creates a directed edge (kind 0..255, see EdgeKind) within one collection; resolves to its edge id. */
   async createEdge(input: CreateEdgeInput, options: WriteCallOptions = {}): Promise<number> {
     const json = compact({ from: input.from, to: input.to, kind: input.kind, collection: options.collection });
-    const { r, o } = await this.json({ method: 'POST', path: '/graph/edge', json, idempotencyKey: options.idempotencyKey });
+    const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/graph/edge', json, idempotencyKey: options.idempotencyKey });
     return r.number(o, 'edge_id');
   }
 
   /** GET /graph/edges/:id: the node's outgoing edges, newest first. */
   async getEdges(nodeId: number, options: CollectionOption = {}): Promise<GraphEdge[]> {
-    const { r, o } = await this.json({ method: 'GET', path: `/graph/edges/${encodeURIComponent(nodeId)}${collectionQuery(options)}` });
+    const { r, o } = await this.json({ ...callOptions(options), method: 'GET', path: `/graph/edges/${encodeURIComponent(nodeId)}${collectionQuery(options)}` });
     return r.objects(o, 'edges', (e) => ({ edgeId: r.number(e, 'edge_id'), toNode: r.number(e, 'to_node'), kind: r.number(e, 'kind') }));
   }
 
   // ---- Memory ----------------------------------------------------------------------------------
 
   /**
-   * POST /v1/memory/upsert_vector: stores a record, a Document node (unless attaching to one), a
-   * Chunk node, a ParentOf edge and the metadata (under `rec:<recordId>`), atomically.
+   * POST /v1/memory/upsert_vector: use this to store a vector with its metadata and graph links.
+   * Always inserts (a new record each call, never an update): a record, a Document node (unless
+   * attaching to one), a Chunk node, a ParentOf edge and the metadata (under `rec:<recordId>`),
+   * atomically. Find them again with searchMemory.
    */
-  async upsertVector(input: UpsertVectorInput, options: WriteCallOptions = {}): Promise<UpsertVectorResult> {
+  async insertMemory(input: UpsertVectorInput, options: WriteCallOptions = {}): Promise<UpsertVectorResult> {
     const json = compact({
-      vector: vectorToJson(input.vector, 'vector'),
+      vector: this.vector(input.vector, 'vector', 'POST', '/v1/memory/upsert_vector'),
       attach_to_document_node: input.attachToDocumentNode,
       tags: input.tags,
       metadata: input.metadata,
       collection: options.collection,
     });
-    const { r, o } = await this.json({ method: 'POST', path: '/v1/memory/upsert_vector', json, idempotencyKey: options.idempotencyKey });
+    const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/v1/memory/upsert_vector', json, idempotencyKey: options.idempotencyKey });
     return {
       memoryId: r.string(o, 'memory_id'),
       recordId: r.number(o, 'record_id'),
@@ -251,12 +226,20 @@ export class ValoriClient {
   }
 
   /**
+   * It inserts (a new record on every call); the name promised an update it never did.
+   * @deprecated Use insertMemory (same route, same result).
+   */
+  async upsertVector(input: UpsertVectorInput, options: WriteCallOptions = {}): Promise<UpsertVectorResult> {
+    return this.insertMemory(input, options);
+  }
+
+  /**
    * POST /v1/memory/search_vector: like search(), with each hit's memory id and stored metadata.
    * `score` is the squared Euclidean (L2) distance.
    */
-  async searchVector(query: Vector, k: number, options: SearchOptions = {}): Promise<MemoryHit[]> {
-    const json = compact({ query_vector: vectorToJson(query, 'query'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe, collection: options.collection });
-    const { r, o } = await this.json({ method: 'POST', path: '/v1/memory/search_vector', json });
+  async searchMemory(query: Vector, k: number, options: SearchOptions = {}): Promise<MemoryHit[]> {
+    const json = compact({ query_vector: this.vector(query, 'query', 'POST', '/v1/memory/search_vector'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe, collection: options.collection });
+    const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/v1/memory/search_vector', json });
     return r.objects(o, 'results', (hit) => ({
       memoryId: r.string(hit, 'memory_id'),
       recordId: r.number(hit, 'record_id'),
@@ -271,77 +254,61 @@ export class ValoriClient {
    */
   async setMetadata(targetId: string, metadata: JsonValue, options: WriteCallOptions = {}): Promise<void> {
     const json = compact({ target_id: targetId, metadata, collection: options.collection });
-    await this.json({ method: 'POST', path: '/v1/memory/meta/set', json, idempotencyKey: options.idempotencyKey });
+    await this.json({ ...callOptions(options), method: 'POST', path: '/v1/memory/meta/set', json, idempotencyKey: options.idempotencyKey });
   }
 
   /** GET /v1/memory/meta/get: the value stored under `targetId`, or null when none is. */
   async getMetadata<T extends JsonValue = JsonValue>(targetId: string, options: CollectionOption = {}): Promise<T | null> {
-    const { o } = await this.json({ method: 'GET', path: `/v1/memory/meta/get?target_id=${encodeURIComponent(targetId)}${collectionQuery(options, '&')}` });
+    const { o } = await this.json({ ...callOptions(options), method: 'GET', path: `/v1/memory/meta/get?target_id=${encodeURIComponent(targetId)}${collectionQuery(options, '&')}` });
     return (o.metadata ?? null) as T | null;
+  }
+
+  /** @deprecated Use searchMemory (same route, same result); renamed to pair with insertMemory. */
+  async searchVector(query: Vector, k: number, options: SearchOptions = {}): Promise<MemoryHit[]> {
+    return this.searchMemory(query, k, options);
   }
 
   // ---- Snapshots -------------------------------------------------------------------------------
 
   /**
    * POST /v1/snapshot/save: writes the main snapshot (VALORI_SNAPSHOT_PATH), or with `path` a
-   * named snapshot in the server's `snapshots/` directory; resolves to the file name written.
+   * named snapshot in the server's `snapshots/` directory; resolves to the file written, the
+   * height it holds and its size in bytes.
    */
-  async snapshotSave(options: { path?: string } = {}): Promise<SnapshotSaveResult> {
-    const { r, o } = await this.json({ method: 'POST', path: '/v1/snapshot/save', json: compact({ path: options.path }) });
-    return { path: r.string(o, 'path') };
+  async snapshotSave(options: CallOptions & { path?: string } = {}): Promise<SnapshotSaveResult> {
+    const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/v1/snapshot/save', json: compact({ path: options.path }) });
+    return { path: r.string(o, 'path'), height: r.number(o, 'height'), bytes: r.number(o, 'bytes') };
   }
 
   /**
-   * GET /v1/snapshot/download: the current state as VAL1 snapshot bytes. With `{ stream: true }`,
+   * GET /v1/snapshot/download: the current state as snapshot bytes. With `{ stream: true }`,
    * resolves once the headers arrive to a stream of the body (timeoutMs then covers only the
-   * headers; reading is up to the caller).
+   * headers; reading is up to the caller, and `signal` still cancels it).
    */
   snapshotDownload(): Promise<Uint8Array>;
-  snapshotDownload(options: { stream: true }): Promise<ReadableStream<Uint8Array>>;
-  snapshotDownload(options: { stream?: false }): Promise<Uint8Array>;
-  async snapshotDownload(options: { stream?: boolean } = {}): Promise<Uint8Array | ReadableStream<Uint8Array>> {
+  snapshotDownload(options: CallOptions & { stream: true }): Promise<ReadableStream<Uint8Array>>;
+  snapshotDownload(options: CallOptions & { stream?: false }): Promise<Uint8Array>;
+  async snapshotDownload(options: CallOptions & { stream?: boolean } = {}): Promise<Uint8Array | ReadableStream<Uint8Array>> {
     const read = options.stream === true ? 'stream' : 'bytes';
-    return (await this.send({ method: 'GET', path: '/v1/snapshot/download', read })).body as Uint8Array | ReadableStream<Uint8Array>;
+    return (await this.send({ ...callOptions(options), method: 'GET', path: '/v1/snapshot/download', read })).body as Uint8Array | ReadableStream<Uint8Array>;
   }
 
-  /** POST /v1/snapshot/upload: replaces the server's state with these VAL1 snapshot bytes. */
-  async snapshotUpload(bytes: Uint8Array | ArrayBuffer): Promise<void> {
+  /** POST /v1/snapshot/upload: replaces the server's state with these snapshot bytes. */
+  async snapshotUpload(bytes: Uint8Array | ArrayBuffer, options: CallOptions = {}): Promise<void> {
     const body = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-    await this.send({ method: 'POST', path: '/v1/snapshot/upload', bytes: body, read: 'none' });
+    await this.send({ ...callOptions(options), method: 'POST', path: '/v1/snapshot/upload', bytes: body, read: 'none' });
   }
 
   /** POST /v1/snapshot/restore: replaces the server's state with a named snapshot saved earlier. */
-  async snapshotRestore(path: string): Promise<void> {
-    await this.json({ method: 'POST', path: '/v1/snapshot/restore', json: { path } });
+  async snapshotRestore(path: string, options: CallOptions = {}): Promise<void> {
+    await this.json({ ...callOptions(options), method: 'POST', path: '/v1/snapshot/restore', json: { path } });
   }
 
   // ---- Plumbing --------------------------------------------------------------------------------
 
   private async batch(path: string, vectors: readonly Vector[], options: WriteCallOptions): Promise<number[]> {
-    const json = compact({ batch: vectorsToJson(vectors, 'vectors'), collection: options.collection });
-    const { r, o } = await this.json({ method: 'POST', path, json, idempotencyKey: options.idempotencyKey });
+    const json = compact({ batch: this.vectors(vectors, 'vectors', 'POST', path), collection: options.collection });
+    const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path, json, idempotencyKey: options.idempotencyKey });
     return r.array(o, 'ids').map((id, i) => (typeof id === 'number' ? id : r.fail(`"ids[${i}]" is not a number`)));
-  }
-
-  /**
-   * Whether a call may be re-sent after an ambiguous failure comes from the server's route table
-   * (src/api/routes.ts, shipped with the client): GETs, the POSTs that only read (searches), and
-   * the data writes, which carry an Idempotency-Key made here, once per call: every retry of the
-   * call re-sends that same key, and the server answers a replay without writing again.
-   */
-  private send(call: Omit<Call, 'idempotent'>, idempotencyKey?: string) {
-    const spec = findRoute(call.method, call.path);
-    const keyed = spec?.write === true && spec.restricted === 'collection';
-    if (!keyed) return this.transport.send({ ...call, idempotent: isIdempotent(call.method, call.path) });
-    const key = idempotencyKey ?? globalThis.crypto.randomUUID();
-    if (!VISIBLE_ASCII.test(key)) throw new TypeError('idempotencyKey must be 1 to 255 visible ASCII characters');
-    return this.transport.send({ ...call, headers: { ...call.headers, 'idempotency-key': key }, idempotent: true });
-  }
-
-  /** A JSON round trip. */
-  private async json(c: JsonCall): Promise<{ r: Reader; o: Record<string, unknown> }> {
-    const answer = await this.send({ method: c.method, path: c.path, json: c.json, read: 'json', acceptStatuses: c.acceptStatuses }, c.idempotencyKey);
-    const r = new Reader(c.method, this.transport.urlOf(c.path), answer.status, answer.body);
-    return { r, o: r.object() };
   }
 }

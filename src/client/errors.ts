@@ -4,7 +4,7 @@
 // - ValoriConnectionError: no usable HTTP answer at all (refused, reset, DNS, timeout), after the
 //   retries the request was allowed.
 
-import { SERVER_ERROR_CODES, type ServerErrorCode } from '../api/error-codes';
+import { SERVER_ERROR_CODES, type ServerErrorCode } from '../api/error-codes.js';
 
 /** Codes the Valori server puts in its `{"error", "code"}` bodies (docs/api-reference.md). */
 export type ValoriServerErrorCode = ServerErrorCode;
@@ -38,7 +38,7 @@ export interface ValoriErrorInit {
 
 /** The server answered with an error status (4xx, 5xx) or an unusable success body. */
 export class ValoriError extends Error {
-  /** HTTP status of the final answer (after redirects and retries). */
+  /** HTTP status of the final answer (after redirects and retries); 0 when the client refused the input before sending (INVALID_VECTOR). */
   readonly status: number;
   /** The server's stable code (see ValoriServerErrorCode), or a client code (ValoriClientErrorCode). */
   readonly code: ValoriErrorCode;

@@ -1,6 +1,6 @@
 // Entry point of the typed Valori HTTP client (`valori-node/client`). It uses only the global
-// fetch, AbortController and URL, so it has no dependency on the server code or on Express.
-export { ValoriClient } from './client';
+// fetch, AbortController, AbortSignal and URL, so it has no dependency on the server code or on Express.
+export { ValoriClient } from './client.js';
 export {
   ValoriConnectionError,
   ValoriError,
@@ -10,10 +10,28 @@ export {
   type ValoriErrorCode,
   type ValoriErrorInit,
   type ValoriServerErrorCode,
-} from './errors';
+} from './errors.js';
+export { CLIENT_VERSION } from './version.js';
+export type {
+  EventLogTrimResult,
+  GraphQueryHit,
+  GraphQueryOptions,
+  GraphQueryResult,
+  IndexBuildResult,
+  ListNodesOptions,
+  NodeEntry,
+  NodePage,
+  RecordView,
+  Subgraph,
+  SubgraphOptions,
+  TimelineEvent,
+  TimelineOptions,
+  TimelinePage,
+} from './types-reads.js';
 export {
   EdgeKind,
   NodeKind,
+  type CallOptions,
   type CollectionCreated,
   type CollectionInfo,
   type CollectionOption,
@@ -39,4 +57,4 @@ export {
   type ValoriClientOptions,
   type Vector,
   type WriteCallOptions,
-} from './types';
+} from './types.js';

@@ -11,7 +11,8 @@
 // - Writes carrying an idempotency key (every data write and collection create/drop: the client
 //   sends an `Idempotency-Key` generated once per call and the same on each of its retries) are
 //   retried like reads: the server answers a replay with the first outcome and writes nothing.
-// - Other writes (snapshot upload and restore) are retried only when the server cannot have applied them:
+// - Other non-reading calls (snapshot save, upload and restore, trim, index build) are retried only
+//   when the server cannot have applied them:
 //   * the connection was never established (ECONNREFUSED, DNS failure, connect timeout, host
 //     unreachable), so the request was never sent;
 //   * HTTP 503, which Valori and ordinary proxies use to refuse a request before handling it.
@@ -19,15 +20,17 @@
 //   closed", a timeout) is NOT retried: it might have been applied, and repeating an insert would
 //   create a second record. The caller gets ValoriConnectionError and decides (e.g. by checking
 //   the state).
-// - Timeouts are never retried, so `timeoutMs` bounds each call at roughly
-//   timeoutMs + the backoff of the (connection-refused / 503) retries before it.
+// - Timeouts are never retried, so `timeoutMs` (the client's, or the call's own) bounds each call at
+//   roughly timeoutMs + the backoff of the (connection-refused / 503) retries before it.
+// - A caller's AbortSignal stops the attempt in flight and any backoff wait; the call rejects with
+//   the signal's reason and is never retried.
 // - Backoff: backoffMs × 2^n, capped at maxBackoffMs (defaults 100, 200, 400 ms, 3 retries).
 //
 // Redirects: fetch runs with `redirect: 'manual'`; a 307/308 with Location is re-issued with the
 // same method and body (a follower answers writes with 307 to its leader). See
 // ValoriClientOptions.followRedirectAuth for when the bearer token goes along.
-import { ValoriConnectionError, ValoriError, ValoriTimeoutError } from './errors';
-import type { ValoriClientOptions } from './types';
+import { ValoriConnectionError, ValoriError, ValoriTimeoutError } from './errors.js';
+import type { ValoriClientOptions } from './types.js';
 
 export interface Call {
   method: 'GET' | 'POST' | 'DELETE';
@@ -45,6 +48,10 @@ export interface Call {
   read: 'json' | 'text' | 'bytes' | 'stream' | 'none';
   /** Non-2xx statuses that still count as an answer (e.g. 503 from /health when full). */
   acceptStatuses?: readonly number[];
+  /** The caller's signal: aborts the attempt in flight and any backoff wait. */
+  signal?: AbortSignal;
+  /** This call's per-attempt limit in milliseconds (default: the client's). */
+  timeoutMs?: number;
 }
 
 export interface Answer {
@@ -53,7 +60,11 @@ export interface Answer {
   body: unknown;
 }
 
-type Settings = Required<Omit<ValoriClientOptions, 'token' | 'followRedirectAuth'>> & Pick<ValoriClientOptions, 'token' | 'followRedirectAuth'>;
+type Settings = Required<Omit<ValoriClientOptions, 'token' | 'followRedirectAuth' | 'userAgent'>> &
+  Pick<ValoriClientOptions, 'token' | 'followRedirectAuth'> & {
+    /** Sent as User-Agent where the runtime lets a script set it (not in browsers). */
+    userAgent?: string;
+  };
 
 /** Codes meaning the connection was never established, so the request was never sent. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -79,7 +90,21 @@ function isNetworkError(err: unknown): boolean {
   return (err instanceof TypeError && err.message === 'fetch failed') || systemCode(err) !== undefined;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 export class Transport {
   private readonly base: string;
@@ -103,35 +128,46 @@ export class Transport {
   /** Sends `call`, retrying and following redirects as described above. */
   async send(call: Call): Promise<Answer> {
     const url = this.urlOf(call.path);
+    const timeoutMs = call.timeoutMs ?? this.s.timeoutMs;
+    const callerSignal = call.signal;
+    // An already-aborted signal sends nothing, as fetch does.
+    if (callerSignal?.aborted) throw callerSignal.reason;
     for (let attempt = 1; ; attempt++) {
       const canRetry = attempt <= this.s.retries;
       const delay = Math.min(this.s.maxBackoffMs, this.s.backoffMs * 2 ** (attempt - 1));
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), this.s.timeoutMs);
+      const timer = setTimeout(() => controller.abort(), timeoutMs);
+      const onCallerAbort = () => controller.abort(callerSignal?.reason);
+      callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+      // A streamed body outlives this function: the caller's signal must still cancel it.
+      let keepCallerSignal = false;
       try {
         const { res, at, authDropped } = await this.follow(call, url, controller.signal);
         if (res.status === 503 && canRetry && !call.acceptStatuses?.includes(503)) {
           await res.body?.cancel();
           clearTimeout(timer);
-          await sleep(delay);
+          await sleep(delay, callerSignal);
           continue;
         }
         if (!res.ok && !call.acceptStatuses?.includes(res.status)) throw await toValoriError(call.method, at, res, authDropped);
         if (call.read === 'stream') {
           // The caller reads the stream at its own pace: the timeout covers the headers only
           // (`finally` clears it).
+          keepCallerSignal = true;
           return { status: res.status, body: res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() }) };
         }
         return { status: res.status, body: await readBody(call, at, res) };
       } catch (err) {
         if (err instanceof ValoriError) throw err;
-        if (controller.signal.aborted) throw new ValoriTimeoutError({ method: call.method, url, attempts: attempt, timeoutMs: this.s.timeoutMs });
+        // The caller's abort is theirs to handle: rejected with their reason, never retried.
+        if (callerSignal?.aborted) throw callerSignal.reason;
+        if (controller.signal.aborted) throw new ValoriTimeoutError({ method: call.method, url, attempts: attempt, timeoutMs });
         if (!isNetworkError(err)) throw err;
         const code = systemCode(err);
         const notSent = code !== undefined && NOT_SENT.has(code);
         if (canRetry && (notSent || call.idempotent)) {
           clearTimeout(timer);
-          await sleep(delay);
+          await sleep(delay, callerSignal);
           continue;
         }
         const reason = code ?? (err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err));
@@ -145,6 +181,7 @@ export class Transport {
         });
       } finally {
         clearTimeout(timer);
+        if (!keepCallerSignal) callerSignal?.removeEventListener('abort', onCallerAbort);
       }
     }
   }
@@ -157,6 +194,7 @@ export class Transport {
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { ...call.headers, accept: call.read === 'json' ? 'application/json' : '*/*' };
       if (withAuth) headers.authorization = `Bearer ${this.s.token}`;
+      if (this.s.userAgent !== undefined) headers['user-agent'] = this.s.userAgent;
       let body: string | Uint8Array | undefined;
       if (call.json !== undefined) {
         headers['content-type'] = 'application/json';

@@ -30,6 +30,11 @@ export interface ValoriClientOptions {
    * trusted origins, e.g. `['http://leader:3000']`. An https→http downgrade never gets it.
    */
   followRedirectAuth?: boolean | readonly string[];
+  /**
+   * Sent as `User-Agent` on every request. Default `valori-node-client/<version>`. Browsers do not
+   * let a script set it, so there it is never sent (no error).
+   */
+  userAgent?: string;
   /** A fetch implementation (tests, instrumentation). Default: the global `fetch`. */
   fetch?: typeof fetch;
 }
@@ -59,12 +64,28 @@ export interface Health {
   edges: PoolHealth;
   /** Committed events; present only when an event log is configured. */
   eventLogHeight?: number;
+  /** True after an event-log write or fsync failed: writes answer 503 READ_ONLY until restart. */
+  readOnly: boolean;
+  /** Why writes are refused, when readOnly. */
+  readOnlyReason?: string;
+  /** Default quantization: `none`, `scalar` or `product`. */
+  quant: string;
   /** Collections on the node, `default` included (servers with collections). */
   collections?: number;
 }
 
+/** Options every method takes, for that one call. */
+export interface CallOptions {
+  /** Aborts the call (and its retries and backoff waits); the call rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Per-attempt limit in milliseconds for this call, instead of the client's `timeoutMs`. */
+  timeoutMs?: number;
+  /** Sent as `X-Request-Id`, which the server logs and echoes: 1..128 of `A-Z a-z 0-9 . _ : -`. */
+  requestId?: string;
+}
+
 /** Which collection a call works in. */
-export interface CollectionOption {
+export interface CollectionOption extends CallOptions {
   /** A collection created with createCollection. Default: the server's `default` collection. */
   collection?: string;
 }
@@ -159,7 +180,7 @@ export interface MemoryHit {
   metadata: JsonValue | null;
 }
 
-export interface ProofStateOptions {
+export interface ProofStateOptions extends CallOptions {
   /** Ask for the hash at this committed height (replication) instead of the current state. */
   height?: number;
   /** Ask for this collection's own hash (its config and data only) instead of the whole state's. */
@@ -225,25 +246,46 @@ export interface EventLogProof {
   eventLogHash: string;
   finalStateHash: string;
   snapshotHash: string | null;
+  /** Height of the newest snapshot, or null when there is none. */
+  snapshotHeight: number | null;
   eventCount: number;
   committedHeight: number;
+  /** First event still in the log (earlier ones were trimmed into a snapshot). */
+  firstSeq: number;
 }
 
 export interface ReplicationState {
-  /** e.g. `Synced`, `Diverged`, `Healing`, `Unknown`. */
+  /** `leader` or `follower`. */
+  role: string;
+  /** `Leading` on a leader; `Synced` or `CatchingUp` on a follower. */
   status: string;
-  /** `leader` or `follower`, when the server reports it. */
-  role?: string;
-  committedHeight?: number;
+  committedHeight: number;
+  dim: number;
+  /** First event still in this log; older ones need a snapshot bootstrap. */
+  firstSeq: number | null;
+  /** Open replication event streams (leader). */
+  eventStreams: number;
+  // Follower only:
   leaderUrl?: string;
   appliedHeight?: number;
-  /** Events the follower is behind the leader. */
+  leaderHeight?: number;
+  /** Events the leader has committed and this follower has not applied. */
   lag?: number;
-  /** Further fields, keys converted to camelCase. */
-  [key: string]: unknown;
+  connected?: boolean;
+  /** Last hash comparison with the leader (at, height, result, leaderHash, followerHash, detail). */
+  lastCheck?: Record<string, unknown> | null;
+  /** Last replication error (at, message). */
+  lastError?: Record<string, unknown> | null;
+  bootstraps?: number;
+  reconnects?: number;
+  eventsApplied?: number;
 }
 
 export interface SnapshotSaveResult {
   /** Server-side path the snapshot was written to. */
   path: string;
+  /** Committed height the snapshot holds. */
+  height: number;
+  /** Size of the file written, in bytes. */
+  bytes: number;
 }

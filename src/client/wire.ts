@@ -1,20 +1,47 @@
 // Conversions between the client's camelCase values and the server's snake_case JSON, and checked
 // reads of response bodies (a body that does not match the route's shape is INVALID_RESPONSE,
 // rather than `undefined` leaking into the caller's code).
-import { ValoriError } from './errors';
-import type { Vector } from './types';
+import { ValoriError } from './errors.js';
+import type { Vector } from './types.js';
 
-/** A vector as a JSON-serializable array (Float32Array does not stringify as an array). */
-export function vectorToJson(v: Vector, name: string): readonly number[] {
-  if (v instanceof Float32Array) return Array.from(v);
-  if (Array.isArray(v)) return v;
-  throw new TypeError(`${name} must be a Float32Array or an array of numbers`);
+/**
+ * A vector as a JSON-serializable array (Float32Array does not stringify as an array). NaN and
+ * ±Infinity are refused here, before any request: JSON.stringify would turn them into null and the
+ * server would blame a null. The error is a ValoriError with the server's code for a bad vector
+ * (INVALID_VECTOR), status 0 (no answer: nothing was sent) and the component's index.
+ */
+export function vectorToJson(v: Vector, name: string, where: { method: string; url: string }): readonly number[] {
+  let values: readonly number[];
+  if (v instanceof Float32Array) values = Array.from(v);
+  else if (Array.isArray(v)) values = v;
+  else throw new TypeError(`${name} must be a Float32Array or an array of numbers`);
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    if (typeof x === 'number' && Number.isFinite(x)) continue;
+    throw new ValoriError({
+      status: 0,
+      code: 'INVALID_VECTOR',
+      message: `${name}[${i}] must be a finite number, got ${String(x)} (not sent)`,
+      body: '',
+      method: where.method,
+      url: where.url,
+    });
+  }
+  return values;
 }
 
 /** Many vectors as JSON arrays. */
-export function vectorsToJson(vs: readonly Vector[], name: string): (readonly number[])[] {
+export function vectorsToJson(vs: readonly Vector[], name: string, where: { method: string; url: string }): (readonly number[])[] {
   if (!Array.isArray(vs)) throw new TypeError(`${name} must be an array of vectors`);
-  return vs.map((v, i) => vectorToJson(v, `${name}[${i}]`));
+  return vs.map((v, i) => vectorToJson(v, `${name}[${i}]`, where));
+}
+
+/** A query string from the defined entries of `params` ('' when none), values URI-encoded. */
+export function queryString(params: Record<string, string | number | undefined>): string {
+  const parts = Object.entries(params)
+    .filter((e): e is [string, string | number] => e[1] !== undefined)
+    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`);
+  return parts.length === 0 ? '' : `?${parts.join('&')}`;
 }
 
 /** Copies `o` without its undefined entries, so optional fields are left out of the JSON. */

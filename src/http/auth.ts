@@ -1,9 +1,9 @@
 // Authentication before routing, authorization per route.
 //
 // authenticate() runs before the router: with any credential configured (VALORI_AUTH_TOKEN,
-// VALORI_API_KEYS, VALORI_API_KEYS_FILE), every request except GET/HEAD /health and /metrics needs
-// `Authorization: Bearer <token>` naming a known credential, else 401, so unknown paths answer 401
-// (not 404) to a caller without one. The caller is kept in res.locals.principal.
+// VALORI_API_KEYS, VALORI_API_KEYS_FILE), every request except GET/HEAD of the public routes
+// (/health, /livez, /readyz, /metrics) needs `Authorization: Bearer <token>` naming a known
+// credential, else 401, so unknown paths answer 401 (not 404) to a caller without one. The caller is kept in res.locals.principal.
 // requireAccess() is the first handler of every route (mountRoutes adds it from the one route
 // table, src/api/routes.ts): 403 naming the missing scope when the caller's scope is below the
 // route's.
@@ -40,7 +40,11 @@ export function authenticate(config: Config, store: KeyStore, logger: Logger): R
       'Auth Disabled: no VALORI_AUTH_TOKEN or API keys configured, every route is open to this machine ' +
         '(browsers from other sites and unknown Host names are refused); set VALORI_AUTH_TOKEN (openssl rand -hex 32)',
     );
-    const guard = browserGuard({ bindHost: config.bind.host, allowedHosts: config.allowedHosts });
+    if (config.corsOrigins.length > 0) {
+      // Config refuses * with auth off; a listed page is trusted like this node's own pages.
+      logger.warn(`VALORI_CORS_ORIGINS with auth off: pages from ${config.corsOrigins.join(', ')} can read and write every route of this node; set VALORI_AUTH_TOKEN`);
+    }
+    const guard = browserGuard({ bindHost: config.bind.host, allowedHosts: config.allowedHosts, allowedOrigins: config.corsOrigins });
     return (req, res, next) => {
       res.locals.principal = ANONYMOUS;
       guard(req, res, next);

@@ -2,6 +2,7 @@
 // into the JSON envelope. Express never gets to render its HTML error page.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
 import { KernelError } from '../kernel/errors';
 import { AppError, fromKernelError } from './errors';
 
@@ -46,9 +47,15 @@ function toAppError(err: unknown, limitBytes: number): AppError {
 /** 5xx answers the node gives on purpose (load shedding, read-only, full pools, shutting down). */
 const SHED_CODES: ReadonlySet<string> = new Set(['SERVER_BUSY', 'READ_ONLY', 'CAPACITY_EXCEEDED', 'CLOSED']);
 
-export function errorMapper(logger: Logger, limitBytes: number): ErrorRequestHandler {
+export function errorMapper(logger: Logger, limitBytes: number, metrics: Metrics): ErrorRequestHandler {
   return (err, req, res, next) => {
     const appError = toAppError(err, limitBytes);
+    // The route pattern, never the raw path (ids and names are in paths): the label set stays
+    // bounded by the route table. Errors raised before routing (auth, unknown paths) are "unmatched".
+    const route = (req.route as { path?: unknown } | undefined)?.path;
+    metrics.httpError(typeof route === 'string' ? route : 'unmatched', appError.code);
+    // For the access and audit lines (http/request-context.ts), written when the response ends.
+    res.locals.errorCode = appError.code;
     if (SHED_CODES.has(appError.code)) {
       // A deliberate refusal under load or in a known state, not a fault: one line, no stack, so a
       // flood of them cannot flood the log with traces.

@@ -1,33 +1,86 @@
-// First middleware: a request id (echoed as X-Request-Id) and one log line + one histogram sample
-// per request when it finishes. Headers are never logged, so the token cannot leak here.
+// First middleware: a request id (echoed as X-Request-Id), the trace id of a W3C traceparent, one
+// histogram sample per request, and (VALORI_ACCESS_LOG=on) one access line when it ends.
+// Headers, bodies and query strings are never logged, so a token cannot leak here: the line names
+// the route template (/v1/keys/:id), not the URL.
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import type { RequestLog } from './audit';
 
 // Accept a caller's id only if it is short and harmless to echo into headers and logs.
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function requestContext(logger: Logger, metrics: Metrics): RequestHandler {
+// W3C Trace Context, level 1: version-traceid-parentid-flags in lowercase hex. A later version may
+// append fields after a dash; version ff is invalid, and so are all-zero trace and parent ids.
+// Two traceparent headers arrive joined by ", " and so fail to match: ignored, as the spec asks.
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?$/;
+
+/** The trace id of a valid traceparent header, or undefined (absent or invalid: ignored). */
+export function traceIdOf(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const m = TRACEPARENT.exec(header.trim());
+  if (m === null) return undefined;
+  const [, version, traceId, parentId, rest] = m;
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  if (/^0+$/.test(traceId) || /^0+$/.test(parentId)) return undefined;
+  return traceId;
+}
+
+/** The route pattern (bounded, no ids or query), or "unmatched" before routing (401, 404, 307). */
+function routeOf(req: Request): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof path === 'string' ? path : 'unmatched';
+}
+
+/**
+ * Body bytes from Content-Length (every JSON answer and snapshot download sets it); a streamed
+ * answer without one (replication event streams) counts what went out on the connection meanwhile.
+ */
+function bytesOf(res: Response, socketBytesAtStart: number): number {
+  const declared = Number(res.getHeader('content-length'));
+  if (Number.isSafeInteger(declared) && declared >= 0) return declared;
+  return Math.max(0, (res.socket?.bytesWritten ?? socketBytesAtStart) - socketBytesAtStart);
+}
+
+export interface RequestContextOptions {
+  /** VALORI_ACCESS_LOG: one info line per request. */
+  accessLog: boolean;
+}
+
+export function requestContext(logger: Logger, metrics: Metrics, options: RequestContextOptions): RequestHandler {
   return (req, res, next) => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
+    const traceId = traceIdOf(req.headers.traceparent);
     res.locals.requestId = requestId;
+    res.locals.requestLog = { logger, requestId, ...(traceId === undefined ? {} : { traceId }) } satisfies RequestLog;
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
+    const socketBytes = req.socket.bytesWritten;
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       // The route pattern, not the raw path, keeps label cardinality bounded (ids are in paths).
       const route = (req.route as { path?: unknown } | undefined)?.path;
       metrics.observeRequest(req.method, typeof route === 'string' ? route : 'unmatched', res.statusCode, seconds);
-      logger.debug('request', {
-        requestId,
-        method: req.method,
-        path: req.path,
-        status: res.statusCode,
-        ms: Math.round(seconds * 1e6) / 1e3,
-      });
     });
+    if (options.accessLog) {
+      // 'close' comes once per response: after 'finish', or alone when the client hung up first.
+      res.once('close', () => {
+        const code = res.locals.errorCode as string | undefined;
+        logger.info('access', {
+          requestId,
+          ...(traceId === undefined ? {} : { traceId }),
+          method: req.method,
+          route: routeOf(req),
+          status: res.statusCode,
+          ...(code === undefined ? {} : { code }),
+          ms: Math.round(Number(process.hrtime.bigint() - started) / 1e3) / 1e3,
+          bytes: bytesOf(res, socketBytes),
+          ...(res.writableFinished ? {} : { aborted: true }),
+        });
+      });
+    }
     next();
   };
 }

@@ -52,6 +52,10 @@ export const RESPONSE_SCHEMAS = {
     },
     ['event_log_height', 'read_only_reason'],
   ),
+  Probe: {
+    ...object({ status: { type: 'string', enum: ['ok', 'unavailable'], description: 'ok (200) or unavailable (503); nothing else is revealed, so the probes can stay open.' } }),
+    description: 'Body of GET /livez and GET /readyz.',
+  },
   ProofState: object(
     {
       kernel_version: { type: 'integer', minimum: 1 },

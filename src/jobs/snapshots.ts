@@ -18,19 +18,26 @@ export function startSnapshotScheduler(kernel: Kernel, intervalSecs: number | nu
   // Height of the last snapshot this process wrote: an unchanged state is not written again (that
   // would cost a full write and rotate the older fallback copy away for nothing).
   let lastHeight = kernel.lastSnapshot()?.height ?? -1;
+  metrics.snapshotSchedule(intervalSecs);
 
   const run = (reason: string): Promise<void> => {
     if (running) return running;
-    if (kernel.stats().height === lastHeight) return Promise.resolve();
+    if (kernel.stats().height === lastHeight) {
+      // The snapshot on disk already covers the state: a success for the "no recent snapshot"
+      // alert, or an idle node would page its operator.
+      metrics.snapshotUpToDate();
+      return Promise.resolve();
+    }
     running = (async () => {
       try {
         const r = await kernel.saveSnapshot(null);
-        metrics.snapshotWritten(r.bytes);
+        metrics.snapshotWritten(r.bytes, true);
         lastHeight = r.height;
         logger.info(`snapshot written (${reason}): height ${r.height}, ${r.bytes} bytes, ${r.totalMs.toFixed(0)} ms, writes held ${r.stallMs.toFixed(1)} ms`, {
           path: r.path,
         });
       } catch (err) {
+        metrics.snapshotFailed();
         logger.error(`snapshot (${reason}) failed: ${(err as Error).message}`);
       } finally {
         running = null;

@@ -118,6 +118,14 @@ export class Follower {
     return Math.max(0, this.leaderHeight - this.kernel.stats().height);
   }
 
+  /**
+   * The lag for valori_replication_lag_events: null unless streaming. Cut off from the leader,
+   * the last leader height it heard of may be long stale, so a number would understate the lag.
+   */
+  knownLag(): number | null {
+    return this.phase === 'streaming' ? this.lag() : null;
+  }
+
   /** The follower part of GET /v1/replication/state. */
   state(): Record<string, unknown> {
     const stats = this.kernel.stats();

@@ -39,7 +39,7 @@ export class Replication {
             checkIntervalMs: config.replicationCheckIntervalMs,
             maxSnapshotBytes: maxSnapshotBytes(config),
           });
-    metrics.observeReplication(() => ({ lagEvents: this.follower?.lag() ?? 0, status: this.status() }));
+    metrics.observeReplication(() => ({ lagEvents: this.follower === null ? 0 : this.follower.knownLag(), status: this.status() }));
   }
 
   status(): ReplicationStatus {

@@ -1,6 +1,7 @@
 // Event-log routes: the hash-chain proof over the log and the online trim of its prefix.
 import type { Kernel } from '../../kernel/kernel';
 import type { LogProofResult } from '../../kernel/native';
+import { audited, auditDetails } from '../audit';
 import { AppError } from '../errors';
 import type { RouteContext, RouteHandlers } from './context';
 
@@ -33,14 +34,15 @@ export function eventLogRoutes(ctx: RouteContext): RouteHandlers {
   ];
 
   // Online rotation: drop the log prefix that the newest durable snapshot covers.
-  routes.trimEventLog = [
+  routes.trimEventLog = audited('event_log.trim', [
     async (_req, res) => {
       requireEventLog(kernel);
       const base = await kernel.trimLog();
       const proof = kernel.logProof();
+      auditDetails(res, { baseSeq: base, committedHeight: proof?.height ?? base });
       res.json({ success: true, base_seq: base, first_seq: base + 1, committed_height: proof?.height ?? base });
     },
-  ];
+  ]);
 
   return routes;
 }

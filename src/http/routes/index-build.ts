@@ -1,5 +1,6 @@
 // The index build route: rebuild or retrain a collection's search index from its current records.
 import type { CollectionInfo } from '../../kernel/kernel';
+import { audited, auditDetails } from '../audit';
 import { AppError } from '../errors';
 import { check } from '../schemas';
 import { collectionOf } from '../scope';
@@ -22,7 +23,7 @@ export function indexBuildRoutes(ctx: RouteContext): RouteHandlers {
   // follower's own index only (and stalls its applying meanwhile). The body is optional:
   // {"collection": name}; none (or {}) builds the default collection's index, as in v0.1.0.
   let indexBuilding = false;
-  routes.buildIndex = [
+  routes.buildIndex = audited('index.build', [
     optionalJson(json),
     async (req, res) => {
       const body = check(v.indexBuild, req.body ?? {});
@@ -37,6 +38,7 @@ export function indexBuildRoutes(ctx: RouteContext): RouteHandlers {
         indexBuilding = false;
       }
       const info = described(kernel.listCollections().find((c) => c.name === collection), collection);
+      auditDetails(res, { collection, index: info.index, rebuilt: built, records: info.records.live });
       res.json({
         success: true,
         index: info.index,
@@ -46,7 +48,7 @@ export function indexBuildRoutes(ctx: RouteContext): RouteHandlers {
         seconds: Number(process.hrtime.bigint() - started) / 1e9,
       });
     },
-  ];
+  ]);
 
   return routes;
 }

@@ -5,8 +5,7 @@ import Ajv from 'ajv';
 import { KEY_REQUEST_SCHEMAS, SCOPE_ALIASES, type CreateKeyBody } from '../../auth/key-schemas';
 import { KeyStoreError, type KeyStore } from '../../auth/key-store';
 import type { Scope } from '../../auth/scopes';
-import type { Logger } from '../../log';
-import { principalOf } from '../auth';
+import { audited, auditDetails } from '../audit';
 import { AppError, type ErrorCode } from '../errors';
 import { check } from '../schemas';
 import { type RouteContext, type RouteHandlers } from './context';
@@ -28,33 +27,32 @@ function canonical(scope: CreateKeyBody['scope']): Scope {
   return scope === 'read_only' || scope === 'read_write' ? SCOPE_ALIASES[scope] : scope;
 }
 
-export function keyRoutes(ctx: RouteContext, keys: KeyStore, logger: Logger): RouteHandlers {
+export function keyRoutes(ctx: RouteContext, keys: KeyStore): RouteHandlers {
   const routes: RouteHandlers = {};
   const { json } = ctx;
   const ajv = new Ajv({ allErrors: false, verbose: true, strict: true, coerceTypes: false, useDefaults: false });
   const validate = ajv.compile<CreateKeyBody>(KEY_REQUEST_SCHEMAS.createKey);
 
-  routes.createKey = [
+  routes.createKey = audited('key.create', [
     ...json,
     async (req, res) => {
       const body = check(validate, req.body);
       const created = await keys
         .create({ scope: canonical(body.scope), name: body.name, collection: body.collection ?? null, description: body.description })
         .catch(mapped);
-      // An audit line: who made which key. Never the token.
-      const restricted = created.collection === null ? '' : ` restricted to collection ${created.collection}`;
-      logger.info(`api key created: ${created.id} "${created.name}" scope ${created.scope}${restricted} by ${principalOf(res)?.name ?? 'unknown'}`);
+      // Who made which key (the audit line adds the caller). Never the token.
+      auditDetails(res, { key: created.id, name: created.name, scope: created.scope, collection: created.collection });
       res.set('Cache-Control', 'no-store').json(created);
     },
-  ];
+  ]);
   routes.listKeys = [(_req, res) => void res.set('Cache-Control', 'no-store').json({ keys: keys.list() })];
 
-  routes.revokeKey = [
+  routes.revokeKey = audited('key.revoke', [
     async (req, res) => {
       const revoked = await keys.revoke(String(req.params.id)).catch(mapped);
-      logger.info(`api key revoked: ${revoked.id} "${revoked.name}" by ${principalOf(res)?.name ?? 'unknown'}`);
+      auditDetails(res, { key: revoked.id, name: revoked.name });
       res.json({ success: true, id: revoked.id });
     },
-  ];
+  ]);
   return routes;
 }

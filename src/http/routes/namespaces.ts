@@ -5,6 +5,7 @@
 // dropped. A key restricted to one collection may create, see and drop that one only.
 import { maxCollectionDim } from '../../config';
 import type { CollectionInfo } from '../../kernel/kernel';
+import { audited, auditDetails } from '../audit';
 import { principalOf } from '../auth';
 import { AppError } from '../errors';
 import { check } from '../schemas';
@@ -31,7 +32,7 @@ export function namespaceRoutes(ctx: RouteContext): RouteHandlers {
   const routes: RouteHandlers = {};
   const { kernel, config, validators: v, json } = ctx;
 
-  routes.createCollection = [
+  routes.createCollection = audited('collection.create', [
     ...json,
     async (req, res) => {
       const body = check(v.createCollection, req.body);
@@ -53,9 +54,10 @@ export function namespaceRoutes(ctx: RouteContext): RouteHandlers {
         },
         key === null ? undefined : { idempotencyKey: key },
       );
+      auditDetails(res, { collection: body.name, id: r.id, dimension: body.dimension, metric: body.metric ?? null, deduplicated: r.deduplicated });
       res.json({ name: body.name, id: r.id, created: true, ...(key === null ? {} : { deduplicated: r.deduplicated }) });
     },
-  ];
+  ]);
 
   routes.listCollections = [
     (_req, res) => {
@@ -65,7 +67,7 @@ export function namespaceRoutes(ctx: RouteContext): RouteHandlers {
     },
   ];
 
-  routes.dropCollection = [
+  routes.dropCollection = audited('collection.drop', [
     async (req, res) => {
       const name = String(req.params.name);
       if (!NAME.test(name)) {
@@ -75,9 +77,10 @@ export function namespaceRoutes(ctx: RouteContext): RouteHandlers {
       const key = headerKey(req);
       const scope = { collection: name, opts: key === null ? undefined : { idempotencyKey: key }, keyed: key !== null };
       const r = await kernel.dropCollection(name, scope.opts);
+      auditDetails(res, { collection: name, deduplicated: r.deduplicated });
       res.json({ success: true, name, ...dedupField(scope, r.deduplicated) });
     },
-  ];
+  ]);
 
   return routes;
 }

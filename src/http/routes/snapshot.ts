@@ -4,7 +4,9 @@
 // run at once.
 import type { Request, RequestHandler, Response } from 'express';
 import { maxSnapshotBytes } from '../../config';
-import { AppError } from '../errors';
+import { KernelError } from '../../kernel/errors';
+import { audited, auditDetails, type AuditDetails } from '../audit';
+import { AppError, fromKernelError } from '../errors';
 import { readBounded } from '../read-body';
 import { check } from '../schemas';
 import { busy, type RouteContext, type RouteHandlers } from './context';
@@ -97,16 +99,28 @@ export function snapshotRoutes(ctx: RouteContext): RouteHandlers {
     }
   };
 
-  routes.saveSnapshot = [
+  // The state hash the audit line names: the one at `height` when no write has landed since.
+  const hashAt = async (height: number): Promise<AuditDetails> => {
+    const proof = await kernel.stateProof();
+    return proof.height === height ? { stateHash: proof.hash } : { stateHash: proof.hash, hashHeight: proof.height };
+  };
+
+  routes.saveSnapshot = audited('snapshot.save', [
     optionalJson(json),
     async (req, res) => {
       const body = check(v.snapshotSave, req.body ?? {});
-      const r = await kernel.saveSnapshot(body.path ?? null);
-      metrics.snapshotWritten(r.bytes);
+      const name = body.path ?? null;
+      const r = await kernel.saveSnapshot(name).catch((err: unknown) => {
+        // A refused request (a bad name, no snapshot configured) is the client's, not a failure.
+        if (!(err instanceof KernelError) || fromKernelError(err).status >= 500) metrics.snapshotFailed();
+        throw err;
+      });
+      metrics.snapshotWritten(r.bytes, name === null);
+      auditDetails(res, { name, file: r.path, height: r.height, bytes: r.bytes, ...(await hashAt(r.height)) });
       // The file name only: the server's directory layout is none of the client's business.
       res.json({ success: true, path: r.path, height: r.height, bytes: r.bytes });
     },
-  ];
+  ]);
 
   routes.downloadSnapshot = [
     async (req, res) => {
@@ -139,9 +153,10 @@ export function snapshotRoutes(ctx: RouteContext): RouteHandlers {
   // Raw VAL1 bytes (application/octet-stream) up to VALORI_MAX_SNAPSHOT_BYTES; not bound by the
   // JSON body limits. The kernel validates everything (format, digests, capacity and metadata
   // limits, section sizes, index consistency) before it replaces anything.
-  routes.uploadSnapshot = [
+  routes.uploadSnapshot = audited('snapshot.upload', [
     async (req, res) => {
       checkUploadHeaders(req, maxBytes);
+      let received = 0;
       const height = await oneRestoreAtATime(async () => {
         const bytes = await readBounded(req, {
           max: maxBytes,
@@ -151,20 +166,23 @@ export function snapshotRoutes(ctx: RouteContext): RouteHandlers {
           abortedReason: 'the client aborted the upload',
         });
         if (bytes.length === 0) throw new AppError('INVALID_REQUEST', 'snapshot upload is empty: send the VAL1 bytes as the body');
+        received = bytes.length;
         return kernel.restoreSnapshot(bytes, false);
       });
+      auditDetails(res, { source: 'upload', bytes: received, height, ...(await hashAt(height)) });
       res.json({ success: true, height });
     },
-  ];
+  ]);
 
-  routes.restoreSnapshot = [
+  routes.restoreSnapshot = audited('snapshot.restore', [
     ...json,
     async (req, res) => {
       const body = check(v.snapshotRestore, req.body);
       const height = await oneRestoreAtATime(async () => kernel.restoreSnapshot(await kernel.readSnapshotFile(body.path), false));
+      auditDetails(res, { source: 'named', name: body.path, height, ...(await hashAt(height)) });
       res.json({ success: true, height });
     },
-  ];
+  ]);
 
   return routes;
 }

@@ -1,0 +1,41 @@
+// Orchestrator probes, open without a token (docs/operations.md, "Probes"):
+// - GET /livez: the process serves HTTP. Nothing else: restarting a node because a pool is full or
+//   a disk failed would not help, and /health (503 when full) restarted full nodes in a loop.
+// - GET /readyz: this node should receive traffic now. Recovery is done before the socket opens
+//   (src/valori.ts), so while it is listening the checks are: no snapshot restore in progress, not
+//   read-only after an I/O fault, and on a follower streaming from its leader within
+//   VALORI_READY_MAX_LAG events.
+// Both bodies are one word, because anyone who can reach the port can read them: the reason a node
+// is not ready is in /health, /v1/replication/state and the log, behind the token.
+import type { Response } from 'express';
+import type { Config } from '../../config';
+import type { Kernel } from '../../kernel/kernel';
+import type { Replication } from '../../replication/runtime';
+import type { RouteContext, RouteHandlers } from './context';
+
+function answer(res: Response, ok: boolean): void {
+  // A probe reads the state right now; no proxy or client may reuse an older answer.
+  res.set('Cache-Control', 'no-store');
+  res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable' });
+}
+
+/** Whether this node should take traffic; see the header comment for the conditions. */
+export function isReady(kernel: Kernel, replication: Replication, config: Pick<Config, 'readyMaxLag'>): boolean {
+  // Odd while a snapshot restore (or a follower's bootstrap) replaces the state.
+  if (kernel.restoreEpoch % 2 !== 0) return false;
+  if (kernel.stats().readOnly) return false;
+  const follower = replication.follower;
+  if (follower === null) return true;
+  // Synced and CatchingUp are the streaming states; Connecting, Bootstrapping and Diverged are not.
+  const status = follower.status();
+  if (status !== 'Synced' && status !== 'CatchingUp') return false;
+  return follower.lag() <= config.readyMaxLag;
+}
+
+export function probeRoutes(ctx: RouteContext): RouteHandlers {
+  const { kernel, replication, config } = ctx;
+  return {
+    livez: [(_req, res) => answer(res, true)],
+    readyz: [(_req, res) => answer(res, isReady(kernel, replication, config))],
+  };
+}
