@@ -134,9 +134,9 @@ fn default_state_hash(db: &Database) -> String {
 
 #[test]
 fn when_a_version_1_log_and_snapshot_are_opened_then_they_become_collection_default() {
-    let dir = workdir("log", &["v1.log", "v1.snapshot"]);
+    let dir = workdir("log", &["v1.events", "v1.snapshot"]);
     let cfg = PersistConfig {
-        event_log: Some(dir.join("v1.log")),
+        event_log: Some(dir.join("v1.events")),
         snapshot: Some(dir.join("v1.snapshot")),
         ..Default::default()
     };
@@ -152,7 +152,7 @@ fn when_a_version_1_log_and_snapshot_are_opened_then_they_become_collection_defa
             db.state_proof(None).unwrap(),
             oracle(13).state_proof(None).unwrap()
         );
-        let header = std::fs::read(dir.join("v1.log")).unwrap();
+        let header = std::fs::read(dir.join("v1.events")).unwrap();
         assert_eq!(
             &header[8..12],
             &2u32.to_le_bytes(),
