@@ -7,6 +7,7 @@
 // - the published client (src/client) reads `idempotent` for its retry policy.
 // It imports nothing at run time, so the client can ship it without any server code.
 import type { Access } from '../auth/scopes.js';
+import { COLLECTION_NAME_PATTERN } from './collection-name.js';
 
 export type Method = 'get' | 'post' | 'delete';
 export type Tag = 'System' | 'Collections' | 'Records' | 'Graph' | 'Memory' | 'Durability' | 'Replication' | 'Indexes' | 'Keys';
@@ -53,7 +54,7 @@ export interface RouteSpec {
 }
 
 const HEIGHT = { type: 'integer', minimum: 0, maximum: 999_999_999_999_999 } as const;
-const COLLECTION = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' } as const;
+const COLLECTION = { type: 'string', pattern: COLLECTION_NAME_PATTERN } as const;
 /** `?collection=` of a GET that parses its own query (absent: default). */
 const COLLECTION_QUERY = { name: 'collection', in: 'query', required: false, schema: COLLECTION, description: 'The collection; default: default.' } as const;
 

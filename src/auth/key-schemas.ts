@@ -2,6 +2,7 @@
 // (src/openapi.ts merges them with the other schemas). The request mirrors valori-node 0.3.1's
 // POST /v1/keys: `scope`, an optional collection the key is restricted to and an optional
 // description; 0.3.1's scope names are accepted too.
+import { COLLECTION_NAME_PATTERN } from '../api/collection-name';
 
 export const SCOPE_ALIASES = { read_only: 'read', read_write: 'write' } as const;
 
@@ -26,7 +27,7 @@ export const KEY_REQUEST_SCHEMAS = {
       name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Unique label shown in lists and 403 messages; default: the id.' },
       collection: {
         type: 'string',
-        pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$',
+        pattern: COLLECTION_NAME_PATTERN,
         nullable: true,
         description: 'Restricts the key to this collection: 403 on every other collection and on node-wide routes (snapshots, log trim, keys, other collections). Omitted or null: every collection.',
       },

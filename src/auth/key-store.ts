@@ -6,6 +6,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { COLLECTION_NAME as COLLECTION } from '../api/collection-name';
 import { isScope, type Power, type Scope } from './scopes';
 import { KEY_NAME, digest, mintToken, tokenHint, type ConfiguredKey } from './tokens';
 
@@ -44,7 +45,6 @@ export const MAX_KEYS = 1_000;
 
 const FILE_VERSION = 1;
 const KEY_ID = /^k_[0-9a-f]{16}$/;
-const COLLECTION = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** A problem the caller caused: the route turns it into a 4xx. */
 export class KeyStoreError extends Error {

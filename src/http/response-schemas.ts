@@ -2,6 +2,7 @@
 // (src/openapi.ts) only; routes build their replies directly. Objects close with
 // additionalProperties: false so that the API reference's examples cannot carry a key the server
 // never sends (__test__/openapi.test.ts validates them). Request schemas live in schemas.ts.
+import { COLLECTION_NAME_PATTERN } from '../api/collection-name';
 import { STATUS_BY_CODE } from './errors';
 import { count, object, success, u32, u8 } from './schema-parts';
 import { V1_RESPONSE_SCHEMAS } from './v1-response-schemas';
@@ -13,7 +14,7 @@ const anyJson = { description: 'Any JSON value; null when nothing is stored.' } 
 /** On writes that carried an idempotency key: true when an earlier write with it did the work. */
 const deduplicated = { type: 'boolean', description: 'Only when the request carried an idempotency key: true when an earlier request with that key already did this (nothing was written; the ids are the first answer\'s).' } as const;
 const keyedOptional = ['deduplicated'];
-const collectionName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' } as const;
+const collectionName = { type: 'string', pattern: COLLECTION_NAME_PATTERN } as const;
 
 const pool = object({
   live: { ...u32, description: 'Visible entries.' },

@@ -10,6 +10,7 @@
 //   kernel's itemKeys.
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
+import { COLLECTION_NAME as NAME } from '../api/collection-name';
 import { DEFAULT_COLLECTION } from '../kernel/collections';
 import type { WriteOptions } from '../kernel/contract';
 import { principalOf } from './auth';
@@ -18,7 +19,6 @@ import { AppError } from './errors';
 const HEADER = 'idempotency-key';
 const VISIBLE_ASCII = /^[\x21-\x7e]{1,255}$/;
 const HEX32 = /^[0-9a-fA-F]{32}$/;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** 403 unless the caller may touch `collection` (keys restricted to another collection may not). */
 export function authorizeCollection(res: Response, collection: string): void {

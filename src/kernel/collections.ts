@@ -4,15 +4,14 @@
 // The kernel stays the authority: a stale entry can only make the shell accept a vector the kernel
 // then refuses (it checks again), never refuse one the kernel would take (a mismatch is re-checked
 // against a fresh list first).
+import { COLLECTION_NAME as NAME, COLLECTION_NAME_PATTERN } from '../api/collection-name';
 import { KernelError } from './errors';
 import { maxAbsValueFor, type VectorLimits } from './vectors';
 
 /** The collection every request without `collection` uses; it exists from genesis (id 0). */
 export const DEFAULT_COLLECTION = 'default';
 
-/** 1..64 of [A-Za-z0-9_-], not starting with - or _ (the kernel enforces the same). */
-export const COLLECTION_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
-const NAME = new RegExp(COLLECTION_NAME_PATTERN);
+export { COLLECTION_NAME_PATTERN };
 
 /** Accepted metric names and the canonical name each stands for. */
 export const METRIC_ALIASES: Readonly<Record<string, string>> = { squared_l2: 'squared_l2', l2: 'squared_l2', l2sq: 'squared_l2' };

@@ -3,6 +3,7 @@
 // in the state hash, keyed by Idempotency-Key (or request_id) when the client sends one. The
 // collection `default` exists from genesis (VALORI_DIM, VALORI_INDEX, VALORI_QUANT) and cannot be
 // dropped. A key restricted to one collection may create, see and drop that one only.
+import { COLLECTION_NAME as NAME } from '../../api/collection-name';
 import { maxCollectionDim } from '../../config';
 import type { CollectionInfo } from '../../kernel/kernel';
 import { audited, auditDetails } from '../audit';
@@ -12,7 +13,6 @@ import { check } from '../schemas';
 import { authorizeCollection, dedupField, headerKey, writeKey } from '../scope';
 import { type RouteContext, type RouteHandlers } from './context';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** A collection as GET /v1/namespaces lists it (0.3.1's field names). */
 export function collectionView(c: CollectionInfo) {
