@@ -2,12 +2,11 @@
 // gauges read the O(1) native stats inside collect(), i.e. at scrape time: they are always
 // current without any write path touching them.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { KERNEL_VERSION } from './kernel/kernel';
 import type { KernelStats } from './kernel/native';
 
 // Read here rather than from the HTTP layer: metrics must not depend on a route module.
 const VERSION: string = (require('../package.json') as { version: string }).version;
-/** The kernel_version GET /v1/proof/state reports (the state-hash and event-apply rules). */
-export const KERNEL_VERSION = 1;
 
 /** What the per-collection gauges read (the kernel's CollectionInfo has these fields). */
 export interface CollectionGaugeSource {

@@ -47,6 +47,9 @@ import {
 } from './native';
 import { toFlatBatch, toVector, type VectorLimits } from './vectors';
 
+/** The kernel_version the proofs report: the version of the state-hash and event-apply rules. */
+export const KERNEL_VERSION = 1;
+
 export { DEFAULT_COLLECTION, kernelOptions };
 export { MAX_METADATA_BYTES } from './boundary';
 export type { NewCollection, RecordOut, SearchParams, UpsertOutcome, Written, WrittenOne };

@@ -1,5 +1,5 @@
 // Event-log routes: the hash-chain proof over the log and the online trim of its prefix.
-import type { Kernel } from '../../kernel/kernel';
+import { KERNEL_VERSION, type Kernel } from '../../kernel/kernel';
 import type { LogProofResult } from '../../kernel/native';
 import { audited, auditDetails } from '../audit';
 import { AppError } from '../errors';
@@ -21,7 +21,7 @@ export function eventLogRoutes(ctx: RouteContext): RouteHandlers {
       const proof = requireEventLog(kernel);
       const snap = kernel.lastSnapshot();
       res.json({
-        kernel_version: 1,
+        kernel_version: KERNEL_VERSION,
         event_log_hash: proof.eventLogHash,
         final_state_hash: await kernel.stateHash(),
         snapshot_hash: null,

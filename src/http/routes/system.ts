@@ -1,5 +1,5 @@
 // Operational routes: /health (public), /metrics (public), /version, /openapi.json, /v1/proof/state.
-import type { Kernel, StateProof } from '../../kernel/kernel';
+import { KERNEL_VERSION, type Kernel, type StateProof } from '../../kernel/kernel';
 import type { PoolStats } from '../../kernel/native';
 import type { Config } from '../../config';
 import { type RouteContext, type RouteHandlers } from './context';
@@ -116,7 +116,7 @@ export function systemRoutes(ctx: RouteContext): RouteHandlers {
         if (height !== null) throw new AppError('INVALID_REQUEST', 'height and collection cannot be combined: a collection hash is given for the current height only');
         const own = await collectionProofs.get(collection);
         metrics.proofGenerated();
-        res.json({ kernel_version: 1, snapshot_hash: null, wal_hash: null, final_state_hash: own.hash, height: own.height, collection });
+        res.json({ kernel_version: KERNEL_VERSION, snapshot_hash: null, wal_hash: null, final_state_hash: own.hash, height: own.height, collection });
         return;
       }
       requireUnrestricted(res, 'the whole-state hash');
@@ -126,7 +126,7 @@ export function systemRoutes(ctx: RouteContext): RouteHandlers {
       // This route proves the in-memory state only; it hashes no snapshot or WAL file, so those
       // fields are always null (never the original's zeros, which look like a real hash). The
       // event log has its own proof, GET /v1/proof/event-log.
-      res.json({ kernel_version: 1, snapshot_hash: null, wal_hash: null, final_state_hash: proof.hash, height: proof.height });
+      res.json({ kernel_version: KERNEL_VERSION, snapshot_hash: null, wal_hash: null, final_state_hash: proof.hash, height: proof.height });
     },
   ];
   return routes;
