@@ -18,7 +18,7 @@ const EXPECTED: Record<'public' | 'read' | 'write' | 'admin', string[]> = {
   public: ['GET /health', 'GET /livez', 'GET /readyz', 'GET /metrics'],
   read: [
     'GET /version', 'GET /openapi.json', 'GET /v1/proof/state', 'GET /v1/namespaces', 'POST /search', 'GET /graph/node/:id', 'GET /graph/edges/:id',
-    'POST /v1/memory/search_vector', 'GET /v1/memory/meta/get', 'GET /v1/snapshot/download', 'GET /v1/proof/event-log',
+    'POST /v1/memory/search_vector', 'POST /v1/memory/search', 'GET /v1/memory/meta/get', 'GET /v1/snapshot/download', 'GET /v1/proof/event-log',
     'GET /v1/replication/events', 'GET /v1/replication/state',
     // valori-node 0.3.1's /v1 surface
     'GET /v1/version', 'GET /v1/records/:id', 'POST /v1/search', 'GET /v1/graph/node/:id', 'GET /v1/graph/nodes', 'GET /v1/graph/edges/:id',
@@ -27,7 +27,7 @@ const EXPECTED: Record<'public' | 'read' | 'write' | 'admin', string[]> = {
   write: [
     'POST /records', 'POST /v1/vectors/batch_insert', 'POST /v1/memory/insert_batch', 'POST /v1/delete', 'POST /v1/soft-delete',
     'POST /graph/node', 'POST /graph/edge', 'POST /v1/memory/upsert_vector', 'POST /v1/memory/meta/set',
-    'POST /v1/records', 'POST /v1/vectors/batch-insert', 'POST /v1/graph/node', 'DELETE /v1/graph/node/:id', 'POST /v1/graph/edge',
+    'POST /v1/records', 'PATCH /v1/records/:id/metadata', 'POST /v1/vectors/batch-insert', 'POST /v1/graph/node', 'DELETE /v1/graph/node/:id', 'POST /v1/graph/edge',
   ],
   admin: [
     'POST /v1/snapshot/save', 'POST /v1/snapshot/upload', 'POST /v1/snapshot/restore', 'POST /v1/index/build', 'POST /v1/event-log/trim',
@@ -50,7 +50,7 @@ function call(base: string, route: string, headers: Record<string, string>, head
   const [method, pattern] = route.split(' ');
   const path = pattern === '/v1/keys/:id' ? '/v1/keys/k_0000000000000000' : pattern.replace(':id', '0');
   if (head) return request(base, path, { method: 'HEAD', headers });
-  return request(base, path, { method, headers, ...(method === 'POST' ? { body: {} } : {}) });
+  return request(base, path, { method, headers, ...(method === 'POST' || method === 'PATCH' ? { body: {} } : {}) });
 }
 
 describe('auth matrix', () => {
@@ -70,7 +70,7 @@ describe('auth matrix', () => {
 
   it('when docs/authentication.md lists the scopes, then its table is the expected one', () => {
     const text = readFileSync(join(__dirname, '..', 'docs', 'authentication.md'), 'utf8');
-    const rows = [...text.matchAll(/^\| `((?:GET|POST|DELETE) \/[^`]*)` \| (public|read|write|admin) \|$/gm)].map((m) => [m[1], m[2]]);
+    const rows = [...text.matchAll(/^\| `((?:GET|POST|PATCH|DELETE) \/[^`]*)` \| (public|read|write|admin) \|$/gm)].map((m) => [m[1], m[2]]);
     assert.deepEqual(Object.fromEntries(rows.sort()), Object.fromEntries([...expected].sort()));
   });
 

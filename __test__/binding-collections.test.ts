@@ -47,7 +47,7 @@ describe('native Kernel collections', () => {
     assert.throws(() => k.getNode('b', 0), (e: { code?: string }) => e.code === 'COLLECTION_NOT_FOUND');
     await rejectsWith(k.createCollection({ name: 'a', dim: 2 }), 'COLLECTION_EXISTS');
     await rejectsWith(k.createCollection({ name: '-a', dim: 2 }), 'INVALID_ARGUMENT');
-    await rejectsWith(k.createCollection({ name: 'm', dim: 2, metric: 'cosine' }), 'INVALID_ARGUMENT');
+    await rejectsWith(k.createCollection({ name: 'm', dim: 2, metric: 'euclid' }), 'INVALID_ARGUMENT');
     await rejectsWith(k.createCollection({ name: 'q', dim: 2, quant: 'tiny' }), 'INVALID_ARGUMENT');
     await rejectsWith(k.dropCollection(C), 'COLLECTION_PROTECTED');
     assert.equal(await k.stateHash(), before);

@@ -249,6 +249,7 @@ describe('native Kernel', () => {
       deleteEdge: () => k.deleteEdge(C, 0),
       upsertMemory: () => k.upsertMemory(C, v(1, 1, 1, 1)),
       setMetadata: () => k.setMetadata(C, 'a', '1'),
+      setRecordMetadata: () => k.setRecordMetadata(C, 0, '{}'),
       getMetadata: () => k.getMetadata(C, 'a'),
       getNode: () => k.getNode(C, 0),
       getEdges: () => k.getEdges(C, 0),

@@ -133,7 +133,7 @@ describe('client /v1 reads, graph delete and maintenance calls', () => {
         'GET /v1/graph/nodes': [200, { nodes: [], count: 0 }],
       }),
     );
-    assert.deepEqual(await client.getRecord(3, { collection: 'docs' }), { id: 3, vector: [0.5, 1], metadata: null, tag: 7 });
+    assert.deepEqual(await client.getRecord(3, { collection: 'docs' }), { id: 3, vector: [0.5, 1], metadata: null, text: null, tag: 7 });
     assert.deepEqual(await client.listNodes({ collection: 'docs', kind: 5, offset: 10, limit: 2 }), { nodes: [{ nodeId: 11, kind: 5, recordId: null, namespaceId: 1 }], count: 12 });
     assert.deepEqual(await client.listNodes(), { nodes: [], count: 0 });
   });

@@ -30,15 +30,15 @@ const PAIRS: [Record<string, true>, keyof typeof RESPONSE_SCHEMAS, string[], str
     { role: true, status: true, committedHeight: true, dim: true, firstSeq: true, eventStreams: true, leaderUrl: true, appliedHeight: true, leaderHeight: true, lag: true, connected: true, lastCheck: true, lastError: true, bootstraps: true, reconnects: true, eventsApplied: true } satisfies Keys<C.ReplicationState>,
     'ReplicationState', [], [],
   ],
-  [{ name: true, id: true, created: true, deduplicated: true } satisfies Keys<C.CollectionCreated>, 'CollectionCreated', [], []],
+  [{ name: true, id: true, created: true, metric: true, deduplicated: true } satisfies Keys<C.CollectionCreated>, 'CollectionCreated', [], []],
   [{ name: true, id: true, dimension: true, metric: true, index: true, quant: true, recordCount: true, maxRecords: true } satisfies Keys<C.CollectionInfo>, 'CollectionList', ['collections'], []],
-  [{ id: true, score: true } satisfies Keys<C.SearchHit>, 'SearchResult', ['results'], []],
+  [{ id: true, score: true, metadata: true, text: true, vector: true } satisfies Keys<C.SearchHit>, 'SearchResult', ['results'], []],
   [{ kind: true, recordId: true } satisfies Keys<C.GraphNode>, 'GraphNode', [], []],
   [{ edgeId: true, toNode: true, kind: true } satisfies Keys<C.GraphEdge>, 'EdgeList', ['edges'], []],
   [{ memoryId: true, recordId: true, documentNodeId: true, chunkNodeId: true } satisfies Keys<C.UpsertVectorResult>, 'UpsertVectorResult', [], ['deduplicated']],
-  [{ memoryId: true, recordId: true, score: true, metadata: true } satisfies Keys<C.MemoryHit>, 'MemorySearchResult', ['results'], []],
+  [{ memoryId: true, recordId: true, score: true, metadata: true, text: true, vector: true } satisfies Keys<C.MemoryHit>, 'MemorySearchResult', ['results'], []],
   [{ path: true, height: true, bytes: true } satisfies Keys<C.SnapshotSaveResult>, 'SnapshotSaveResult', [], ['success']],
-  [{ id: true, vector: true, metadata: true, tag: true } satisfies Keys<C.RecordView>, 'RecordView', [], []],
+  [{ id: true, vector: true, metadata: true, text: true, tag: true } satisfies Keys<C.RecordView>, 'RecordView', [], []],
   [{ nodes: true, count: true } satisfies Keys<C.NodePage>, 'NodePage', [], []],
   [{ nodeId: true, kind: true, recordId: true, namespaceId: true } satisfies Keys<C.NodeEntry>, 'NodePage', ['nodes'], []],
   [{ hits: true, count: true } satisfies Keys<C.GraphQueryResult>, 'GraphQueryResult', [], []],
@@ -56,14 +56,14 @@ const PAIRS: [Record<string, true>, keyof typeof RESPONSE_SCHEMAS, string[], str
  * Route ids the client calls whose answer it does not hand back as a typed document: text and
  * bytes, `{success}` acknowledgements, and single values it unwraps (an id, the ids, the metadata).
  */
-const UNWRAPPED = new Set(['text', 'metrics', 'binary', 'Success', 'V1WriteSuccess', 'CollectionDropped', 'SnapshotRestoreResult', 'InsertRecordResult', 'BatchInsertResult', 'CreateNodeResult', 'CreateEdgeResult', 'MetaGetResult']);
+const UNWRAPPED = new Set(['text', 'metrics', 'binary', 'Success', 'V1WriteSuccess', 'CollectionDropped', 'SnapshotRestoreResult', 'InsertRecordResult', 'BatchInsertResult', 'CreateNodeResult', 'CreateEdgeResult', 'MetaGetResult', 'RecordMetadataResult']);
 
 /** Every route the client has a method for (client.ts, reads.ts). */
 const CLIENT_ROUTES = [
   'health', 'metrics', 'version', 'proofState', 'proofEventLog', 'replicationState', 'createCollection', 'listCollections', 'dropCollection',
   'insertRecord', 'batchInsert', 'search', 'deleteRecord', 'softDeleteRecord', 'createNode', 'getNode', 'createEdge', 'listEdges',
   'upsertMemory', 'searchMemory', 'setMetadata', 'getMetadata', 'saveSnapshot', 'downloadSnapshot', 'uploadSnapshot', 'restoreSnapshot',
-  'v1GetRecord', 'v1ListNodes', 'v1GraphQuery', 'v1Subgraph', 'v1DeleteNode', 'v1Timeline', 'trimEventLog', 'buildIndex',
+  'v1GetRecord', 'v1SetRecordMetadata', 'v1ListNodes', 'v1GraphQuery', 'v1Subgraph', 'v1DeleteNode', 'v1Timeline', 'trimEventLog', 'buildIndex',
 ];
 
 describe('client response types against the response schemas', () => {

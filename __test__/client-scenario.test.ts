@@ -87,7 +87,7 @@ describe('client scenario against the real server', () => {
   it('when the client reads records, pages and walks the graph, reads the timeline, then trims the log and builds the index, then every answer matches what was written', async () => {
     const rid = await client.insert(vector(DIM, 60), { tag: 3 });
     const rec = await client.getRecord(rid);
-    assert.deepEqual({ ...rec, vector: [] }, { id: rid, vector: [], metadata: null, tag: 3 });
+    assert.deepEqual({ ...rec, vector: [] }, { id: rid, vector: [], metadata: null, text: null, tag: 3 });
     // Stored as Q16.16: each component comes back within 2^-16 of what was written.
     vector(DIM, 60).forEach((x, i) => assert.ok(Math.abs(rec.vector[i] - x) <= 2 ** -16, `component ${i}: ${rec.vector[i]} vs ${x}`));
 

@@ -47,6 +47,48 @@ describe('client request shapes and response mapping', () => {
     assert.deepEqual(fake.seen[1].json, { query: [1, 0], k: 1 });
   });
 
+  it('when insert and insertBatch carry metadata and text, then the bodies carry them as given (keys untouched)', async () => {
+    fake.handle(routes({ 'POST /records': [200, { id: 4 }], 'POST /v1/vectors/batch_insert': [200, { ids: [5, 6] }] }));
+    const metadata = JSON.parse('{"__proto__": {"admin": true}, "source_url": "s", "year": 2024}') as Record<string, never>;
+    assert.equal(await client.insert([1, 2], { metadata, text: 'héllo' }), 4);
+    assert.equal(fake.seen[0].body.toString('utf8'), '{"values":[1,2],"metadata":{"__proto__":{"admin":true},"source_url":"s","year":2024},"text":"héllo"}');
+    assert.deepEqual(await client.insertBatch([[1, 2], [3, 4]], { metadata: [{ a: 1 }, null], texts: [null, 't'] }), [5, 6]);
+    assert.deepEqual(fake.seen[1].json, { batch: [[1, 2], [3, 4]], metadata: [{ a: 1 }, null], texts: [null, 't'] });
+  });
+
+  it('when search and searchMemory get filter and include, then they send metadata_filter and include and hits carry the payload fields', async () => {
+    const metadata = JSON.parse('{"__proto__": {"x": 1}, "author": "Alice"}') as Record<string, never>;
+    fake.handle(
+      routes({
+        'POST /search': [200, { results: [{ id: 2, score: 0.5, metadata, text: 't', vector: [1, 0] }, { id: 3, score: 0.25, metadata: null, text: null, vector: [0, 1] }] }],
+        'POST /v1/memory/search_vector': [200, { results: [{ memory_id: 'rec:2', record_id: 2, score: -1, metadata, text: 't' }] }],
+      }),
+    );
+    const filter = { author: 'Alice', year: { $gte: 2020 } };
+    const hits = await client.search([1, 0], 2, { filter, include: ['metadata', 'text', 'vector'], collection: 'docs' });
+    assert.deepEqual(fake.seen[0].json, { query: [1, 0], k: 2, metadata_filter: filter, include: ['metadata', 'text', 'vector'], collection: 'docs' });
+    assert.deepEqual(hits, [{ id: 2, score: 0.5, metadata, text: 't', vector: [1, 0] }, { id: 3, score: 0.25, metadata: null, text: null, vector: [0, 1] }]);
+    assert.equal(Object.getPrototypeOf(hits[0].metadata), Object.prototype);
+    assert.deepEqual(Object.keys(hits[0].metadata ?? {}), ['__proto__', 'author']);
+    const memory = await client.searchMemory([1, 0], 1, { filter, include: ['text'] });
+    assert.deepEqual(fake.seen[1].json, { query_vector: [1, 0], k: 1, metadata_filter: filter, include: ['text'] });
+    assert.deepEqual(memory, [{ memoryId: 'rec:2', recordId: 2, score: -1, metadata, text: 't' }]);
+  });
+
+  it('when a hit carries a payload field of the wrong type, then the call fails with INVALID_RESPONSE', async () => {
+    fake.handle(routes({ 'POST /search': [200, { results: [{ id: 2, score: 0.5, metadata: [1] }] }] }));
+    await assert.rejects(client.search([1, 0], 1, { include: ['metadata'] }), (e: unknown) => e instanceof ValoriError && e.code === 'INVALID_RESPONSE');
+  });
+
+  it('when updateRecordMetadata is called, then it PATCHes the metadata object to /v1/records/:id/metadata with an Idempotency-Key', async () => {
+    fake.handle(routes({ 'PATCH /v1/records/7/metadata?collection=docs': [200, { ok: true, id: 7 }], 'PATCH /v1/records/8/metadata': [404, { error: 'record 8 does not exist', code: 'NOT_FOUND' }] }));
+    await client.updateRecordMetadata(7, { year: 2025 }, { collection: 'docs' });
+    assert.equal(fake.seen[0].method, 'PATCH');
+    assert.deepEqual(fake.seen[0].json, { year: 2025 });
+    assert.match(String(fake.seen[0].headers['idempotency-key']), /^[\x21-\x7e]+$/);
+    await assert.rejects(client.updateRecordMetadata(8, {}), (e: unknown) => e instanceof ValoriError && e.status === 404 && e.code === 'NOT_FOUND');
+  });
+
   it('when delete and softDelete are called, then they POST {id} to /v1/delete and /v1/soft-delete', async () => {
     fake.handle(routes({ 'POST /v1/delete': [200, { success: true }], 'POST /v1/soft-delete': [200, { success: true }] }));
     await client.delete(4);

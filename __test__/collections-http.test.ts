@@ -42,9 +42,9 @@ describe('collections over HTTP', () => {
 
   it('when collections are created, then they are listed in id order with their settings, and /health counts them', async () => {
     const a = await post('/v1/namespaces', { name: 'a', dimension: 3, metric: 'squared_l2' });
-    assert.deepEqual([a.status, a.json], [200, { name: 'a', id: 1, created: true }]);
+    assert.deepEqual([a.status, a.json], [200, { name: 'a', id: 1, created: true, metric: 'squared_l2' }]);
     const b = await post('/v1/namespaces', { name: 'b', dimension: 3, metric: 'l2', index: 'hnsw', max_records: 5 });
-    assert.deepEqual([b.status, b.json], [200, { name: 'b', id: 2, created: true }]);
+    assert.deepEqual([b.status, b.json], [200, { name: 'b', id: 2, created: true, metric: 'squared_l2' }]);
     const list = await get('/v1/namespaces');
     assert.equal(list.status, 200);
     assert.deepEqual(list.json, {
@@ -134,7 +134,7 @@ describe('collections over HTTP', () => {
     await refused('duplicate name', () => post('/v1/namespaces', { name: 'a', dimension: 8 }), 409, 'COLLECTION_EXISTS', /"?a"?/);
     // Unset VALORI_MAX_DIM: 4096 (VALORI_DIM is 4), which also bounds the derived snapshot size.
     await refused('dimension above VALORI_MAX_DIM', () => post('/v1/namespaces', { name: 'wide', dimension: 4097 }), 400, 'INVALID_REQUEST', /VALORI_MAX_DIM \(4096\)/);
-    await refused('metric cosine', () => post('/v1/namespaces', { name: 'c', dimension: 3, metric: 'cosine' }), 400, 'INVALID_ARGUMENT', /squared_l2/);
+    await refused('metric manhattan', () => post('/v1/namespaces', { name: 'c', dimension: 3, metric: 'manhattan' }), 400, 'INVALID_ARGUMENT', /"manhattan".*l2.*cosine.*dot/);
     await refused('unknown collection insert', () => post('/records', { values: [1, 2, 3], collection: 'nope' }), 404, 'COLLECTION_NOT_FOUND', /nope/);
     await refused('unknown collection batch', () => post('/v1/vectors/batch_insert', { batch: [[1, 2, 3]], collection: 'nope' }), 404, 'COLLECTION_NOT_FOUND', /nope/);
     await refused('unknown collection search', () => post('/search', { query: [1, 2, 3], k: 1, collection: 'nope' }), 404, 'COLLECTION_NOT_FOUND', /nope/);
@@ -180,7 +180,7 @@ describe('collections over HTTP', () => {
   it('when a dropped name is created again with another dimension, then it is a new empty collection with a new id', async () => {
     await refused('insert into the dropped b', () => post('/records', { values: [1, 1, 1], collection: 'b' }), 404, 'COLLECTION_NOT_FOUND', /b/);
     const again = await post('/v1/namespaces', { name: 'b', dimension: 2 });
-    assert.deepEqual(again.json, { name: 'b', id: 3, created: true });
+    assert.deepEqual(again.json, { name: 'b', id: 3, created: true, metric: 'squared_l2' });
     const r = await post('/records', { values: [1, 2], collection: 'b' });
     assert.deepEqual([r.status, r.json], [200, { id: 0 }]);
     assert.deepEqual((await post('/search', { query: [1, 2], k: 5, collection: 'b' })).json.results, [{ id: 0, score: 0 }]);

@@ -119,7 +119,7 @@ describe('idempotent writes over HTTP', () => {
     assert.deepEqual([del.status, del.json, delAgain.status, delAgain.json], [200, { success: true, deduplicated: false }, 200, { success: true, deduplicated: true }]);
     const c = await post('/v1/namespaces', { name: 'c', dimension: 2 }, 'create-c');
     const cAgain = await post('/v1/namespaces', { name: 'c', dimension: 2 }, 'create-c');
-    assert.deepEqual([c.json, cAgain.json], [{ name: 'c', id: 2, created: true, deduplicated: false }, { name: 'c', id: 2, created: true, deduplicated: true }]);
+    assert.deepEqual([c.json, cAgain.json], [{ name: 'c', id: 2, created: true, metric: 'squared_l2', deduplicated: false }, { name: 'c', id: 2, created: true, metric: 'squared_l2', deduplicated: true }]);
     // Without the key, the same create is a duplicate name.
     assert.equal((await post('/v1/namespaces', { name: 'c', dimension: 2 })).status, 409);
   });

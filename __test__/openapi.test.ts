@@ -61,7 +61,7 @@ interface Section {
 function sections(markdown: string): Section[] {
   return markdown.split(/^(?=## )/m).map((text) => {
     const heading = text.split('\n')[0];
-    const ops = [...heading.matchAll(/`(GET|POST) (\/[^`]*)`/g)].map((m) => [m[1].toLowerCase(), openApiPath(m[2])] as [string, string]);
+    const ops = [...heading.matchAll(/`(GET|POST|PATCH) (\/[^`]*)`/g)].map((m) => [m[1].toLowerCase(), openApiPath(m[2])] as [string, string]);
     return { heading, ops, text };
   });
 }
@@ -199,8 +199,8 @@ describe('OpenAPI document', () => {
           if (url !== undefined) {
             const { pathname, searchParams } = new URL(url, 'http://x');
             const data = /-d '([^']*)'/.exec(command)?.[1];
-            // A JSON body (-d), an explicit -X POST, or raw bytes (--data-binary) make it a POST.
-            const method = data !== undefined || /\s-X POST\b|\s--data-binary\s/.test(command) ? 'post' : 'get';
+            // -X PATCH names its method; else a JSON body (-d), an explicit -X POST, or raw bytes (--data-binary) make it a POST.
+            const method = /\s-X PATCH\b/.test(command) ? 'patch' : data !== undefined || /\s-X POST\b|\s--data-binary\s/.test(command) ? 'post' : 'get';
             const op = sec.ops.find(([m, p]) => m === method && pathMatches(p, pathname));
             if (op === undefined) {
               problems.push(`${where}: ${method.toUpperCase()} ${pathname} is not the route this section documents`);

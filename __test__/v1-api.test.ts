@@ -57,11 +57,13 @@ describe('/v1 records, search and timeline (event log on)', () => {
     await refused(() => post('/v1/records', { ...body, values: [1, 1, 1, 1] }), 409, 'IDEMPOTENCY_KEY_REUSED', /./);
   });
 
-  it('when metadata and text are sent, then they are accepted (not stored yet) and the hex request_id works', async () => {
-    const r = await post('/v1/records', { values: [1, 0, 0, 0], metadata: [104, 105], text: 'hello', request_id: KEY_B });
+  it("when metadata comes as 0.3.1's UTF-8 bytes with a text, then the record carries both and the hex request_id works", async () => {
+    // "hi" is UTF-8, but not a JSON object.
+    await refused(() => post('/v1/records', { values: [1, 0, 0, 0], metadata: [104, 105] }), 400, 'INVALID_REQUEST', /metadata.*not a JSON object/);
+    const r = await post('/v1/records', { values: [1, 0, 0, 0], metadata: [...Buffer.from('{"k": "vé"}')], text: 'hello', request_id: KEY_B });
     assert.deepEqual(r.json, { id: 1, log_index: 2, deduplicated: false });
     const back = await get('/v1/records/1');
-    assert.deepEqual(back.json, { id: 1, vector: [1, 0, 0, 0], metadata: null, tag: 0 });
+    assert.deepEqual(back.json, { id: 1, vector: [1, 0, 0, 0], metadata: { k: 'vé' }, text: 'hello', tag: 0 });
   });
 
   it('when a batch goes to the hyphenated path with per-row request_ids, then ids are consecutive and a replay returns them deduplicated', async () => {
@@ -80,7 +82,7 @@ describe('/v1 records, search and timeline (event log on)', () => {
   });
 
   it('when records are read back, then vectors round-trip within one Q16.16 step and tags are kept', async () => {
-    assert.deepEqual((await get('/v1/records/0')).json, { id: 0, vector: [0.5, -1.25, 3, 0.125], metadata: null, tag: 7 });
+    assert.deepEqual((await get('/v1/records/0')).json, { id: 0, vector: [0.5, -1.25, 3, 0.125], metadata: null, text: null, tag: 7 });
     assert.deepEqual((await get('/v1/records/3')).json.vector, [0, 0, 1, 0]);
     const r4 = (await get('/v1/records/4')).json;
     assert.deepEqual(r4.vector.slice(0, 3), [0, 0, 0]);
@@ -98,7 +100,7 @@ describe('/v1 records, search and timeline (event log on)', () => {
     assert.equal(c.status, 200, c.text);
     assert.deepEqual((await post('/v1/records', { values: [1, 2, 3], collection: 'b' })).json, { id: 0, log_index: 6, deduplicated: false });
     assert.deepEqual((await post('/v1/records', { values: [3, 2, 1], collection: 'b', tag: 9 })).json, { id: 1, log_index: 7, deduplicated: false });
-    assert.deepEqual((await get('/v1/records/0?collection=b')).json, { id: 0, vector: [1, 2, 3], metadata: null, tag: 0 });
+    assert.deepEqual((await get('/v1/records/0?collection=b')).json, { id: 0, vector: [1, 2, 3], metadata: null, text: null, tag: 0 });
     assert.deepEqual((await get('/v1/records/0')).json.vector, [0.5, -1.25, 3, 0.125]);
     assert.equal((await get('/v1/records/2?collection=b')).status, 404);
     const b = await post('/v1/search', { query: [1, 2, 3], k: 5, collection: 'b' });
@@ -129,7 +131,6 @@ describe('/v1 records, search and timeline (event log on)', () => {
       ['as_of_log_index', 3],
       ['decay_half_life_secs', 60],
       ['query_text', 'hello'],
-      ['metadata_filter', { kind: 'doc' }],
       ['graph_rerank', { seed_count: 3 }],
     ];
     for (const [field, value] of cases) {

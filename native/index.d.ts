@@ -31,8 +31,8 @@ export declare class Kernel {
   /** Outgoing edges, newest first; null for an unknown node. */
   getEdges(collection: string, nodeId: number): Array<GraphEdge> | null
   /**
-   * k nearest live records of `collection` by squared L2, ordered by (score, id); runs on
-   * the libuv pool.
+   * The k best live records of `collection` by its metric, best first, ties
+   * by id, passing the tag and metadata filters; runs on the libuv pool.
    */
   search(collection: string, query: Float32Array, k: number, options?: SearchOptions | undefined | null): Promise<Array<SearchHit>>
   /** BLAKE3 of the canonical state encoding, 64 lowercase hex characters. */
@@ -122,12 +122,12 @@ export declare class Kernel {
    */
   stateProof(collection?: string | undefined | null): Promise<StateProof>
   /** Insert one vector into `collection`; ids [id]. */
-  insert(collection: string, values: Float32Array, tag?: bigint | undefined | null, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  insert(collection: string, values: Float32Array, tag?: bigint | undefined | null, opts?: WriteOptions | undefined | null, payload?: RecordPayload | undefined | null): Promise<WriteResult>
   /**
    * Insert `count` vectors (flat, count × dim) atomically: all or none;
    * ids: all of them.
    */
-  insertBatch(collection: string, values: Float32Array, count: number, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  insertBatch(collection: string, values: Float32Array, count: number, opts?: WriteOptions | undefined | null, payloads?: BatchPayloads | undefined | null): Promise<WriteResult>
   /**
    * Hard delete: the id becomes a hole; linked graph nodes, their edges and
    * the record's `rec:<id>` metadata are removed with it.
@@ -159,6 +159,17 @@ export declare class Kernel {
   upsertMemory(collection: string, values: Float32Array, attachToDocumentNode?: number | undefined | null, metadataJson?: string | undefined | null, opts?: WriteOptions | undefined | null): Promise<WriteResult>
   /** Store a JSON value (as text) under a key; replaces any earlier value. */
   setMetadata(collection: string, key: string, json: string, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+  /**
+   * Replace record `id`'s metadata with a JSON object (as text); NOT_FOUND
+   * for a record that does not exist.
+   */
+  setRecordMetadata(collection: string, id: number, metadataJson: string, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+}
+
+/** Payloads of a batch insert: each list absent or one entry per vector. */
+export interface BatchPayloads {
+  metadata?: Array<string | undefined | null>
+  texts?: Array<string | undefined | null>
 }
 
 export interface CollectionInfo {
@@ -370,6 +381,12 @@ export interface PoolStats {
   capacity: number
 }
 
+/** A record's payload at insert: metadata as JSON text of an object, and text. */
+export interface RecordPayload {
+  metadata?: string
+  text?: string
+}
+
 export interface RecordView {
   id: number
   /** The vector as client floats (the stored Q16.16 values / 65536). */
@@ -378,6 +395,10 @@ export interface RecordView {
   tag: bigint
   /** True after a soft delete (the record is then hidden from search). */
   softDeleted: boolean
+  /** Canonical JSON text of the record's metadata object, if any. */
+  metadata?: string
+  /** The record's text, if any. */
+  text?: string
 }
 
 export interface RecoveryInfo {
@@ -394,8 +415,17 @@ export interface RecoveryInfo {
 export interface SearchHit {
   /** Record id. */
   id: number
-  /** Squared L2 distance in real units (exact integer distance / 2^32). */
+  /**
+   * By the collection's metric: squared L2 distance in real units
+   * (ascending), cosine similarity or dot product (descending).
+   */
   score: number
+  /** Canonical JSON text of the record's metadata, when asked and present. */
+  metadata?: string
+  /** The record's text, when asked and present. */
+  text?: string
+  /** The stored vector as client floats, when asked. */
+  vector?: Array<number>
 }
 
 export interface SearchOptions {
@@ -405,6 +435,17 @@ export interface SearchOptions {
   ef?: number
   /** IVF lists probed for this query. */
   nprobe?: number
+  /**
+   * A metadata filter as JSON text (docs/api-reference.md, "Payloads and
+   * filters"); the kernel parses and checks it.
+   */
+  filter?: string
+  /** Return each hit's metadata (canonical JSON text). */
+  withMetadata?: boolean
+  /** Return each hit's text. */
+  withText?: boolean
+  /** Return each hit's stored vector as client floats. */
+  withVector?: boolean
 }
 
 export interface SnapshotResult {

@@ -9,7 +9,7 @@
 import type { Access } from '../auth/scopes.js';
 import { COLLECTION_NAME_PATTERN } from './collection-name.js';
 
-export type Method = 'get' | 'post' | 'delete';
+export type Method = 'get' | 'post' | 'patch' | 'delete';
 export type Tag = 'System' | 'Collections' | 'Records' | 'Graph' | 'Memory' | 'Durability' | 'Replication' | 'Indexes' | 'Keys';
 
 /** What a 200 carries: a response schema name (http/response-schemas.ts, auth/key-schemas.ts) or a raw kind. */
@@ -81,7 +81,7 @@ export const ROUTES = [
   { method: 'post', path: '/records', id: 'insertRecord', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Insert one vector', body: 'insertRecord', ok: 'InsertRecordResult', errors: [507] },
   { method: 'post', path: '/v1/vectors/batch_insert', id: 'batchInsert', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Insert many vectors atomically', body: 'batchInsert', ok: 'BatchInsertResult', errors: [507] },
   { method: 'post', path: '/v1/memory/insert_batch', id: 'memoryInsertBatch', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Alias of /v1/vectors/batch_insert', body: 'batchInsert', ok: 'BatchInsertResult', errors: [507] },
-  { method: 'post', path: '/search', id: 'search', access: 'read', restricted: 'collection', idempotent: true, tag: 'Records', summary: 'k nearest live records by squared L2', body: 'search', ok: 'SearchResult' },
+  { method: 'post', path: '/search', id: 'search', access: 'read', restricted: 'collection', idempotent: true, tag: 'Records', summary: "k nearest live records by the collection's metric, optionally filtered on metadata and with payloads", body: 'search', ok: 'SearchResult' },
   { method: 'post', path: '/v1/delete', id: 'deleteRecord', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Hard-delete a record (frees its slot)', body: 'id', ok: 'Success', errors: [404] },
   { method: 'post', path: '/v1/soft-delete', id: 'softDeleteRecord', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Soft-delete (tombstone) a record', body: 'id', ok: 'Success', errors: [404] },
   { method: 'post', path: '/graph/node', id: 'createNode', access: 'write', restricted: 'collection', write: true, tag: 'Graph', summary: 'Create a node', body: 'createNode', ok: 'CreateNodeResult', errors: [404, 507] },
@@ -90,6 +90,7 @@ export const ROUTES = [
   { method: 'get', path: '/graph/edges/:id', id: 'listEdges', access: 'read', restricted: 'collection', tag: 'Graph', summary: "A node's outgoing edges, newest first", ok: 'EdgeList', errors: [400, 404], params: [COLLECTION_QUERY] },
   { method: 'post', path: '/v1/memory/upsert_vector', id: 'upsertMemory', access: 'write', restricted: 'collection', write: true, tag: 'Memory', summary: 'Store a memory: record, document and chunk nodes, edge, metadata (atomic)', body: 'upsertVector', ok: 'UpsertVectorResult', errors: [404, 507] },
   { method: 'post', path: '/v1/memory/search_vector', id: 'searchMemory', access: 'read', restricted: 'collection', idempotent: true, tag: 'Memory', summary: 'Search, with memory ids and metadata', body: 'memorySearch', ok: 'MemorySearchResult' },
+  { method: 'post', path: '/v1/memory/search', id: 'searchMemoryAlias', access: 'read', restricted: 'collection', idempotent: true, tag: 'Memory', summary: 'Alias of /v1/memory/search_vector (valori-node 0.3.1 path)', body: 'memorySearch', ok: 'MemorySearchResult' },
   { method: 'post', path: '/v1/memory/meta/set', id: 'setMetadata', access: 'write', restricted: 'collection', write: true, tag: 'Memory', summary: 'Store JSON metadata under a key', body: 'metaSet', ok: 'Success' },
   { method: 'get', path: '/v1/memory/meta/get', id: 'getMetadata', access: 'read', restricted: 'collection', tag: 'Memory', summary: 'Read the metadata under a key (null when unset)', query: 'metaGet', ok: 'MetaGetResult', errors: [400] },
   // Save, trim and index build change no state (hash or height): a follower runs them on its own
@@ -119,9 +120,13 @@ export const ROUTES = [
   // ---- valori-node 0.3.1's /v1 surface (src/http/routes/v1-records.ts, v1-graph.ts, timeline.ts) ----
   { method: 'get', path: '/v1/version', id: 'v1Version', access: 'read', restricted: 'any', tag: 'System', summary: 'Server version (plain text), as /version', ok: 'text' },
   { method: 'post', path: '/v1/records', id: 'v1InsertRecord', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Insert one vector (request_id makes a retry safe)', body: 'v1InsertRecord', ok: 'V1InsertRecordResult', errors: [404, 409, 507] },
-  { method: 'get', path: '/v1/records/:id', id: 'v1GetRecord', access: 'read', restricted: 'collection', tag: 'Records', summary: 'Read a record: its vector and tag', ok: 'RecordView', errors: [400, 404], params: [COLLECTION_QUERY] },
+  { method: 'get', path: '/v1/records/:id', id: 'v1GetRecord', access: 'read', restricted: 'collection', tag: 'Records', summary: 'Read a record: its vector, metadata, text and tag', ok: 'RecordView', errors: [400, 404], params: [COLLECTION_QUERY] },
+  {
+    method: 'patch', path: '/v1/records/:id/metadata', id: 'v1SetRecordMetadata', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: "Replace a record's metadata (the body is the new metadata object)", body: 'recordMetadata', ok: 'RecordMetadataResult', errors: [400, 404, 413],
+    params: [COLLECTION_QUERY],
+  },
   { method: 'post', path: '/v1/vectors/batch-insert', id: 'v1BatchInsert', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Insert many vectors atomically (as /v1/vectors/batch_insert)', body: 'batchInsert', ok: 'BatchInsertResult', errors: [404, 409, 507] },
-  { method: 'post', path: '/v1/search', id: 'v1Search', access: 'read', restricted: 'collection', idempotent: true, tag: 'Records', summary: 'k nearest live records of a collection by squared L2', body: 'v1Search', ok: 'SearchResult', errors: [404] },
+  { method: 'post', path: '/v1/search', id: 'v1Search', access: 'read', restricted: 'collection', idempotent: true, tag: 'Records', summary: "k nearest live records of a collection by its metric, optionally filtered on metadata and with payloads", body: 'v1Search', ok: 'SearchResult', errors: [404] },
   { method: 'post', path: '/v1/graph/node', id: 'v1CreateNode', access: 'write', restricted: 'collection', write: true, tag: 'Graph', summary: 'Create a node', body: 'v1CreateNode', ok: 'V1CreateNodeResult', errors: [404, 409, 507] },
   { method: 'get', path: '/v1/graph/node/:id', id: 'v1GetNode', access: 'read', restricted: 'collection', tag: 'Graph', summary: 'Read a node', ok: 'V1GraphNode', errors: [400, 404], params: [COLLECTION_QUERY] },
   { method: 'delete', path: '/v1/graph/node/:id', id: 'v1DeleteNode', access: 'write', restricted: 'collection', write: true, tag: 'Graph', summary: 'Delete a node and its edges', ok: 'V1WriteSuccess', errors: [400, 404, 409], params: [COLLECTION_QUERY] },

@@ -6,6 +6,7 @@
 import { callOptions } from './core.js';
 import { ValoriReads } from './reads.js';
 import type {
+  BatchInsertOptions,
   CallOptions,
   CollectionCreated,
   CollectionInfo,
@@ -31,7 +32,7 @@ import type {
   Vector,
   WriteCallOptions,
 } from './types.js';
-import { camelize, compact, queryString } from './wire.js';
+import { camelize, compact, hitPayload, queryString, searchFields } from './wire.js';
 
 /** `?collection=NAME`, or '' for the default collection; `sep` joins it to an existing query. */
 function collectionQuery(options: CollectionOption, sep: '?' | '&' = '?'): string {
@@ -100,7 +101,8 @@ export class ValoriClient extends ValoriReads {
   async createCollection(input: CreateCollectionInput, options: KeyOption = {}): Promise<CollectionCreated> {
     const json = compact({ name: input.name, dimension: input.dimension, metric: input.metric, index: input.index, quant: input.quant, max_records: input.maxRecords });
     const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/v1/namespaces', json, idempotencyKey: options.idempotencyKey });
-    return { name: r.string(o, 'name'), id: r.number(o, 'id'), created: o.created === true, deduplicated: o.deduplicated === true };
+    const metric = o.metric === undefined ? {} : { metric: r.string(o, 'metric') };
+    return { name: r.string(o, 'name'), id: r.number(o, 'id'), created: o.created === true, ...metric, deduplicated: o.deduplicated === true };
   }
 
   /** GET /v1/namespaces: every collection in id order (a key restricted to one sees that one). */
@@ -125,18 +127,28 @@ export class ValoriClient extends ValoriReads {
 
   // ---- Records ---------------------------------------------------------------------------------
 
-  /** POST /records: inserts one vector (the collection's dimension); resolves to its record id. */
+  /**
+   * POST /records: inserts one vector (the collection's dimension), with its metadata and text
+   * when given; resolves to its record id.
+   */
   async insert(values: Vector, options: InsertOptions = {}): Promise<number> {
-    const json = compact({ values: this.vector(values, 'values', 'POST', '/records'), tag: options.tag, collection: options.collection });
+    const json = compact({
+      values: this.vector(values, 'values', 'POST', '/records'),
+      tag: options.tag,
+      metadata: options.metadata,
+      text: options.text,
+      collection: options.collection,
+    });
     const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/records', json, idempotencyKey: options.idempotencyKey });
     return r.number(o, 'id');
   }
 
   /**
-   * POST /v1/vectors/batch_insert: inserts all vectors atomically (all or none); resolves to
-   * their ids, consecutive and in input order.
+   * POST /v1/vectors/batch_insert: inserts all vectors atomically (all or none), with per-vector
+   * `metadata` and `texts` when given (one entry per vector, null for none); resolves to their
+   * ids, consecutive and in input order.
    */
-  async insertBatch(vectors: readonly Vector[], options: WriteCallOptions = {}): Promise<number[]> {
+  async insertBatch(vectors: readonly Vector[], options: BatchInsertOptions = {}): Promise<number[]> {
     return this.batch('/v1/vectors/batch_insert', vectors, options);
   }
 
@@ -145,18 +157,20 @@ export class ValoriClient extends ValoriReads {
    * batch insert); this name suggested a memory-API variant that does not exist.
    * @deprecated Use insertBatch.
    */
-  async insertBatchMemory(vectors: readonly Vector[], options: WriteCallOptions = {}): Promise<number[]> {
+  async insertBatchMemory(vectors: readonly Vector[], options: BatchInsertOptions = {}): Promise<number[]> {
     return this.insertBatch(vectors, options);
   }
 
   /**
-   * POST /search: the k nearest live records, ascending by `score`, the squared Euclidean (L2)
-   * distance (0 = exact match). `k` is 1..VALORI_MAX_K; fewer hits come back if fewer records exist.
+   * POST /search: the k best live records by the collection's metric, best first: `score` is the
+   * squared Euclidean (L2) distance (ascending, 0 = exact match), or for cosine and dot
+   * collections the similarity (descending). `k` is 1..VALORI_MAX_K; fewer hits come back if fewer
+   * records exist or match `filter`. `include` adds each hit's metadata, text or vector.
    */
   async search(query: Vector, k: number, options: SearchOptions = {}): Promise<SearchHit[]> {
-    const json = compact({ query: this.vector(query, 'query', 'POST', '/search'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe, collection: options.collection });
+    const json = compact({ query: this.vector(query, 'query', 'POST', '/search'), k, ...searchFields(options), collection: options.collection });
     const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/search', json });
-    return r.objects(o, 'results', (hit) => ({ id: r.number(hit, 'id'), score: r.number(hit, 'score') }));
+    return r.objects(o, 'results', (hit) => ({ id: r.number(hit, 'id'), score: r.number(hit, 'score'), ...hitPayload(r, hit) }));
   }
 
   /** POST /v1/delete: hard-deletes a record, its linked graph nodes, their edges and its metadata. */
@@ -234,23 +248,25 @@ export class ValoriClient extends ValoriReads {
   }
 
   /**
-   * POST /v1/memory/search_vector: like search(), with each hit's memory id and stored metadata.
-   * `score` is the squared Euclidean (L2) distance.
+   * POST /v1/memory/search_vector: like search(), with each hit's memory id and stored metadata
+   * (always; `include` can add text and vector). `score` follows the collection's metric.
    */
   async searchMemory(query: Vector, k: number, options: SearchOptions = {}): Promise<MemoryHit[]> {
-    const json = compact({ query_vector: this.vector(query, 'query', 'POST', '/v1/memory/search_vector'), k, filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe, collection: options.collection });
+    const json = compact({ query_vector: this.vector(query, 'query', 'POST', '/v1/memory/search_vector'), k, ...searchFields(options), collection: options.collection });
     const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/v1/memory/search_vector', json });
     return r.objects(o, 'results', (hit) => ({
       memoryId: r.string(hit, 'memory_id'),
       recordId: r.number(hit, 'record_id'),
       score: r.number(hit, 'score'),
+      ...hitPayload(r, hit),
       metadata: (hit.metadata ?? null) as JsonValue | null,
     }));
   }
 
   /**
    * POST /v1/memory/meta/set: stores `metadata` (any JSON, at most 65,536 bytes as JSON) under
-   * `targetId`, replacing an earlier value. Conventional keys: `rec:<recordId>`, `node:<nodeId>`.
+   * `targetId`, replacing an earlier value. Conventional keys: `rec:<recordId>` (the record's own
+   * metadata, which must then be an object; see updateRecordMetadata), `node:<nodeId>`.
    */
   async setMetadata(targetId: string, metadata: JsonValue, options: WriteCallOptions = {}): Promise<void> {
     const json = compact({ target_id: targetId, metadata, collection: options.collection });
@@ -306,8 +322,8 @@ export class ValoriClient extends ValoriReads {
 
   // ---- Plumbing --------------------------------------------------------------------------------
 
-  private async batch(path: string, vectors: readonly Vector[], options: WriteCallOptions): Promise<number[]> {
-    const json = compact({ batch: this.vectors(vectors, 'vectors', 'POST', path), collection: options.collection });
+  private async batch(path: string, vectors: readonly Vector[], options: BatchInsertOptions): Promise<number[]> {
+    const json = compact({ batch: this.vectors(vectors, 'vectors', 'POST', path), metadata: options.metadata, texts: options.texts, collection: options.collection });
     const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path, json, idempotencyKey: options.idempotencyKey });
     return r.array(o, 'ids').map((id, i) => (typeof id === 'number' ? id : r.fail(`"ids[${i}]" is not a number`)));
   }

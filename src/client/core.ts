@@ -7,7 +7,7 @@ import { CLIENT_VERSION } from './version.js';
 import { Reader, vectorsToJson, vectorToJson } from './wire.js';
 
 export interface JsonCall extends CallOptions {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   json?: unknown;
   acceptStatuses?: readonly number[];

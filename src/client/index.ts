@@ -31,6 +31,7 @@ export type {
 export {
   EdgeKind,
   NodeKind,
+  type BatchInsertOptions,
   type CallOptions,
   type CollectionCreated,
   type CollectionInfo,
@@ -43,8 +44,10 @@ export {
   type GraphNode,
   type Health,
   type InsertOptions,
+  type JsonObject,
   type JsonValue,
   type MemoryHit,
+  type PayloadField,
   type PoolHealth,
   type ProofState,
   type ProofStateOptions,

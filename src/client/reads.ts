@@ -2,7 +2,7 @@
 // node maintenance calls (event-log trim, index build). ValoriClient (client.ts) extends this class,
 // so these are ValoriClient methods; they live here to keep each file to one screenful of routes.
 import { callOptions, ClientCore } from './core.js';
-import type { CallOptions, CollectionOption, JsonValue, WriteCallOptions } from './types.js';
+import type { CallOptions, CollectionOption, JsonObject, WriteCallOptions } from './types.js';
 import type {
   EventLogTrimResult,
   GraphQueryOptions,
@@ -21,12 +21,22 @@ import { camelize, compact, queryString } from './wire.js';
 const iso = (t: string | Date | undefined) => (t instanceof Date ? t.toISOString() : t);
 
 export abstract class ValoriReads extends ClientCore {
-  /** GET /v1/records/:id: a record's stored vector and tag (404 NOT_FOUND when deleted or never written). */
+  /** GET /v1/records/:id: a record's stored vector, metadata, text and tag (404 NOT_FOUND when deleted or never written). */
   async getRecord(id: number, options: CollectionOption = {}): Promise<RecordView> {
     const path = `/v1/records/${encodeURIComponent(id)}${queryString({ collection: options.collection })}`;
     const { r, o } = await this.json({ ...callOptions(options), method: 'GET', path });
     const vector = r.array(o, 'vector').map((x, i) => (typeof x === 'number' ? x : r.fail(`"vector[${i}]" is not a number`)));
-    return { id: r.number(o, 'id'), vector, metadata: (o.metadata ?? null) as JsonValue | null, tag: r.number(o, 'tag') };
+    const text = o.text === undefined || o.text === null ? null : r.string(o, 'text');
+    return { id: r.number(o, 'id'), vector, metadata: (o.metadata ?? null) as JsonObject | null, text, tag: r.number(o, 'tag') };
+  }
+
+  /**
+   * PATCH /v1/records/:id/metadata: replaces a record's metadata with `metadata` (404 NOT_FOUND
+   * for an unknown record). The record keeps its id, vector, text and tag.
+   */
+  async updateRecordMetadata(id: number, metadata: JsonObject, options: WriteCallOptions = {}): Promise<void> {
+    const path = `/v1/records/${encodeURIComponent(id)}/metadata${queryString({ collection: options.collection })}`;
+    await this.json({ ...callOptions(options), method: 'PATCH', path, json: metadata, idempotencyKey: options.idempotencyKey });
   }
 
   /** GET /v1/graph/nodes: live nodes in id order, a page at a time (`offset`, `limit`), optionally of one kind. */

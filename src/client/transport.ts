@@ -33,7 +33,7 @@ import { ValoriConnectionError, ValoriError, ValoriTimeoutError } from './errors
 import type { ValoriClientOptions } from './types.js';
 
 export interface Call {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Path and query string, starting with `/`. */
   path: string;
   /** JSON body (serialized here). */

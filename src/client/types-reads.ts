@@ -1,13 +1,15 @@
 // Types of the /v1 reads (records, graph pages and traversals, timeline) and of the maintenance
 // calls (event-log trim, index build). camelCase here; client.ts maps the server's snake_case.
-import type { CollectionOption, JsonValue } from './types.js';
+import type { CollectionOption, JsonObject } from './types.js';
 
 export interface RecordView {
   id: number;
   /** The stored components (Q16.16 inside, so within 2^-16 of what was written). */
   vector: number[];
-  /** Always null until records carry payloads (metadata lives under `rec:<id>`, see getMetadata). */
-  metadata: JsonValue | null;
+  /** The record's metadata (keys sorted), or null when it has none. */
+  metadata: JsonObject | null;
+  /** The record's text, or null when it has none (null from servers before payloads). */
+  text: string | null;
   /** The tag given at insert (0 when none). */
   tag: number;
 }

@@ -1,11 +1,18 @@
 // Public types of the client: camelCase on this side; client.ts converts to and from the
-// server's snake_case JSON. Units: ids are u32 integers; scores are squared L2 distances.
+// server's snake_case JSON. Units: ids are u32 integers; scores follow the collection's metric
+// (squared L2 distance ascending; cosine similarity or dot product descending).
 
 /** A vector: a Float32Array or plain numbers. Sent as a JSON array of numbers. */
 export type Vector = Float32Array | readonly number[];
 
 /** Any JSON value (metadata is stored and returned as given, keys untouched). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** A JSON object: a record's metadata, or a metadata filter. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Payload fields a search can return per hit. */
+export type PayloadField = 'metadata' | 'text' | 'vector';
 
 export interface ValoriClientOptions {
   /** Server URL, e.g. `http://127.0.0.1:3000`. A path prefix (behind a proxy) is kept. */
@@ -105,6 +112,17 @@ export interface WriteCallOptions extends CollectionOption {
 export interface InsertOptions extends WriteCallOptions {
   /** Record tag, an integer 0..2^53-1, matched by `filterTag` in searches. */
   tag?: number;
+  /** The record's metadata: canonical JSON at most 65,536 bytes, 16 levels deep, keys at most 256 bytes. */
+  metadata?: JsonObject;
+  /** The record's text, at most 65,536 bytes of UTF-8. */
+  text?: string;
+}
+
+export interface BatchInsertOptions extends WriteCallOptions {
+  /** One entry per vector: its metadata, or null for none (limits as for insert). */
+  metadata?: readonly (JsonObject | null)[];
+  /** One entry per vector: its text, or null for none. */
+  texts?: readonly (string | null)[];
 }
 
 export interface SearchOptions extends CollectionOption {
@@ -114,12 +132,28 @@ export interface SearchOptions extends CollectionOption {
   ef?: number;
   /** IVF lists to probe (ignored by the brute-force index). */
   nprobe?: number;
+  /**
+   * Only records whose metadata matches (sent as `metadata_filter`), e.g.
+   * `{ author: 'Alice', year: { $gte: 2020 } }`; see "Payloads and filters" in the API reference.
+   */
+  filter?: JsonObject;
+  /** Payload fields each hit carries (then k is at most 1,000). */
+  include?: readonly PayloadField[];
 }
 
 export interface SearchHit {
   id: number;
-  /** Squared Euclidean (L2) distance to the query; 0 is an exact match. Ascending order. */
+  /**
+   * By the collection's metric: squared L2 distance (0 is an exact match; ascending), cosine
+   * similarity (1 is the same direction; descending) or dot product (descending).
+   */
   score: number;
+  /** With include 'metadata': the record's metadata, or null. */
+  metadata?: JsonObject | null;
+  /** With include 'text': the record's text, or null. */
+  text?: string | null;
+  /** With include 'vector': the stored components. */
+  vector?: number[];
 }
 
 /** Conventional node kinds (any integer 0..255 is accepted). */
@@ -159,8 +193,8 @@ export interface UpsertVectorInput {
   attachToDocumentNode?: number | null;
   /** Accepted and ignored by the server (compatibility). */
   tags?: readonly string[];
-  /** Stored under `rec:<recordId>`; at most 65,536 bytes as JSON. */
-  metadata?: JsonValue;
+  /** The record's metadata (also read as `rec:<recordId>`): a JSON object, limits as for insert. */
+  metadata?: JsonObject;
 }
 
 export interface UpsertVectorResult {
@@ -174,10 +208,14 @@ export interface UpsertVectorResult {
 export interface MemoryHit {
   memoryId: string;
   recordId: number;
-  /** Squared Euclidean (L2) distance to the query; 0 is an exact match. */
+  /** As SearchHit.score: by the collection's metric. */
   score: number;
-  /** What is stored under `memoryId`, or null. */
+  /** What is stored under `memoryId` (the record's metadata), or null. */
   metadata: JsonValue | null;
+  /** With include 'text': the record's text, or null. */
+  text?: string | null;
+  /** With include 'vector': the stored components. */
+  vector?: number[];
 }
 
 export interface ProofStateOptions extends CallOptions {
@@ -206,8 +244,11 @@ export interface CreateCollectionInput {
   name: string;
   /** Vector dimension of the collection. */
   dimension: number;
-  /** `squared_l2` (default), or its aliases `l2`, `l2sq`. */
-  metric?: string;
+  /**
+   * `l2` (default; also `squared_l2`, `l2sq`), `cosine` (vectors are stored normalised; a zero
+   * vector is refused) or `dot`. Fixed for the life of the collection.
+   */
+  metric?: 'l2' | 'squared_l2' | 'l2sq' | 'cosine' | 'dot';
   /** Default: the server's VALORI_INDEX. */
   index?: 'brute' | 'hnsw' | 'ivf';
   /** Default: the server's VALORI_QUANT. */
@@ -221,6 +262,8 @@ export interface CollectionCreated {
   /** Numeric id, in creation order (`default` is 0). */
   id: number;
   created: boolean;
+  /** The canonical metric: `squared_l2`, `cosine` or `dot` (absent from servers before payloads). */
+  metric?: string;
   /** True when this was a replay of an earlier create with the same idempotency key. */
   deduplicated: boolean;
 }
@@ -229,7 +272,7 @@ export interface CollectionInfo {
   name: string;
   id: number;
   dimension: number;
-  /** `squared_l2`. */
+  /** `squared_l2`, `cosine` or `dot`. */
   metric: string;
   /** `brute`, `hnsw` or `ivf`. */
   index: string;

@@ -2,7 +2,7 @@
 // reads of response bodies (a body that does not match the route's shape is INVALID_RESPONSE,
 // rather than `undefined` leaking into the caller's code).
 import { ValoriError } from './errors.js';
-import type { Vector } from './types.js';
+import type { JsonObject, SearchOptions, Vector } from './types.js';
 
 /**
  * A vector as a JSON-serializable array (Float32Array does not stringify as an array). NaN and
@@ -47,6 +47,21 @@ export function queryString(params: Record<string, string | number | undefined>)
 /** Copies `o` without its undefined entries, so optional fields are left out of the JSON. */
 export function compact(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+/** The search fields of `options`, as the server names them (undefined ones are left out by compact). */
+export function searchFields(options: SearchOptions): Record<string, unknown> {
+  return { filter_tag: options.filterTag, ef: options.ef, nprobe: options.nprobe, metadata_filter: options.filter, include: options.include };
+}
+
+/** The payload fields a hit carries (only those the search asked for are in the answer). */
+export function hitPayload(r: Reader, hit: Record<string, unknown>): { metadata?: JsonObject | null; text?: string | null; vector?: number[] } {
+  const out: { metadata?: JsonObject | null; text?: string | null; vector?: number[] } = {};
+  // Metadata keys are data: the object is handed back as parsed, never copied key by key.
+  if (hit.metadata !== undefined) out.metadata = hit.metadata === null ? null : (r.object(hit.metadata, 'metadata') as JsonObject);
+  if (hit.text !== undefined) out.text = hit.text === null ? null : r.string(hit, 'text');
+  if (hit.vector !== undefined) out.vector = r.array(hit, 'vector').map((x, i) => (typeof x === 'number' ? x : r.fail(`"vector[${i}]" is not a number`)));
+  return out;
 }
 
 const snakeToCamel = (key: string) => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

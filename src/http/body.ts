@@ -199,6 +199,9 @@ const PLAIN_CONTAINERS = 65_536;
 const PLAIN_ELEMENTS = 1_048_576;
 // Slack for the object and array around the batch rows.
 const BATCH_SLACK = 64;
+// Objects and arrays inside a batch's metadata[] items beyond one object per row (nested values):
+// as many as a plain body may hold, so a payload batch costs at most a plain body's worth of them.
+const BATCH_PAYLOAD_CONTAINERS = 1_048_576;
 
 export function bodyLimits(config: Config): BodyLimits {
   return {
@@ -213,7 +216,11 @@ export function batchBodyLimits(config: Config): BodyLimits {
   return {
     maxBytes: config.maxBatchBodyBytes,
     bytesSetting: 'VALORI_MAX_BATCH_BODY_BYTES',
-    containers: { max: config.maxBatchRows + BATCH_SLACK, code: 'INVALID_REQUEST', why: `a batch has at most ${config.maxBatchRows} rows (VALORI_MAX_BATCH_ROWS)` },
+    containers: {
+      max: 2 * config.maxBatchRows + BATCH_SLACK + BATCH_PAYLOAD_CONTAINERS,
+      code: 'INVALID_REQUEST',
+      why: `a batch has at most ${config.maxBatchRows} rows (VALORI_MAX_BATCH_ROWS), each with one metadata object, and at most ${BATCH_PAYLOAD_CONTAINERS} nested arrays and objects in its metadata`,
+    },
     elements: {
       max: MAX_EVENT_BYTES / 4 + config.maxBatchRows + BATCH_SLACK,
       code: 'PAYLOAD_TOO_LARGE',

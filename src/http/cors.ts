@@ -14,7 +14,7 @@
 import type { RequestHandler } from 'express';
 import { ConfigError } from '../config-vars';
 
-export const CORS_ALLOW_METHODS = 'GET, HEAD, POST, DELETE';
+export const CORS_ALLOW_METHODS = 'GET, HEAD, POST, PATCH, DELETE';
 /** Request headers a page may send: auth, JSON bodies, idempotent retries, tracing, SSE resume. */
 export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Idempotency-Key, X-Request-Id, traceparent, tracestate, Last-Event-ID';
 /** Response headers a page may read besides the CORS-safelisted ones. */

@@ -8,7 +8,17 @@ import { count, object, success, u32, u8 } from './schema-parts';
 import { V1_RESPONSE_SCHEMAS } from './v1-response-schemas';
 
 const hex64 = { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'BLAKE3 hash, 64 lowercase hex characters.' } as const;
-const score = { type: 'number', minimum: 0, description: 'Squared L2 distance in real units (exact; 0 for an identical vector).' } as const;
+const score = {
+  type: 'number',
+  description: "By the collection's metric: l2, the squared L2 distance in real units (exact; 0 for an identical vector; ascending); cosine, the cosine similarity 1 - d/2 (descending); dot, the dot product (descending).",
+} as const;
+/** Payload fields of a hit, present when the search asked for them (include, with_metadata). */
+const hitPayload = {
+  metadata: { type: 'object', nullable: true, description: 'With include "metadata" (or with_metadata): the record\'s metadata, or null.' },
+  text: { type: 'string', nullable: true, description: 'With include "text": the record\'s text, or null.' },
+  vector: { type: 'array', items: { type: 'number' }, description: 'With include "vector": the stored components.' },
+} as const;
+const metric = { type: 'string', enum: ['squared_l2', 'cosine', 'dot'], description: 'The canonical metric name (l2 and l2sq are squared_l2).' } as const;
 const memoryId = { type: 'string', pattern: '^rec:[0-9]+$', description: 'rec:<record_id>, the metadata key of the record.' } as const;
 const anyJson = { description: 'Any JSON value; null when nothing is stored.' } as const;
 /** On writes that carried an idempotency key: true when an earlier write with it did the work. */
@@ -68,7 +78,7 @@ export const RESPONSE_SCHEMAS = {
     },
     ['height', 'collection'],
   ),
-  CollectionCreated: object({ name: collectionName, id: { ...u32, description: 'Numeric id, in creation order (default is 0).' }, created: success, deduplicated }, keyedOptional),
+  CollectionCreated: object({ name: collectionName, id: { ...u32, description: 'Numeric id, in creation order (default is 0).' }, created: success, metric, deduplicated }, keyedOptional),
   CollectionList: object({
     collections: {
       type: 'array',
@@ -77,7 +87,7 @@ export const RESPONSE_SCHEMAS = {
         name: collectionName,
         id: u32,
         dimension: { ...u32, minimum: 1 },
-        metric: { type: 'string', enum: ['squared_l2'] },
+        metric,
         index: { type: 'string', enum: ['brute', 'hnsw', 'ivf'] },
         quant: { type: 'string', enum: ['none', 'scalar', 'product'] },
         record_count: { ...count, description: 'Live records.' },
@@ -88,7 +98,9 @@ export const RESPONSE_SCHEMAS = {
   CollectionDropped: object({ success, name: collectionName, deduplicated }, keyedOptional),
   InsertRecordResult: object({ id: u32, deduplicated }, keyedOptional),
   BatchInsertResult: object({ ids: { type: 'array', items: u32, description: 'Consecutive ids, in batch order.' }, deduplicated }, keyedOptional),
-  SearchResult: object({ results: { type: 'array', items: object({ id: u32, score }), description: 'Ordered by (score, id).' } }),
+  SearchResult: object({
+    results: { type: 'array', items: object({ id: u32, score, ...hitPayload }, Object.keys(hitPayload)), description: 'Best first by the metric (l2: score ascending; cosine, dot: descending), ties by id.' },
+  }),
   Success: object({ success, deduplicated }, keyedOptional),
   CreateNodeResult: object({ node_id: u32, deduplicated }, keyedOptional),
   GraphNode: object({ kind: u8, record_id: { ...u32, nullable: true } }),
@@ -96,7 +108,11 @@ export const RESPONSE_SCHEMAS = {
   EdgeList: object({ edges: { type: 'array', items: object({ edge_id: u32, to_node: u32, kind: u8 }), description: 'Outgoing edges, newest first.' } }),
   UpsertVectorResult: object({ memory_id: memoryId, record_id: u32, document_node_id: u32, chunk_node_id: u32, deduplicated }, keyedOptional),
   MemorySearchResult: object({
-    results: { type: 'array', items: object({ memory_id: memoryId, record_id: u32, score, metadata: anyJson }) },
+    results: {
+      type: 'array',
+      items: object({ memory_id: memoryId, record_id: u32, score, metadata: anyJson, text: hitPayload.text, vector: hitPayload.vector }, ['text', 'vector']),
+      description: 'As /search; metadata always (the record\'s metadata, or null), text and vector when asked.',
+    },
   }),
   MetaGetResult: object({ target_id: { type: 'string' }, metadata: anyJson }),
   SnapshotSaveResult: object({ success, path: { type: 'string' }, height: count, bytes: count }),

@@ -38,6 +38,13 @@ const requestId = {
   ],
   description: '16 integers 0..255 or 32 hex characters: an idempotency key, like the Idempotency-Key header',
 } as const;
+/** A record's metadata and text (the kernel bounds both: docs/api-reference.md "Payloads and filters"). */
+const recordMetadata = {
+  type: 'object',
+  nullable: true,
+  description: 'The record\'s metadata: a JSON object (canonical JSON at most 65,536 bytes, 16 levels deep, keys at most 256 bytes). null or absent: none.',
+} as const;
+const recordText = { type: 'string', nullable: true, description: 'The record\'s text, at most 65,536 bytes of UTF-8. null or absent: none.' } as const;
 /** Keyed writes on v0.1.0 paths: what their JSON bodies may add. */
 const keyed = { collection, request_id: requestId } as const;
 
@@ -65,10 +72,12 @@ export function schemaLimits(config: Config): SchemaLimits {
 
 /** `collection` and `request_id` of a write (src/http/scope.ts reads them). */
 export interface Keyed { collection?: string; request_id?: number[] | string }
-export interface InsertRecordBody extends Keyed { values: number[]; tag?: number | null }
-export interface BatchInsertBody { batch: number[][]; collection?: string; request_ids?: (string | null)[] | null; metadata?: (string | null)[] | null; texts?: (string | null)[] | null }
+export interface InsertRecordBody extends Keyed { values: number[]; tag?: number | null; metadata?: Record<string, unknown> | null; text?: string | null }
+export interface BatchInsertBody { batch: number[][]; collection?: string; request_ids?: (string | null)[] | null; metadata?: unknown[] | null; texts?: (string | null)[] | null }
 export interface IdBody extends Keyed { id: number }
-export interface SearchBody { query: number[]; k: number; filter_tag?: number | null; ef?: number | null; nprobe?: number | null; collection?: string }
+/** The payload fields every search takes (docs/api-reference.md "Payloads and filters"). */
+export interface PayloadSearchFields { metadata_filter?: unknown; include?: ('metadata' | 'text' | 'vector')[] | null; with_metadata?: boolean | null }
+export interface SearchBody extends PayloadSearchFields { query: number[]; k: number; filter_tag?: number | null; ef?: number | null; nprobe?: number | null; collection?: string }
 export interface CreateNodeBody extends Keyed { kind: number; record_id?: number | null }
 export interface CreateEdgeBody extends Keyed { from: number; to: number; kind: number }
 export interface UpsertVectorBody extends Keyed {
@@ -77,7 +86,7 @@ export interface UpsertVectorBody extends Keyed {
   tags?: string[] | null;
   metadata?: unknown;
 }
-export interface MemorySearchBody { query_vector: number[]; k: number; filter_tag?: number | null; ef?: number | null; nprobe?: number | null; collection?: string }
+export interface MemorySearchBody extends PayloadSearchFields { query_vector: number[]; k: number; filter_tag?: number | null; ef?: number | null; nprobe?: number | null; collection?: string }
 export interface MetaSetBody extends Keyed { target_id: string; metadata: unknown }
 export interface MetaGetQuery { target_id: string; collection?: string }
 export interface CreateCollectionBody {
@@ -112,13 +121,28 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
       type: 'integer', minimum: 1, maximum: maxNprobe, nullable: true,
       description: `IVF partitions probed for this query (default VALORI_IVF_NPROBE); ignored by other indexes. 1..${maxNprobe} (VALORI_MAX_NPROBE)`,
     },
+    metadata_filter: {
+      description:
+        'Only records whose metadata matches this filter (a JSON object; see "Payloads and filters" in docs/api-reference.md): {"author": "Alice", "year": {"$gte": 2020}}. With filter_tag, both must hold. null or absent: no filter; an invalid filter answers 400 INVALID_ARGUMENT naming the problem.',
+    },
+    include: {
+      type: 'array', items: { type: 'string', enum: ['metadata', 'text', 'vector'] }, maxItems: 16, nullable: true,
+      description: 'Payload fields each hit carries: any of metadata (object or null), text (string or null), vector. With any of them, k is at most 1,000 and the answer at most VALORI_MAX_RESPONSE_BYTES.',
+    },
+    with_metadata: { type: 'boolean', nullable: true, description: 'true: the same as include ["metadata"] (with whatever include names besides).' },
   } as const;
   const closed = { additionalProperties: false } as const;
   return {
     insertRecord: {
       type: 'object',
       required: ['values'],
-      properties: { values: vector, tag: { ...tag, description: 'Tag stored with the record (0..2^53-1); filter_tag matches it.' }, ...keyed },
+      properties: {
+        values: vector,
+        tag: { ...tag, description: 'Tag stored with the record (0..2^53-1); filter_tag matches it.' },
+        metadata: recordMetadata,
+        text: recordText,
+        ...keyed,
+      },
       ...closed,
     },
     batchInsert: {
@@ -139,9 +163,15 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
           nullable: true,
           description: 'One idempotency key per row (32 hex characters, or null for none): a replay answers the same ids. Not with the Idempotency-Key header.',
         },
-        // valoricore 0.3.1 sends these with /v1/vectors/batch-insert; records have no payload yet.
-        metadata: { type: 'array', items: { type: 'string', nullable: true }, maxItems: maxBatchRows, nullable: true, description: 'Per row (JSON text or null); accepted and not stored yet.' },
-        texts: { type: 'array', items: { type: 'string', nullable: true }, maxItems: maxBatchRows, nullable: true, description: 'Per row (text or null); accepted and not stored yet.' },
+        metadata: {
+          type: 'array',
+          // valoricore 0.3.1 sends each row's metadata as JSON-encoded text.
+          items: { oneOf: [{ type: 'object', nullable: true }, { type: 'string' }], description: 'a JSON object, the JSON text of one (a string), or null' },
+          maxItems: maxBatchRows,
+          nullable: true,
+          description: "One entry per row: the row's metadata as a JSON object, as the JSON text of an object (a string), or null for none. Limits as for one record.",
+        },
+        texts: { type: 'array', items: { type: 'string', nullable: true }, maxItems: maxBatchRows, nullable: true, description: "One entry per row: the row's text, or null for none." },
       },
       ...closed,
     },
@@ -178,7 +208,7 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
           type: 'array', items: { type: 'string', maxLength: MAX_TARGET_ID }, maxItems: MAX_TAGS, nullable: true,
           description: `Accepted and ignored; at most ${MAX_TAGS} strings of ${MAX_TARGET_ID} characters.`,
         },
-        metadata: { description: 'Any JSON value (at most 65,536 bytes as JSON, 64 levels deep); null or absent means none.' },
+        metadata: { description: "The record's metadata (its payload, also under rec:<record_id>): a JSON object, limits as for POST /v1/records; null or absent means none." },
         ...keyed,
       },
       ...closed,
@@ -197,7 +227,11 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
     metaSet: {
       type: 'object',
       required: ['target_id', 'metadata'],
-      properties: { target_id: { type: 'string', minLength: 1, maxLength: MAX_TARGET_ID }, metadata: { description: 'Any JSON value; replaces the old one.' }, ...keyed },
+      properties: {
+        target_id: { type: 'string', minLength: 1, maxLength: MAX_TARGET_ID },
+        metadata: { description: 'Any JSON value (at most 65,536 bytes as JSON); replaces the old one. Under rec:<id> it is that record\'s metadata: a JSON object, limits as for POST /v1/records.' },
+        ...keyed,
+      },
       ...closed,
     },
     metaGet: { type: 'object', required: ['target_id'], properties: { target_id: { type: 'string', minLength: 1, maxLength: MAX_TARGET_ID }, collection }, ...closed },
@@ -207,7 +241,7 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
       properties: {
         name: { type: 'string', maxLength: 256, description: 'Unique; 1-64 letters, digits, "_" or "-", starting with a letter or digit.' },
         dimension: { type: 'integer', minimum: 1, maximum: 65_536, description: 'Vector dimension of the collection, 1..65536.' },
-        metric: { type: 'string', maxLength: 64, nullable: true, description: 'squared_l2 (default) or its aliases l2, l2sq.' },
+        metric: { type: 'string', maxLength: 64, nullable: true, description: 'l2 (default; also spelt squared_l2 or l2sq), cosine or dot, in any case. Fixed for the life of the collection; see "Metrics" in docs/api-reference.md.' },
         index: { type: 'string', enum: ['brute', 'hnsw', 'ivf'], nullable: true, description: 'Search index; default VALORI_INDEX. HNSW/IVF parameters come from the node config.' },
         quant: { type: 'string', enum: ['none', 'scalar', 'product'], nullable: true, description: 'Quantization; default VALORI_QUANT.' },
         max_records: { ...u32, minimum: 1, nullable: true, description: "The collection's own record cap (live + soft-deleted; 507 beyond it), besides VALORI_MAX_RECORDS for the node." },
@@ -216,6 +250,11 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
       ...closed,
     },
     indexBuild: { type: 'object', properties: { collection }, ...closed },
+    // PATCH /v1/records/:id/metadata: the body is the metadata itself, so any keys (the route checks it is an object).
+    recordMetadata: {
+      type: 'object',
+      description: "The record's new metadata, replacing the old: a JSON object (canonical JSON at most 65,536 bytes, 16 levels deep, keys at most 256 bytes).",
+    },
     snapshotSave: {
       type: 'object',
       properties: { path: { type: ['string', 'null'], minLength: 1, description: 'Save a named snapshot in <snapshot dir>/snapshots/ instead of the main one: 1-64 letters, digits, "_" or "-" (starting with a letter or digit), optionally "." and a 1-8 character extension; never the name of the event log, WAL or main snapshot. Omitted or null: the main snapshot (VALORI_SNAPSHOT_PATH).' } },
@@ -228,7 +267,7 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
       ...closed,
     },
     // valori-node 0.3.1's /v1 routes (src/http/v1-schemas.ts).
-    ...v1RequestSchemas({ vector, tag, k, searchTuning, collection, requestId }),
+    ...v1RequestSchemas({ vector, tag, k, searchTuning, collection, requestId, recordText }),
   } as const;
 }
 

@@ -10,10 +10,14 @@ const U32_MAX = 4_294_967_295;
 const u32 = { type: 'integer', minimum: 0, maximum: U32_MAX } as const;
 const u8 = { type: 'integer', minimum: 0, maximum: 255 } as const;
 
-/** Longest `text` accepted (and ignored until record payloads exist). */
+/** Longest `query_text` accepted (refused anyway: there is no text rerank). */
 export const MAX_TEXT_CHARS = 1_048_576;
 
-const ignoredMetadata = { description: 'Accepted and not stored yet (record payloads come later; see the API reference).' } as const;
+/** 0.3.1 sends a record's metadata as the UTF-8 bytes of its JSON text; an object is taken as well. */
+const recordMetadata = {
+  oneOf: [{ type: 'object', nullable: true }, { type: 'array', items: u8 }],
+  description: 'a JSON object, the UTF-8 bytes of its JSON text as integers 0..255, or null',
+} as const;
 
 export interface V1Parts {
   vector: Record<string, unknown>;
@@ -23,6 +27,8 @@ export interface V1Parts {
   /** `collection` of a data request, and `request_id`, an idempotency key in the body. */
   collection: Record<string, unknown>;
   requestId: Record<string, unknown>;
+  /** A record's `text`. */
+  recordText: Record<string, unknown>;
 }
 
 export interface V1InsertRecordBody {
@@ -48,6 +54,8 @@ export interface V1SearchBody {
   query_text?: string | null;
   metadata_filter?: unknown;
   graph_rerank?: unknown;
+  include?: ('metadata' | 'text' | 'vector')[] | null;
+  with_metadata?: boolean | null;
 }
 export interface V1CreateNodeBody { kind: number; record_id?: number | null; collection?: string; request_id?: number[] | string }
 export interface V1CreateEdgeBody { from: number; to: number; kind: number; collection?: string; request_id?: number[] | string }
@@ -66,8 +74,9 @@ export function v1RequestSchemas(p: V1Parts) {
         tag: p.tag,
         request_id: p.requestId,
         collection: p.collection,
-        metadata: ignoredMetadata,
-        text: { type: 'string', maxLength: MAX_TEXT_CHARS, nullable: true, description: `Accepted and not stored yet; at most ${MAX_TEXT_CHARS} characters.` },
+        // The description doubles as the 400's wording ("metadata must be ..."): limits are in the API reference.
+        metadata: recordMetadata,
+        text: p.recordText,
       },
       ...closed,
     },
@@ -84,8 +93,7 @@ export function v1RequestSchemas(p: V1Parts) {
         as_of: { type: 'string', maxLength: 64, nullable: true, description: 'Not supported (no time-travel search): a value answers 400.' },
         as_of_log_index: { type: 'integer', minimum: 0, nullable: true, description: 'Not supported (no time-travel search): a value answers 400.' },
         decay_half_life_secs: { type: 'integer', minimum: 0, nullable: true, description: 'Not supported (no recency decay): a value answers 400.' },
-        query_text: { type: 'string', maxLength: MAX_TEXT_CHARS, nullable: true, description: 'Not supported until record payloads (no text rerank): a value answers 400.' },
-        metadata_filter: { description: 'Not supported until record payloads: a value other than null answers 400.' },
+        query_text: { type: 'string', maxLength: MAX_TEXT_CHARS, nullable: true, description: 'Not supported (no text rerank): a value answers 400.' },
         graph_rerank: { description: 'Not supported: a value other than null answers 400.' },
       },
       ...closed,

@@ -2,7 +2,7 @@
 // config becomes KernelOptions, metadata becomes bounded JSON text, WriteResult becomes plain
 // numbers. Split from kernel.ts so the Kernel class reads as the list of operations it is.
 import { maxSnapshotBytes, type Config } from '../config';
-import type { WriteResult } from './contract';
+import type { SearchOptions, WriteResult } from './contract';
 import { KernelError, toKernelError } from './errors';
 import type { KernelOptions } from './native';
 
@@ -14,6 +14,12 @@ export interface SearchParams {
   filterTag?: number | null;
   ef?: number | null;
   nprobe?: number | null;
+  /** A metadata filter (docs/api-reference.md "Payloads and filters"); the kernel validates it. Null: none. */
+  filter?: unknown;
+  /** Return each hit's metadata (canonical JSON text), text, vector. */
+  withMetadata?: boolean;
+  withText?: boolean;
+  withVector?: boolean;
 }
 
 /** A write's outcome: the ids it assigned (per operation, see the contract), its height, and
@@ -47,6 +53,9 @@ export interface RecordOut {
   /** The record's tag (0 when none was given). */
   tag: number;
   softDeleted: boolean;
+  /** Its metadata as the kernel's canonical JSON object text, or null when it has none. */
+  metadata: string | null;
+  text: string | null;
 }
 
 /** What a collection is created with; omitted index settings come from the node's config. */
@@ -99,21 +108,46 @@ export function callSync<T>(work: () => T): T {
   }
 }
 
-export function metadataJson(value: unknown): string {
-  let json: string;
+/**
+ * `value` as JSON text, unbounded: for record payloads and filters, whose size, depth and key
+ * limits the kernel enforces on its canonical form (this text is longer or equal, so checking it
+ * here could refuse what the kernel accepts).
+ */
+export function payloadJson(value: unknown, field = 'metadata'): string {
   try {
-    json = JSON.stringify(value);
+    return JSON.stringify(value);
   } catch (err) {
     // Nesting too deep for the stringifier (a RangeError): the caller's value, not a kernel fault.
     // (HTTP bodies are depth-capped before they get here, see http/body.ts.)
-    if (err instanceof RangeError) throw new KernelError('INVALID_ARGUMENT', `metadata nests too deeply to be stored as JSON: ${err.message}`);
+    if (err instanceof RangeError) throw new KernelError('INVALID_ARGUMENT', `${field} nests too deeply to be stored as JSON: ${err.message}`);
     throw err;
   }
+}
+
+/** Metadata under a key that is no record's: JSON text of at most MAX_METADATA_BYTES. */
+export function metadataJson(value: unknown): string {
+  const json = payloadJson(value);
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > MAX_METADATA_BYTES) {
     throw new KernelError('METADATA_TOO_LARGE', `metadata is ${bytes} bytes of JSON: at most ${MAX_METADATA_BYTES} are accepted`);
   }
   return json;
+}
+
+/** `rec:<id>` with a canonical decimal id: the key of a record's own metadata (its payload). */
+export const recordKey = (key: string): boolean => /^rec:(0|[1-9][0-9]{0,9})$/.test(key);
+
+/** The binding's search options; the filter as JSON text, which the kernel parses and validates. */
+export function searchOptions(params: SearchParams): SearchOptions {
+  return {
+    filterTag: params.filterTag == null ? undefined : BigInt(params.filterTag),
+    ef: params.ef ?? undefined,
+    nprobe: params.nprobe ?? undefined,
+    filter: params.filter == null ? undefined : payloadJson(params.filter, 'metadata_filter'),
+    withMetadata: params.withMetadata === true ? true : undefined,
+    withText: params.withText === true ? true : undefined,
+    withVector: params.withVector === true ? true : undefined,
+  };
 }
 
 export function written(r: WriteResult): Written {

@@ -13,8 +13,14 @@ export const DEFAULT_COLLECTION = 'default';
 
 export { COLLECTION_NAME_PATTERN };
 
-/** Accepted metric names and the canonical name each stands for. */
-export const METRIC_ALIASES: Readonly<Record<string, string>> = { squared_l2: 'squared_l2', l2: 'squared_l2', l2sq: 'squared_l2' };
+/** Accepted metric names and the canonical name each stands for (docs/api-reference.md "Metrics"). */
+export const METRIC_ALIASES: Readonly<Record<string, string>> = {
+  squared_l2: 'squared_l2',
+  l2: 'squared_l2',
+  l2sq: 'squared_l2',
+  cosine: 'cosine',
+  dot: 'dot',
+};
 
 /** Most collections a node holds (a kernel constant; beyond it creation answers 507). */
 export const MAX_COLLECTIONS = 10_000;
@@ -35,7 +41,7 @@ export function canonicalMetric(metric: string | undefined | null): string {
   if (canonical === undefined) {
     throw new KernelError(
       'INVALID_ARGUMENT',
-      `metric ${JSON.stringify(metric.slice(0, 40))} is not supported: use squared_l2 (or its aliases l2, l2sq); cosine and dot are not available yet`,
+      `metric ${JSON.stringify(metric.slice(0, 40))} is not supported: use l2 (also spelt squared_l2 or l2sq), cosine or dot`,
     );
   }
   return canonical;

@@ -16,4 +16,12 @@ export type Subgraph = Native.Subgraph;
 export type TimelineEvent = Native.TimelineEvent;
 export type Timeline = Native.Timeline;
 export type ContractStats = Native.KernelStats;
+
+/** One record's payload: metadata as JSON object text, text as plain text. */
+export type RecordPayload = Native.RecordPayload;
+/** Per-row payloads of a batch: each array absent or exactly one entry per row. */
+export type BatchPayloads = Native.BatchPayloads;
+export type SearchOptions = Native.SearchOptions;
+/** A hit; metadata (canonical JSON text), text and vector only when asked and the record has one. */
+export type SearchHit = Native.SearchHit;
 export type ContractKernel = Native.Kernel;

@@ -11,6 +11,9 @@ import {
   callSync,
   kernelOptions,
   metadataJson,
+  payloadJson,
+  recordKey,
+  searchOptions,
   written,
   writtenOne,
   type NewCollection,
@@ -22,9 +25,12 @@ import {
 } from './boundary';
 import { CollectionLimits, DEFAULT_COLLECTION, canonicalMetric, checkCollectionName } from './collections';
 import type {
+  BatchPayloads,
   CollectionInfo,
   CollectionSpec,
   ContractKernel,
+  RecordPayload,
+  SearchHit,
   ContractStats,
   GraphHit,
   GraphQuery,
@@ -43,7 +49,6 @@ import {
   type NativeKernel,
   type RecoveryInfo,
   type SnapshotResult,
-  type SearchHit,
 } from './native';
 import { toFlatBatch, toVector, type VectorLimits } from './vectors';
 
@@ -51,9 +56,9 @@ import { toFlatBatch, toVector, type VectorLimits } from './vectors';
 export const KERNEL_VERSION = 1;
 
 export { DEFAULT_COLLECTION, kernelOptions };
-export { MAX_METADATA_BYTES } from './boundary';
+export { MAX_METADATA_BYTES, payloadJson } from './boundary';
 export type { NewCollection, RecordOut, SearchParams, UpsertOutcome, Written, WrittenOne };
-export type { CollectionInfo, CollectionSpec, GraphHit, GraphQuery, NodePage, Subgraph, Timeline, WriteOptions };
+export type { BatchPayloads, CollectionInfo, CollectionSpec, GraphHit, GraphQuery, NodePage, RecordPayload, SearchHit, Subgraph, Timeline, WriteOptions };
 export type KernelStats = ContractStats;
 
 export type StateProof = Awaited<ReturnType<NativeKernel['stateProof']>>;
@@ -170,18 +175,27 @@ export class Kernel {
 
   // ---- Records ---------------------------------------------------------------------------------
 
-  async insert(collection: string, values: readonly unknown[], tag: number | null = null, opts?: WriteOptions): Promise<WrittenOne> {
+  /** `payload`: metadata as JSON object text and text; the kernel validates, canonicalises and bounds them. */
+  async insert(collection: string, values: readonly unknown[], tag: number | null = null, opts?: WriteOptions, payload?: RecordPayload): Promise<WrittenOne> {
     const vector = this.vector(collection, values, 'values');
-    const r = await this.write(() => this.native.insert(collection, vector, tag === null ? null : BigInt(tag), opts));
+    const p = payload?.metadata === undefined && payload?.text === undefined ? undefined : payload;
+    const r = await this.write(() => this.native.insert(collection, vector, tag === null ? null : BigInt(tag), opts, p));
     return writtenOne(r, 'insert');
   }
 
-  /** All rows or none: the kernel applies the batch as one operation. */
-  async insertBatch(collection: string, rows: readonly (readonly unknown[])[], opts?: WriteOptions, field = 'batch'): Promise<Written> {
+  /** All rows or none: the kernel applies the batch as one operation. `payloads`: one entry per row in each array given. */
+  async insertBatch(collection: string, rows: readonly (readonly unknown[])[], opts?: WriteOptions, field = 'batch', payloads?: BatchPayloads): Promise<Written> {
     const limits = this.limitsOf(collection, rows.length > 0 ? rows[0].length : null);
     const flat = toFlatBatch(rows, field, limits);
     if (rows.length === 0) return { ids: [], height: this.stats().height, deduplicated: false };
-    return written(await this.write(() => this.native.insertBatch(collection, flat, rows.length, opts)));
+    const p = payloads?.metadata === undefined && payloads?.texts === undefined ? undefined : payloads;
+    return written(await this.write(() => this.native.insertBatch(collection, flat, rows.length, opts, p)));
+  }
+
+  /** Replaces a record's metadata (live or soft-deleted; NOT_FOUND otherwise) with a JSON object. */
+  async setRecordMetadata(collection: string, id: number, metadata: unknown, opts?: WriteOptions): Promise<Written> {
+    const json = payloadJson(metadata);
+    return written(await this.write(() => this.native.setRecordMetadata(collection, id, json, opts)));
   }
 
   async deleteRecord(collection: string, id: number, opts?: WriteOptions): Promise<Written> {
@@ -196,15 +210,12 @@ export class Kernel {
   getRecord(collection: string, id: number): RecordOut | null {
     const r = callSync(() => this.native.getRecord(collection, id));
     if (r === null) return null;
-    return { id: r.id, values: Array.from(r.values), tag: Number(r.tag), softDeleted: r.softDeleted };
+    return { id: r.id, values: Array.from(r.values), tag: Number(r.tag), softDeleted: r.softDeleted, metadata: r.metadata ?? null, text: r.text ?? null };
   }
 
+  /** k best live records by the collection's metric (ties by id); `params.filter` is handed to the kernel as JSON text. */
   search(collection: string, query: readonly unknown[], k: number, params: SearchParams = {}, field = 'query'): Promise<SearchHit[]> {
-    const options = {
-      filterTag: params.filterTag == null ? undefined : BigInt(params.filterTag),
-      ef: params.ef ?? undefined,
-      nprobe: params.nprobe ?? undefined,
-    };
+    const options = searchOptions(params);
     return call(() => this.native.search(collection, this.vector(collection, query, field), k, options));
   }
 
@@ -261,15 +272,17 @@ export class Kernel {
   /** Record + document node (unless attaching) + chunk node + edge, as one kernel operation. */
   async upsertMemory(collection: string, values: readonly unknown[], attachTo: number | null, metadata: unknown, opts?: WriteOptions): Promise<UpsertOutcome> {
     const vector = this.vector(collection, values, 'vector');
-    const json = metadata === undefined || metadata === null ? null : metadataJson(metadata);
+    // The record's own metadata: the kernel bounds it (and wants an object).
+    const json = metadata === undefined || metadata === null ? null : payloadJson(metadata);
     const r = await this.write(() => this.native.upsertMemory(collection, vector, attachTo, json, opts));
     if (r.ids.length < 4) throw new KernelError('INTERNAL', 'upsertMemory resolved without its four ids');
     const [recordId, documentNodeId, chunkNodeId, edgeId] = r.ids;
     return { recordId, documentNodeId, chunkNodeId, edgeId, height: r.height, deduplicated: r.deduplicated };
   }
 
+  /** On `rec:<id>` this is the record's metadata (an object; the kernel bounds it), else a free-form value. */
   async setMetadata(collection: string, key: string, value: unknown, opts?: WriteOptions): Promise<Written> {
-    const json = metadataJson(value);
+    const json = recordKey(key) ? payloadJson(value) : metadataJson(value);
     return written(await this.write(() => this.native.setMetadata(collection, key, json, opts)));
   }
 

@@ -35,9 +35,10 @@ export function pathAndQuery(target: string): string {
 
 export function redirectWritesToLeader(leaderUrl: string): RequestHandler {
   return (req, _res, next) => {
-    // DELETEs the table marks `write` (dropping a collection) go to the leader too; others (this
-    // node's own API keys) are served here.
-    const write = req.method === 'POST' ? !FOLLOWER_LOCAL_POSTS.has(req.path) : req.method === 'DELETE' && findRoute('DELETE', req.path)?.write === true;
+    // DELETEs and PATCHes the table marks `write` (dropping a collection, replacing a record's
+    // metadata) go to the leader too; others (this node's own API keys) are served here.
+    const write =
+      req.method === 'POST' ? !FOLLOWER_LOCAL_POSTS.has(req.path) : (req.method === 'DELETE' || req.method === 'PATCH') && findRoute(req.method, req.path)?.write === true;
     if (!write) return next();
     next(
       new AppError('NOT_LEADER', `this node is a read-only follower: send writes to the leader at ${leaderUrl}`, {

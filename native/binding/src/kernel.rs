@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use valori_kernel::database::{SearchRequest, With};
 use valori_kernel::index::SearchParams;
 use valori_kernel::state::PoolCounts;
 use valori_kernel::{Database, KResult, KernelError};
@@ -123,8 +124,8 @@ impl Kernel {
         })
     }
 
-    /// k nearest live records of `collection` by squared L2, ordered by (score, id); runs on
-    /// the libuv pool.
+    /// The k best live records of `collection` by its metric, best first, ties
+    /// by id, passing the tag and metadata filters; runs on the libuv pool.
     #[napi(ts_return_type = "Promise<Array<SearchHit>>")]
     pub fn search<'e>(
         &self,
@@ -141,20 +142,32 @@ impl Kernel {
             env,
             "search",
             move || {
-                let (tag, ef, nprobe) = match options {
-                    Some(o) => (o.filter_tag.map(tag_of).transpose()?, o.ef, o.nprobe),
-                    None => (None, None, None),
-                };
-                let params = SearchParams {
-                    ef: ef.map(|v| v as usize),
-                    nprobe: nprobe.map(|v| v as usize),
-                    rerank: None,
-                };
-                db.search(&collection, &query, k as usize, params, tag)
+                let mut req = SearchRequest::default();
+                if let Some(o) = options {
+                    req.tag = o.filter_tag.map(tag_of).transpose()?;
+                    req.params = SearchParams {
+                        ef: o.ef.map(|v| v as usize),
+                        nprobe: o.nprobe.map(|v| v as usize),
+                        rerank: None,
+                    };
+                    req.filter = o.filter;
+                    req.with = With {
+                        metadata: o.with_metadata.unwrap_or(false),
+                        text: o.with_text.unwrap_or(false),
+                        vector: o.with_vector.unwrap_or(false),
+                    };
+                }
+                db.query(&collection, &query, k as usize, &req)
             },
             |hits| {
                 hits.into_iter()
-                    .map(|(score, id)| SearchHit { id, score })
+                    .map(|h| SearchHit {
+                        id: h.id,
+                        score: h.score,
+                        metadata: h.metadata,
+                        text: h.text,
+                        vector: h.vector.map(|v| v.into_iter().map(f64::from).collect()),
+                    })
                     .collect()
             },
         )

@@ -20,6 +20,10 @@ pub struct RecordView {
     pub tag: BigInt,
     /// True after a soft delete (the record is then hidden from search).
     pub soft_deleted: bool,
+    /// Canonical JSON text of the record's metadata object, if any.
+    pub metadata: Option<String>,
+    /// The record's text, if any.
+    pub text: Option<String>,
 }
 
 #[napi(object)]
@@ -169,6 +173,8 @@ impl Kernel {
                 values: Float32Array::new(r.values),
                 tag: BigInt::from(r.tag),
                 soft_deleted: r.soft_deleted,
+                metadata: r.metadata,
+                text: r.text,
             }))
         })
     }

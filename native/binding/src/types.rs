@@ -101,6 +101,29 @@ pub struct SearchOptions {
     pub ef: Option<u32>,
     /// IVF lists probed for this query.
     pub nprobe: Option<u32>,
+    /// A metadata filter as JSON text (docs/api-reference.md, "Payloads and
+    /// filters"); the kernel parses and checks it.
+    pub filter: Option<String>,
+    /// Return each hit's metadata (canonical JSON text).
+    pub with_metadata: Option<bool>,
+    /// Return each hit's text.
+    pub with_text: Option<bool>,
+    /// Return each hit's stored vector as client floats.
+    pub with_vector: Option<bool>,
+}
+
+/// A record's payload at insert: metadata as JSON text of an object, and text.
+#[napi(object)]
+pub struct RecordPayload {
+    pub metadata: Option<String>,
+    pub text: Option<String>,
+}
+
+/// Payloads of a batch insert: each list absent or one entry per vector.
+#[napi(object)]
+pub struct BatchPayloads {
+    pub metadata: Option<Vec<Option<String>>>,
+    pub texts: Option<Vec<Option<String>>>,
 }
 
 #[napi(object)]
@@ -184,8 +207,15 @@ pub struct CollectionInfo {
 pub struct SearchHit {
     /// Record id.
     pub id: u32,
-    /// Squared L2 distance in real units (exact integer distance / 2^32).
+    /// By the collection's metric: squared L2 distance in real units
+    /// (ascending), cosine similarity or dot product (descending).
     pub score: f64,
+    /// Canonical JSON text of the record's metadata, when asked and present.
+    pub metadata: Option<String>,
+    /// The record's text, when asked and present.
+    pub text: Option<String>,
+    /// The stored vector as client floats, when asked.
+    pub vector: Option<Vec<f64>>,
 }
 
 #[napi(object)]

@@ -11,7 +11,8 @@ use valori_kernel::{KResult, KernelError};
 
 use crate::call::promise;
 use crate::kernel::{tag_of, Kernel};
-use crate::types::{WriteOptions, WriteResult};
+use crate::types::{BatchPayloads, RecordPayload, WriteOptions, WriteResult};
+use valori_kernel::database::{BatchPayloadsIn, PayloadIn};
 
 fn key_of(b: &[u8]) -> KResult<[u8; 16]> {
     b.try_into().map_err(|_| {
@@ -79,10 +80,17 @@ impl Kernel {
         values: Float32Array,
         tag: Option<BigInt>,
         opts: Option<WriteOptions>,
+        payload: Option<RecordPayload>,
     ) -> Result<PromiseRaw<'e, WriteResult>> {
         let tag = tag.map(tag_of).transpose();
+        let payload = payload.map(|p| PayloadIn {
+            metadata: p.metadata,
+            text: p.text,
+        });
         write(env, "insert", opts, |o| match tag {
-            Ok(t) => self.db.insert(&collection, values, t.unwrap_or(0), o),
+            Ok(t) => self
+                .db
+                .insert_with(&collection, values, t.unwrap_or(0), o, payload),
             Err(e) => Box::pin(async move { Err(e) }),
         })
     }
@@ -97,9 +105,15 @@ impl Kernel {
         values: Float32Array,
         count: u32,
         opts: Option<WriteOptions>,
+        payloads: Option<BatchPayloads>,
     ) -> Result<PromiseRaw<'e, WriteResult>> {
+        let payloads = payloads.map(|p| BatchPayloadsIn {
+            metadata: p.metadata,
+            texts: p.texts,
+        });
         write(env, "insertBatch", opts, |o| {
-            self.db.insert_batch(&collection, values, count, o)
+            self.db
+                .insert_batch_with(&collection, values, count, o, payloads)
         })
     }
 
@@ -229,6 +243,23 @@ impl Kernel {
     ) -> Result<PromiseRaw<'e, WriteResult>> {
         write(env, "setMetadata", opts, |o| {
             self.db.set_metadata(&collection, key, json, o)
+        })
+    }
+
+    /// Replace record `id`'s metadata with a JSON object (as text); NOT_FOUND
+    /// for a record that does not exist.
+    #[napi(ts_return_type = "Promise<WriteResult>")]
+    pub fn set_record_metadata<'e>(
+        &self,
+        env: &'e Env,
+        collection: String,
+        id: u32,
+        metadata_json: String,
+        opts: Option<WriteOptions>,
+    ) -> Result<PromiseRaw<'e, WriteResult>> {
+        write(env, "setRecordMetadata", opts, |o| {
+            self.db
+                .set_record_metadata(&collection, id, metadata_json, o)
         })
     }
 }

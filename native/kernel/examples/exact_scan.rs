@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use valori_kernel::engine::Db;
 use valori_kernel::event::Event;
-use valori_kernel::index::{exact_rows, IndexConfig, SearchParams};
+use valori_kernel::index::{exact_rows, Distance, IndexConfig, SearchParams};
 use valori_kernel::state::{Limits, State, LIVE};
 
 fn flat_exact(status: &[u8], vectors: &[i32], dim: usize, q: &[i32], k: usize) -> Vec<(i64, u32)> {
@@ -22,6 +22,7 @@ fn flat_exact(status: &[u8], vectors: &[i32], dim: usize, q: &[i32], k: usize) -
         rows.filter(|(_, (&st, _))| st == LIVE)
             .map(|(i, (_, v))| (i as u32, v)),
         None,
+        Distance::L2,
     )
 }
 
@@ -49,6 +50,7 @@ fn main() {
         first_id: 0,
         count: n as u32,
         vectors: data.clone(),
+        payloads: Vec::new(),
     })
     .unwrap();
     let db = Db::new(st, IndexConfig::default());

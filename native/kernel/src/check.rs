@@ -4,7 +4,7 @@
 //! exhaustion are refused with CAPACITY_EXCEEDED naming the limit.
 
 use crate::error::{KResult, KernelError};
-use crate::event::{DocTarget, Event};
+use crate::event::{payload_key, text_key, DocTarget, Event, Payload};
 use crate::fixed;
 use crate::state::{State, HOLE, LIVE, MAX_METADATA_BYTES, MAX_METADATA_KEY_BYTES, TOMBSTONE};
 
@@ -125,13 +125,27 @@ impl State {
         }
         Ok(())
     }
-    fn check_metadata(&self, key: &str, value: &[u8]) -> KResult<()> {
+    fn check_metadata_size(value: &[u8]) -> KResult<()> {
         if value.len() > MAX_METADATA_BYTES {
             return Err(KernelError::MetadataTooLarge {
                 len: value.len(),
                 max: MAX_METADATA_BYTES,
             });
         }
+        Ok(())
+    }
+    /// A single record's payload entries (each checked like a metadata write).
+    fn check_payload(&self, id: u32, p: &Payload) -> KResult<()> {
+        if let Some(m) = &p.metadata {
+            self.check_metadata(&payload_key(id), m)?;
+        }
+        if let Some(t) = &p.text {
+            self.check_metadata(&text_key(id), t)?;
+        }
+        Ok(())
+    }
+    fn check_metadata(&self, key: &str, value: &[u8]) -> KResult<()> {
+        Self::check_metadata_size(value)?;
         if key.is_empty() || key.len() > MAX_METADATA_KEY_BYTES {
             return Err(KernelError::InvalidArgument(format!(
                 "metadata key must be 1..{MAX_METADATA_KEY_BYTES} bytes"
@@ -174,15 +188,22 @@ impl State {
         let dim = self.limits.dim;
         let next_rec = self.records.slots();
         match ev {
-            Event::InsertRecord { id, vector, .. } => {
+            Event::InsertRecord {
+                id,
+                vector,
+                payload,
+                ..
+            } => {
                 self.check_raw(vector, dim)?;
                 self.check_record_capacity(1)?;
-                Self::check_id("record", *id, next_rec)
+                Self::check_id("record", *id, next_rec)?;
+                self.check_payload(*id, payload)
             }
             Event::InsertBatch {
                 first_id,
                 count,
                 vectors,
+                payloads,
             } => {
                 let n = *count as usize;
                 if n == 0 {
@@ -193,7 +214,21 @@ impl State {
                     .ok_or_else(|| KernelError::InvalidArgument("batch too large".into()))?;
                 self.check_raw(vectors, len)?;
                 self.check_record_capacity(n as u64)?;
-                Self::check_id("record", *first_id, next_rec)
+                Self::check_id("record", *first_id, next_rec)?;
+                if !payloads.is_empty() && payloads.len() != n {
+                    return Err(KernelError::Corrupt(format!(
+                        "batch of {n} records carries {} payloads",
+                        payloads.len()
+                    )));
+                }
+                // Sizes here; the entries and bytes they add together are
+                // checked against the limits over all collections by the store.
+                for p in payloads {
+                    for v in [&p.metadata, &p.text].into_iter().flatten() {
+                        Self::check_metadata_size(v)?;
+                    }
+                }
+                Ok(())
             }
             Event::DeleteRecord { id } => self.require_record(*id),
             Event::SoftDeleteRecord { id } => match self.record_status(*id) {

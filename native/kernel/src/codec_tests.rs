@@ -155,6 +155,7 @@ fn a_decoded_state_re_encodes_to_the_same_bytes_after_deletes() {
             id: i,
             tag: u64::from(i % 4),
             vector: vec![i as i32, 1, -2],
+            payload: Default::default(),
         })
         .unwrap();
     }

@@ -19,13 +19,16 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::thread;
 
 use crate::committer::Committer;
+use crate::entry::Metric;
 use crate::error::{KResult, KernelError};
 use crate::event::Event;
+use crate::event::{payload_key, payload_record};
 use crate::index::{
-    Index, IndexConfig, IndexKind, IndexMemory, QuantKind, SearchParams, VectorSource,
+    Distance, Index, IndexConfig, IndexKind, IndexMemory, QuantKind, SearchParams, VectorSource,
 };
 use crate::ops::{Outcome, Write};
-use crate::state::{Change, PoolCounts, State};
+use crate::payload::{Filter, PayloadIndex};
+use crate::state::{Change, PoolCounts, State, LIVE};
 use crate::store::{not_found, Store};
 
 /// Durable destination of committed events (the event log). `append` must not
@@ -42,13 +45,76 @@ pub type CommitObserver = Box<dyn FnMut(&[(u64, Vec<u8>)]) + Send>;
 /// Called once with the result of a submitted operation.
 pub type Reply = Box<dyn FnOnce(KResult<Outcome>) + Send>;
 
-/// State plus the search index derived from it. `index` is `None` for the
-/// exact scan without quantization: it scans the record pool directly with
-/// the same `index::exact_rows` the indexes use.
+/// State plus the search structures derived from it: the vector index
+/// (`None` for the exact scan without quantization: it scans the record
+/// pool directly with the same `index::exact_rows` the indexes use) and the
+/// payload index over every record's metadata.
 pub struct Db {
     pub state: State,
     pub index: Option<Index>,
+    pub payload: PayloadIndex,
+    /// What search ranks by (the collection's metric).
+    pub distance: Distance,
 }
+
+/// The payload index of every `rec:<id>` metadata entry of `state`.
+fn payload_index_of(state: &State) -> PayloadIndex {
+    let mut p = PayloadIndex::new();
+    let from = "rec:".to_owned();
+    for (key, value) in state.metadata.range(from..) {
+        if !key.starts_with("rec:") {
+            break;
+        }
+        if let Some((id, false)) = payload_record(key) {
+            p.insert(id, value);
+        }
+    }
+    p
+}
+
+/// Records whose `rec:<id>` metadata an event may change.
+fn payload_ids(ev: &Event) -> Vec<u32> {
+    match ev {
+        Event::InsertRecord { id, payload, .. } if payload.metadata.is_some() => vec![*id],
+        Event::InsertBatch {
+            first_id, payloads, ..
+        } => payloads
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.metadata.is_some())
+            .map(|(i, _)| first_id + i as u32)
+            .collect(),
+        Event::SetMetadata { key, .. } => match payload_record(key) {
+            Some((id, false)) => vec![id],
+            _ => Vec::new(),
+        },
+        Event::UpsertMemory {
+            record_id,
+            metadata: Some(_),
+            ..
+        } => vec![*record_id],
+        Event::DeleteRecord { id } => vec![*id],
+        _ => Vec::new(),
+    }
+}
+
+/// The set bits of bitset words, ascending.
+fn ones(words: &[u64]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for (i, &w) in words.iter().enumerate() {
+        let mut bits = w;
+        while bits != 0 {
+            out.push(i as u32 * 64 + bits.trailing_zeros());
+            bits &= bits - 1;
+        }
+    }
+    out
+}
+
+/// Filtered searches whose matches are at most this many, or at most an
+/// eighth of the live records, scan exactly those records (docs/api-reference.md,
+/// "Payloads and filters"); others walk the index with the filter.
+pub const FILTER_EXACT_MAX: usize = 4096;
 
 impl VectorSource for State {
     fn dim(&self) -> usize {
@@ -72,7 +138,13 @@ impl Db {
             ix.rebuild(&state);
             Some(ix)
         };
-        Db { state, index }
+        let payload = payload_index_of(&state);
+        Db {
+            state,
+            index,
+            payload,
+            distance: cfg.distance,
+        }
     }
 
     /// Like `new`, but an index left empty (the caller decodes or rebuilds it).
@@ -82,7 +154,13 @@ impl Db {
         } else {
             Some(Index::new(cfg, state.dim()))
         };
-        Db { state, index }
+        let payload = payload_index_of(&state);
+        Db {
+            state,
+            index,
+            payload,
+            distance: cfg.distance,
+        }
     }
 
     /// Undo the open group (see `State::begin_group`) and rebuild the index
@@ -94,12 +172,26 @@ impl Db {
             if let Some(ix) = self.index.as_mut() {
                 ix.rebuild(&self.state);
             }
+            self.payload = payload_index_of(&self.state);
         }
         rolled
     }
 
     pub fn apply(&mut self, ev: &Event) -> KResult<()> {
+        let touched = payload_ids(ev);
+        let before: Vec<Option<Vec<u8>>> = touched
+            .iter()
+            .map(|&id| self.state.metadata(&payload_key(id)).map(<[u8]>::to_vec))
+            .collect();
         let change = self.state.apply(ev)?;
+        for (&id, old) in touched.iter().zip(before) {
+            if let Some(old) = old {
+                self.payload.remove(id, &old);
+            }
+            if let Some(new) = self.state.metadata(&payload_key(id)) {
+                self.payload.insert(id, new);
+            }
+        }
         if let Some(ix) = self.index.as_mut() {
             match change {
                 Change::None => {}
@@ -112,6 +204,74 @@ impl Db {
             }
         }
         Ok(())
+    }
+
+    /// Live records matching `filter` (and `tag`), as bitset words over
+    /// the slots, with their count: from the payload index, never by parsing
+    /// a record's payload.
+    fn matching(&self, filter: &Filter, tag: Option<u64>) -> (Vec<u64>, usize) {
+        let st = &self.state;
+        let mut words = self.payload.select(filter, st.records().slots as u32);
+        let mut count = 0;
+        for (i, w) in words.iter_mut().enumerate() {
+            let mut bits = *w;
+            while bits != 0 {
+                let b = bits.trailing_zeros();
+                bits &= bits - 1;
+                let id = i as u32 * 64 + b;
+                let keep = st.record_status(id) == LIVE
+                    && tag.is_none_or(|t| st.record_tag(id) == Some(t));
+                if keep {
+                    count += 1;
+                } else {
+                    *w &= !(1u64 << b);
+                }
+            }
+        }
+        (words, count)
+    }
+
+    /// k nearest live records matching `filter`, in (distance, id) order.
+    /// The plan depends only on how many records match, how many are live
+    /// and k, so the same state answers the same everywhere: few matches are
+    /// scanned exactly (exactly the k best), many are searched through the
+    /// index with the filter checked during the walk.
+    pub fn search_filtered(
+        &self,
+        query: &[i32],
+        k: usize,
+        params: SearchParams,
+        tag: Option<u64>,
+        filter: Option<&Filter>,
+    ) -> Vec<(i64, u32)> {
+        let Some(f) = filter.filter(|f| !f.is_all()) else {
+            return self.search(query, k, params, tag);
+        };
+        let (words, count) = self.matching(f, tag);
+        if count == 0 {
+            return Vec::new();
+        }
+        let live = self.state.records().live as usize;
+        let bit = |id: u32| {
+            words
+                .get(id as usize / 64)
+                .is_some_and(|w| w >> (id % 64) & 1 == 1)
+        };
+        let st = &self.state;
+        if count <= FILTER_EXACT_MAX.max(k) || count <= live / 8 {
+            let ids = ones(&words);
+            return crate::index::exact_ids(query, k, &ids, st, self.distance);
+        }
+        match &self.index {
+            None => {
+                let rows = st
+                    .live_records()
+                    .filter(|r| bit(r.0))
+                    .map(|(id, _, v)| (id, v));
+                crate::index::exact_rows(query, k, rows, None, self.distance)
+            }
+            Some(ix) => ix.search(query, k, params, st, Some(&bit)),
+        }
     }
 
     /// k nearest live records in (distance, id) order; exact distances.
@@ -128,7 +288,8 @@ impl Db {
                     .state
                     .live_records()
                     .filter(|r| filter_tag.is_none_or(|t| t == r.1));
-                crate::index::exact_rows(query, k, rows.map(|(id, _, v)| (id, v)), None)
+                let rows = rows.map(|(id, _, v)| (id, v));
+                crate::index::exact_rows(query, k, rows, None, self.distance)
             }
             Some(ix) => {
                 let st = &self.state;
@@ -198,12 +359,27 @@ impl Counters {
 /// after a group that created or dropped one (and after a restore): a write
 /// resolves its collection here without waiting behind a group's apply (it
 /// is called on a host's event loop). Lookup only; never iterated.
-pub type Catalog = HashMap<String, (u32, usize)>;
+pub type Catalog = HashMap<String, Target>;
+
+/// What a write needs to know of its collection before it is queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub id: u32,
+    pub dim: usize,
+    pub metric: Metric,
+}
 
 pub fn catalog_of(store: &Store) -> Catalog {
     store
         .collections()
-        .map(|c| (c.name.clone(), (c.id, c.config.dim as usize)))
+        .map(|c| {
+            let t = Target {
+                id: c.id,
+                dim: c.config.dim as usize,
+                metric: c.config.metric,
+            };
+            (c.name.clone(), t)
+        })
         .collect()
 }
 
@@ -327,9 +503,9 @@ impl Engine {
         *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = catalog_of(store);
     }
 
-    /// (id, dimension) of the collection named `name`, from the published
-    /// catalog (never waits on the state lock).
-    pub fn resolve(&self, name: &str) -> KResult<(u32, usize)> {
+    /// Id, dimension and metric of the collection named `name`, from the
+    /// published catalog (never waits on the state lock).
+    pub fn resolve(&self, name: &str) -> KResult<Target> {
         self.catalog
             .read()
             .unwrap_or_else(|p| p.into_inner())

@@ -12,7 +12,7 @@
 use crate::bytes::{Reader, Writer};
 use crate::error::{KResult, KernelError};
 use crate::event::Event;
-use crate::index::{IndexConfig, IndexKind, QuantKind};
+use crate::index::{Distance, IndexConfig, IndexKind, QuantKind};
 
 /// First byte of a version-2 log entry (version-1 payloads start with an
 /// event type, 1..=8).
@@ -40,23 +40,57 @@ impl Idem {
     }
 }
 
-/// Distance of a collection. Only squared L2 exists today.
+/// Distance of a collection (docs/api-reference.md, "Metrics"). Cosine
+/// stores unit vectors and ranks by squared L2 between them; dot ranks by
+/// the exact integer dot product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
     SquaredL2,
+    Cosine,
+    Dot,
 }
 
 impl Metric {
     pub fn as_str(self) -> &'static str {
-        "squared_l2"
+        match self {
+            Metric::SquaredL2 => "squared_l2",
+            Metric::Cosine => "cosine",
+            Metric::Dot => "dot",
+        }
     }
-    /// `squared_l2` and its aliases `l2`, `l2sq`.
+    /// `squared_l2` (aliases `l2`, `l2sq`), `cosine`, `dot`.
     pub fn parse(s: &str) -> KResult<Metric> {
         match s {
             "squared_l2" | "l2" | "l2sq" => Ok(Metric::SquaredL2),
+            "cosine" => Ok(Metric::Cosine),
+            "dot" => Ok(Metric::Dot),
             other => Err(KernelError::InvalidArgument(format!(
-                "metric must be squared_l2 (or its aliases l2, l2sq), got {other:?}"
+                "metric must be l2 (or squared_l2, l2sq), cosine or dot, got {other:?}"
             ))),
+        }
+    }
+    /// The byte that stands for it in events and snapshots.
+    pub fn code(self) -> u8 {
+        match self {
+            Metric::SquaredL2 => 0,
+            Metric::Cosine => 1,
+            Metric::Dot => 2,
+        }
+    }
+    /// What the indexes rank by: cosine collections hold unit vectors and
+    /// rank them by squared L2.
+    pub fn distance(self) -> Distance {
+        match self {
+            Metric::SquaredL2 | Metric::Cosine => Distance::L2,
+            Metric::Dot => Distance::Dot,
+        }
+    }
+    pub fn from_code(c: u8) -> Option<Metric> {
+        match c {
+            0 => Some(Metric::SquaredL2),
+            1 => Some(Metric::Cosine),
+            2 => Some(Metric::Dot),
+            _ => None,
         }
     }
 }
@@ -310,7 +344,7 @@ pub const CONFIG_LEN: usize = 4 + 1 + 1 + 8 + 1 + 1 + 8 * 4;
 /// 8 × u32 index parameters`.
 pub(crate) fn write_config(w: &mut Writer, c: &CollectionConfig) {
     w.u32(c.dim);
-    w.u8(0);
+    w.u8(c.metric.code());
     w.u8(u8::from(c.max_records.is_some()));
     w.u64(c.max_records.unwrap_or(0));
     write_index_config(w, &c.index);
@@ -346,10 +380,9 @@ pub(crate) fn read_config(r: &mut Reader<'_>) -> KResult<CollectionConfig> {
     if dim == 0 || dim > 65536 {
         return Err(KernelError::Corrupt(format!("collection dimension {dim}")));
     }
-    let metric = match r.u8()? {
-        0 => Metric::SquaredL2,
-        x => return Err(KernelError::Corrupt(format!("unknown metric {x}"))),
-    };
+    let m = r.u8()?;
+    let metric =
+        Metric::from_code(m).ok_or_else(|| KernelError::Corrupt(format!("unknown metric {m}")))?;
     let has_cap = r.u8()?;
     let cap = r.u64()?;
     let max_records = match has_cap {
@@ -357,11 +390,13 @@ pub(crate) fn read_config(r: &mut Reader<'_>) -> KResult<CollectionConfig> {
         1 => Some(cap),
         x => return Err(KernelError::Corrupt(format!("bad record cap flag {x}"))),
     };
+    let mut index = read_index_config(r)?;
+    index.distance = metric.distance();
     Ok(CollectionConfig {
         dim,
         metric,
         max_records,
-        index: read_index_config(r)?,
+        index,
     })
 }
 
@@ -393,6 +428,7 @@ pub(crate) fn read_index_config(r: &mut Reader<'_>) -> KResult<IndexConfig> {
         pq_m: v[5],
         rerank: v[6],
         train_min: v[7],
+        ..IndexConfig::default()
     })
 }
 

@@ -25,6 +25,7 @@ fn samples() -> Vec<StoreEvent> {
                 id: 7,
                 tag: 42,
                 vector: vec![1, -2, 3],
+                payload: Default::default(),
             },
             idem: Idem {
                 key: Some(k(1)),
@@ -37,6 +38,7 @@ fn samples() -> Vec<StoreEvent> {
                 first_id: 3,
                 count: 2,
                 vectors: vec![1, 2, 3, 4],
+                payloads: Vec::new(),
             },
             idem: Idem {
                 key: None,
@@ -132,9 +134,20 @@ fn metric_names_accept_the_aliases_and_refuse_others() {
     for m in ["squared_l2", "l2", "l2sq"] {
         assert_eq!(Metric::parse(m).unwrap(), Metric::SquaredL2);
     }
-    let err = Metric::parse("cosine").unwrap_err();
+    assert_eq!(Metric::parse("cosine").unwrap(), Metric::Cosine);
+    assert_eq!(Metric::parse("dot").unwrap(), Metric::Dot);
+    let err = Metric::parse("euclid").unwrap_err();
     assert_eq!(err.code(), "INVALID_ARGUMENT");
-    assert!(err.to_string().contains("squared_l2"), "{err}");
+    assert!(err.to_string().contains("cosine"), "{err}");
+    for (m, c) in [
+        (Metric::SquaredL2, 0),
+        (Metric::Cosine, 1),
+        (Metric::Dot, 2),
+    ] {
+        assert_eq!(m.code(), c);
+        assert_eq!(Metric::from_code(c), Some(m));
+    }
+    assert_eq!(Metric::from_code(3), None);
 }
 
 #[test]

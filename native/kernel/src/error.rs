@@ -50,6 +50,18 @@ pub enum KernelError {
 }
 
 impl KernelError {
+    /// The same error with `prefix` before its message (which batch item,
+    /// which field); errors without a free-form message are returned as is.
+    pub fn prefixed(self, prefix: &str) -> KernelError {
+        let p = |m: String| format!("{prefix}{m}");
+        match self {
+            KernelError::InvalidArgument(m) => KernelError::InvalidArgument(p(m)),
+            KernelError::InvalidVector(m) => KernelError::InvalidVector(p(m)),
+            KernelError::PayloadTooLarge(m) => KernelError::PayloadTooLarge(p(m)),
+            other => other,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             KernelError::DimensionMismatch { .. } => "DIMENSION_MISMATCH",

@@ -15,6 +15,78 @@ pub const MAX_EVENT_BYTES: usize = 64 << 20;
 /// Node or record link absent.
 pub const NONE_U32: u32 = u32::MAX;
 
+/// What a record carries besides its vector (docs/api-reference.md,
+/// "Payloads and filters"): its metadata as canonical JSON object bytes and
+/// its text as a canonical JSON string. Applied as the `rec:<id>` and
+/// `rec:<id>:text` metadata entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Payload {
+    pub metadata: Option<Vec<u8>>,
+    pub text: Option<Vec<u8>>,
+}
+
+impl Payload {
+    pub fn is_empty(&self) -> bool {
+        self.metadata.is_none() && self.text.is_none()
+    }
+    fn encoded_len(&self) -> usize {
+        let b = |v: &Option<Vec<u8>>| v.as_ref().map_or(0, |m| 4usize.saturating_add(m.len()));
+        1usize
+            .saturating_add(b(&self.metadata))
+            .saturating_add(b(&self.text))
+    }
+    fn write(&self, w: &mut Writer) {
+        w.u8(u8::from(self.metadata.is_some()) | u8::from(self.text.is_some()) << 1);
+        for b in [&self.metadata, &self.text].into_iter().flatten() {
+            w.len_bytes(b);
+        }
+    }
+    fn read(r: &mut Reader<'_>) -> KResult<Payload> {
+        let flags = r.u8()?;
+        if flags & !3 != 0 {
+            return Err(KernelError::Corrupt(format!("bad payload flags {flags}")));
+        }
+        let mut field = |bit: u8| -> KResult<Option<Vec<u8>>> {
+            Ok(if flags & bit != 0 {
+                Some(r.len_bytes()?.to_vec())
+            } else {
+                None
+            })
+        };
+        Ok(Payload {
+            metadata: field(1)?,
+            text: field(2)?,
+        })
+    }
+}
+
+/// Metadata key of a record's payload metadata.
+pub fn payload_key(id: u32) -> String {
+    format!("rec:{id}")
+}
+
+/// Metadata key of a record's text.
+pub fn text_key(id: u32) -> String {
+    format!("rec:{id}:text")
+}
+
+/// The record a metadata key holds the payload of: `rec:<id>` → (id, false),
+/// `rec:<id>:text` → (id, true); `<id>` in canonical decimal only.
+pub fn payload_record(key: &str) -> Option<(u32, bool)> {
+    let rest = key.strip_prefix("rec:")?;
+    let (num, text) = match rest.strip_suffix(":text") {
+        Some(n) => (n, true),
+        None => (rest, false),
+    };
+    let canonical = !num.is_empty()
+        && num.bytes().all(|b| b.is_ascii_digit())
+        && (num == "0" || !num.starts_with('0'));
+    if !canonical {
+        return None;
+    }
+    num.parse().ok().map(|id| (id, text))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocTarget {
     /// Attach the chunk to an existing document node.
@@ -25,16 +97,20 @@ pub enum DocTarget {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// Type 1, or 13 when the payload is not empty.
     InsertRecord {
         id: u32,
         tag: u64,
         vector: Vec<i32>,
+        payload: Payload,
     },
     /// `vectors.len() / dim` records with ids `first_id..`; all or nothing.
+    /// `payloads`: empty (type 2), or one per record (type 14).
     InsertBatch {
         first_id: u32,
         count: u32,
         vectors: Vec<i32>,
+        payloads: Vec<Payload>,
     },
     /// Hard delete: the slot becomes a hole; linked graph nodes, their edges and
     /// the record's `rec:<id>` metadata go with it.
@@ -90,6 +166,8 @@ const T_UPSERT: u8 = 8;
 // 9 and 10 are the collection events (`entry::StoreEvent`).
 const T_DEL_NODE: u8 = 11;
 const T_DEL_EDGE: u8 = 12;
+const T_INSERT_P: u8 = 13;
+const T_BATCH_P: u8 = 14;
 
 /// Node kind used for documents and chunks created by upsert (as in the reference).
 pub const KIND_DOCUMENT: u8 = 5;
@@ -117,8 +195,28 @@ impl Event {
     pub fn encoded_len(&self) -> usize {
         let vec = |v: &Vec<i32>| v.len().saturating_mul(4).saturating_add(4);
         match self {
-            Event::InsertRecord { vector, .. } => vec(vector).saturating_add(1 + 4 + 8),
-            Event::InsertBatch { vectors, .. } => vec(vectors).saturating_add(1 + 4 + 4),
+            Event::InsertRecord {
+                vector, payload, ..
+            } => {
+                let p = if payload.is_empty() {
+                    0
+                } else {
+                    payload.encoded_len()
+                };
+                vec(vector).saturating_add(1 + 4 + 8).saturating_add(p)
+            }
+            Event::InsertBatch {
+                vectors, payloads, ..
+            } => {
+                let p = if payloads.is_empty() {
+                    0
+                } else {
+                    payloads
+                        .iter()
+                        .fold(4usize, |a, p| a.saturating_add(p.encoded_len()))
+                };
+                vec(vectors).saturating_add(1 + 4 + 4).saturating_add(p)
+            }
             Event::DeleteRecord { .. }
             | Event::SoftDeleteRecord { .. }
             | Event::DeleteNode { .. }
@@ -142,7 +240,9 @@ impl Event {
     /// The event type byte (docs/EVENT_LOG_FORMAT.md, "Event payloads").
     pub fn type_code(&self) -> u8 {
         match self {
+            Event::InsertRecord { payload, .. } if !payload.is_empty() => T_INSERT_P,
             Event::InsertRecord { .. } => T_INSERT,
+            Event::InsertBatch { payloads, .. } if !payloads.is_empty() => T_BATCH_P,
             Event::InsertBatch { .. } => T_BATCH,
             Event::DeleteRecord { .. } => T_DELETE,
             Event::SoftDeleteRecord { .. } => T_SOFT,
@@ -167,20 +267,35 @@ impl Event {
     /// The fields after the type byte (and, in version 2, the collection).
     pub(crate) fn write_fields(&self, w: &mut Writer) {
         match self {
-            Event::InsertRecord { id, tag, vector } => {
+            Event::InsertRecord {
+                id,
+                tag,
+                vector,
+                payload,
+            } => {
                 w.u32(*id);
                 w.u64(*tag);
                 w.len_i32s(vector);
+                if !payload.is_empty() {
+                    payload.write(w);
+                }
             }
             Event::InsertBatch {
                 first_id,
                 count,
                 vectors,
+                payloads,
             } => {
                 w.buf.reserve(vectors.len() * 4 + 16);
                 w.u32(*first_id);
                 w.u32(*count);
                 w.len_i32s(vectors);
+                if !payloads.is_empty() {
+                    w.u32(payloads.len() as u32);
+                    for p in payloads {
+                        p.write(w);
+                    }
+                }
             }
             Event::DeleteRecord { id }
             | Event::SoftDeleteRecord { id }
@@ -256,19 +371,40 @@ impl Event {
     /// not one.
     pub(crate) fn read_fields(t: u8, r: &mut Reader<'_>) -> KResult<Option<Event>> {
         let ev = match t {
-            T_INSERT => Event::InsertRecord {
+            T_INSERT | T_INSERT_P => Event::InsertRecord {
                 id: r.u32()?,
                 tag: r.u64()?,
                 vector: r.len_i32s()?,
+                payload: if t == T_INSERT_P {
+                    Payload::read(r)?
+                } else {
+                    Payload::default()
+                },
             },
-            T_BATCH => {
+            T_BATCH | T_BATCH_P => {
                 let first_id = r.u32()?;
                 let count = r.u32()?;
                 let vectors = r.len_i32s()?;
+                let mut payloads = Vec::new();
+                if t == T_BATCH_P {
+                    let n = r.u32()?;
+                    if n != count {
+                        return Err(KernelError::Corrupt(format!(
+                            "batch of {count} records carries {n} payloads"
+                        )));
+                    }
+                    // Each payload is at least its flag byte: bound the
+                    // reservation by the bytes that remain.
+                    payloads.reserve((n as usize).min(r.remaining()));
+                    for _ in 0..n {
+                        payloads.push(Payload::read(r)?);
+                    }
+                }
                 Event::InsertBatch {
                     first_id,
                     count,
                     vectors,
+                    payloads,
                 }
             }
             T_DELETE => Event::DeleteRecord { id: r.u32()? },

@@ -9,11 +9,13 @@ fn samples() -> Vec<Event> {
             id: 7,
             tag: 42,
             vector: vec![1, -2, 3],
+            payload: Default::default(),
         },
         Event::InsertBatch {
             first_id: 3,
             count: 2,
             vectors: vec![1, 2, 3, 4],
+            payloads: Vec::new(),
         },
         Event::DeleteRecord { id: 9 },
         Event::SoftDeleteRecord { id: 1 },

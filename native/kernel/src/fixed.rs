@@ -88,9 +88,145 @@ pub fn to_f32(raw: i32) -> f32 {
     (raw as f64 / SCALE) as f32
 }
 
+/// One real unit: the length of a vector after [`normalize`].
+pub const UNIT_RAW: i32 = 1 << 16;
+
+/// Scales `v` to unit length in place, in integers: each component becomes
+/// `y = sign(x) · round_half_away(|x| · 65536 / ‖x‖)` with ‖x‖ = sqrt(Σx²)
+/// taken exactly, not rounded. With `S = Σx²` (u128) and `X = |x|·65536`,
+/// `y` is the largest integer in `0..=65536` with `y == 0` or
+/// `(2y − 1)²·S <= 4·X²` (i.e. `y − ½ <= X/√S`), found by bisection. Every
+/// quantity is an exact integer (4·X² < 2^97; a product that would pass
+/// u128 is larger than 4·X² and saturates), so the result is the same on
+/// every machine and scaling `v` by any constant gives the same output.
+/// Each component is within ½ of the exact quotient, so ‖y‖ is within
+/// ½·sqrt(dim) of 65536. A zero vector has no direction: an error.
+pub fn normalize(v: &mut [i32]) -> crate::KResult<()> {
+    let s: u128 = v.iter().map(|x| (x.unsigned_abs() as u128).pow(2)).sum();
+    if s == 0 {
+        return Err(crate::KernelError::InvalidArgument(
+            "a cosine collection cannot store or search a zero vector".into(),
+        ));
+    }
+    for x in v.iter_mut() {
+        let big = x.unsigned_abs() as u128 * UNIT_RAW as u128;
+        let lhs = 4 * big * big;
+        // |x| <= ‖x‖, so the quotient is at most 65536.
+        let (mut lo, mut hi) = (0u128, UNIT_RAW as u128);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            let odd = 2 * mid - 1;
+            if (odd * odd).saturating_mul(s) <= lhs {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        let y = lo as i32;
+        *x = if *x < 0 { -y } else { y };
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A seeded stream for test inputs (Knuth's MMIX LCG, high bits).
+    struct Lcg(u64);
+    impl Lcg {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (((self.0 >> 32) as u128 * n as u128) >> 32) as u64
+        }
+    }
+
+    fn unit(v: &[i32]) -> Vec<i32> {
+        let mut y = v.to_vec();
+        normalize(&mut y).expect("non-zero");
+        y
+    }
+
+    #[test]
+    fn normalize_matches_hand_computed_examples() {
+        // 3·65536/5 = 39321.6, 4·65536/5 = 52428.8
+        assert_eq!(unit(&[3, 4]), vec![39322, 52429]);
+        assert_eq!(unit(&[-3, 4]), vec![-39322, 52429]);
+        // 65536/√2 = 46340.95…
+        assert_eq!(unit(&[1, 1]), vec![46341, 46341]);
+        // 65536/3 = 21845.33…, 131072/3 = 43690.67…
+        assert_eq!(unit(&[1, 2, -2]), vec![21845, 43691, -43691]);
+        assert_eq!(unit(&[-5, 0, 0]), vec![-65536, 0, 0]);
+        assert_eq!(unit(&[0, 7]), vec![0, 65536]);
+        // ‖x‖ = 2^17 exactly, so y = x/2: the halves are exact ties and go
+        // away from zero (1.5 → 2, 65535.5 → 65536, 255.5 → 256, 11.5 → 12).
+        assert_eq!(unit(&[3, 131071, 511, 23, 22]), vec![2, 65536, 256, 12, 11]);
+        assert_eq!(
+            unit(&[-3, -131071, -511, -23, -22]),
+            vec![-2, -65536, -256, -12, -11]
+        );
+    }
+
+    #[test]
+    fn a_zero_vector_cannot_be_normalized() {
+        let mut z = vec![0; 4];
+        let e = normalize(&mut z).unwrap_err();
+        assert!(e.to_string().contains("zero vector"), "{e}");
+        assert_eq!(z, vec![0; 4], "left unchanged");
+        assert!(normalize(&mut []).is_err());
+    }
+
+    #[test]
+    fn normalized_length_is_within_half_sqrt_dim_of_one_unit_and_signs_are_kept() {
+        let mut r = Lcg(7);
+        for dim in [1usize, 2, 3, 8, 100, 384, 1536] {
+            let m = max_abs_raw(dim) as i64;
+            for round in 0..20 {
+                // Small, mid and full-range magnitudes.
+                let span = [100, 65536, m][round % 3];
+                let v: Vec<i32> = (0..dim)
+                    .map(|_| (r.below(2 * span as u64 + 1) as i64 - span) as i32)
+                    .collect();
+                if v.iter().all(|x| *x == 0) {
+                    continue;
+                }
+                let y = unit(&v);
+                let sq: u128 = y.iter().map(|c| (*c as i128).pow(2) as u128).sum();
+                let slack = 0.5 * (dim as f64).sqrt();
+                let (lo, hi) = (65536.0 - slack, 65536.0 + slack);
+                assert!(
+                    (sq as f64) >= lo * lo && (sq as f64) <= hi * hi,
+                    "dim {dim}: ‖y‖² = {sq}"
+                );
+                for (a, b) in v.iter().zip(&y) {
+                    assert!(a.signum() == b.signum() || *b == 0, "{a} -> {b}");
+                    assert!(b.unsigned_abs() <= 65536);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scaling_the_input_gives_the_same_unit_vector() {
+        let mut r = Lcg(8);
+        for dim in [2usize, 5, 64, 384] {
+            for _ in 0..20 {
+                let v: Vec<i32> = (0..dim).map(|_| r.below(20001) as i32 - 10000).collect();
+                if v.iter().all(|x| *x == 0) {
+                    continue;
+                }
+                let y = unit(&v);
+                for c in [2, 3, 7, 1000, -1] {
+                    let scaled: Vec<i32> = v.iter().map(|x| x * c).collect();
+                    let want: Vec<i32> = y.iter().map(|x| x * c.signum()).collect();
+                    assert_eq!(unit(&scaled), want, "dim {dim} × {c}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn rounding_is_half_to_even_on_the_scaled_value() {

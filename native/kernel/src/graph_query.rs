@@ -1,6 +1,5 @@
-//! Read-only queries over ONE collection's graph and records, for the /v1
-//! API: a record by id, a page of nodes, a breadth-first graph query and a
-//! subgraph. Pure functions over `&Graph` / `&State`; the host takes the read
+//! Read-only queries over ONE collection's graph, for the /v1 API: a page
+//! of nodes, a breadth-first graph query and a subgraph. Pure functions over `&Graph` / `&State`; the host takes the read
 //! lock and picks the collection.
 //!
 //! Every answer is bounded whatever the caller asks: pages and hits by the
@@ -13,39 +12,13 @@ use std::collections::HashSet;
 
 use crate::database::Database;
 use crate::error::{KResult, KernelError};
-use crate::fixed;
 use crate::graph::{Graph, NodeSlot, CHUNK_SLOTS};
-use crate::state::{State, HOLE, TOMBSTONE};
+use crate::state::State;
 
 /// Nodes one traversal may reach at most (its start included).
 pub const MAX_VISITED: usize = 100_000;
 /// Edges one subgraph answer lists at most.
 pub const MAX_SUBGRAPH_EDGES: usize = 100_000;
-
-/// A live or soft-deleted record as a client wrote it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordView {
-    pub id: u32,
-    /// Client floats, converted back from the stored Q16.16 components.
-    pub values: Vec<f32>,
-    pub tag: u64,
-    pub soft_deleted: bool,
-}
-
-/// The record `id`; `None` for an id never handed out or hard-deleted.
-pub fn record_view(state: &State, id: u32) -> Option<RecordView> {
-    let status = state.record_status(id);
-    if status == HOLE {
-        return None;
-    }
-    let raw = state.record_vector(id)?;
-    Some(RecordView {
-        id,
-        values: raw.iter().map(|&r| fixed::to_f32(r)).collect(),
-        tag: state.record_tag(id).unwrap_or(0),
-        soft_deleted: status == TOMBSTONE,
-    })
-}
 
 /// A present node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,17 +324,16 @@ fn kind_of(what: &str, k: Option<u32>) -> KResult<Option<u8>> {
 impl Database {
     /// Run `f` over the state of `collection` under the read lock
     /// (COLLECTION_NOT_FOUND for an unknown name).
-    fn read_collection<T>(&self, collection: &str, f: impl FnOnce(&State) -> T) -> KResult<T> {
+    pub(crate) fn read_collection<T>(
+        &self,
+        collection: &str,
+        f: impl FnOnce(&State) -> T,
+    ) -> KResult<T> {
         if self.is_closed() {
             return Err(KernelError::Closed("the database is closed".into()));
         }
         let store = self.engine.read();
         Ok(f(store.resolve(collection)?.state()))
-    }
-
-    /// The record `id` of `collection`; `None` when unknown or hard-deleted.
-    pub fn record(&self, collection: &str, id: u32) -> KResult<Option<RecordView>> {
-        self.read_collection(collection, |s| record_view(s, id))
     }
 
     /// A page of `collection`'s nodes (see [`list_nodes`]).

@@ -54,11 +54,13 @@ fn pick(st: &State, choice: u8, a: u32, b: u32, c: i32) -> Option<Event> {
             id: slots,
             tag: (a % 3) as u64,
             vector: vec![c, -c, 1],
+            payload: Default::default(),
         },
         1 => Event::InsertBatch {
             first_id: slots,
             count: 1 + a % 300,
             vectors: vec![c; 3 * (1 + a % 300) as usize],
+            payloads: Vec::new(),
         },
         2 => Event::DeleteRecord {
             id: some_record(a)?,

@@ -23,6 +23,7 @@ pub mod index;
 pub(crate) mod journal;
 pub mod log_sink;
 pub mod ops;
+pub mod payload;
 pub mod records;
 mod snapshot_io;
 pub mod state;

@@ -3,8 +3,8 @@
 //! self-contained. `write.rs` wraps them (collection, idempotency keys).
 
 use crate::error::{KResult, KernelError};
-use crate::event::{DocTarget, Event, MAX_EVENT_BYTES};
-use crate::state::{State, TOMBSTONE};
+use crate::event::{payload_record, DocTarget, Event, Payload, MAX_EVENT_BYTES};
+use crate::state::{State, HOLE, TOMBSTONE};
 
 pub use crate::write::{prepare, Outcome, Prepared, Write, WriteOpts};
 
@@ -13,10 +13,13 @@ pub enum Op {
     Insert {
         vector: Vec<i32>,
         tag: u64,
+        payload: Payload,
     },
+    /// `payloads`: empty, or one per record.
     InsertBatch {
         vectors: Vec<i32>,
         count: u32,
+        payloads: Vec<Payload>,
     },
     Delete {
         id: u32,
@@ -86,17 +89,26 @@ pub(crate) fn build(state: &State, op: Op) -> KResult<(Option<Event>, Created)> 
     let next_node = state.nodes().slots as u32;
     let next_edge = state.edges().slots as u32;
     let ev = match op {
-        Op::Insert { vector, tag } => {
+        Op::Insert {
+            vector,
+            tag,
+            payload,
+        } => {
             return Ok((
                 Some(Event::InsertRecord {
                     id: next_rec,
                     tag,
                     vector,
+                    payload,
                 }),
                 Created::Id(next_rec),
             ))
         }
-        Op::InsertBatch { vectors, count } => {
+        Op::InsertBatch {
+            vectors,
+            count,
+            payloads,
+        } => {
             if count == 0 {
                 return Ok((
                     None,
@@ -111,6 +123,7 @@ pub(crate) fn build(state: &State, op: Op) -> KResult<(Option<Event>, Created)> 
                     first_id: next_rec,
                     count,
                     vectors,
+                    payloads,
                 }),
                 Created::Ids {
                     first: next_rec,
@@ -147,7 +160,16 @@ pub(crate) fn build(state: &State, op: Op) -> KResult<(Option<Event>, Created)> 
                 Created::Id(next_edge),
             ))
         }
-        Op::SetMetadata { key, value } => Event::SetMetadata { key, value },
+        Op::SetMetadata { key, value } => {
+            // A record's payload entries belong to a record that exists
+            // (live or soft-deleted), so a later insert never inherits them.
+            if let Some((id, _)) = payload_record(&key) {
+                if state.record_status(id) == HOLE {
+                    return Err(KernelError::NotFound(format!("record {id} not found")));
+                }
+            }
+            Event::SetMetadata { key, value }
+        }
         Op::DeleteNode { id } => Event::DeleteNode { id },
         Op::DeleteEdge { id } => Event::DeleteEdge { id },
         Op::Upsert {

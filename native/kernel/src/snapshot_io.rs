@@ -34,7 +34,7 @@ pub struct Restored {
 /// not claim more slots than the state has, so it cannot amplify its size.
 /// Returns whether it was rebuilt.
 fn fill_index(db: &mut Db, blob: &[u8], cfg: IndexConfig) -> bool {
-    let Db { state, index } = db;
+    let Db { state, index, .. } = db;
     let Some(ix) = index.as_mut() else {
         return false;
     };

@@ -1,7 +1,9 @@
 //! `State::apply`: one event, atomically (checked first, in `check.rs`).
 
 use crate::error::KResult;
-use crate::event::{DocTarget, Event, EDGE_PARENT_OF, KIND_CHUNK, KIND_DOCUMENT};
+use crate::event::{
+    payload_key, text_key, DocTarget, Event, Payload, EDGE_PARENT_OF, KIND_CHUNK, KIND_DOCUMENT,
+};
 use crate::journal::Undo;
 use crate::state::{State, LIVE, TOMBSTONE};
 
@@ -11,8 +13,14 @@ impl State {
     pub fn apply(&mut self, ev: &Event) -> KResult<Change> {
         self.check(ev)?;
         let change = match ev {
-            Event::InsertRecord { id, tag, vector } => {
+            Event::InsertRecord {
+                id,
+                tag,
+                vector,
+                payload,
+            } => {
                 self.push_record(*tag, vector);
+                self.set_payload(*id, payload);
                 Change::Inserted {
                     first: *id,
                     count: 1,
@@ -22,10 +30,14 @@ impl State {
                 first_id,
                 count,
                 vectors,
+                payloads,
             } => {
                 let d = self.limits.dim;
                 for v in vectors.chunks_exact(d) {
                     self.push_record(0, v);
+                }
+                for (i, p) in payloads.iter().enumerate() {
+                    self.set_payload(first_id + i as u32, p);
                 }
                 Change::Inserted {
                     first: *first_id,
@@ -88,7 +100,7 @@ impl State {
                 self.push_node(KIND_CHUNK, Some(*record_id));
                 self.push_edge(doc_id, *chunk_node, EDGE_PARENT_OF);
                 if let Some(m) = metadata {
-                    self.set_metadata(format!("rec:{record_id}"), m.clone());
+                    self.set_metadata(payload_key(*record_id), m.clone());
                 }
                 Change::Inserted {
                     first: *record_id,
@@ -132,6 +144,16 @@ impl State {
         }
     }
 
+    /// A new record's payload entries.
+    fn set_payload(&mut self, id: u32, p: &Payload) {
+        if let Some(m) = &p.metadata {
+            self.set_metadata(payload_key(id), m.clone());
+        }
+        if let Some(t) = &p.text {
+            self.set_metadata(text_key(id), t.clone());
+        }
+    }
+
     fn push_record(&mut self, tag: u64, v: &[i32]) {
         self.records.push(LIVE, tag, v);
         self.rec_live += 1;
@@ -165,7 +187,8 @@ impl State {
             tag,
             vector,
         });
-        self.remove_metadata(format!("rec:{id}"));
+        self.remove_metadata(payload_key(id));
+        self.remove_metadata(text_key(id));
         if let Some(linked) = self.record_nodes.remove(&id) {
             for &n in &linked {
                 self.delete_node(n);

@@ -13,6 +13,7 @@
 use crate::codec::put_i32_slice;
 use crate::entry::{decode_entry, CollectionConfig, Fingerprint, Idem, IdemKey, StoreEvent};
 use crate::error::{KResult, KernelError};
+use crate::event::Payload;
 use crate::ops::{build, check_size, Op};
 use crate::store::idem::reused;
 use crate::store::{check_name, id_not_found, Store};
@@ -115,6 +116,20 @@ impl Fp {
         put_i32_slice(&mut self.0, v);
         self
     }
+    /// A payload, only when there is one (so a write without one keeps the
+    /// fingerprint it had before payloads existed).
+    fn payload(&mut self, p: &Payload) -> &mut Fp {
+        if !p.is_empty() {
+            self.0.update(b"payload");
+            for v in [&p.metadata, &p.text] {
+                match v {
+                    Some(b) => self.u32(1).bytes(b),
+                    None => self.u32(0),
+                };
+            }
+        }
+        self
+    }
     fn done(&self) -> Fingerprint {
         *self.0.finalize().as_bytes()
     }
@@ -126,9 +141,26 @@ const NONE: u32 = u32::MAX;
 pub fn fingerprint(collection: u32, op: &Op) -> Fingerprint {
     let d = b"valori-write\0";
     match op {
-        Op::Insert { vector, tag } => Fp::new(d, collection, 1).u64(*tag).i32s(vector).done(),
-        Op::InsertBatch { vectors, count } => {
-            Fp::new(d, collection, 2).u32(*count).i32s(vectors).done()
+        Op::Insert {
+            vector,
+            tag,
+            payload,
+        } => Fp::new(d, collection, 1)
+            .u64(*tag)
+            .i32s(vector)
+            .payload(payload)
+            .done(),
+        Op::InsertBatch {
+            vectors,
+            count,
+            payloads,
+        } => {
+            let mut f = Fp::new(d, collection, 2);
+            f.u32(*count).i32s(vectors);
+            for p in payloads {
+                f.payload(p);
+            }
+            f.done()
         }
         Op::Delete { id } => Fp::new(d, collection, 3).u32(*id).done(),
         Op::SoftDelete { id } => Fp::new(d, collection, 4).u32(*id).done(),
@@ -164,10 +196,11 @@ pub fn fingerprint(collection: u32, op: &Op) -> Fingerprint {
     }
 }
 
-/// Fingerprint of one batch item (its vector, in its collection).
-pub fn item_fingerprint(collection: u32, vector: &[i32]) -> Fingerprint {
+/// Fingerprint of one batch item (its vector and payload, in its collection).
+pub fn item_fingerprint(collection: u32, vector: &[i32], payload: &Payload) -> Fingerprint {
     Fp::new(b"valori-write-item\0", collection, 2)
         .i32s(vector)
+        .payload(payload)
         .done()
 }
 
@@ -336,7 +369,12 @@ fn item_keys(store: &Store, collection: u32, op: &Op, keys: &[Option<IdemKey>]) 
     if keys.is_empty() {
         return Ok(Items::Fresh(Vec::new()));
     }
-    let Op::InsertBatch { vectors, count } = op else {
+    let Op::InsertBatch {
+        vectors,
+        count,
+        payloads,
+    } = op
+    else {
         return Err(KernelError::InvalidArgument(
             "item keys are only accepted by a batch insert".into(),
         ));
@@ -359,7 +397,12 @@ fn item_keys(store: &Store, collection: u32, op: &Op, keys: &[Option<IdemKey>]) 
             items.push(None);
             continue;
         };
-        let fp = item_fingerprint(collection, &vectors[i * dim..(i + 1) * dim]);
+        let none = Payload::default();
+        let fp = item_fingerprint(
+            collection,
+            &vectors[i * dim..(i + 1) * dim],
+            payloads.get(i).unwrap_or(&none),
+        );
         match table.get(k) {
             None => first_unknown = first_unknown.or(Some(i)),
             Some(s) if s.fp == fp => {

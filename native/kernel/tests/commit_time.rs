@@ -28,6 +28,7 @@ fn when_an_entry_carries_a_later_time_then_later_stamps_never_go_below_it_even_a
             id: 0,
             tag: 0,
             vector: vec![0, 0],
+            payload: Default::default(),
         },
         idem: Idem::default(),
     };

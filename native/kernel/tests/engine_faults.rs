@@ -101,6 +101,7 @@ fn mixed_group() -> Vec<Op> {
         Op::InsertBatch {
             vectors: vec![1000; DIM * 3],
             count: 3,
+            payloads: Vec::new(),
         },
         Op::Delete { id: 0 },
         Op::SoftDelete { id: 1 },
@@ -157,6 +158,7 @@ fn when_the_append_fails_with_io_then_the_group_leaves_no_trace_and_the_node_is_
             .submit_sync(Op::Insert {
                 vector: vec![1; DIM],
                 tag: 0,
+                payload: Default::default(),
             })
             .unwrap_err();
         assert_eq!(err.code(), "READ_ONLY");
@@ -174,6 +176,7 @@ fn when_the_log_refuses_an_append_as_invalid_then_only_that_group_fails() {
         .submit_sync(Op::InsertBatch {
             vectors: vec![7; DIM * 2],
             count: 2,
+            payloads: Vec::new(),
         })
         .unwrap_err();
     assert_eq!(err.code(), "INTERNAL");
@@ -184,7 +187,8 @@ fn when_the_log_refuses_an_append_as_invalid_then_only_that_group_fails() {
     assert_eq!(
         e.submit_sync(Op::Insert {
             vector: vec![7; DIM],
-            tag: 0
+            tag: 0,
+            payload: Default::default(),
         })
         .unwrap()
         .ids,
@@ -215,6 +219,7 @@ fn when_the_committer_panics_then_every_request_is_answered_and_the_node_turns_r
         .submit_sync(Op::Insert {
             vector: vec![1; DIM],
             tag: 0,
+            payload: Default::default(),
         })
         .unwrap_err();
     assert_eq!(err.code(), "READ_ONLY");
@@ -265,6 +270,7 @@ fn when_a_panic_comes_after_the_group_is_durable_then_the_group_is_kept_and_the_
         .submit_sync(Op::Insert {
             vector: vec![3; DIM],
             tag: 0,
+            payload: Default::default(),
         })
         .unwrap_err();
     assert_eq!(err.code(), "INTERNAL");

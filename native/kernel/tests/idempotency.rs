@@ -128,6 +128,7 @@ fn keyed_batch(store: &Store, n: u32) -> StoreEvent {
             first_id: store.default_collection().state().records().slots as u32,
             count: n,
             vectors: vec![0; n as usize],
+            payloads: Vec::new(),
         },
         idem: Idem {
             key: None,

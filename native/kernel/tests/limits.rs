@@ -23,6 +23,7 @@ fn when_a_batch_would_exceed_the_event_limit_then_it_is_refused_before_apply() {
         Op::InsertBatch {
             vectors: vec![0; rows as usize * dim],
             count: rows,
+            payloads: Vec::new(),
         }
         .into(),
     )
@@ -39,6 +40,7 @@ fn when_a_batch_would_exceed_the_event_limit_then_it_is_refused_before_apply() {
         Op::InsertBatch {
             vectors: vec![0; (rows as usize - 1) * dim],
             count: rows - 1,
+            payloads: Vec::new(),
         }
         .into(),
     )
@@ -60,6 +62,7 @@ fn when_the_engine_refuses_an_oversized_event_then_nothing_changes() {
         .submit_sync(Op::InsertBatch {
             vectors: vec![0; rows as usize * dim],
             count: rows,
+            payloads: Vec::new(),
         })
         .unwrap_err();
     assert_eq!(err.code(), "PAYLOAD_TOO_LARGE");
@@ -68,6 +71,7 @@ fn when_the_engine_refuses_an_oversized_event_then_nothing_changes() {
     e.submit_sync(Op::Insert {
         vector: vec![0; dim],
         tag: 0,
+        payload: Default::default(),
     })
     .unwrap();
 }
@@ -130,6 +134,7 @@ fn insert_delete_cycles_at_capacity_one_keep_memory_flat() {
             id: i,
             tag: 0,
             vector: vec![1; dim],
+            payload: Default::default(),
         })
         .unwrap();
         assert_eq!(st.vector_bytes(), dim as u64 * 4);

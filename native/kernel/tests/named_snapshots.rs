@@ -41,6 +41,7 @@ fn insert(n: &Database, i: i32) -> u32 {
         .submit_sync(Op::Insert {
             vector: vec![i, -i, 2 * i, 7],
             tag: 0,
+            payload: Default::default(),
         })
         .unwrap()
         .ids[0]

@@ -52,6 +52,7 @@ fn insert(n: &Database, i: i32) {
         .submit_sync(Op::Insert {
             vector: vec![i, -i, 2 * i, 7],
             tag: 0,
+            payload: Default::default(),
         })
         .unwrap();
 }
@@ -267,6 +268,7 @@ fn when_fsync_fails_then_the_write_fails_and_the_node_turns_read_only() {
         .submit_sync(Op::Insert {
             vector: vec![1, 2, 3, 4],
             tag: 0,
+            payload: Default::default(),
         })
         .unwrap_err();
     assert_eq!(e.code(), "IO_ERROR");
@@ -276,6 +278,7 @@ fn when_fsync_fails_then_the_write_fails_and_the_node_turns_read_only() {
         .submit_sync(Op::Insert {
             vector: vec![1, 2, 3, 4],
             tag: 0,
+            payload: Default::default(),
         })
         .unwrap_err();
     assert_eq!(e.code(), "READ_ONLY");
@@ -308,14 +311,17 @@ fn workload(vfs: &Arc<SimVfs>) -> (HashMap<u64, [u8; 32]>, u64) {
         Op::Insert {
             vector: vec![1, 2, 3, 4],
             tag: 0,
+            payload: Default::default(),
         },
         Op::InsertBatch {
             vectors: (0..12).collect(),
             count: 3,
+            payloads: Vec::new(),
         },
         Op::Insert {
             vector: vec![5, 6, 7, 8],
             tag: 3,
+            payload: Default::default(),
         },
         Op::SoftDelete { id: 1 },
         Op::CreateNode {
@@ -330,6 +336,7 @@ fn workload(vfs: &Arc<SimVfs>) -> (HashMap<u64, [u8; 32]>, u64) {
         Op::Insert {
             vector: vec![9, 9, 9, 9],
             tag: 0,
+            payload: Default::default(),
         },
     ];
     for (i, op) in ops.into_iter().enumerate() {

@@ -243,6 +243,7 @@ fn when_the_exact_path_without_an_index_gets_k_u32_max_then_it_returns_every_liv
             id: i as u32,
             tag: 0,
             vector: v.to_vec(),
+            payload: Default::default(),
         })
         .unwrap();
         expect.push(v.to_vec());

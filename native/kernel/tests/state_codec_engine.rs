@@ -21,6 +21,7 @@ fn codec_round_trip_preserves_state_and_hash() {
         first_id: 0,
         count: 3,
         vectors: vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
+        payloads: Vec::new(),
     })
     .unwrap();
     st.apply(&Event::SoftDeleteRecord { id: 1 }).unwrap();
@@ -92,6 +93,7 @@ fn engine_groups_concurrent_writes_and_rejects_bad_ones_alone() {
                     Op::Insert {
                         vector: vec![t, i],
                         tag: 0,
+                        payload: Default::default(),
                     }
                 };
                 match e.submit_sync(op) {
@@ -127,6 +129,7 @@ fn a_failing_sink_fails_the_group_and_makes_the_engine_read_only() {
         .submit_sync(Op::Insert {
             vector: vec![1],
             tag: 0,
+            payload: Default::default(),
         })
         .unwrap_err();
     assert_eq!(e.code(), "IO_ERROR");
@@ -135,6 +138,7 @@ fn a_failing_sink_fails_the_group_and_makes_the_engine_read_only() {
         .submit_sync(Op::Insert {
             vector: vec![1],
             tag: 0,
+            payload: Default::default(),
         })
         .unwrap_err();
     assert_eq!(e.code(), "READ_ONLY");

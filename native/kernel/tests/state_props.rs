@@ -59,7 +59,7 @@ proptest! {
         let span: i64 = if small { 3 } else { 1 << 20 };
         for i in 0..n {
             let v: Vec<i32> = (0..dim).map(|_| (next() % (2 * span + 1) - span) as i32).collect();
-            st.apply(&Event::InsertRecord { id: i as u32, tag: (i % 3) as u64, vector: v }).unwrap();
+            st.apply(&Event::InsertRecord { id: i as u32, tag: (i % 3) as u64, vector: v, payload: Default::default(),  }).unwrap();
         }
         for i in (0..n).step_by(7) {
             st.apply(&Event::SoftDeleteRecord { id: i as u32 }).unwrap();
@@ -87,7 +87,7 @@ proptest! {
         for i in 0..n {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
             let v: Vec<i32> = (0..dim).map(|j| ((s >> (j % 40)) & 0xffff) as i32 - 30000).collect();
-            evs.push(Event::InsertRecord { id: i as u32, tag: s & 1, vector: v });
+            evs.push(Event::InsertRecord { id: i as u32, tag: s & 1, vector: v, payload: Default::default(),  });
         }
         let mut a = State::new(limits(dim));
         let mut b = State::new(limits(dim));
@@ -101,7 +101,7 @@ proptest! {
             Event::DeleteRecord { id },
             Event::SetMetadata { key: "k".into(), value: b"1".to_vec() },
             Event::CreateNode { id: 0, kind: 1, record: Some(id) },
-            Event::InsertRecord { id: n as u32, tag: 0, vector: vec![0; dim] },
+            Event::InsertRecord { id: n as u32, tag: 0, vector: vec![0; dim], payload: Default::default(),  },
         ];
         for ev in variants {
             let mut c = a.clone();
@@ -119,6 +119,7 @@ fn hash_covers_tags_metadata_values_kinds_and_edges() {
             id: 0,
             tag,
             vector: vec![comp, 1],
+            payload: Default::default(),
         })
         .unwrap();
         st.apply(&Event::SetMetadata {
@@ -164,6 +165,7 @@ fn capacity_edges_are_exact_and_rejections_change_nothing() {
             id: i,
             tag: 0,
             vector: vec![i as i32, 0],
+            payload: Default::default(),
         })
         .unwrap();
     }
@@ -173,6 +175,7 @@ fn capacity_edges_are_exact_and_rejections_change_nothing() {
             id: 3,
             tag: 0,
             vector: vec![0, 0],
+            payload: Default::default(),
         })
         .unwrap_err();
     assert_eq!(e.code(), "CAPACITY_EXCEEDED");
@@ -181,6 +184,7 @@ fn capacity_edges_are_exact_and_rejections_change_nothing() {
             first_id: 3,
             count: 1,
             vectors: vec![0, 0],
+            payloads: Vec::new(),
         })
         .unwrap_err();
     assert_eq!(e.code(), "CAPACITY_EXCEEDED");
@@ -193,7 +197,8 @@ fn capacity_edges_are_exact_and_rejections_change_nothing() {
         st.apply(&Event::InsertRecord {
             id: 3,
             tag: 0,
-            vector: vec![0, 0]
+            vector: vec![0, 0],
+            payload: Default::default(),
         })
         .unwrap_err()
         .code(),
@@ -205,6 +210,7 @@ fn capacity_edges_are_exact_and_rejections_change_nothing() {
         id: 3,
         tag: 0,
         vector: vec![0, 0],
+        payload: Default::default(),
     })
     .unwrap();
     assert_eq!(st.records().slots, 4, "ids are never reused");

@@ -26,6 +26,7 @@ fn log() -> Vec<(u64, Vec<u8>)> {
         id: 0,
         tag: 0,
         vector: vec![1, 2],
+        payload: Default::default(),
     }
     .encode();
     let events = [
@@ -46,6 +47,7 @@ fn log() -> Vec<(u64, Vec<u8>)> {
                 first_id: 0,
                 count: 2,
                 vectors: vec![1, 2, 3, 4],
+                payloads: Vec::new(),
             },
         ),
         data(
@@ -101,6 +103,7 @@ fn log() -> Vec<(u64, Vec<u8>)> {
                 id: 1,
                 tag: 9,
                 vector: vec![0, 0],
+                payload: Default::default(),
             },
         ),
         data(0, Event::DeleteRecord { id: 0 }),

@@ -65,14 +65,17 @@ fn oracle(n: usize) -> Database {
         Op::Insert {
             vector: v(1),
             tag: 5,
+            payload: Default::default(),
         },
         Op::Insert {
             vector: v(2),
             tag: 0,
+            payload: Default::default(),
         },
         Op::InsertBatch {
             vectors: [v(3), v(4)].concat(),
             count: 2,
+            payloads: Vec::new(),
         },
         Op::CreateNode {
             kind: 1,
@@ -102,6 +105,7 @@ fn oracle(n: usize) -> Database {
         Op::Insert {
             vector: v(6),
             tag: 9,
+            payload: Default::default(),
         },
         Op::Upsert {
             vector: v(7),

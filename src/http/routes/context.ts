@@ -29,7 +29,7 @@ export interface RouteContext {
 /** A route file's handlers, by operation id. */
 export type RouteHandlers = Partial<Record<OperationId, RequestHandler[]>>;
 
-const ALLOW: Readonly<Record<RouteSpec['method'], string[]>> = { get: ['GET', 'HEAD'], post: ['POST'], delete: ['DELETE'] };
+const ALLOW: Readonly<Record<RouteSpec['method'], string[]>> = { get: ['GET', 'HEAD'], post: ['POST'], patch: ['PATCH'], delete: ['DELETE'] };
 
 /** Mounts every route of the table, in table order, with the handlers the route files give. */
 export function mountRoutes(app: Express, ...files: RouteHandlers[]): void {

@@ -1,40 +1,16 @@
 // The "memory" API used by the Python protocol client: upsert a vector with its document/chunk
-// nodes, search with metadata, and free-form metadata keyed by strings such as "rec:<id>". Each
-// request works in its collection (default when it names none); metadata keys are per collection.
-import type { SearchHit } from '../../kernel/native';
-import { AppError } from '../errors';
+// nodes, search with metadata, and free-form metadata keyed by strings such as "rec:<id>" (that
+// key is the record's own metadata, its payload: one entry, not a copy). Each request works in
+// its collection (default when it names none); metadata keys are per collection.
+import { checkPayloadK, hitsJson, includeOf, withFields } from '../payload';
 import { check } from '../schemas';
 import { collectionOf, dedupField, writeScope } from '../scope';
 import { type RouteContext, type RouteHandlers } from './context';
 
 const recordKey = (id: number): string => `rec:${id}`;
 
-/**
- * The search_vector answer as JSON text, with each hit's stored metadata spliced in as the JSON
- * text the kernel holds (no parse and re-serialise: up to k x 64 KiB of metadata would otherwise
- * be built as objects and stringified again, docs/security.md). Stops with 413 RESPONSE_TOO_LARGE as
- * soon as the text would exceed `maxBytes`.
- */
-export function memorySearchResponse(hits: readonly SearchHit[], metadataOf: (key: string) => string | null, maxBytes: number): string {
-  const parts: string[] = ['{"results":['];
-  let bytes = parts[0].length + 2;
-  for (let i = 0; i < hits.length; i++) {
-    const h = hits[i];
-    const key = recordKey(h.id);
-    const meta = metadataOf(key) ?? 'null';
-    const head = `${i === 0 ? '' : ','}{"memory_id":${JSON.stringify(key)},"record_id":${h.id},"score":${JSON.stringify(h.score)},"metadata":`;
-    bytes += head.length + Buffer.byteLength(meta, 'utf8') + 1;
-    if (bytes > maxBytes) {
-      throw new AppError(
-        'RESPONSE_TOO_LARGE',
-        `the answer to this search (${hits.length} hits with their metadata) is larger than ${maxBytes} bytes (VALORI_MAX_RESPONSE_BYTES): ask for a smaller k`,
-      );
-    }
-    parts.push(head, meta, '}');
-  }
-  parts.push(']}');
-  return parts.join('');
-}
+/** A memory hit's own fields, as JSON members; its metadata (always) and asked payload fields follow. */
+const memoryHead = (h: { id: number; score: number }): string => `"memory_id":"${recordKey(h.id)}","record_id":${h.id},"score":${JSON.stringify(h.score)}`;
 
 export function memoryRoutes(ctx: RouteContext): RouteHandlers {
   const routes: RouteHandlers = {};
@@ -57,14 +33,18 @@ export function memoryRoutes(ctx: RouteContext): RouteHandlers {
     },
   ];
 
-  routes.searchMemory = [
+  // Two paths, one operation: 0.1.0's search_vector and 0.3.1's /v1/memory/search. The metadata
+  // comes with the kernel's hits (spliced as the kernel's JSON text, src/http/payload.ts).
+  routes.searchMemory = routes.searchMemoryAlias = [
     ...json,
     async (req, res) => {
       const body = check(v.memorySearch, req.body);
       const collection = collectionOf(res, body.collection);
-      const hits = await kernel.search(collection, body.query_vector, body.k, { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe }, 'query_vector');
-      const text = memorySearchResponse(hits, (key) => kernel.getMetadataJson(collection, key), config.maxResponseBytes);
-      res.set('Content-Type', 'application/json; charset=utf-8').send(text);
+      const inc = { ...includeOf(body), metadata: true };
+      checkPayloadK(body.k, inc);
+      const params = { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe, filter: body.metadata_filter, ...withFields(inc) };
+      const hits = await kernel.search(collection, body.query_vector, body.k, params, 'query_vector');
+      res.set('Content-Type', 'application/json; charset=utf-8').send(hitsJson(hits, memoryHead, inc, config.maxResponseBytes));
     },
   ];
 

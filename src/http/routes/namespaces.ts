@@ -5,6 +5,7 @@
 // dropped. A key restricted to one collection may create, see and drop that one only.
 import { COLLECTION_NAME as NAME } from '../../api/collection-name';
 import { maxCollectionDim } from '../../config';
+import { canonicalMetric } from '../../kernel/collections';
 import type { CollectionInfo } from '../../kernel/kernel';
 import { audited, auditDetails } from '../audit';
 import { principalOf } from '../auth';
@@ -41,6 +42,7 @@ export function namespaceRoutes(ctx: RouteContext): RouteHandlers {
       if (body.dimension > widest) {
         throw new AppError('INVALID_REQUEST', `dimension ${body.dimension} is above VALORI_MAX_DIM (${widest}), the widest collection this node accepts`);
       }
+      const metric = canonicalMetric(body.metric);
       const key = writeKey(req, body.request_id);
       const r = await kernel.createCollection(
         {
@@ -55,7 +57,7 @@ export function namespaceRoutes(ctx: RouteContext): RouteHandlers {
         key === null ? undefined : { idempotencyKey: key },
       );
       auditDetails(res, { collection: body.name, id: r.id, dimension: body.dimension, metric: body.metric ?? null, deduplicated: r.deduplicated });
-      res.json({ name: body.name, id: r.id, created: true, ...(key === null ? {} : { deduplicated: r.deduplicated }) });
+      res.json({ name: body.name, id: r.id, created: true, metric, ...(key === null ? {} : { deduplicated: r.deduplicated }) });
     },
   ]);
 

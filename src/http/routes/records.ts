@@ -1,8 +1,12 @@
 // Vector records: insert one, insert a batch (atomic), search, hard and soft delete, each in the
 // request's collection (default when it names none), writes optionally keyed (src/http/scope.ts).
+// Inserts carry payloads and searches filter on them and return them (src/http/payload.ts).
+import type { Response } from 'express';
 import { MAX_EVENT_BYTES } from '../../config';
+import type { Kernel } from '../../kernel/kernel';
 import { AppError } from '../errors';
-import { check } from '../schemas';
+import { batchPayloads, checkPayloadK, hitsJson, includeOf, includesAny, recordPayload, withFields } from '../payload';
+import { check, type SearchBody } from '../schemas';
 import { batchWriteScope, collectionOf, dedupField, writeScope } from '../scope';
 import { type RouteContext, type RouteHandlers } from './context';
 
@@ -24,9 +28,31 @@ export function checkBatchFitsEvent(rows: number, dim: number): void {
   }
 }
 
+/**
+ * The answer of /search and /v1/search: `{results: [{id, score}]}`, each hit with the payload
+ * fields the request asked for (include, with_metadata), spliced as text (src/http/payload.ts).
+ */
+export async function searchAnswer(kernel: Kernel, res: Response, collection: string, body: SearchBody, maxResponseBytes: number): Promise<void> {
+  const inc = includeOf(body);
+  checkPayloadK(body.k, inc);
+  const hits = await kernel.search(collection, body.query, body.k, {
+    filterTag: body.filter_tag,
+    ef: body.ef,
+    nprobe: body.nprobe,
+    filter: body.metadata_filter,
+    ...withFields(inc),
+  });
+  if (!includesAny(inc)) {
+    res.json({ results: hits.map((h) => ({ id: h.id, score: h.score })) });
+    return;
+  }
+  const text = hitsJson(hits, (h) => `"id":${h.id},"score":${JSON.stringify(h.score)}`, inc, maxResponseBytes);
+  res.set('Content-Type', 'application/json; charset=utf-8').send(text);
+}
+
 export function recordRoutes(ctx: RouteContext): RouteHandlers {
   const routes: RouteHandlers = {};
-  const { kernel, validators: v, json, batchJson } = ctx;
+  const { kernel, config, validators: v, json, batchJson } = ctx;
 
   // v0.1.0 answers keep their shape; `deduplicated` is added only when the request carried a key.
   routes.insertRecord = [
@@ -34,7 +60,7 @@ export function recordRoutes(ctx: RouteContext): RouteHandlers {
     async (req, res) => {
       const body = check(v.insertRecord, req.body);
       const scope = writeScope(req, res, body);
-      const r = await kernel.insert(scope.collection, body.values, body.tag ?? null, scope.opts);
+      const r = await kernel.insert(scope.collection, body.values, body.tag ?? null, scope.opts, recordPayload(body));
       res.json({ id: r.id, ...dedupField(scope, r.deduplicated) });
     },
   ];
@@ -46,7 +72,8 @@ export function recordRoutes(ctx: RouteContext): RouteHandlers {
       const body = check(v.batchInsert, req.body);
       const scope = batchWriteScope(req, res, body, body.batch.length);
       checkBatchFitsEvent(body.batch.length, kernel.dimOf(scope.collection));
-      const r = await kernel.insertBatch(scope.collection, body.batch, scope.opts);
+      const payloads = batchPayloads(body, body.batch.length);
+      const r = await kernel.insertBatch(scope.collection, body.batch, scope.opts, 'batch', payloads);
       res.json({ ids: r.ids, ...dedupField(scope, r.deduplicated) });
     },
   ];
@@ -55,9 +82,7 @@ export function recordRoutes(ctx: RouteContext): RouteHandlers {
     ...json,
     async (req, res) => {
       const body = check(v.search, req.body);
-      const collection = collectionOf(res, body.collection);
-      const hits = await kernel.search(collection, body.query, body.k, { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe });
-      res.json({ results: hits.map((h) => ({ id: h.id, score: h.score })) });
+      await searchAnswer(kernel, res, collectionOf(res, body.collection), body, config.maxResponseBytes);
     },
   ];
 

@@ -1,13 +1,16 @@
 // Records on valori-node 0.3.1's /v1 surface, as valoricore 0.3.1 calls it: insert one (with a
-// request_id), read one back by id, insert a batch (per-row request_ids) and search. Every route
+// request_id and a payload), read one back by id, replace its metadata, insert a batch (per-row
+// request_ids and payloads) and search (with metadata_filter and payload fields). Every route
 // takes `collection` (absent: default); writes answer with the event's log_index and whether an
 // earlier request with the same key already did the work. /v1/delete, /v1/soft-delete and
 // /v1/vectors/batch_insert are v0.1.0 paths with the same names, served by records.ts.
 import { AppError } from '../errors';
+import { recordPayload } from '../payload';
 import { check } from '../schemas';
-import { collectionOf, queryCollection, writeScope } from '../scope';
+import { collectionOf, dedupField, headerKey, queryCollection, writeScope } from '../scope';
 import type { V1SearchBody } from '../v1-schemas';
 import { parseId, type RouteContext, type RouteHandlers } from './context';
+import { searchAnswer } from './records';
 
 /**
  * 0.3.1 search fields this server cannot honour. Ignoring them would answer a different question
@@ -18,9 +21,8 @@ import { parseId, type RouteContext, type RouteHandlers } from './context';
 const UNSUPPORTED_SEARCH_FIELDS: readonly { field: keyof V1SearchBody; why: string }[] = [
   { field: 'as_of', why: 'this server has no time-travel search; search the current state (GET /v1/timeline lists past events)' },
   { field: 'as_of_log_index', why: 'this server has no time-travel search; search the current state' },
-  { field: 'decay_half_life_secs', why: 'this server has no recency decay: scores are plain squared L2 distances' },
-  { field: 'query_text', why: 'records carry no text yet, so there is no text rerank' },
-  { field: 'metadata_filter', why: 'records carry no metadata yet, so nothing can be filtered on it (filter_tag filters on the record tag)' },
+  { field: 'decay_half_life_secs', why: 'this server has no recency decay: scores depend on the vectors and the collection\'s metric only' },
+  { field: 'query_text', why: 'this server has no text rerank: scores are exact distances or similarities by the collection\'s metric' },
   { field: 'graph_rerank', why: 'this server has no graph rerank; use GET /v1/graph/query around the hits' },
 ];
 
@@ -35,14 +37,13 @@ export function v1RecordRoutes(ctx: RouteContext, v010: RouteHandlers): RouteHan
   const routes: RouteHandlers = {};
   const { kernel, config, validators: v, json } = ctx;
 
-  // metadata and text are accepted and not stored (records have no payload yet); no receipt:
-  // 0.3.1's receipt carries Merkle roots this state does not have (see docs/api-reference.md).
+  // No receipt: 0.3.1's receipt carries Merkle roots this state does not have (see docs/api-reference.md).
   routes.v1InsertRecord = [
     ...json,
     async (req, res) => {
       const body = check(v.v1InsertRecord, req.body);
       const scope = writeScope(req, res, body);
-      const r = await kernel.insert(scope.collection, body.values, body.tag ?? null, scope.opts);
+      const r = await kernel.insert(scope.collection, body.values, body.tag ?? null, scope.opts, recordPayload(body));
       res.json({ id: r.id, log_index: r.height, deduplicated: r.deduplicated });
     },
   ];
@@ -54,7 +55,27 @@ export function v1RecordRoutes(ctx: RouteContext, v010: RouteHandlers): RouteHan
       const r = kernel.getRecord(collection, id);
       // A soft-deleted record is deleted as far as readers go (search skips it too).
       if (r === null || r.softDeleted) throw new AppError('NOT_FOUND', `record ${id} does not exist in collection "${collection}"`);
-      res.json({ id: r.id, vector: r.values, metadata: null, tag: r.tag });
+      // JSON.parse keeps an own "__proto__" key as data, and res.json writes it back out as such.
+      const metadata = r.metadata === null ? null : (JSON.parse(r.metadata) as unknown);
+      res.json({ id: r.id, vector: r.values, metadata, text: r.text, tag: r.tag });
+    },
+  ];
+
+  // The body is the new metadata itself (0.3.1's shape), so the collection comes from the query
+  // and an idempotency key from the Idempotency-Key header only.
+  routes.v1SetRecordMetadata = [
+    ...json,
+    async (req, res) => {
+      const id = parseId(req.params.id, 'record id');
+      const collection = queryCollection(req, res);
+      const metadata: unknown = req.body;
+      if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+        throw new AppError('INVALID_REQUEST', 'the body must be a JSON object: the record\'s new metadata');
+      }
+      const key = headerKey(req);
+      const scope = { collection, opts: key === null ? undefined : { idempotencyKey: key }, keyed: key !== null };
+      const r = await kernel.setRecordMetadata(collection, id, metadata, scope.opts);
+      res.json({ ok: true, id, ...dedupField(scope, r.deduplicated) });
     },
   ];
 
@@ -71,9 +92,7 @@ export function v1RecordRoutes(ctx: RouteContext, v010: RouteHandlers): RouteHan
       if (body.consistency === 'linearizable' && config.followerOf !== null) {
         throw new AppError('INVALID_REQUEST', `consistency "linearizable" needs the leader (${config.followerOf}): this node is a follower and may trail it`);
       }
-      const collection = collectionOf(res, body.collection);
-      const hits = await kernel.search(collection, body.query, body.k, { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe });
-      res.json({ results: hits.map((h) => ({ id: h.id, score: h.score })) });
+      await searchAnswer(kernel, res, collectionOf(res, body.collection), body, config.maxResponseBytes);
     },
   ];
 

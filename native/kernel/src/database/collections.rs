@@ -83,6 +83,7 @@ impl Database {
         if index.pq_m != 0 && !(spec.dim as usize).is_multiple_of(index.pq_m) {
             index.pq_m = 0;
         }
+        index.distance = metric.distance();
         Ok(CollectionConfig {
             dim: spec.dim,
             metric,

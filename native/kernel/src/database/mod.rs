@@ -9,6 +9,7 @@
 
 mod collections;
 mod persistence;
+mod search;
 mod types;
 mod writes;
 
@@ -19,7 +20,6 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{oneshot, watch};
 
-use crate::check::convert_vectors;
 use crate::codec;
 use crate::durable::{Durable, PersistConfig, RecoveryReport};
 use crate::engine::{CommitObserver, CommitSink, Engine};
@@ -34,7 +34,9 @@ use crate::store;
 pub use crate::ops::{Outcome, WriteOpts};
 pub use collections::{CollectionInfo, CollectionSpec};
 pub use persistence::{LogProof, SnapshotInfo};
+pub use search::{record_view, score_of, Hit, RecordView, SearchRequest, With};
 pub use types::{DatabaseStats, GraphEdge, GraphNode};
+pub use writes::{BatchPayloadsIn, PayloadIn};
 
 /// A write in flight: resolves once the write is durable (or refused). It
 /// borrows nothing, so a host can await it on any executor.
@@ -104,7 +106,7 @@ impl Database {
         })
     }
 
-    fn check_open(&self) -> KResult<()> {
+    pub(crate) fn check_open(&self) -> KResult<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(closed_error());
         }
@@ -206,9 +208,8 @@ impl Database {
         })
     }
 
-    /// k nearest live records of `collection` by squared L2 as `(score in
-    /// real units, id)`, ordered by (score, id). CPU-bound: a host runs it
-    /// off its event loop.
+    /// k nearest live records of `collection` as `(score, id)`, best first
+    /// (see [`Database::query`] for filters and payloads).
     pub fn search(
         &self,
         collection: &str,
@@ -217,17 +218,15 @@ impl Database {
         params: SearchParams,
         tag: Option<u64>,
     ) -> KResult<Vec<(f64, u32)>> {
-        self.check_open()?;
-        if k == 0 {
-            return Err(KernelError::InvalidArgument("k must be at least 1".into()));
-        }
-        let st = self.engine.read();
-        let c = st.resolve(collection)?;
-        let q = convert_vectors(c.config.dim as usize, query, 1)?;
-        Ok(c.db
-            .search(&q, k, params, tag)
+        let req = SearchRequest {
+            params,
+            tag,
+            ..Default::default()
+        };
+        Ok(self
+            .query(collection, query, k, &req)?
             .into_iter()
-            .map(|(d, id)| (crate::fixed::score_from_raw_dist(d), id))
+            .map(|h| (h.score, h.id))
             .collect())
     }
 

@@ -10,13 +10,15 @@
 //!   closest-first.
 //!
 //! Levels come from [`rng::hnsw_level`] (a hash of the id); every comparison
-//! is an exact integer distance with ties by id, so the same inserts build the
-//! same graph on every machine.
+//! is an exact integer key under the index's [`Distance`] with ties by id, so
+//! the same inserts build the same graph on every machine. A Dot graph is
+//! built, pruned and walked with −(a·b) throughout (the insert-time searches,
+//! the neighbour heuristic and re-selection alike), as the queries use it.
 
 use super::codec::{Reader, Writer};
 use super::hnsw_search::{search_layer, Cand, Exact, Metric, Probe, Visited};
 use super::rng::{hnsw_level, MAX_LEVEL};
-use super::{simd, Bitset, IndexError, VectorSource};
+use super::{Bitset, Distance, IndexError, VectorSource};
 
 const NO_LEVEL: u8 = u8::MAX;
 const NO_NODE: u32 = u32::MAX;
@@ -25,6 +27,7 @@ pub(crate) struct Hnsw {
     m: usize,
     m0: usize,
     ef_c: usize,
+    distance: Distance,
     /// Per slot; `NO_LEVEL` when the slot is not in the graph.
     level: Vec<u8>,
     /// Layer-0 lists, fixed stride `m0 + 1`: `[count, ids…]`.
@@ -38,12 +41,13 @@ pub(crate) struct Hnsw {
 }
 
 impl Hnsw {
-    pub(crate) fn new(m: usize, ef_c: usize) -> Hnsw {
+    pub(crate) fn new(m: usize, ef_c: usize, distance: Distance) -> Hnsw {
         let m = m.clamp(2, super::MAX_HNSW_M);
         Hnsw {
             m,
             m0: 2 * m,
             ef_c: ef_c.max(1),
+            distance,
             level: Vec::new(),
             links0: Vec::new(),
             upper_off: Vec::new(),
@@ -152,7 +156,11 @@ impl Hnsw {
             self.max_level = lvl;
             return;
         }
-        let metric = Exact { src, q: v };
+        let metric = Exact {
+            src,
+            q: v,
+            distance: self.distance,
+        };
         let mut eps = vec![self.start(&metric)];
         for layer in (lvl.saturating_add(1)..=self.max_level).rev() {
             let w = search_layer(self, &metric, &eps, 1, layer, None, vis);
@@ -164,7 +172,7 @@ impl Hnsw {
         // when it is about to become the new entry point.
         for layer in (0..=lvl.min(self.max_level)).rev() {
             let w = search_layer(self, &metric, &eps, self.ef_c, layer, None, vis);
-            let chosen = select(&w, self.cap(layer), src);
+            let chosen = select(&w, self.cap(layer), src, self.distance);
             let ids: Vec<u32> = chosen.iter().map(|c| c.1).collect();
             self.set_links(id, layer, &ids);
             for &(d, n) in &chosen {
@@ -193,11 +201,11 @@ impl Hnsw {
         let Some(vn) = src.vector(n) else { return };
         let mut c: Vec<(i64, u32)> = cur
             .iter()
-            .filter_map(|&x| src.vector(x).map(|vx| (simd::l2(vn, vx), x)))
+            .filter_map(|&x| src.vector(x).map(|vx| (self.distance.key(vn, vx), x)))
             .collect();
         c.push((d, new));
         c.sort_unstable();
-        let ids: Vec<u32> = select(&c, self.cap(layer), src)
+        let ids: Vec<u32> = select(&c, self.cap(layer), src, self.distance)
             .iter()
             .map(|c| c.1)
             .collect();
@@ -308,10 +316,11 @@ impl Hnsw {
         r: &mut Reader,
         m: usize,
         ef_c: usize,
+        distance: Distance,
         max_slots: usize,
     ) -> Result<Hnsw, IndexError> {
         let bad = IndexError::Corrupt;
-        let mut g = Hnsw::new(m, ef_c);
+        let mut g = Hnsw::new(m, ef_c, distance);
         let slots = r.len(1, "hnsw slots")?;
         // Each slot costs (2M+1)·4 bytes of links: bound it before `ensure`.
         if slots > max_slots {
@@ -365,22 +374,27 @@ impl Hnsw {
     }
 }
 
-/// The paper's neighbour heuristic over candidates sorted by (dist, id): keep
-/// a candidate unless it is strictly closer to an already kept one than to
-/// the base, up to `max`. Spreads links across directions, which keeps
-/// clustered data navigable.
-fn select(cands: &[(i64, u32)], max: usize, src: &dyn VectorSource) -> Vec<(i64, u32)> {
+/// The paper's neighbour heuristic over candidates sorted by (key, id): keep
+/// a candidate unless it is strictly closer (smaller key) to an already kept
+/// one than to the base, up to `max`. Spreads links across directions, which
+/// keeps clustered data navigable.
+fn select(
+    cands: &[(i64, u32)],
+    max: usize,
+    src: &dyn VectorSource,
+    distance: Distance,
+) -> Vec<(i64, u32)> {
     let mut kept: Vec<(i64, u32, &[i32])> = Vec::with_capacity(max);
     for &(d, e) in cands {
         if kept.len() >= max {
             break;
         }
         let Some(ve) = src.vector(e) else { continue };
-        // Kept when no kept neighbour is closer than d; l2_within stops as
-        // soon as a partial sum shows "not closer".
+        // Kept when no kept neighbour is closer than d; for L2 the bounded
+        // key stops as soon as a partial sum shows "not closer".
         if kept
             .iter()
-            .all(|(_, _, vr)| simd::l2_within(ve, vr, d - 1).is_none())
+            .all(|(_, _, vr)| distance.key_within(ve, vr, d - 1).is_none())
         {
             kept.push((d, e, ve));
         }

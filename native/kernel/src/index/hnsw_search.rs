@@ -13,7 +13,7 @@ use std::collections::BinaryHeap;
 use super::hnsw::Hnsw;
 use super::quant::{Prepared, Quantizer};
 use super::topk::RESERVE_MAX;
-use super::{simd, Bitset, VectorSource};
+use super::{simd, Bitset, Distance, VectorSource};
 
 /// What a look at one node found.
 pub(crate) enum Probe {
@@ -31,10 +31,11 @@ pub(crate) trait Metric {
     fn prefetch(&self, id: u32);
 }
 
-/// Exact Q16.16 distance through the kernel's vectors.
+/// Exact Q16.16 key (under `distance`) through the kernel's vectors.
 pub(crate) struct Exact<'a> {
     pub src: &'a dyn VectorSource,
     pub q: &'a [i32],
+    pub distance: Distance,
 }
 
 impl Metric for Exact<'_> {
@@ -42,7 +43,7 @@ impl Metric for Exact<'_> {
     fn probe(&self, id: u32, bound: i64) -> Probe {
         match self.src.vector(id) {
             None => Probe::Deleted,
-            Some(v) => match simd::l2_within(self.q, v, bound) {
+            Some(v) => match self.distance.key_within(self.q, v, bound) {
                 Some(d) => Probe::Near(d),
                 None => Probe::Far,
             },

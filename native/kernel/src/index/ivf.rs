@@ -4,12 +4,17 @@
 //! streams through memory). Inserts after training go to the nearest centroid
 //! (ties to the lower index); deletes swap-remove from the list, which is
 //! deterministic for a given sequence of calls.
+//!
+//! Centroids are trained and records assigned by squared L2 whatever the
+//! [`Distance`]; a Dot query probes the lists in order of −(q·centroid) (ties
+//! to the lower list), the centroids whose direction and norm suit the query
+//! best, and scores records by −(q·x).
 
 use super::codec::{Reader, Writer};
 use super::kmeans::{self, nearest};
 use super::quant::{Prepared, Quantizer};
 use super::topk::TopK;
-use super::{simd, Bitset, IndexError, VectorSource};
+use super::{simd, Bitset, Distance, IndexError, VectorSource};
 
 const NO_LIST: u32 = u32::MAX;
 /// k-means sample: this many points per list (at least `MIN_SAMPLE`).
@@ -109,11 +114,12 @@ impl Ivf {
         }
     }
 
-    /// Lists to probe: the `nprobe` nearest centroids by (dist, index).
-    fn probes(&self, q: &[i32], nprobe: usize) -> Vec<usize> {
-        let mut top = TopK::new(nprobe.max(1));
+    /// Lists to probe: the `n` best centroids by (key, index). The best `2n`
+    /// start with the best `n`, which lets a search widen without restarting.
+    fn probes(&self, q: &[i32], n: usize, distance: Distance) -> Vec<usize> {
+        let mut top = TopK::new(n.max(1));
         for (c, cv) in self.centroids.chunks_exact(q.len()).enumerate() {
-            if let Some(d) = simd::l2_within(q, cv, top.bound()) {
+            if let Some(d) = distance.key_within(q, cv, top.bound()) {
                 top.push(d, c as u32);
             }
         }
@@ -123,49 +129,81 @@ impl Ivf {
             .collect()
     }
 
-    /// Best `keep` candidates from the probed lists: exact distances without
-    /// a quantizer, code distances with one (the caller re-ranks those).
+    /// Best `keep` candidates from the probed lists: exact keys without a
+    /// quantizer, code keys with one (the caller re-ranks those). When the
+    /// first `nprobe` lists yield fewer than `want` records (passing
+    /// `filter`), the next lists in probe order are added, doubling the
+    /// probed count each time, until `want` are found or every list is
+    /// probed: a selective filter still fills k. Deterministic: the probe
+    /// order and each widening step depend only on the query and the data.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn search(
         &self,
         q: &[i32],
         keep: usize,
+        want: usize,
         nprobe: usize,
+        distance: Distance,
         src: &dyn VectorSource,
         quant: Option<(&Quantizer, &Prepared)>,
         filter: Option<&dyn Fn(u32) -> bool>,
     ) -> Vec<(i64, u32)> {
         let mut top = TopK::new(keep);
-        for c in self.probes(q, nprobe) {
-            let ids = &self.lists[c];
-            match quant {
-                Some((qz, prep)) => {
-                    let len = qz.code_len();
-                    for (i, code) in self.codes[c].chunks_exact(len).enumerate() {
-                        let d = qz.dist(prep, code);
-                        if top.admits(d, ids[i]) && filter.is_none_or(|f| f(ids[i])) {
-                            top.push(d, ids[i]);
-                        }
+        let nlist = self.nlist();
+        let (mut done, mut limit) = (0usize, nprobe.clamp(1, nlist.max(1)));
+        loop {
+            let order = self.probes(q, limit, distance);
+            for &c in &order[done.min(order.len())..] {
+                self.scan_list(c, q, distance, src, quant, filter, &mut top);
+            }
+            done = order.len();
+            if top.len() >= want.min(keep) || done >= nlist {
+                break;
+            }
+            limit = limit.saturating_mul(2).min(nlist);
+        }
+        top.into_sorted()
+    }
+
+    /// Offers every record of list `c` to `top`.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_list(
+        &self,
+        c: usize,
+        q: &[i32],
+        distance: Distance,
+        src: &dyn VectorSource,
+        quant: Option<(&Quantizer, &Prepared)>,
+        filter: Option<&dyn Fn(u32) -> bool>,
+        top: &mut TopK,
+    ) {
+        let ids = &self.lists[c];
+        match quant {
+            Some((qz, prep)) => {
+                let len = qz.code_len();
+                for (i, code) in self.codes[c].chunks_exact(len).enumerate() {
+                    let d = qz.dist(prep, code);
+                    if top.admits(d, ids[i]) && filter.is_none_or(|f| f(ids[i])) {
+                        top.push(d, ids[i]);
                     }
                 }
-                None => {
-                    for (i, &id) in ids.iter().enumerate() {
-                        if let Some(next) = ids.get(i + 1).and_then(|n| src.vector(*n)) {
-                            simd::prefetch(next);
-                        }
-                        let Some(v) = src.vector(id) else { continue };
-                        // Stop reading a vector once it cannot enter the top k.
-                        let Some(d) = simd::l2_within(q, v, top.bound()) else {
-                            continue;
-                        };
-                        if top.admits(d, id) && filter.is_none_or(|f| f(id)) {
-                            top.push(d, id);
-                        }
+            }
+            None => {
+                for (i, &id) in ids.iter().enumerate() {
+                    if let Some(next) = ids.get(i + 1).and_then(|n| src.vector(*n)) {
+                        simd::prefetch(next);
+                    }
+                    let Some(v) = src.vector(id) else { continue };
+                    // L2 stops reading a vector once it cannot enter the top k.
+                    let Some(d) = distance.key_within(q, v, top.bound()) else {
+                        continue;
+                    };
+                    if top.admits(d, id) && filter.is_none_or(|f| f(id)) {
+                        top.push(d, id);
                     }
                 }
             }
         }
-        top.into_sorted()
     }
 
     pub(crate) fn memory_bytes(&self) -> (u64, u64) {

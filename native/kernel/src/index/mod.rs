@@ -3,8 +3,9 @@
 //! The kernel owns one [`Index`] and keeps it in step with its records by
 //! calling [`Index::on_insert`] and [`Index::on_delete`]. Vectors stay in the
 //! kernel; the index reads them through [`VectorSource`]. Every result carries
-//! the exact Q16.16 squared distance and is ordered by (distance, id), as brute
-//! force would order it; approximate indexes may only miss results.
+//! its exact integer key under the collection's [`Distance`] (squared L2, or
+//! the negated dot product) and is ordered by (key, id), as brute force would
+//! order it; approximate indexes may only miss results.
 //!
 //! Determinism: the same sequence of `on_insert`/`on_delete`/`train` calls
 //! gives byte-identical [`Index::encode`] output and identical search results
@@ -26,7 +27,7 @@ mod state;
 mod tests;
 mod topk;
 
-pub use flat::exact_rows;
+pub use flat::{exact_ids, exact_rows};
 pub use simd::kernel_name;
 pub use state::Index;
 
@@ -37,6 +38,44 @@ pub trait VectorSource {
     fn vector(&self, id: u32) -> Option<&[i32]>;
     /// One past the highest id ever allocated.
     fn slot_count(&self) -> u32;
+}
+
+/// How the indexes compare vectors. Every result is `(key, id)` ascending by
+/// (key, id), smaller = better:
+/// * `L2`: key = exact squared Euclidean distance in raw units (2^32 per
+///   real unit²). Cosine collections store unit vectors and use this.
+/// * `Dot`: key = −(a·b) in raw units, exact in i64: components are bounded
+///   by [`crate::fixed::max_abs_raw`]`(dim)` = m with `4·dim·m² <= i64::MAX`,
+///   so `Σ|a_i·b_i| <= dim·m² <= i64::MAX / 4` and neither the sum (in any
+///   order) nor its negation overflows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Distance {
+    #[default]
+    L2,
+    Dot,
+}
+
+impl Distance {
+    /// The key of `b` seen from `a` (exact; see [`Distance`]).
+    #[inline]
+    pub(crate) fn key(self, a: &[i32], b: &[i32]) -> i64 {
+        match self {
+            Distance::L2 => simd::l2(a, b),
+            Distance::Dot => -simd::dot(a, b),
+        }
+    }
+
+    /// [`Distance::key`] if it is at most `bound`, else `None`. L2 stops
+    /// reading once a partial sum exceeds the bound (partial sums of squares
+    /// only grow); a dot product's partial sums can move either way, so Dot
+    /// reads the whole vector and compares at the end.
+    #[inline]
+    pub(crate) fn key_within(self, a: &[i32], b: &[i32], bound: i64) -> Option<i64> {
+        match self {
+            Distance::L2 => simd::l2_within(a, b, bound),
+            Distance::Dot => Some(-simd::dot(a, b)).filter(|d| *d <= bound),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,12 +136,15 @@ impl QuantKind {
 pub const MAX_HNSW_M: usize = 128;
 
 /// Build-time configuration. Fields that shape the stored structure (kind,
-/// quant, M, ef_construction, nlist, pq_m, train_min) must match when a saved
+/// quant, distance, M, ef_construction, nlist, pq_m, train_min) must match when a saved
 /// index is decoded; the search defaults (ef_search, nprobe, rerank) need not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IndexConfig {
     pub kind: IndexKind,
     pub quant: QuantKind,
+    /// How vectors are compared (the graph, list probing and quantized
+    /// scores all follow it). Default L2.
+    pub distance: Distance,
     /// HNSW links per node on upper layers (layer 0 keeps 2·M). Clamped to
     /// 2..=[`MAX_HNSW_M`] (VALORI_HNSW_M accepts the same range). Default 16.
     pub hnsw_m: usize,
@@ -146,6 +188,7 @@ impl Default for IndexConfig {
         IndexConfig {
             kind: IndexKind::Brute,
             quant: QuantKind::None,
+            distance: Distance::L2,
             hnsw_m: 16,
             hnsw_ef_construction: 100,
             hnsw_ef_search: 100,

@@ -1,12 +1,16 @@
 //! The index blob: `VIDX`, version, configuration, body, CRC32C.
 //!
 //! ```text
-//! magic "VIDX" | version u16 | kind u8 | quant u8 | dim u32
+//! magic "VIDX" | version u16 | kind u8 | quant u8 | [distance u8] | dim u32
 //! | hnsw_m u32 | ef_construction u32 | ivf_nlist u32 | pq_m u32 | train_min u32
 //! | slots u32 | live_count u32 | trained_at u32 | live bitset (u32 words, u64 each)
 //! | has_quantizer u8 [quantizer] | codes (u32 len, bytes)
 //! | HNSW graph (kind hnsw) | IVF lists (kind ivf) | crc32c u32 of everything before
 //! ```
+//! Version 1 has no distance byte and is an L2 index; version 2 carries it
+//! (0 = L2, 1 = Dot). L2 indexes are still written as version 1, so their
+//! bytes (and the snapshots holding them) stay as earlier builds wrote them;
+//! only a Dot index needs, and gets, version 2.
 //! All integers little-endian. Decoding verifies the checksum first, then
 //! every structural invariant that search relies on, so arbitrary bytes give
 //! an [`IndexError`], never a panic.
@@ -16,10 +20,13 @@ use super::hnsw::Hnsw;
 use super::ivf::Ivf;
 use super::quant::Quantizer;
 use super::state::Index;
-use super::{Bitset, IndexConfig, IndexError, IndexKind, QuantKind};
+use super::{Bitset, Distance, IndexConfig, IndexError, IndexKind, QuantKind};
 
 const MAGIC: &[u8; 4] = b"VIDX";
-const VERSION: u16 = 1;
+/// Written for L2 indexes: no distance byte.
+const VERSION_L2: u16 = 1;
+/// Written for every other distance: a distance byte after the quantization.
+const VERSION_DISTANCE: u16 = 2;
 
 fn kind_code(k: IndexKind) -> u8 {
     match k {
@@ -34,6 +41,13 @@ fn quant_code(q: QuantKind) -> u8 {
         QuantKind::None => 0,
         QuantKind::Scalar => 1,
         QuantKind::Product => 2,
+    }
+}
+
+fn distance_code(d: Distance) -> u8 {
+    match d {
+        Distance::L2 => 0,
+        Distance::Dot => 1,
     }
 }
 
@@ -53,9 +67,13 @@ impl Index {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.bytes(MAGIC);
-        w.u16(VERSION);
+        let l2 = self.cfg.distance == Distance::L2;
+        w.u16(if l2 { VERSION_L2 } else { VERSION_DISTANCE });
         w.u8(kind_code(self.cfg.kind));
         w.u8(quant_code(self.cfg.quant));
+        if !l2 {
+            w.u8(distance_code(self.cfg.distance));
+        }
         w.u32(self.dim as u32);
         for x in shape(&self.cfg) {
             w.u32(x);
@@ -106,7 +124,7 @@ impl Index {
             return Err(bad("magic"));
         }
         let version = crate::bytes::u16_at(bytes, 4);
-        if version != VERSION {
+        if version != VERSION_L2 && version != VERSION_DISTANCE {
             return Err(IndexError::Version(version));
         }
         let (body, tail) = bytes.split_at(bytes.len() - 4);
@@ -119,6 +137,14 @@ impl Index {
         }
         if r.u8("quant")? != quant_code(cfg.quant) {
             return Err(IndexError::ConfigMismatch("quantization"));
+        }
+        let distance = match version {
+            VERSION_L2 => distance_code(Distance::L2),
+            _ => r.u8("distance")?,
+        };
+        // A version-2 blob naming L2 is never written but means the same.
+        if distance != distance_code(cfg.distance) {
+            return Err(IndexError::ConfigMismatch("distance"));
         }
         if r.u32("dim")? as usize != dim || dim == 0 {
             return Err(IndexError::ConfigMismatch("dimension"));
@@ -172,6 +198,7 @@ impl Index {
                     &mut r,
                     cfg.hnsw_m,
                     cfg.hnsw_ef_construction,
+                    cfg.distance,
                     ix.slots as usize,
                 )?;
                 if g.slots() != ix.slots as usize {

@@ -1,14 +1,21 @@
 //! Quantizers: SQ8 (one byte per dimension) and PQ (one byte per subspace).
 //!
-//! A quantizer gives an *approximate* integer distance used to pick
-//! candidates; callers re-rank those with the exact Q16.16 distance, so the
-//! scores returned to clients are always exact. Training is deterministic
-//! (fixed sample, integer arithmetic).
+//! A quantizer gives an *approximate* integer key used to pick candidates;
+//! callers re-rank those with the exact Q16.16 key, so the scores returned to
+//! clients are always exact. Training is deterministic (fixed sample, integer
+//! arithmetic) and always by squared L2 (codes approximate the vectors
+//! themselves); only the query side follows the [`Distance`]:
+//! * L2: SQ8 sums squared code differences, PQ looks up squared distances.
+//! * Dot: SQ8 scores −Σ q_j·c_j (the decoded vector is min + step·c, so
+//!   q·x̂ = Σ q_j·min_j + step·Σ q_j·c_j: a per-query constant plus a positive
+//!   multiple of the sum, hence the same order); PQ looks up −(q_sub·centroid).
+//!   Both exact in i64 (|q_j| <= max_abs_raw(dim), codes <= 255, centroids
+//!   in range), so every machine ranks candidates identically.
 
 use super::codec::{Reader, Writer};
 use super::kmeans;
 use super::simd;
-use super::IndexError;
+use super::{Distance, IndexError};
 
 /// SQ8 with a per-dimension offset and one step shared by all dimensions, so
 /// the distance between codes is a plain sum of squared byte differences
@@ -36,7 +43,11 @@ pub(crate) enum Quantizer {
 
 /// A query prepared for one quantizer.
 pub(crate) enum Prepared {
+    /// L2: the query's own code.
     Sq8(Vec<u8>),
+    /// Dot: the raw query components.
+    Sq8Dot(Vec<i32>),
+    /// Either distance: per-subspace key tables, `[j * 256 + code]`.
     Pq(Vec<i64>),
 }
 
@@ -122,8 +133,9 @@ impl Quantizer {
         }
     }
 
-    pub(crate) fn prepare(&self, q: &[i32]) -> Prepared {
+    pub(crate) fn prepare(&self, q: &[i32], distance: Distance) -> Prepared {
         match self {
+            Quantizer::Sq8(_) if distance == Distance::Dot => Prepared::Sq8Dot(q.to_vec()),
             Quantizer::Sq8(_) => {
                 let mut c = vec![0u8; self.code_len()];
                 self.encode(q, &mut c);
@@ -133,16 +145,23 @@ impl Quantizer {
                 let m = self.code_len();
                 let mut t = vec![i64::MAX / (m as i64 + 1); m * 256];
                 let mut scratch = [0u64; 256];
+                let mut dots = [0i64; 256];
                 for j in 0..m {
                     let (lo, hi) = (p.bounds[j], p.bounds[j + 1]);
-                    kmeans::col_dists(
-                        &p.books[lo * p.ks..hi * p.ks],
-                        p.ks,
-                        &q[lo..hi],
-                        &mut scratch,
-                    );
-                    for c in 0..p.ks {
-                        t[j * 256 + c] = scratch[c] as i64;
+                    let book = &p.books[lo * p.ks..hi * p.ks];
+                    match distance {
+                        Distance::L2 => {
+                            kmeans::col_dists(book, p.ks, &q[lo..hi], &mut scratch);
+                            for c in 0..p.ks {
+                                t[j * 256 + c] = scratch[c] as i64;
+                            }
+                        }
+                        Distance::Dot => {
+                            col_dots(book, p.ks, &q[lo..hi], &mut dots);
+                            for c in 0..p.ks {
+                                t[j * 256 + c] = -dots[c];
+                            }
+                        }
                     }
                 }
                 Prepared::Pq(t)
@@ -155,6 +174,13 @@ impl Quantizer {
     pub(crate) fn dist(&self, p: &Prepared, code: &[u8]) -> i64 {
         match p {
             Prepared::Sq8(q) => (simd::kernels().sq8)(q, code) as i64,
+            Prepared::Sq8Dot(q) => {
+                let mut acc = 0i64;
+                for (x, c) in q.iter().zip(code) {
+                    acc += *x as i64 * *c as i64;
+                }
+                -acc
+            }
             Prepared::Pq(t) => {
                 let mut acc = 0i64;
                 for (j, c) in code.iter().enumerate() {
@@ -219,6 +245,19 @@ impl Quantizer {
                 Ok(Quantizer::Pq(Pq { bounds, ks, books }))
             }
             _ => Err(IndexError::Corrupt("quantizer tag")),
+        }
+    }
+}
+
+/// Dot products of `v` with the `k` dimension-major centroids `ct`, written
+/// to `out[..k]`; one pass per dimension over all centroids (as
+/// [`kmeans::col_dists`]). Exact in i64 for in-range values.
+fn col_dots(ct: &[i32], k: usize, v: &[i32], out: &mut [i64]) {
+    let out = &mut out[..k];
+    out.fill(0);
+    for (t, &x) in v.iter().enumerate() {
+        for (o, &c) in out.iter_mut().zip(&ct[t * k..(t + 1) * k]) {
+            *o += x as i64 * c as i64;
         }
     }
 }

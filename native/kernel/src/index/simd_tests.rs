@@ -9,6 +9,7 @@ fn runnable() -> Vec<Kernels> {
     let mut v = vec![Kernels {
         l2: l2_scalar,
         l2_within: l2_within_chunked,
+        dot: dot_scalar,
         sq8: sq8_scalar,
         name: "scalar",
     }];
@@ -18,6 +19,7 @@ fn runnable() -> Vec<Kernels> {
             v.push(Kernels {
                 l2: x86::l2_avx2_entry,
                 l2_within: l2_within_chunked,
+                dot: x86::dot_avx2_entry,
                 sq8: x86::sq8_avx2_entry,
                 name: "avx2",
             });
@@ -26,6 +28,7 @@ fn runnable() -> Vec<Kernels> {
             v.push(Kernels {
                 l2: x86::l2_avx512_entry,
                 l2_within: x86::l2_within_avx512_entry,
+                dot: x86::dot_avx512_entry,
                 sq8: x86::sq8_avx512_entry,
                 name: "avx512",
             });
@@ -110,6 +113,37 @@ fn exact_kernel_at_the_component_bound_does_not_overflow_at_large_dims() {
             let expect = (2 * m as i128).pow(2) * dim as i128;
             assert!(expect <= i64::MAX as i128);
             assert_eq!((k.l2)(&a, &b) as i128, expect, "{} dim {dim}", k.name);
+        }
+    }
+}
+
+#[test]
+fn dot_kernel_equals_an_i128_oracle_at_several_dims_and_at_the_bound() {
+    // The oracle sums in i128, independently of every kernel under test.
+    let oracle = |a: &[i32], b: &[i32]| -> i128 {
+        a.iter().zip(b).map(|(x, y)| *x as i128 * *y as i128).sum()
+    };
+    let mut r = Rng::new(5);
+    for k in runnable() {
+        for len in (0..70usize).chain([127, 128, 384, 1000, 1536, 4096]) {
+            let bound = crate::fixed::max_abs_raw(len.max(1)) as i64;
+            for _ in 0..5 {
+                let mut v = || (r.below(2 * bound as u64 + 1) as i64 - bound) as i32;
+                let a: Vec<i32> = (0..len).map(|_| v()).collect();
+                let b: Vec<i32> = (0..len).map(|_| v()).collect();
+                assert_eq!(
+                    (k.dot)(&a, &b) as i128,
+                    oracle(&a, &b),
+                    "{} len {len}",
+                    k.name
+                );
+                assert_eq!((k.dot)(&a, &b), dot_scalar(&a, &b), "{} len {len}", k.name);
+            }
+            // Every product at the bound with the same sign, then opposite signs.
+            let m = bound as i32;
+            let (a, b, c) = (vec![m; len], vec![m; len], vec![-m; len]);
+            assert_eq!((k.dot)(&a, &b) as i128, (m as i128).pow(2) * len as i128);
+            assert_eq!((k.dot)(&a, &c) as i128, -(m as i128).pow(2) * len as i128);
         }
     }
 }

@@ -41,7 +41,7 @@ impl Index {
             quant: None,
             codes: Vec::new(),
             hnsw: (cfg.kind == IndexKind::Hnsw)
-                .then(|| Hnsw::new(cfg.hnsw_m, cfg.hnsw_ef_construction)),
+                .then(|| Hnsw::new(cfg.hnsw_m, cfg.hnsw_ef_construction, cfg.distance)),
             ivf: (cfg.kind == IndexKind::Ivf).then(Ivf::default),
         }
     }
@@ -249,9 +249,13 @@ impl Index {
             .min((self.live_count as usize).max(1))
     }
 
-    /// The `k` nearest live records passing `filter`, as (exact squared
-    /// distance, id) ascending by (distance, id). A query of the wrong
-    /// dimension gets no results.
+    /// The `k` best live records passing `filter`, as (exact key, id)
+    /// ascending by (key, id) under the configured [`super::Distance`]. A
+    /// query of the wrong dimension gets no results.
+    ///
+    /// With a filter, HNSW walks through non-matching nodes and keeps going
+    /// until it holds `ef` (>= k) matching ones or runs out of reachable
+    /// nodes; IVF widens its probe until k match or every list is probed.
     pub fn search(
         &self,
         query: &[i32],
@@ -263,15 +267,16 @@ impl Index {
         if k == 0 || query.len() != self.dim {
             return Vec::new();
         }
-        let quant = self.quant.as_ref().map(|q| (q, q.prepare(query)));
+        let dist = self.cfg.distance;
+        let quant = self.quant.as_ref().map(|q| (q, q.prepare(query, dist)));
         let keep = self.rerank_count(k, &params);
         match self.cfg.kind {
             IndexKind::Brute => match &quant {
                 Some((q, prep)) => {
                     let cands = code_scan(q, prep, &self.codes, &self.live, keep, filter);
-                    rerank(query, &cands, k, src)
+                    rerank(query, &cands, k, src, dist)
                 }
-                None => exact_scan(query, k, src, &self.live, filter),
+                None => exact_scan(query, k, src, &self.live, filter, dist),
             },
             IndexKind::Hnsw => {
                 let g = self.hnsw.as_ref().expect("hnsw");
@@ -290,10 +295,15 @@ impl Index {
                             codes: &self.codes,
                             live: &self.live,
                         };
-                        rerank(query, &g.search(&m, ef, filter, vis), k, src)
+                        rerank(query, &g.search(&m, ef, filter, vis), k, src, dist)
                     }
                     None => {
-                        let mut w = g.search(&Exact { src, q: query }, ef, filter, vis);
+                        let metric = Exact {
+                            src,
+                            q: query,
+                            distance: dist,
+                        };
+                        let mut w = g.search(&metric, ef, filter, vis);
                         w.truncate(k);
                         w
                     }
@@ -302,7 +312,7 @@ impl Index {
             IndexKind::Ivf => {
                 let ivf = self.ivf.as_ref().expect("ivf");
                 if !ivf.trained() {
-                    return exact_scan(query, k, src, &self.live, filter);
+                    return exact_scan(query, k, src, &self.live, filter, dist);
                 }
                 // Probing more lists than exist is probing all of them.
                 let nprobe = match params.nprobe.unwrap_or(self.cfg.ivf_nprobe) {
@@ -311,10 +321,11 @@ impl Index {
                 };
                 match &quant {
                     Some((q, prep)) => {
-                        let cands = ivf.search(query, keep, nprobe, src, Some((q, prep)), filter);
-                        rerank(query, &cands, k, src)
+                        let quant = Some((*q, prep));
+                        let cands = ivf.search(query, keep, k, nprobe, dist, src, quant, filter);
+                        rerank(query, &cands, k, src, dist)
                     }
-                    None => ivf.search(query, k, nprobe, src, None, filter),
+                    None => ivf.search(query, k, k, nprobe, dist, src, None, filter),
                 }
             }
         }

@@ -55,6 +55,12 @@ impl TopK {
         self.heap.push((d, id));
     }
 
+    /// Entries held (at most k).
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
     /// Ascending by (dist, id).
     pub(crate) fn into_sorted(self) -> Vec<(i64, u32)> {
         self.heap.into_sorted_vec()

@@ -8,7 +8,7 @@ use super::journal::StoreUndo;
 use super::{check_name, id_not_found, Collection, Store, Usage, MAX_COLLECTIONS};
 use crate::entry::StoreEvent;
 use crate::error::{KResult, KernelError};
-use crate::event::{DocTarget, Event};
+use crate::event::{payload_key, text_key, DocTarget, Event, Payload};
 use crate::state::State;
 
 /// What a per-collection event adds (deletes only free).
@@ -20,9 +20,31 @@ fn demand(s: &State, ev: &Event) -> Usage {
         }
     };
     let mut d = Usage::default();
+    let payload = |d: &mut Usage, id: u32, p: &Payload| {
+        for (key, v) in [(payload_key(id), &p.metadata), (text_key(id), &p.text)] {
+            if let Some(v) = v {
+                let (e, b) = meta(&key, v);
+                d.meta_entries += e;
+                d.meta_bytes += b;
+            }
+        }
+    };
     match ev {
-        Event::InsertRecord { .. } => d.records = 1,
-        Event::InsertBatch { count, .. } => d.records = *count as u64,
+        Event::InsertRecord { id, payload: p, .. } => {
+            d.records = 1;
+            payload(&mut d, *id, p);
+        }
+        Event::InsertBatch {
+            first_id,
+            count,
+            payloads,
+            ..
+        } => {
+            d.records = *count as u64;
+            for (i, p) in payloads.iter().enumerate() {
+                payload(&mut d, first_id.wrapping_add(i as u32), p);
+            }
+        }
         Event::CreateNode { .. } => d.nodes = 1,
         Event::CreateEdge { .. } => d.edges = 1,
         Event::SetMetadata { key, value } => (d.meta_entries, d.meta_bytes) = meta(key, value),

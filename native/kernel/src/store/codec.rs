@@ -38,7 +38,10 @@ fn put_identity(sink: &mut impl Sink, c: &Collection) {
     put_u32(sink, c.name.len() as u32);
     sink.put(c.name.as_bytes());
     put_u32(sink, c.config.dim);
-    sink.put(&[0, u8::from(c.config.max_records.is_some())]);
+    sink.put(&[
+        c.config.metric.code(),
+        u8::from(c.config.max_records.is_some()),
+    ]);
     sink.put(&c.config.max_records.unwrap_or(0).to_le_bytes());
 }
 
@@ -139,9 +142,7 @@ pub fn decode(
             return Err(corrupt(format!("collection name {name:?} repeated")));
         }
         let dim = r.u32()?;
-        if r.u8()? != 0 {
-            return Err(corrupt("unknown metric"));
-        }
+        let metric = Metric::from_code(r.u8()?).ok_or_else(|| corrupt("unknown metric"))?;
         let max_records = match (r.u8()?, r.u64()?) {
             (0, _) => None,
             (1, cap) => Some(cap),
@@ -157,11 +158,13 @@ pub fn decode(
             return Err(corrupt(format!("collection dimension {dim}")));
         }
         let state = codec::decode_from(&mut r, collection_limits(limits, dim), 0)?;
+        let mut index = index_of(id)?;
+        index.distance = metric.distance();
         let config = CollectionConfig {
             dim,
-            metric: Metric::SquaredL2,
+            metric,
             max_records,
-            index: index_of(id)?,
+            index,
         };
         let db = Db::new_empty_index(state, config.index);
         store.insert(Collection {

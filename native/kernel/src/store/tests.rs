@@ -26,6 +26,7 @@ fn insert(collection: u32, id: u32, x: i32) -> StoreEvent {
             id,
             tag: 0,
             vector: vec![x, x],
+            payload: Default::default(),
         },
         idem: Idem {
             key: Some(([x as u8; 16], [1; 32])),

@@ -4,6 +4,8 @@
 mod blob;
 mod deletes;
 mod determinism;
+mod dot;
+mod filtered;
 mod recall;
 
 use super::rng::Rng;
