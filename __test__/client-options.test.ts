@@ -1,6 +1,6 @@
-// Per-call options of the TypeScript client (signal, timeoutMs, requestId), its User-Agent, local
-// refusal of non-finite vectors, and the request shapes of the /v1 reads, the graph delete, trim and
-// index build, against the fake server (client-fake-server.ts).
+// Per-call options of the TypeScript client (signal, timeoutMs, requestId), its User-Agent and extra
+// headers, local refusal of non-finite vectors, and the request shapes of the /v1 reads, the graph
+// delete, trim and index build, against the fake server (client-fake-server.ts).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -84,6 +84,71 @@ describe('client per-call options', () => {
     assert.equal(fake.seen[0].headers['user-agent'], `valori-node-client/${pkg.version}`);
     await new ValoriClient({ baseUrl: fake.url, userAgent: 'my-app/2', ...FAST }).version();
     assert.equal(fake.seen[1].headers['user-agent'], 'my-app/2');
+  });
+});
+
+describe('client headers option', () => {
+  let fake: Fake;
+  let other: Fake;
+  before(async () => {
+    fake = await fakeServer();
+    other = await fakeServer();
+  });
+  after(async () => {
+    await fake.close();
+    await other.close();
+  });
+
+  it('when headers are given, then every request carries them, on every retry', async () => {
+    let calls = 0;
+    fake.handle((_q, res) => (++calls === 1 ? send(res, 503, { error: 'busy', code: 'SERVER_BUSY' }) : send(res, 200, { results: [] })));
+    const client = new ValoriClient({ baseUrl: fake.url, headers: { 'X-Tenant': 'blue', 'x-api-gateway-key': 'g1' }, ...FAST });
+    await client.search([1, 2], 1);
+    assert.equal(fake.seen.length, 2);
+    for (const seen of fake.seen) {
+      assert.equal(seen.headers['x-tenant'], 'blue');
+      assert.equal(seen.headers['x-api-gateway-key'], 'g1');
+    }
+  });
+
+  it("when headers name the client's own headers, then the client's values win (the token's Authorization included)", async () => {
+    fake.handle(routes({ 'POST /records': [200, { id: 3 }] }));
+    const client = new ValoriClient({
+      baseUrl: fake.url,
+      token: 't0k',
+      userAgent: 'my-app/2',
+      headers: { Authorization: 'Basic xyz', 'Content-Type': 'text/plain', Accept: 'text/html', 'User-Agent': 'spoof', 'Idempotency-Key': 'fixed', 'X-Extra': '1' },
+      ...FAST,
+    });
+    await client.insert([1, 2], { idempotencyKey: 'mine-1', requestId: 'req-1' });
+    const h = fake.seen[0].headers;
+    assert.equal(h.authorization, 'Bearer t0k');
+    assert.equal(h['content-type'], 'application/json');
+    assert.equal(h.accept, 'application/json');
+    assert.equal(h['user-agent'], 'my-app/2');
+    assert.equal(h['idempotency-key'], 'mine-1');
+    assert.equal(h['x-request-id'], 'req-1');
+    assert.equal(h['x-extra'], '1');
+    assert.deepEqual(fake.seen[0].json, { values: [1, 2] });
+  });
+
+  it('when there is no token, then an Authorization header is sent, and like the token it does not follow a redirect to another origin', async () => {
+    fake.handle((req, res) => {
+      res.writeHead(307, { location: other.url + req.url });
+      res.end();
+    });
+    other.handle(routes({ 'POST /graph/node': [200, { node_id: 5 }] }));
+    const client = new ValoriClient({ baseUrl: fake.url, headers: { authorization: 'Basic abc', 'x-tenant': 'blue' }, ...FAST });
+    assert.equal(await client.createNode({ kind: 1 }), 5);
+    assert.equal(fake.seen[0].headers.authorization, 'Basic abc');
+    assert.equal(other.seen[0].headers.authorization, undefined);
+    assert.equal(other.seen[0].headers['x-tenant'], 'blue');
+  });
+
+  it('when a header name or value is malformed or a name is repeated in another case, then the constructor throws', () => {
+    assert.throws(() => new ValoriClient({ baseUrl: fake.url, headers: { 'bad name': 'x' } }), /not a valid header name/);
+    assert.throws(() => new ValoriClient({ baseUrl: fake.url, headers: { 'x-a': 'line\r\nbreak' } }), /without control characters/);
+    assert.throws(() => new ValoriClient({ baseUrl: fake.url, headers: { 'X-A': '1', 'x-a': '2' } }), /given twice/);
   });
 });
 

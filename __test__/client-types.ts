@@ -1,7 +1,7 @@
 // Type-level test of the client's public types: compiled by tsc (client-package.test.ts and
 // tsconfig.test.json), never run. Each `@ts-expect-error` line must fail to type-check; if a type
 // loosens so that the line compiles, tsc reports the directive as unused and the test fails.
-import { ValoriClient, ValoriError, type SearchHit, type ValoriServerErrorCode } from '../src/client/index.js';
+import { ValoriClient, ValoriError, type EdgeId, type NodeId, type RecordId, type SearchHit, type ValoriServerErrorCode } from '../src/client/index.js';
 
 export async function probes(c: ValoriClient): Promise<void> {
   // What is allowed, so the probes below fail for the reason they name and not for a typo.
@@ -33,6 +33,39 @@ export async function probes(c: ValoriClient): Promise<void> {
   // @ts-expect-error ids are numbers
   const wrong: string = await c.insert([1, 2, 3, 4]);
   void wrong;
+
+  // Ids: each kind has its own type. Plain numbers are accepted anywhere an id is, and an id is a
+  // number; what does not compile is one kind of id where another is expected.
+  const recordId: RecordId = await c.insert([1, 2, 3, 4]);
+  const nodeId: NodeId = await c.createNode({ kind: 1, recordId });
+  const edgeId: EdgeId = await c.createEdge({ from: nodeId, to: 7, kind: 0 });
+  await c.getNode(3);
+  await c.getRecord(hits[0].id);
+  const asNumber: number = recordId + nodeId + edgeId;
+  void asNumber;
+  // @ts-expect-error a record id is not a node id
+  await c.getNode(recordId);
+  // @ts-expect-error a node id is not a record id
+  await c.getRecord(nodeId);
+  // @ts-expect-error a search hit's id is a record id, not a node id
+  await c.deleteNode(hits[0].id);
+  // @ts-expect-error an edge id is not a node id
+  await c.createEdge({ from: edgeId, to: nodeId, kind: 0 });
+  // @ts-expect-error a node id is not a record id
+  await c.createNode({ kind: 1, recordId: nodeId });
+  // @ts-expect-error getEdges takes a node id, not an edge id
+  await c.getEdges(edgeId);
+  // @ts-expect-error an edge's target is a node id, not a record id
+  const target: RecordId = (await c.getEdges(nodeId))[0].toNode;
+  void target;
+  // @ts-expect-error the batch's ids are record ids
+  const nodes: NodeId[] = await c.insertBatch([[1, 2, 3, 4]]);
+  void nodes;
+
+  // Extra headers: string values only.
+  new ValoriClient({ baseUrl: 'http://127.0.0.1:3000', headers: { 'x-tenant': 'blue' } });
+  // @ts-expect-error header values are strings
+  new ValoriClient({ baseUrl: 'http://127.0.0.1:3000', headers: { 'x-retries': 3 } });
 
   try {
     await c.health();

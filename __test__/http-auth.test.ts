@@ -27,6 +27,8 @@ const SPEC_ROUTES = [
   'GET /v1/version', 'POST /v1/records', 'GET /v1/records/:id', 'POST /v1/vectors/batch-insert', 'POST /v1/search',
   'POST /v1/graph/node', 'GET /v1/graph/node/:id', 'DELETE /v1/graph/node/:id', 'GET /v1/graph/nodes', 'POST /v1/graph/edge',
   'GET /v1/graph/edges/:id', 'GET /v1/graph/subgraph', 'GET /v1/graph/query', 'GET /v1/timeline', 'GET /timeline',
+  // Payloads: a record's metadata replaced in place, and 0.3.1's memory search path.
+  'PATCH /v1/records/:id/metadata', 'POST /v1/memory/search',
 ];
 
 /** Every (method, path) the Express router has, read from the router itself. */

@@ -148,7 +148,7 @@ describe('HTTP errors', () => {
     assert.equal((await request(s.base, '/health')).json.records.live, before);
   });
 
-  it('when metadata is over 64 KiB, then 400 METADATA_TOO_LARGE and nothing is stored', async () => {
+  it('when metadata is over 64 KiB, then 400 METADATA_TOO_LARGE (413 PAYLOAD_TOO_LARGE for a record\'s payload) and nothing is stored', async () => {
     const big = { text: 'x'.repeat(70_000) };
     const s2 = await startServer({ VALORI_DIM: '4' });
     try {
@@ -156,8 +156,10 @@ describe('HTTP errors', () => {
       assert.equal(r.status, 400);
       assert.ok(isErrorEnvelope(r.json, 'METADATA_TOO_LARGE'));
       assert.equal((await request(s2.base, '/v1/memory/meta/get?target_id=big')).json.metadata, null);
+      // upsert_vector's metadata is the record's payload, bounded like every payload.
       const up = await request(s2.base, '/v1/memory/upsert_vector', { body: { vector: [1, 2, 3, 4], metadata: big } });
-      assert.ok(isErrorEnvelope(up.json, 'METADATA_TOO_LARGE'));
+      assert.equal(up.status, 413);
+      assert.ok(isErrorEnvelope(up.json, 'PAYLOAD_TOO_LARGE'));
       assert.equal(s2.kernel.stats().records.used, 0);
     } finally {
       await s2.stop();

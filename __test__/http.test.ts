@@ -178,12 +178,12 @@ describe('HTTP routes (auth off)', () => {
     assert.equal(value('valori_records_capacity'), 1024);
     assert.equal(value('valori_records_used'), health.records.slots_used);
     assert.equal(value('valori_record_fill_ratio'), health.records.slots_used / 1024);
-    assert.equal(value('valori_nodes_capacity'), 1024);
-    assert.equal(value('valori_edges_capacity'), 2048);
-    assert.ok(value('valori_nodes_live') >= 3);
-    assert.ok(value('valori_node_fill_ratio') > 0);
-    assert.ok(value('valori_edges_live') >= 2);
-    assert.ok(value('valori_edge_fill_ratio') > 0);
+    assert.equal(value('valori_graph_nodes_capacity'), 1024);
+    assert.equal(value('valori_graph_edges_capacity'), 2048);
+    assert.ok(value('valori_graph_nodes_live') >= 3);
+    assert.ok(value('valori_graph_nodes_fill_ratio') > 0);
+    assert.ok(value('valori_graph_edges_live') >= 2);
+    assert.ok(value('valori_graph_edges_fill_ratio') > 0);
     assert.equal(value('valori_dim'), 4);
     assert.equal(value('valori_node_up'), 1);
     assert.match(r.text, /valori_http_request_duration_seconds_count\{method="POST",route="\/records",status="200"\} \d+/);

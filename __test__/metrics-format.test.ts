@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request, startServer, vector, type TestServer } from './helpers';
 
-/** The guide's metrics that exist now, with their Prometheus types. */
+/** The guide's metrics that exist now (its graph names deprecated for valori_graph_*), with their Prometheus types. */
 const DOCUMENTED: Record<string, string> = {
   valori_records_live: 'gauge',
   valori_records_capacity: 'gauge',
@@ -22,6 +22,12 @@ const DOCUMENTED: Record<string, string> = {
   valori_edges_live: 'gauge',
   valori_edges_capacity: 'gauge',
   valori_edge_fill_ratio: 'gauge',
+  valori_graph_nodes_live: 'gauge',
+  valori_graph_nodes_capacity: 'gauge',
+  valori_graph_nodes_fill_ratio: 'gauge',
+  valori_graph_edges_live: 'gauge',
+  valori_graph_edges_capacity: 'gauge',
+  valori_graph_edges_fill_ratio: 'gauge',
   valori_dim: 'gauge',
   valori_node_up: 'gauge',
   valori_proofs_generated_total: 'counter',
@@ -119,13 +125,30 @@ describe('GET /metrics in Prometheus text format', { skip: SKIP }, () => {
     assert.equal(found(text, 'valori_records_used'), 'gauge');
     for (const [held, cap, ratio] of [
       ['valori_records_used', 'valori_records_capacity', 'valori_record_fill_ratio'],
-      ['valori_nodes_live', 'valori_nodes_capacity', 'valori_node_fill_ratio'],
-      ['valori_edges_live', 'valori_edges_capacity', 'valori_edge_fill_ratio'],
+      ['valori_graph_nodes_live', 'valori_graph_nodes_capacity', 'valori_graph_nodes_fill_ratio'],
+      ['valori_graph_edges_live', 'valori_graph_edges_capacity', 'valori_graph_edges_fill_ratio'],
     ]) {
       const r = sample(text, ratio);
       assert.ok(r >= 0 && r <= 1, `${ratio} = ${r}`);
       assert.equal(r, sample(text, held) / sample(text, cap), ratio);
     }
+  });
+
+  it("when graph pools are scraped, then the guide's graph names are deprecated duplicates of valori_graph_*", async () => {
+    assert.equal((await request(s.base, '/graph/node', { body: { kind: 1 } })).status, 200);
+    const text = await scrape();
+    for (const [old, current] of [
+      ['valori_nodes_live', 'valori_graph_nodes_live'],
+      ['valori_nodes_capacity', 'valori_graph_nodes_capacity'],
+      ['valori_node_fill_ratio', 'valori_graph_nodes_fill_ratio'],
+      ['valori_edges_live', 'valori_graph_edges_live'],
+      ['valori_edges_capacity', 'valori_graph_edges_capacity'],
+      ['valori_edge_fill_ratio', 'valori_graph_edges_fill_ratio'],
+    ]) {
+      assert.equal(sample(text, old), sample(text, current), `${old} = ${current}`);
+      assert.match(text, new RegExp(`^# HELP ${old} Deprecated, removed in the next release: use ${current}\\. `, 'm'));
+    }
+    assert.ok(sample(text, 'valori_graph_nodes_live') >= 1);
   });
 
   it(`when the record pool is at 90 % and then at 100 %, then the guide's alert "${ALERT}" fires only at 100 %`, async () => {

@@ -1,6 +1,8 @@
 // The operator metrics of docs/api-reference.md "GET /metrics": build info, snapshot success time,
 // failures and schedule, event-log size, errors by route and code, and the follower's lag, which
-// is unknown (NaN), not a stale number, while the follower is not streaming from its leader.
+// is unknown (NaN), not a stale number, while the follower is not streaming from its leader; the
+// follower's leader-reachable gauge (absent on a leader); event streams kept out of the request
+// duration histogram.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -213,11 +215,15 @@ describe('valori_replication_lag_events on a follower', () => {
   it('when the follower streams, then the lag is a number; when its leader stops, then it is NaN, not the last value', async () => {
     const leader = await server({ VALORI_EVENT_LOG_PATH: join(tempDir(), 'leader.log'), VALORI_REPLICATION_HEARTBEAT_MS: '50' });
     for (const seed of [1, 2, 3]) assert.equal((await request(leader.base, '/records', { body: { values: vector(4, seed) } })).status, 200);
-    assert.equal(only(await scrape(leader), 'valori_replication_lag_events', 'gauge'), 0);
+    const leaderText = await scrape(leader);
+    assert.equal(only(leaderText, 'valori_replication_lag_events', 'gauge'), 0);
+    assert.deepEqual(family(leaderText, 'valori_replication_leader_reachable'), { type: undefined, samples: [] }, 'absent on a leader');
     const follower = await server({ VALORI_EVENT_LOG_PATH: join(tempDir(), 'follower.log'), VALORI_FOLLOWER_OF: leader.base, VALORI_REPLICATION_HEARTBEAT_MS: '50' });
     const describeState = async () => JSON.stringify(follower.replication.state());
     await waitFor('the follower to stream and catch up', async () => (follower.replication.state().connected === true && follower.kernel.stats().height === 3 ? true : undefined), 20_000, describeState);
-    assert.equal(only(await scrape(follower), 'valori_replication_lag_events', 'gauge'), 0);
+    const streaming = await scrape(follower);
+    assert.equal(only(streaming, 'valori_replication_lag_events', 'gauge'), 0);
+    assert.equal(only(streaming, 'valori_replication_leader_reachable', 'gauge'), 1);
 
     await leader.stop();
     servers.splice(servers.indexOf(leader), 1);
@@ -227,5 +233,27 @@ describe('valori_replication_lag_events on a follower', () => {
     assert.match(text, /^valori_replication_lag_events nan$/im);
     assert.ok(Number.isNaN(only(text, 'valori_replication_lag_events', 'gauge')));
     assert.equal(family(text, 'valori_replication_status').samples.find((x) => x.labels.status === 'Connecting')?.value, 1);
+    await waitFor('the leader to count as unreachable', async () => (only(await scrape(follower), 'valori_replication_leader_reachable', 'gauge') === 0 ? true : undefined), 20_000, describeState);
+  });
+
+  it('when a follower starts with its leader down, then valori_replication_leader_reachable is 0', async () => {
+    const follower = await server({ VALORI_EVENT_LOG_PATH: join(tempDir(), 'follower.log'), VALORI_FOLLOWER_OF: 'http://127.0.0.1:1' });
+    assert.equal(only(await scrape(follower), 'valori_replication_leader_reachable', 'gauge'), 0);
+  });
+});
+
+describe('long-lived streams and valori_http_request_duration_seconds', () => {
+  it('when a replication event stream ends, then it leaves no request-duration sample (other requests do)', async () => {
+    const leader = await server({ VALORI_EVENT_LOG_PATH: join(tempDir(), 'leader.log'), VALORI_REPLICATION_HEARTBEAT_MS: '50' });
+    assert.equal((await request(leader.base, '/records', { body: { values: vector(4, 1) } })).status, 200);
+    const res = await fetch(`${leader.base}/v1/replication/events?from=1`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    // The server ends every open stream (as at shutdown): the response finishes normally.
+    leader.replication.streams.closeAll();
+    await res.text();
+    const samples = family(await scrape(leader), 'valori_http_request_duration_seconds_count').samples;
+    assert.ok(samples.some((x) => x.labels.route === '/records' && x.value === 1), 'the insert is observed');
+    assert.deepEqual(samples.filter((x) => x.labels.route === '/v1/replication/events'), []);
   });
 });

@@ -4,7 +4,8 @@
 // be a family (or histogram series) of a real scrape, so renaming a metric breaks this test.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request, startServer, type TestServer } from './helpers';
@@ -163,22 +164,33 @@ describe('the alert rules and their tests', () => {
 
 describe('metric names in the shipped rules and dashboard', () => {
   let s: TestServer;
+  let follower: TestServer | undefined;
+  let dir: string | undefined;
   let exported: Set<string>;
+  /** A leader's scrape and a follower's (its leader unreachable): some families are follower-only. */
   let scrape: string;
 
   before(async () => {
     s = await startServer({ VALORI_DIM: '4' });
-    const r = await request(s.base, '/metrics');
-    assert.equal(r.status, 200);
-    scrape = r.text;
+    dir = mkdtempSync(join(tmpdir(), 'valori-monitoring-'));
+    follower = await startServer({ VALORI_DIM: '4', VALORI_EVENT_LOG_PATH: join(dir, 'events.log'), VALORI_FOLLOWER_OF: 'http://127.0.0.1:1' });
+    const texts: string[] = [];
+    for (const node of [s, follower]) {
+      const r = await request(node.base, '/metrics');
+      assert.equal(r.status, 200);
+      texts.push(r.text);
+    }
+    scrape = texts.join('\n');
     exported = exportedNames(scrape);
   });
   after(async () => {
+    await follower?.stop();
     await s?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it('when a scrape is read, then the name set holds families and histogram series (the check below is not vacuous)', () => {
-    for (const n of ['valori_record_fill_ratio', 'valori_http_request_duration_seconds_bucket', 'process_cpu_seconds_total']) assert.ok(exported.has(n), n);
+    for (const n of ['valori_record_fill_ratio', 'valori_http_request_duration_seconds_bucket', 'process_cpu_seconds_total', 'valori_replication_leader_reachable']) assert.ok(exported.has(n), n);
     assert.ok(!exported.has('valori_no_such_metric'));
   });
 

@@ -4,7 +4,7 @@
 // prebuilt binary, and the message when no binary matches. Needs what `npm ci` built.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BINARY, PLATFORM, PLATFORM_DIR, ROOT, packAndInstall, type PackInstall } from '../scripts/pack-test';
@@ -117,11 +117,15 @@ describe('npm packages with a prebuilt binary', () => {
     }
   });
 
-  it('when the release manifest is applied to a copy, then valori-node depends on all seven packages at its version and names the repository', () => {
+  it('when the release manifest is applied to a copy, then valori-node depends on all seven packages at its version, the client is at that version, and both name the repository', () => {
     const copy = join(r.work, 'manifest');
     mkdirSync(copy);
     cpSync(join(ROOT, 'package.json'), join(copy, 'package.json'));
     cpSync(join(ROOT, 'npm'), join(copy, 'npm'), { recursive: true, filter: (f) => !f.endsWith('.node') });
+    mkdirSync(join(copy, 'packages', 'client'), { recursive: true });
+    cpSync(join(ROOT, 'packages', 'client', 'package.json'), join(copy, 'packages', 'client', 'package.json'));
+    mkdirSync(join(copy, 'src', 'client'), { recursive: true });
+    cpSync(join(ROOT, 'src', 'client', 'version.ts'), join(copy, 'src', 'client', 'version.ts'));
     const run = spawnSync(process.execPath, [join(ROOT, 'scripts', 'release-manifest.mjs'), '--root', copy, '--tag', `v${pkg.version}`], {
       encoding: 'utf8',
       env: { ...process.env, GITHUB_REPOSITORY: 'example/valori-node' },
@@ -132,6 +136,16 @@ describe('npm packages with a prebuilt binary', () => {
     assert.deepEqual(released.optionalDependencies, Object.fromEntries(names.map((n) => [`valori-node-${n}`, pkg.version])));
     assert.equal(released.repository.url, 'git+https://github.com/example/valori-node.git');
     assert.equal(JSON.parse(readFileSync(join(copy, 'npm', 'darwin-arm64', 'package.json'), 'utf8')).repository.url, released.repository.url);
+    // The standalone client is released with it, at the same version.
+    const clientFile = join(copy, 'packages', 'client', 'package.json');
+    const client = JSON.parse(readFileSync(clientFile, 'utf8'));
+    assert.equal(client.version, pkg.version);
+    assert.deepEqual(client.repository, { ...released.repository, directory: 'packages/client' });
+    writeFileSync(clientFile, JSON.stringify({ ...client, version: '9.9.9' }));
+    const clientBehind = spawnSync(process.execPath, [join(ROOT, 'scripts', 'release-manifest.mjs'), '--root', copy], { encoding: 'utf8' });
+    assert.notEqual(clientBehind.status, 0);
+    assert.match(clientBehind.stderr, /packages\/client is at 9\.9\.9, valori-node at /);
+    writeFileSync(clientFile, JSON.stringify(client));
 
     const wrongTag = spawnSync(process.execPath, [join(ROOT, 'scripts', 'release-manifest.mjs'), '--root', copy, '--tag', 'v9.9.9'], { encoding: 'utf8' });
     assert.notEqual(wrongTag.status, 0);

@@ -338,6 +338,7 @@ describe('follower write redirects', () => {
     '/search',
     '/v1/search',
     '/v1/memory/search_vector',
+    '/v1/memory/search',
     '/v1/snapshot/save',
     '/v1/event-log/trim',
     // The index is derived, node-local state; API keys are the node's own credentials.

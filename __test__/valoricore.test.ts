@@ -2,13 +2,15 @@
 // SyncRemoteClient) against a real server process: __test__/python/valoricore_scenario.py
 // creates, lists and drops collections, inserts (single, batch, idempotent retries), reads records,
 // searches, deletes, uses an API key restricted to one collection, builds and queries a graph, and
-// reads the timeline and proofs, checking every answer against what it wrote. After a restart (log
-// replay) the reopen phase finds the same hash, data and idempotency keys; then snapshot
-// download/upload and named save/restore, one more restart, and the reopen checks again.
-// The client's own defects (metadata calls, filter_tag, the async client) are listed in the
-// scenario's docstring and not called. Needs `npm run build` and the pinned venv
-// (scripts/setup-python.sh, which .ci/run runs); without the venv the suite is skipped, unless
-// VALORI_REQUIRE_VALORICORE=1, as in CI.
+// reads the timeline and proofs, stores record payloads (insert_batch with metadata and texts,
+// get_record, update_record_metadata), searches with metadata_filter and in a cosine collection,
+// checking every answer against what it wrote. After a restart (log replay) the reopen phase
+// finds the same hash, data, payloads and idempotency keys; then snapshot download/upload and
+// named save/restore, one more restart, and the reopen checks again. The client's own defects
+// (meta_get/meta_set, filter_tag, the async client) are listed in the scenario's docstring and not
+// called; get_metadata/set_metadata are called once to assert their documented 400. Needs
+// `npm run build` and the pinned venv (scripts/setup-python.sh, which .ci/run runs); without the
+// venv the suite is skipped, unless VALORI_REQUIRE_VALORICORE=1, as in CI.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

@@ -556,4 +556,13 @@ export interface WriteResult {
   height: number
   /** True when an idempotency key matched an earlier write (nothing written). */
   deduplicated: boolean
+  /** Microseconds from submission until the committer took the write's group. */
+  queuedUs: number
+  /** Microseconds the write's group spent in apply (write-lock wait included). */
+  applyUs: number
+  /**
+   * Microseconds of the group's event-log append and fdatasync; absent when
+   * nothing was appended (no event log, or no event recorded).
+   */
+  fsyncUs?: number
 }

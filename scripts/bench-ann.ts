@@ -13,10 +13,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { parseArgs } from 'node:util';
 import type * as Native from '../native/index.js';
 import { table } from './lib/data';
+import { DIM, loadImages } from './lib/fashion-mnist';
 import { type BenchKernel, loadNative } from './lib/native';
 
 const { values } = parseArgs({
@@ -32,7 +32,6 @@ const M = Number(values.m);
 const EFC = Number(values.efc);
 const only = new Set(values.only.split(','));
 const K = 10;
-const DIM = 784;
 const EFS = [10, 16, 20, 32, 40, 64, 100];
 const NPROBES = [1, 2, 3, 4, 6, 8, 12, 16];
 const CACHE = 'target/bench-ann';
@@ -40,19 +39,8 @@ const log = (s: string) => process.stderr.write(s + '\n');
 const native = loadNative(process.env.VALORI_NATIVE);
 type Kernel = BenchKernel;
 
-/** IDX image file (gzipped or not): 16-byte header, then u8 pixels. */
-function loadIdx(name: string): Float32Array {
-  const dir = process.env.FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
-  const plain = path.join(dir, name);
-  const raw = fs.existsSync(plain) ? fs.readFileSync(plain) : zlib.gunzipSync(fs.readFileSync(plain + '.gz'));
-  if (raw.readUInt32BE(0) !== 0x803 || raw.readUInt32BE(8) * raw.readUInt32BE(12) !== DIM) {
-    throw new Error(`${name}: not a 28×28 IDX image file`);
-  }
-  return Float32Array.from(raw.subarray(16));
-}
-
-const base = loadIdx('train-images-idx3-ubyte');
-const allQueries = loadIdx('t10k-images-idx3-ubyte');
+const base = loadImages('train-images-idx3-ubyte');
+const allQueries = loadImages('t10k-images-idx3-ubyte');
 const N = base.length / DIM;
 const NQ = Math.min(Number(values.queries), allQueries.length / DIM);
 const query = (i: number) => allQueries.subarray(i * DIM, (i + 1) * DIM);

@@ -4,51 +4,21 @@
 // this process (one thread, one query per call).
 //
 //   npx tsx scripts/bench-http-search.ts [--ef 32] [--seconds 15]
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import zlib from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { loadNative } from './lib/native';
 import { table } from './lib/data';
+import { DIM, loadImages } from './lib/fashion-mnist';
+import { startValori } from './lib/valori-server';
 
 const { values } = parseArgs({ options: { ef: { type: 'string', default: '32' }, seconds: { type: 'string', default: '15' } } });
 const EF = Number(values.ef);
 const SECONDS = Number(values.seconds);
-const DIM = 784;
-
-function loadIdx(name: string): Float32Array {
-  const dir = process.env.FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
-  const plain = path.join(dir, name);
-  const raw = fs.existsSync(plain) ? fs.readFileSync(plain) : zlib.gunzipSync(fs.readFileSync(plain + '.gz'));
-  return Float32Array.from(raw.subarray(16));
-}
-
-async function startServer(): Promise<{ base: string; stop: () => void }> {
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    env: { ...process.env, VALORI_DIM: String(DIM), VALORI_INDEX: 'hnsw', VALORI_HNSW_EF_SEARCH: String(EF), VALORI_MAX_RECORDS: '70000', VALORI_MAX_NODES: '0', VALORI_MAX_EDGES: '0', VALORI_BIND: '127.0.0.1:0', RUST_LOG: 'valori_node=info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const base = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error('server did not start')), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = /Listening on ([\d.]+:\d+)/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(`http://${m[1]}`);
-      }
-    });
-  });
-  return { base, stop: () => child.kill('SIGKILL') };
-}
 
 async function main() {
-  const base = loadIdx('train-images-idx3-ubyte');
-  const queries = loadIdx('t10k-images-idx3-ubyte');
+  const base = loadImages('train-images-idx3-ubyte');
+  const queries = loadImages('t10k-images-idx3-ubyte');
   const n = base.length / DIM;
-  const server = await startServer();
+  const server = await startValori({ VALORI_DIM: String(DIM), VALORI_INDEX: 'hnsw', VALORI_HNSW_EF_SEARCH: String(EF), VALORI_MAX_RECORDS: '70000', VALORI_MAX_NODES: '0', VALORI_MAX_EDGES: '0' });
   try {
     const t0 = Date.now();
     const chunk = 2000;

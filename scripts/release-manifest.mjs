@@ -6,6 +6,9 @@
 //    registry before the first release, and `npm ci` refuses a lock file that lacks them.
 //  - every package gets `repository` (npm's provenance check compares it with the building
 //    repository) from GITHUB_REPOSITORY, when that is set.
+//  - the standalone client (packages/client, published as valori-node-client) is released at the
+//    server's version: its package.json and the version its User-Agent names (src/client/version.ts)
+//    must equal valori-node's, and it must stay free of dependencies.
 //  - with --tag vX.Y.Z, the tag must equal the version in every package.json.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -48,5 +51,18 @@ for (const triple of main.napi.targets) {
   if (repository) write(file, { ...pkg, repository });
   optional[pkg.name] = main.version;
 }
+
+const clientFile = join(root, 'packages', 'client', 'package.json');
+if (!existsSync(clientFile)) throw new Error('packages/client/package.json is missing');
+const client = read(clientFile);
+if (client.version !== main.version) throw new Error(`packages/client is at ${client.version}, valori-node at ${main.version}: release them at one version`);
+const sent = /CLIENT_VERSION = '([^']*)'/.exec(readFileSync(join(root, 'src', 'client', 'version.ts'), 'utf8'))?.[1];
+if (sent !== main.version) throw new Error(`src/client/version.ts says ${sent}, valori-node is at ${main.version}: the client's User-Agent would name the wrong version`);
+const clientDeps = Object.keys({ ...client.dependencies, ...client.peerDependencies, ...client.optionalDependencies });
+if (clientDeps.length > 0) throw new Error(`packages/client must have no dependencies, has ${clientDeps.join(', ')}`);
+if (repository) write(clientFile, { ...client, repository: { ...repository, directory: 'packages/client' } });
+
 write(mainFile, { ...main, ...(repository ? { repository } : {}), optionalDependencies: optional });
-console.log(`release manifest: ${Object.keys(optional).length} optional platform packages at ${main.version}${repository ? `, repository ${repository.url}` : ''}`);
+console.log(
+  `release manifest: ${Object.keys(optional).length} optional platform packages and ${client.name} at ${main.version}${repository ? `, repository ${repository.url}` : ''}`,
+);

@@ -35,7 +35,7 @@ export const CONFIG_SCHEMA = {
   maxRecords: uint('VALORI_MAX_RECORDS', 1024, 0, U32_MAX, 'Record capacity (live + soft-deleted); inserts beyond it answer 507. Memory is allocated lazily.', 'vectors and graph'),
   maxNodes: uint('VALORI_MAX_NODES', 1024, 0, U32_MAX, 'Graph-node capacity; node creation beyond it answers 507. 0 disables the graph (every node creation answers 507).', 'vectors and graph'),
   maxEdges: uint('VALORI_MAX_EDGES', 2048, 0, U32_MAX, 'Graph-edge capacity; edge creation beyond it answers 507.', 'vectors and graph'),
-  maxMetadataEntries: uint('VALORI_MAX_METADATA_ENTRIES', 100_000, 0, U32_MAX, 'Most metadata entries (keys set with /v1/metadata/set plus each record\'s rec:<id> metadata); a write that would add one more answers 507. Also checked when a snapshot is restored.', 'vectors and graph'),
+  maxMetadataEntries: uint('VALORI_MAX_METADATA_ENTRIES', 100_000, 0, U32_MAX, 'Most metadata entries set with /v1/memory/meta/set (a record\'s payload, rec:<id> and rec:<id>:text, is bounded by VALORI_MAX_RECORDS and counts only toward VALORI_MAX_METADATA_BYTES); a write that would add one more answers 507. Also checked when a snapshot is restored.', 'vectors and graph'),
   maxMetadataBytes: uint('VALORI_MAX_METADATA_BYTES', 256 * 1_048_576, 0, Number.MAX_SAFE_INTEGER, 'Most bytes of metadata in total (keys plus values; overwriting a key counts the difference); a write beyond it answers 507. Also checked when a snapshot is restored.', 'vectors and graph'),
   bind: {
     env: 'VALORI_BIND',

@@ -54,6 +54,8 @@ export interface ReplicationGauges {
    */
   lagEvents: number | null;
   status: ReplicationStatus;
+  /** A follower's last contact with its leader succeeded; null on a leader (gauge absent). */
+  leaderReachable: boolean | null;
 }
 
 function ratio(part: number, capacity: number): number {
@@ -69,6 +71,8 @@ export function createMetrics(
   collections: () => readonly CollectionGaugeSource[] = () => [],
   /** Event-log file size in bytes, null without an event log (the kernel's logProof().bytes). */
   eventLogBytes: () => number | null = () => null,
+  /** VALORI_FOLLOWER_OF is set: the follower-only families are registered. */
+  follower = false,
 ): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -91,12 +95,18 @@ export function createMetrics(
   gauge('valori_records_used', 'Records held against capacity: live plus soft-deleted (a hard delete frees its slot)', (s) => s.records.used);
   gauge('valori_records_capacity', 'Maximum records allowed (VALORI_MAX_RECORDS)', (s) => s.records.capacity);
   gauge('valori_record_fill_ratio', 'Records held against capacity (live + soft-deleted) divided by capacity (0.0-1.0); inserts answer 507 at 1; alert above 0.9', (s) => ratio(s.records.used, s.records.capacity));
-  gauge('valori_nodes_live', 'Number of live graph nodes', (s) => s.nodes.live);
-  gauge('valori_nodes_capacity', 'Maximum nodes allowed (VALORI_MAX_NODES)', (s) => s.nodes.capacity);
-  gauge('valori_node_fill_ratio', 'Graph nodes held against capacity divided by capacity (0.0-1.0)', (s) => ratio(s.nodes.used, s.nodes.capacity));
-  gauge('valori_edges_live', 'Number of live graph edges', (s) => s.edges.live);
-  gauge('valori_edges_capacity', 'Maximum edges allowed (VALORI_MAX_EDGES)', (s) => s.edges.capacity);
-  gauge('valori_edge_fill_ratio', 'Graph edges held against capacity divided by capacity (0.0-1.0)', (s) => ratio(s.edges.used, s.edges.capacity));
+  // Graph pools under valori_graph_*: valori_node_* reads as "this Valori node" (valori_node_up).
+  // The deployment guide's names stay for one release as deprecated duplicates (same values).
+  const graphGauge = (name: string, old: string, help: string, read: (s: KernelStats) => number): void => {
+    gauge(name, help, read);
+    gauge(old, `Deprecated, removed in the next release: use ${name}. ${help}`, read);
+  };
+  graphGauge('valori_graph_nodes_live', 'valori_nodes_live', 'Number of live graph nodes', (s) => s.nodes.live);
+  graphGauge('valori_graph_nodes_capacity', 'valori_nodes_capacity', 'Maximum nodes allowed (VALORI_MAX_NODES)', (s) => s.nodes.capacity);
+  graphGauge('valori_graph_nodes_fill_ratio', 'valori_node_fill_ratio', 'Graph nodes held against capacity divided by capacity (0.0-1.0)', (s) => ratio(s.nodes.used, s.nodes.capacity));
+  graphGauge('valori_graph_edges_live', 'valori_edges_live', 'Number of live graph edges', (s) => s.edges.live);
+  graphGauge('valori_graph_edges_capacity', 'valori_edges_capacity', 'Maximum edges allowed (VALORI_MAX_EDGES)', (s) => s.edges.capacity);
+  graphGauge('valori_graph_edges_fill_ratio', 'valori_edge_fill_ratio', 'Graph edges held against capacity divided by capacity (0.0-1.0)', (s) => ratio(s.edges.used, s.edges.capacity));
   gauge('valori_dim', 'Configured vector dimension (VALORI_DIM)', (s) => s.dim);
 
   // Per collection (label `collection`), read at scrape time. Each collect() starts from a reset,
@@ -226,7 +236,7 @@ export function createMetrics(
 
   // Replication: a leader reports status Leading and lag 0. The status is a state set (one series
   // per value, the current one is 1), so an alert reads valori_replication_status{status="Diverged"} == 1.
-  let readReplication: () => ReplicationGauges = () => ({ lagEvents: 0, status: 'Leading' });
+  let readReplication: () => ReplicationGauges = () => ({ lagEvents: 0, status: 'Leading', leaderReachable: null });
   new Gauge({
     name: 'valori_replication_lag_events',
     help: 'Events the leader has committed that this follower has not applied yet (0 on a leader; NaN while the follower is not streaming from its leader)',
@@ -245,6 +255,17 @@ export function createMetrics(
       for (const st of REPLICATION_STATUSES) replStatus.set({ status: st }, st === current ? 1 : 0);
     },
   });
+  // Follower only: a leader has no leader to reach, and a 0 there would read as an outage.
+  if (follower) {
+    new Gauge({
+      name: 'valori_replication_leader_reachable',
+      help: "1 when this follower's last contact with its leader (VALORI_FOLLOWER_OF) succeeded, 0 while it cannot reach it; absent on a leader",
+      registers,
+      collect() {
+        this.set(readReplication().leaderReachable === true ? 1 : 0);
+      },
+    });
+  }
   const replApplied = new Counter({
     name: 'valori_replication_events_applied_total',
     help: "Leader events committed by this follower through its own event log since the process started",

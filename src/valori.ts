@@ -13,6 +13,7 @@ import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
 import { Replication } from './replication/runtime';
 import { createHttpServer, formatAddress, serverLimits } from './server';
+import { flushTracing, startTracing } from './tracing';
 
 /** The kernel could not open its state (dim mismatch, mid-log corruption, unreadable file). */
 export class RecoveryError extends Error {
@@ -73,8 +74,11 @@ function wire(config: Config, kernel: Kernel, logger: Logger): Valori {
     () => kernel.stats(),
     () => kernel.listCollections(),
     () => kernel.logProof()?.bytes ?? null,
+    config.followerOf !== null,
   );
   metrics.observeReplay(recovery.seconds);
+  // Only with OTEL_EXPORTER_OTLP_ENDPOINT set; otherwise nothing of OpenTelemetry is loaded.
+  if (startTracing(process.env, (message) => logger.warn(message))) logger.info('traces: exporting OpenTelemetry spans over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT)');
   kernel.onCommit((seconds) => metrics.observeCommit(seconds));
   // Proof ring, leader event streams and, with VALORI_FOLLOWER_OF, the follower loop.
   const replication = new Replication({ config, kernel, logger, metrics });
@@ -93,6 +97,8 @@ function wire(config: Config, kernel: Kernel, logger: Logger): Valori {
     await snapshots.stop();
     if (config.snapshotPath !== null && config.snapshotOnShutdown) await snapshots.runNow('shutdown');
     kernel.close();
+    // The spans of the last requests, before the process may exit.
+    await flushTracing();
   };
 
   return {

@@ -1,4 +1,5 @@
-"""The real valoricore 0.3.1 SyncRemoteClient against a running valori node (issue 11).
+"""The real valoricore 0.3.1 SyncRemoteClient against a running valori node (collections, and
+record payloads with metadata_filter and a cosine collection: scenario_payload.py).
 
 Run by __test__/valoricore.test.ts with the pinned venv (.venv-valoricore, scripts/setup-python.sh):
 
@@ -15,8 +16,8 @@ for diagnosis; later steps may then fail because of an earlier one).
 
 Client calls deliberately NOT made, because they are the client's own defects and fail against
 upstream valori-node 0.3.1 too (see valori-0.3-api.md, "Client defects"):
-- get_metadata / set_metadata / meta_get / meta_set: send {key, value} / ?key=, while every
-  server version wants target_id.
+- meta_get / meta_set: send {key, value} / ?key=, while every server version wants target_id
+  (get_metadata / set_metadata have the same defect; scenario_payload asserts their 400).
 - search(filter_tag=...): raises ValidationError in the client without a request.
 - insert_with_proof / insert_batch_with_proof: only add a client-side FFI proof to insert.
 - AsyncRemoteClient insert/insert_batch/delete/search/...: sync stubs shadow the coroutines;
@@ -35,6 +36,7 @@ from datetime import datetime, timezone
 from valoricore.remote import SyncRemoteClient
 
 import scenario_graph
+import scenario_payload
 import scenario_records
 import scenario_state
 from scenario_lib import Ctx, Raw, Runner
@@ -65,12 +67,14 @@ def main() -> None:
         scenario_records.run(r, ctx)
         scenario_graph.run(r, ctx)
         scenario_state.run(r, ctx, started)
+        scenario_payload.run(r, ctx)
         r.step("save the expected state for the next phase", save)
     else:
         with open(args.state, encoding="utf-8") as f:
             saved = json.load(f)
         if args.phase == "reopen":
             scenario_state.reopen(r, ctx, saved)
+            scenario_payload.reopen(r, ctx, saved)
         else:
             scenario_state.restore_ctx(ctx, saved)
             scenario_state.run_snapshots(r, ctx)

@@ -14,6 +14,7 @@ import type {
   CreateCollectionInput,
   CreateEdgeInput,
   CreateNodeInput,
+  EdgeId,
   EventLogProof,
   GraphEdge,
   GraphNode,
@@ -21,8 +22,10 @@ import type {
   InsertOptions,
   JsonValue,
   MemoryHit,
+  NodeId,
   ProofState,
   ProofStateOptions,
+  RecordId,
   ReplicationState,
   SearchHit,
   SearchOptions,
@@ -131,7 +134,7 @@ export class ValoriClient extends ValoriReads {
    * POST /records: inserts one vector (the collection's dimension), with its metadata and text
    * when given; resolves to its record id.
    */
-  async insert(values: Vector, options: InsertOptions = {}): Promise<number> {
+  async insert(values: Vector, options: InsertOptions = {}): Promise<RecordId> {
     const json = compact({
       values: this.vector(values, 'values', 'POST', '/records'),
       tag: options.tag,
@@ -148,7 +151,7 @@ export class ValoriClient extends ValoriReads {
    * `metadata` and `texts` when given (one entry per vector, null for none); resolves to their
    * ids, consecutive and in input order.
    */
-  async insertBatch(vectors: readonly Vector[], options: BatchInsertOptions = {}): Promise<number[]> {
+  async insertBatch(vectors: readonly Vector[], options: BatchInsertOptions = {}): Promise<RecordId[]> {
     return this.batch('/v1/vectors/batch_insert', vectors, options);
   }
 
@@ -157,7 +160,7 @@ export class ValoriClient extends ValoriReads {
    * batch insert); this name suggested a memory-API variant that does not exist.
    * @deprecated Use insertBatch.
    */
-  async insertBatchMemory(vectors: readonly Vector[], options: BatchInsertOptions = {}): Promise<number[]> {
+  async insertBatchMemory(vectors: readonly Vector[], options: BatchInsertOptions = {}): Promise<RecordId[]> {
     return this.insertBatch(vectors, options);
   }
 
@@ -174,7 +177,7 @@ export class ValoriClient extends ValoriReads {
   }
 
   /** POST /v1/delete: hard-deletes a record, its linked graph nodes, their edges and its metadata. */
-  async delete(id: number, options: WriteCallOptions = {}): Promise<void> {
+  async delete(id: RecordId, options: WriteCallOptions = {}): Promise<void> {
     await this.json({ ...callOptions(options), method: 'POST', path: '/v1/delete', json: compact({ id, collection: options.collection }), idempotencyKey: options.idempotencyKey });
   }
 
@@ -182,34 +185,34 @@ export class ValoriClient extends ValoriReads {
    * POST /v1/soft-delete: tombstones a record. It leaves search results but keeps counting
    * against capacity; soft-deleting it again is a no-op.
    */
-  async softDelete(id: number, options: WriteCallOptions = {}): Promise<void> {
+  async softDelete(id: RecordId, options: WriteCallOptions = {}): Promise<void> {
     await this.json({ ...callOptions(options), method: 'POST', path: '/v1/soft-delete', json: compact({ id, collection: options.collection }), idempotencyKey: options.idempotencyKey });
   }
 
   // ---- Graph -----------------------------------------------------------------------------------
 
   /** POST /graph/node: creates a node (kind 0..255, see NodeKind); resolves to its node id. */
-  async createNode(input: CreateNodeInput, options: WriteCallOptions = {}): Promise<number> {
+  async createNode(input: CreateNodeInput, options: WriteCallOptions = {}): Promise<NodeId> {
     const json = compact({ kind: input.kind, record_id: input.recordId, collection: options.collection });
     const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/graph/node', json, idempotencyKey: options.idempotencyKey });
     return r.number(o, 'node_id');
   }
 
   /** GET /graph/node/:id: the node's kind and linked record (null when none). */
-  async getNode(id: number, options: CollectionOption = {}): Promise<GraphNode> {
+  async getNode(id: NodeId, options: CollectionOption = {}): Promise<GraphNode> {
     const { r, o } = await this.json({ ...callOptions(options), method: 'GET', path: `/graph/node/${encodeURIComponent(id)}${collectionQuery(options)}` });
     return { kind: r.number(o, 'kind'), recordId: r.nullableNumber(o, 'record_id') };
   }
 
   /** POST /graph/edge: creates a directed edge (kind 0..255, see EdgeKind) within one collection; resolves to its edge id. */
-  async createEdge(input: CreateEdgeInput, options: WriteCallOptions = {}): Promise<number> {
+  async createEdge(input: CreateEdgeInput, options: WriteCallOptions = {}): Promise<EdgeId> {
     const json = compact({ from: input.from, to: input.to, kind: input.kind, collection: options.collection });
     const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path: '/graph/edge', json, idempotencyKey: options.idempotencyKey });
     return r.number(o, 'edge_id');
   }
 
   /** GET /graph/edges/:id: the node's outgoing edges, newest first. */
-  async getEdges(nodeId: number, options: CollectionOption = {}): Promise<GraphEdge[]> {
+  async getEdges(nodeId: NodeId, options: CollectionOption = {}): Promise<GraphEdge[]> {
     const { r, o } = await this.json({ ...callOptions(options), method: 'GET', path: `/graph/edges/${encodeURIComponent(nodeId)}${collectionQuery(options)}` });
     return r.objects(o, 'edges', (e) => ({ edgeId: r.number(e, 'edge_id'), toNode: r.number(e, 'to_node'), kind: r.number(e, 'kind') }));
   }
@@ -322,7 +325,7 @@ export class ValoriClient extends ValoriReads {
 
   // ---- Plumbing --------------------------------------------------------------------------------
 
-  private async batch(path: string, vectors: readonly Vector[], options: BatchInsertOptions): Promise<number[]> {
+  private async batch(path: string, vectors: readonly Vector[], options: BatchInsertOptions): Promise<RecordId[]> {
     const json = compact({ batch: this.vectors(vectors, 'vectors', 'POST', path), metadata: options.metadata, texts: options.texts, collection: options.collection });
     const { r, o } = await this.json({ ...callOptions(options), method: 'POST', path, json, idempotencyKey: options.idempotencyKey });
     return r.array(o, 'ids').map((id, i) => (typeof id === 'number' ? id : r.fail(`"ids[${i}]" is not a number`)));

@@ -21,6 +21,23 @@ const VISIBLE_ASCII = /^[\x21-\x7e]{1,255}$/;
 /** What the server keeps as a request id (src/http/request-context.ts); anything else it replaces. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** An HTTP header name (RFC 9110 token) and a value without control characters. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
+
+/** The constructor's extra headers, checked now (not at the first request) and lower-cased. */
+function extraHeaders(given: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, value] of Object.entries(given ?? {})) {
+    if (!HEADER_NAME.test(name)) throw new TypeError(`headers: ${JSON.stringify(name)} is not a valid header name`);
+    if (typeof value !== 'string' || !HEADER_VALUE.test(value)) throw new TypeError(`headers: the value of ${name} must be a string without control characters`);
+    const key = name.toLowerCase();
+    if (out.has(key)) throw new TypeError(`headers: ${name} is given twice (names are case-insensitive)`);
+    out.set(key, value);
+  }
+  return Object.fromEntries(out);
+}
+
 /** Browsers forbid scripts to set User-Agent; sending nothing there avoids a refused header. */
 const inBrowser = typeof (globalThis as { document?: unknown }).document !== 'undefined';
 
@@ -41,6 +58,7 @@ export abstract class ClientCore {
       maxRedirects: options.maxRedirects ?? 5,
       followRedirectAuth: options.followRedirectAuth ?? false,
       userAgent: inBrowser ? undefined : (options.userAgent ?? `valori-node-client/${CLIENT_VERSION}`),
+      headers: extraHeaders(options.headers),
       fetch: fetchImpl,
     });
   }

@@ -2,7 +2,7 @@
 // node maintenance calls (event-log trim, index build). ValoriClient (client.ts) extends this class,
 // so these are ValoriClient methods; they live here to keep each file to one screenful of routes.
 import { callOptions, ClientCore } from './core.js';
-import type { CallOptions, CollectionOption, JsonObject, WriteCallOptions } from './types.js';
+import type { CallOptions, CollectionOption, JsonObject, NodeId, RecordId, WriteCallOptions } from './types.js';
 import type {
   EventLogTrimResult,
   GraphQueryOptions,
@@ -22,7 +22,7 @@ const iso = (t: string | Date | undefined) => (t instanceof Date ? t.toISOString
 
 export abstract class ValoriReads extends ClientCore {
   /** GET /v1/records/:id: a record's stored vector, metadata, text and tag (404 NOT_FOUND when deleted or never written). */
-  async getRecord(id: number, options: CollectionOption = {}): Promise<RecordView> {
+  async getRecord(id: RecordId, options: CollectionOption = {}): Promise<RecordView> {
     const path = `/v1/records/${encodeURIComponent(id)}${queryString({ collection: options.collection })}`;
     const { r, o } = await this.json({ ...callOptions(options), method: 'GET', path });
     const vector = r.array(o, 'vector').map((x, i) => (typeof x === 'number' ? x : r.fail(`"vector[${i}]" is not a number`)));
@@ -34,7 +34,7 @@ export abstract class ValoriReads extends ClientCore {
    * PATCH /v1/records/:id/metadata: replaces a record's metadata with `metadata` (404 NOT_FOUND
    * for an unknown record). The record keeps its id, vector, text and tag.
    */
-  async updateRecordMetadata(id: number, metadata: JsonObject, options: WriteCallOptions = {}): Promise<void> {
+  async updateRecordMetadata(id: RecordId, metadata: JsonObject, options: WriteCallOptions = {}): Promise<void> {
     const path = `/v1/records/${encodeURIComponent(id)}/metadata${queryString({ collection: options.collection })}`;
     await this.json({ ...callOptions(options), method: 'PATCH', path, json: metadata, idempotencyKey: options.idempotencyKey });
   }
@@ -57,7 +57,7 @@ export abstract class ValoriReads extends ClientCore {
    * hit) along edges in `direction`, optionally only edges of `edgeKind`, reporting nodes of
    * `nodeKind`; hits by depth, then node id.
    */
-  async graphQuery(start: number, options: GraphQueryOptions = {}): Promise<GraphQueryResult> {
+  async graphQuery(start: NodeId, options: GraphQueryOptions = {}): Promise<GraphQueryResult> {
     const query = queryString({
       start,
       collection: options.collection,
@@ -78,7 +78,7 @@ export abstract class ValoriReads extends ClientCore {
   }
 
   /** GET /v1/graph/subgraph: use this to export a neighbourhood: nodes and edges reachable from `root` over outgoing edges. */
-  async subgraph(root: number, options: SubgraphOptions = {}): Promise<Subgraph> {
+  async subgraph(root: NodeId, options: SubgraphOptions = {}): Promise<Subgraph> {
     const query = queryString({ root, collection: options.collection, depth: options.depth, limit: options.limit });
     const { r, o } = await this.json({ ...callOptions(options), method: 'GET', path: `/v1/graph/subgraph${query}` });
     return {
@@ -88,7 +88,7 @@ export abstract class ValoriReads extends ClientCore {
   }
 
   /** DELETE /v1/graph/node/:id: deletes a node and its edges (the linked record stays). */
-  async deleteNode(id: number, options: WriteCallOptions = {}): Promise<void> {
+  async deleteNode(id: NodeId, options: WriteCallOptions = {}): Promise<void> {
     const path = `/v1/graph/node/${encodeURIComponent(id)}${queryString({ collection: options.collection })}`;
     await this.json({ ...callOptions(options), method: 'DELETE', path, idempotencyKey: options.idempotencyKey });
   }

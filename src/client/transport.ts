@@ -60,10 +60,12 @@ export interface Answer {
   body: unknown;
 }
 
-type Settings = Required<Omit<ValoriClientOptions, 'token' | 'followRedirectAuth' | 'userAgent'>> &
+type Settings = Required<Omit<ValoriClientOptions, 'token' | 'followRedirectAuth' | 'userAgent' | 'headers'>> &
   Pick<ValoriClientOptions, 'token' | 'followRedirectAuth'> & {
     /** Sent as User-Agent where the runtime lets a script set it (not in browsers). */
     userAgent?: string;
+    /** The constructor's extra headers, names in lower case (checked by the client core). */
+    headers: Readonly<Record<string, string>>;
   };
 
 /** Codes meaning the connection was never established, so the request was never sent. */
@@ -189,11 +191,14 @@ export class Transport {
   /** One attempt: fetch, re-issuing 307/308 to their Location with the same method and body. */
   private async follow(call: Call, start: string, signal: AbortSignal): Promise<{ res: Response; at: string; authDropped: boolean }> {
     let url = new URL(start);
-    let withAuth = this.s.token !== undefined;
+    // A caller's own Authorization (extra headers, no token) is a credential too: same redirect rule.
+    const { authorization: ownAuth, ...extra } = this.s.headers;
+    const auth = this.s.token !== undefined ? `Bearer ${this.s.token}` : ownAuth;
+    let withAuth = auth !== undefined;
     let authDropped = false;
     for (let hop = 0; ; hop++) {
-      const headers: Record<string, string> = { ...call.headers, accept: call.read === 'json' ? 'application/json' : '*/*' };
-      if (withAuth) headers.authorization = `Bearer ${this.s.token}`;
+      const headers: Record<string, string> = { ...extra, ...call.headers, accept: call.read === 'json' ? 'application/json' : '*/*' };
+      if (withAuth && auth !== undefined) headers.authorization = auth;
       if (this.s.userAgent !== undefined) headers['user-agent'] = this.s.userAgent;
       let body: string | Uint8Array | undefined;
       if (call.json !== undefined) {

@@ -1,9 +1,9 @@
 // Types of the /v1 reads (records, graph pages and traversals, timeline) and of the maintenance
 // calls (event-log trim, index build). camelCase here; client.ts maps the server's snake_case.
-import type { CollectionOption, JsonObject } from './types.js';
+import type { CollectionOption, EdgeId, JsonObject, NodeId, RecordId } from './types.js';
 
 export interface RecordView {
-  id: number;
+  id: RecordId;
   /** The stored components (Q16.16 inside, so within 2^-16 of what was written). */
   vector: number[];
   /** The record's metadata (keys sorted), or null when it has none. */
@@ -24,9 +24,9 @@ export interface ListNodesOptions extends CollectionOption {
 }
 
 export interface NodeEntry {
-  nodeId: number;
+  nodeId: NodeId;
   kind: number;
-  recordId: number | null;
+  recordId: RecordId | null;
   /** The collection's numeric id. */
   namespaceId: number;
 }
@@ -52,9 +52,9 @@ export interface GraphQueryOptions extends CollectionOption {
 }
 
 export interface GraphQueryHit {
-  nodeId: number;
+  nodeId: NodeId;
   kind: number;
-  recordId: number | null;
+  recordId: RecordId | null;
   /** Hops from the start node (1 or more). */
   depth: number;
 }
@@ -75,9 +75,9 @@ export interface SubgraphOptions extends CollectionOption {
 
 export interface Subgraph {
   /** In id order; `record` is the linked record id or null. */
-  nodes: { id: number; kind: number; record: number | null }[];
+  nodes: { id: NodeId; kind: number; record: RecordId | null }[];
   /** In id order. */
-  edges: { id: number; from: number; to: number; kind: number }[];
+  edges: { id: EdgeId; from: NodeId; to: NodeId; kind: number }[];
 }
 
 export interface TimelineOptions extends CollectionOption {
@@ -98,9 +98,9 @@ export interface TimelineEvent {
   /** The collection the event wrote to. */
   collection: string | null;
   /** The record it wrote (a batch: its first id). */
-  recordId?: number;
-  nodeId?: number;
-  edgeId?: number;
+  recordId?: RecordId;
+  nodeId?: NodeId;
+  edgeId?: EdgeId;
   /** Commit time, unix seconds (absent for events logged before commit times were recorded). */
   timestampUnix?: number;
   /** The same commit time, ISO-8601 UTC. */

@@ -2,6 +2,20 @@
 // server's snake_case JSON. Units: ids are u32 integers; scores follow the collection's metric
 // (squared L2 distance ascending; cosine similarity or dot product descending).
 
+// The brand of the id types below: optional and never present at run time, so a plain number is
+// still accepted wherever an id is, but one kind of id is not accepted for another.
+declare const idKind: unique symbol;
+
+/**
+ * A record's id (u32). Returned by insert, search and the reads; a plain number is accepted too,
+ * but not a NodeId or EdgeId (a compile error), which catches swapped arguments.
+ */
+export type RecordId = number & { readonly [idKind]?: 'record' };
+/** A graph node's id (u32): as RecordId, a plain number is accepted, a RecordId or EdgeId is not. */
+export type NodeId = number & { readonly [idKind]?: 'node' };
+/** A graph edge's id (u32): as RecordId, a plain number is accepted, a RecordId or NodeId is not. */
+export type EdgeId = number & { readonly [idKind]?: 'edge' };
+
 /** A vector: a Float32Array or plain numbers. Sent as a JSON array of numbers. */
 export type Vector = Float32Array | readonly number[];
 
@@ -42,6 +56,14 @@ export interface ValoriClientOptions {
    * let a script set it, so there it is never sent (no error).
    */
   userAgent?: string;
+  /**
+   * Extra headers on every request (a gateway's API key, a tenant header). Names are
+   * case-insensitive; the client's own headers win over an entry of the same name: Authorization
+   * when `token` is set, Accept, Content-Type, User-Agent (set it with `userAgent`), and the
+   * per-call Idempotency-Key and X-Request-Id. Without `token`, an `authorization` entry is sent
+   * as given and, like the token, goes along a redirect only where followRedirectAuth allows.
+   */
+  headers?: Readonly<Record<string, string>>;
   /** A fetch implementation (tests, instrumentation). Default: the global `fetch`. */
   fetch?: typeof fetch;
 }
@@ -142,7 +164,7 @@ export interface SearchOptions extends CollectionOption {
 }
 
 export interface SearchHit {
-  id: number;
+  id: RecordId;
   /**
    * By the collection's metric: squared L2 distance (0 is an exact match; ascending), cosine
    * similarity (1 is the same direction; descending) or dot product (descending).
@@ -165,32 +187,32 @@ export interface CreateNodeInput {
   /** Integer 0..255; see NodeKind. */
   kind: number;
   /** Links the node to an existing record. */
-  recordId?: number | null;
+  recordId?: RecordId | null;
 }
 
 export interface GraphNode {
   kind: number;
   /** null when the node is not linked to a record. */
-  recordId: number | null;
+  recordId: RecordId | null;
 }
 
 export interface CreateEdgeInput {
-  from: number;
-  to: number;
+  from: NodeId;
+  to: NodeId;
   /** Integer 0..255; see EdgeKind. */
   kind: number;
 }
 
 export interface GraphEdge {
-  edgeId: number;
-  toNode: number;
+  edgeId: EdgeId;
+  toNode: NodeId;
   kind: number;
 }
 
 export interface UpsertVectorInput {
   vector: Vector;
   /** Use this existing node as the document instead of creating one. */
-  attachToDocumentNode?: number | null;
+  attachToDocumentNode?: NodeId | null;
   /** Accepted and ignored by the server (compatibility). */
   tags?: readonly string[];
   /** The record's metadata (also read as `rec:<recordId>`): a JSON object, limits as for insert. */
@@ -200,14 +222,14 @@ export interface UpsertVectorInput {
 export interface UpsertVectorResult {
   /** `rec:<recordId>`, the metadata key. */
   memoryId: string;
-  recordId: number;
-  documentNodeId: number;
-  chunkNodeId: number;
+  recordId: RecordId;
+  documentNodeId: NodeId;
+  chunkNodeId: NodeId;
 }
 
 export interface MemoryHit {
   memoryId: string;
-  recordId: number;
+  recordId: RecordId;
   /** As SearchHit.score: by the collection's metric. */
   score: number;
   /** What is stored under `memoryId` (the record's metadata), or null. */

@@ -1,11 +1,13 @@
-// First middleware: a request id (echoed as X-Request-Id), the trace id of a W3C traceparent, one
-// histogram sample per request, and (VALORI_ACCESS_LOG=on) one access line when it ends.
+// First middleware: a request id (echoed as X-Request-Id), the trace id of a W3C traceparent (and,
+// with traces on, the request's span continuing it), one histogram sample per request (not per
+// event stream), and (VALORI_ACCESS_LOG=on) one access line when it ends.
 // Headers, bodies and query strings are never logged, so a token cannot leak here: the line names
 // the route template (/v1/keys/:id), not the URL.
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import { traceRequest, tracingEnabled, type Traceparent } from '../tracing';
 import type { RequestLog } from './audit';
 
 // Accept a caller's id only if it is short and harmless to echo into headers and logs.
@@ -14,17 +16,26 @@ const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 // W3C Trace Context, level 1: version-traceid-parentid-flags in lowercase hex. A later version may
 // append fields after a dash; version ff is invalid, and so are all-zero trace and parent ids.
 // Two traceparent headers arrive joined by ", " and so fail to match: ignored, as the spec asks.
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?$/;
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
-/** The trace id of a valid traceparent header, or undefined (absent or invalid: ignored). */
-export function traceIdOf(header: string | string[] | undefined): string | undefined {
+/** A valid traceparent header's trace id, parent id and sampled flag; undefined when absent or invalid (ignored). */
+export function parseTraceparent(header: string | string[] | undefined): Traceparent | undefined {
   if (typeof header !== 'string') return undefined;
   const m = TRACEPARENT.exec(header.trim());
   if (m === null) return undefined;
-  const [, version, traceId, parentId, rest] = m;
+  const [, version, traceId, parentId, flags, rest] = m;
   if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
   if (/^0+$/.test(traceId) || /^0+$/.test(parentId)) return undefined;
-  return traceId;
+  return { traceId, parentId, sampled: (parseInt(flags, 16) & 1) === 1 };
+}
+
+/**
+ * A long-lived stream (the replication event stream, text/event-stream) lasts as long as its
+ * follower stays connected: one such sample would swamp the request-duration histogram.
+ */
+function isStream(res: Response): boolean {
+  const type = res.getHeader('content-type');
+  return typeof type === 'string' && type.toLowerCase().startsWith('text/event-stream');
 }
 
 /** The route pattern (bounded, no ids or query), or "unmatched" before routing (401, 404, 307). */
@@ -52,17 +63,18 @@ export function requestContext(logger: Logger, metrics: Metrics, options: Reques
   return (req, res, next) => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
-    const traceId = traceIdOf(req.headers.traceparent);
+    const parent = parseTraceparent(req.headers.traceparent);
+    const traceId = parent?.traceId;
     res.locals.requestId = requestId;
     res.locals.requestLog = { logger, requestId, ...(traceId === undefined ? {} : { traceId }) } satisfies RequestLog;
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     const socketBytes = req.socket.bytesWritten;
     res.on('finish', () => {
+      if (isStream(res)) return;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       // The route pattern, not the raw path, keeps label cardinality bounded (ids are in paths).
-      const route = (req.route as { path?: unknown } | undefined)?.path;
-      metrics.observeRequest(req.method, typeof route === 'string' ? route : 'unmatched', res.statusCode, seconds);
+      metrics.observeRequest(req.method, routeOf(req), res.statusCode, seconds);
     });
     if (options.accessLog) {
       // 'close' comes once per response: after 'finish', or alone when the client hung up first.
@@ -81,6 +93,7 @@ export function requestContext(logger: Logger, metrics: Metrics, options: Reques
         });
       });
     }
-    next();
+    if (tracingEnabled()) traceRequest(req, res, parent, () => routeOf(req), next);
+    else next();
   };
 }

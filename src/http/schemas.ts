@@ -6,6 +6,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Config } from '../config';
 import { COLLECTION_NAME_PATTERN } from '../kernel/collections';
+import { traceSync, tracingEnabled } from '../tracing';
 import { AppError } from './errors';
 import { compileV1Validators, v1RequestSchemas, type V1Validators } from './v1-schemas';
 
@@ -44,7 +45,7 @@ const recordMetadata = {
   nullable: true,
   description: 'The record\'s metadata: a JSON object (canonical JSON at most 65,536 bytes, 16 levels deep, keys at most 256 bytes). null or absent: none.',
 } as const;
-const recordText = { type: 'string', nullable: true, description: 'The record\'s text, at most 65,536 bytes of UTF-8. null or absent: none.' } as const;
+const recordText = { type: 'string', nullable: true, description: 'The record\'s text, at most 65,536 bytes stored as a JSON string (quotes and escapes included). null or absent: none.' } as const;
 /** Keyed writes on v0.1.0 paths: what their JSON bodies may add. */
 const keyed = { collection, request_id: requestId } as const;
 
@@ -386,6 +387,11 @@ function describe(e: ErrorObject, data: unknown): string {
 
 /** Validates `data` or throws a 400 AppError that names the first offending field. */
 export function check<T>(validate: ValidateFunction<T>, data: unknown): T {
+  // With traces on, validation is its own span under the request's (src/tracing.ts).
+  return tracingEnabled() ? traceSync('validate', () => checkNow(validate, data)) : checkNow(validate, data);
+}
+
+function checkNow<T>(validate: ValidateFunction<T>, data: unknown): T {
   if (validate(data)) return data;
   // A oneOf failure lists each branch's complaint first; the oneOf error itself says what fits.
   const e = validate.errors?.find((x) => x.keyword === 'oneOf') ?? validate.errors?.[0];

@@ -6,6 +6,7 @@
 // idempotency inputs (WriteOptions) and resolves with the ids it assigned, its height and whether
 // an earlier write with the same key already did it.
 import type { Config } from '../config';
+import { traceTask, tracingEnabled } from '../tracing';
 import {
   call,
   callSync,
@@ -97,7 +98,8 @@ export class Kernel {
 
   private async write(work: () => Promise<WriteResult>): Promise<WriteResult> {
     const started = process.hrtime.bigint();
-    const out = await call(work);
+    // With traces on (OTEL_EXPORTER_OTLP_ENDPOINT), a span; off, not even a closure.
+    const out = await (tracingEnabled() ? traceTask('kernel.write', () => call(work)) : call(work));
     this.commitObserver?.(Number(process.hrtime.bigint() - started) / 1e9);
     return out;
   }
@@ -216,7 +218,8 @@ export class Kernel {
   /** k best live records by the collection's metric (ties by id); `params.filter` is handed to the kernel as JSON text. */
   search(collection: string, query: readonly unknown[], k: number, params: SearchParams = {}, field = 'query'): Promise<SearchHit[]> {
     const options = searchOptions(params);
-    return call(() => this.native.search(collection, this.vector(collection, query, field), k, options));
+    const run = (): Promise<SearchHit[]> => call(() => this.native.search(collection, this.vector(collection, query, field), k, options));
+    return tracingEnabled() ? traceTask('kernel.search', run) : run();
   }
 
   /** Rebuilds/retrains the collection's search index from its records; false when it has none. */

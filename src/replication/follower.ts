@@ -54,6 +54,8 @@ export class Follower {
   /** Last definitive check result; Pending rounds do not change it. */
   private verified: 'Synced' | 'Diverged' | null = null;
   private lastError: { at: string; message: string } | null = null;
+  /** The last exchange with the leader succeeded (valori_replication_leader_reachable). */
+  private reached = false;
   /** The last leader event reported as rejected here (reported once). */
   private reportedRejection = 0;
   private bootstraps = 0;
@@ -112,6 +114,15 @@ export class Follower {
     if (this.phase === 'connecting') return 'Connecting';
     if (this.phase === 'bootstrapping') return 'Bootstrapping';
     return this.lag() === 0 && this.verified === 'Synced' ? 'Synced' : 'CatchingUp';
+  }
+
+  /**
+   * True once the leader answered (its state, or its event stream opened), false before the first
+   * answer and after any failure that is not a local apply failure: refused, unreachable, timed
+   * out, the stream cut or ended, or a leader this follower cannot follow (another dimension).
+   */
+  leaderReachable(): boolean {
+    return this.reached;
   }
 
   lag(): number {
@@ -194,6 +205,7 @@ export class Follower {
       const startHeight = this.kernel.stats().height;
       try {
         const leader = await this.leader.state(signal);
+        this.reached = true;
         if (leader.dim !== null && leader.dim !== this.kernel.dim) {
           throw new Error(`the leader's VALORI_DIM is ${leader.dim} but this follower's is ${this.kernel.dim}: they must match`);
         }
@@ -208,6 +220,7 @@ export class Follower {
         throw new Error('the leader closed the event stream');
       } catch (err) {
         if (signal.aborted) break;
+        if (!(err instanceof ApplyError)) this.reached = false;
         if (err instanceof ApplyError && err.stateDependent) await this.rejected(err);
         this.fail(err);
         // Events applied on this connection: the link works, so the next retry is immediate.
@@ -255,6 +268,7 @@ export class Follower {
     try {
       const res = await this.leader.events(from, connection.signal);
       this.phase = 'streaming';
+      this.reached = true;
       this.logger.info(`streaming the leader's events from ${from}`);
       ahead = new ReadAhead(readEventStream(res.body!, this.options.heartbeatMs), itemBytes, READ_AHEAD_EVENTS, READ_AHEAD_BYTES);
       for (let item = await ahead.next(); item !== null; item = await ahead.next()) {

@@ -39,7 +39,11 @@ export class Replication {
             checkIntervalMs: config.replicationCheckIntervalMs,
             maxSnapshotBytes: maxSnapshotBytes(config),
           });
-    metrics.observeReplication(() => ({ lagEvents: this.follower === null ? 0 : this.follower.knownLag(), status: this.status() }));
+    metrics.observeReplication(() => ({
+      lagEvents: this.follower === null ? 0 : this.follower.knownLag(),
+      status: this.status(),
+      leaderReachable: this.follower?.leaderReachable() ?? null,
+    }));
   }
 
   status(): ReplicationStatus {

@@ -161,6 +161,13 @@ pub struct WriteResult {
     pub height: f64,
     /// True when an idempotency key matched an earlier write (nothing written).
     pub deduplicated: bool,
+    /// Microseconds from submission until the committer took the write's group.
+    pub queued_us: f64,
+    /// Microseconds the write's group spent in apply (write-lock wait included).
+    pub apply_us: f64,
+    /// Microseconds of the group's event-log append and fdatasync; absent when
+    /// nothing was appended (no event log, or no event recorded).
+    pub fsync_us: Option<f64>,
 }
 
 #[napi(object)]

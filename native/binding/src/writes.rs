@@ -55,6 +55,9 @@ pub(crate) fn result(o: Outcome) -> WriteResult {
         ids: Uint32Array::new(o.ids),
         height: o.height as f64,
         deduplicated: o.deduplicated,
+        queued_us: o.timing.queued_us as f64,
+        apply_us: o.timing.apply_us as f64,
+        fsync_us: o.timing.fsync_us.map(|us| us as f64),
     }
 }
 

@@ -4,7 +4,7 @@
 //! exhaustion are refused with CAPACITY_EXCEEDED naming the limit.
 
 use crate::error::{KResult, KernelError};
-use crate::event::{payload_key, text_key, DocTarget, Event, Payload};
+use crate::event::{payload_key, payload_record, text_key, DocTarget, Event, Payload};
 use crate::fixed;
 use crate::state::{State, HOLE, LIVE, MAX_METADATA_BYTES, MAX_METADATA_KEY_BYTES, TOMBSTONE};
 
@@ -151,13 +151,14 @@ impl State {
                 "metadata key must be 1..{MAX_METADATA_KEY_BYTES} bytes"
             )));
         }
-        // Overwriting a key counts only the difference.
+        // Overwriting a key counts only the difference; a record's payload
+        // entries count bytes only.
         let old = self.metadata.get(key).map(|v| (key.len() + v.len()) as u64);
-        let entries = self.metadata.len() as u64 + u64::from(old.is_none());
-        if entries > self.limits.max_metadata_entries {
+        let (counted, _) = self.metadata_usage();
+        let adds = old.is_none() && payload_record(key).is_none();
+        if adds && counted + 1 > self.limits.max_metadata_entries {
             return Err(KernelError::CapacityExceeded(format!(
-                "metadata is full: {} entries, the limit is {} (VALORI_MAX_METADATA_ENTRIES)",
-                self.metadata.len(),
+                "metadata is full: {counted} entries, the limit is {} (VALORI_MAX_METADATA_ENTRIES)",
                 self.limits.max_metadata_entries
             )));
         }

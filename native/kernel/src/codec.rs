@@ -315,7 +315,10 @@ pub(crate) fn decode_from(r: &mut Reader<'_>, limits: Limits, height: u64) -> KR
 fn decode_metadata(r: &mut Reader<'_>, st: &mut State) -> KResult<()> {
     let limits = st.limits;
     let meta_n = r.u32()? as u64;
-    if meta_n > limits.max_metadata_entries {
+    // Records' payload entries (two per record at most) are not counted
+    // against the entry limit; everything else is, below.
+    let payload_max = limits.max_records.saturating_mul(2);
+    if meta_n > limits.max_metadata_entries.saturating_add(payload_max) {
         return Err(KernelError::CapacityExceeded(format!(
             "snapshot holds {meta_n} metadata entries, this node's limit is {} (VALORI_MAX_METADATA_ENTRIES)",
             limits.max_metadata_entries
@@ -356,8 +359,20 @@ fn decode_metadata(r: &mut Reader<'_>, st: &mut State) -> KResult<()> {
         }
         metadata.insert(key.to_owned(), v.to_vec());
     }
+    let payload = metadata
+        .keys()
+        .filter(|k| crate::event::payload_record(k).is_some())
+        .count() as u64;
+    if meta_n - payload > limits.max_metadata_entries {
+        return Err(KernelError::CapacityExceeded(format!(
+            "snapshot holds {} metadata entries, this node's limit is {} (VALORI_MAX_METADATA_ENTRIES)",
+            meta_n - payload,
+            limits.max_metadata_entries
+        )));
+    }
     st.metadata = metadata;
     st.meta_bytes = bytes;
+    st.meta_payload = payload;
     Ok(())
 }
 

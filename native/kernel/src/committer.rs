@@ -23,12 +23,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, RwLock};
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::engine::{catalog_of, Catalog, CommitObserver, CommitSink, Counters, Reply, Request};
 use crate::entry::{encode_entry, entry_time, StoreEvent};
 use crate::error::KernelError;
-use crate::ops::{self, Outcome, Prepared};
+use crate::ops::{self, Outcome, Prepared, Timing};
 use crate::store::Store;
 
 /// Most requests folded into one group (bounds latency of the group's first).
@@ -56,6 +56,10 @@ fn panic_text(p: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
 impl Committer {
     pub(crate) fn run(mut self) {
         while let Ok(first) = self.rx.recv() {
@@ -77,13 +81,19 @@ impl Committer {
                 }
                 continue;
             }
+            // How long each request waited for its group (traces only).
+            let taken = Instant::now();
+            let queued: Vec<u64> = group
+                .iter()
+                .map(|r| micros(taken.saturating_duration_since(r.queued_at)))
+                .collect();
             // Replies live outside the guarded section so that a panic can
             // still answer every request that was not answered yet.
             let mut slots: Vec<(Option<ops::Write>, Option<Reply>)> = group
                 .into_iter()
                 .map(|r| (Some(r.op), Some(r.reply)))
                 .collect();
-            let run = panic::catch_unwind(AssertUnwindSafe(|| self.group(&mut slots)));
+            let run = panic::catch_unwind(AssertUnwindSafe(|| self.group(&mut slots, &queued)));
             if let Err(p) = run {
                 let reason = format!(
                     "the committer panicked ({}); writes are refused until restart",
@@ -128,8 +138,11 @@ impl Committer {
         self.publish_catalog(&guard);
     }
 
-    fn group(&mut self, slots: &mut [(Option<ops::Write>, Option<Reply>)]) {
+    fn group(&mut self, slots: &mut [(Option<ops::Write>, Option<Reply>)], queued: &[u64]) {
         self.durable = false;
+        // Durations for traces, measured here and only handed to the replies:
+        // apply never reads a clock.
+        let began = Instant::now();
         let mut pending: Vec<(usize, Outcome)> = Vec::with_capacity(slots.len());
         let mut entries: Vec<(u64, Vec<u8>)> = Vec::new();
         let journaled;
@@ -185,9 +198,13 @@ impl Committer {
                 self.publish_catalog(&guard);
             }
         }
+        let applied = Instant::now();
+        let mut fsync_us = None;
         if !entries.is_empty() {
             if let Some(s) = self.sink.as_mut() {
-                if let Err(e) = s.append(&entries) {
+                let appended = s.append(&entries);
+                fsync_us = Some(micros(applied.elapsed()));
+                if let Err(e) = appended {
                     self.rollback();
                     if let Some(s) = self.sink.as_mut() {
                         s.rolled_back();
@@ -223,8 +240,14 @@ impl Committer {
                 .unwrap_or_else(|p| p.into_inner())
                 .commit_group();
         }
-        for (i, out) in pending {
+        let apply_us = micros(applied.duration_since(began));
+        for (i, mut out) in pending {
             if let Some(r) = slots[i].1.take() {
+                out.timing = Timing {
+                    queued_us: queued.get(i).copied().unwrap_or(0),
+                    apply_us,
+                    fsync_us,
+                };
                 r(Ok(out));
             }
         }

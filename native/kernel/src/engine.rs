@@ -17,19 +17,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::thread;
+use std::time::Instant;
 
 use crate::committer::Committer;
 use crate::entry::Metric;
 use crate::error::{KResult, KernelError};
-use crate::event::Event;
-use crate::event::{payload_key, payload_record};
-use crate::index::{
-    Distance, Index, IndexConfig, IndexKind, IndexMemory, QuantKind, SearchParams, VectorSource,
-};
+use crate::index::IndexMemory;
 use crate::ops::{Outcome, Write};
-use crate::payload::{Filter, PayloadIndex};
-use crate::state::{Change, PoolCounts, State, LIVE};
+use crate::state::PoolCounts;
 use crate::store::{not_found, Store};
+
+pub use crate::db::Db;
 
 /// Durable destination of committed events (the event log). `append` must not
 /// return Ok until the entries are on disk (fdatasync).
@@ -44,267 +42,6 @@ pub type CommitObserver = Box<dyn FnMut(&[(u64, Vec<u8>)]) + Send>;
 
 /// Called once with the result of a submitted operation.
 pub type Reply = Box<dyn FnOnce(KResult<Outcome>) + Send>;
-
-/// State plus the search structures derived from it: the vector index
-/// (`None` for the exact scan without quantization: it scans the record
-/// pool directly with the same `index::exact_rows` the indexes use) and the
-/// payload index over every record's metadata.
-pub struct Db {
-    pub state: State,
-    pub index: Option<Index>,
-    pub payload: PayloadIndex,
-    /// What search ranks by (the collection's metric).
-    pub distance: Distance,
-}
-
-/// The payload index of every `rec:<id>` metadata entry of `state`.
-fn payload_index_of(state: &State) -> PayloadIndex {
-    let mut p = PayloadIndex::new();
-    let from = "rec:".to_owned();
-    for (key, value) in state.metadata.range(from..) {
-        if !key.starts_with("rec:") {
-            break;
-        }
-        if let Some((id, false)) = payload_record(key) {
-            p.insert(id, value);
-        }
-    }
-    p
-}
-
-/// Records whose `rec:<id>` metadata an event may change.
-fn payload_ids(ev: &Event) -> Vec<u32> {
-    match ev {
-        Event::InsertRecord { id, payload, .. } if payload.metadata.is_some() => vec![*id],
-        Event::InsertBatch {
-            first_id, payloads, ..
-        } => payloads
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.metadata.is_some())
-            .map(|(i, _)| first_id + i as u32)
-            .collect(),
-        Event::SetMetadata { key, .. } => match payload_record(key) {
-            Some((id, false)) => vec![id],
-            _ => Vec::new(),
-        },
-        Event::UpsertMemory {
-            record_id,
-            metadata: Some(_),
-            ..
-        } => vec![*record_id],
-        Event::DeleteRecord { id } => vec![*id],
-        _ => Vec::new(),
-    }
-}
-
-/// The set bits of bitset words, ascending.
-fn ones(words: &[u64]) -> Vec<u32> {
-    let mut out = Vec::new();
-    for (i, &w) in words.iter().enumerate() {
-        let mut bits = w;
-        while bits != 0 {
-            out.push(i as u32 * 64 + bits.trailing_zeros());
-            bits &= bits - 1;
-        }
-    }
-    out
-}
-
-/// Filtered searches whose matches are at most this many, or at most an
-/// eighth of the live records, scan exactly those records (docs/api-reference.md,
-/// "Payloads and filters"); others walk the index with the filter.
-pub const FILTER_EXACT_MAX: usize = 4096;
-
-impl VectorSource for State {
-    fn dim(&self) -> usize {
-        State::dim(self)
-    }
-    fn vector(&self, id: u32) -> Option<&[i32]> {
-        self.live_vector(id)
-    }
-    fn slot_count(&self) -> u32 {
-        self.records().slots as u32
-    }
-}
-
-impl Db {
-    /// A db whose index matches `cfg` (None for exact brute force).
-    pub fn new(state: State, cfg: IndexConfig) -> Db {
-        let index = if cfg.kind == IndexKind::Brute && cfg.quant == QuantKind::None {
-            None
-        } else {
-            let mut ix = Index::new(cfg, state.dim());
-            ix.rebuild(&state);
-            Some(ix)
-        };
-        let payload = payload_index_of(&state);
-        Db {
-            state,
-            index,
-            payload,
-            distance: cfg.distance,
-        }
-    }
-
-    /// Like `new`, but an index left empty (the caller decodes or rebuilds it).
-    pub fn new_empty_index(state: State, cfg: IndexConfig) -> Db {
-        let index = if cfg.kind == IndexKind::Brute && cfg.quant == QuantKind::None {
-            None
-        } else {
-            Some(Index::new(cfg, state.dim()))
-        };
-        let payload = payload_index_of(&state);
-        Db {
-            state,
-            index,
-            payload,
-            distance: cfg.distance,
-        }
-    }
-
-    /// Undo the open group (see `State::begin_group`) and rebuild the index
-    /// from the restored state: the index is derived and node-local, so a
-    /// rebuild is simpler and safer than undoing its own structures.
-    pub fn rollback_group(&mut self) -> bool {
-        let rolled = self.state.rollback_group();
-        if rolled {
-            if let Some(ix) = self.index.as_mut() {
-                ix.rebuild(&self.state);
-            }
-            self.payload = payload_index_of(&self.state);
-        }
-        rolled
-    }
-
-    pub fn apply(&mut self, ev: &Event) -> KResult<()> {
-        let touched = payload_ids(ev);
-        let before: Vec<Option<Vec<u8>>> = touched
-            .iter()
-            .map(|&id| self.state.metadata(&payload_key(id)).map(<[u8]>::to_vec))
-            .collect();
-        let change = self.state.apply(ev)?;
-        for (&id, old) in touched.iter().zip(before) {
-            if let Some(old) = old {
-                self.payload.remove(id, &old);
-            }
-            if let Some(new) = self.state.metadata(&payload_key(id)) {
-                self.payload.insert(id, new);
-            }
-        }
-        if let Some(ix) = self.index.as_mut() {
-            match change {
-                Change::None => {}
-                Change::Inserted { first, count } => {
-                    for id in first..first + count {
-                        ix.on_insert(id, &self.state);
-                    }
-                }
-                Change::Removed(id) => ix.on_delete(id),
-            }
-        }
-        Ok(())
-    }
-
-    /// Live records matching `filter` (and `tag`), as bitset words over
-    /// the slots, with their count: from the payload index, never by parsing
-    /// a record's payload.
-    fn matching(&self, filter: &Filter, tag: Option<u64>) -> (Vec<u64>, usize) {
-        let st = &self.state;
-        let mut words = self.payload.select(filter, st.records().slots as u32);
-        let mut count = 0;
-        for (i, w) in words.iter_mut().enumerate() {
-            let mut bits = *w;
-            while bits != 0 {
-                let b = bits.trailing_zeros();
-                bits &= bits - 1;
-                let id = i as u32 * 64 + b;
-                let keep = st.record_status(id) == LIVE
-                    && tag.is_none_or(|t| st.record_tag(id) == Some(t));
-                if keep {
-                    count += 1;
-                } else {
-                    *w &= !(1u64 << b);
-                }
-            }
-        }
-        (words, count)
-    }
-
-    /// k nearest live records matching `filter`, in (distance, id) order.
-    /// The plan depends only on how many records match, how many are live
-    /// and k, so the same state answers the same everywhere: few matches are
-    /// scanned exactly (exactly the k best), many are searched through the
-    /// index with the filter checked during the walk.
-    pub fn search_filtered(
-        &self,
-        query: &[i32],
-        k: usize,
-        params: SearchParams,
-        tag: Option<u64>,
-        filter: Option<&Filter>,
-    ) -> Vec<(i64, u32)> {
-        let Some(f) = filter.filter(|f| !f.is_all()) else {
-            return self.search(query, k, params, tag);
-        };
-        let (words, count) = self.matching(f, tag);
-        if count == 0 {
-            return Vec::new();
-        }
-        let live = self.state.records().live as usize;
-        let bit = |id: u32| {
-            words
-                .get(id as usize / 64)
-                .is_some_and(|w| w >> (id % 64) & 1 == 1)
-        };
-        let st = &self.state;
-        if count <= FILTER_EXACT_MAX.max(k) || count <= live / 8 {
-            let ids = ones(&words);
-            return crate::index::exact_ids(query, k, &ids, st, self.distance);
-        }
-        match &self.index {
-            None => {
-                let rows = st
-                    .live_records()
-                    .filter(|r| bit(r.0))
-                    .map(|(id, _, v)| (id, v));
-                crate::index::exact_rows(query, k, rows, None, self.distance)
-            }
-            Some(ix) => ix.search(query, k, params, st, Some(&bit)),
-        }
-    }
-
-    /// k nearest live records in (distance, id) order; exact distances.
-    pub fn search(
-        &self,
-        query: &[i32],
-        k: usize,
-        params: SearchParams,
-        filter_tag: Option<u64>,
-    ) -> Vec<(i64, u32)> {
-        match &self.index {
-            None => {
-                let rows = self
-                    .state
-                    .live_records()
-                    .filter(|r| filter_tag.is_none_or(|t| t == r.1));
-                let rows = rows.map(|(id, _, v)| (id, v));
-                crate::index::exact_rows(query, k, rows, None, self.distance)
-            }
-            Some(ix) => {
-                let st = &self.state;
-                let f = filter_tag.map(|t| move |id: u32| st.record_tag(id) == Some(t));
-                ix.search(
-                    query,
-                    k,
-                    params,
-                    st,
-                    f.as_ref().map(|f| f as &dyn Fn(u32) -> bool),
-                )
-            }
-        }
-    }
-}
 
 /// O(1) counters published after every group, readable without the state lock
 /// (so /health and /metrics never wait behind a long batch apply).
@@ -386,6 +123,8 @@ pub fn catalog_of(store: &Store) -> Catalog {
 pub(crate) struct Request {
     pub(crate) op: Write,
     pub(crate) reply: Reply,
+    /// When it was queued: the committer reports the wait (for traces only).
+    pub(crate) queued_at: Instant,
 }
 
 pub struct Engine {
@@ -450,7 +189,11 @@ impl Engine {
         let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
             Some(tx) => {
-                if let Err(mpsc::SendError(req)) = tx.send(Request { op, reply }) {
+                if let Err(mpsc::SendError(req)) = tx.send(Request {
+                    op,
+                    reply,
+                    queued_at: Instant::now(),
+                }) {
                     (req.reply)(Err(KernelError::Closed("the engine is closed".into())));
                 }
             }

@@ -108,21 +108,24 @@ pub fn normalize(v: &mut [i32]) -> crate::KResult<()> {
             "a cosine collection cannot store or search a zero vector".into(),
         ));
     }
+    let norm = (s as f64).sqrt();
     for x in v.iter_mut() {
         let big = x.unsigned_abs() as u128 * UNIT_RAW as u128;
         let lhs = 4 * big * big;
-        // |x| <= ‖x‖, so the quotient is at most 65536.
-        let (mut lo, mut hi) = (0u128, UNIT_RAW as u128);
-        while lo < hi {
-            let mid = (lo + hi).div_ceil(2);
-            let odd = 2 * mid - 1;
-            if (odd * odd).saturating_mul(s) <= lhs {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
+        // y is the largest value in 0..=65536 (|x| <= ‖x‖) with `fits(y)`;
+        // `fits` is monotone, so starting from a floating-point estimate and
+        // stepping until the exact integer test flips gives that same y on
+        // every machine (the estimate only decides how many steps it takes).
+        let fits = |y: u128| y == 0 || ((2 * y - 1) * (2 * y - 1)).saturating_mul(s) <= lhs;
+        let est = (x.unsigned_abs() as f64 * UNIT_RAW as f64 / norm).round();
+        let mut y = (est.clamp(0.0, UNIT_RAW as f64)) as u128;
+        while y < UNIT_RAW as u128 && fits(y + 1) {
+            y += 1;
         }
-        let y = lo as i32;
+        while !fits(y) {
+            y -= 1;
+        }
+        let y = y as i32;
         *x = if *x < 0 { -y } else { y };
     }
     Ok(())
@@ -148,6 +151,51 @@ mod tests {
         let mut y = v.to_vec();
         normalize(&mut y).expect("non-zero");
         y
+    }
+
+    /// The definition of `normalize`, by bisection over 0..=65536.
+    fn by_bisection(v: &[i32]) -> Vec<i32> {
+        let s: u128 = v.iter().map(|x| (x.unsigned_abs() as u128).pow(2)).sum();
+        v.iter()
+            .map(|&x| {
+                let big = x.unsigned_abs() as u128 * UNIT_RAW as u128;
+                let (mut lo, mut hi) = (0u128, UNIT_RAW as u128);
+                while lo < hi {
+                    let mid = (lo + hi).div_ceil(2);
+                    let odd = 2 * mid - 1;
+                    if (odd * odd).saturating_mul(s) <= 4 * big * big {
+                        lo = mid;
+                    } else {
+                        hi = mid - 1;
+                    }
+                }
+                if x < 0 {
+                    -(lo as i32)
+                } else {
+                    lo as i32
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn normalize_agrees_with_its_definition_on_random_vectors() {
+        let mut r = Lcg(42);
+        for dim in [1, 2, 3, 16, 784, 1536] {
+            let bound = max_abs_raw(dim) as u64;
+            for round in 0..20u64 {
+                // Small, mid-sized and extreme components, and many ties.
+                let span = [3, 65_536, bound][round as usize % 3];
+                let v: Vec<i32> = (0..dim)
+                    .map(|_| r.below(2 * span + 1) as i64 - span as i64)
+                    .map(|x| x as i32)
+                    .collect();
+                if v.iter().all(|&x| x == 0) {
+                    continue;
+                }
+                assert_eq!(unit(&v), by_bisection(&v), "dim {dim} round {round}");
+            }
+        }
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub(crate) struct Journal {
     rec_slots: usize,
     nodes: usize,
     edges: usize,
-    counters: [u64; 6],
+    counters: [u64; 7],
     pub(crate) undo: Vec<Undo>,
 }
 
@@ -66,13 +66,14 @@ fn pop_if_last(list: &mut Vec<u32>, x: u32) {
 }
 
 impl State {
-    fn counters(&self) -> [u64; 6] {
+    fn counters(&self) -> [u64; 7] {
         [
             self.rec_live,
             self.rec_tomb,
             self.node_live,
             self.edge_live,
             self.meta_bytes,
+            self.meta_payload,
             self.height,
         ]
     }
@@ -153,6 +154,7 @@ impl State {
             self.node_live,
             self.edge_live,
             self.meta_bytes,
+            self.meta_payload,
             self.height,
         ] = j.counters;
         true

@@ -24,7 +24,7 @@ fn fingerprint(st: &State) -> String {
         st.graph,
         rn,
         st.metadata,
-        st.meta_bytes,
+        (st.meta_bytes, st.meta_payload),
         st.rec_live,
         st.rec_tomb,
         st.node_live,

@@ -11,6 +11,8 @@ mod check;
 pub mod codec;
 mod committer;
 pub mod database;
+mod db;
+mod db_filter;
 pub mod durable;
 pub mod engine;
 pub mod entry;

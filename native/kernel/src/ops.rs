@@ -6,7 +6,7 @@ use crate::error::{KResult, KernelError};
 use crate::event::{payload_record, DocTarget, Event, Payload, MAX_EVENT_BYTES};
 use crate::state::{State, HOLE, TOMBSTONE};
 
-pub use crate::write::{prepare, Outcome, Prepared, Write, WriteOpts};
+pub use crate::write::{prepare, Outcome, Prepared, Timing, Write, WriteOpts};
 
 #[derive(Debug, Clone)]
 pub enum Op {

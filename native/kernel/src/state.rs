@@ -99,6 +99,10 @@ pub struct State {
     pub(crate) metadata: BTreeMap<String, Vec<u8>>,
     /// Sum of key + value bytes over `metadata`.
     pub(crate) meta_bytes: u64,
+    /// Entries of `metadata` that are a record's payload (`rec:<id>`,
+    /// `rec:<id>:text`): bounded by the records, so not counted against
+    /// VALORI_MAX_METADATA_ENTRIES (their bytes are).
+    pub(crate) meta_payload: u64,
     /// Events applied to this collection's data (the node's height, the
     /// sequence number of the last event, is `Store::height`). Not hashed.
     pub(crate) height: u64,
@@ -120,6 +124,7 @@ impl State {
             record_nodes: HashMap::new(),
             metadata: BTreeMap::new(),
             meta_bytes: 0,
+            meta_payload: 0,
             height: 0,
             journal: None,
         }
@@ -179,9 +184,13 @@ impl State {
     pub fn graph_heap_bytes(&self) -> u64 {
         self.graph.heap_bytes()
     }
-    /// Metadata entries and their key + value bytes.
+    /// Metadata entries counted against VALORI_MAX_METADATA_ENTRIES (a
+    /// record's payload entries are not), and the bytes of all entries.
     pub fn metadata_usage(&self) -> (u64, u64) {
-        (self.metadata.len() as u64, self.meta_bytes)
+        (
+            self.metadata.len() as u64 - self.meta_payload,
+            self.meta_bytes,
+        )
     }
 
     /// Status of a record slot (`HOLE` for unknown ids).

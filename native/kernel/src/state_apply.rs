@@ -2,7 +2,8 @@
 
 use crate::error::KResult;
 use crate::event::{
-    payload_key, text_key, DocTarget, Event, Payload, EDGE_PARENT_OF, KIND_CHUNK, KIND_DOCUMENT,
+    payload_key, payload_record, text_key, DocTarget, Event, Payload, EDGE_PARENT_OF, KIND_CHUNK,
+    KIND_DOCUMENT,
 };
 use crate::journal::Undo;
 use crate::state::{State, LIVE, TOMBSTONE};
@@ -123,11 +124,13 @@ impl State {
 
     fn set_metadata(&mut self, key: String, value: Vec<u8>) {
         self.meta_bytes += (key.len() + value.len()) as u64;
+        let payload = payload_record(&key).is_some();
         let journal_key = self.journal.is_some().then(|| key.clone());
         let klen = key.len();
         let old = self.metadata.insert(key, value);
-        if let Some(v) = &old {
-            self.meta_bytes -= (klen + v.len()) as u64;
+        match &old {
+            Some(v) => self.meta_bytes -= (klen + v.len()) as u64,
+            None => self.meta_payload += u64::from(payload),
         }
         if let Some(key) = journal_key {
             self.note(Undo::Meta { key, old });
@@ -137,6 +140,7 @@ impl State {
     fn remove_metadata(&mut self, key: String) {
         if let Some(old) = self.metadata.remove(&key) {
             self.meta_bytes -= (key.len() + old.len()) as u64;
+            self.meta_payload -= u64::from(payload_record(&key).is_some());
             self.note(Undo::Meta {
                 key,
                 old: Some(old),

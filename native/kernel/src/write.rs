@@ -70,7 +70,32 @@ pub struct Outcome {
     /// The event's sequence number (the first outcome's when deduplicated).
     pub height: u64,
     pub deduplicated: bool,
+    /// How long the write spent in the committer (for traces); filled in
+    /// by the committer after the group, never seen by apply.
+    pub timing: Timing,
 }
+
+/// Durations the committer measured for one write, in microseconds. They
+/// describe this process's run, not the write, so they are no part of the
+/// outcome's identity: any two `Timing`s compare equal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    /// From submission until the committer took the write's group.
+    pub queued_us: u64,
+    /// The group's apply under the write lock (lock wait included).
+    pub apply_us: u64,
+    /// The group's log append with its fdatasync; None when nothing was
+    /// appended (no event log, or the write recorded no event).
+    pub fsync_us: Option<u64>,
+}
+
+impl PartialEq for Timing {
+    fn eq(&self, _: &Timing) -> bool {
+        true
+    }
+}
+
+impl Eq for Timing {}
 
 /// The event to apply and log: fresh (encoded with this group's commit
 /// time) or a leader's entry, logged verbatim (its time and bytes kept).
@@ -228,6 +253,7 @@ fn known(store: &Store, key: Option<IdemKey>, fp: &Fingerprint) -> KResult<Optio
             ids: s.ids.to_vec(),
             height: s.height,
             deduplicated: true,
+            timing: Timing::default(),
         })),
         Some(_) => Err(reused("this idempotency key")),
     }
@@ -239,6 +265,7 @@ fn fresh(ev: StoreEvent, ids: Vec<u32>, store: &Store) -> KResult<(Option<Prepar
         ids,
         height: store.height() + 1,
         deduplicated: false,
+        timing: Timing::default(),
     };
     Ok((Some(Prepared::Fresh(ev)), out))
 }
@@ -256,6 +283,7 @@ pub fn prepare(store: &Store, w: Write) -> KResult<(Option<Prepared>, Outcome)> 
         ids,
         height: store.height(),
         deduplicated: false,
+        timing: Timing::default(),
     };
     match w {
         Write::To {
@@ -349,6 +377,7 @@ pub fn prepare(store: &Store, w: Write) -> KResult<(Option<Prepared>, Outcome)> 
                 ids: Vec::new(),
                 height: seq,
                 deduplicated: false,
+                timing: Timing::default(),
             };
             Ok((Some(Prepared::Verbatim(ev, payload)), out))
         }
@@ -419,6 +448,7 @@ fn item_keys(store: &Store, collection: u32, op: &Op, keys: &[Option<IdemKey>]) 
             ids: known_ids,
             height,
             deduplicated: true,
+            timing: Timing::default(),
         })),
         (Some((i, _)), Some(_)) => Err(reused(&format!(
             "the idempotency key of item {i} (the batch mixes known and new items)"

@@ -104,9 +104,11 @@ fn metadata_entries_and_bytes_are_capped_and_an_overwrite_counts_the_difference(
     // Shrinking is always allowed, and frees room.
     st.apply(&meta("a", 0)).unwrap();
     assert_eq!(st.metadata_usage(), (2, 6));
-    // An upsert's rec:<id> metadata counts too, and a hard delete gives it back.
+    // An upsert's rec:<id> metadata is the record's payload: it counts its
+    // bytes but not against the entry limit, and a hard delete gives them back.
     let mut st = State::new(Limits {
         max_metadata_entries: 1,
+        max_metadata_bytes: 16,
         ..Limits::new(1, 10, 10, 10)
     });
     let up = |id: u32, doc: u32| Event::UpsertMemory {
@@ -118,11 +120,13 @@ fn metadata_entries_and_bytes_are_capped_and_an_overwrite_counts_the_difference(
         edge_id: id,
         metadata: Some(b"{}".to_vec()),
     };
-    st.apply(&up(0, 0)).unwrap();
-    assert_eq!(st.apply(&up(1, 2)).unwrap_err().code(), "CAPACITY_EXCEEDED");
+    st.apply(&up(0, 0)).unwrap(); // "rec:0" + "{}": 7 bytes
+    assert_eq!(st.metadata_usage(), (0, 7));
+    st.apply(&up(1, 2)).unwrap(); // 14 bytes
+    assert_eq!(st.apply(&up(2, 4)).unwrap_err().code(), "CAPACITY_EXCEEDED");
     st.apply(&Event::DeleteRecord { id: 0 }).unwrap();
-    assert_eq!(st.metadata_usage(), (0, 0));
-    st.apply(&up(1, 2)).unwrap();
+    assert_eq!(st.metadata_usage(), (0, 7));
+    st.apply(&up(2, 4)).unwrap();
 }
 
 #[test]

@@ -315,3 +315,66 @@ fn a_selective_filter_returns_exactly_the_k_nearest_matching_records() {
     assert_eq!(e.code(), "INVALID_ARGUMENT");
     assert!(e.to_string().contains("$regex"), "{e}");
 }
+
+#[test]
+fn payload_entries_count_bytes_but_not_against_the_entry_limit() {
+    let db = memory(valori_kernel::state::Limits {
+        max_metadata_entries: 1,
+        max_metadata_bytes: 200,
+        ..limits()
+    });
+    for i in 0..3 {
+        put(&db, &[i as f32, 0.0], Some(r#"{"a": 1}"#), Some("t"));
+    }
+    block_on(db.set_metadata(D, "plain".into(), "1".into(), None)).unwrap();
+    let e = block_on(db.set_metadata(D, "other".into(), "1".into(), None)).unwrap_err();
+    assert_eq!(e.code(), "CAPACITY_EXCEEDED");
+    assert!(e.to_string().contains("VALORI_MAX_METADATA_ENTRIES"), "{e}");
+    // 3 × (5 + 7) + 3 × (7 + 3) + 5 + 1 = 72 bytes so far; a big payload
+    // still runs into the byte limit.
+    let big = format!(r#"{{"a": "{}"}}"#, "x".repeat(150));
+    let e =
+        block_on(db.insert_with(D, vec![9.0, 0.0], 0, None, with(Some(&big), None))).unwrap_err();
+    assert_eq!(e.code(), "CAPACITY_EXCEEDED");
+    assert!(e.to_string().contains("VALORI_MAX_METADATA_BYTES"), "{e}");
+    // A snapshot of this state restores on a node with the same limits.
+    let (_, snap) = db.snapshot_bytes().unwrap();
+    let copy = memory(valori_kernel::state::Limits {
+        max_metadata_entries: 1,
+        max_metadata_bytes: 200,
+        ..limits()
+    });
+    copy.restore(&snap, true).unwrap();
+    assert_eq!(hash(&copy), hash(&db));
+}
+
+#[test]
+fn a_repeated_filter_sees_every_write_in_between() {
+    let db = memory(limits());
+    line(&db, D, 40);
+    let req = SearchRequest {
+        filter: Some(r#"{"m": 3}"#.into()),
+        ..Default::default()
+    };
+    let ids = || {
+        db.query(D, &[0.0, 0.0], 10, &req)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(), vec![3, 13, 23, 33]);
+    // The same filter again, after each kind of change to what it matches.
+    block_on(db.set_record_metadata(D, 0, r#"{"m": 3}"#.into(), None)).unwrap();
+    assert_eq!(ids(), vec![0, 3, 13, 23, 33]);
+    block_on(db.soft_delete_record(D, 13, None)).unwrap();
+    assert_eq!(ids(), vec![0, 3, 23, 33]);
+    block_on(db.delete_record(D, 3, None)).unwrap();
+    assert_eq!(ids(), vec![0, 23, 33]);
+    let more = BatchPayloadsIn {
+        metadata: Some(vec![Some(r#"{"m": 3}"#.into())]),
+        texts: None,
+    };
+    block_on(db.insert_batch_with(D, vec![0.5, 0.0], 1, None, Some(more))).unwrap();
+    assert_eq!(ids(), vec![0, 40, 23, 33]);
+}

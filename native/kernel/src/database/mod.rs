@@ -31,7 +31,7 @@ use crate::state::{Limits, State};
 use crate::storage::Vfs;
 use crate::store;
 
-pub use crate::ops::{Outcome, WriteOpts};
+pub use crate::ops::{Outcome, Timing, WriteOpts};
 pub use collections::{CollectionInfo, CollectionSpec};
 pub use persistence::{LogProof, SnapshotInfo};
 pub use search::{record_view, score_of, Hit, RecordView, SearchRequest, With};

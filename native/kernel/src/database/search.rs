@@ -128,7 +128,13 @@ impl Database {
         let s = &c.db.state;
         let w = req.with;
         Ok(c.db
-            .search_filtered(&q, k, req.params, req.tag, filter.as_ref())
+            .search_filtered(
+                &q,
+                k,
+                req.params,
+                req.tag,
+                req.filter.as_deref().zip(filter.as_ref()),
+            )
             .into_iter()
             .map(|(key, id)| Hit {
                 id,

@@ -27,7 +27,6 @@ pub(crate) struct Hnsw {
     m: usize,
     m0: usize,
     ef_c: usize,
-    distance: Distance,
     /// Per slot; `NO_LEVEL` when the slot is not in the graph.
     level: Vec<u8>,
     /// Layer-0 lists, fixed stride `m0 + 1`: `[count, ids…]`.
@@ -41,13 +40,12 @@ pub(crate) struct Hnsw {
 }
 
 impl Hnsw {
-    pub(crate) fn new(m: usize, ef_c: usize, distance: Distance) -> Hnsw {
+    pub(crate) fn new(m: usize, ef_c: usize) -> Hnsw {
         let m = m.clamp(2, super::MAX_HNSW_M);
         Hnsw {
             m,
             m0: 2 * m,
             ef_c: ef_c.max(1),
-            distance,
             level: Vec::new(),
             links0: Vec::new(),
             upper_off: Vec::new(),
@@ -138,6 +136,17 @@ impl Hnsw {
             .collect()
     }
 
+    /// The distance the graph is built with: L2 for both. A dot-product
+    /// collection is searched by −(a·b), but its graph links spatial
+    /// neighbours: on Fashion-MNIST (raw pixels, 20k, ef 160, half the records
+    /// filtered out) a graph built and pruned by −(a·b) reached recall 0.60,
+    /// one built by L2 0.99 (docs/BENCHMARKS.md, "Filtered search"): the
+    /// neighbour-selection heuristic assumes a metric, which −(a·b) is not.
+    fn build_distance(&self) -> Distance {
+        // One place to change should a distance ever need its own graph.
+        Distance::L2
+    }
+
     pub(crate) fn insert(&mut self, id: u32, src: &dyn VectorSource, vis: &mut Visited) {
         let Some(v) = src.vector(id) else { return };
         self.ensure(id as usize + 1);
@@ -159,7 +168,7 @@ impl Hnsw {
         let metric = Exact {
             src,
             q: v,
-            distance: self.distance,
+            distance: self.build_distance(),
         };
         let mut eps = vec![self.start(&metric)];
         for layer in (lvl.saturating_add(1)..=self.max_level).rev() {
@@ -172,7 +181,7 @@ impl Hnsw {
         // when it is about to become the new entry point.
         for layer in (0..=lvl.min(self.max_level)).rev() {
             let w = search_layer(self, &metric, &eps, self.ef_c, layer, None, vis);
-            let chosen = select(&w, self.cap(layer), src, self.distance);
+            let chosen = select(&w, self.cap(layer), src, self.build_distance());
             let ids: Vec<u32> = chosen.iter().map(|c| c.1).collect();
             self.set_links(id, layer, &ids);
             for &(d, n) in &chosen {
@@ -201,11 +210,14 @@ impl Hnsw {
         let Some(vn) = src.vector(n) else { return };
         let mut c: Vec<(i64, u32)> = cur
             .iter()
-            .filter_map(|&x| src.vector(x).map(|vx| (self.distance.key(vn, vx), x)))
+            .filter_map(|&x| {
+                src.vector(x)
+                    .map(|vx| (self.build_distance().key(vn, vx), x))
+            })
             .collect();
         c.push((d, new));
         c.sort_unstable();
-        let ids: Vec<u32> = select(&c, self.cap(layer), src, self.distance)
+        let ids: Vec<u32> = select(&c, self.cap(layer), src, self.build_distance())
             .iter()
             .map(|c| c.1)
             .collect();
@@ -316,11 +328,10 @@ impl Hnsw {
         r: &mut Reader,
         m: usize,
         ef_c: usize,
-        distance: Distance,
         max_slots: usize,
     ) -> Result<Hnsw, IndexError> {
         let bad = IndexError::Corrupt;
-        let mut g = Hnsw::new(m, ef_c, distance);
+        let mut g = Hnsw::new(m, ef_c);
         let slots = r.len(1, "hnsw slots")?;
         // Each slot costs (2M+1)·4 bytes of links: bound it before `ensure`.
         if slots > max_slots {

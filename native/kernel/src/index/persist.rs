@@ -198,7 +198,6 @@ impl Index {
                     &mut r,
                     cfg.hnsw_m,
                     cfg.hnsw_ef_construction,
-                    cfg.distance,
                     ix.slots as usize,
                 )?;
                 if g.slots() != ix.slots as usize {

@@ -41,7 +41,7 @@ impl Index {
             quant: None,
             codes: Vec::new(),
             hnsw: (cfg.kind == IndexKind::Hnsw)
-                .then(|| Hnsw::new(cfg.hnsw_m, cfg.hnsw_ef_construction, cfg.distance)),
+                .then(|| Hnsw::new(cfg.hnsw_m, cfg.hnsw_ef_construction)),
             ivf: (cfg.kind == IndexKind::Ivf).then(Ivf::default),
         }
     }
@@ -52,6 +52,11 @@ impl Index {
 
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// The live set as bitset words (bit i of word i/64 = record i).
+    pub fn live_words(&self) -> &[u64] {
+        self.live.words()
     }
 
     /// Live vectors known to the index.

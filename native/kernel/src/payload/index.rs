@@ -337,10 +337,23 @@ fn or(acc: &mut [u64], other: &[u64]) {
 /// Sets the bits of `list`'s ids below `slots` (postings are sorted, so the
 /// first id past the end stops the loop).
 fn set(bits: &mut [u64], list: &[u32], slots: u32) {
+    // Postings are ascending: gather each word's bits in a register and
+    // store it once (a long list costs one store per 64 ids, not per id).
+    let (mut at, mut acc) = (usize::MAX, 0u64);
     for &id in list {
         if id >= slots {
             break;
         }
-        bits[id as usize / 64] |= 1u64 << (id % 64);
+        let w = id as usize / 64;
+        if w != at {
+            if acc != 0 {
+                bits[at] |= acc;
+            }
+            (at, acc) = (w, 0);
+        }
+        acc |= 1u64 << (id % 64);
+    }
+    if acc != 0 {
+        bits[at] |= acc;
     }
 }

@@ -8,7 +8,7 @@ use super::journal::StoreUndo;
 use super::{check_name, id_not_found, Collection, Store, Usage, MAX_COLLECTIONS};
 use crate::entry::StoreEvent;
 use crate::error::{KResult, KernelError};
-use crate::event::{payload_key, text_key, DocTarget, Event, Payload};
+use crate::event::{payload_key, payload_record, text_key, DocTarget, Event, Payload};
 use crate::state::State;
 
 /// What a per-collection event adds (deletes only free).
@@ -16,7 +16,11 @@ fn demand(s: &State, ev: &Event) -> Usage {
     let meta = |key: &str, value: &[u8]| -> (u64, u64) {
         match s.metadata(key) {
             Some(old) => (0, value.len().saturating_sub(old.len()) as u64),
-            None => (1, (key.len() + value.len()) as u64),
+            // A record's payload entries count bytes only (`State::meta_payload`).
+            None => (
+                u64::from(payload_record(key).is_none()),
+                (key.len() + value.len()) as u64,
+            ),
         }
     };
     let mut d = Usage::default();
