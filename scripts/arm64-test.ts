@@ -193,6 +193,12 @@ async function main(): Promise<void> {
     console.log(`npx valori-node --version on arm64: ${version}`);
     console.log(`x64 (${String(a.simd)}):   ${proofs(a).join(', ')}`);
     console.log(`arm64 (${String(b.simd)}): ${proofs(b).join(', ')}`);
+    const payload = (r: Record<string, unknown>) => {
+      const p = r.payload as Record<string, { hash: string } | { proof: { hash: string } }> | undefined;
+      if (!p) return 'none';
+      return ['cosine', 'dot'].map((m) => `${m} ${(p[m] as { proof: { hash: string } }).proof.hash.slice(0, 16)}`).join(', ');
+    };
+    console.log(`payloads and filtered searches: x64 ${payload(a)}; arm64 ${payload(b)}`);
     if (strip(a) !== strip(b)) {
       keepWork = true;
       writeFileSync(join(work, 'x64.json'), JSON.stringify(a, null, 1));

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // One fixed, seeded workload through the native binding, printed as JSON: the state proof
-// (height + BLAKE3 hash), pool counts, and the hits of exact, HNSW and scalar-quantised searches.
+// (height + BLAKE3 hash), pool counts, and the hits of exact, HNSW and scalar-quantised searches;
+// then cosine and dot collections with payloads and filtered searches (their proofs, hits,
+// scores and returned metadata).
 // scripts/platform-test.mjs runs it with the x86-64 build and with the arm64 build (under qemu)
 // of the same source tree and requires equal output: the kernel's integer arithmetic promises
 // the same bits on every target, whichever SIMD path (AVX-512, AVX2, portable) runs.
@@ -125,6 +127,51 @@ async function secondCollection(k, rnd) {
   return { proof: await k.stateProof(c), state: await k.stateProof(), search: hits };
 }
 
+/**
+ * With payloads (issue 12): cosine and dot collections whose records carry metadata with numbers
+ * of every canonical form and text, one record's metadata replaced, then filtered searches both
+ * planned exactly (few matches) and walked through HNSW (most records match); the proofs, the
+ * hits with their scores and the returned metadata must be the same bits on every target.
+ */
+async function payloadCollections(rnd) {
+  const k = new Kernel({ dim: 4, maxRecords: 20000, maxNodes: 0, maxEdges: 0 });
+  const out = {};
+  const numbers = [0, -0, 1.0, 0.1, 1e-7, 2.5e300, -123456789012, 9007199254740993, 1 / 3];
+  for (const metric of ['cosine', 'dot']) {
+    const c = `p-${metric}`;
+    await k.createCollection({ name: c, dim: 4, metric, index: 'hnsw', hnswM: 8, hnswEfConstruction: 32 });
+    const n = 6000;
+    const values = Float32Array.from({ length: n * 4 }, () => (rnd(2001) - 1000) / 100 || 0.5);
+    const metadata = Array.from({ length: n }, (_, i) =>
+      JSON.stringify({ g: i % 4, x: numbers[i % numbers.length], s: `r${i % 97}`, deep: { k: [i % 5, 'a', true] } }),
+    );
+    const texts = Array.from({ length: n }, (_, i) => (i % 3 ? null : `text ${i} "quoted"\n`));
+    for (let at = 0; at < n; at += 1000) {
+      const meta = metadata.slice(at, at + 1000);
+      await k.insertBatch(c, values.subarray(at * 4, (at + 1000) * 4), 1000, null, { metadata: meta, texts: texts.slice(at, at + 1000) });
+    }
+    await k.setRecordMetadata(c, 5, JSON.stringify({ g: 9, x: 0.30000000000000004 }));
+    const filters = [
+      '{"g": 9}',
+      '{"s": {"$in": ["r1", "r2"]}, "deep.k": {"$gte": 3}}',
+      '{"g": {"$ne": 0}}',
+      '{"$or": [{"x": {"$lt": 0}}, {"deep.k": "a"}], "$not": {"g": 3}}',
+    ];
+    const hits = [];
+    for (let q = 0; q < 6; q++) {
+      const query = Float32Array.from({ length: 4 }, () => (rnd(2001) - 1000) / 100 || 1);
+      for (const filter of filters) {
+        const found = await k.search(c, query, 5, { ef: 16, filter, withMetadata: true, withText: true });
+        hits.push(found.map((h) => [h.id, h.score, h.metadata ?? null, h.text ?? null]));
+      }
+    }
+    out[metric] = { proof: await k.stateProof(c), record: k.getRecord(c, 5).metadata, search: hits };
+  }
+  out.state = await k.stateProof();
+  k.close();
+  return out;
+}
+
 async function main() {
   const result = { arch: process.arch, node: process.version };
   const options = { dim: DIM, maxRecords: 5000, maxNodes: 5000, maxEdges: 5000 };
@@ -152,6 +199,7 @@ async function main() {
     if (typeof k.createCollection === 'function') result[name].second = await secondCollection(k, rnd);
     k.close();
   }
+  if (typeof Kernel.prototype.setRecordMetadata === 'function') result.payload = await payloadCollections(rng(0x85ebca6b));
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
