@@ -95,6 +95,9 @@ describe('record payloads over HTTP', () => {
     const mem = await post('/v1/memory/search_vector', { query_vector: [9, 9, 9, 9], k: 1, collection: 'p', metadata_filter: { tag: 'far' } });
     assert.equal(mem.status, 200, mem.text);
     assert.deepEqual(mem.json.results, [{ memory_id: `rec:${id}`, record_id: id, score: 0, metadata: { tag: 'far' } }]);
+    // Past the bounds: an unknown field name, and more hits with payloads than the route allows.
+    await refused(s.base, () => post('/v1/search', { ...q, include: ['payload'] }), 400, 'INVALID_REQUEST', /include\[0\] must be one of/);
+    await refused(s.base, () => post('/v1/search', { ...q, k: 1001, include: ['metadata'] }), 400, 'INVALID_REQUEST', /k must/);
   });
 
   it('when the memory protocol sets rec:<id> or upserts a vector with metadata, then it is the same payload GET shows', async () => {

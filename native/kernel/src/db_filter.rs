@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::db::Db;
 use crate::event::{payload_record, Event};
-use crate::index::SearchParams;
+use crate::index::{Bitset, SearchParams};
 use crate::payload::{Filter, PayloadIndex};
 use crate::state::{State, LIVE};
 
@@ -53,19 +53,6 @@ pub(crate) fn payload_ids(ev: &Event) -> Vec<u32> {
     }
 }
 
-/// The set bits of bitset words, ascending.
-fn ones(words: &[u64]) -> Vec<u32> {
-    let mut out = Vec::new();
-    for (i, &w) in words.iter().enumerate() {
-        let mut bits = w;
-        while bits != 0 {
-            out.push(i as u32 * 64 + bits.trailing_zeros());
-            bits &= bits - 1;
-        }
-    }
-    out
-}
-
 /// Filtered searches whose matches are at most this many, or at most an
 /// eighth of the live records, scan exactly those records (docs/api-reference.md,
 /// "Payloads and filters"); others walk the index with the filter.
@@ -79,13 +66,13 @@ pub(crate) struct FilterCache {
     filter: String,
     tag: Option<u64>,
     height: u64,
-    matches: Arc<(Vec<u64>, usize)>,
+    matches: Arc<(Bitset, usize)>,
 }
 
 impl Db {
     /// `matching`, or the last filter's matches when the same filter text
     /// and tag come again before any change to the collection.
-    fn cached_matching(&self, text: &str, f: &Filter, tag: Option<u64>) -> Arc<(Vec<u64>, usize)> {
+    fn cached_matching(&self, text: &str, f: &Filter, tag: Option<u64>) -> Arc<(Bitset, usize)> {
         let height = self.state.height();
         let lock = || self.filter_cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = lock().as_ref() {
@@ -105,10 +92,10 @@ impl Db {
         matches
     }
 
-    /// Live records matching `filter` (and `tag`), as bitset words over
-    /// the slots, with their count: from the payload index, never by parsing
-    /// a record's payload.
-    fn matching(&self, filter: &Filter, tag: Option<u64>) -> (Vec<u64>, usize) {
+    /// Live records matching `filter` (and `tag`), as a bitset over the
+    /// slots, with their count: from the payload index, never by parsing a
+    /// record's payload.
+    fn matching(&self, filter: &Filter, tag: Option<u64>) -> (Bitset, usize) {
         let st = &self.state;
         let mut words = self.payload.select(filter, st.records().slots as u32);
         if let (Some(ix), None) = (&self.index, tag) {
@@ -119,7 +106,7 @@ impl Db {
                 *w &= live.get(i).copied().unwrap_or(0);
                 count += w.count_ones() as usize;
             }
-            return (words, count);
+            return (Bitset::from_words(words), count);
         }
         let mut count = 0;
         for (i, w) in words.iter_mut().enumerate() {
@@ -137,7 +124,7 @@ impl Db {
                 }
             }
         }
-        (words, count)
+        (Bitset::from_words(words), count)
     }
 
     /// k nearest live records matching `filter`, in (distance, id) order.
@@ -158,19 +145,15 @@ impl Db {
             return self.search(query, k, params, tag);
         };
         let matches = self.cached_matching(text, f, tag);
-        let (words, count) = (&matches.0, matches.1);
+        let (set, count) = (&matches.0, matches.1);
         if count == 0 {
             return Vec::new();
         }
         let live = self.state.records().live as usize;
-        let bit = |id: u32| {
-            words
-                .get(id as usize / 64)
-                .is_some_and(|w| w >> (id % 64) & 1 == 1)
-        };
+        let bit = |id: u32| set.get(id);
         let st = &self.state;
         if count <= FILTER_EXACT_MAX.max(k) || count <= live / 8 {
-            let ids = ones(words);
+            let ids: Vec<u32> = set.ones().collect();
             return crate::index::exact_ids(query, k, &ids, st, self.distance);
         }
         match &self.index {

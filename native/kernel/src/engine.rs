@@ -25,7 +25,7 @@ use crate::error::{KResult, KernelError};
 use crate::index::IndexMemory;
 use crate::ops::{Outcome, Write};
 use crate::state::PoolCounts;
-use crate::store::{not_found, Store};
+use crate::store::{not_found, Collection, Store};
 
 pub use crate::db::Db;
 
@@ -106,17 +106,20 @@ pub struct Target {
     pub metric: Metric,
 }
 
+impl Target {
+    pub fn of(c: &Collection) -> Target {
+        Target {
+            id: c.id,
+            dim: c.config.dim as usize,
+            metric: c.config.metric,
+        }
+    }
+}
+
 pub fn catalog_of(store: &Store) -> Catalog {
     store
         .collections()
-        .map(|c| {
-            let t = Target {
-                id: c.id,
-                dim: c.config.dim as usize,
-                metric: c.config.metric,
-            };
-            (c.name.clone(), t)
-        })
+        .map(|c| (c.name.clone(), Target::of(c)))
         .collect()
 }
 

@@ -3,6 +3,7 @@
 //! (docs/api-reference.md, "Payloads and filters").
 
 use super::Database;
+use crate::engine::Target;
 use crate::entry::Metric;
 use crate::error::{KResult, KernelError};
 use crate::event::{payload_key, text_key};
@@ -119,12 +120,7 @@ impl Database {
         let filter = req.filter.as_deref().map(Filter::parse).transpose()?;
         let st = self.engine.read();
         let c = st.resolve(collection)?;
-        let target = crate::engine::Target {
-            id: c.id,
-            dim: c.config.dim as usize,
-            metric: c.config.metric,
-        };
-        let q = super::writes::collection_vectors(target, query, 1)?;
+        let q = super::writes::collection_vectors(Target::of(c), query, 1)?;
         let s = &c.db.state;
         let w = req.with;
         Ok(c.db
