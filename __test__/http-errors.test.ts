@@ -183,6 +183,9 @@ describe('HTTP errors', () => {
       // stateProof (behind GET /v1/proof/state) fail with an error that carries no code.
       const overrides: Partial<NativeKernel> = {
         search: () => Promise.reject(Object.assign(new Error('disk on fire at /secret/path'), { code: 'IO_ERROR' })),
+        // The kernel's raw-body search declines every request that fails (native/kernel/src/wire),
+        // leaving the error to the general path above.
+        searchJson: () => Promise.resolve(null),
         stateHash: () => Promise.reject(new Error('no code at all')),
         stateProof: () => Promise.reject(new Error('no code at all')),
       };

@@ -35,6 +35,13 @@ export declare class Kernel {
    * by id, passing the tag and metadata filters; runs on the libuv pool.
    */
   search(collection: string, query: Float32Array, k: number, options?: SearchOptions | undefined | null): Promise<Array<SearchHit>>
+  /**
+   * POST /search or /v1/search from its raw JSON body, parsed, checked,
+   * searched and answered on the libuv pool: the answer's bytes, or null
+   * when the request needs the host's general path (anything unusual,
+   * every error included: see `valori_kernel::wire`).
+   */
+  searchJson(body: Buffer, route: SearchRouteOptions): Promise<Buffer | null>
   /** BLAKE3 of the canonical state encoding, 64 lowercase hex characters. */
   stateHash(): Promise<string>
   /**
@@ -446,6 +453,25 @@ export interface SearchOptions {
   withText?: boolean
   /** Return each hit's stored vector as client floats. */
   withVector?: boolean
+}
+
+/**
+ * The route and limits of a `searchJson` call (the values the host's
+ * schema validator and body reader use for the same route).
+ */
+export interface SearchRouteOptions {
+  /** /v1/search rather than /search. */
+  v1: boolean
+  /** The one collection the caller's key may use, when it is restricted. */
+  onlyCollection?: string
+  maxK: number
+  maxEf: number
+  maxNprobe: number
+  maxResponseBytes: number
+  /** This node is a follower: `consistency: "linearizable"` is refused. */
+  refuseLinearizable: boolean
+  maxContainers: number
+  maxElements: number
 }
 
 export interface SnapshotResult {

@@ -5,7 +5,7 @@ import express, { type Express } from 'express';
 import type { Config } from './config';
 import { KeyStore } from './auth/key-store';
 import { authenticate } from './http/auth';
-import { batchBodyLimits, bodyLimits, jsonBody, ParseBudget } from './http/body';
+import { batchBodyLimits, bodyLimits, bodyReader, jsonBody, ParseBudget } from './http/body';
 import { cors } from './http/cors';
 import { errorMapper, notFound } from './http/error-handler';
 import { requestContext } from './http/request-context';
@@ -41,9 +41,10 @@ export interface AppDeps {
 }
 
 /** The two JSON body parsers, sharing one parse budget per app (VALORI_MAX_PARSE_BYTES). */
-function jsonParsers(config: Config): Pick<RouteContext, 'json' | 'batchJson'> {
+function jsonParsers(config: Config): Pick<RouteContext, 'json' | 'batchJson' | 'readJson' | 'jsonLimits'> {
   const budget = new ParseBudget(config.maxParseBytes);
-  return { json: jsonBody(bodyLimits(config), budget), batchJson: jsonBody(batchBodyLimits(config), budget) };
+  const limits = bodyLimits(config);
+  return { json: jsonBody(limits, budget), batchJson: jsonBody(batchBodyLimits(config), budget), readJson: bodyReader(limits, budget), jsonLimits: limits };
 }
 
 export function createApp(deps: AppDeps): Express {

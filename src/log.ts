@@ -45,7 +45,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const stream = options.stream ?? process.stdout;
   const isTty = (stream as NodeJS.WriteStream).isTTY === true;
   const json = options.format === 'json' || (options.format === 'auto' && !isTty);
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: options.level === 'silent' ? 'error' : options.level,
     silent: options.level === 'silent',
     defaultMeta: { ...LOG_IDENTITY },
@@ -56,4 +56,89 @@ export function createLogger(options: LoggerOptions): Logger {
     ),
     transports: [new winston.transports.Stream({ stream })],
   });
+  const infoOn = options.level !== 'silent' && winston.config.npm.levels[options.level] >= winston.config.npm.levels.info;
+  ACCESS_WRITERS.set(logger, infoOn ? new AccessWriter(stream, json) : { write: () => {} });
+  return logger;
+}
+
+/** One request's access line (src/http/request-context.ts); optional fields are left out when absent. */
+export interface AccessFields {
+  requestId: string;
+  traceId?: string;
+  method: string;
+  route: string;
+  status: number;
+  code?: string;
+  ms: number;
+  bytes: number;
+  aborted?: true;
+}
+
+export interface AccessLog {
+  write(fields: AccessFields): void;
+}
+
+const ACCESS_WRITERS = new WeakMap<Logger, AccessLog>();
+
+/**
+ * The access log of a logger: the same line winston would write for `logger.info('access', fields)`,
+ * formatted by hand and written once per event-loop turn for all requests that finished in it.
+ * Through winston the line cost more main-thread time than a whole search request (a format
+ * pipeline and one write call per line); see docs/BENCHMARKS.md, "Where a request's time goes".
+ */
+export function accessLogOf(logger: Logger): AccessLog {
+  return ACCESS_WRITERS.get(logger) ?? { write: (f) => logger.info('access', { ...f }) };
+}
+
+const IDENTITY_JSON = {
+  pid: String(LOG_IDENTITY.pid),
+  service: JSON.stringify(LOG_IDENTITY.service),
+  version: JSON.stringify(LOG_IDENTITY.version),
+};
+
+class AccessWriter implements AccessLog {
+  private pending: string[] = [];
+  private scheduled = false;
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const lines = this.pending;
+    if (lines.length === 0) return;
+    this.pending = [];
+    this.stream.write(lines.join(''));
+  };
+
+  constructor(
+    private readonly stream: NodeJS.WritableStream,
+    private readonly json: boolean,
+  ) {
+    // Lines still held when the process exits are written then (stdout to a file or pipe is
+    // synchronous in an 'exit' handler).
+    process.once('exit', this.flush);
+  }
+
+  write(f: AccessFields): void {
+    this.pending.push(this.json ? jsonLine(f) : prettyLine(f));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+}
+
+// winston's json format sorts keys (safe-stable-stringify): the same order, written directly.
+function jsonLine(f: AccessFields): string {
+  const s = JSON.stringify;
+  return (
+    (f.aborted === true ? '{"aborted":true,"bytes":' : '{"bytes":') +
+    f.bytes +
+    (f.code === undefined ? '' : `,"code":${s(f.code)}`) +
+    `,"level":"info","message":"access","method":${s(f.method)},"ms":${f.ms},"pid":${IDENTITY_JSON.pid},"requestId":${s(f.requestId)}` +
+    `,"route":${s(f.route)},"service":${IDENTITY_JSON.service},"status":${f.status},"timestamp":"${new Date().toISOString()}"` +
+    (f.traceId === undefined ? '' : `,"traceId":${s(f.traceId)}`) +
+    `,"version":${IDENTITY_JSON.version}}\n`
+  );
+}
+
+function prettyLine(f: AccessFields): string {
+  return `${new Date().toISOString()} INFO valori_node: access ${JSON.stringify(f)}\n`;
 }

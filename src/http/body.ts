@@ -123,40 +123,47 @@ function busy(budget: ParseBudget): AppError {
   });
 }
 
-/** The route's JSON body middleware: checks, bounded read, pre-scan, parse into req.body. */
-export function jsonBody(limits: BodyLimits, budget: ParseBudget): RequestHandler[] {
-  const parse: RequestHandler = (req, _res, next) => {
+/** A body read whole, still charged to the parse budget until `release()`. */
+export interface HeldBody {
+  bytes: Buffer;
+  release(): void;
+}
+
+/** Reads a route's JSON body: media-type checks, then a bounded read charged to the budget. */
+export type BodyReader = (req: Request) => Promise<HeldBody>;
+
+export function bodyReader(limits: BodyLimits, budget: ParseBudget): BodyReader {
+  return (req) => {
     const type = req.headers['content-type'];
     if (!isJsonContentType(type)) {
-      next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'expected a JSON body: send "Content-Type: application/json"'));
-      return;
+      return Promise.reject(new AppError('UNSUPPORTED_MEDIA_TYPE', 'expected a JSON body: send "Content-Type: application/json"'));
     }
     const charset = charsetOf(type!);
     if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') {
-      next(new AppError('UNSUPPORTED_MEDIA_TYPE', `unsupported charset "${charset.toUpperCase()}": send utf-8`));
-      return;
+      return Promise.reject(new AppError('UNSUPPORTED_MEDIA_TYPE', `unsupported charset "${charset.toUpperCase()}": send utf-8`));
     }
     const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (encoding !== 'identity') {
-      next(new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${encoding.slice(0, 40)}" is not accepted: send the JSON body uncompressed`, { Connection: 'close' }));
-      return;
+      return Promise.reject(new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${encoding.slice(0, 40)}" is not accepted: send the JSON body uncompressed`, { Connection: 'close' }));
     }
     const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
     if (declared !== null && declared > limits.maxBytes) {
-      next(tooLarge(limits.maxBytes, limits.bytesSetting));
-      return;
+      return Promise.reject(tooLarge(limits.maxBytes, limits.bytesSetting));
     }
     // A declared body that cannot fit next to what is held now is refused before it is read;
     // the budget itself is charged by bytes received (below), never by declarations.
     if (declared !== null && budget.inUse + declared > budget.max) {
-      next(busy(budget));
-      return;
+      return Promise.reject(busy(budget));
     }
-    // Every chunk is charged to the shared budget as it arrives and released once parsing is
-    // over, so a client holds only what it actually sent: declaring a large Content-Length and
-    // trickling bytes cannot starve other requests of the budget.
+    // Every chunk is charged to the shared budget as it arrives and released once the body has
+    // been used, so a client holds only what it actually sent: declaring a large Content-Length
+    // and trickling bytes cannot starve other requests of the budget.
     const charge = { bytes: 0 };
-    readBounded(req, {
+    const release = (): void => {
+      budget.release(charge.bytes);
+      charge.bytes = 0;
+    };
+    return readBounded(req, {
       max: limits.maxBytes,
       tooLarge: () => tooLarge(limits.maxBytes, limits.bytesSetting),
       admit: (n) => {
@@ -166,18 +173,35 @@ export function jsonBody(limits: BodyLimits, budget: ParseBudget): RequestHandle
       },
       label: 'request body',
       abortedReason: 'the client aborted the request',
-    })
-      .then((buf) => {
-        (req as Request).body = parseJson(buf, limits);
+    }).then(
+      (bytes) => ({ bytes, release }),
+      (err: unknown) => {
+        release();
+        throw err;
+      },
+    );
+  };
+}
+
+/** The route's JSON body middleware: checks, bounded read, pre-scan, parse into req.body. */
+export function jsonBody(limits: BodyLimits, budget: ParseBudget): RequestHandler[] {
+  const read = bodyReader(limits, budget);
+  const parse: RequestHandler = (req, _res, next) => {
+    read(req)
+      .then((held) => {
+        try {
+          (req as Request).body = parseJson(held.bytes, limits);
+        } finally {
+          held.release();
+        }
         next();
       })
-      .catch(next)
-      .finally(() => budget.release(charge.bytes));
+      .catch(next);
   };
   return [parse];
 }
 
-function parseJson(buf: Buffer, limits: BodyLimits): unknown {
+export function parseJson(buf: Buffer, limits: BodyLimits): unknown {
   // An empty body is an empty object, so validation names the missing fields.
   let start = 0;
   while (start < buf.length && (buf[start] === 0x20 || buf[start] === 0x0a || buf[start] === 0x0d || buf[start] === 0x09)) start++;

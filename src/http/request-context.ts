@@ -5,7 +5,7 @@
 // the route template (/v1/keys/:id), not the URL.
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { Logger } from '../log';
+import { accessLogOf, type Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { traceRequest, tracingEnabled, type Traceparent } from '../tracing';
 import type { RequestLog } from './audit';
@@ -60,6 +60,7 @@ export interface RequestContextOptions {
 }
 
 export function requestContext(logger: Logger, metrics: Metrics, options: RequestContextOptions): RequestHandler {
+  const access = accessLogOf(logger);
   return (req, res, next) => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
@@ -80,7 +81,7 @@ export function requestContext(logger: Logger, metrics: Metrics, options: Reques
       // 'close' comes once per response: after 'finish', or alone when the client hung up first.
       res.once('close', () => {
         const code = res.locals.errorCode as string | undefined;
-        logger.info('access', {
+        access.write({
           requestId,
           ...(traceId === undefined ? {} : { traceId }),
           method: req.method,
@@ -89,7 +90,7 @@ export function requestContext(logger: Logger, metrics: Metrics, options: Reques
           ...(code === undefined ? {} : { code }),
           ms: Math.round(Number(process.hrtime.bigint() - started) / 1e3) / 1e3,
           bytes: bytesOf(res, socketBytes),
-          ...(res.writableFinished ? {} : { aborted: true }),
+          ...(res.writableFinished ? {} : { aborted: true as const }),
         });
       });
     }

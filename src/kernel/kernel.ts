@@ -49,6 +49,7 @@ import {
   type LogProofResult,
   type NativeKernel,
   type RecoveryInfo,
+  type SearchRouteOptions,
   type SnapshotResult,
 } from './native';
 import { toFlatBatch, toVector, type VectorLimits } from './vectors';
@@ -220,6 +221,14 @@ export class Kernel {
     const options = searchOptions(params);
     const run = (): Promise<SearchHit[]> => call(() => this.native.search(collection, this.vector(collection, query, field), k, options));
     return tracingEnabled() ? traceTask('kernel.search', run) : run();
+  }
+
+  /**
+   * A search route's raw JSON body parsed, checked, searched and answered on the worker pool: the
+   * answer's bytes, or null when the request needs the general path (src/http/search-body.ts).
+   */
+  searchJson(body: Buffer, route: SearchRouteOptions): Promise<Buffer | null> {
+    return call(() => this.native.searchJson(body, route));
   }
 
   /** Rebuilds/retrains the collection's search index from its records; false when it has none. */

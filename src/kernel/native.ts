@@ -13,6 +13,7 @@ export type GraphEdge = Native.GraphEdge;
 export type SnapshotResult = Native.SnapshotResult;
 export type LogProofResult = Native.LogProofResult;
 export type RecoveryInfo = Native.RecoveryInfo;
+export type SearchRouteOptions = Native.SearchRouteOptions;
 
 type NativeModule = typeof Native;
 

@@ -10,11 +10,13 @@ use napi_derive::napi;
 use valori_kernel::database::{SearchRequest, With};
 use valori_kernel::index::SearchParams;
 use valori_kernel::state::PoolCounts;
+use valori_kernel::wire::{search_json, SearchRoute};
 use valori_kernel::{Database, KResult, KernelError};
 
 use crate::call::{pooled, sync};
 use crate::types::{
     GraphEdge, GraphNode, KernelOptions, KernelStats, PoolStats, SearchHit, SearchOptions,
+    SearchRouteOptions,
 };
 
 #[napi]
@@ -170,6 +172,37 @@ impl Kernel {
                     })
                     .collect()
             },
+        )
+    }
+
+    /// POST /search or /v1/search from its raw JSON body, parsed, checked,
+    /// searched and answered on the libuv pool: the answer's bytes, or null
+    /// when the request needs the host's general path (anything unusual,
+    /// every error included: see `valori_kernel::wire`).
+    #[napi(ts_return_type = "Promise<Buffer | null>")]
+    pub fn search_json<'e>(
+        &self,
+        env: &'e Env,
+        body: Buffer,
+        route: SearchRouteOptions,
+    ) -> Result<PromiseRaw<'e, Option<Buffer>>> {
+        let db = self.db.clone();
+        let route = SearchRoute {
+            v1: route.v1,
+            only_collection: route.only_collection,
+            max_k: route.max_k as u64,
+            max_ef: route.max_ef as u64,
+            max_nprobe: route.max_nprobe as u64,
+            max_response_bytes: route.max_response_bytes.max(0.0) as u64,
+            refuse_linearizable: route.refuse_linearizable,
+            max_containers: route.max_containers.max(0.0) as u64,
+            max_elements: route.max_elements.max(0.0) as u64,
+        };
+        pooled(
+            env,
+            "searchJson",
+            move || Ok(search_json(&db, &body, &route)),
+            |answer| answer.map(Buffer::from),
         )
     }
 

@@ -112,6 +112,24 @@ pub struct SearchOptions {
     pub with_vector: Option<bool>,
 }
 
+/// The route and limits of a `searchJson` call (the values the host's
+/// schema validator and body reader use for the same route).
+#[napi(object)]
+pub struct SearchRouteOptions {
+    /// /v1/search rather than /search.
+    pub v1: bool,
+    /// The one collection the caller's key may use, when it is restricted.
+    pub only_collection: Option<String>,
+    pub max_k: u32,
+    pub max_ef: u32,
+    pub max_nprobe: u32,
+    pub max_response_bytes: f64,
+    /// This node is a follower: `consistency: "linearizable"` is refused.
+    pub refuse_linearizable: bool,
+    pub max_containers: f64,
+    pub max_elements: f64,
+}
+
 /// A record's payload at insert: metadata as JSON text of an object, and text.
 #[napi(object)]
 pub struct RecordPayload {

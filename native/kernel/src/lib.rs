@@ -33,6 +33,7 @@ mod state_apply;
 pub mod storage;
 pub mod store;
 pub mod timeline;
+pub mod wire;
 pub mod write;
 
 pub use database::Database;

@@ -8,6 +8,7 @@ import { AppError } from '../errors';
 import { batchPayloads, checkPayloadK, hitsJson, includeOf, includesAny, recordPayload, withFields } from '../payload';
 import { check, type SearchBody } from '../schemas';
 import { batchWriteScope, collectionOf, dedupField, writeScope } from '../scope';
+import { searchBody } from '../search-body';
 import { type RouteContext, type RouteHandlers } from './context';
 
 /** An encoded batch event: type byte, first id, row count, component count (event.rs), then the i32s. */
@@ -79,7 +80,7 @@ export function recordRoutes(ctx: RouteContext): RouteHandlers {
   ];
 
   routes.search = [
-    ...json,
+    ...searchBody({ config, kernel, read: ctx.readJson, limits: ctx.jsonLimits }, 'search'),
     async (req, res) => {
       const body = check(v.search, req.body);
       await searchAnswer(kernel, res, collectionOf(res, body.collection), body, config.maxResponseBytes);

@@ -8,6 +8,7 @@ import { AppError } from '../errors';
 import { recordPayload } from '../payload';
 import { check } from '../schemas';
 import { collectionOf, dedupField, headerKey, queryCollection, writeScope } from '../scope';
+import { searchBody } from '../search-body';
 import type { V1SearchBody } from '../v1-schemas';
 import { parseId, type RouteContext, type RouteHandlers } from './context';
 import { searchAnswer } from './records';
@@ -84,7 +85,7 @@ export function v1RecordRoutes(ctx: RouteContext, v010: RouteHandlers): RouteHan
   routes.v1BatchInsert = v010.batchInsert;
 
   routes.v1Search = [
-    ...json,
+    ...searchBody({ config, kernel, read: ctx.readJson, limits: ctx.jsonLimits }, 'v1Search'),
     async (req, res) => {
       const body = check(v.v1Search, req.body);
       refuseUnsupportedSearchFields(body);

@@ -1,0 +1,59 @@
+// The body of POST /search and POST /v1/search, which carries a whole vector: read here as bytes
+// and handed to the kernel, which parses, checks, searches and writes the answer on the worker
+// pool, so the event loop never parses the vector nor builds the hits (docs/api-reference.md,
+// "How a search request is handled"). A request the kernel declines — any field out of the
+// ordinary, every error — is parsed here and served by the route's handler as before, so answers
+// and error messages are those of the general path, byte for byte.
+import type { Request, RequestHandler } from 'express';
+import type { Config } from '../config';
+import type { SearchRouteOptions } from '../kernel/native';
+import type { Kernel } from '../kernel/kernel';
+import { tracingEnabled } from '../tracing';
+import { principalOf } from './auth';
+import { parseJson, type BodyLimits, type BodyReader } from './body';
+
+export interface SearchBodyDeps {
+  config: Config;
+  kernel: Kernel;
+  /** The route's body reader and limits (the same the JSON routes use). */
+  read: BodyReader;
+  limits: BodyLimits;
+}
+
+export function searchBody(deps: SearchBodyDeps, route: 'search' | 'v1Search'): RequestHandler[] {
+  const { config, kernel, read, limits } = deps;
+  const base: SearchRouteOptions = {
+    v1: route === 'v1Search',
+    maxK: config.maxK,
+    maxEf: config.maxEf,
+    maxNprobe: config.maxNprobe,
+    maxResponseBytes: config.maxResponseBytes,
+    refuseLinearizable: config.followerOf !== null,
+    maxContainers: limits.containers.max,
+    maxElements: limits.elements.max,
+  };
+  const handler: RequestHandler = (req, res, next) => {
+    read(req)
+      .then(async (held) => {
+        try {
+          // With tracing on, the general path's spans describe the request.
+          if (!tracingEnabled()) {
+            const onlyCollection = principalOf(res)?.collection ?? undefined;
+            const answer = await kernel.searchJson(held.bytes, onlyCollection == null ? base : { ...base, onlyCollection });
+            if (answer !== null) {
+              res.setHeader('Content-Type', 'application/json; charset=utf-8');
+              res.setHeader('Content-Length', answer.length);
+              res.end(answer);
+              return;
+            }
+          }
+          (req as Request).body = parseJson(held.bytes, limits);
+        } finally {
+          held.release();
+        }
+        next();
+      })
+      .catch(next);
+  };
+  return [handler];
+}
