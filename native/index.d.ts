@@ -42,6 +42,12 @@ export declare class Kernel {
    * every error included: see `valori_kernel::wire`).
    */
   searchJson(body: Buffer, route: SearchRouteOptions): Promise<Buffer | null>
+  /**
+   * A batch insert's raw JSON body parsed and checked on the libuv pool:
+   * its collection, row count and row-major vectors, or null when the
+   * body needs the host's general path (see `valori_kernel::wire`).
+   */
+  parseBatchJson(body: Buffer, route: BatchRouteOptions): Promise<ParsedBatch | null>
   /** BLAKE3 of the canonical state encoding, 64 lowercase hex characters. */
   stateHash(): Promise<string>
   /**
@@ -177,6 +183,16 @@ export declare class Kernel {
 export interface BatchPayloads {
   metadata?: Array<string | undefined | null>
   texts?: Array<string | undefined | null>
+}
+
+/**
+ * The limits of a `parseBatchJson` call (VALORI_MAX_BATCH_ROWS and the
+ * batch body's structure caps, as the host's reader uses them).
+ */
+export interface BatchRouteOptions {
+  maxRows: number
+  maxContainers: number
+  maxElements: number
 }
 
 export interface CollectionInfo {
@@ -377,6 +393,13 @@ export interface NodePage {
  * WAL (see the recovery report) off the JS thread.
  */
 export declare function openKernel(options: KernelOptions): Promise<Kernel>
+
+/** A batch insert body the kernel parsed: one row-major Float32Array. */
+export interface ParsedBatch {
+  collection: string
+  rows: number
+  vectors: Float32Array
+}
 
 export interface PoolStats {
   /** Visible entries. */

@@ -40,11 +40,18 @@ export interface AppDeps {
   replication: Replication;
 }
 
-/** The two JSON body parsers, sharing one parse budget per app (VALORI_MAX_PARSE_BYTES). */
-function jsonParsers(config: Config): Pick<RouteContext, 'json' | 'batchJson' | 'readJson' | 'jsonLimits'> {
+/** The JSON body readers and parsers, sharing one parse budget per app (VALORI_MAX_PARSE_BYTES). */
+function jsonParsers(config: Config): Pick<RouteContext, 'json' | 'readJson' | 'jsonLimits' | 'readBatchJson' | 'batchLimits'> {
   const budget = new ParseBudget(config.maxParseBytes);
   const limits = bodyLimits(config);
-  return { json: jsonBody(limits, budget), batchJson: jsonBody(batchBodyLimits(config), budget), readJson: bodyReader(limits, budget), jsonLimits: limits };
+  const batchLimits = batchBodyLimits(config);
+  return {
+    json: jsonBody(limits, budget),
+    readJson: bodyReader(limits, budget),
+    jsonLimits: limits,
+    readBatchJson: bodyReader(batchLimits, budget),
+    batchLimits,
+  };
 }
 
 export function createApp(deps: AppDeps): Express {

@@ -50,6 +50,8 @@ import {
   type NativeKernel,
   type RecoveryInfo,
   type SearchRouteOptions,
+  type BatchRouteOptions,
+  type ParsedBatch,
   type SnapshotResult,
 } from './native';
 import { toFlatBatch, toVector, type VectorLimits } from './vectors';
@@ -193,6 +195,16 @@ export class Kernel {
     if (rows.length === 0) return { ids: [], height: this.stats().height, deduplicated: false };
     const p = payloads?.metadata === undefined && payloads?.texts === undefined ? undefined : payloads;
     return written(await this.write(() => this.native.insertBatch(collection, flat, rows.length, opts, p)));
+  }
+
+  /** A batch the kernel already parsed and checked (`parseBatchJson`): `rows` rows of the collection's dimension. */
+  async insertParsedBatch(collection: string, vectors: Float32Array, rows: number, opts?: WriteOptions): Promise<Written> {
+    return written(await this.write(() => this.native.insertBatch(collection, vectors, rows, opts, undefined)));
+  }
+
+  /** A batch insert's raw JSON body parsed and checked on the worker pool, or null for the general path (src/http/batch-body.ts). */
+  parseBatchJson(body: Buffer, route: BatchRouteOptions): Promise<ParsedBatch | null> {
+    return call(() => this.native.parseBatchJson(body, route));
   }
 
   /** Replaces a record's metadata (live or soft-deleted; NOT_FOUND otherwise) with a JSON object. */

@@ -14,6 +14,8 @@ export type SnapshotResult = Native.SnapshotResult;
 export type LogProofResult = Native.LogProofResult;
 export type RecoveryInfo = Native.RecoveryInfo;
 export type SearchRouteOptions = Native.SearchRouteOptions;
+export type BatchRouteOptions = Native.BatchRouteOptions;
+export type ParsedBatch = Native.ParsedBatch;
 
 type NativeModule = typeof Native;
 

@@ -10,13 +10,13 @@ use napi_derive::napi;
 use valori_kernel::database::{SearchRequest, With};
 use valori_kernel::index::SearchParams;
 use valori_kernel::state::PoolCounts;
-use valori_kernel::wire::{search_json, SearchRoute};
+use valori_kernel::wire::{parse_batch_json, search_json, BatchRoute, SearchRoute};
 use valori_kernel::{Database, KResult, KernelError};
 
 use crate::call::{pooled, sync};
 use crate::types::{
-    GraphEdge, GraphNode, KernelOptions, KernelStats, PoolStats, SearchHit, SearchOptions,
-    SearchRouteOptions,
+    BatchRouteOptions, GraphEdge, GraphNode, KernelOptions, KernelStats, ParsedBatch, PoolStats,
+    SearchHit, SearchOptions, SearchRouteOptions,
 };
 
 #[napi]
@@ -203,6 +203,36 @@ impl Kernel {
             "searchJson",
             move || Ok(search_json(&db, &body, &route)),
             |answer| answer.map(Buffer::from),
+        )
+    }
+
+    /// A batch insert's raw JSON body parsed and checked on the libuv pool:
+    /// its collection, row count and row-major vectors, or null when the
+    /// body needs the host's general path (see `valori_kernel::wire`).
+    #[napi(ts_return_type = "Promise<ParsedBatch | null>")]
+    pub fn parse_batch_json<'e>(
+        &self,
+        env: &'e Env,
+        body: Buffer,
+        route: BatchRouteOptions,
+    ) -> Result<PromiseRaw<'e, Option<ParsedBatch>>> {
+        let db = self.db.clone();
+        let route = BatchRoute {
+            max_rows: route.max_rows as u64,
+            max_containers: route.max_containers.max(0.0) as u64,
+            max_elements: route.max_elements.max(0.0) as u64,
+        };
+        pooled(
+            env,
+            "parseBatchJson",
+            move || Ok(parse_batch_json(&db, &body, &route)),
+            |parsed| {
+                parsed.map(|p| ParsedBatch {
+                    collection: p.collection,
+                    rows: p.rows as u32,
+                    vectors: Float32Array::new(p.vectors),
+                })
+            },
         )
     }
 

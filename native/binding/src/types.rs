@@ -130,6 +130,23 @@ pub struct SearchRouteOptions {
     pub max_elements: f64,
 }
 
+/// The limits of a `parseBatchJson` call (VALORI_MAX_BATCH_ROWS and the
+/// batch body's structure caps, as the host's reader uses them).
+#[napi(object)]
+pub struct BatchRouteOptions {
+    pub max_rows: u32,
+    pub max_containers: f64,
+    pub max_elements: f64,
+}
+
+/// A batch insert body the kernel parsed: one row-major Float32Array.
+#[napi(object)]
+pub struct ParsedBatch {
+    pub collection: String,
+    pub rows: u32,
+    pub vectors: Float32Array,
+}
+
 /// A record's payload at insert: metadata as JSON text of an object, and text.
 #[napi(object)]
 pub struct RecordPayload {

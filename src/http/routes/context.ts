@@ -23,11 +23,12 @@ export interface RouteContext {
   validators: Validators;
   /** Bounded JSON body parser (http/body.ts) with VALORI_MAX_BODY_BYTES; put before POST handlers. */
   json: RequestHandler[];
-  /** The same for batch inserts, with VALORI_MAX_BATCH_BODY_BYTES and batch-sized structure caps. */
-  batchJson: RequestHandler[];
   /** The reader under `json` and its limits, for routes that hand raw bodies to the kernel (search). */
   readJson: BodyReader;
   jsonLimits: BodyLimits;
+  /** The same for batch inserts (VALORI_MAX_BATCH_BODY_BYTES, batch-sized structure caps), which hand raw bodies to the kernel. */
+  readBatchJson: BodyReader;
+  batchLimits: BodyLimits;
 }
 
 /** A route file's handlers, by operation id. */

@@ -9,6 +9,7 @@ import { batchPayloads, checkPayloadK, hitsJson, includeOf, includesAny, recordP
 import { check, type SearchBody } from '../schemas';
 import { batchWriteScope, collectionOf, dedupField, writeScope } from '../scope';
 import { searchBody } from '../search-body';
+import { batchBody, parsedBatchOf } from '../batch-body';
 import { type RouteContext, type RouteHandlers } from './context';
 
 /** An encoded batch event: type byte, first id, row count, component count (event.rs), then the i32s. */
@@ -53,7 +54,7 @@ export async function searchAnswer(kernel: Kernel, res: Response, collection: st
 
 export function recordRoutes(ctx: RouteContext): RouteHandlers {
   const routes: RouteHandlers = {};
-  const { kernel, config, validators: v, json, batchJson } = ctx;
+  const { kernel, config, validators: v, json } = ctx;
 
   // v0.1.0 answers keep their shape; `deduplicated` is added only when the request carried a key.
   routes.insertRecord = [
@@ -68,8 +69,17 @@ export function recordRoutes(ctx: RouteContext): RouteHandlers {
 
   // Two paths, one operation: the reference's batch route and the guide's name for it.
   routes.batchInsert = routes.memoryInsertBatch = [
-    ...batchJson,
+    ...batchBody({ kernel, maxRows: config.maxBatchRows, read: ctx.readBatchJson, limits: ctx.batchLimits }),
     async (req, res) => {
+      const parsed = parsedBatchOf(res);
+      if (parsed !== undefined) {
+        // The kernel parsed and checked the rows (src/http/batch-body.ts); the rest is as below.
+        const scope = batchWriteScope(req, res, { collection: parsed.collection }, parsed.rows);
+        checkBatchFitsEvent(parsed.rows, kernel.dimOf(scope.collection));
+        const r = await kernel.insertParsedBatch(scope.collection, parsed.vectors, parsed.rows, scope.opts);
+        res.json({ ids: r.ids, ...dedupField(scope, r.deduplicated) });
+        return;
+      }
       const body = check(v.batchInsert, req.body);
       const scope = batchWriteScope(req, res, body, body.batch.length);
       checkBatchFitsEvent(body.batch.length, kernel.dimOf(scope.collection));

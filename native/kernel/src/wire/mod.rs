@@ -12,8 +12,10 @@
 //! one definition of what a request means; this one is a faster way to the
 //! same bytes for the requests that need no error message.
 
+mod batch;
 mod js;
 mod search;
 
+pub use batch::{parse_batch_json, BatchRoute, ParsedBatch};
 pub use js::{js_number, js_string, js_value};
 pub use search::{search_json, SearchRoute};

@@ -94,7 +94,7 @@ fn optional_bool(v: Option<&&RawValue>) -> Option<bool> {
 
 /// The host's pre-scan (src/http/body.ts `scanJson`): false when the body
 /// nests deeper than it allows or holds more containers or elements.
-fn within_structure_caps(body: &[u8], route: &SearchRoute) -> bool {
+pub(super) fn within_structure_caps(body: &[u8], max_containers: u64, max_elements: u64) -> bool {
     let (mut depth, mut containers, mut elements) = (0u32, 0u64, 0u64);
     let mut in_string = false;
     let mut i = 0;
@@ -115,17 +115,14 @@ fn within_structure_caps(body: &[u8], route: &SearchRoute) -> bool {
                 depth += 1;
                 containers += 1;
                 elements += 1;
-                if depth > MAX_DEPTH
-                    || containers > route.max_containers
-                    || elements > route.max_elements
-                {
+                if depth > MAX_DEPTH || containers > max_containers || elements > max_elements {
                     return false;
                 }
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
             b',' => {
                 elements += 1;
-                if elements > route.max_elements {
+                if elements > max_elements {
                     return false;
                 }
             }
@@ -136,7 +133,7 @@ fn within_structure_caps(body: &[u8], route: &SearchRoute) -> bool {
 }
 
 fn parse(body: &[u8], route: &SearchRoute) -> Option<Parsed> {
-    if !within_structure_caps(body, route) {
+    if !within_structure_caps(body, route.max_containers, route.max_elements) {
         return None;
     }
     // Duplicate members: the last one counts, as in JSON.parse.
