@@ -48,6 +48,13 @@ export declare class Kernel {
    * body needs the host's general path (see `valori_kernel::wire`).
    */
   parseBatchJson(body: Buffer, route: BatchRouteOptions): Promise<ParsedBatch | null>
+  /**
+   * A body carrying one vector (`route.field`) parsed and checked on the
+   * libuv pool: the vector, its collection, and the rest of the body as
+   * JSON text (the field as `[]`); null when the body needs the host's
+   * general path (see `valori_kernel::wire`).
+   */
+  parseVectorJson(body: Buffer, route: VectorRouteOptions): Promise<ParsedVector | null>
   /** BLAKE3 of the canonical state encoding, 64 lowercase hex characters. */
   stateHash(): Promise<string>
   /**
@@ -401,6 +408,16 @@ export interface ParsedBatch {
   vectors: Float32Array
 }
 
+/**
+ * A body with one vector the kernel parsed: the vector, the collection the
+ * body names, and the rest of the body as JSON text (the field as `[]`).
+ */
+export interface ParsedVector {
+  collection: string
+  vector: Float32Array
+  rest: string
+}
+
 export interface PoolStats {
   /** Visible entries. */
   live: number
@@ -577,6 +594,13 @@ export interface TimelineEvent {
   toNode?: number
   /** Records in the batch (InsertBatch). */
   count?: number
+}
+
+/** The vector field of a `parseVectorJson` call and the body's structure caps. */
+export interface VectorRouteOptions {
+  field: string
+  maxContainers: number
+  maxElements: number
 }
 
 /** Idempotency keys of one write. */

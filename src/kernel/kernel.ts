@@ -52,9 +52,14 @@ import {
   type SearchRouteOptions,
   type BatchRouteOptions,
   type ParsedBatch,
+  type ParsedVector,
+  type VectorRouteOptions,
   type SnapshotResult,
 } from './native';
 import { toFlatBatch, toVector, type VectorLimits } from './vectors';
+
+/** A vector from a client: JSON numbers, or a Float32Array the kernel already parsed and checked. */
+export type ClientVector = readonly unknown[] | Float32Array;
 
 /** The kernel_version the proofs report: the version of the state-hash and event-apply rules. */
 export const KERNEL_VERSION = 1;
@@ -174,14 +179,20 @@ export class Kernel {
     return limits;
   }
 
-  private vector(collection: string, values: readonly unknown[], field: string): Float32Array {
-    return toVector(values, field, this.limitsOf(collection, values.length));
+  /** A client vector as the binding takes it; a Float32Array was parsed and checked by the kernel already (src/http/vector-body.ts). */
+  private vector(collection: string, values: ClientVector, field: string): Float32Array {
+    const limits = this.limitsOf(collection, values.length);
+    if (values instanceof Float32Array) {
+      if (values.length !== limits.dim) throw new KernelError('DIMENSION_MISMATCH', `${field} has the wrong dimension: expected ${limits.dim}, got ${values.length}`);
+      return values;
+    }
+    return toVector(values, field, limits);
   }
 
   // ---- Records ---------------------------------------------------------------------------------
 
   /** `payload`: metadata as JSON object text and text; the kernel validates, canonicalises and bounds them. */
-  async insert(collection: string, values: readonly unknown[], tag: number | null = null, opts?: WriteOptions, payload?: RecordPayload): Promise<WrittenOne> {
+  async insert(collection: string, values: ClientVector, tag: number | null = null, opts?: WriteOptions, payload?: RecordPayload): Promise<WrittenOne> {
     const vector = this.vector(collection, values, 'values');
     const p = payload?.metadata === undefined && payload?.text === undefined ? undefined : payload;
     const r = await this.write(() => this.native.insert(collection, vector, tag === null ? null : BigInt(tag), opts, p));
@@ -200,6 +211,11 @@ export class Kernel {
   /** A batch the kernel already parsed and checked (`parseBatchJson`): `rows` rows of the collection's dimension. */
   async insertParsedBatch(collection: string, vectors: Float32Array, rows: number, opts?: WriteOptions): Promise<Written> {
     return written(await this.write(() => this.native.insertBatch(collection, vectors, rows, opts, undefined)));
+  }
+
+  /** A body with one vector parsed and checked on the worker pool, or null for the general path (src/http/vector-body.ts). */
+  parseVectorJson(body: Buffer, route: VectorRouteOptions): Promise<ParsedVector | null> {
+    return call(() => this.native.parseVectorJson(body, route));
   }
 
   /** A batch insert's raw JSON body parsed and checked on the worker pool, or null for the general path (src/http/batch-body.ts). */
@@ -229,7 +245,7 @@ export class Kernel {
   }
 
   /** k best live records by the collection's metric (ties by id); `params.filter` is handed to the kernel as JSON text. */
-  search(collection: string, query: readonly unknown[], k: number, params: SearchParams = {}, field = 'query'): Promise<SearchHit[]> {
+  search(collection: string, query: ClientVector, k: number, params: SearchParams = {}, field = 'query'): Promise<SearchHit[]> {
     const options = searchOptions(params);
     const run = (): Promise<SearchHit[]> => call(() => this.native.search(collection, this.vector(collection, query, field), k, options));
     return tracingEnabled() ? traceTask('kernel.search', run) : run();
@@ -294,7 +310,7 @@ export class Kernel {
   // ---- Memory and metadata ---------------------------------------------------------------------
 
   /** Record + document node (unless attaching) + chunk node + edge, as one kernel operation. */
-  async upsertMemory(collection: string, values: readonly unknown[], attachTo: number | null, metadata: unknown, opts?: WriteOptions): Promise<UpsertOutcome> {
+  async upsertMemory(collection: string, values: ClientVector, attachTo: number | null, metadata: unknown, opts?: WriteOptions): Promise<UpsertOutcome> {
     const vector = this.vector(collection, values, 'vector');
     // The record's own metadata: the kernel bounds it (and wants an object).
     const json = metadata === undefined || metadata === null ? null : payloadJson(metadata);

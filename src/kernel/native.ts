@@ -16,6 +16,8 @@ export type RecoveryInfo = Native.RecoveryInfo;
 export type SearchRouteOptions = Native.SearchRouteOptions;
 export type BatchRouteOptions = Native.BatchRouteOptions;
 export type ParsedBatch = Native.ParsedBatch;
+export type VectorRouteOptions = Native.VectorRouteOptions;
+export type ParsedVector = Native.ParsedVector;
 
 type NativeModule = typeof Native;
 

@@ -10,13 +10,15 @@ use napi_derive::napi;
 use valori_kernel::database::{SearchRequest, With};
 use valori_kernel::index::SearchParams;
 use valori_kernel::state::PoolCounts;
-use valori_kernel::wire::{parse_batch_json, search_json, BatchRoute, SearchRoute};
+use valori_kernel::wire::{
+    parse_batch_json, parse_vector_json, search_json, BatchRoute, SearchRoute, VectorRoute,
+};
 use valori_kernel::{Database, KResult, KernelError};
 
 use crate::call::{pooled, sync};
 use crate::types::{
-    BatchRouteOptions, GraphEdge, GraphNode, KernelOptions, KernelStats, ParsedBatch, PoolStats,
-    SearchHit, SearchOptions, SearchRouteOptions,
+    BatchRouteOptions, GraphEdge, GraphNode, KernelOptions, KernelStats, ParsedBatch, ParsedVector,
+    PoolStats, SearchHit, SearchOptions, SearchRouteOptions, VectorRouteOptions,
 };
 
 #[napi]
@@ -231,6 +233,37 @@ impl Kernel {
                     collection: p.collection,
                     rows: p.rows as u32,
                     vectors: Float32Array::new(p.vectors),
+                })
+            },
+        )
+    }
+
+    /// A body carrying one vector (`route.field`) parsed and checked on the
+    /// libuv pool: the vector, its collection, and the rest of the body as
+    /// JSON text (the field as `[]`); null when the body needs the host's
+    /// general path (see `valori_kernel::wire`).
+    #[napi(ts_return_type = "Promise<ParsedVector | null>")]
+    pub fn parse_vector_json<'e>(
+        &self,
+        env: &'e Env,
+        body: Buffer,
+        route: VectorRouteOptions,
+    ) -> Result<PromiseRaw<'e, Option<ParsedVector>>> {
+        let db = self.db.clone();
+        let route = VectorRoute {
+            field: route.field,
+            max_containers: route.max_containers.max(0.0) as u64,
+            max_elements: route.max_elements.max(0.0) as u64,
+        };
+        pooled(
+            env,
+            "parseVectorJson",
+            move || Ok(parse_vector_json(&db, &body, &route)),
+            |parsed| {
+                parsed.map(|p| ParsedVector {
+                    collection: p.collection,
+                    vector: Float32Array::new(p.vector),
+                    rest: p.rest,
                 })
             },
         )

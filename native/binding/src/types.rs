@@ -147,6 +147,23 @@ pub struct ParsedBatch {
     pub vectors: Float32Array,
 }
 
+/// The vector field of a `parseVectorJson` call and the body's structure caps.
+#[napi(object)]
+pub struct VectorRouteOptions {
+    pub field: String,
+    pub max_containers: f64,
+    pub max_elements: f64,
+}
+
+/// A body with one vector the kernel parsed: the vector, the collection the
+/// body names, and the rest of the body as JSON text (the field as `[]`).
+#[napi(object)]
+pub struct ParsedVector {
+    pub collection: String,
+    pub vector: Float32Array,
+    pub rest: String,
+}
+
 /// A record's payload at insert: metadata as JSON text of an object, and text.
 #[napi(object)]
 pub struct RecordPayload {

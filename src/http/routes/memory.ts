@@ -5,6 +5,7 @@
 import { checkPayloadK, hitsJson, includeOf, withFields } from '../payload';
 import { check } from '../schemas';
 import { collectionOf, dedupField, writeScope } from '../scope';
+import { vectorBody, vectorOf } from '../vector-body';
 import { type RouteContext, type RouteHandlers } from './context';
 
 const recordKey = (id: number): string => `rec:${id}`;
@@ -17,12 +18,12 @@ export function memoryRoutes(ctx: RouteContext): RouteHandlers {
   const { kernel, validators: v, json, config } = ctx;
 
   routes.upsertMemory = [
-    ...json,
+    ...vectorBody({ kernel, read: ctx.readJson, limits: ctx.jsonLimits }, 'vector'),
     async (req, res) => {
       const body = check(v.upsertVector, req.body);
       const scope = writeScope(req, res, body);
       // `tags` is validated but ignored, as in the reference; metadata goes under rec:<id>.
-      const r = await kernel.upsertMemory(scope.collection, body.vector, body.attach_to_document_node ?? null, body.metadata, scope.opts);
+      const r = await kernel.upsertMemory(scope.collection, vectorOf(res, body.vector), body.attach_to_document_node ?? null, body.metadata, scope.opts);
       res.json({
         memory_id: recordKey(r.recordId),
         record_id: r.recordId,
@@ -36,14 +37,14 @@ export function memoryRoutes(ctx: RouteContext): RouteHandlers {
   // Two paths, one operation: 0.1.0's search_vector and 0.3.1's /v1/memory/search. The metadata
   // comes with the kernel's hits (spliced as the kernel's JSON text, src/http/payload.ts).
   routes.searchMemory = routes.searchMemoryAlias = [
-    ...json,
+    ...vectorBody({ kernel, read: ctx.readJson, limits: ctx.jsonLimits }, 'query_vector'),
     async (req, res) => {
       const body = check(v.memorySearch, req.body);
       const collection = collectionOf(res, body.collection);
       const inc = { ...includeOf(body), metadata: true };
       checkPayloadK(body.k, inc);
       const params = { filterTag: body.filter_tag, ef: body.ef, nprobe: body.nprobe, filter: body.metadata_filter, ...withFields(inc) };
-      const hits = await kernel.search(collection, body.query_vector, body.k, params, 'query_vector');
+      const hits = await kernel.search(collection, vectorOf(res, body.query_vector), body.k, params, 'query_vector');
       res.set('Content-Type', 'application/json; charset=utf-8').send(hitsJson(hits, memoryHead, inc, config.maxResponseBytes));
     },
   ];

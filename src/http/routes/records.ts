@@ -10,6 +10,7 @@ import { check, type SearchBody } from '../schemas';
 import { batchWriteScope, collectionOf, dedupField, writeScope } from '../scope';
 import { searchBody } from '../search-body';
 import { batchBody, parsedBatchOf } from '../batch-body';
+import { vectorBody, vectorOf } from '../vector-body';
 import { type RouteContext, type RouteHandlers } from './context';
 
 /** An encoded batch event: type byte, first id, row count, component count (event.rs), then the i32s. */
@@ -58,11 +59,11 @@ export function recordRoutes(ctx: RouteContext): RouteHandlers {
 
   // v0.1.0 answers keep their shape; `deduplicated` is added only when the request carried a key.
   routes.insertRecord = [
-    ...json,
+    ...vectorBody({ kernel, read: ctx.readJson, limits: ctx.jsonLimits }, 'values'),
     async (req, res) => {
       const body = check(v.insertRecord, req.body);
       const scope = writeScope(req, res, body);
-      const r = await kernel.insert(scope.collection, body.values, body.tag ?? null, scope.opts, recordPayload(body));
+      const r = await kernel.insert(scope.collection, vectorOf(res, body.values), body.tag ?? null, scope.opts, recordPayload(body));
       res.json({ id: r.id, ...dedupField(scope, r.deduplicated) });
     },
   ];

@@ -9,6 +9,7 @@ import { recordPayload } from '../payload';
 import { check } from '../schemas';
 import { collectionOf, dedupField, headerKey, queryCollection, writeScope } from '../scope';
 import { searchBody } from '../search-body';
+import { vectorBody, vectorOf } from '../vector-body';
 import type { V1SearchBody } from '../v1-schemas';
 import { parseId, type RouteContext, type RouteHandlers } from './context';
 import { searchAnswer } from './records';
@@ -40,11 +41,11 @@ export function v1RecordRoutes(ctx: RouteContext, v010: RouteHandlers): RouteHan
 
   // No receipt: 0.3.1's receipt carries Merkle roots this state does not have (see docs/api-reference.md).
   routes.v1InsertRecord = [
-    ...json,
+    ...vectorBody({ kernel, read: ctx.readJson, limits: ctx.jsonLimits }, 'values'),
     async (req, res) => {
       const body = check(v.v1InsertRecord, req.body);
       const scope = writeScope(req, res, body);
-      const r = await kernel.insert(scope.collection, body.values, body.tag ?? null, scope.opts, recordPayload(body));
+      const r = await kernel.insert(scope.collection, vectorOf(res, body.values), body.tag ?? null, scope.opts, recordPayload(body));
       res.json({ id: r.id, log_index: r.height, deduplicated: r.deduplicated });
     },
   ];

@@ -15,7 +15,9 @@
 mod batch;
 mod js;
 mod search;
+mod vector;
 
 pub use batch::{parse_batch_json, BatchRoute, ParsedBatch};
 pub use js::{js_number, js_string, js_value};
 pub use search::{search_json, SearchRoute};
+pub use vector::{parse_vector_json, ParsedVector, VectorRoute};
