@@ -135,13 +135,15 @@ describe('snapshot metrics', () => {
     let fail = false;
     const kernel = {
       lastSnapshot: () => ({ height: 5 }),
+      recovery: () => ({ snapshotHeight: null }),
+      appendedLogBytes: () => 0,
       stats: () => ({ height }),
       saveSnapshot: async () => {
         if (fail) throw new Error('disk full');
         return { height, bytes: 1234, path: 'state.snap', stallMs: 0, totalMs: 1 };
       },
     } as unknown as Kernel;
-    const scheduler = startSnapshotScheduler(kernel, 60, logger, metrics);
+    const scheduler = startSnapshotScheduler(kernel, { intervalSecs: 60, checkpoint: null }, logger, metrics);
     // One family at a time: the stub kernel has no pools for the other gauges to read.
     const read = async (name: string) => family(await metrics.registry.getSingleMetricAsString(name), name).samples[0].value;
     try {

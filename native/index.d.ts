@@ -91,6 +91,11 @@ export declare class Kernel {
   buildIndex(collection: string): Promise<boolean>
   /** Event-log chain hash, height and counts; null without an event log. */
   logProof(): LogProofResult | null
+  /**
+   * Bytes of event-log frames appended since open; O(1), takes no lock
+   * (the checkpoint trigger polls it).
+   */
+  appendedLogBytes(): number
   /** The last snapshot written by this process, if any. */
   lastSnapshot(): SnapshotResult | null
   /** What recovery did at open. */

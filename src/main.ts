@@ -1,12 +1,17 @@
 #!/usr/bin/env node
-// Process entry: config -> logger -> the composition root (valori.ts: kernel, app, scheduler,
-// replication, server) -> listen. Prints `Listening on HOST:PORT` when ready (the deployment
-// guide's readiness line); SIGTERM/SIGINT stop everything in order, exit 0.
+// Process entry: config -> logger -> a recovering responder on the socket -> the kernel's recovery
+// (off the event loop) -> the composition root (valori.ts: app, scheduler, replication, server),
+// loaded while the kernel recovers -> listen. While the kernel recovers
+// (off the event loop), the port answers /health 503 "recovering" (src/http/recovering.ts) and logs
+// `Recovering on HOST:PORT`; then the app takes the same port over and the deployment guide's
+// readiness line `Listening on HOST:PORT` follows. SIGTERM/SIGINT stop everything in order, exit 0.
 import { ConfigError, configHelp, loadConfig, type Config } from './config';
 import { logConfiguration } from './config-report';
-import { createLogger } from './log';
-import { formatAddress } from './server';
-import { openValori, RecoveryError, type Valori } from './valori';
+import { recoveringListener } from './http/recovering';
+import { Kernel } from './kernel/kernel';
+import { createLogger, LOG_IDENTITY } from './log';
+import { createHttpServer, formatAddress, serverLimits } from './server';
+import type { Valori } from './valori';
 
 // How long a shutdown may wait for in-flight requests before the process exits anyway.
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -31,9 +36,26 @@ async function main(): Promise<void> {
   // Secrets redacted; unknown VALORI_* names (likely typos) warned about, as `valori-node check` does.
   logConfiguration(logger, config, process.env);
 
+  // The socket opens before recovery, so probes get an answer during a long replay. Port 0 is
+  // resolved here once, and the app listens on the same port afterwards.
+  const recovering = createHttpServer(recoveringListener(LOG_IDENTITY.version, Date.now()), config.bind, serverLimits(config));
+  let port: number;
+  try {
+    port = (await recovering.start()).port;
+  } catch (err) {
+    logger.error(`cannot listen on ${formatAddress(config.bind.host, config.bind.port)}: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  logger.info(`Recovering on ${formatAddress(config.bind.host, port)}: /health answers 503 "recovering" until the state is loaded`);
+
+  // Recovery starts now, on the worker pool, while this thread loads the app's modules (Express,
+  // the routes, the schema validators: a few hundred ms that would otherwise come first).
+  const opening = Kernel.open(config);
+  opening.catch(() => undefined); // handled below, by openValori
+  const { openValori, RecoveryError } = require('./valori') as typeof import('./valori');
   let valori: Valori;
   try {
-    valori = await openValori(config, { logger });
+    valori = await openValori({ ...config, bind: { ...config.bind, port } }, { logger, openKernel: () => opening });
   } catch (err) {
     // One clear line: a dim mismatch, mid-log corruption or an unreadable file stops the node.
     if (err instanceof RecoveryError) {
@@ -42,6 +64,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Every recovering answer closes its connection, so this returns at once; the app listens next.
+  await recovering.stop();
 
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -35,6 +35,8 @@ export interface Metrics {
   snapshotFailed(): void;
   /** The auto-snapshot period, null when off (valori_snapshot_interval_seconds). */
   snapshotSchedule(intervalSecs: number | null): void;
+  /** An automatic checkpoint ended (valori_checkpoints_total, valori_checkpoint_duration_seconds, valori_checkpoint_height). */
+  checkpointDone(result: { ok: true; seconds: number; height: number } | { ok: false }): void;
   /** One error answer from the error mapper (valori_http_errors_total); `route` is the pattern. */
   httpError(route: string, code: string): void;
   /** Replication lag and status, read at scrape time (set by the replication runtime). */
@@ -207,6 +209,23 @@ export function createMetrics(
     help: 'Auto-snapshot period (VALORI_SNAPSHOT_INTERVAL with VALORI_SNAPSHOT_PATH); 0 when scheduled snapshots are off',
     registers,
   });
+  const checkpoints = new Counter({
+    name: 'valori_checkpoints_total',
+    help: 'Automatic checkpoints (VALORI_CHECKPOINT) by result: ok, or error (the log says why)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const checkpointDuration = new Histogram({
+    name: 'valori_checkpoint_duration_seconds',
+    help: 'Wall time of one automatic checkpoint (state frozen, encoded, written, fsynced)',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  const checkpointHeight = new Gauge({
+    name: 'valori_checkpoint_height',
+    help: 'Height covered by the last automatic checkpoint this process wrote (recovery replays from it); 0 before the first',
+    registers,
+  });
   const httpErrors = new Counter({
     name: 'valori_http_errors_total',
     help: 'Error answers by route pattern (unmatched before routing) and stable error code',
@@ -285,6 +304,12 @@ export function createMetrics(
     snapshotUpToDate: () => snapshotSuccess.set(Date.now() / 1000),
     snapshotFailed: () => snapshotFailures.inc(),
     snapshotSchedule: (intervalSecs) => snapshotInterval.set(intervalSecs ?? 0),
+    checkpointDone: (r) => {
+      checkpoints.inc({ result: r.ok ? 'ok' : 'error' });
+      if (!r.ok) return;
+      checkpointDuration.observe(r.seconds);
+      checkpointHeight.set(r.height);
+    },
     httpError: (route, code) => httpErrors.inc({ route, code }),
     observeReplication: (read) => {
       readReplication = read;

@@ -92,7 +92,12 @@ function operation(op: Operation, schemas: RequestSchemas, idSchema: unknown): J
   const access = op.access;
   const isPublic = access === 'public';
   const responses: Json = { 200: okResponse(op.ok) };
-  if (op.alsoOk !== undefined) responses[op.alsoOk] = { ...okResponse(op.ok), description: 'Same body schema as 200, with a status other than "ok"' };
+  if (op.alsoOk !== undefined) {
+    responses[op.alsoOk] =
+      op.id === 'health'
+        ? { description: 'The 200 body with a status other than "ok", or the short body of a node still recovering at start-up', content: { 'application/json': { schema: { oneOf: [ref('Health'), ref('HealthRecovering')] } } } }
+        : { ...okResponse(op.ok), description: 'Same body schema as 200, with a status other than "ok"' };
+  }
   const statuses = new Set<number>([500, ...(op.errors ?? []), ...(op.write ? WRITE_STATUSES : [])]);
   // 401 without a credential, 403 with one of a lower scope (or, auth off, a foreign Origin).
   if (!isPublic) [401, ...GUARD_STATUSES].forEach((s) => statuses.add(s));

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { createApp } from './app';
 import type { Config } from './config';
-import { startSnapshotScheduler, type SnapshotScheduler } from './jobs/snapshots';
+import { checkpointPolicy, startSnapshotScheduler, type SnapshotScheduler } from './jobs/snapshots';
 import { Kernel } from './kernel/kernel';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
@@ -84,7 +84,14 @@ function wire(config: Config, kernel: Kernel, logger: Logger): Valori {
   const replication = new Replication({ config, kernel, logger, metrics });
   const app = createApp({ config, kernel, logger, metrics, replication });
   const server = createHttpServer(app, config.bind, serverLimits(config));
-  const snapshots: SnapshotScheduler = startSnapshotScheduler(kernel, config.snapshotPath === null ? null : config.snapshotIntervalSecs, logger, metrics);
+  // With an event log, checkpoints go to VALORI_SNAPSHOT_PATH or, unset, <event log>.snapshot.
+  const checkpoint = checkpointPolicy(config);
+  const snapshots: SnapshotScheduler = startSnapshotScheduler(
+    kernel,
+    { intervalSecs: config.snapshotPath === null ? null : config.snapshotIntervalSecs, checkpoint },
+    logger,
+    metrics,
+  );
 
   let stopping: Promise<void> | null = null;
   const stopAll = async (): Promise<void> => {
@@ -95,7 +102,7 @@ function wire(config: Config, kernel: Kernel, logger: Logger): Valori {
     // After the socket: in-flight requests have been answered. Then an optional final snapshot
     // (bounds the next start-up's replay), then queued writes drain and the log closes.
     await snapshots.stop();
-    if (config.snapshotPath !== null && config.snapshotOnShutdown) await snapshots.runNow('shutdown');
+    if ((config.snapshotPath !== null || checkpoint !== null) && config.snapshotOnShutdown) await snapshots.runNow('shutdown');
     kernel.close();
     // The spans of the last requests, before the process may exit.
     await flushTracing();

@@ -37,6 +37,9 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   TOO_MANY_STREAMS: 429,
   // The bodies being parsed right now already use VALORI_MAX_PARSE_BYTES; retry later (Retry-After).
   SERVER_BUSY: 503,
+  // The node is still recovering its state at start-up (snapshot load, log replay); retry after
+  // Retry-After. Only /livez answers 200 meanwhile (src/http/recovering.ts).
+  RECOVERING: 503,
   // A single-flight operation (snapshot upload or download, index build) is already running on
   // this node; retry when it is done (Retry-After).
   OPERATION_IN_PROGRESS: 429,

@@ -63,6 +63,14 @@ export const RESPONSE_SCHEMAS = {
     },
     ['event_log_height', 'read_only_reason'],
   ),
+  HealthRecovering: {
+    ...object({
+      status: { type: 'string', enum: ['recovering'] },
+      version: { type: 'string' },
+      recovering_for_ms: { ...count, description: 'Milliseconds since recovery began.' },
+    }),
+    description: 'GET /health (503) while the node recovers its state at start-up; the full body follows once it is done.',
+  },
   Probe: {
     ...object({ status: { type: 'string', enum: ['ok', 'unavailable'], description: 'ok (200) or unavailable (503); nothing else is revealed, so the probes can stay open.' } }),
     description: 'Body of GET /livez and GET /readyz.',

@@ -386,6 +386,11 @@ export class Kernel {
     return callSync(() => this.native.logProof());
   }
 
+  /** Bytes of event-log frames appended since open; O(1), no lock (the checkpoint trigger polls it). */
+  appendedLogBytes(): number {
+    return callSync(() => this.native.appendedLogBytes());
+  }
+
   lastSnapshot(): SnapshotResult | null {
     return callSync(() => this.native.lastSnapshot());
   }

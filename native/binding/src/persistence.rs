@@ -128,6 +128,15 @@ impl Kernel {
         })
     }
 
+    /// Bytes of event-log frames appended since open; O(1), takes no lock
+    /// (the checkpoint trigger polls it).
+    #[napi]
+    pub fn appended_log_bytes(&self, env: &Env) -> Result<f64> {
+        sync(env, "appendedLogBytes", || {
+            Ok(self.db.appended_log_bytes() as f64)
+        })
+    }
+
     /// The last snapshot written by this process, if any.
     #[napi]
     pub fn last_snapshot(&self, env: &Env) -> Result<Option<SnapshotResult>> {

@@ -23,7 +23,9 @@ use crate::storage::{
 };
 use crate::store::Store;
 
-pub use crate::snapshot_io::{capture, decode_store, Captured, Restored, MAX_METADATA_SECTION};
+pub use crate::snapshot_io::{
+    capture, decode_parts, decode_store, Captured, Restored, MAX_METADATA_SECTION,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Persistence {
@@ -187,7 +189,7 @@ impl Durable {
             let Some(snap) = out.snapshot else {
                 return Ok(None);
             };
-            match decode_store(snap.bytes(), limits, index_cfg) {
+            match decode_parts(snap.meta, &snap.parts(), limits, index_cfg) {
                 Ok(r) => Ok(Some(r)),
                 Err(e) => {
                     report.errors.push(format!(

@@ -8,6 +8,14 @@
 //! status byte and a u16 position), and a chunk whose slots are all assigned
 //! and all holes is dropped entirely. Within a chunk the dense vectors are in
 //! slot order, so an exact scan still walks contiguous memory.
+//!
+//! Chunks are shared copy-on-write (`Arc`): cloning the pool costs one
+//! reference count per chunk, and a write copies only the chunk it touches
+//! if a clone still holds it. A snapshot clones the pool under the state
+//! lock and encodes the clone after releasing it, so writes wait for the
+//! clone (O(chunks)), not for the encoding (O(bytes)).
+
+use std::sync::Arc;
 
 use crate::state::HOLE;
 
@@ -60,7 +68,7 @@ pub struct RecordStore {
     slots: usize,
     /// Non-hole slots (live + soft-deleted); vector bytes = stored × dim × 4.
     stored: usize,
-    chunks: Vec<Chunk>,
+    chunks: Vec<Arc<Chunk>>,
 }
 
 /// One chunk as seen by a scan: ids `base..base + status.len()`, and for the
@@ -101,13 +109,14 @@ impl RecordStore {
             .chunks
             .iter()
             .map(|c| {
+                // A chunk shared with a snapshot clone is counted by both.
                 c.status.capacity()
                     + c.pos.capacity() * 2
                     + c.tags.capacity() * 8
                     + c.vectors.capacity() * 4
             })
             .sum();
-        (per_chunk + self.chunks.capacity() * std::mem::size_of::<Chunk>()) as u64
+        (per_chunk + self.chunks.capacity() * std::mem::size_of::<Arc<Chunk>>()) as u64
     }
 
     fn locate(&self, id: u32) -> Option<(&Chunk, usize)> {
@@ -152,9 +161,9 @@ impl RecordStore {
     pub fn push(&mut self, status: u8, tag: u64, v: &[i32]) {
         let off = self.slots % CHUNK_SLOTS;
         if off == 0 {
-            self.chunks.push(Chunk::default());
+            self.chunks.push(Arc::default());
         }
-        let c = self.chunks.last_mut().expect("chunk just ensured");
+        let c = Arc::make_mut(self.chunks.last_mut().expect("chunk just ensured"));
         if status == HOLE {
             c.status.push(HOLE);
             c.pos.push(0);
@@ -176,7 +185,7 @@ impl RecordStore {
     pub fn set_status(&mut self, id: u32, status: u8) {
         debug_assert!(status != HOLE);
         let i = id as usize;
-        let c = &mut self.chunks[i / CHUNK_SLOTS];
+        let c = Arc::make_mut(&mut self.chunks[i / CHUNK_SLOTS]);
         debug_assert!(c.status[i % CHUNK_SLOTS] != HOLE);
         c.status[i % CHUNK_SLOTS] = status;
     }
@@ -187,11 +196,11 @@ impl RecordStore {
         let i = id as usize;
         let (ci, off) = (i / CHUNK_SLOTS, i % CHUNK_SLOTS);
         let d = self.dim;
-        let c = self.chunks.get_mut(ci)?;
-        let st = *c.status.get(off)?;
+        let st = *self.chunks.get(ci)?.status.get(off)?;
         if st == HOLE {
             return None;
         }
+        let c = Arc::make_mut(&mut self.chunks[ci]);
         let p = c.pos[off] as usize;
         let v: Vec<i32> = c.vectors.drain(p * d..(p + 1) * d).collect();
         let tag = c.tags.remove(p);
@@ -211,7 +220,7 @@ impl RecordStore {
     /// Re-materialise a dropped chunk (all holes) before writing into it.
     fn open_chunk(&mut self, ci: usize) -> &mut Chunk {
         let assigned = (self.slots - ci * CHUNK_SLOTS).min(CHUNK_SLOTS);
-        let c = &mut self.chunks[ci];
+        let c = Arc::make_mut(&mut self.chunks[ci]);
         if c.status.len() < assigned {
             debug_assert!(c.status.is_empty());
             c.status = vec![HOLE; assigned];

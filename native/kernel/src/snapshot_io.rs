@@ -81,6 +81,18 @@ fn read_index_section(b: &[u8]) -> KResult<Vec<(u32, IndexConfig, &[u8])>> {
 pub fn decode_store(bytes: &[u8], limits: Limits, default_cfg: IndexConfig) -> KResult<Restored> {
     let (meta, parts) =
         decode_snapshot(bytes).map_err(|e| KernelError::Corrupt(format!("snapshot: {e}")))?;
+    decode_parts(meta, &parts, limits, default_cfg)
+}
+
+/// Like [`decode_store`] for sections whose container was already checked
+/// (`SnapshotStore::load_newest_valid` verified their digests): recovery
+/// does not hash a large snapshot twice.
+pub fn decode_parts(
+    meta: SnapshotMeta,
+    parts: &SnapshotParts<'_>,
+    limits: Limits,
+    default_cfg: IndexConfig,
+) -> KResult<Restored> {
     if meta.dim as usize != limits.dim {
         return Err(KernelError::Corrupt(format!(
             "snapshot has dimension {}, this node is configured with VALORI_DIM={}",
@@ -94,7 +106,7 @@ pub fn decode_store(bytes: &[u8], limits: Limits, default_cfg: IndexConfig) -> K
         )));
     }
     if !parts.kernel.starts_with(store::codec::STORE_MAGIC) {
-        return decode_v1(meta, &parts, limits, default_cfg);
+        return decode_v1(meta, parts, limits, default_cfg);
     }
     let sections = read_index_section(parts.index)?;
     let cfg_of = |id: u32| -> KResult<IndexConfig> {

@@ -1,10 +1,10 @@
 // Orchestrator probes, open without a token (docs/operations.md, "Probes"):
 // - GET /livez: the process serves HTTP. Nothing else: restarting a node because a pool is full or
 //   a disk failed would not help, and /health (503 when full) restarted full nodes in a loop.
-// - GET /readyz: this node should receive traffic now. Recovery is done before the socket opens
-//   (src/valori.ts), so while it is listening the checks are: no snapshot restore in progress, not
-//   read-only after an I/O fault, and on a follower streaming from its leader within
-//   VALORI_READY_MAX_LAG events.
+// - GET /readyz: this node should receive traffic now. These routes exist only once recovery is
+//   done (until then src/http/recovering.ts answers on the port: /livez 200, /readyz 503), so the
+//   checks here are: no snapshot restore in progress, not read-only after an I/O fault, and on a
+//   follower streaming from its leader within VALORI_READY_MAX_LAG events.
 // Both bodies are one word, because anyone who can reach the port can read them: the reason a node
 // is not ready is in /health, /v1/replication/state and the log, behind the token.
 import type { Response } from 'express';

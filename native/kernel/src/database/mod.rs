@@ -15,7 +15,7 @@ mod writes;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{oneshot, watch};
@@ -58,6 +58,9 @@ pub struct Database {
     log_signal: Arc<LogSignal>,
     /// Committed height for waiters (replication long-polls).
     heights: watch::Sender<u64>,
+    /// Bytes of log frames appended since open (checkpoint trigger; O(1),
+    /// so the host polls it without taking the log's mutex).
+    appended_bytes: Arc<AtomicU64>,
     closed: AtomicBool,
     dim: usize,
     index_cfg: IndexConfig,
@@ -79,7 +82,14 @@ impl Database {
         let (durable, db, report) = Durable::open(vfs, limits, index_cfg, cfg)?;
         let (heights, _) = watch::channel(db.height());
         let publisher = heights.clone();
+        let appended_bytes = Arc::new(AtomicU64::new(0));
+        let appended = appended_bytes.clone();
         let observer: CommitObserver = Box::new(move |entries: &[(u64, Vec<u8>)]| {
+            let framed: usize = entries
+                .iter()
+                .map(|(_, p)| p.len() + crate::storage::log::format::FRAME_OVERHEAD)
+                .sum();
+            appended.fetch_add(framed as u64, Ordering::Relaxed);
             if let Some((seq, _)) = entries.last() {
                 publisher.send_replace(*seq);
             }
@@ -100,6 +110,7 @@ impl Database {
             snapshot_gate: Mutex::new(None),
             log_signal,
             heights,
+            appended_bytes,
             closed: AtomicBool::new(false),
             dim: limits.dim,
             index_cfg,

@@ -54,11 +54,12 @@ impl Database {
     /// VAL1 bytes of the current durable state (for download).
     pub fn snapshot_bytes(&self) -> KResult<(SnapshotMeta, Vec<u8>)> {
         self.check_open()?;
-        let captured = {
+        let (frozen, chain) = {
             let db = self.engine.read();
             let chain = self.durable_chain(db.height())?;
-            durable::capture(&db, chain)
+            (db.frozen(), chain)
         };
+        let captured = durable::capture(&frozen, chain);
         Ok((captured.meta, captured.to_bytes()?))
     }
 
@@ -91,14 +92,17 @@ impl Database {
             None => None,
         };
         let started = Instant::now();
-        // Writes wait only while the state is copied; checksums, framing, the
-        // file write and the fsyncs happen after the lock is released.
-        let (captured, stall) = {
+        // Writes wait only while the store is frozen (a copy-on-write clone:
+        // see `store::frozen`); encoding, checksums, the file write and the
+        // fsyncs happen after the lock is released.
+        let (frozen, chain, stall) = {
             let db = self.engine.read();
             let t = Instant::now();
             let chain = self.durable_chain(db.height())?;
-            (durable::capture(&db, chain), t.elapsed())
+            (db.frozen(), chain, t.elapsed())
         };
+        let captured = durable::capture(&frozen, chain);
+        drop(frozen);
         let meta = captured.meta;
         let (size, path) = match (name, named_path) {
             (Some(n), Some(p)) => (self.named()?.save(n, &meta, &captured.parts())?, p),
@@ -247,6 +251,13 @@ impl Database {
         };
         self.engine.refresh_counters();
         Ok(built)
+    }
+
+    /// Bytes of event-log frames this process appended since open, O(1)
+    /// and without the log's mutex: what a host's checkpoint trigger polls.
+    pub fn appended_log_bytes(&self) -> u64 {
+        self.appended_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn last_snapshot(&self) -> KResult<Option<SnapshotInfo>> {

@@ -23,6 +23,7 @@ use super::{Bitset, Distance, IndexError, VectorSource};
 const NO_LEVEL: u8 = u8::MAX;
 const NO_NODE: u32 = u32::MAX;
 
+#[derive(Clone)]
 pub(crate) struct Hnsw {
     m: usize,
     m0: usize,

@@ -22,7 +22,7 @@ const SAMPLE_PER_LIST: usize = 40;
 const MIN_SAMPLE: usize = 4096;
 const KMEANS_ITERS: usize = 10;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Ivf {
     /// `nlist × dim`; empty until trained.
     centroids: Vec<i32>,

@@ -21,6 +21,7 @@ use super::{Distance, IndexError};
 /// the distance between codes is a plain sum of squared byte differences
 /// (fast SIMD) proportional to the real distance. Values outside the trained
 /// range are clamped; the exact re-rank hides the error.
+#[derive(Clone)]
 pub(crate) struct Sq8 {
     min: Vec<i32>,
     step: i64,
@@ -28,6 +29,7 @@ pub(crate) struct Sq8 {
 
 /// PQ: `m` contiguous subspaces (boundaries `j*dim/m`), up to 256 centroids
 /// each, trained with [`kmeans::kmeans`]; distances by table look-up (ADC).
+#[derive(Clone)]
 pub(crate) struct Pq {
     bounds: Vec<usize>,
     ks: usize,
@@ -36,6 +38,7 @@ pub(crate) struct Pq {
     books: Vec<i32>,
 }
 
+#[derive(Clone)]
 pub(crate) enum Quantizer {
     Sq8(Sq8),
     Pq(Pq),

@@ -13,6 +13,9 @@ const DEFAULT_TRAIN_MIN: usize = 1024;
 /// Vectors sampled to train PQ codebooks (SQ8 ranges use every live vector).
 const PQ_SAMPLE: usize = 2048;
 
+/// Clone copies the index's own arrays (graph links, codes, live set): a
+/// snapshot clones it under the state lock and encodes it after.
+#[derive(Clone)]
 pub struct Index {
     pub(super) cfg: IndexConfig,
     pub(super) dim: usize,

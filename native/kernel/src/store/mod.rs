@@ -8,6 +8,7 @@
 //! creation order and never reused.
 
 mod apply;
+mod frozen;
 pub mod codec;
 pub mod idem;
 mod journal;
