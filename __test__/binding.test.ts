@@ -276,6 +276,10 @@ describe('native Kernel', () => {
       waitForHeight: () => k.waitForHeight(0, 1),
       applyReplicated: () => k.applyReplicated(2, Buffer.alloc(8)),
       stateProof: () => k.stateProof(),
+      appendedLogBytes: () => k.appendedLogBytes(),
+      searchJson: () => k.searchJson(Buffer.from('{"query":[1,1,1,1],"k":1}'), { v1: false, maxK: 10, maxEf: 10, maxNprobe: 10, maxResponseBytes: 1e6, refuseLinearizable: false, maxContainers: 100, maxElements: 100 }),
+      parseBatchJson: () => k.parseBatchJson(Buffer.from('{"batch":[[1,1,1,1]]}'), { maxRows: 10, maxContainers: 100, maxElements: 100 }),
+      parseVectorJson: () => k.parseVectorJson(Buffer.from('{"values":[1,1,1,1]}'), { field: 'values', maxContainers: 100, maxElements: 100 }),
     };
     // Every method of the class is listed above (close itself aside), so a new export cannot
     // skip the closed check unnoticed.

@@ -328,6 +328,12 @@ export interface KernelOptions {
    * Default: no limit (the shell always passes its configured value).
    */
   maxSnapshotBytes?: number
+  /**
+   * Threads that build indexes (HNSW batches, rebuilds, IVF/PQ training),
+   * 0..=1024; 0 = every available core (the default). Process-wide: the
+   * last kernel opened sets it. Never changes an index or a result.
+   */
+  indexThreads?: number
 }
 
 export interface KernelStats {

@@ -6,6 +6,13 @@
 //
 //   npx tsx scripts/bench-ann.ts [--queries 10000] [--m 16] [--efc 100]
 //                                [--only hnsw,peers,ivf,sq8] [--svg target/bench-ann/recall-qps.svg]
+//   npx tsx scripts/bench-ann.ts --only build [--threads 1,2] [--reps 3]
+//
+// `--only build`: HNSW build time of the 60k base loaded one record per call
+// (one-at-a-time inserts, the graph single inserts build) against 1000-record
+// batches built with each of `--threads` index threads (VALORI_INDEX_THREADS),
+// interleaved `--reps` times (medians), then recall@10 of each graph at ef
+// 16/32/64 and whether the batch graphs are identical across thread counts.
 //
 // Data: Debian package dataset-fashion-mnist (or FASHION_MNIST_DIR).
 // VALORI_NATIVE=<path to a loader like native/index.js> benchmarks another build.
@@ -26,6 +33,8 @@ const { values } = parseArgs({
     efc: { type: 'string', default: '100' },
     only: { type: 'string', default: 'hnsw,peers,ivf,sq8' },
     svg: { type: 'string', default: 'target/bench-ann/recall-qps.svg' },
+    threads: { type: 'string', default: '1,2' },
+    reps: { type: 'string', default: '3' },
   },
 });
 const M = Number(values.m);
@@ -205,6 +214,69 @@ async function benchHnsw(gt: Uint32Array, peers: boolean) {
   }
 }
 
+/** One-at-a-time vs batched builds at each thread count (see the header). */
+async function benchBuild(gt: Uint32Array) {
+  const threads = values.threads.split(',').map(Number);
+  const reps = Number(values.reps);
+  const opts = { index: 'hnsw', hnswM: M, hnswEfConstruction: EFC };
+  const builds: { name: string; make: () => Promise<Kernel> }[] = [
+    {
+      name: 'one at a time',
+      make: async () => {
+        const k = newKernel({ ...opts, indexThreads: 1 });
+        for (let i = 0; i < N; i++) await k.insert(base.subarray(i * DIM, (i + 1) * DIM));
+        return k;
+      },
+    },
+    ...threads.map((t) => ({
+      name: `batch, ${t} thread${t === 1 ? '' : 's'}`,
+      make: async () => {
+        const k = newKernel({ ...opts, indexThreads: t });
+        await load(k);
+        return k;
+      },
+    })),
+  ];
+  const secs: number[][] = builds.map(() => []);
+  const kept: (Kernel | null)[] = builds.map(() => null);
+  for (let r = 0; r < reps; r++) {
+    for (const [i, b] of builds.entries()) {
+      const t = process.hrtime.bigint();
+      const k = await b.make();
+      secs[i].push(Number(process.hrtime.bigint() - t) / 1e9);
+      log(`  ${b.name} rep ${r + 1}: ${secs[i][r].toFixed(1)} s`);
+      if (kept[i] === null) kept[i] = k;
+      else k.close();
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const base0 = median(secs[0]);
+  const rows: (string | number)[][] = [['build', 'median s', 'runs s', 'speed-up', 'recall ef=16', 'ef=32', 'ef=64']];
+  const answers: string[] = [];
+  for (const [i, b] of builds.entries()) {
+    const k = kept[i]!;
+    const recalls: string[] = [];
+    let all = '';
+    for (const ef of [16, 32, 64]) {
+      let hits = 0;
+      for (let q = 0; q < NQ; q++) {
+        const found = await ids(k.search(query(q), K, { ef }));
+        all += found.join(',') + ';';
+        const truth = gt.subarray(q * K, (q + 1) * K);
+        hits += found.filter((id) => truth.includes(id)).length;
+      }
+      recalls.push((hits / (NQ * K)).toFixed(4));
+    }
+    answers.push(all);
+    const m = median(secs[i]);
+    rows.push([b.name, m.toFixed(1), secs[i].map((x) => x.toFixed(1)).join(' '), (base0 / m).toFixed(2), ...recalls]);
+    k.close();
+  }
+  console.log(table(rows) + '\n');
+  const same = answers.slice(2).every((a) => a === answers[1]);
+  summary.push(`batch builds at ${threads.join(', ')} threads return ${same ? 'identical' : 'DIFFERENT'} results for every query and ef`);
+}
+
 async function benchIvf(gt: Uint32Array, exact: Kernel) {
   log('valori IVF (nlist auto) build...');
   const k = newKernel({ index: 'ivf' });
@@ -277,6 +349,7 @@ function svg(): string {
 async function main() {
   log(`Fashion-MNIST: ${N} base × ${DIM}, ${NQ} queries; node ${process.version}`);
   const { gt, exact } = await groundTruth();
+  if (only.has('build')) await benchBuild(gt);
   if (only.has('hnsw')) await benchHnsw(gt, only.has('peers'));
   if (only.has('ivf')) await benchIvf(gt, exact);
   if (only.has('sq8')) await benchSq8(gt, exact);
@@ -285,6 +358,7 @@ async function main() {
   for (const p of points) rows.push([p.series, p.param, p.recall.toFixed(4), Math.round(p.qps)]);
   console.log(table(rows) + '\n');
   for (const s of summary) console.log(s);
+  if (points.length === 0) return;
   fs.mkdirSync(path.dirname(values.svg), { recursive: true });
   fs.writeFileSync(values.svg, svg());
   console.log(`\nplot: ${values.svg}`);

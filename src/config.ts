@@ -100,6 +100,7 @@ export const CONFIG_SCHEMA = {
   hnswEfConstruction: uint('VALORI_HNSW_EF_CONSTRUCTION', 100, 1, 100_000, 'HNSW candidate list size while building.', 'search index'),
   hnswEfSearch: uint('VALORI_HNSW_EF_SEARCH', 100, 1, 100_000, 'HNSW candidate list size per query (raised to k when k is larger); a request may override it with "ef".', 'search index'),
   ivfNlist: uint('VALORI_IVF_NLIST', 0, 0, 1_048_576, 'IVF partitions; 0 = automatic, about sqrt(number of records).', 'search index'),
+  indexThreads: uint('VALORI_INDEX_THREADS', 0, 0, 1024, 'Threads that build indexes (batch inserts, replay of batches, rebuilds, IVF/PQ training); 0 = every available core. Node-local: the built index and every search result are the same for any value (docs/index-formats.md, "Parallel construction").', 'search index'),
   ivfNprobe: uint('VALORI_IVF_NPROBE', 8, 1, 1_048_576, 'IVF partitions probed per query; a request may override it with "nprobe".', 'search index'),
   followerOf: {
     env: 'VALORI_FOLLOWER_OF',

@@ -89,6 +89,7 @@ export function kernelOptions(config: Config): KernelOptions {
     acceptTruncation: config.acceptTruncation,
     maxNamedSnapshots: config.maxNamedSnapshots,
     maxSnapshotBytes: maxSnapshotBytes(config),
+    indexThreads: config.indexThreads,
   };
 }
 

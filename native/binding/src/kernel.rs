@@ -203,7 +203,10 @@ impl Kernel {
         pooled(
             env,
             "searchJson",
-            move || Ok(search_json(&db, &body, &route)),
+            move || {
+                db.check_open()?;
+                Ok(search_json(&db, &body, &route))
+            },
             |answer| answer.map(Buffer::from),
         )
     }
@@ -227,7 +230,10 @@ impl Kernel {
         pooled(
             env,
             "parseBatchJson",
-            move || Ok(parse_batch_json(&db, &body, &route)),
+            move || {
+                db.check_open()?;
+                Ok(parse_batch_json(&db, &body, &route))
+            },
             |parsed| {
                 parsed.map(|p| ParsedBatch {
                     collection: p.collection,
@@ -258,7 +264,10 @@ impl Kernel {
         pooled(
             env,
             "parseVectorJson",
-            move || Ok(parse_vector_json(&db, &body, &route)),
+            move || {
+                db.check_open()?;
+                Ok(parse_vector_json(&db, &body, &route))
+            },
             |parsed| {
                 parsed.map(|p| ParsedVector {
                     collection: p.collection,

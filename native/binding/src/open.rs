@@ -98,6 +98,15 @@ pub fn open(o: KernelOptions) -> KResult<Kernel> {
             }
         },
     };
+    match o.index_threads {
+        Some(n) if n > 1024 => {
+            return Err(KernelError::InvalidArgument(format!(
+                "indexThreads must be 0..=1024, got {n}"
+            )))
+        }
+        // Before recovery: replay and rebuilds already build on the pool.
+        n => valori_kernel::index::set_build_threads(n.unwrap_or(0) as usize),
+    }
     let db = Database::open(Arc::new(StdVfs), limits, cfg, &persist)?;
     Ok(Kernel { db: Arc::new(db) })
 }

@@ -133,6 +133,7 @@ impl Kernel {
     #[napi]
     pub fn appended_log_bytes(&self, env: &Env) -> Result<f64> {
         sync(env, "appendedLogBytes", || {
+            self.db.check_open()?;
             Ok(self.db.appended_log_bytes() as f64)
         })
     }

@@ -46,6 +46,10 @@ pub struct KernelOptions {
     /// Largest snapshot in bytes accepted for restore or read by name.
     /// Default: no limit (the shell always passes its configured value).
     pub max_snapshot_bytes: Option<f64>,
+    /// Threads that build indexes (HNSW batches, rebuilds, IVF/PQ training),
+    /// 0..=1024; 0 = every available core (the default). Process-wide: the
+    /// last kernel opened sets it. Never changes an index or a result.
+    pub index_threads: Option<u32>,
 }
 
 #[napi(object)]

@@ -99,9 +99,9 @@ impl Db {
             match change {
                 Change::None => {}
                 Change::Inserted { first, count } => {
-                    for id in first..first + count {
-                        ix.on_insert(id, &self.state);
-                    }
+                    // A batch event is one index batch (built on every core).
+                    let ids: Vec<u32> = (first..first + count).collect();
+                    ix.on_insert_batch(&ids, &self.state);
                 }
                 Change::Removed(id) => ix.on_delete(id),
             }

@@ -19,13 +19,15 @@ export function eventLogRoutes(ctx: RouteContext): RouteHandlers {
   routes.proofEventLog = [
     async (_req, res) => {
       const proof = requireEventLog(kernel);
-      const snap = kernel.lastSnapshot();
+      // The newest snapshot: one this process wrote, else the one it recovered from (a checkpoint
+      // survives a restart, and so does its height here).
+      const snapshotHeight = kernel.lastSnapshot()?.height ?? kernel.recovery().snapshotHeight ?? null;
       res.json({
         kernel_version: KERNEL_VERSION,
         event_log_hash: proof.eventLogHash,
         final_state_hash: await kernel.stateHash(),
         snapshot_hash: null,
-        snapshot_height: snap?.height ?? null,
+        snapshot_height: snapshotHeight,
         event_count: proof.eventCount,
         committed_height: proof.height,
         first_seq: proof.firstSeq,

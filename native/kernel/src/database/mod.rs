@@ -117,7 +117,7 @@ impl Database {
         })
     }
 
-    pub(crate) fn check_open(&self) -> KResult<()> {
+    pub fn check_open(&self) -> KResult<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(closed_error());
         }

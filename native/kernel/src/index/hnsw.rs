@@ -20,24 +20,27 @@ use super::hnsw_search::{search_layer, Cand, Exact, Metric, Probe, Visited};
 use super::rng::{hnsw_level, MAX_LEVEL};
 use super::{Bitset, Distance, IndexError, VectorSource};
 
-const NO_LEVEL: u8 = u8::MAX;
-const NO_NODE: u32 = u32::MAX;
+pub(super) const NO_LEVEL: u8 = u8::MAX;
+pub(super) const NO_NODE: u32 = u32::MAX;
 
 #[derive(Clone)]
 pub(crate) struct Hnsw {
-    m: usize,
+    pub(super) m: usize,
     m0: usize,
-    ef_c: usize,
+    pub(super) ef_c: usize,
     /// Per slot; `NO_LEVEL` when the slot is not in the graph.
-    level: Vec<u8>,
+    pub(super) level: Vec<u8>,
     /// Layer-0 lists, fixed stride `m0 + 1`: `[count, ids…]`.
     links0: Vec<u32>,
     /// Per slot: offset of its upper-layer block in `upper`, or `NO_NODE`.
     upper_off: Vec<u32>,
     /// Upper layers 1..=level of each node, stride `m + 1` per layer.
     upper: Vec<u32>,
-    entry: u32,
-    max_level: u8,
+    pub(super) entry: u32,
+    pub(super) max_level: u8,
+    /// Nodes in the graph (deleted ones included); not stored, recounted on
+    /// read. Sizes the sub-batches of a batch insert (`hnsw_batch`).
+    pub(super) nodes: usize,
 }
 
 impl Hnsw {
@@ -53,6 +56,7 @@ impl Hnsw {
             upper: Vec::new(),
             entry: NO_NODE,
             max_level: 0,
+            nodes: 0,
         }
     }
 
@@ -60,7 +64,7 @@ impl Hnsw {
         self.level.len()
     }
 
-    fn cap(&self, layer: u8) -> usize {
+    pub(super) fn cap(&self, layer: u8) -> usize {
         if layer == 0 {
             self.m0
         } else {
@@ -68,7 +72,7 @@ impl Hnsw {
         }
     }
 
-    fn ensure(&mut self, n: usize) {
+    pub(super) fn ensure(&mut self, n: usize) {
         if self.level.len() < n {
             self.level.resize(n, NO_LEVEL);
             self.links0.resize(n * (self.m0 + 1), 0);
@@ -104,7 +108,7 @@ impl Hnsw {
         }
     }
 
-    fn set_links(&mut self, id: u32, layer: u8, ids: &[u32]) {
+    pub(super) fn set_links(&mut self, id: u32, layer: u8, ids: &[u32]) {
         let b = self.block(id, layer).expect("node on layer");
         let store = if layer == 0 {
             &mut self.links0
@@ -116,7 +120,7 @@ impl Hnsw {
     }
 
     /// The entry point as a search start; a deleted one becomes a bridge.
-    fn start<M: Metric>(&self, metric: &M) -> Cand {
+    pub(super) fn start<M: Metric>(&self, metric: &M) -> Cand {
         match metric.probe(self.entry, i64::MAX) {
             Probe::Near(d) => Cand {
                 d,
@@ -131,7 +135,7 @@ impl Hnsw {
         }
     }
 
-    fn as_cands(w: &[(i64, u32)]) -> Vec<Cand> {
+    pub(super) fn as_cands(w: &[(i64, u32)]) -> Vec<Cand> {
         w.iter()
             .map(|&(d, id)| Cand { d, id, live: true })
             .collect()
@@ -143,7 +147,7 @@ impl Hnsw {
     /// filtered out) a graph built and pruned by −(a·b) reached recall 0.60,
     /// one built by L2 0.99 (docs/BENCHMARKS.md, "Filtered search"): the
     /// neighbour-selection heuristic assumes a metric, which −(a·b) is not.
-    fn build_distance(&self) -> Distance {
+    pub(super) fn build_distance(&self) -> Distance {
         // One place to change should a distance ever need its own graph.
         Distance::L2
     }
@@ -154,13 +158,7 @@ impl Hnsw {
         if self.level[id as usize] != NO_LEVEL {
             return;
         }
-        let lvl = hnsw_level(id, self.m);
-        self.level[id as usize] = lvl;
-        if lvl > 0 {
-            self.upper_off[id as usize] = self.upper.len() as u32;
-            self.upper
-                .resize(self.upper.len() + lvl as usize * (self.m + 1), 0);
-        }
+        let lvl = self.place(id);
         if self.entry == NO_NODE {
             self.entry = id;
             self.max_level = lvl;
@@ -198,17 +196,45 @@ impl Hnsw {
         }
     }
 
+    /// Gives `id` its level and (empty) link blocks; it is in the graph from
+    /// here on but unreachable until someone links to it.
+    pub(super) fn place(&mut self, id: u32) -> u8 {
+        let lvl = hnsw_level(id, self.m);
+        self.level[id as usize] = lvl;
+        if lvl > 0 {
+            self.upper_off[id as usize] = self.upper.len() as u32;
+            self.upper
+                .resize(self.upper.len() + lvl as usize * (self.m + 1), 0);
+        }
+        self.nodes += 1;
+        lvl
+    }
+
     /// Adds `new` (at distance `d`) to `n`'s list, re-selecting when full.
     /// Deleted neighbours are dropped at that point.
     fn add_link(&mut self, n: u32, new: u32, d: i64, layer: u8, src: &dyn VectorSource) {
-        let cur = self.links(n, layer);
+        if let Some(ids) = self.relinked(n, self.links(n, layer), new, d, layer, src) {
+            self.set_links(n, layer, &ids);
+        }
+    }
+
+    /// `n`'s list at `layer` once `new` (at distance `d`) is added to `cur`
+    /// (its current list); `None` leaves it as it is (`n` is deleted).
+    pub(super) fn relinked(
+        &self,
+        n: u32,
+        cur: &[u32],
+        new: u32,
+        d: i64,
+        layer: u8,
+        src: &dyn VectorSource,
+    ) -> Option<Vec<u32>> {
         if cur.len() < self.cap(layer) {
             let mut ids = cur.to_vec();
             ids.push(new);
-            self.set_links(n, layer, &ids);
-            return;
+            return Some(ids);
         }
-        let Some(vn) = src.vector(n) else { return };
+        let vn = src.vector(n)?;
         let mut c: Vec<(i64, u32)> = cur
             .iter()
             .filter_map(|&x| {
@@ -218,11 +244,12 @@ impl Hnsw {
             .collect();
         c.push((d, new));
         c.sort_unstable();
-        let ids: Vec<u32> = select(&c, self.cap(layer), src, self.build_distance())
-            .iter()
-            .map(|c| c.1)
-            .collect();
-        self.set_links(n, layer, &ids);
+        Some(
+            select(&c, self.cap(layer), src, self.build_distance())
+                .iter()
+                .map(|c| c.1)
+                .collect(),
+        )
     }
 
     /// `id` was deleted: if it was the entry point, move the entry to the live
@@ -347,6 +374,7 @@ impl Hnsw {
                 return Err(bad("hnsw level"));
             }
             g.level[id] = lv;
+            g.nodes += (lv != NO_LEVEL) as usize;
             if lv != NO_LEVEL && lv > 0 {
                 g.upper_off[id] = g.upper.len() as u32;
                 g.upper.resize(g.upper.len() + lv as usize * (g.m + 1), 0);
@@ -390,7 +418,7 @@ impl Hnsw {
 /// a candidate unless it is strictly closer (smaller key) to an already kept
 /// one than to the base, up to `max`. Spreads links across directions, which
 /// keeps clustered data navigable.
-fn select(
+pub(super) fn select(
     cands: &[(i64, u32)],
     max: usize,
     src: &dyn VectorSource,

@@ -10,6 +10,8 @@
 //! to the lower list), the centroids whose direction and norm suit the query
 //! best, and scores records by −(q·x).
 
+use rayon::prelude::*;
+
 use super::codec::{Reader, Writer};
 use super::kmeans::{self, nearest};
 use super::quant::{Prepared, Quantizer};
@@ -69,27 +71,48 @@ impl Ivf {
         self.lists = vec![Vec::new(); n];
         self.codes = vec![Vec::new(); n];
         self.assign.clear();
-        for &id in ids {
-            if let Some(v) = src.vector(id) {
-                self.add(id, v, dim, quant);
+        if !self.trained() {
+            return;
+        }
+        // Each id's list and code on its own (in parallel), then the lists
+        // filled in id order, as `add` for each id in turn would.
+        let g: &Ivf = self;
+        let placed: Vec<Option<(usize, Option<Vec<u8>>)>> = ids
+            .par_iter()
+            .map(|&id| {
+                let v = src.vector(id)?;
+                Some((g.list_of(v, dim)?, quant.map(|q| q.encoded(v))))
+            })
+            .collect();
+        for (&id, p) in ids.iter().zip(placed) {
+            if let Some((c, code)) = p {
+                self.add_to(id, c, code.as_deref());
             }
         }
     }
 
+    /// The list `v` belongs to (nearest centroid, ties to the lower list);
+    /// `None` before training.
+    pub(crate) fn list_of(&self, v: &[i32], dim: usize) -> Option<usize> {
+        self.trained().then(|| nearest(&self.centroids, dim, v).0)
+    }
+
     pub(crate) fn add(&mut self, id: u32, v: &[i32], dim: usize, quant: Option<&Quantizer>) {
-        if !self.trained() {
+        let Some(c) = self.list_of(v, dim) else {
             return;
-        }
-        let (c, _) = nearest(&self.centroids, dim, v);
+        };
+        self.add_to(id, c, quant.map(|q| q.encoded(v)).as_deref());
+    }
+
+    /// Appends `id` (with its code, when quantized) to list `c`.
+    pub(crate) fn add_to(&mut self, id: u32, c: usize, code: Option<&[u8]>) {
         if self.assign.len() <= id as usize {
             self.assign.resize(id as usize + 1, NO_LIST);
         }
         self.assign[id as usize] = c as u32;
         self.lists[c].push(id);
-        if let Some(q) = quant {
-            let at = self.codes[c].len();
-            self.codes[c].resize(at + q.code_len(), 0);
-            q.encode(v, &mut self.codes[c][at..]);
+        if let Some(code) = code {
+            self.codes[c].extend_from_slice(code);
         }
     }
 

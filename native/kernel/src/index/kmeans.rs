@@ -10,8 +10,18 @@
 //!
 //! Points are given in a fixed order (ascending record id by the callers), so
 //! the result depends only on the data.
+//!
+//! Parallel (on the build pool), bit for bit the serial result: each point's
+//! assignment and each point's D² weight is computed on its own; the sums of
+//! a centroid are integer (exact in any order) and taken over its points in
+//! index order; the k-means++ walk over the weights stays serial.
+
+use rayon::prelude::*;
 
 use super::rng::{Rng, KMEANS_SEED};
+
+/// Points per parallel task in the assignment and D² steps.
+const CHUNK: usize = 256;
 use super::simd;
 
 /// Exact squared L2; short sub-vectors (PQ) skip the dispatch overhead.
@@ -111,31 +121,37 @@ pub(crate) fn kmeans(points: &[i32], d: usize, k: usize, iters: usize, seed: u64
     if k == 0 {
         return Vec::new();
     }
-    let pt = |i: usize| &points[i * d..(i + 1) * d];
     let mut cent = plus_plus_init(points, d, n, k, seed);
     let mut assign = vec![usize::MAX; n];
     let mut dists = vec![0i64; n];
-    let mut scratch = vec![0u64; k];
     for round in 0..=iters {
-        let mut changed = false;
         // Short vectors: scan centroids dimension-major (vectorised).
         let ct = if d < 32 {
             transpose(&cent, d, k)
         } else {
             Vec::new()
         };
-        for i in 0..n {
-            let (c, dd) = if d < 32 {
-                nearest_col(&ct, k, pt(i), &mut scratch)
-            } else {
-                nearest(&cent, d, pt(i))
-            };
-            if assign[i] != c {
-                changed = true;
-                assign[i] = c;
-            }
-            dists[i] = dd;
-        }
+        let cent_ref = &cent;
+        let changed = assign
+            .par_chunks_mut(CHUNK)
+            .zip(dists.par_chunks_mut(CHUNK))
+            .zip(points.par_chunks(CHUNK * d))
+            .map(|((assign, dists), pts)| {
+                let mut scratch = vec![0u64; k];
+                let mut changed = false;
+                for ((a, dist), p) in assign.iter_mut().zip(dists).zip(pts.chunks_exact(d)) {
+                    let (c, dd) = if d < 32 {
+                        nearest_col(&ct, k, p, &mut scratch)
+                    } else {
+                        nearest(cent_ref, d, p)
+                    };
+                    changed |= *a != c;
+                    *a = c;
+                    *dist = dd;
+                }
+                changed
+            })
+            .reduce(|| false, |a, b| a || b);
         if (!changed && round > 0) || round == iters {
             break;
         }
@@ -149,7 +165,10 @@ fn plus_plus_init(points: &[i32], d: usize, n: usize, k: usize, seed: u64) -> Ve
     let pt = |i: usize| &points[i * d..(i + 1) * d];
     let first = rng.below(n as u64) as usize;
     let mut cent = pt(first).to_vec();
-    let mut best: Vec<i64> = (0..n).map(|i| dist(pt(i), pt(first))).collect();
+    let mut best: Vec<i64> = (0..n)
+        .into_par_iter()
+        .map(|i| dist(pt(i), pt(first)))
+        .collect();
     while cent.len() / d < k {
         let total: u128 = best.iter().map(|x| *x as u128).sum();
         let pick = if total == 0 {
@@ -170,24 +189,38 @@ fn plus_plus_init(points: &[i32], d: usize, n: usize, k: usize, seed: u64) -> Ve
             chosen
         };
         let c = pt(pick).to_vec();
-        for (i, b) in best.iter_mut().enumerate() {
-            *b = (*b).min(dist(pt(i), &c));
-        }
+        best.par_chunks_mut(CHUNK)
+            .zip(points.par_chunks(CHUNK * d))
+            .for_each(|(best, pts)| {
+                for (b, p) in best.iter_mut().zip(pts.chunks_exact(d)) {
+                    *b = (*b).min(dist(p, &c));
+                }
+            });
         cent.extend_from_slice(&c);
     }
     cent
 }
 
 fn update(points: &[i32], d: usize, k: usize, assign: &[usize], dists: &[i64], cent: &mut [i32]) {
-    let mut sums = vec![0i128; k * d];
-    let mut counts = vec![0i64; k];
+    // Each centroid's members in point order; its sums are its own task.
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); k];
     for (i, c) in assign.iter().enumerate() {
-        counts[*c] += 1;
-        let row = &mut sums[c * d..(c + 1) * d];
-        for (s, x) in row.iter_mut().zip(&points[i * d..(i + 1) * d]) {
-            *s += *x as i128;
-        }
+        members[*c].push(i as u32);
     }
+    let counts: Vec<i64> = members.iter().map(|m| m.len() as i64).collect();
+    let sums: Vec<i128> = members
+        .par_iter()
+        .flat_map_iter(|m| {
+            let mut row = vec![0i128; d];
+            for &i in m {
+                let i = i as usize;
+                for (s, x) in row.iter_mut().zip(&points[i * d..(i + 1) * d]) {
+                    *s += *x as i128;
+                }
+            }
+            row
+        })
+        .collect();
     // Points ordered by distance to their centroid, farthest first, for
     // re-seeding empty clusters.
     let mut far: Vec<usize> = Vec::new();

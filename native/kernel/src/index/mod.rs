@@ -10,29 +10,35 @@
 //! Determinism: the same sequence of `on_insert`/`on_delete`/`train` calls
 //! gives byte-identical [`Index::encode`] output and identical search results
 //! on every machine and under any number of concurrent searches (searches take
-//! `&self` and use only thread-local scratch).
+//! `&self` and use only thread-local scratch), whatever the number of build
+//! threads ([`set_build_threads`]; see `par.rs`).
 
 mod codec;
 mod flat;
 mod hnsw;
+mod hnsw_batch;
 mod hnsw_search;
 mod ivf;
 mod kmeans;
+mod par;
 mod persist;
 mod quant;
 mod rng;
 mod simd;
 mod state;
+mod state_insert;
 #[cfg(test)]
 mod tests;
 mod topk;
 
 pub use flat::{exact_ids, exact_rows};
+pub use par::{build_threads, set_build_threads, with_build_threads};
 pub use simd::kernel_name;
 pub use state::Index;
 
-/// Read access to the kernel's vectors.
-pub trait VectorSource {
+/// Read access to the kernel's vectors. `Sync`: index construction reads
+/// them from several threads at once.
+pub trait VectorSource: Sync {
     fn dim(&self) -> usize;
     /// The live vector of `id`; `None` if deleted, tombstoned or unknown.
     fn vector(&self, id: u32) -> Option<&[i32]>;

@@ -13,6 +13,8 @@
 //!   in range), so every machine ranks candidates identically.
 
 use super::codec::{Reader, Writer};
+use rayon::prelude::*;
+
 use super::kmeans;
 use super::simd;
 use super::{Distance, IndexError};
@@ -86,23 +88,28 @@ impl Quantizer {
         let n = sample.len() / dim.max(1);
         let bounds: Vec<usize> = (0..=m).map(|j| j * dim / m).collect();
         let ks = n.clamp(1, 256);
-        let mut books = vec![0i32; dim * ks];
-        for j in 0..m {
-            let (lo, hi) = (bounds[j], bounds[j + 1]);
-            let w = hi - lo;
-            let sub: Vec<i32> = sample
-                .chunks_exact(dim)
-                .flat_map(|v| v[lo..hi].iter().copied())
-                .collect();
-            let mut c = kmeans::kmeans(&sub, w, ks, PQ_TRAIN_ITERS, j as u64);
-            // Fewer distinct points than ks: repeat the last row so every code
-            // still decodes to a valid centroid.
-            while c.len() < ks * w {
-                let last = c[c.len() - w..].to_vec();
-                c.extend_from_slice(&last);
-            }
-            books[lo * ks..hi * ks].copy_from_slice(&kmeans::transpose(&c, w, ks));
-        }
+        // Subspaces train independently (one task each, seeded by their
+        // index) and are laid out in subspace order.
+        let parts: Vec<Vec<i32>> = (0..m)
+            .into_par_iter()
+            .map(|j| {
+                let (lo, hi) = (bounds[j], bounds[j + 1]);
+                let w = hi - lo;
+                let sub: Vec<i32> = sample
+                    .chunks_exact(dim)
+                    .flat_map(|v| v[lo..hi].iter().copied())
+                    .collect();
+                let mut c = kmeans::kmeans(&sub, w, ks, PQ_TRAIN_ITERS, j as u64);
+                // Fewer distinct points than ks: repeat the last row so every
+                // code still decodes to a valid centroid.
+                while c.len() < ks * w {
+                    let last = c[c.len() - w..].to_vec();
+                    c.extend_from_slice(&last);
+                }
+                kmeans::transpose(&c, w, ks)
+            })
+            .collect();
+        let books = parts.concat();
         Quantizer::Pq(Pq { bounds, ks, books })
     }
 
@@ -111,6 +118,13 @@ impl Quantizer {
             Quantizer::Sq8(s) => s.min.len(),
             Quantizer::Pq(p) => p.bounds.len() - 1,
         }
+    }
+
+    /// `v`'s code as a new buffer.
+    pub(crate) fn encoded(&self, v: &[i32]) -> Vec<u8> {
+        let mut out = vec![0; self.code_len()];
+        self.encode(v, &mut out);
+        out
     }
 
     pub(crate) fn encode(&self, v: &[i32], out: &mut [u8]) {

@@ -1,15 +1,19 @@
 //! The [`Index`] the kernel owns: dispatch over kinds, training schedule,
 //! quantized codes and search.
 
+use rayon::prelude::*;
+
 use super::flat::{code_scan, exact_scan, rerank};
 use super::hnsw::Hnsw;
 use super::hnsw_search::{with_visited, Coded, Exact};
 use super::ivf::Ivf;
+use super::par;
 use super::quant::Quantizer;
 use super::rng::even_sample;
 use super::{Bitset, IndexConfig, IndexKind, IndexMemory, QuantKind, SearchParams, VectorSource};
 
 const DEFAULT_TRAIN_MIN: usize = 1024;
+
 /// Vectors sampled to train PQ codebooks (SQ8 ranges use every live vector).
 const PQ_SAMPLE: usize = 2048;
 
@@ -82,11 +86,11 @@ impl Index {
         self.ivf.as_ref().map_or(0, |i| i.nlist())
     }
 
-    fn needs_training(&self) -> bool {
+    pub(super) fn needs_training(&self) -> bool {
         self.cfg.kind == IndexKind::Ivf || self.cfg.uses_codes()
     }
 
-    fn train_threshold(&self) -> usize {
+    pub(super) fn train_threshold(&self) -> usize {
         let min = if self.cfg.train_min == 0 {
             DEFAULT_TRAIN_MIN
         } else {
@@ -117,43 +121,6 @@ impl Index {
         count == self.live_count
     }
 
-    /// Record `id` now exists in `src` (ids need not arrive in order).
-    /// May train (IVF, quantizers) when the live count crosses a threshold.
-    pub fn on_insert(&mut self, id: u32, src: &dyn VectorSource) {
-        self.insert_untrained(id, src);
-        let live = self.live_count as usize;
-        if self.needs_training()
-            && live >= self.train_threshold()
-            && (self.trained_at == 0 || live >= 2 * self.trained_at as usize)
-        {
-            self.train(src);
-        }
-    }
-
-    fn insert_untrained(&mut self, id: u32, src: &dyn VectorSource) {
-        let Some(v) = src.vector(id) else { return };
-        if v.len() != self.dim || self.live.get(id) || id == u32::MAX {
-            return;
-        }
-        self.live.set(id);
-        self.live_count += 1;
-        self.slots = self.slots.max(id + 1);
-        if let (Some(q), true) = (&self.quant, self.cfg.kind != IndexKind::Ivf) {
-            let len = q.code_len();
-            self.codes.resize(self.slots as usize * len, 0);
-            q.encode(
-                v,
-                &mut self.codes[id as usize * len..(id as usize + 1) * len],
-            );
-        }
-        if let Some(g) = &mut self.hnsw {
-            with_visited(|vis| g.insert(id, src, vis));
-        }
-        if let Some(ivf) = &mut self.ivf {
-            ivf.add(id, v, self.dim, self.quant.as_ref());
-        }
-    }
-
     /// Record `id` was hard- or soft-deleted; it is never returned again.
     pub fn on_delete(&mut self, id: u32) {
         if !self.live.get(id) {
@@ -170,12 +137,19 @@ impl Index {
         }
     }
 
-    /// Discards everything and re-inserts every live vector of `src` in id
-    /// order, then trains once if enough vectors exist.
+    /// Discards everything and inserts every live vector of `src` as one
+    /// batch in id order (see `on_insert_batch`; no training on the way),
+    /// then trains once if enough vectors exist.
     pub fn rebuild(&mut self, src: &dyn VectorSource) {
         *self = Index::new(self.cfg, self.dim);
+        let mut fresh = Vec::new();
         for id in 0..src.slot_count() {
-            self.insert_untrained(id, src);
+            if self.admit(id, src) {
+                fresh.push(id);
+            }
+        }
+        if let Some(g) = &mut self.hnsw {
+            par::run(|| g.insert_batch(&fresh, src));
         }
         if self.needs_training() && self.live_count as usize >= self.train_threshold() {
             self.train(src);
@@ -188,6 +162,10 @@ impl Index {
         if !self.needs_training() || self.live_count == 0 {
             return;
         }
+        par::run(|| self.train_now(src));
+    }
+
+    fn train_now(&mut self, src: &dyn VectorSource) {
         let ids: Vec<u32> = self.live.ones().collect();
         let gather = |pick: &[u32]| -> Vec<i32> {
             let mut flat = Vec::with_capacity(pick.len() * self.dim);
@@ -218,14 +196,17 @@ impl Index {
         if let (Some(q), true) = (&self.quant, self.cfg.kind != IndexKind::Ivf) {
             let len = q.code_len();
             self.codes = vec![0; self.slots as usize * len];
-            for &id in &ids {
-                if let Some(v) = src.vector(id) {
-                    q.encode(
-                        v,
-                        &mut self.codes[id as usize * len..(id as usize + 1) * len],
-                    );
-                }
-            }
+            // Each slot's code is its own: encode them in parallel.
+            let live = &self.live;
+            self.codes
+                .par_chunks_mut(len.max(1))
+                .enumerate()
+                .for_each(|(id, out)| {
+                    let id = id as u32;
+                    if let Some(v) = src.vector(id).filter(|_| live.get(id)) {
+                        q.encode(v, out);
+                    }
+                });
         }
         if let Some(ivf) = &mut self.ivf {
             let nlist = if self.cfg.ivf_nlist == 0 {

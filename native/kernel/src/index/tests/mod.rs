@@ -6,6 +6,7 @@ mod deletes;
 mod determinism;
 mod dot;
 mod filtered;
+mod parallel;
 mod recall;
 
 use super::rng::Rng;
