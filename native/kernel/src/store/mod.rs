@@ -8,8 +8,8 @@
 //! creation order and never reused.
 
 mod apply;
-mod frozen;
 pub mod codec;
+mod frozen;
 pub mod idem;
 mod journal;
 
