@@ -3,11 +3,10 @@
 // so a bulk load never parses megabytes of numbers on the event loop. A body the kernel declines —
 // payloads, per-row keys, any error — is parsed here and handled as before, so every answer and
 // error message is the general path's. Either way the route's handler makes the write.
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { Kernel } from '../kernel/kernel';
 import type { BatchRouteOptions, ParsedBatch } from '../kernel/native';
-import { tracingEnabled } from '../tracing';
-import { parseJson, type BodyLimits, type BodyReader } from './body';
+import { kernelBody, type BodyLimits, type BodyReader } from './body';
 
 export interface BatchBodyDeps {
   kernel: Kernel;
@@ -19,21 +18,12 @@ export interface BatchBodyDeps {
 export function batchBody(deps: BatchBodyDeps): RequestHandler[] {
   const { kernel, read, limits } = deps;
   const route: BatchRouteOptions = { maxRows: deps.maxRows, maxContainers: limits.containers.max, maxElements: limits.elements.max };
-  const handler: RequestHandler = (req, res, next) => {
-    read(req)
-      .then(async (held) => {
-        try {
-          const parsed = tracingEnabled() ? null : await kernel.parseBatchJson(held.bytes, route);
-          if (parsed !== null) res.locals.parsedBatch = parsed;
-          else (req as Request).body = parseJson(held.bytes, limits);
-        } finally {
-          held.release();
-        }
-        next();
-      })
-      .catch(next);
-  };
-  return [handler];
+  return kernelBody(read, limits, async (bytes, _req, res) => {
+    const parsed = await kernel.parseBatchJson(bytes, route);
+    if (parsed === null) return 'declined';
+    res.locals.parsedBatch = parsed;
+    return 'ready';
+  });
 }
 
 /** The batch the kernel parsed for this request, if it did. */

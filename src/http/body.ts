@@ -7,9 +7,10 @@
 //   400 when a linear pre-scan of the raw bytes finds the nesting too deep or too many
 //       arrays/objects/elements (JSON.parse turns `[{},{},...]` into ~21x its size in heap),
 // and only then JSON.parse.
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { MAX_EVENT_BYTES, type Config } from '../config';
 import { AppError, type ErrorCode } from './errors';
+import { tracingEnabled } from '../tracing';
 import { readBounded } from './read-body';
 
 /** Deepest accepted nesting of arrays and objects in a JSON body. */
@@ -199,6 +200,35 @@ export function jsonBody(limits: BodyLimits, budget: ParseBudget): RequestHandle
       .catch(next);
   };
   return [parse];
+}
+
+/**
+ * What the kernel did with a raw body: answered the request, left the route a body to handle
+ * (req.body and res.locals set), or declined (the body is then parsed here as by jsonBody).
+ */
+export type KernelTake = 'answered' | 'ready' | 'declined';
+
+/**
+ * The body middleware of routes that hand their raw body to the kernel (src/http/search-body.ts,
+ * batch-body.ts, vector-body.ts): `take` runs on the bytes, which stay charged to the parse budget
+ * until it is done. With tracing on every body is declined, so the general path's spans describe it.
+ */
+export function kernelBody(read: BodyReader, limits: BodyLimits, take: (bytes: Buffer, req: Request, res: Response) => Promise<KernelTake>): RequestHandler[] {
+  const handler: RequestHandler = (req, res, next) => {
+    read(req)
+      .then(async (held) => {
+        try {
+          const taken = tracingEnabled() ? 'declined' : await take(held.bytes, req, res);
+          if (taken === 'answered') return;
+          if (taken === 'declined') req.body = parseJson(held.bytes, limits);
+        } finally {
+          held.release();
+        }
+        next();
+      })
+      .catch(next);
+  };
+  return [handler];
 }
 
 export function parseJson(buf: Buffer, limits: BodyLimits): unknown {

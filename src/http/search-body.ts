@@ -4,13 +4,12 @@
 // "How a search request is handled"). A request the kernel declines — any field out of the
 // ordinary, every error — is parsed here and served by the route's handler as before, so answers
 // and error messages are those of the general path, byte for byte.
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import type { Config } from '../config';
 import type { SearchRouteOptions } from '../kernel/native';
 import type { Kernel } from '../kernel/kernel';
-import { tracingEnabled } from '../tracing';
 import { principalOf } from './auth';
-import { parseJson, type BodyLimits, type BodyReader } from './body';
+import { kernelBody, type BodyLimits, type BodyReader } from './body';
 
 export interface SearchBodyDeps {
   config: Config;
@@ -32,28 +31,13 @@ export function searchBody(deps: SearchBodyDeps, route: 'search' | 'v1Search'): 
     maxContainers: limits.containers.max,
     maxElements: limits.elements.max,
   };
-  const handler: RequestHandler = (req, res, next) => {
-    read(req)
-      .then(async (held) => {
-        try {
-          // With tracing on, the general path's spans describe the request.
-          if (!tracingEnabled()) {
-            const onlyCollection = principalOf(res)?.collection ?? undefined;
-            const answer = await kernel.searchJson(held.bytes, onlyCollection == null ? base : { ...base, onlyCollection });
-            if (answer !== null) {
-              res.setHeader('Content-Type', 'application/json; charset=utf-8');
-              res.setHeader('Content-Length', answer.length);
-              res.end(answer);
-              return;
-            }
-          }
-          (req as Request).body = parseJson(held.bytes, limits);
-        } finally {
-          held.release();
-        }
-        next();
-      })
-      .catch(next);
-  };
-  return [handler];
+  return kernelBody(read, limits, async (bytes, _req, res) => {
+    const onlyCollection = principalOf(res)?.collection ?? undefined;
+    const answer = await kernel.searchJson(bytes, onlyCollection == null ? base : { ...base, onlyCollection });
+    if (answer === null) return 'declined';
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', answer.length);
+    res.end(answer);
+    return 'answered';
+  });
 }

@@ -5,11 +5,10 @@
 // route's schema as always; the route then uses the kernel's Float32Array (vectorOf). A body whose
 // vector needs an error is declined and parsed here whole, so answers and messages are the
 // general path's.
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { ClientVector, Kernel } from '../kernel/kernel';
 import type { VectorRouteOptions } from '../kernel/native';
-import { tracingEnabled } from '../tracing';
-import { parseJson, type BodyLimits, type BodyReader } from './body';
+import { kernelBody, type BodyLimits, type BodyReader } from './body';
 
 export interface VectorBodyDeps {
   kernel: Kernel;
@@ -20,25 +19,13 @@ export interface VectorBodyDeps {
 export function vectorBody(deps: VectorBodyDeps, field: 'values' | 'vector' | 'query_vector'): RequestHandler[] {
   const { kernel, read, limits } = deps;
   const route: VectorRouteOptions = { field, maxContainers: limits.containers.max, maxElements: limits.elements.max };
-  const handler: RequestHandler = (req, res, next) => {
-    read(req)
-      .then(async (held) => {
-        try {
-          const parsed = tracingEnabled() ? null : await kernel.parseVectorJson(held.bytes, route);
-          if (parsed === null) {
-            (req as Request).body = parseJson(held.bytes, limits);
-          } else {
-            (req as Request).body = JSON.parse(parsed.rest) as unknown;
-            res.locals.parsedVector = parsed.vector;
-          }
-        } finally {
-          held.release();
-        }
-        next();
-      })
-      .catch(next);
-  };
-  return [handler];
+  return kernelBody(read, limits, async (bytes, req, res) => {
+    const parsed = await kernel.parseVectorJson(bytes, route);
+    if (parsed === null) return 'declined';
+    req.body = JSON.parse(parsed.rest) as unknown;
+    res.locals.parsedVector = parsed.vector;
+    return 'ready';
+  });
 }
 
 /** The vector of the body: the kernel's Float32Array when it parsed the body, else the body's numbers. */

@@ -43,11 +43,8 @@ pub fn parse_batch_json(db: &Database, body: &[u8], route: &BatchRoute) -> Optio
     if !fields.keys().all(|k| k == "batch" || k == "collection") {
         return None;
     }
-    let collection = match fields.get("collection") {
-        None => "default".to_string(),
-        Some(v) => serde_json::from_str::<String>(v.get()).ok()?,
-    };
-    let dim = db.engine.resolve(&collection).ok()?.dim as usize;
+    let collection = super::collection_of(fields.get("collection").copied())?;
+    let dim = db.engine.resolve(&collection).ok()?.dim;
     let mut rows = Rows {
         flat: Vec::new(),
         dim,
@@ -117,12 +114,10 @@ impl<'de> Visitor<'de> for Row<'_> {
         let mut n = 0;
         while let Some(x) = seq.next_element::<f64>()? {
             n += 1;
-            // As a Float32Array stores it, then the host's range check.
-            let stored = x as f32;
-            if n > rows.dim || !stored.is_finite() || f64::from(stored.abs()) > rows.max_abs {
-                return Err(A::Error::custom("not a row of this collection"));
+            match super::component(x, rows.max_abs) {
+                Some(stored) if n <= rows.dim => rows.flat.push(stored),
+                _ => return Err(A::Error::custom("not a row of this collection")),
             }
-            rows.flat.push(stored);
         }
         if n != rows.dim {
             return Err(A::Error::custom("not a row of this collection"));

@@ -4,7 +4,6 @@
 //! host's general path would send.
 
 use serde_json::Value;
-use std::fmt::Write as _;
 
 /// `x` as JavaScript writes a number (ECMA-262 Number::toString: the
 /// shortest digits that read back as `x`, ties to even, plain notation for
@@ -18,25 +17,11 @@ pub fn js_number(x: f64, out: &mut String) {
     }
 }
 
-/// `s` as a JSON string literal, escaped as `JSON.stringify` escapes it.
+/// `s` as a JSON string literal: serde_json escapes what `JSON.stringify`
+/// escapes (`"`, `\\`, control characters, the short forms for \b \f \n \r
+/// \t, lowercase `\u00xx` for the rest) and nothing else.
 pub fn js_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    out.push_str(&serde_json::to_string(s).expect("a str always serialises"));
 }
 
 /// A parsed JSON value as `JSON.stringify(JSON.parse(text))` writes it, up

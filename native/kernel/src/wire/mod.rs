@@ -21,3 +21,19 @@ pub use batch::{parse_batch_json, BatchRoute, ParsedBatch};
 pub use js::{js_number, js_string, js_value};
 pub use search::{search_json, SearchRoute};
 pub use vector::{parse_vector_json, ParsedVector, VectorRoute};
+
+/// A body's `collection` member: `default` when absent, the name when it is
+/// a string; anything else declines (`None`).
+fn collection_of(member: Option<&serde_json::value::RawValue>) -> Option<String> {
+    match member {
+        None => Some("default".to_string()),
+        Some(v) => serde_json::from_str(v.get()).ok(),
+    }
+}
+
+/// A client component as a Float32Array stores it, when it passes the
+/// host's range check at the collection's dimension (src/kernel/vectors.ts).
+fn component(x: f64, max_abs: f64) -> Option<f32> {
+    let stored = x as f32;
+    (stored.is_finite() && f64::from(stored.abs()) <= max_abs).then_some(stored)
+}

@@ -158,10 +158,7 @@ fn parse(body: &[u8], route: &SearchRoute) -> Option<Parsed> {
     }
     let query: Vec<f64> = serde_json::from_str(fields.get("query")?.get()).ok()?;
     let k = int_in(fields.get("k")?, 1, route.max_k)?;
-    let collection = match fields.get("collection") {
-        None => "default".to_string(),
-        Some(v) => serde_json::from_str::<String>(v.get()).ok()?,
-    };
+    let collection = super::collection_of(fields.get("collection").copied())?;
     if route
         .only_collection
         .as_ref()

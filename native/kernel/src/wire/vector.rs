@@ -74,24 +74,17 @@ pub fn parse_vector_json(db: &Database, body: &[u8], route: &VectorRoute) -> Opt
             .find(|(k, _)| k == name)
             .map(|(_, v)| *v)
     };
-    let collection = match last("collection") {
-        None => "default".to_string(),
-        Some(v) => serde_json::from_str::<String>(v.get()).ok()?,
-    };
-    let dim = db.engine.resolve(&collection).ok()?.dim as usize;
+    let collection = super::collection_of(last("collection"))?;
+    let dim = db.engine.resolve(&collection).ok()?.dim;
     let values: Vec<f64> = serde_json::from_str(last(&route.field)?.get()).ok()?;
     if values.len() != dim {
         return None;
     }
     let max_abs = max_abs_value(dim);
-    let mut vector = Vec::with_capacity(dim);
-    for x in values {
-        let stored = x as f32;
-        if !stored.is_finite() || f64::from(stored.abs()) > max_abs {
-            return None;
-        }
-        vector.push(stored);
-    }
+    let vector = values
+        .into_iter()
+        .map(|x| super::component(x, max_abs))
+        .collect::<Option<Vec<f32>>>()?;
     let mut rest = String::with_capacity(body.len().min(4096));
     rest.push('{');
     for (i, (k, v)) in members.0.iter().enumerate() {
