@@ -120,4 +120,31 @@ describe('search bodies answered by the kernel', () => {
     assert.equal(fast.json.results.length, 5);
     assert.equal(fast.text, general.text);
   });
+
+  it('when a payload answer is right at VALORI_MAX_RESPONSE_BYTES, then the kernel draws the line where the general path does', async () => {
+    const limit = 65_536;
+    const t = await startServer({ VALORI_DIM: '2', VALORI_MAX_RESPONSE_BYTES: String(limit) });
+    try {
+      const saved = t.kernel.searchJson.bind(t.kernel);
+      // {"results":[{"id":0,"score":0,"text":"…"}]} is 42 bytes around the text.
+      const around = limit - 42;
+      const statuses: number[] = [];
+      for (const [i, len] of [around - 1, around, around + 1].entries()) {
+        const collection = `c${i}`;
+        assert.equal((await request(t.base, '/v1/namespaces', { body: { name: collection, dimension: 2 } })).status, 200);
+        assert.equal((await request(t.base, '/records', { body: { values: [1, 1], collection, text: 'a'.repeat(len) } })).status, 200);
+        const raw = JSON.stringify({ query: [1, 1], k: 1, collection, include: ['text'] });
+        const fast = await request(t.base, '/search', { raw, headers: { 'content-type': 'application/json' } });
+        t.kernel.searchJson = async () => null;
+        const general = await request(t.base, '/search', { raw, headers: { 'content-type': 'application/json' } });
+        t.kernel.searchJson = saved;
+        assert.equal(fast.status, general.status, `text of ${len} bytes`);
+        assert.equal(fast.text, general.text);
+        statuses.push(fast.status);
+      }
+      assert.deepEqual(statuses, [200, 200, 413], 'the three answers straddle the limit');
+    } finally {
+      await t.stop();
+    }
+  });
 });
