@@ -1,14 +1,17 @@
 // createApp(deps) builds the Express app without listening. Middleware order is fixed:
 // request id/metrics -> auth -> (follower only: writes -> 307 to the leader) ->
-// (per route: JSON body -> validation) -> routes -> 404 -> error mapper.
+// (per route: JSON body -> validation) -> routes -> 404 -> error mapper. Searches meet the same
+// steps in the search lane first (src/http/search-lane.ts), which hands Express what it declines.
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { Config } from './config';
 import { KeyStore } from './auth/key-store';
-import { authenticate } from './http/auth';
+import { authenticate, authenticator } from './http/auth';
 import { batchBodyLimits, bodyLimits, bodyReader, jsonBody, ParseBudget } from './http/body';
 import { cors } from './http/cors';
 import { errorMapper, notFound } from './http/error-handler';
-import { requestContext } from './http/request-context';
+import { laneBegun } from './http/lane-state';
+import { requestBeginner, requestContext } from './http/request-context';
 import { mountRoutes, type RouteContext } from './http/routes/context';
 import { eventLogRoutes } from './http/routes/event-log';
 import { graphRoutes } from './http/routes/graph';
@@ -25,6 +28,8 @@ import { timelineRoutes } from './http/routes/timeline';
 import { v1GraphRoutes } from './http/routes/v1-graph';
 import { v1RecordRoutes } from './http/routes/v1-records';
 import { compileValidators, schemaLimits } from './http/schemas';
+import { searchTake } from './http/search-body';
+import { searchLane } from './http/search-lane';
 import type { Kernel } from './kernel/kernel';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
@@ -54,7 +59,13 @@ function jsonParsers(config: Config): Pick<RouteContext, 'json' | 'readJson' | '
   };
 }
 
-export function createApp(deps: AppDeps): Express {
+/** The Express app, and the listener that serves it with the search lane in front (src/http/search-lane.ts). */
+export interface App {
+  app: Express;
+  listener: RequestListener;
+}
+
+export function createApp(deps: AppDeps): App {
   const { config, kernel, logger, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -65,12 +76,14 @@ export function createApp(deps: AppDeps): Express {
   app.set('case sensitive routing', true);
   app.set('query parser', 'simple');
 
-  app.use(requestContext(logger, metrics, { accessLog: config.accessLog === 'on' }));
+  const begin = requestBeginner(logger, metrics, { accessLog: config.accessLog === 'on' });
+  app.use(requestContext(begin, laneBegun));
   // Before auth: a browser's preflight carries no token (src/http/cors.ts). Off when unset.
   if (config.corsOrigins.length > 0) app.use(cors(config.corsOrigins));
   // Reads VALORI_API_KEYS_FILE; an unusable file stops the boot with one line naming it.
   const keys = new KeyStore({ masterToken: config.authToken, configured: config.apiKeys, file: config.apiKeysFile });
-  app.use(authenticate(config, keys, logger));
+  const who = authenticator(config, keys, logger);
+  app.use(authenticate(who));
   // After auth: a caller without the token learns nothing, not even the leader's address.
   if (config.followerOf !== null) app.use(redirectWritesToLeader(config.followerOf));
 
@@ -106,5 +119,12 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(notFound);
   app.use(errorMapper(logger, config.maxBodyBytes, metrics));
-  return app;
+  // With CORS on, Express's cors layer must see every request.
+  if (config.corsOrigins.length > 0) return { app, listener: app };
+  const searchDeps = { config, kernel, limits: ctx.jsonLimits };
+  const takes = new Map([
+    ['/search', searchTake(searchDeps, 'search')],
+    ['/v1/search', searchTake(searchDeps, 'v1Search')],
+  ]);
+  return { app, listener: searchLane({ begin, authenticate: who, read: ctx.readJson, takes }, app) };
 }

@@ -82,8 +82,8 @@ function wire(config: Config, kernel: Kernel, logger: Logger): Valori {
   kernel.onCommit((seconds) => metrics.observeCommit(seconds));
   // Proof ring, leader event streams and, with VALORI_FOLLOWER_OF, the follower loop.
   const replication = new Replication({ config, kernel, logger, metrics });
-  const app = createApp({ config, kernel, logger, metrics, replication });
-  const server = createHttpServer(app, config.bind, serverLimits(config));
+  const { app, listener } = createApp({ config, kernel, logger, metrics, replication });
+  const server = createHttpServer(listener, config.bind, serverLimits(config));
   // With an event log, checkpoints go to VALORI_SNAPSHOT_PATH or, unset, <event log>.snapshot.
   const checkpoint = checkpointPolicy(config);
   const snapshots: SnapshotScheduler = startSnapshotScheduler(

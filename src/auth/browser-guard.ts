@@ -9,7 +9,8 @@
 //       application/json; body-less routes (index build, log trim, snapshot save) accept no
 //       Content-Type only with no body, and a browser's body-less POST carries an Origin.
 // GET/HEAD of the public routes (/health, /livez, /readyz, /metrics) stay open, as they do with auth on.
-import type { Request, RequestHandler } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestHandler } from 'express';
 import { isJsonContentType } from '../http/body';
 import { AppError } from '../http/errors';
 import { isPublic } from './scopes';
@@ -39,9 +40,9 @@ export function hostName(header: string | undefined): string | null {
   return m === null ? null : m[1].replace(/\.$/, '');
 }
 
-function hasBody(req: Request): boolean {
-  const len = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+function hasBody(headers: IncomingHttpHeaders): boolean {
+  const len = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
 }
 
 function quote(text: string): string {
@@ -67,40 +68,48 @@ function sameOrigin(origin: string, host: string): boolean {
   return url.host === target.host;
 }
 
-export function browserGuard(options: BrowserGuardOptions): RequestHandler {
+/** What the guard decides for one request: null lets it through. */
+export type BrowserCheck = (method: string, path: string, headers: IncomingHttpHeaders) => AppError | null;
+
+export function browserCheck(options: BrowserGuardOptions): BrowserCheck {
   const bind = options.bindHost.includes(':') ? `[${options.bindHost.toLowerCase()}]` : options.bindHost.toLowerCase();
   const allowed = new Set([...LOOPBACK_NAMES, bind, ...options.allowedHosts]);
   const origins = new Set(options.allowedOrigins ?? []);
-  return (req, _res, next) => {
-    if (isPublic(req.method, req.path)) return next();
-    const host = req.headers.host ?? '';
+  return (method, path, headers) => {
+    if (isPublic(method, path)) return null;
+    const host = headers.host ?? '';
     const name = hostName(host);
     if (name === null || !allowed.has(name)) {
-      return next(
-        new AppError(
-          'MISDIRECTED_REQUEST',
-          `Host ${quote(host)} is not a name this node answers to while auth is off (localhost, 127.0.0.1, [::1], the bind address or VALORI_ALLOWED_HOSTS); set VALORI_AUTH_TOKEN to serve other names`,
-        ),
+      return new AppError(
+        'MISDIRECTED_REQUEST',
+        `Host ${quote(host)} is not a name this node answers to while auth is off (localhost, 127.0.0.1, [::1], the bind address or VALORI_ALLOWED_HOSTS); set VALORI_AUTH_TOKEN to serve other names`,
       );
     }
-    const origin = req.headers.origin;
+    const origin = headers.origin;
     if (origin !== undefined && !sameOrigin(origin, host) && !origins.has(origin)) {
-      return next(new AppError('FORBIDDEN', `cross-origin request refused while auth is off: Origin ${quote(origin)} is not this node`));
+      return new AppError('FORBIDDEN', `cross-origin request refused while auth is off: Origin ${quote(origin)} is not this node`);
     }
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
-    const type = req.headers['content-type'];
+    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return null;
+    const type = headers['content-type'];
     const media = type?.split(';')[0].trim().toLowerCase();
-    if (RAW_BODY_PATHS.has(req.path)) {
+    if (RAW_BODY_PATHS.has(path)) {
       if (media === undefined || SIMPLE_TYPES.has(media)) {
-        return next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'a snapshot upload needs "Content-Type: application/octet-stream" while auth is off'));
+        return new AppError('UNSUPPORTED_MEDIA_TYPE', 'a snapshot upload needs "Content-Type: application/octet-stream" while auth is off');
       }
-      return next();
+      return null;
     }
-    if (type === undefined ? hasBody(req) : !isJsonContentType(type)) {
-      return next(
-        new AppError('UNSUPPORTED_MEDIA_TYPE', `${req.method} needs "Content-Type: application/json" (or no body and no Content-Type) while auth is off, so other web pages cannot send it`),
-      );
+    if (type === undefined ? hasBody(headers) : !isJsonContentType(type)) {
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', `${method} needs "Content-Type: application/json" (or no body and no Content-Type) while auth is off, so other web pages cannot send it`);
     }
-    next();
+    return null;
+  };
+}
+
+export function browserGuard(options: BrowserGuardOptions): RequestHandler {
+  const check = browserCheck(options);
+  return (req, _res, next) => {
+    const refused = check(req.method, req.path, req.headers);
+    if (refused === null) next();
+    else next(refused);
   };
 }

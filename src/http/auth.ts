@@ -8,8 +8,9 @@
 // table, src/api/routes.ts): 403 naming the missing scope when the caller's scope is below the
 // route's.
 // With no credential configured every caller is all-powerful, behind the browser guard.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler, Response } from 'express';
-import { browserGuard } from '../auth/browser-guard';
+import { browserCheck } from '../auth/browser-guard';
 import type { KeyStore, Principal } from '../auth/key-store';
 import { allows, isPublic, type Access } from '../auth/scopes';
 import { MIN_TOKEN_CHARS } from '../auth/tokens';
@@ -29,7 +30,17 @@ function unauthorized(message: string): AppError {
   return new AppError('UNAUTHORIZED', message, { 'WWW-Authenticate': 'Bearer' });
 }
 
-export function authenticate(config: Config, store: KeyStore, logger: Logger): RequestHandler {
+/**
+ * Who a request is, or the error that refuses it (before routing, so before any scope check); null
+ * for a public route with auth on (no principal).
+ */
+export type Authenticator = (method: string, path: string, headers: IncomingHttpHeaders) => Principal | AppError | null;
+
+/**
+ * The one authentication rule, for the middleware below and for the search lane that runs before
+ * Express (src/http/search-lane.ts). Public routes get no principal (null).
+ */
+export function authenticator(config: Config, store: KeyStore, logger: Logger): Authenticator {
   for (const [variable, token] of [['VALORI_AUTH_TOKEN', config.authToken], ['VALORI_LEADER_TOKEN', config.leaderToken]] as const) {
     if (token !== null && token.length < MIN_TOKEN_CHARS) {
       logger.warn(`${variable} is shorter than ${MIN_TOKEN_CHARS} characters: use a random one, e.g. openssl rand -hex 32`);
@@ -44,20 +55,24 @@ export function authenticate(config: Config, store: KeyStore, logger: Logger): R
       // Config refuses * with auth off; a listed page is trusted like this node's own pages.
       logger.warn(`VALORI_CORS_ORIGINS with auth off: pages from ${config.corsOrigins.join(', ')} can read and write every route of this node; set VALORI_AUTH_TOKEN`);
     }
-    const guard = browserGuard({ bindHost: config.bind.host, allowedHosts: config.allowedHosts, allowedOrigins: config.corsOrigins });
-    return (req, res, next) => {
-      res.locals.principal = ANONYMOUS;
-      guard(req, res, next);
-    };
+    const guard = browserCheck({ bindHost: config.bind.host, allowedHosts: config.allowedHosts, allowedOrigins: config.corsOrigins });
+    return (method, path, headers) => guard(method, path, headers) ?? ANONYMOUS;
   }
   logger.info(`Auth Enabled: Bearer token required (${config.authToken === null ? 'no master token' : 'master token'}, ${store.count} API keys)`);
+  return (method, path, headers) => {
+    if (isPublic(method, path)) return null;
+    const match = BEARER.exec(headers.authorization ?? '');
+    if (match === null) return unauthorized('missing bearer token: send "Authorization: Bearer <token>"');
+    return store.match(match[1]) ?? unauthorized('invalid bearer token');
+  };
+}
+
+/** The middleware form: the caller goes to res.locals.principal, a refusal to the error mapper. */
+export function authenticate(check: Authenticator): RequestHandler {
   return (req, res, next) => {
-    if (isPublic(req.method, req.path)) return next();
-    const match = BEARER.exec(req.headers.authorization ?? '');
-    if (match === null) return next(unauthorized('missing bearer token: send "Authorization: Bearer <token>"'));
-    const principal = store.match(match[1]);
-    if (principal === null) return next(unauthorized('invalid bearer token'));
-    res.locals.principal = principal;
+    const who = check(req.method, req.path, req.headers);
+    if (who instanceof AppError) return next(who);
+    if (who !== null) res.locals.principal = who;
     next();
   };
 }
@@ -74,13 +89,19 @@ export function principalOf(res: Response): Principal | undefined {
 export function requireAccess(access: Access, restricted?: 'collection' | 'any'): RequestHandler {
   if (access === 'public') return (_req, _res, next) => next();
   return (req, res, next) => {
-    const p = principalOf(res);
-    // No principal means authenticate() did not run for this app: refuse rather than guess.
-    if (p === undefined) return next(new AppError('FORBIDDEN', `this route needs the "${access}" scope`));
-    if (!allows(p.power, access)) return next(new AppError('FORBIDDEN', `this route needs the "${access}" scope; the key "${p.name}" has only "${p.power}"`));
-    if (p.collection !== null && restricted === undefined) {
-      return next(new AppError('FORBIDDEN', `the key "${p.name}" is restricted to collection "${p.collection}": ${req.method} ${req.path} spans every collection`));
-    }
-    next();
+    const refused = accessRefusal(principalOf(res), access, restricted, req.method, req.path);
+    if (refused === null) next();
+    else next(refused);
   };
+}
+
+/** requireAccess's rule: null lets the caller through. */
+export function accessRefusal(p: Principal | undefined, access: Exclude<Access, 'public'>, restricted: 'collection' | 'any' | undefined, method: string, path: string): AppError | null {
+  // No principal means authenticate() did not run for this app: refuse rather than guess.
+  if (p === undefined) return new AppError('FORBIDDEN', `this route needs the "${access}" scope`);
+  if (!allows(p.power, access)) return new AppError('FORBIDDEN', `this route needs the "${access}" scope; the key "${p.name}" has only "${p.power}"`);
+  if (p.collection !== null && restricted === undefined) {
+    return new AppError('FORBIDDEN', `the key "${p.name}" is restricted to collection "${p.collection}": ${method} ${path} spans every collection`);
+  }
+  return null;
 }

@@ -7,11 +7,13 @@
 //   400 when a linear pre-scan of the raw bytes finds the nesting too deep or too many
 //       arrays/objects/elements (JSON.parse turns `[{},{},...]` into ~21x its size in heap),
 // and only then JSON.parse.
+import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import { MAX_EVENT_BYTES, type Config } from '../config';
 import { AppError, type ErrorCode } from './errors';
 import { tracingEnabled } from '../tracing';
 import { readBounded } from './read-body';
+import { takeLaneBody } from './lane-state';
 
 /** Deepest accepted nesting of arrays and objects in a JSON body. */
 export const MAX_JSON_DEPTH = 64;
@@ -131,7 +133,7 @@ export interface HeldBody {
 }
 
 /** Reads a route's JSON body: media-type checks, then a bounded read charged to the budget. */
-export type BodyReader = (req: Request) => Promise<HeldBody>;
+export type BodyReader = (req: IncomingMessage) => Promise<HeldBody>;
 
 export function bodyReader(limits: BodyLimits, budget: ParseBudget): BodyReader {
   return (req) => {
@@ -208,17 +210,24 @@ export function jsonBody(limits: BodyLimits, budget: ParseBudget): RequestHandle
  */
 export type KernelTake = 'answered' | 'ready' | 'declined';
 
+/** What a route does with a raw body: `take` runs on the bytes while they stay charged to the budget. */
+export type KernelTakeFn = (bytes: Buffer, req: Request, res: Response) => Promise<KernelTake>;
+
 /**
  * The body middleware of routes that hand their raw body to the kernel (src/http/search-body.ts,
  * batch-body.ts, vector-body.ts): `take` runs on the bytes, which stay charged to the parse budget
  * until it is done. With tracing on every body is declined, so the general path's spans describe it.
  */
-export function kernelBody(read: BodyReader, limits: BodyLimits, take: (bytes: Buffer, req: Request, res: Response) => Promise<KernelTake>): RequestHandler[] {
+export function kernelBody(read: BodyReader, limits: BodyLimits, take: KernelTakeFn): RequestHandler[] {
   const handler: RequestHandler = (req, res, next) => {
-    read(req)
+    // A body the search lane read and the kernel declined (or that failed to read) is used as it
+    // is: the kernel is not asked twice.
+    const pre = takeLaneBody(req);
+    const body = pre === undefined ? read(req) : 'error' in pre ? Promise.reject(pre.error) : Promise.resolve(pre.held);
+    body
       .then(async (held) => {
         try {
-          const taken = tracingEnabled() ? 'declined' : await take(held.bytes, req, res);
+          const taken = pre !== undefined || tracingEnabled() ? 'declined' : await take(held.bytes, req, res);
           if (taken === 'answered') return;
           if (taken === 'declined') req.body = parseJson(held.bytes, limits);
         } finally {

@@ -4,6 +4,7 @@
 // Headers, bodies and query strings are never logged, so a token cannot leak here: the line names
 // the route template (/v1/keys/:id), not the URL.
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import { accessLogOf, type Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -59,15 +60,24 @@ export interface RequestContextOptions {
   accessLog: boolean;
 }
 
-export function requestContext(logger: Logger, metrics: Metrics, options: RequestContextOptions): RequestHandler {
+/**
+ * What requestContext does before the route, for a request and its response: the id, its header,
+ * and the listeners that record the request when it ends. Returns the parsed traceparent. The
+ * search lane (src/http/search-lane.ts) calls it for the requests it serves before Express.
+ */
+export type BeginRequest = (req: IncomingMessage, res: ServerResponse, locals: Record<string, unknown>) => Traceparent | undefined;
+
+export function requestBeginner(logger: Logger, metrics: Metrics, options: RequestContextOptions): BeginRequest {
   const access = accessLogOf(logger);
-  return (req, res, next) => {
+  return (request, response, locals) => {
+    const req = request as Request;
+    const res = response as Response;
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
     const parent = parseTraceparent(req.headers.traceparent);
     const traceId = parent?.traceId;
-    res.locals.requestId = requestId;
-    res.locals.requestLog = { logger, requestId, ...(traceId === undefined ? {} : { traceId }) } satisfies RequestLog;
+    locals.requestId = requestId;
+    locals.requestLog = { logger, requestId, ...(traceId === undefined ? {} : { traceId }) } satisfies RequestLog;
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     const socketBytes = req.socket.bytesWritten;
@@ -80,7 +90,7 @@ export function requestContext(logger: Logger, metrics: Metrics, options: Reques
     if (options.accessLog) {
       // 'close' comes once per response: after 'finish', or alone when the client hung up first.
       res.once('close', () => {
-        const code = res.locals.errorCode as string | undefined;
+        const code = locals.errorCode as string | undefined;
         access.write({
           requestId,
           ...(traceId === undefined ? {} : { traceId }),
@@ -94,6 +104,15 @@ export function requestContext(logger: Logger, metrics: Metrics, options: Reques
         });
       });
     }
+    return parent;
+  };
+}
+
+/** The middleware: begins the request unless the search lane already did (then it only passes it on). */
+export function requestContext(begin: BeginRequest, begun: (req: IncomingMessage) => boolean): RequestHandler {
+  return (req, res, next) => {
+    if (begun(req)) return next();
+    const parent = begin(req, res, res.locals);
     if (tracingEnabled()) traceRequest(req, res, parent, () => routeOf(req), next);
     else next();
   };

@@ -9,7 +9,7 @@ import type { Config } from '../config';
 import type { SearchRouteOptions } from '../kernel/native';
 import type { Kernel } from '../kernel/kernel';
 import { principalOf } from './auth';
-import { kernelBody, type BodyLimits, type BodyReader } from './body';
+import { kernelBody, type BodyLimits, type BodyReader, type KernelTakeFn } from './body';
 
 export interface SearchBodyDeps {
   config: Config;
@@ -19,8 +19,9 @@ export interface SearchBodyDeps {
   limits: BodyLimits;
 }
 
-export function searchBody(deps: SearchBodyDeps, route: 'search' | 'v1Search'): RequestHandler[] {
-  const { config, kernel, read, limits } = deps;
+/** The kernel's part of a search: answered from the raw body, or declined to the general path. */
+export function searchTake(deps: Pick<SearchBodyDeps, 'config' | 'kernel' | 'limits'>, route: 'search' | 'v1Search'): KernelTakeFn {
+  const { config, kernel, limits } = deps;
   const base: SearchRouteOptions = {
     v1: route === 'v1Search',
     maxK: config.maxK,
@@ -31,7 +32,7 @@ export function searchBody(deps: SearchBodyDeps, route: 'search' | 'v1Search'): 
     maxContainers: limits.containers.max,
     maxElements: limits.elements.max,
   };
-  return kernelBody(read, limits, async (bytes, _req, res) => {
+  return async (bytes, _req, res) => {
     const onlyCollection = principalOf(res)?.collection ?? undefined;
     const answer = await kernel.searchJson(bytes, onlyCollection == null ? base : { ...base, onlyCollection });
     if (answer === null) return 'declined';
@@ -39,5 +40,9 @@ export function searchBody(deps: SearchBodyDeps, route: 'search' | 'v1Search'): 
     res.setHeader('Content-Length', answer.length);
     res.end(answer);
     return 'answered';
-  });
+  };
+}
+
+export function searchBody(deps: SearchBodyDeps, route: 'search' | 'v1Search'): RequestHandler[] {
+  return kernelBody(deps.read, deps.limits, searchTake(deps, route));
 }
