@@ -60,6 +60,19 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+/// Counters and, when collections changed, the catalog, as of `db`.
+fn publish(
+    counters: &Mutex<Counters>,
+    catalog: &RwLock<Catalog>,
+    db: &Store,
+    catalog_changed: bool,
+) {
+    *counters.lock().unwrap_or_else(|p| p.into_inner()) = Counters::of(db);
+    if catalog_changed {
+        *catalog.write().unwrap_or_else(|p| p.into_inner()) = catalog_of(db);
+    }
+}
+
 impl Committer {
     pub(crate) fn run(mut self) {
         while let Ok(first) = self.rx.recv() {
@@ -123,19 +136,10 @@ impl Committer {
         eprintln!("valori-kernel: node is now read-only: {reason}");
     }
 
-    fn publish(&self, db: &Store) {
-        *self.counters.lock().unwrap_or_else(|p| p.into_inner()) = Counters::of(db);
-    }
-
-    fn publish_catalog(&self, db: &Store) {
-        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = catalog_of(db);
-    }
-
     fn rollback(&self) {
         let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
         guard.rollback_group();
-        self.publish(&guard);
-        self.publish_catalog(&guard);
+        publish(&self.counters, &self.catalog, &guard, true);
     }
 
     fn group(&mut self, slots: &mut [(Option<ops::Write>, Option<Reply>)], queued: &[u64]) {
@@ -146,6 +150,9 @@ impl Committer {
         let mut pending: Vec<(usize, Outcome)> = Vec::with_capacity(slots.len());
         let mut entries: Vec<(u64, Vec<u8>)> = Vec::new();
         let journaled;
+        let mut catalog_changed = false;
+        let db = Arc::clone(&self.db);
+        let mut guard = db.write().unwrap_or_else(|p| p.into_inner());
         {
             // The group's commit time: read once, before apply, which never
             // sees it (it is stored in the log entries only). Never earlier
@@ -155,9 +162,12 @@ impl Committer {
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0);
             let time_ms = now.max(self.time_floor.load(Ordering::Acquire));
-            let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
             guard.begin_group();
-            let mut catalog_changed = false;
+            // With a log, inserts reach the indexes while the group's append
+            // and fdatasync run (below): the entries only need the state.
+            if self.sink.is_some() {
+                guard.defer_index();
+            }
             for (i, (op, reply)) in slots.iter_mut().enumerate() {
                 let Some(op) = op.take() else { continue };
                 let outcome = ops::prepare(&guard, op).and_then(|(ev, mut out)| {
@@ -193,39 +203,138 @@ impl Committer {
                 }
             }
             journaled = guard.journal_has_undo();
-            self.publish(&guard);
-            if catalog_changed {
-                self.publish_catalog(&guard);
-            }
         }
-        let applied = Instant::now();
         let mut fsync_us = None;
-        if !entries.is_empty() {
+        let mut appended = Ok(());
+        let mut append_panic = None;
+        let Some(sink) = self.sink.as_mut().filter(|_| !entries.is_empty()) else {
+            // Nothing to write (no log, or every request failed): the indexes
+            // take the group now, as they would have during the append.
+            guard.flush_index();
+            publish(&self.counters, &self.catalog, &guard, catalog_changed);
+            drop(guard);
+            let applied = Instant::now();
+            return self.finish(
+                slots, queued, pending, entries, journaled, began, applied, None,
+            );
+        };
+        // The append (one write, one fdatasync) on its own thread while this
+        // one gives the indexes the group's inserts under the write lock. The
+        // lock goes before the append ends, as before: readers may see a
+        // group that is not durable yet (not acknowledged either; a refused
+        // append rolls it back).
+        let (counters, catalog) = (&self.counters, &self.catalog);
+        let (flush_panic, applied) = std::thread::scope(|sc| {
+            let entries = &entries;
+            let append = sc.spawn(move || {
+                let t = Instant::now();
+                let r = sink.append(entries);
+                (r, micros(t.elapsed()))
+            });
+            let flushed = panic::catch_unwind(AssertUnwindSafe(|| guard.flush_index()));
+            // Applied: the lock goes now unless the group must be undone.
+            let kept = match flushed {
+                Ok(()) => {
+                    publish(counters, catalog, &guard, catalog_changed);
+                    drop(guard);
+                    None
+                }
+                Err(p) => Some((p, guard)),
+            };
+            let applied = Instant::now();
+            let (r, us) = match append.join() {
+                Ok(done) => done,
+                // As any committer panic: the group is rolled back and the
+                // node turns read-only (the log may hold a torn tail).
+                Err(p) => {
+                    append_panic = Some(format!(
+                        "the committer panicked ({}); writes are refused until restart",
+                        panic_text(&*p)
+                    ));
+                    (Err(KernelError::Internal(String::new())), 0)
+                }
+            };
+            appended = r;
+            fsync_us = Some(us);
+            (kept, applied)
+        });
+        if let Some((p, mut guard)) = flush_panic {
+            // The indexes failed to take the group after its append was
+            // written: take the append back out, then the group, so the log
+            // and the state agree again; the node turns read-only.
+            let reason = format!(
+                "the committer panicked ({}); writes are refused until restart",
+                panic_text(&*p)
+            );
+            let undone = match &appended {
+                Ok(()) => self.sink.as_mut().map(|s| s.undo_append()),
+                Err(_) => None,
+            };
+            guard.rollback_group();
+            publish(&self.counters, &self.catalog, &guard, true);
+            drop(guard);
             if let Some(s) = self.sink.as_mut() {
-                let appended = s.append(&entries);
-                fsync_us = Some(micros(applied.elapsed()));
-                if let Err(e) = appended {
-                    self.rollback();
-                    if let Some(s) = self.sink.as_mut() {
-                        s.rolled_back();
-                    }
-                    let err = match e {
-                        KernelError::Io(m) => {
-                            let reason = format!("event log write failed: {m}");
-                            self.turn_read_only(&reason);
-                            KernelError::Io(format!("{reason}; the node is now read-only"))
-                        }
-                        other => other,
-                    };
-                    for &(i, _) in &pending {
-                        if let Some(r) = slots[i].1.take() {
-                            r(Err(err.clone()));
-                        }
-                    }
-                    return;
+                s.rolled_back();
+            }
+            let reason = match undone {
+                Some(Err(e)) => format!(
+                    "{reason}; taking its entries back out of the event log failed too: {e}"
+                ),
+                _ => reason,
+            };
+            self.turn_read_only(&reason);
+            self.durable = true; // nothing is left to roll back
+            for &(i, _) in &pending {
+                if let Some(r) = slots[i].1.take() {
+                    r(Err(KernelError::Internal(reason.clone())));
                 }
             }
+            return;
         }
+        if let Err(e) = appended {
+            self.rollback();
+            if let Some(s) = self.sink.as_mut() {
+                s.rolled_back();
+            }
+            let err = match e {
+                _ if append_panic.is_some() => {
+                    let reason = append_panic.unwrap_or_default();
+                    self.turn_read_only(&reason);
+                    KernelError::Internal(reason)
+                }
+                KernelError::Io(m) => {
+                    let reason = format!("event log write failed: {m}");
+                    self.turn_read_only(&reason);
+                    KernelError::Io(format!("{reason}; the node is now read-only"))
+                }
+                other => other,
+            };
+            for &(i, _) in &pending {
+                if let Some(r) = slots[i].1.take() {
+                    r(Err(err.clone()));
+                }
+            }
+            return;
+        }
+        self.finish(
+            slots, queued, pending, entries, journaled, began, applied, fsync_us,
+        );
+    }
+
+    /// The group is durable (or there is no log): tell the observer, drop
+    /// the undo data, answer every request.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        slots: &mut [(Option<ops::Write>, Option<Reply>)],
+        queued: &[u64],
+        pending: Vec<(usize, Outcome)>,
+        entries: Vec<(u64, Vec<u8>)>,
+        journaled: bool,
+        began: Instant,
+        applied: Instant,
+        fsync_us: Option<u64>,
+    ) {
         self.durable = true;
         if !entries.is_empty() {
             if let Some(o) = self.observer.as_mut() {
@@ -251,5 +360,97 @@ impl Committer {
                 r(Ok(out));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use crate::db::PANIC_MARK;
+    use crate::engine::Engine;
+    use crate::index::{IndexConfig, IndexKind, SearchParams};
+    use crate::log_sink::LogSink;
+    use crate::ops::Op;
+    use crate::state::Limits;
+    use crate::storage::{EventLog, OpenOptions, SimVfs, Vfs};
+    use crate::store::{codec, Store};
+
+    const DIM: usize = 4;
+
+    fn insert(v: i32) -> Op {
+        Op::Insert {
+            vector: vec![v; DIM],
+            tag: 0,
+            payload: Default::default(),
+        }
+    }
+
+    #[test]
+    fn when_the_index_panics_after_the_append_then_the_append_is_cut_and_the_group_rolled_back() {
+        let fs = SimVfs::new();
+        let vfs: Arc<dyn Vfs> = Arc::new(fs.clone());
+        let (log, _) = EventLog::open(
+            vfs.clone(),
+            "/data/events.log",
+            DIM as u32,
+            &OpenOptions::default(),
+        )
+        .unwrap();
+        let log = Arc::new(Mutex::new(log));
+        let sink = LogSink {
+            log: log.clone(),
+            signal: Arc::default(),
+        };
+        let cfg = IndexConfig {
+            kind: IndexKind::Hnsw,
+            ..IndexConfig::default()
+        };
+        let e = Engine::new(
+            Store::new(Limits::new(DIM, 1000, 10, 10), cfg),
+            Some(Box::new(sink)),
+            None,
+        );
+        for v in 1..=5 {
+            e.submit_sync(insert(v)).unwrap();
+        }
+        let hash = codec::state_hash(&e.read());
+        let (height, bytes) = {
+            let l = log.lock().unwrap();
+            (l.height(), l.len_bytes())
+        };
+        assert_eq!(height, 5);
+
+        let err = e.submit_sync(insert(PANIC_MARK)).unwrap_err();
+        assert_eq!(err.code(), "INTERNAL", "{err}");
+        assert!(err.to_string().contains("simulated panic"), "{err}");
+        assert!(e.is_read_only());
+        assert_eq!(
+            codec::state_hash(&e.read()),
+            hash,
+            "the group is rolled back"
+        );
+        {
+            let l = log.lock().unwrap();
+            assert_eq!(
+                (l.height(), l.len_bytes()),
+                (height, bytes),
+                "the append is cut"
+            );
+        }
+        // The index still answers, with the five records only.
+        let hits =
+            e.read()
+                .default_collection()
+                .db
+                .search(&[3; DIM], 10, SearchParams::default(), None);
+        assert_eq!(hits.len(), 5);
+        e.close();
+        // What a restart reads: the five acknowledged events and nothing more.
+        drop(log);
+        let (reopened, _) =
+            EventLog::open(vfs, "/data/events.log", DIM as u32, &OpenOptions::default()).unwrap();
+        assert_eq!(reopened.height(), 5);
+        assert_eq!(reopened.len_bytes(), bytes);
     }
 }

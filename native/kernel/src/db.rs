@@ -25,6 +25,47 @@ pub struct Db {
     pub distance: Distance,
     /// The last filter's matches (`db_filter.rs`).
     pub(crate) filter_cache: Mutex<Option<FilterCache>>,
+    /// Index changes held back while the committer's log append runs
+    /// (`Store::defer_index`); `None` applies them at once.
+    pub(crate) pending: Option<Vec<Pending>>,
+}
+
+/// Tests only: a deferred insert whose first component is this panics when
+/// the index takes it (`committer.rs` tests).
+#[cfg(test)]
+pub(crate) const PANIC_MARK: i32 = -7_777;
+
+/// An insert the index has not taken yet, with the slot count it would have
+/// seen when its event was applied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pending {
+    first: u32,
+    count: u32,
+    slots: u32,
+}
+
+/// The state as an index change applied at once would have seen it: later
+/// inserts of the same group (the only events held back behind it) only add
+/// slots above `slots`, which this view hides.
+struct AsOf<'a> {
+    state: &'a State,
+    slots: u32,
+}
+
+impl VectorSource for AsOf<'_> {
+    fn dim(&self) -> usize {
+        self.state.dim()
+    }
+    fn vector(&self, id: u32) -> Option<&[i32]> {
+        if id < self.slots {
+            self.state.live_vector(id)
+        } else {
+            None
+        }
+    }
+    fn slot_count(&self) -> u32 {
+        self.slots
+    }
 }
 
 impl VectorSource for State {
@@ -63,6 +104,7 @@ impl Db {
             payload,
             distance: cfg.distance,
             filter_cache: Mutex::new(None),
+            pending: None,
         }
     }
 
@@ -70,6 +112,7 @@ impl Db {
     /// from the restored state: the index is derived and node-local, so a
     /// rebuild is simpler and safer than undoing its own structures.
     pub fn rollback_group(&mut self) -> bool {
+        self.pending = None;
         let rolled = self.state.rollback_group();
         if rolled {
             if let Some(ix) = self.index.as_mut() {
@@ -81,6 +124,11 @@ impl Db {
     }
 
     pub fn apply(&mut self, ev: &Event) -> KResult<()> {
+        // Only inserts wait behind inserts: anything else meets an index
+        // that has taken every earlier change, exactly as without deferral.
+        if !matches!(ev, Event::InsertRecord { .. } | Event::InsertBatch { .. }) {
+            self.index_pending();
+        }
         let touched = payload_ids(ev);
         let before: Vec<Option<Vec<u8>>> = touched
             .iter()
@@ -98,15 +146,61 @@ impl Db {
         if let Some(ix) = self.index.as_mut() {
             match change {
                 Change::None => {}
-                Change::Inserted { first, count } => {
-                    // A batch event is one index batch (built on every core).
-                    let ids: Vec<u32> = (first..first + count).collect();
-                    ix.on_insert_batch(&ids, &self.state);
-                }
+                Change::Inserted { first, count } => match self.pending.as_mut() {
+                    Some(p) => p.push(Pending {
+                        first,
+                        count,
+                        slots: self.state.slot_count(),
+                    }),
+                    None => {
+                        // A batch event is one index batch (built on every core).
+                        let ids: Vec<u32> = (first..first + count).collect();
+                        ix.on_insert_batch(&ids, &self.state);
+                    }
+                },
                 Change::Removed(id) => ix.on_delete(id),
             }
         }
         Ok(())
+    }
+
+    /// From now on, inserts reach the index at `flush_index` (in order).
+    pub(crate) fn defer_index(&mut self) {
+        if self.index.is_some() && self.pending.is_none() {
+            self.pending = Some(Vec::new());
+        }
+    }
+
+    /// Gives the index every insert held back, in order, each seeing the
+    /// state as it was when applied, and ends the deferral.
+    pub(crate) fn flush_index(&mut self) {
+        self.index_pending();
+        self.pending = None;
+    }
+
+    /// Gives the index every insert held back so far; deferral goes on.
+    fn index_pending(&mut self) {
+        let Some(pending) = self.pending.as_mut() else {
+            return;
+        };
+        let held = std::mem::take(pending);
+        let Some(ix) = self.index.as_mut() else {
+            return;
+        };
+        for p in held {
+            #[cfg(test)]
+            if self.state.live_vector(p.first).map(|v| v[0]) == Some(PANIC_MARK) {
+                panic!("simulated panic inside the index");
+            }
+            let ids: Vec<u32> = (p.first..p.first + p.count).collect();
+            ix.on_insert_batch(
+                &ids,
+                &AsOf {
+                    state: &self.state,
+                    slots: p.slots,
+                },
+            );
+        }
     }
 
     /// k nearest live records in (distance, id) order; exact distances.

@@ -141,10 +141,14 @@ impl Store {
                 // `Db::apply` checks the event against the state before it
                 // changes anything (a refused event leaves the journal empty).
                 self.touch(*collection);
+                let defer = self.deferring_index();
                 let c = self
                     .colls
                     .get_mut(collection)
                     .expect("checked collection present");
+                if defer {
+                    c.db.defer_index();
+                }
                 let before = Usage::of_db(&c.db);
                 c.db.apply(event)?;
                 let after = Usage::of_db(&c.db);

@@ -29,6 +29,7 @@ impl Store {
                     payload: PayloadIndex::default(),
                     distance: c.db.distance,
                     filter_cache: Mutex::new(None),
+                    pending: None,
                 };
                 let copy = Collection {
                     id: c.id,

@@ -23,6 +23,8 @@ pub(crate) struct StoreJournal {
     next_id: u32,
     totals: Usage,
     height: u64,
+    /// Inserts reach the indexes at `flush_index` (`defer_index`).
+    pub(crate) defer_index: bool,
 }
 
 impl Store {
@@ -35,7 +37,40 @@ impl Store {
             next_id: self.next_id,
             totals: self.totals,
             height: self.height,
+            defer_index: false,
         });
+    }
+
+    /// Within the open group, inserts are applied to the state at once and
+    /// reach the indexes (in order, each seeing the state it would have seen)
+    /// at `flush_index`. The committer overlaps that index work with the
+    /// group's log append (`committer.rs`). No-op without an open group.
+    pub fn defer_index(&mut self) {
+        if let Some(j) = self.journal.as_mut() {
+            j.defer_index = true;
+        }
+    }
+
+    /// The indexes take every insert `defer_index` held back; deferral ends.
+    /// The store must not be read or frozen between the two.
+    pub fn flush_index(&mut self) {
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
+        j.defer_index = false;
+        for id in &j.touched {
+            if let Some(c) = self.colls.get_mut(id) {
+                // The index's memory is part of the totals (stats only).
+                let before = Usage::of_db(&c.db);
+                c.db.flush_index();
+                self.totals = self.totals.replace(before, Usage::of_db(&c.db));
+            }
+        }
+    }
+
+    /// Whether inserts applied now wait for `flush_index`.
+    pub(crate) fn deferring_index(&self) -> bool {
+        self.journal.as_ref().is_some_and(|j| j.defer_index)
     }
 
     /// Open collection `id`'s state journal if this group has not yet.
