@@ -20,8 +20,8 @@
 //   npm run bench:peers -- [--quick] [--only load,search,restart,inserts,big]
 //       [--peers valori,chroma,qdrant] [--reps 3] [--queries 1000] [--ef 10,16,24,32,48,64,96,128]
 //       [--chroma-ef LIST] [--insert-seconds 5] [--insert-clients 1,32] [--out result.json]
-//       [--valori-env VALORI_X=1,VALORI_Y=2] [--big-n 1000000] [--big-dim 384] [--dir /tmp]
-//       [--timeout-min 120]
+//       [--valori-env VALORI_X=1,UV_THREADPOOL_SIZE=2] [--big-n 1000000] [--big-dim 384] [--dir /tmp]
+//       [--timeout-min 120] [--warmup-s 5]
 // Qdrant: QDRANT_BIN (default /work/peers-build/qdrant/target/release/qdrant), run from QDRANT_DIR
 // (default /work/peers-build/qdrant); Chroma: CHROMA_BIN (default .venv-chroma/bin/chroma). A
 // missing peer is skipped with a message. Needs `npm run build` (dist/main.js).
@@ -33,9 +33,9 @@ import { chromaAvailable, CHROMA_BIN, freePort } from './lib/chroma';
 import { normalVectors } from './lib/data';
 import { DIM, loadImages } from './lib/fashion-mnist';
 import { cachedGroundTruth, groundTruth, pickQueries } from './lib/filter-data';
-import { insertLoop, measureLoad, measureRestart, searchRace } from './lib/peers-measure';
+import { insertLoop, measureLoad, measureRestart, searchRace, warmUp } from './lib/peers-measure';
 import { ChromaPeer, type Peer, type PeerSettings, ValoriPeer } from './lib/peers-peer';
-import { killAll, onExit } from './lib/peers-proc';
+import { killAll, onExit, settle } from './lib/peers-proc';
 import { type PeerName, PEERS, type Results, summarize, summaryMarkdown, summaryTable, sweepTable } from './lib/peers-report';
 import { QdrantPeer, qdrantMissing } from './lib/qdrant';
 
@@ -62,6 +62,7 @@ const { values: v } = parseArgs({
     'big-batch': { type: 'string', default: '10000' },
     'big-deadline-s': { type: 'string', default: '7200' },
     'valori-env': { type: 'string', default: '' },
+    'warmup-s': { type: 'string', default: '5' },
     m: { type: 'string', default: '16' },
     efc: { type: 'string', default: '100' },
     seed: { type: 'string', default: '14' },
@@ -94,7 +95,7 @@ const wanted = new Set(v.peers.split(','));
 const valoriEnv = Object.fromEntries(
   v['valori-env'].split(',').filter(Boolean).map((kv) => {
     const i = kv.indexOf('=');
-    if (i < 1 || !kv.startsWith('VALORI_')) throw new Error(`--valori-env ${kv}: expected VALORI_NAME=value`);
+    if (i < 1 || !(kv.startsWith('VALORI_') || kv.startsWith('UV_THREADPOOL_SIZE='))) throw new Error(`--valori-env ${kv}: expected VALORI_NAME=value or UV_THREADPOOL_SIZE=n`);
     return [kv.slice(0, i), kv.slice(i + 1)];
   }),
 );
@@ -168,6 +169,19 @@ async function main() {
     else peers.push(new QdrantPeer(root, await freePort(), await freePort(), settings));
   }
   for (const p of peers) r.versions[p.name as PeerName] = p.version;
+  /** Every measure starts with every running contender idle (settle in scripts/lib/peers-proc.ts). */
+  const quiet = async (): Promise<void> => {
+    const running = peers.flatMap((p) => {
+      try {
+        return [p.pid()];
+      } catch {
+        return [];
+      }
+    });
+    const waited = await settle(running, async () => (await Promise.all(peers.map((p) => p.backgroundDone().catch(() => true)))).every(Boolean));
+    if (waited === null) log('warning: the servers were still busy after 120 s; measuring anyway');
+    else if (waited > 1) log(`  (waited ${waited.toFixed(1)} s for the servers to go idle)`);
+  };
 
   // ---- load (every later measure needs the 60k loaded; repeated only when measured) ----------
   if (peers.length) {
@@ -175,6 +189,7 @@ async function main() {
     for (let rep = 0; rep < loadReps; rep++) {
       for (let j = 0; j < peers.length; j++) {
         const p = peers[(j + rep) % peers.length];
+        await quiet();
         log(`load ${rep + 1}/${loadReps}: ${p.name}, ${n} records in batches of ${v.batch}...`);
         const f = await measureLoad(p, n, int('batch', v.batch, 1), K, efs[0], int('load-deadline-s', v['load-deadline-s'], 1) * 1000);
         r.versions[p.name as PeerName] = p.version;
@@ -186,6 +201,11 @@ async function main() {
 
   // ---- search ---------------------------------------------------------------------------------
   if (only.has('search') && peers.length) {
+    for (const p of peers) {
+      await quiet();
+      await warmUp(p, qs, efs[0], K, conc, int('warmup-s', v['warmup-s'], 0));
+    }
+    await quiet();
     for (const ef of efs) {
       const racing = peers.filter((p) => p.efPerRequest() || chromaEfs.has(ef));
       for (const p of racing) {
@@ -205,6 +225,7 @@ async function main() {
     for (let rep = 0; rep < reps; rep++) {
       for (let j = 0; j < peers.length; j++) {
         const p = peers[(j + rep) % peers.length];
+        await quiet();
         const expected = await p.search(qs[0], K, probeEf);
         log(`restart ${rep + 1}/${reps}: ${p.name}, kill -9 after ${await p.count()} records...`);
         const f = await measureRestart(p, qs[0], expected, exact, K, probeEf, int('restart-deadline-s', v['restart-deadline-s'], 1) * 1000);
@@ -221,8 +242,14 @@ async function main() {
       for (let j = 0; j < peers.length; j++) {
         const p = peers[(j + rep) % peers.length];
         for (const c of insertClients) {
+          await quiet();
           const f = await insertLoop(p, qs, c, insertSeconds, insertMax);
-          log(`inserts ${rep + 1}/${reps}: ${p.name}, ${c} client${c === 1 ? '' : 's'}: ${f.rate.toFixed(0)}/s (p50 ${f.p50Ms.toFixed(2)} p99 ${f.p99Ms.toFixed(2)} ms)`);
+          // What the inserts left to do in the background (Qdrant indexes what it acknowledged).
+          f.settleS = (await settle([p.pid()], () => p.backgroundDone())) ?? undefined;
+          log(
+            `inserts ${rep + 1}/${reps}: ${p.name}, ${c} client${c === 1 ? '' : 's'}: ${f.rate.toFixed(0)}/s (p50 ${f.p50Ms.toFixed(2)} p99 ${f.p99Ms.toFixed(2)} ms)` +
+              (f.settleS === undefined ? ', still busy 120 s later' : `, busy ${f.settleS.toFixed(1)} s after`),
+          );
           ((r.inserts[p.name as PeerName] ??= {})[String(c)] ??= []).push(f);
         }
       }

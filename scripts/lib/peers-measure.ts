@@ -90,6 +90,16 @@ async function block(peer: Peer, qs: string[], from: number, to: number, ef: num
   return out;
 }
 
+/**
+ * Searches `peer` with 8-way blocks over `qs` for `seconds` at `ef`, unmeasured. A server just
+ * loaded answers its first seconds of searches at half speed or less (JIT, first touches of the
+ * new index's pages), so every contender gets the same warm-up before the ef sweep.
+ */
+export async function warmUp(peer: Peer, qs: string[], ef: number, k: number, conc: number, seconds: number): Promise<void> {
+  const end = performance.now() + seconds * 1000;
+  for (let s = 0; performance.now() < end; s = (s + 200) % qs.length) await block(peer, qs, s, Math.min(qs.length, s + 200), ef, k, conc, null);
+}
+
 const addThreads = (acc: Record<string, number>, a: Record<string, number>, b: Record<string, number>) => {
   for (const [name, v] of Object.entries(b)) acc[name] = (acc[name] ?? 0) + v - (a[name] ?? 0);
 };
@@ -159,6 +169,8 @@ export interface InsertFigure {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** Seconds the server stayed busy after the run (work it deferred); undefined when over 120 s. */
+  settleS?: number;
 }
 
 let insertKey = 10_000_000;

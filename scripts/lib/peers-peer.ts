@@ -4,6 +4,7 @@
 // by their dataset index; each contender maps its own ids back to it.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { CHROMA_BIN, chromaVersion } from './chroma';
 import { JsonClient } from './http-json';
@@ -55,6 +56,14 @@ export abstract class Peer {
   /** Whether everything acknowledged is indexed (Qdrant builds its HNSW after acknowledging). */
   async indexed(): Promise<{ done: boolean; detail?: unknown }> {
     return { done: true };
+  }
+
+  /**
+   * Whether the server has no background work pending that it is known to start on its own
+   * (Valori: an idle checkpoint); `settle` waits for it besides idle CPU.
+   */
+  async backgroundDone(): Promise<boolean> {
+    return true;
   }
 
   /** Makes `ef` the search ef (Chroma: a collection setting read when the index loads). */
@@ -145,6 +154,24 @@ export class ValoriPeer extends Peer {
       ...this.extraEnv,
     };
     return new Proc(process.execPath, [VALORI_MAIN], { env, log: this.log });
+  }
+
+  /**
+   * An idle checkpoint comes once writes pause with at least a tenth of VALORI_CHECKPOINT_EVENTS
+   * (default 1,000) unwritten, possibly seconds later (checkpoints are paced): pending until then.
+   */
+  override async backgroundDone(): Promise<boolean> {
+    const text = await new Promise<string>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: this.port, path: '/metrics' }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve(body));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    const tail = gauge('valori_event_log_height') - gauge('valori_checkpoint_height');
+    return !(tail >= 100);
   }
 
   protected async up(): Promise<boolean> {

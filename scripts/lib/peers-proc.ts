@@ -212,6 +212,35 @@ export async function pollUntil(probe: () => Promise<boolean>, everyMs: number, 
   return false;
 }
 
+/**
+ * Waits until every process in `pids` (with its children) is idle: under 5 % of one core in each
+ * 250 ms slice of a 1.5 s window (longer than the 1 s pause after which Valori starts an idle
+ * checkpoint), so one contender's background work (Qdrant indexing what it acknowledged, a
+ * checkpoint) never runs inside another's measurement; and until `done` (work a server is known to
+ * start later by itself, see Peer.backgroundDone). Returns the seconds until the idle window began,
+ * or null when `deadlineMs` passed first (the caller says so).
+ */
+export async function settle(pids: number[], done: () => Promise<boolean> = async () => true, deadlineMs = 120_000): Promise<number | null> {
+  const started = performance.now();
+  const sliceMs = 250;
+  const slices = 6;
+  let idleSince = started;
+  let quietSlices = 0;
+  while (performance.now() - started < deadlineMs) {
+    const before = pids.map((p) => treeCpuMs(p));
+    const t0 = performance.now();
+    await sleep(sliceMs);
+    const spent = pids.reduce((sum, p, i) => sum + (treeCpuMs(p) - before[i]), 0);
+    if (spent <= 0.05 * (performance.now() - t0)) {
+      if (quietSlices === 0) idleSince = t0;
+      if (++quietSlices >= slices && (await done().catch(() => false))) return (idleSince - started) / 1000;
+    } else {
+      quietSlices = 0;
+    }
+  }
+  return null;
+}
+
 /** The last `bytes` of a log file, for an error message. */
 export function tail(file: string, bytes = 3000): string {
   try {

@@ -50,6 +50,8 @@ export function summarize(r: Results, conc: number[]): Record<string, Partial<Re
     put(`CPU ms per search, main thread, ef=${ef}`, (p) => at(p, ef)?.mainMsPerReq);
   }
   for (const c of conc) put(`durable inserts/s, ${c} client${c === 1 ? '' : 's'}`, (p) => med(r.inserts[p]?.[String(c)]?.map((x) => x.rate)));
+  // Work a server deferred past its acknowledgements (Qdrant indexes what it acknowledged).
+  for (const c of conc) put(`busy after ${c}-client inserts s`, (p) => med(r.inserts[p]?.[String(c)]?.flatMap((x) => (x.settleS === undefined ? [] : [x.settleS]))));
   put('kill -9 → first correct search s', (p) => med(r.restart[p]?.map((x) => x.firstCorrectS)));
   return out;
 }
