@@ -159,8 +159,12 @@ export class ValoriPeer extends Peer {
   /**
    * An idle checkpoint comes once writes pause with at least a tenth of VALORI_CHECKPOINT_EVENTS
    * (default 1,000) unwritten, possibly seconds later (checkpoints are paced): pending until then.
+   * (A tail under that but over a tenth of VALORI_CHECKPOINT_BYTES also triggers one; settle's CPU
+   * window catches that case.)
    */
   override async backgroundDone(): Promise<boolean> {
+    if (this.extraEnv.VALORI_CHECKPOINT === 'off') return true;
+    const idleTail = Number(this.extraEnv.VALORI_CHECKPOINT_EVENTS ?? 1000) / 10;
     const text = await new Promise<string>((resolve, reject) => {
       http.get({ host: '127.0.0.1', port: this.port, path: '/metrics' }, (res) => {
         let body = '';
@@ -171,7 +175,7 @@ export class ValoriPeer extends Peer {
     });
     const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
     const tail = gauge('valori_event_log_height') - gauge('valori_checkpoint_height');
-    return !(tail >= 100);
+    return !(tail >= idleTail);
   }
 
   protected async up(): Promise<boolean> {
