@@ -60,6 +60,27 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+/// Why the node turned read-only after a panic on the committer's side.
+fn panic_reason(p: &(dyn Any + Send)) -> String {
+    format!(
+        "the committer panicked ({}); writes are refused until restart",
+        panic_text(p)
+    )
+}
+
+/// Answers every request of the group still waiting with `err`.
+fn fail_pending(
+    slots: &mut [(Option<ops::Write>, Option<Reply>)],
+    pending: &[(usize, Outcome)],
+    err: &KernelError,
+) {
+    for &(i, _) in pending {
+        if let Some(r) = slots[i].1.take() {
+            r(Err(err.clone()));
+        }
+    }
+}
+
 /// Counters and, when collections changed, the catalog, as of `db`.
 fn publish(
     counters: &Mutex<Counters>,
@@ -108,10 +129,7 @@ impl Committer {
                 .collect();
             let run = panic::catch_unwind(AssertUnwindSafe(|| self.group(&mut slots, &queued)));
             if let Err(p) = run {
-                let reason = format!(
-                    "the committer panicked ({}); writes are refused until restart",
-                    panic_text(&*p)
-                );
+                let reason = panic_reason(&*p);
                 self.turn_read_only(&reason);
                 // Undo whatever the group had applied; a second panic here
                 // changes nothing more (the node is read-only either way).
@@ -206,7 +224,8 @@ impl Committer {
         }
         let mut fsync_us = None;
         let mut appended = Ok(());
-        let mut append_panic = None;
+        // The append thread panicked: handled as any committer panic.
+        let mut append_panicked = false;
         let Some(sink) = self.sink.as_mut().filter(|_| !entries.is_empty()) else {
             // Nothing to write (no log, or every request failed): the indexes
             // take the group now, as they would have during the append.
@@ -247,11 +266,8 @@ impl Committer {
                 // As any committer panic: the group is rolled back and the
                 // node turns read-only (the log may hold a torn tail).
                 Err(p) => {
-                    append_panic = Some(format!(
-                        "the committer panicked ({}); writes are refused until restart",
-                        panic_text(&*p)
-                    ));
-                    (Err(KernelError::Internal(String::new())), 0)
+                    append_panicked = true;
+                    (Err(KernelError::Internal(panic_reason(&*p))), 0)
                 }
             };
             appended = r;
@@ -262,10 +278,7 @@ impl Committer {
             // The indexes failed to take the group after its append was
             // written: take the append back out, then the group, so the log
             // and the state agree again; the node turns read-only.
-            let reason = format!(
-                "the committer panicked ({}); writes are refused until restart",
-                panic_text(&*p)
-            );
+            let reason = panic_reason(&*p);
             let undone = match &appended {
                 Ok(()) => self.sink.as_mut().map(|s| s.undo_append()),
                 Err(_) => None,
@@ -284,11 +297,7 @@ impl Committer {
             };
             self.turn_read_only(&reason);
             self.durable = true; // nothing is left to roll back
-            for &(i, _) in &pending {
-                if let Some(r) = slots[i].1.take() {
-                    r(Err(KernelError::Internal(reason.clone())));
-                }
-            }
+            fail_pending(slots, &pending, &KernelError::Internal(reason));
             return;
         }
         if let Err(e) = appended {
@@ -297,8 +306,7 @@ impl Committer {
                 s.rolled_back();
             }
             let err = match e {
-                _ if append_panic.is_some() => {
-                    let reason = append_panic.unwrap_or_default();
+                KernelError::Internal(reason) if append_panicked => {
                     self.turn_read_only(&reason);
                     KernelError::Internal(reason)
                 }
@@ -309,11 +317,7 @@ impl Committer {
                 }
                 other => other,
             };
-            for &(i, _) in &pending {
-                if let Some(r) = slots[i].1.take() {
-                    r(Err(err.clone()));
-                }
-            }
+            fail_pending(slots, &pending, &err);
             return;
         }
         self.finish(

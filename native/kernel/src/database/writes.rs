@@ -108,11 +108,22 @@ impl Database {
         op: KResult<Op>,
         opts: Option<WriteOpts>,
     ) -> Commit<Outcome> {
+        self.write_now_with(collection, opts, |_| op)
+    }
+
+    /// `write_now` with an op built from the collection's target on the
+    /// caller's thread (for small vectors: converting one costs about a µs).
+    fn write_now_with(
+        &self,
+        collection: &str,
+        opts: Option<WriteOpts>,
+        op: impl FnOnce(Target) -> KResult<Op>,
+    ) -> Commit<Outcome> {
         let w = self.check_open().and_then(|_| {
             let t = target(&self.engine, collection)?;
             Ok(Write::To {
                 collection: t.id,
-                op: op?,
+                op: op(t)?,
                 opts: opts.unwrap_or_default(),
             })
         });
@@ -160,21 +171,15 @@ impl Database {
         payload: Option<PayloadIn>,
     ) -> Commit<Outcome> {
         if payload.is_none() {
-            // One vector converts in about a microsecond: queued now, in call
-            // order, without a hop to the host's worker before the committer.
-            let op = self.check_open().and_then(|_| {
-                let t = target(&self.engine, collection)?;
-                Ok(Write::To {
-                    collection: t.id,
-                    op: Op::Insert {
-                        vector: collection_vectors(t, &values, 1)?,
-                        tag,
-                        payload: Default::default(),
-                    },
-                    opts: opts.unwrap_or_default(),
+            // Queued now, in call order, without a hop to the host's worker
+            // before the committer.
+            return self.write_now_with(collection, opts, |t| {
+                Ok(Op::Insert {
+                    vector: collection_vectors(t, &values, 1)?,
+                    tag,
+                    payload: Default::default(),
                 })
             });
-            return self.commit(op, outcome);
         }
         self.write_later(collection.to_owned(), opts, move |t| {
             let vector = collection_vectors(t, &values, 1)?;
