@@ -62,6 +62,9 @@ pub enum StorageError {
     /// A reader was extended across a log rewrite (trim or reset); open a
     /// new reader.
     ReaderStale,
+    /// A small state file (a Raft vote, a purge point) failed validation.
+    /// It is replaced atomically, so this is damage: never guess its value.
+    BadStateFile { path: PathBuf, reason: String },
     /// A snapshot failed to decode or validate.
     Snapshot {
         path: PathBuf,
@@ -83,6 +86,7 @@ impl StorageError {
             StorageError::InvalidAppend { .. } => "EVENT_LOG_INVALID_APPEND",
             StorageError::OutOfRange { .. } => "EVENT_LOG_OUT_OF_RANGE",
             StorageError::ReaderStale => "EVENT_LOG_READER_STALE",
+            StorageError::BadStateFile { .. } => "STATE_FILE_INVALID",
             StorageError::Snapshot { .. } => "SNAPSHOT_INVALID",
         }
     }
@@ -172,6 +176,11 @@ impl fmt::Display for StorageError {
             StorageError::ReaderStale => {
                 write!(f, "the event log was rewritten; open a new reader")
             }
+            StorageError::BadStateFile { path, reason } => write!(
+                f,
+                "{} is damaged ({reason}); refusing to guess its value",
+                path.display()
+            ),
             StorageError::Snapshot { path, .. } => {
                 write!(f, "snapshot {} is invalid", path.display())
             }

@@ -11,6 +11,7 @@
 //! * [`log`]: the event log (`docs/EVENT_LOG_FORMAT.md`): framed,
 //!   CRC32C-chained entries, a BLAKE3 chain over events, one write plus one
 //!   `fdatasync` per append, torn-tail repair, mid-log corruption refusal.
+//! * [`state_file`]: small values replaced atomically (a Raft vote).
 //! * [`snapshot`]: the VAL1 container with our kernel section header
 //!   (`docs/SNAPSHOT_FORMAT.md`) and the crash-safe snapshot store.
 //!
@@ -19,6 +20,7 @@
 pub mod error;
 pub mod log;
 pub mod snapshot;
+pub mod state_file;
 pub mod vfs;
 
 pub use error::StorageError;
@@ -30,6 +32,7 @@ pub use snapshot::{
     decode_snapshot, encode_snapshot, LoadOutcome, LoadedSnapshot, Quarantined, SnapshotError,
     SnapshotMeta, SnapshotParts, SnapshotStore,
 };
+pub use state_file::{StateFile, MAX_STATE_PAYLOAD};
 pub use vfs::{SimVfs, StdVfs, Vfs, VfsFile};
 
 #[cfg(test)]

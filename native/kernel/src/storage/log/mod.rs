@@ -17,6 +17,7 @@ pub mod format;
 mod reader;
 mod rewrite;
 mod scan;
+mod truncate;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

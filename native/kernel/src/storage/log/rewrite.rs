@@ -51,6 +51,9 @@ pub(super) struct CopySource<'a> {
     pub start: IndexPoint,
     pub from_seq: u64,
     pub limit: u64,
+    /// The last frame to copy: it ends an append in the new file even if it
+    /// sat inside one in the old (a suffix cut inside a group).
+    pub close_at: u64,
 }
 
 /// A failure, and whether it must poison the log: a failed fsync (R13), or
@@ -145,12 +148,12 @@ fn fill(
                 seed,
                 f.seq,
                 index_in_append,
-                f.last_in_append,
+                f.last_in_append || f.seq == src.close_at,
                 f.payload,
             );
             tip.chain = chain_next(&tip.chain, f.seq, f.payload);
             tip.height = f.seq;
-            if f.last_in_append {
+            if f.last_in_append || f.seq == src.close_at {
                 shift = Some(0);
             }
             if buf.len() >= COPY_CHUNK {
@@ -198,6 +201,7 @@ impl EventLog {
             start: self.start_point(upto_seq + 1),
             from_seq: upto_seq + 1,
             limit: self.tip.offset,
+            close_at: self.tip.height,
         };
         let result = write_new_file(&*self.vfs, &self.path, &header, Some(copy));
         self.install(header, result)
@@ -218,6 +222,7 @@ impl EventLog {
             start: self.start_point(base + 1),
             from_seq: base + 1,
             limit: self.tip.offset,
+            close_at: self.tip.height,
         };
         let result = write_new_file(&*self.vfs, &self.path, &header, Some(copy));
         self.install(header, result)
@@ -243,7 +248,7 @@ impl EventLog {
         self.install(header, result)
     }
 
-    fn install(
+    pub(super) fn install(
         &mut self,
         header: LogHeader,
         result: Result<NewFile, Failure>,

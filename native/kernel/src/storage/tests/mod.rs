@@ -12,3 +12,4 @@ mod power_loss;
 mod power_loss_workload;
 mod sim_vfs;
 mod snapshot_store;
+mod truncate;
