@@ -29,7 +29,7 @@ COPY packages/client ./packages/client
 # The runtime stage takes native/ whole: only the loader, its types and the addon stay in it.
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev \
- && rm -rf native/kernel native/binding
+ && rm -rf native/kernel native/binding native/cluster
 
 FROM node:20-bookworm AS build-prebuilt
 ARG VALORI_VERSION=0.1.0
