@@ -14,8 +14,13 @@
 //! * [`StateMachine`]: openraft's `RaftStateMachine`, applying committed
 //!   entries to an [`Applier`] and keeping snapshots as files.
 //!
-//! The cluster is not served yet: no network, no napi binding. openraft's
-//! storage compliance suite runs over both adapters (`tests/compliance.rs`).
+//! * [`network`]: openraft's RPCs between nodes over TCP, with the cluster
+//!   token, bounded frames and snapshots streamed from file to file.
+//!
+//! The cluster is not served yet: no napi binding, no HTTP routes, and the
+//! kernel is not yet the applier. openraft's storage compliance suite runs
+//! over both adapters (`tests/compliance.rs`), and three nodes run over real
+//! sockets in `tests/cluster.rs`.
 
 // openraft's traits fix the error type, 224 bytes; boxing it would only
 // add a conversion at every trait method.
@@ -24,11 +29,13 @@
 pub mod codec;
 mod errors;
 mod log_store;
+pub mod network;
 mod state_machine;
 
 use serde::{Deserialize, Serialize};
 
 pub use log_store::LogStore;
+pub use network::{serve, NetConfig, Network};
 pub use state_machine::{Applier, SnapshotFile, StateMachine};
 
 /// Node ids are never reused (docs/CLUSTER-INTERNALS.md).

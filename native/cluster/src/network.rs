@@ -1,0 +1,479 @@
+//! The node-to-node network: openraft's RPCs over TCP, in Rust, off the
+//! JavaScript event loop (docs/CLUSTER-INTERNALS.md, "Network").
+//!
+//! A connection starts with a hello carrying the cluster token and the
+//! sender's node id; a wrong token gets a refusal and the connection is
+//! closed. Then requests and answers alternate on it, one at a time:
+//!
+//! * frame = `len u32 | kind u8 | body[len]`, little-endian; `len` is checked
+//!   against [`NetConfig::max_frame_bytes`] before anything is allocated,
+//!   and a bad frame closes the connection (never the process);
+//! * bodies are openraft's own message types encoded with postcard;
+//! * a snapshot travels as a header (vote, meta, size) followed by chunk
+//!   frames read from and written to files, never held whole in memory.
+//!
+//! An AppendEntries whose encoding exceeds the frame limit is answered
+//! locally with `PayloadTooLarge`, which makes openraft send fewer entries.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{
+    Fatal, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, ReplicationClosed,
+    StreamingError, Timeout, Unreachable,
+};
+use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+};
+use openraft::{Raft, Snapshot, SnapshotMeta, Vote};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::task::JoinHandle;
+
+use crate::{Member, NodeId, SnapshotFile, TypeConfig};
+
+const KIND_HELLO: u8 = 0;
+const KIND_APPEND: u8 = 1;
+const KIND_VOTE: u8 = 2;
+const KIND_SNAPSHOT: u8 = 3;
+const KIND_CHUNK: u8 = 4;
+const KIND_ANSWER: u8 = 9;
+
+/// Bytes per snapshot chunk frame.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Settings shared by a node's server and its clients.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// This node's id (sent in the hello).
+    pub node_id: NodeId,
+    /// The cluster's bearer token; every connection must present it.
+    pub token: String,
+    /// Largest frame sent or accepted.
+    pub max_frame_bytes: u32,
+    /// Source address of outgoing connections (so a fault proxy in front of
+    /// a peer can tell senders apart); `None` lets the OS choose.
+    pub source_ip: Option<IpAddr>,
+    /// Where received snapshots are written before they are installed.
+    pub incoming_dir: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Hello {
+    token: String,
+    from: NodeId,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotHeader {
+    vote: Vote<NodeId>,
+    meta: SnapshotMeta<NodeId, Member>,
+    size: u64,
+}
+
+#[derive(Debug)]
+struct FrameError(String);
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+fn io_err(e: impl std::fmt::Display) -> FrameError {
+    FrameError(e.to_string())
+}
+
+async fn write_frame(s: &mut TcpStream, kind: u8, body: &[u8], max: u32) -> Result<(), FrameError> {
+    if body.len() > max as usize {
+        return Err(FrameError(format!(
+            "frame of {} bytes exceeds the limit {max}",
+            body.len()
+        )));
+    }
+    let mut head = [0u8; 5];
+    head[..4].copy_from_slice(&(body.len() as u32).to_le_bytes());
+    head[4] = kind;
+    s.write_all(&head).await.map_err(io_err)?;
+    s.write_all(body).await.map_err(io_err)?;
+    Ok(())
+}
+
+async fn read_frame(s: &mut TcpStream, max: u32) -> Result<(u8, Vec<u8>), FrameError> {
+    let mut head = [0u8; 5];
+    s.read_exact(&mut head).await.map_err(io_err)?;
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+    if len > max {
+        return Err(FrameError(format!(
+            "peer sent a frame of {len} bytes, above the limit {max}"
+        )));
+    }
+    let mut body = vec![0u8; len as usize];
+    s.read_exact(&mut body).await.map_err(io_err)?;
+    Ok((head[4], body))
+}
+
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, FrameError> {
+    postcard::to_stdvec(v).map_err(io_err)
+}
+
+fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T, FrameError> {
+    postcard::from_bytes(b).map_err(|e| FrameError(format!("undecodable message: {e}")))
+}
+
+/// Constant-time token comparison (BLAKE3 digests compare in constant time).
+fn token_ok(given: &str, expected: &str) -> bool {
+    blake3::hash(given.as_bytes()) == blake3::hash(expected.as_bytes())
+}
+
+/// Serves Raft RPCs for `raft` on `listener` until the returned task is
+/// aborted.
+pub fn serve(listener: TcpListener, raft: Raft<TypeConfig>, cfg: NetConfig) -> JoinHandle<()> {
+    let cfg = Arc::new(cfg);
+    tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    conns.spawn(handle(stream, raft.clone(), cfg.clone()));
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+    })
+}
+
+static INCOMING: AtomicU64 = AtomicU64::new(0);
+
+async fn handle(
+    mut s: TcpStream,
+    raft: Raft<TypeConfig>,
+    cfg: Arc<NetConfig>,
+) -> Result<(), FrameError> {
+    let max = cfg.max_frame_bytes;
+    let (kind, body) = read_frame(&mut s, max).await?;
+    let hello: Hello = if kind == KIND_HELLO {
+        decode(&body)?
+    } else {
+        return Err(FrameError("no hello".into()));
+    };
+    if !token_ok(&hello.token, &cfg.token) {
+        let refusal: Result<(), String> = Err("bad cluster token".into());
+        write_frame(&mut s, KIND_ANSWER, &encode(&refusal)?, max).await?;
+        return Err(FrameError(format!(
+            "node {} presented a bad token",
+            hello.from
+        )));
+    }
+    let welcome: Result<(), String> = Ok(());
+    write_frame(&mut s, KIND_ANSWER, &encode(&welcome)?, max).await?;
+    loop {
+        let (kind, body) = read_frame(&mut s, max).await?;
+        let answer = match kind {
+            KIND_APPEND => {
+                let rpc: AppendEntriesRequest<TypeConfig> = decode(&body)?;
+                encode(&raft.append_entries(rpc).await)?
+            }
+            KIND_VOTE => {
+                let rpc: VoteRequest<NodeId> = decode(&body)?;
+                encode(&raft.vote(rpc).await)?
+            }
+            KIND_SNAPSHOT => {
+                let header: SnapshotHeader = decode(&body)?;
+                let path = receive_snapshot(&mut s, &cfg, header.size).await?;
+                let snapshot = Snapshot {
+                    meta: header.meta,
+                    snapshot: Box::new(SnapshotFile { path: path.clone() }),
+                };
+                let result: Result<SnapshotResponse<NodeId>, Fatal<NodeId>> =
+                    raft.install_full_snapshot(header.vote, snapshot).await;
+                let _ = tokio::fs::remove_file(&path).await;
+                encode(&result)?
+            }
+            k => return Err(FrameError(format!("unknown frame kind {k}"))),
+        };
+        write_frame(&mut s, KIND_ANSWER, &answer, max).await?;
+    }
+}
+
+async fn receive_snapshot(
+    s: &mut TcpStream,
+    cfg: &NetConfig,
+    size: u64,
+) -> Result<PathBuf, FrameError> {
+    tokio::fs::create_dir_all(&cfg.incoming_dir)
+        .await
+        .map_err(io_err)?;
+    let path = cfg.incoming_dir.join(format!(
+        "incoming-{}.snapshot",
+        INCOMING.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut file = tokio::fs::File::create(&path).await.map_err(io_err)?;
+    let mut got = 0u64;
+    while got < size {
+        let (kind, body) = read_frame(s, cfg.max_frame_bytes).await?;
+        if kind != KIND_CHUNK || got + body.len() as u64 > size {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(FrameError(
+                "snapshot stream out of order or longer than announced".into(),
+            ));
+        }
+        file.write_all(&body).await.map_err(io_err)?;
+        got += body.len() as u64;
+    }
+    file.sync_all().await.map_err(io_err)?;
+    Ok(path)
+}
+
+/// Makes one [`Peer`] per target node.
+#[derive(Clone)]
+pub struct Network {
+    cfg: Arc<NetConfig>,
+}
+
+impl Network {
+    pub fn new(cfg: NetConfig) -> Network {
+        Network { cfg: Arc::new(cfg) }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = Peer;
+
+    async fn new_client(&mut self, target: NodeId, node: &Member) -> Peer {
+        Peer {
+            cfg: self.cfg.clone(),
+            target,
+            addr: node.raft_addr.clone(),
+            conn: None,
+        }
+    }
+}
+
+/// The connection to one peer; reconnects after any failure.
+pub struct Peer {
+    cfg: Arc<NetConfig>,
+    target: NodeId,
+    addr: String,
+    conn: Option<TcpStream>,
+}
+
+enum CallError {
+    /// Could not connect, or the peer refused us.
+    Unreachable(FrameError),
+    /// The connection failed during the call.
+    Network(FrameError),
+    TimedOut,
+}
+
+impl Peer {
+    async fn connect(&self) -> Result<TcpStream, FrameError> {
+        let addr: SocketAddr = tokio::net::lookup_host(&self.addr)
+            .await
+            .map_err(io_err)?
+            .next()
+            .ok_or_else(|| FrameError(format!("{} resolves to nothing", self.addr)))?;
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(io_err)?;
+        if let Some(ip) = self.cfg.source_ip {
+            socket.bind(SocketAddr::new(ip, 0)).map_err(io_err)?;
+        }
+        let mut s = socket.connect(addr).await.map_err(io_err)?;
+        s.set_nodelay(true).map_err(io_err)?;
+        let hello = Hello {
+            token: self.cfg.token.clone(),
+            from: self.cfg.node_id,
+        };
+        write_frame(
+            &mut s,
+            KIND_HELLO,
+            &encode(&hello)?,
+            self.cfg.max_frame_bytes,
+        )
+        .await?;
+        let (_, body) = read_frame(&mut s, self.cfg.max_frame_bytes).await?;
+        let answer: Result<(), String> = decode(&body)?;
+        answer.map_err(|why| {
+            FrameError(format!(
+                "node {} refused the connection: {why}",
+                self.target
+            ))
+        })?;
+        Ok(s)
+    }
+
+    /// Sends one request and reads its answer within `ttl`.
+    async fn call<T: DeserializeOwned>(
+        &mut self,
+        kind: u8,
+        body: &[u8],
+        ttl: Duration,
+    ) -> Result<T, CallError> {
+        let max = self.cfg.max_frame_bytes;
+        let result = tokio::time::timeout(ttl, async {
+            if self.conn.is_none() {
+                self.conn = Some(self.connect().await.map_err(CallError::Unreachable)?);
+            }
+            let s = self.conn.as_mut().expect("connected above");
+            write_frame(s, kind, body, max)
+                .await
+                .map_err(CallError::Network)?;
+            let (k, answer) = read_frame(s, max).await.map_err(CallError::Network)?;
+            if k != KIND_ANSWER {
+                return Err(CallError::Network(FrameError(format!(
+                    "answer of kind {k}"
+                ))));
+            }
+            decode::<T>(&answer).map_err(CallError::Network)
+        })
+        .await
+        .unwrap_or(Err(CallError::TimedOut));
+        if result.is_err() {
+            self.conn = None;
+        }
+        result
+    }
+
+    fn rpc_error<E: std::error::Error>(
+        &self,
+        e: CallError,
+        action: RPCTypes,
+        ttl: Duration,
+    ) -> RPCError<NodeId, Member, RaftError<NodeId, E>> {
+        match e {
+            CallError::Unreachable(e) => RPCError::Unreachable(Unreachable::new(&e)),
+            CallError::Network(e) => RPCError::Network(NetworkError::new(&e)),
+            CallError::TimedOut => RPCError::Timeout(Timeout {
+                action,
+                id: self.cfg.node_id,
+                target: self.target,
+                timeout: ttl,
+            }),
+        }
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Peer {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Member, RaftError<NodeId>>> {
+        let n = rpc.entries.len() as u64;
+        let body = encode(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        if body.len() > self.cfg.max_frame_bytes as usize {
+            return Err(RPCError::PayloadTooLarge(
+                PayloadTooLarge::new_entries_hint((n / 2).max(1)),
+            ));
+        }
+        let ttl = option.hard_ttl();
+        let answer: Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>> = self
+            .call(KIND_APPEND, &body, ttl)
+            .await
+            .map_err(|e| self.rpc_error(e, RPCTypes::AppendEntries, ttl))?;
+        answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, Member, RaftError<NodeId>>> {
+        let body = encode(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let ttl = option.hard_ttl();
+        let answer: Result<VoteResponse<NodeId>, RaftError<NodeId>> = self
+            .call(KIND_VOTE, &body, ttl)
+            .await
+            .map_err(|e| self.rpc_error(e, RPCTypes::Vote, ttl))?;
+        answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote<NodeId>,
+        snapshot: Snapshot<TypeConfig>,
+        cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
+        _option: RPCOption,
+    ) -> Result<SnapshotResponse<NodeId>, StreamingError<TypeConfig, Fatal<NodeId>>> {
+        let send = self.send_snapshot(vote, snapshot);
+        tokio::select! {
+            closed = cancel => {
+                self.conn = None;
+                Err(StreamingError::Closed(closed))
+            }
+            result = send => {
+                if result.is_err() {
+                    self.conn = None;
+                }
+                result
+            }
+        }
+    }
+}
+
+impl Peer {
+    async fn send_snapshot(
+        &mut self,
+        vote: Vote<NodeId>,
+        snapshot: Snapshot<TypeConfig>,
+    ) -> Result<SnapshotResponse<NodeId>, StreamingError<TypeConfig, Fatal<NodeId>>> {
+        let net = |e: FrameError| StreamingError::Network(NetworkError::new(&e));
+        let mut file = tokio::fs::File::open(&snapshot.snapshot.path)
+            .await
+            .map_err(|e| net(io_err(e)))?;
+        let size = file.metadata().await.map_err(|e| net(io_err(e)))?.len();
+        if self.conn.is_none() {
+            let s = self
+                .connect()
+                .await
+                .map_err(|e| StreamingError::Unreachable(Unreachable::new(&e)))?;
+            self.conn = Some(s);
+        }
+        let max = self.cfg.max_frame_bytes;
+        let s = self.conn.as_mut().expect("connected above");
+        let header = SnapshotHeader {
+            vote,
+            meta: snapshot.meta.clone(),
+            size,
+        };
+        write_frame(s, KIND_SNAPSHOT, &encode(&header).map_err(net)?, max)
+            .await
+            .map_err(net)?;
+        let mut buf = vec![0u8; CHUNK_BYTES.min(max as usize)];
+        let mut sent = 0u64;
+        while sent < size {
+            let n = file.read(&mut buf).await.map_err(|e| net(io_err(e)))?;
+            if n == 0 {
+                return Err(net(FrameError(
+                    "snapshot file shorter than its size".into(),
+                )));
+            }
+            write_frame(s, KIND_CHUNK, &buf[..n], max)
+                .await
+                .map_err(net)?;
+            sent += n as u64;
+        }
+        let (k, answer) = read_frame(s, max).await.map_err(net)?;
+        if k != KIND_ANSWER {
+            return Err(net(FrameError(format!("answer of kind {k}"))));
+        }
+        let result: Result<SnapshotResponse<NodeId>, Fatal<NodeId>> =
+            decode(&answer).map_err(net)?;
+        result.map_err(|e| StreamingError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
