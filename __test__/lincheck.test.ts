@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { checkHistory, findGo, History, lincheckBinary, runLincheck, type HistoryLine, type LincheckModel, type Out } from './lincheck/history';
 
 const GO = findGo();
@@ -196,9 +196,9 @@ describe('History (the recorder)', () => {
 // ---- the checker
 
 describe('lincheck (Porcupine with the kv and insert models)', { skip: SKIP_GO }, () => {
-  before(async () => {
+  it('when Go is required (VALORI_REQUIRE_GO=1) or found, then it is there and the checker builds', async () => {
     assert.ok(GO, 'VALORI_REQUIRE_GO=1 but go was not found on PATH or at /usr/local/go/bin/go (.ci/run puts it there)');
-    await lincheckBinary();
+    await lincheckBinary(); // once for the file: every check below reuses this binary
   });
 
   describe('kv', () => {
