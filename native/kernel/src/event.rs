@@ -29,19 +29,19 @@ impl Payload {
     pub fn is_empty(&self) -> bool {
         self.metadata.is_none() && self.text.is_none()
     }
-    fn encoded_len(&self) -> usize {
+    pub(crate) fn encoded_len(&self) -> usize {
         let b = |v: &Option<Vec<u8>>| v.as_ref().map_or(0, |m| 4usize.saturating_add(m.len()));
         1usize
             .saturating_add(b(&self.metadata))
             .saturating_add(b(&self.text))
     }
-    fn write(&self, w: &mut Writer) {
+    pub(crate) fn write(&self, w: &mut Writer) {
         w.u8(u8::from(self.metadata.is_some()) | u8::from(self.text.is_some()) << 1);
         for b in [&self.metadata, &self.text].into_iter().flatten() {
             w.len_bytes(b);
         }
     }
-    fn read(r: &mut Reader<'_>) -> KResult<Payload> {
+    pub(crate) fn read(r: &mut Reader<'_>) -> KResult<Payload> {
         let flags = r.u8()?;
         if flags & !3 != 0 {
             return Err(KernelError::Corrupt(format!("bad payload flags {flags}")));

@@ -9,6 +9,7 @@
 mod bytes;
 mod check;
 pub mod codec;
+pub mod command;
 mod committer;
 pub mod database;
 mod db;

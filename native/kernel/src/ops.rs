@@ -8,7 +8,7 @@ use crate::state::{State, HOLE, TOMBSTONE};
 
 pub use crate::write::{prepare, Outcome, Prepared, Timing, Write, WriteOpts};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     Insert {
         vector: Vec<i32>,

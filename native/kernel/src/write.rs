@@ -26,7 +26,7 @@ pub struct WriteOpts {
     pub item_keys: Vec<Option<IdemKey>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
     To {
         collection: u32,
