@@ -28,6 +28,7 @@
 
 pub mod codec;
 mod errors;
+pub mod kernel;
 mod log_store;
 pub mod network;
 mod state_machine;

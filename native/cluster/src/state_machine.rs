@@ -40,7 +40,7 @@ pub trait Applier: Send + Sync + 'static {
     /// back to whoever proposed it.
     fn apply(&mut self, index: u64, command: &[u8]) -> Vec<u8>;
     /// The whole state, for a snapshot.
-    fn state_bytes(&self) -> Vec<u8>;
+    fn state_bytes(&self) -> Result<Vec<u8>, String>;
     /// Replaces the whole state with a snapshot's.
     fn restore(&mut self, state: &[u8]) -> Result<(), String>;
 }
@@ -258,8 +258,11 @@ impl<A: Applier> RaftSnapshotBuilder<TypeConfig> for StateMachine<A> {
             last_membership: shared.membership.clone(),
             snapshot_id,
         };
-        let bytes = encode_snapshot(&meta, &shared.applier.state_bytes())
-            .map_err(|e| write_snapshot(&e))?;
+        let state = shared
+            .applier
+            .state_bytes()
+            .map_err(|e| write_snapshot(&DecodeError(e)))?;
+        let bytes = encode_snapshot(&meta, &state).map_err(|e| write_snapshot(&e))?;
         let path = shared.store(&bytes)?;
         shared.current = Some(meta.clone());
         Ok(Snapshot {

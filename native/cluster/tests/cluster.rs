@@ -253,7 +253,7 @@ fn three_nodes_elect_replicate_survive_a_killed_leader_and_catch_up_by_snapshot(
         );
         let states: BTreeSet<Vec<u8>> = all
             .iter()
-            .map(|n| n.sm.with_applier(|a| a.state_bytes()).unwrap())
+            .map(|n| n.sm.with_applier(|a| a.state_bytes().unwrap()).unwrap())
             .collect();
         assert_eq!(states.len(), 1, "every node holds the same state bytes");
         drop(all);

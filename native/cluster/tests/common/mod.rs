@@ -53,12 +53,12 @@ impl Applier for Registers {
             .into_bytes()
     }
 
-    fn state_bytes(&self) -> Vec<u8> {
+    fn state_bytes(&self) -> Result<Vec<u8>, String> {
         let mut out = Vec::new();
         for (k, v) in &self.map {
             out.extend_from_slice(format!("{}:{k}{}:{v}", k.len(), v.len()).as_bytes());
         }
-        out
+        Ok(out)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {

@@ -16,13 +16,13 @@ mod writes;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{oneshot, watch};
 
 use crate::codec;
 use crate::durable::{Durable, PersistConfig, RecoveryReport};
-use crate::engine::{CommitObserver, CommitSink, Engine};
+use crate::engine::{CommitObserver, CommitSink, Engine, Reply};
 use crate::error::{KResult, KernelError};
 use crate::index::{self, IndexConfig, SearchParams};
 use crate::log_sink::{LogSignal, LogSink};
@@ -47,6 +47,31 @@ impl<V: std::ops::Deref<Target = [f32]> + Send + 'static> Floats for V {}
 
 pub type Commit<T> = Pin<Box<dyn Future<Output = KResult<T>> + Send + 'static>>;
 
+/// Where writes go instead of this node's committer: a cluster proposes
+/// them through Raft, and every node's state machine gives them to its own
+/// engine once they are committed (docs/CLUSTER-INTERNALS.md). `reply` gets
+/// the outcome of the committed write.
+pub trait Proposer: Send + Sync + 'static {
+    fn propose(&self, write: Write, reply: Reply);
+}
+
+type ProposerSlot = Arc<OnceLock<Arc<dyn Proposer>>>;
+
+/// Hands a built write to the proposer when one is set, else to the engine.
+fn route(engine: &Engine, proposer: &ProposerSlot, op: Write, reply: Reply) {
+    match proposer.get() {
+        Some(_) if matches!(op, Write::Replicated { .. }) => {
+            reply(Err(KernelError::InvalidArgument(
+                "this node is a cluster member: it applies only what its Raft log commits, not a \
+             replication stream"
+                    .into(),
+            )))
+        }
+        Some(p) => p.propose(op, reply),
+        None => engine.submit(op, reply),
+    }
+}
+
 pub struct Database {
     /// Public for tests and tools that drive the engine directly; a host
     /// uses the methods below.
@@ -64,6 +89,7 @@ pub struct Database {
     closed: AtomicBool,
     dim: usize,
     index_cfg: IndexConfig,
+    proposer: ProposerSlot,
 }
 
 fn closed_error() -> KernelError {
@@ -114,7 +140,16 @@ impl Database {
             closed: AtomicBool::new(false),
             dim: limits.dim,
             index_cfg,
+            proposer: Arc::default(),
         })
+    }
+
+    /// From now on, writes go to `proposer` instead of this node's committer
+    /// (a cluster member). Set once, before the first write.
+    pub fn set_proposer(&self, proposer: Arc<dyn Proposer>) -> KResult<()> {
+        self.proposer
+            .set(proposer)
+            .map_err(|_| KernelError::InvalidArgument("a proposer is already set".into()))
     }
 
     pub fn check_open(&self) -> KResult<()> {
@@ -133,7 +168,9 @@ impl Database {
     ) -> Commit<T> {
         let queued = self.check_open().and(op).map(|op| {
             let (tx, rx) = oneshot::channel::<KResult<Outcome>>();
-            self.engine.submit(
+            route(
+                &self.engine,
+                &self.proposer,
                 op,
                 Box::new(move |r| {
                     let _ = tx.send(r);
@@ -162,11 +199,14 @@ impl Database {
     ) -> Commit<T> {
         let open = self.check_open();
         let engine = self.engine.clone();
+        let proposer = self.proposer.clone();
         Box::pin(async move {
             open?;
             let op = build(&engine)?;
             let (tx, rx) = oneshot::channel::<KResult<Outcome>>();
-            engine.submit(
+            route(
+                &engine,
+                &proposer,
                 op,
                 Box::new(move |r| {
                     let _ = tx.send(r);

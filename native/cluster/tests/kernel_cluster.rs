@@ -1,0 +1,322 @@
+//! The kernel replicated through Raft: three nodes whose state machines are
+//! kernel databases and whose writes go through the leader's Raft. Outcomes
+//! (ids, errors, deduplication) and state proofs must equal those of one
+//! standalone database fed the same writes; a follower stopped while the
+//! leader snapshots and purges comes back through a kernel snapshot; writes
+//! on a follower are refused.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::TempDir;
+use openraft::{Config, Raft, ServerState, SnapshotPolicy};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use valori_cluster::kernel::{KernelApplier, RaftProposer};
+use valori_cluster::{
+    serve, LogStore, Member, NetConfig, Network, NodeId, StateMachine, TypeConfig,
+};
+use valori_kernel::database::{CollectionSpec, Database, WriteOpts};
+use valori_kernel::durable::PersistConfig;
+use valori_kernel::index::IndexConfig;
+use valori_kernel::state::Limits;
+use valori_kernel::storage::StdVfs;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Node {
+    id: NodeId,
+    raft: Raft<TypeConfig>,
+    db: Arc<Database>,
+    server: JoinHandle<()>,
+}
+
+fn ip(id: NodeId) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 78, id as u8))
+}
+
+fn memory_db() -> Arc<Database> {
+    Arc::new(
+        Database::open(
+            Arc::new(StdVfs),
+            Limits::new(2, 10_000, 1_000, 1_000),
+            IndexConfig::default(),
+            &PersistConfig::default(),
+        )
+        .unwrap(),
+    )
+}
+
+async fn start(id: NodeId, listener: TcpListener, dir: &Path) -> Node {
+    let vfs = Arc::new(StdVfs);
+    let db = memory_db();
+    let log = LogStore::open(vfs.clone(), &dir.join("raft")).unwrap();
+    let sm = StateMachine::open(vfs, &dir.join("sm"), KernelApplier::new(db.clone())).unwrap();
+    let cfg = NetConfig {
+        node_id: id,
+        token: "kernel-cluster".into(),
+        max_frame_bytes: 1 << 20,
+        source_ip: Some(ip(id)),
+        incoming_dir: dir.join("incoming"),
+    };
+    let config = Config {
+        heartbeat_interval: 100,
+        election_timeout_min: 500,
+        election_timeout_max: 1000,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(30),
+        max_in_snapshot_log_to_keep: 0,
+        purge_batch_size: 1,
+        ..Default::default()
+    };
+    let raft = Raft::new(
+        id,
+        Arc::new(config.validate().unwrap()),
+        Network::new(cfg.clone()),
+        log,
+        sm,
+    )
+    .await
+    .unwrap();
+    db.set_proposer(Arc::new(RaftProposer::new(
+        raft.clone(),
+        tokio::runtime::Handle::current(),
+    )))
+    .unwrap();
+    let server = serve(listener, raft.clone(), cfg);
+    Node {
+        id,
+        raft,
+        db,
+        server,
+    }
+}
+
+async fn stop(node: Node) {
+    node.server.abort();
+    let _ = node.server.await;
+    node.raft.shutdown().await.unwrap();
+    node.db.close();
+}
+
+/// What a write answered: its ids and whether it was a duplicate, or its
+/// error code.
+type Answer = Result<(Vec<u32>, bool), String>;
+
+fn answer(r: Result<valori_kernel::ops::Outcome, valori_kernel::KernelError>) -> Answer {
+    r.map(|o| (o.ids, o.deduplicated))
+        .map_err(|e| e.code().to_string())
+}
+
+fn key(n: u8) -> Option<WriteOpts> {
+    Some(WriteOpts {
+        key: Some([n; 16]),
+        item_keys: Vec::new(),
+    })
+}
+
+/// A mixed workload; `round` varies the data so rounds differ.
+async fn workload(db: &Database, round: u32) -> Vec<Answer> {
+    let mut out = Vec::new();
+    let r = round as f32;
+    let name = format!("docs{round}");
+    let spec = CollectionSpec {
+        name: name.clone(),
+        dim: 3,
+        metric: None,
+        index: Some("hnsw".into()),
+        quant: None,
+        max_records: None,
+        hnsw_m: None,
+        ..Default::default()
+    };
+    out.push(answer(db.create_collection(spec, None).await));
+    for i in 0..8 {
+        let v = vec![r + i as f32 * 0.5, -(i as f32)];
+        out.push(answer(db.insert("default", v, i, None).await));
+    }
+    out.push(answer(db.insert(&name, vec![1.0, 2.0, r], 0, None).await));
+    out.push(answer(
+        db.insert_batch(
+            "default",
+            (0..10).map(|i| i as f32 + r).collect::<Vec<_>>(),
+            5,
+            None,
+        )
+        .await,
+    ));
+    out.push(answer(db.delete_record("default", round, None).await));
+    out.push(answer(db.delete_record("default", 99_999, None).await));
+    out.push(answer(
+        db.soft_delete_record("default", round + 2, None).await,
+    ));
+    out.push(answer(
+        db.set_metadata(
+            "default",
+            format!("note{round}"),
+            format!("\"v{round}\""),
+            None,
+        )
+        .await,
+    ));
+    let node = db.create_node("default", 1, Some(round + 3), None).await;
+    out.push(answer(node.clone()));
+    if let Ok(n) = node {
+        out.push(answer(
+            db.create_edge("default", n.ids[0], n.ids[0], 2, None).await,
+        ));
+    }
+    // The same key and request twice: the second is a duplicate with the
+    // same ids; the same key with another request is refused.
+    out.push(answer(
+        db.insert("default", vec![7.0, r], 1, key(round as u8))
+            .await,
+    ));
+    out.push(answer(
+        db.insert("default", vec![7.0, r], 1, key(round as u8))
+            .await,
+    ));
+    out.push(answer(
+        db.insert("default", vec![8.0, r], 1, key(round as u8))
+            .await,
+    ));
+    out
+}
+
+async fn leader(nodes: &[&Node]) -> NodeId {
+    let m = nodes[0]
+        .raft
+        .wait(Some(WAIT))
+        .metrics(
+            |m| m.current_leader.is_some() && m.state != ServerState::Candidate,
+            "a leader",
+        )
+        .await
+        .unwrap();
+    let l = m.current_leader.unwrap();
+    for n in nodes {
+        n.raft
+            .wait(Some(WAIT))
+            .current_leader(l, "agreed leader")
+            .await
+            .unwrap();
+    }
+    l
+}
+
+async fn converged(nodes: &[&Node], expected: &(u64, String)) {
+    let last = nodes
+        .iter()
+        .map(|n| n.raft.metrics().borrow().last_log_index)
+        .max()
+        .unwrap();
+    for n in nodes {
+        n.raft
+            .wait(Some(WAIT))
+            .applied_index_at_least(last, "applied")
+            .await
+            .unwrap();
+        assert_eq!(&n.db.state_proof(None).unwrap(), expected, "node {}", n.id);
+    }
+}
+
+#[test]
+fn kernel_writes_through_raft_match_a_standalone_kernel_on_every_node() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let root = TempDir::new("kernel-cluster");
+        let dirs: Vec<_> = (1..=3).map(|i| root.path().join(format!("n{i}"))).collect();
+        let mut members = BTreeMap::new();
+        let mut listeners = Vec::new();
+        for id in 1..=3u64 {
+            let l = TcpListener::bind(SocketAddr::new(ip(id), 0)).await.unwrap();
+            members.insert(
+                id,
+                Member {
+                    api_addr: format!("{}:3000", ip(id)),
+                    raft_addr: l.local_addr().unwrap().to_string(),
+                },
+            );
+            listeners.push(l);
+        }
+        let mut nodes: Vec<Option<Node>> = Vec::new();
+        for (i, l) in listeners.into_iter().enumerate() {
+            nodes.push(Some(start(i as u64 + 1, l, &dirs[i]).await));
+        }
+        nodes[0]
+            .as_ref()
+            .unwrap()
+            .raft
+            .initialize(members.clone())
+            .await
+            .unwrap();
+        let reference = memory_db();
+
+        let all: Vec<&Node> = nodes.iter().flatten().collect();
+        let lead = leader(&all).await;
+        let lead_node = all.iter().find(|n| n.id == lead).unwrap();
+        let follower = all.iter().find(|n| n.id != lead).unwrap();
+        // A follower refuses writes (it is not the leader) and changes nothing.
+        let refused = follower
+            .db
+            .insert("default", vec![1.0, 1.0], 0, None)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), "READ_ONLY", "{refused}");
+        assert!(
+            refused.to_string().contains(&format!("node {lead}")),
+            "{refused}"
+        );
+        for round in 0..2 {
+            let got = workload(&lead_node.db, round).await;
+            let want = workload(&reference, round).await;
+            assert_eq!(got, want, "round {round}");
+        }
+        let expected = reference.state_proof(None).unwrap();
+        converged(&all, &expected).await;
+        drop(all);
+
+        // A follower stops; the leader writes past snapshots and purges, so
+        // the follower comes back through a kernel snapshot.
+        let lagging = (1..=3).find(|id| *id != lead).unwrap();
+        stop(nodes[lagging as usize - 1].take().unwrap()).await;
+        {
+            let rest: Vec<&Node> = nodes.iter().flatten().collect();
+            let lead_node = rest.iter().find(|n| n.id == lead).unwrap();
+            for round in 2..5 {
+                let got = workload(&lead_node.db, round).await;
+                let want = workload(&reference, round).await;
+                assert_eq!(got, want, "round {round}");
+            }
+            lead_node
+                .raft
+                .wait(Some(WAIT))
+                .metrics(|m| m.purged.is_some(), "leader purged")
+                .await
+                .unwrap();
+        }
+        let addr: SocketAddr = members[&lagging].raft_addr.parse().unwrap();
+        let l = TcpListener::bind(addr).await.unwrap();
+        nodes[lagging as usize - 1] = Some(start(lagging, l, &dirs[lagging as usize - 1]).await);
+        let expected = reference.state_proof(None).unwrap();
+        let all: Vec<&Node> = nodes.iter().flatten().collect();
+        converged(&all, &expected).await;
+        let back = all.iter().find(|n| n.id == lagging).unwrap();
+        assert!(
+            back.raft.metrics().borrow().snapshot.is_some(),
+            "the follower installed a snapshot"
+        );
+        drop(all);
+        for n in nodes.into_iter().flatten() {
+            stop(n).await;
+        }
+    });
+}
