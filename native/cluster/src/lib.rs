@@ -31,12 +31,14 @@ mod errors;
 pub mod kernel;
 mod log_store;
 pub mod network;
+mod read;
 mod state_machine;
 
 use serde::{Deserialize, Serialize};
 
 pub use log_store::LogStore;
 pub use network::{serve, NetConfig, Network};
+pub use read::{read_barrier, ReadError};
 pub use state_machine::{Applier, SnapshotFile, StateMachine};
 
 /// Node ids are never reused (docs/CLUSTER-INTERNALS.md).

@@ -23,14 +23,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{
-    Fatal, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, ReplicationClosed,
-    StreamingError, Timeout, Unreachable,
+    CheckIsLeaderError, Fatal, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+    ReplicationClosed, StreamingError, Timeout, Unreachable,
 };
 use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
-use openraft::{Raft, Snapshot, SnapshotMeta, Vote};
+use openraft::{LogId, Raft, Snapshot, SnapshotMeta, Vote};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -44,6 +44,7 @@ const KIND_APPEND: u8 = 1;
 const KIND_VOTE: u8 = 2;
 const KIND_SNAPSHOT: u8 = 3;
 const KIND_CHUNK: u8 = 4;
+const KIND_READ_INDEX: u8 = 5;
 const KIND_ANSWER: u8 = 9;
 
 /// Bytes per snapshot chunk frame.
@@ -200,6 +201,12 @@ async fn handle(
                     raft.install_full_snapshot(header.vote, snapshot).await;
                 let _ = tokio::fs::remove_file(&path).await;
                 encode(&result)?
+            }
+            KIND_READ_INDEX => {
+                // The leader's read index: a follower serving a
+                // linearizable read waits until it has applied this far.
+                let read = raft.get_read_log_id().await.map(|(read, _applied)| read);
+                encode(&read)?
             }
             k => return Err(FrameError(format!("unknown frame kind {k}"))),
         };
@@ -365,6 +372,23 @@ impl Peer {
                 timeout: ttl,
             }),
         }
+    }
+}
+
+/// The answer to a read-index request: the leader's read log id, or why it
+/// could not give one (it is no longer the leader).
+pub type ReadIndexAnswer =
+    Result<Option<LogId<NodeId>>, RaftError<NodeId, CheckIsLeaderError<NodeId, Member>>>;
+
+impl Peer {
+    /// Asks the peer (the leader) for its read index, within `ttl`.
+    pub async fn read_index(&mut self, ttl: Duration) -> Result<ReadIndexAnswer, String> {
+        self.call::<ReadIndexAnswer>(KIND_READ_INDEX, &[], ttl)
+            .await
+            .map_err(|e| match e {
+                CallError::Unreachable(e) | CallError::Network(e) => e.0,
+                CallError::TimedOut => format!("no answer within {ttl:?}"),
+            })
     }
 }
 

@@ -125,6 +125,17 @@ impl<A: Applier> StateMachine<A> {
     }
 }
 
+/// Runs a long, blocking apply so that the runtime moves its other tasks
+/// (heartbeats, votes, replication) to another worker meanwhile; on a
+/// single-threaded runtime (some tests) it just runs.
+fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 fn read_file(vfs: &dyn Vfs, path: &Path) -> Result<Vec<u8>, StorageError> {
     let file = vfs.open(path, false).map_err(|e| read_snapshot(&e))?;
     let len = file.len().map_err(|e| read_snapshot(&e))?;
@@ -302,7 +313,10 @@ impl<A: Applier> RaftStateMachine<TypeConfig> for StateMachine<A> {
             shared.applied = Some(entry.log_id);
             let answer = match entry.payload {
                 EntryPayload::Blank => Vec::new(),
-                EntryPayload::Normal(cmd) => shared.applier.apply(entry.log_id.index, &cmd.0),
+                EntryPayload::Normal(cmd) => {
+                    let applier = &mut shared.applier;
+                    off_the_runtime(|| applier.apply(entry.log_id.index, &cmd.0))
+                }
                 EntryPayload::Membership(m) => {
                     shared.membership = StoredMembership::new(Some(entry.log_id), m);
                     Vec::new()

@@ -17,7 +17,8 @@ use openraft::{Config, Raft, RaftNetwork, RaftNetworkFactory, ServerState, Snaps
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use valori_cluster::{
-    serve, Applier, Command, LogStore, Member, NetConfig, Network, NodeId, StateMachine, TypeConfig,
+    read_barrier, serve, Applier, Command, LogStore, Member, NetConfig, Network, NodeId,
+    StateMachine, TypeConfig,
 };
 use valori_kernel::storage::StdVfs;
 
@@ -29,6 +30,7 @@ struct Node {
     raft: Raft<TypeConfig>,
     sm: StateMachine<Registers>,
     server: JoinHandle<()>,
+    net: Network,
 }
 
 fn ip(id: NodeId) -> IpAddr {
@@ -72,12 +74,13 @@ async fn start(id: NodeId, listener: TcpListener, dir: &Path) -> Node {
     )
     .await
     .unwrap();
-    let server = serve(listener, raft.clone(), cfg);
+    let server = serve(listener, raft.clone(), cfg.clone());
     Node {
         id,
         raft,
         sm,
         server,
+        net: Network::new(cfg),
     }
 }
 
@@ -251,6 +254,50 @@ fn three_nodes_elect_replicate_survive_a_killed_leader_and_catch_up_by_snapshot(
             snap.is_some_and(|s| s.index >= purged),
             "the lagging node installed a snapshot at or past {purged}: {snap:?}"
         );
+        // Linearizable reads: a write the leader acknowledged is visible on
+        // a follower once its read barrier returned, however far behind the
+        // follower's own apply was.
+        // The followers apply slowly (an injected 100 ms per entry), so a
+        // read that did not wait would see the old value.
+        let lead = all.iter().find(|n| n.id == new_leader).unwrap();
+        for n in all.iter().filter(|n| n.id != new_leader) {
+            n.sm.with_applier(|a| a.slow_ms.store(100, std::sync::atomic::Ordering::Relaxed))
+                .unwrap();
+        }
+        let visible: Vec<_> = all
+            .iter()
+            .map(|n| n.sm.with_applier(|a| a.visible.clone()).unwrap())
+            .collect();
+        for (i, n) in all.iter().enumerate() {
+            // Three writes, so a slow follower is 300 ms behind the last.
+            let mut last = None;
+            let mut value = String::new();
+            for j in 0..3 {
+                value = format!("read-{i}-{j}");
+                last = Some(
+                    lead.raft
+                        .client_write(Command(format!("fresh={value}").into_bytes()))
+                        .await
+                        .unwrap(),
+                );
+            }
+            let resp = last.unwrap();
+            expected.insert("fresh".into(), value.clone());
+            let at = read_barrier(&n.raft, &n.net, WAIT).await.unwrap();
+            assert!(
+                at >= resp.log_id.index,
+                "node {}: barrier at {at} < {}",
+                n.id,
+                resp.log_id.index
+            );
+            let seen = visible[i].lock().unwrap().get("fresh").cloned();
+            assert_eq!(seen.as_deref(), Some(value.as_str()), "node {}", n.id);
+        }
+        for n in &all {
+            n.sm.with_applier(|a| a.slow_ms.store(0, std::sync::atomic::Ordering::Relaxed))
+                .unwrap();
+        }
+        converged(&all, &expected).await;
         let states: BTreeSet<Vec<u8>> = all
             .iter()
             .map(|n| n.sm.with_applier(|a| a.state_bytes().unwrap()).unwrap())

@@ -36,21 +36,29 @@ impl Drop for TempDir {
 
 /// Registers: a command `key=value` sets `key` and answers its previous
 /// value; the state is the sorted map, so equal histories give equal bytes.
-#[derive(Default, Debug, Clone, PartialEq, Eq)]
+#[derive(Default, Debug, Clone)]
 pub struct Registers {
     pub map: BTreeMap<String, String>,
     pub applied: Vec<u64>,
+    /// A slow disk or CPU, injected: each apply takes this many ms longer.
+    pub slow_ms: std::sync::Arc<AtomicU64>,
+    /// The map as readers see it, published after each apply, readable
+    /// without the state machine's lock (as a server's reads would be).
+    pub visible: std::sync::Arc<std::sync::Mutex<BTreeMap<String, String>>>,
 }
 
 impl Applier for Registers {
     fn apply(&mut self, index: u64, command: &[u8]) -> Vec<u8> {
+        let slow = self.slow_ms.load(Ordering::Relaxed);
+        if slow > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(slow));
+        }
         self.applied.push(index);
         let text = String::from_utf8_lossy(command);
         let (k, v) = text.split_once('=').unwrap_or((&text, ""));
-        self.map
-            .insert(k.to_string(), v.to_string())
-            .unwrap_or_default()
-            .into_bytes()
+        let previous = self.map.insert(k.to_string(), v.to_string());
+        *self.visible.lock().unwrap() = self.map.clone();
+        previous.unwrap_or_default().into_bytes()
     }
 
     fn state_bytes(&self) -> Result<Vec<u8>, String> {
@@ -79,6 +87,7 @@ impl Applier for Registers {
             let v = take(&mut rest)?;
             map.insert(k, v);
         }
+        *self.visible.lock().unwrap() = map.clone();
         self.map = map;
         self.applied.clear();
         Ok(())
