@@ -344,3 +344,92 @@ fn a_peer_with_the_wrong_token_is_refused() {
         stop(node).await;
     });
 }
+
+#[test]
+fn a_cluster_grows_from_one_node_and_shrinks_again() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let root = TempDir::new("membership");
+        let mut nodes = Vec::new();
+        let mut members = BTreeMap::new();
+        for id in 11..=13u64 {
+            let l = TcpListener::bind(SocketAddr::new(ip(id), 0)).await.unwrap();
+            members.insert(
+                id,
+                Member {
+                    api_addr: format!("{}:3000", ip(id)),
+                    raft_addr: l.local_addr().unwrap().to_string(),
+                },
+            );
+            nodes.push(start(id, l, &root.path().join(format!("n{id}"))).await);
+        }
+        // One voter, then two learners that catch up, then all three vote.
+        let first = &nodes[0];
+        first
+            .raft
+            .initialize(BTreeMap::from([(11u64, members[&11].clone())]))
+            .await
+            .unwrap();
+        first
+            .raft
+            .wait(Some(WAIT))
+            .state(ServerState::Leader, "node 11 leads alone")
+            .await
+            .unwrap();
+        let mut expected = BTreeMap::new();
+        write(first, 0..10, 1, &mut expected).await;
+        for id in [12u64, 13] {
+            first
+                .raft
+                .add_learner(id, members[&id].clone(), true)
+                .await
+                .unwrap();
+        }
+        first
+            .raft
+            .change_membership(BTreeSet::from([11u64, 12, 13]), false)
+            .await
+            .unwrap();
+        write(first, 10..20, 2, &mut expected).await;
+        let all: Vec<&Node> = nodes.iter().collect();
+        converged(&all, &expected).await;
+        for n in &all {
+            let voters: BTreeSet<u64> = n
+                .raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .voter_ids()
+                .collect();
+            assert_eq!(voters, BTreeSet::from([11, 12, 13]), "node {}", n.id);
+        }
+        // Node 13 leaves: the two others go on without it.
+        first
+            .raft
+            .change_membership(BTreeSet::from([11u64, 12]), false)
+            .await
+            .unwrap();
+        let removed = nodes.pop().unwrap();
+        stop(removed).await;
+        write(&nodes[0], 20..30, 3, &mut expected).await;
+        let two: Vec<&Node> = nodes.iter().collect();
+        converged(&two, &expected).await;
+        let voters: BTreeSet<u64> = nodes[1]
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect();
+        assert_eq!(voters, BTreeSet::from([11, 12]));
+        for n in nodes {
+            stop(n).await;
+        }
+    });
+}
