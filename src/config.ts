@@ -154,8 +154,23 @@ export function readVar(spec: VarSpec<unknown>, env: NodeJS.ProcessEnv): { name:
   return undefined;
 }
 
+/**
+ * The variables of the original's Raft cluster mode (its CLUSTER.md). This version has no cluster
+ * mode yet (README, "Not supported yet"), so a node given one of them refuses to start rather than
+ * run standalone while its operator believes it is one of several voters.
+ */
+export const CLUSTER_VARS = ['VALORI_CLUSTER_MEMBERS', 'VALORI_NODE_ID', 'VALORI_CLUSTER_INIT', 'VALORI_RAFT_BIND'] as const;
+
 /** Reads and validates every variable; throws ConfigError on the first bad one. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  for (const name of CLUSTER_VARS) {
+    if (env[name] !== undefined && env[name] !== '') {
+      throw new ConfigError(
+        name,
+        `${name} is set, but this version has no Raft cluster mode yet (README, "Not supported yet"): unset it to run a standalone node, or use the leader/follower stream (VALORI_FOLLOWER_OF)`,
+      );
+    }
+  }
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(CONFIG_SCHEMA) as [string, VarSpec<unknown>][]) {
     const found = readVar(spec, env);
