@@ -50,6 +50,11 @@ const KIND_ANSWER: u8 = 9;
 /// Bytes per snapshot chunk frame.
 const CHUNK_BYTES: usize = 1 << 20;
 
+/// Largest hello: read before the sender is authenticated, so it is small
+/// whatever the frame limit, and it must arrive within [`HELLO_TIMEOUT`].
+const MAX_HELLO_BYTES: u32 = 4096;
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Settings shared by a node's server and its clients.
 #[derive(Clone, Debug)]
 pub struct NetConfig {
@@ -64,6 +69,8 @@ pub struct NetConfig {
     pub source_ip: Option<IpAddr>,
     /// Where received snapshots are written before they are installed.
     pub incoming_dir: PathBuf,
+    /// Largest snapshot accepted from a peer (bytes written to disk).
+    pub max_snapshot_bytes: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -163,7 +170,10 @@ async fn handle(
     cfg: Arc<NetConfig>,
 ) -> Result<(), FrameError> {
     let max = cfg.max_frame_bytes;
-    let (kind, body) = read_frame(&mut s, max).await?;
+    let hello = read_frame(&mut s, MAX_HELLO_BYTES.min(max));
+    let (kind, body) = tokio::time::timeout(HELLO_TIMEOUT, hello)
+        .await
+        .map_err(|_| FrameError("no hello in time".into()))??;
     let hello: Hello = if kind == KIND_HELLO {
         decode(&body)?
     } else {
@@ -219,6 +229,12 @@ async fn receive_snapshot(
     cfg: &NetConfig,
     size: u64,
 ) -> Result<PathBuf, FrameError> {
+    if size > cfg.max_snapshot_bytes {
+        return Err(FrameError(format!(
+            "peer announced a snapshot of {size} bytes, above the limit {}",
+            cfg.max_snapshot_bytes
+        )));
+    }
     tokio::fs::create_dir_all(&cfg.incoming_dir)
         .await
         .map_err(io_err)?;

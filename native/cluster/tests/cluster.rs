@@ -44,6 +44,7 @@ fn net_config(id: NodeId, dir: &Path, token: &str) -> NetConfig {
         max_frame_bytes: 24 << 10,
         source_ip: Some(ip(id)),
         incoming_dir: dir.join("incoming"),
+        max_snapshot_bytes: 64 << 20,
     }
 }
 
@@ -335,11 +336,76 @@ fn a_peer_with_the_wrong_token_is_refused() {
         assert!(err.to_string().contains("bad cluster token"), "{err}");
         let mut good = Network::new(net_config(8, &dir, TOKEN));
         let mut peer = good.new_client(9, &member).await;
-        let answer = peer.vote(vote, option).await.unwrap();
+        let answer = peer.vote(vote.clone(), option.clone()).await.unwrap();
         assert_eq!(
             answer.vote.leader_id().term,
             5,
             "the node answered the vote request"
+        );
+
+        // Hostile bytes, each on its own connection: a frame declaring
+        // 4 GiB; a hello above 4 KiB (refused before authentication though
+        // below the frame limit); garbage instead of a hello; an unknown
+        // frame kind, an undecodable vote and a snapshot announced above the
+        // limit after a good hello. Each connection is closed by the node,
+        // which keeps serving.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let frame = |kind: u8, body: &[u8]| {
+            let mut f = (body.len() as u32).to_le_bytes().to_vec();
+            f.push(kind);
+            f.extend_from_slice(body);
+            f
+        };
+        // postcard: a string is a varint length then its bytes; a u64 a varint.
+        let hello = [&[TOKEN.len() as u8][..], TOKEN.as_bytes(), &[8]].concat();
+        let big_snapshot = {
+            // vote (term, node, committed), then meta: last_log_id None,
+            // membership log id None, empty configs and nodes, empty id,
+            // then the size as a varint: 2^40.
+            let mut b = vec![5, 8, 0, 0, 0, 0, 0, 0];
+            b.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
+            b
+        };
+        let attacks: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "4 GiB length",
+                [u32::MAX.to_le_bytes().as_slice(), &[0]].concat(),
+            ),
+            (
+                "20 KiB hello",
+                [(20u32 << 10).to_le_bytes().as_slice(), &[0]].concat(),
+            ),
+            ("garbage hello", frame(0, &[0xff; 40])),
+            ("unknown kind", [frame(0, &hello), frame(77, b"?")].concat()),
+            (
+                "bad vote",
+                [frame(0, &hello), frame(2, &[0xff; 9])].concat(),
+            ),
+            (
+                "huge snapshot",
+                [frame(0, &hello), frame(3, &big_snapshot)].concat(),
+            ),
+        ];
+        for (what, bytes) in &attacks {
+            let mut s = tokio::net::TcpStream::connect(&member.raft_addr)
+                .await
+                .unwrap();
+            s.write_all(bytes).await.unwrap();
+            let mut rest = Vec::new();
+            let read = tokio::time::timeout(WAIT, s.read_to_end(&mut rest)).await;
+            assert!(read.is_ok(), "{what}: the node closed the connection");
+        }
+        let incoming = dir.join("incoming");
+        let files = std::fs::read_dir(&incoming).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(
+            files, 0,
+            "no snapshot file was started for the refused announcement"
+        );
+        let answer = peer.vote(vote, option).await.unwrap();
+        assert_eq!(
+            answer.vote.leader_id().term,
+            5,
+            "still serving after the attacks"
         );
         stop(node).await;
     });

@@ -63,6 +63,7 @@ async fn start(id: NodeId, listener: TcpListener, dir: &Path) -> Node {
         max_frame_bytes: 1 << 20,
         source_ip: Some(ip(id)),
         incoming_dir: dir.join("incoming"),
+        max_snapshot_bytes: 64 << 20,
     };
     let config = Config {
         heartbeat_interval: 100,
