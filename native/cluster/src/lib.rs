@@ -13,14 +13,16 @@
 //!   [`StateFile`](valori_kernel::storage::StateFile)s.
 //! * [`StateMachine`]: openraft's `RaftStateMachine`, applying committed
 //!   entries to an [`Applier`] and keeping snapshots as files.
-//!
 //! * [`network`]: openraft's RPCs between nodes over TCP, with the cluster
 //!   token, bounded frames and snapshots streamed from file to file.
+//! * [`kernel`]: the kernel as the applier, and Raft as the kernel's write
+//!   path (a proposer set on its `Database`).
+//! * [`read_barrier`]: linearizable reads on any node.
 //!
-//! The cluster is not served yet: no napi binding, no HTTP routes, and the
-//! kernel is not yet the applier. openraft's storage compliance suite runs
-//! over both adapters (`tests/compliance.rs`), and three nodes run over real
-//! sockets in `tests/cluster.rs`.
+//! The cluster is not served yet: no napi binding, configuration or HTTP
+//! routes. openraft's storage compliance suite runs over both adapters
+//! (`tests/compliance.rs`); nodes run over real sockets in `tests/cluster.rs`
+//! and `tests/kernel_cluster.rs`.
 
 // openraft's traits fix the error type, 224 bytes; boxing it would only
 // add a conversion at every trait method.

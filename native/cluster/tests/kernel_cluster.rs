@@ -276,6 +276,14 @@ fn kernel_writes_through_raft_match_a_standalone_kernel_on_every_node() {
             refused.to_string().contains(&format!("node {lead}")),
             "{refused}"
         );
+        // A cluster member applies only what Raft commits, not an SSE stream.
+        let stream = follower
+            .db
+            .apply_replicated(1, vec![1, 2, 3])
+            .await
+            .unwrap_err();
+        assert_eq!(stream.code(), "INVALID_ARGUMENT", "{stream}");
+        assert_eq!(follower.db.height(), 0, "nothing was applied");
         for round in 0..2 {
             let got = workload(&lead_node.db, round).await;
             let want = workload(&reference, round).await;
