@@ -20,6 +20,19 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Pro
   }
 }
 
+/** Resolves with `p`, or fails after `timeoutMs`. */
+async function within<T>(what: string, p: Promise<T>, timeoutMs = 5000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A deterministic payload: byte i is (i * 31 + seed) mod 251. */
 function payload(n: number, seed = 7): Buffer {
   const b = Buffer.alloc(n);
@@ -35,8 +48,9 @@ interface Echo {
   received: number;
   accepted: number;
   sockets: Set<Socket>;
-  /** Connections that have closed. */
+  /** Connections that have closed, and that saw a FIN first. */
   closed: number;
+  ended: number;
   close(): Promise<void>;
 }
 
@@ -51,6 +65,10 @@ async function echoServer(host = TARGET_HOST): Promise<Echo> {
         echo.received += d.length;
         s.write(d);
       });
+      s.on('end', () => {
+        echo.ended++;
+        s.end();
+      });
       s.on('close', () => {
         sockets.delete(s);
         echo.closed++;
@@ -62,6 +80,7 @@ async function echoServer(host = TARGET_HOST): Promise<Echo> {
     accepted: 0,
     sockets,
     closed: 0,
+    ended: 0,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => echo.server.close(() => r()));
@@ -204,7 +223,7 @@ describe('LinkProxy', () => {
 
     proxy.heal();
     // The dark connection lost bytes: it cannot resume intact, so healing resets it.
-    assert.ok(isResetClose(await dark.closed));
+    assert.ok(isResetClose(await within('the dark connection to close', dark.closed)));
     const fresh = await open(proxy, A);
     const sent = payload(400, 3);
     await roundTrip(fresh, sent);
@@ -271,7 +290,7 @@ describe('LinkProxy', () => {
     // The RST may even beat the connect callback (connect ECONNRESET): either way the client sees a reset.
     const c = await open(proxy, A, false);
     c.socket.write(payload(10));
-    const r = await c.closed;
+    const r = await within('the client to close', c.closed);
     assert.ok(isResetClose(r), `closed ${JSON.stringify(r)}`);
     assert.equal(c.bytes, 0);
     assert.equal(echo.accepted, 0);
@@ -285,7 +304,7 @@ describe('LinkProxy', () => {
     await roundTrip(c, payload(50));
     await waitFor('the target side socket', () => echo.sockets.size === 1);
     proxy.setRule(A, Rules.reset());
-    assert.ok(isResetClose(await c.closed));
+    assert.ok(isResetClose(await within('the client to close', c.closed)));
     await waitFor('the target side closed', () => echo.closed === 1);
     assert.equal(proxy.stats(A).resets, 1);
     assert.equal(proxy.openConnections, 0);
@@ -296,7 +315,7 @@ describe('LinkProxy', () => {
     proxy.setRule(A, Rules.resetAfterBytes(100));
     const c = await open(proxy, A);
     c.socket.write(payload(1000));
-    const r = await c.closed;
+    const r = await within('the client to close', c.closed);
     assert.ok(isResetClose(r), `closed ${JSON.stringify(r)}`);
     await waitFor('the target side closed', () => echo.accepted === 1 && echo.closed === 1);
     assert.equal(echo.received, 100);
@@ -361,6 +380,29 @@ describe('LinkProxy', () => {
     b.socket.write(payload(20));
     await waitFor('B bytes at the proxy', () => proxy.stats(B).bytesFromSender === 50);
     assertHeld(proxy, B, 50, 30);
+    // heal also sets the default to pass: a new connection from A passes.
+    proxy.heal();
+    const again = payload(25, 9);
+    const a2 = await open(proxy, A);
+    await roundTrip(a2, again);
+    assert.deepEqual(a2.text(), again);
+  });
+
+  it('a FIN from the sender reaches the target as a FIN, an abort as an abort', async () => {
+    const { echo, proxy } = await setup();
+    const graceful = await open(proxy, A);
+    await roundTrip(graceful, payload(20));
+    graceful.socket.end();
+    const r = await within('the graceful close', graceful.closed);
+    assert.equal(r.hadError, false);
+    assert.deepEqual([echo.ended, echo.closed], [1, 1]);
+
+    const aborted = await open(proxy, A);
+    await roundTrip(aborted, payload(20));
+    aborted.socket.resetAndDestroy();
+    await waitFor('the target side closed', () => echo.closed === 2);
+    assert.equal(echo.ended, 1, 'no FIN for the aborted connection');
+    await waitFor('the proxy to drop the connection', () => proxy.openConnections === 0);
   });
 
   it('close destroys every connection and stops listening', async () => {
@@ -368,7 +410,7 @@ describe('LinkProxy', () => {
     const c = await open(proxy, A);
     await roundTrip(c, payload(10));
     await proxy.close();
-    await c.closed;
+    await within('the client to close', c.closed);
     await assert.rejects(client(proxy, A), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED');
   });
 });

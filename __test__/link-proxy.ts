@@ -322,6 +322,7 @@ class Link {
         p.tokens -= n;
       } else if (r.kind === 'reset' && p === this.up) {
         n = Math.min(n, this.budget);
+        if (n <= 0) break;
       }
       const part = n === item.chunk.length ? item.chunk : item.chunk.subarray(0, n);
       if (n === item.chunk.length) p.queue.shift();
