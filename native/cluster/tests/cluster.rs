@@ -7,13 +7,16 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::raft::{
+    all_applied, bind, leader_of as agreed_leader, raft_config, rebind, runtime, stop_raft, WAIT,
+};
 use common::{Registers, TempDir};
-use openraft::{Config, Raft, RaftNetwork, RaftNetworkFactory, ServerState, SnapshotPolicy};
+use openraft::{Raft, RaftNetwork, RaftNetworkFactory, ServerState};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use valori_cluster::{
@@ -23,7 +26,8 @@ use valori_cluster::{
 use valori_kernel::storage::StdVfs;
 
 const TOKEN: &str = "cluster-test-token";
-const WAIT: Duration = Duration::from_secs(20);
+/// This file's addresses: 127.0.77.x.
+const NET: u8 = 77;
 
 struct Node {
     id: NodeId,
@@ -33,32 +37,14 @@ struct Node {
     net: Network,
 }
 
-fn ip(id: NodeId) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, 77, id as u8))
+fn ip(id: NodeId) -> std::net::IpAddr {
+    common::raft::ip(NET, id)
 }
 
+/// 24 KiB frames: small enough that catching up on 10 KB entries must be
+/// split.
 fn net_config(id: NodeId, dir: &Path, token: &str) -> NetConfig {
-    NetConfig {
-        node_id: id,
-        token: token.into(),
-        max_frame_bytes: 24 << 10,
-        source_ip: Some(ip(id)),
-        incoming_dir: dir.join("incoming"),
-        max_snapshot_bytes: 64 << 20,
-    }
-}
-
-fn raft_config() -> Arc<Config> {
-    let c = Config {
-        heartbeat_interval: 100,
-        election_timeout_min: 500,
-        election_timeout_max: 1000,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(40),
-        max_in_snapshot_log_to_keep: 0,
-        purge_batch_size: 1,
-        ..Default::default()
-    };
-    Arc::new(c.validate().unwrap())
+    common::raft::net_config(id, ip(id), dir, token, 24 << 10)
 }
 
 async fn start(id: NodeId, listener: TcpListener, dir: &Path) -> Node {
@@ -68,7 +54,7 @@ async fn start(id: NodeId, listener: TcpListener, dir: &Path) -> Node {
     let cfg = net_config(id, dir, TOKEN);
     let raft = Raft::new(
         id,
-        raft_config(),
+        raft_config(40),
         Network::new(cfg.clone()),
         log,
         sm.clone(),
@@ -86,34 +72,13 @@ async fn start(id: NodeId, listener: TcpListener, dir: &Path) -> Node {
 }
 
 async fn stop(node: Node) {
-    node.server.abort();
-    let _ = node.server.await;
-    node.raft.shutdown().await.unwrap();
+    stop_raft(node.server, &node.raft).await;
 }
 
 /// The leader all of `nodes` agree on, other than `not`.
 async fn leader_of(nodes: &[&Node], not: Option<NodeId>) -> NodeId {
-    let m = nodes[0]
-        .raft
-        .wait(Some(WAIT))
-        .metrics(
-            |m| {
-                m.current_leader.is_some_and(|l| Some(l) != not)
-                    && m.state != ServerState::Candidate
-            },
-            "a leader",
-        )
-        .await
-        .unwrap();
-    let leader = m.current_leader.unwrap();
-    for n in nodes {
-        n.raft
-            .wait(Some(WAIT))
-            .current_leader(leader, "all agree on the leader")
-            .await
-            .unwrap();
-    }
-    leader
+    let rafts: Vec<_> = nodes.iter().map(|n| &n.raft).collect();
+    agreed_leader(&rafts, not).await
 }
 
 /// Sends `k{i}=v{i}` for `range` to the leader; records them in `expected`
@@ -145,17 +110,9 @@ async fn write(
 }
 
 async fn converged(nodes: &[&Node], expected: &BTreeMap<String, String>) {
-    let last = nodes
-        .iter()
-        .map(|n| n.raft.metrics().borrow().last_log_index)
-        .max()
-        .unwrap();
+    let rafts: Vec<_> = nodes.iter().map(|n| &n.raft).collect();
+    all_applied(&rafts).await;
     for n in nodes {
-        n.raft
-            .wait(Some(WAIT))
-            .applied_index_at_least(last, "applied everywhere")
-            .await
-            .unwrap();
         let map = n.sm.with_applier(|a| a.map.clone()).unwrap();
         assert_eq!(&map, expected, "node {}", n.id);
     }
@@ -163,28 +120,11 @@ async fn converged(nodes: &[&Node], expected: &BTreeMap<String, String>) {
 
 #[test]
 fn three_nodes_elect_replicate_survive_a_killed_leader_and_catch_up_by_snapshot() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let root = TempDir::new("cluster");
         let dirs: Vec<PathBuf> = (1..=3).map(|i| root.path().join(format!("n{i}"))).collect();
-        let mut listeners = Vec::new();
-        let mut members = BTreeMap::new();
-        for id in 1..=3u64 {
-            let l = TcpListener::bind(SocketAddr::new(ip(id), 0)).await.unwrap();
-            let addr = l.local_addr().unwrap();
-            members.insert(
-                id,
-                Member {
-                    api_addr: format!("{}:3000", ip(id)),
-                    raft_addr: addr.to_string(),
-                },
-            );
-            listeners.push(l);
-        }
+        let (listeners, members) = bind(NET, 1..=3).await;
         let mut nodes = Vec::new();
         for (i, l) in listeners.into_iter().enumerate() {
             nodes.push(Some(start(i as u64 + 1, l, &dirs[i]).await));
@@ -218,8 +158,7 @@ fn three_nodes_elect_replicate_survive_a_killed_leader_and_catch_up_by_snapshot(
         // The killed node restarts from its files and catches up from the
         // leader's log (no snapshot yet: fewer than 40 entries since none),
         // 200 KB of entries through 24 KiB frames (two entries fit).
-        let addr: SocketAddr = members[&leader].raft_addr.parse().unwrap();
-        let l = TcpListener::bind(addr).await.unwrap();
+        let l = rebind(&members[&leader]).await;
         nodes[leader as usize - 1] = Some(start(leader, l, &dirs[leader as usize - 1]).await);
         let all: Vec<&Node> = nodes.iter().flatten().collect();
         converged(&all, &expected).await;
@@ -244,8 +183,7 @@ fn three_nodes_elect_replicate_survive_a_killed_leader_and_catch_up_by_snapshot(
             .unwrap();
         let purged = m.purged.unwrap().index;
         drop(rest);
-        let addr: SocketAddr = members[&lagging].raft_addr.parse().unwrap();
-        let l = TcpListener::bind(addr).await.unwrap();
+        let l = rebind(&members[&lagging]).await;
         nodes[lagging as usize - 1] = Some(start(lagging, l, &dirs[lagging as usize - 1]).await);
         let all: Vec<&Node> = nodes.iter().flatten().collect();
         converged(&all, &expected).await;
@@ -313,11 +251,7 @@ fn three_nodes_elect_replicate_survive_a_killed_leader_and_catch_up_by_snapshot(
 
 #[test]
 fn a_peer_with_the_wrong_token_is_refused() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let root = TempDir::new("token");
         let dir = root.path().to_path_buf();
@@ -413,24 +347,12 @@ fn a_peer_with_the_wrong_token_is_refused() {
 
 #[test]
 fn a_cluster_grows_from_one_node_and_shrinks_again() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let root = TempDir::new("membership");
+        let (listeners, members) = bind(NET, 11..=13).await;
         let mut nodes = Vec::new();
-        let mut members = BTreeMap::new();
-        for id in 11..=13u64 {
-            let l = TcpListener::bind(SocketAddr::new(ip(id), 0)).await.unwrap();
-            members.insert(
-                id,
-                Member {
-                    api_addr: format!("{}:3000", ip(id)),
-                    raft_addr: l.local_addr().unwrap().to_string(),
-                },
-            );
+        for (id, l) in (11..=13u64).zip(listeners) {
             nodes.push(start(id, l, &root.path().join(format!("n{id}"))).await);
         }
         // One voter, then two learners that catch up, then all three vote.

@@ -7,37 +7,32 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
+use common::raft::{
+    all_applied, bind, ip, leader_of, net_config, raft_config, rebind, runtime, stop_raft, WAIT,
+};
 use common::TempDir;
-use openraft::{Config, Raft, ServerState, SnapshotPolicy};
+use openraft::Raft;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use valori_cluster::kernel::{KernelApplier, RaftProposer};
-use valori_cluster::{
-    serve, LogStore, Member, NetConfig, Network, NodeId, StateMachine, TypeConfig,
-};
+use valori_cluster::{serve, LogStore, Network, NodeId, StateMachine, TypeConfig};
 use valori_kernel::database::{CollectionSpec, Database, WriteOpts};
 use valori_kernel::durable::PersistConfig;
 use valori_kernel::index::IndexConfig;
 use valori_kernel::state::Limits;
 use valori_kernel::storage::StdVfs;
 
-const WAIT: Duration = Duration::from_secs(20);
+/// This file's addresses: 127.0.78.x.
+const NET: u8 = 78;
 
 struct Node {
     id: NodeId,
     raft: Raft<TypeConfig>,
     db: Arc<Database>,
     server: JoinHandle<()>,
-}
-
-fn ip(id: NodeId) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, 78, id as u8))
 }
 
 fn memory_db() -> Arc<Database> {
@@ -57,32 +52,10 @@ async fn start(id: NodeId, listener: TcpListener, dir: &Path) -> Node {
     let db = memory_db();
     let log = LogStore::open(vfs.clone(), &dir.join("raft")).unwrap();
     let sm = StateMachine::open(vfs, &dir.join("sm"), KernelApplier::new(db.clone())).unwrap();
-    let cfg = NetConfig {
-        node_id: id,
-        token: "kernel-cluster".into(),
-        max_frame_bytes: 1 << 20,
-        source_ip: Some(ip(id)),
-        incoming_dir: dir.join("incoming"),
-        max_snapshot_bytes: 64 << 20,
-    };
-    let config = Config {
-        heartbeat_interval: 100,
-        election_timeout_min: 500,
-        election_timeout_max: 1000,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(30),
-        max_in_snapshot_log_to_keep: 0,
-        purge_batch_size: 1,
-        ..Default::default()
-    };
-    let raft = Raft::new(
-        id,
-        Arc::new(config.validate().unwrap()),
-        Network::new(cfg.clone()),
-        log,
-        sm,
-    )
-    .await
-    .unwrap();
+    let cfg = net_config(id, ip(NET, id), dir, "kernel-cluster", 1 << 20);
+    let raft = Raft::new(id, raft_config(30), Network::new(cfg.clone()), log, sm)
+        .await
+        .unwrap();
     db.set_proposer(Arc::new(RaftProposer::new(
         raft.clone(),
         tokio::runtime::Handle::current(),
@@ -98,9 +71,7 @@ async fn start(id: NodeId, listener: TcpListener, dir: &Path) -> Node {
 }
 
 async fn stop(node: Node) {
-    node.server.abort();
-    let _ = node.server.await;
-    node.raft.shutdown().await.unwrap();
+    stop_raft(node.server, &node.raft).await;
     node.db.close();
 }
 
@@ -189,65 +160,25 @@ async fn workload(db: &Database, round: u32) -> Vec<Answer> {
 }
 
 async fn leader(nodes: &[&Node]) -> NodeId {
-    let m = nodes[0]
-        .raft
-        .wait(Some(WAIT))
-        .metrics(
-            |m| m.current_leader.is_some() && m.state != ServerState::Candidate,
-            "a leader",
-        )
-        .await
-        .unwrap();
-    let l = m.current_leader.unwrap();
-    for n in nodes {
-        n.raft
-            .wait(Some(WAIT))
-            .current_leader(l, "agreed leader")
-            .await
-            .unwrap();
-    }
-    l
+    let rafts: Vec<_> = nodes.iter().map(|n| &n.raft).collect();
+    leader_of(&rafts, None).await
 }
 
 async fn converged(nodes: &[&Node], expected: &(u64, String)) {
-    let last = nodes
-        .iter()
-        .map(|n| n.raft.metrics().borrow().last_log_index)
-        .max()
-        .unwrap();
+    let rafts: Vec<_> = nodes.iter().map(|n| &n.raft).collect();
+    all_applied(&rafts).await;
     for n in nodes {
-        n.raft
-            .wait(Some(WAIT))
-            .applied_index_at_least(last, "applied")
-            .await
-            .unwrap();
         assert_eq!(&n.db.state_proof(None).unwrap(), expected, "node {}", n.id);
     }
 }
 
 #[test]
 fn kernel_writes_through_raft_match_a_standalone_kernel_on_every_node() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let root = TempDir::new("kernel-cluster");
         let dirs: Vec<_> = (1..=3).map(|i| root.path().join(format!("n{i}"))).collect();
-        let mut members = BTreeMap::new();
-        let mut listeners = Vec::new();
-        for id in 1..=3u64 {
-            let l = TcpListener::bind(SocketAddr::new(ip(id), 0)).await.unwrap();
-            members.insert(
-                id,
-                Member {
-                    api_addr: format!("{}:3000", ip(id)),
-                    raft_addr: l.local_addr().unwrap().to_string(),
-                },
-            );
-            listeners.push(l);
-        }
+        let (listeners, members) = bind(NET, 1..=3).await;
         let mut nodes: Vec<Option<Node>> = Vec::new();
         for (i, l) in listeners.into_iter().enumerate() {
             nodes.push(Some(start(i as u64 + 1, l, &dirs[i]).await));
@@ -312,8 +243,7 @@ fn kernel_writes_through_raft_match_a_standalone_kernel_on_every_node() {
                 .await
                 .unwrap();
         }
-        let addr: SocketAddr = members[&lagging].raft_addr.parse().unwrap();
-        let l = TcpListener::bind(addr).await.unwrap();
+        let l = rebind(&members[&lagging]).await;
         nodes[lagging as usize - 1] = Some(start(lagging, l, &dirs[lagging as usize - 1]).await);
         let expected = reference.state_proof(None).unwrap();
         let all: Vec<&Node> = nodes.iter().flatten().collect();
