@@ -204,10 +204,11 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) -> Result<(), DecodeError> {
+/// `len u16 | utf-8`, at most [`MAX_ADDR_BYTES`] bytes.
+pub fn put_str(out: &mut Vec<u8>, s: &str) -> Result<(), DecodeError> {
     if s.len() > MAX_ADDR_BYTES {
         return Err(DecodeError(format!(
-            "address of {} bytes (max {MAX_ADDR_BYTES})",
+            "a string of {} bytes (max {MAX_ADDR_BYTES})",
             s.len()
         )));
     }
@@ -231,7 +232,7 @@ impl<'a> Reader<'a> {
         DecodeError(format!("{}: {why}", self.what))
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.b.len() < n {
             return Err(self.bad(&format!("{n} bytes needed, {} left", self.b.len())));
         }
@@ -270,14 +271,14 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    fn str(&mut self) -> Result<String, DecodeError> {
+    pub fn str(&mut self) -> Result<String, DecodeError> {
         let b = self.take(2)?;
         let n = u16::from_le_bytes([b[0], b[1]]) as usize;
         if n > MAX_ADDR_BYTES {
-            return Err(self.bad(&format!("address of {n} bytes (max {MAX_ADDR_BYTES})")));
+            return Err(self.bad(&format!("a string of {n} bytes (max {MAX_ADDR_BYTES})")));
         }
         let s = self.take(n)?;
-        String::from_utf8(s.to_vec()).map_err(|_| self.bad("address is not utf-8"))
+        String::from_utf8(s.to_vec()).map_err(|_| self.bad("a string is not utf-8"))
     }
 
     pub fn rest(&mut self) -> &'a [u8] {

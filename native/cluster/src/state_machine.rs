@@ -20,11 +20,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{EntryPayload, LogId, RaftSnapshotBuilder, StoredMembership};
-use valori_kernel::storage::vfs::{read_exact_at, with_suffix};
-use valori_kernel::storage::Vfs;
+use valori_kernel::storage::vfs::read_exact_at;
+use valori_kernel::storage::{replace_file, Vfs};
 
 use crate::codec::{
-    decode_log_id, decode_membership, encode_log_id, encode_membership, DecodeError, Reader,
+    decode_log_id, decode_membership, encode_log_id, encode_membership, put_str, DecodeError,
+    Reader,
 };
 use crate::errors::{read_snapshot, violation, write_snapshot};
 use crate::{Applied, Entry, Member, NodeId, StorageError, TypeConfig};
@@ -157,13 +158,7 @@ fn put_opt_log_id(out: &mut Vec<u8>, id: Option<&LogId<NodeId>>) {
 fn opt_log_id(r: &mut Reader<'_>) -> Result<Option<LogId<NodeId>>, DecodeError> {
     match r.u8()? {
         0 => Ok(None),
-        1 => {
-            let mut b = [0u8; 24];
-            for x in b.iter_mut() {
-                *x = r.u8()?;
-            }
-            Ok(Some(decode_log_id(&b)?))
-        }
+        1 => Ok(Some(decode_log_id(r.take(24)?)?)),
         f => Err(DecodeError(format!("snapshot meta: flag {f}"))),
     }
 }
@@ -173,9 +168,7 @@ fn encode_snapshot(meta: &Meta, state: &[u8]) -> Result<Vec<u8>, DecodeError> {
     put_opt_log_id(&mut m, meta.last_log_id.as_ref());
     put_opt_log_id(&mut m, meta.last_membership.log_id().as_ref());
     encode_membership(&mut m, meta.last_membership.membership())?;
-    let id = meta.snapshot_id.as_bytes();
-    m.extend_from_slice(&(id.len() as u16).to_le_bytes());
-    m.extend_from_slice(id);
+    put_str(&mut m, &meta.snapshot_id)?;
     let mut out = Vec::with_capacity(8 + 4 + m.len() + 8 + state.len() + 32);
     out.extend_from_slice(&SNAPSHOT_MAGIC);
     out.extend_from_slice(&(m.len() as u32).to_le_bytes());
@@ -207,17 +200,8 @@ fn decode_snapshot(bytes: &[u8]) -> Result<(Meta, &[u8]), DecodeError> {
     let last_log_id = opt_log_id(&mut m)?;
     let membership_id = opt_log_id(&mut m)?;
     let membership = decode_membership(&mut m)?;
-    let id_len = {
-        let a = m.u8()? as usize;
-        let b = m.u8()? as usize;
-        a | (b << 8)
-    };
-    let id_bytes = m.rest();
-    if id_bytes.len() != id_len {
-        return Err(bad("snapshot id length"));
-    }
-    let snapshot_id =
-        String::from_utf8(id_bytes.to_vec()).map_err(|_| bad("snapshot id is not utf-8"))?;
+    let snapshot_id = m.str()?;
+    m.end()?;
     let mut s = Reader::new(rest, "raft snapshot state");
     let state_len = s.u64()?;
     let state = s.rest();
@@ -238,17 +222,7 @@ impl<A> Shared<A> {
     /// Writes `bytes` as the current snapshot (temp, sync, rename, sync dir).
     fn store(&self, bytes: &[u8]) -> Result<PathBuf, StorageError> {
         let path = self.dir.join(SNAPSHOT_FILE);
-        let tmp = with_suffix(&path, ".tmp");
-        let file = self.vfs.create(&tmp).map_err(|e| write_snapshot(&e))?;
-        file.write_at(0, bytes).map_err(|e| write_snapshot(&e))?;
-        file.sync_all().map_err(|e| write_snapshot(&e))?;
-        drop(file);
-        self.vfs
-            .rename(&tmp, &path)
-            .map_err(|e| write_snapshot(&e))?;
-        self.vfs
-            .sync_dir(&self.dir)
-            .map_err(|e| write_snapshot(&e))?;
+        replace_file(&*self.vfs, &path, bytes).map_err(|e| write_snapshot(&e))?;
         Ok(path)
     }
 }

@@ -32,7 +32,7 @@ pub use snapshot::{
     decode_snapshot, encode_snapshot, LoadOutcome, LoadedSnapshot, Quarantined, SnapshotError,
     SnapshotMeta, SnapshotParts, SnapshotStore,
 };
-pub use state_file::{StateFile, MAX_STATE_PAYLOAD};
+pub use state_file::{replace_file, StateFile, MAX_STATE_PAYLOAD};
 pub use vfs::{SimVfs, StdVfs, Vfs, VfsFile};
 
 #[cfg(test)]

@@ -109,16 +109,21 @@ impl StateFile {
         buf.extend_from_slice(payload);
         let crc = crc32c::crc32c(&buf);
         buf.extend_from_slice(&crc.to_le_bytes());
-        let tmp = with_suffix(&self.path, ".tmp");
-        let dir = parent_dir(&self.path);
-        let file = self.vfs.create(&tmp).map_err(io_err("create", &tmp))?;
-        file.write_at(0, &buf).map_err(io_err("write", &tmp))?;
-        file.sync_all().map_err(io_err("sync", &tmp))?;
-        drop(file);
-        self.vfs
-            .rename(&tmp, &self.path)
-            .map_err(io_err("rename", &self.path))?;
-        self.vfs.sync_dir(&dir).map_err(io_err("sync_dir", &dir))?;
-        Ok(())
+        replace_file(&*self.vfs, &self.path, &buf)
     }
+}
+
+/// Replaces the file at `path` with `bytes`, atomically: `<name>.tmp`
+/// written and synced, renamed over `<name>`, the directory synced (R3,
+/// R4). After a crash the file holds the old bytes or the new ones.
+pub fn replace_file(vfs: &dyn Vfs, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let tmp = with_suffix(path, ".tmp");
+    let dir = parent_dir(path);
+    let file = vfs.create(&tmp).map_err(io_err("create", &tmp))?;
+    file.write_at(0, bytes).map_err(io_err("write", &tmp))?;
+    file.sync_all().map_err(io_err("sync", &tmp))?;
+    drop(file);
+    vfs.rename(&tmp, path).map_err(io_err("rename", path))?;
+    vfs.sync_dir(&dir).map_err(io_err("sync_dir", &dir))?;
+    Ok(())
 }
