@@ -15,18 +15,6 @@ function refusal(env: Record<string, string>): ConfigError {
 }
 
 describe('config', () => {
-  it('when a cluster variable of the original is set, then the node refuses to start instead of running standalone', () => {
-    for (const name of ['VALORI_CLUSTER_MEMBERS', 'VALORI_NODE_ID', 'VALORI_CLUSTER_INIT', 'VALORI_RAFT_BIND']) {
-      const err = refusal({ [name]: name === 'VALORI_CLUSTER_MEMBERS' ? '1=127.0.0.1:4100/127.0.0.1:3000' : '1' });
-      assert.equal(err.variable, name);
-      assert.match(err.message, new RegExp(`^${name} is set, but this version has no Raft cluster mode yet`));
-    }
-    // Empty counts as unset, as for every other variable.
-    assert.equal(loadConfig({ VALORI_CLUSTER_MEMBERS: '' }).followerOf, null);
-    // `valori-node check` names the refusal, not an "unknown variable" warning beside it.
-    assert.deepEqual(unknownVariables({ VALORI_RAFT_BIND: '127.0.0.1:4100', VALORI_NODE_ID: '2' }), []);
-  });
-
   it('when nothing is set, then the guide defaults apply', () => {
     const c = loadConfig({});
     assert.equal(c.dim, 16);

@@ -9,6 +9,33 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** One Raft member. */
+export declare class Cluster {
+  /** The member's kernel: reads are local, writes go through Raft. */
+  kernel(): Kernel
+  /** The member's Raft state; O(members), no I/O. */
+  status(): ClusterStatus
+  /**
+   * Resolves once a read on this member is linearizable (with the index
+   * applied); rejects NO_LEADER when that cannot be had in `timeoutMs`.
+   */
+  readBarrier(timeoutMs: number): Promise<number>
+  /**
+   * Adds a node as a learner (resolves once that change committed); it
+   * becomes a voter in the background once caught up.
+   */
+  addNode(id: number, raftAddr: string, apiAddr: string): Promise<void>
+  /** Removes a voter or learner (resolves once the change committed). */
+  removeNode(id: number): Promise<void>
+  /** Builds a Raft snapshot now. */
+  snapshot(): Promise<void>
+  /**
+   * Stops the Raft listener and core (idempotent); close the kernel
+   * afterwards.
+   */
+  shutdown(): Promise<void>
+}
+
 export declare class Kernel {
   /**
    * Create a collection; ids [collectionId]. Omitted index settings take
@@ -205,6 +232,61 @@ export interface BatchRouteOptions {
   maxRows: number
   maxContainers: number
   maxElements: number
+}
+
+export interface ClusterJoining {
+  id: number
+  state: string
+}
+
+export interface ClusterMember {
+  id: number
+  raftAddr: string
+  apiAddr: string
+  voter: boolean
+}
+
+export interface ClusterMemberOption {
+  id: number
+  raftAddr: string
+  apiAddr: string
+}
+
+export interface ClusterOptions {
+  nodeId: number
+  members: Array<ClusterMemberOption>
+  /** Initialize the cluster with `members` if this node's log is empty. */
+  init: boolean
+  /** The Raft listener (`host:port`). */
+  raftBind: string
+  /** Vote, purge point, snapshot and incoming snapshots. */
+  raftDir: string
+  token: string
+  heartbeatMs: number
+  electionTimeoutMs: number
+  snapshotEvery: number
+  keepLogs: number
+  maxFrameBytes: number
+  maxSnapshotBytes: number
+  commitTimeoutMs: number
+}
+
+export interface ClusterStatus {
+  nodeId: number
+  currentLeader?: number
+  leaderApiAddr?: string
+  isLeader: boolean
+  /** leader, follower, candidate, learner or shutdown. */
+  role: string
+  term: number
+  lastLogIndex?: number
+  lastAppliedIndex?: number
+  snapshotIndex?: number
+  purgedIndex?: number
+  members: Array<ClusterMember>
+  elections: number
+  joining: Array<ClusterJoining>
+  fatal?: string
 }
 
 export interface CollectionInfo {
@@ -405,6 +487,14 @@ export interface NodePage {
   /** Live nodes matching the kind filter in the whole collection. */
   total: number
 }
+
+/**
+ * Open a cluster member: the kernel in memory (the Raft log is its durable
+ * log, at `kernel.eventLogPath`), the newest Raft snapshot restored, the
+ * Raft listener bound, and with `init` on an empty log the cluster
+ * initialized.
+ */
+export declare function openCluster(kernel: KernelOptions, cluster: ClusterOptions): Promise<Cluster>
 
 /**
  * Open a kernel with persistence: recovers from the event log / snapshot /

@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Cluster = nativeBinding.Cluster
 module.exports.Kernel = nativeBinding.Kernel
 module.exports.kernelErrorCodes = nativeBinding.kernelErrorCodes
+module.exports.openCluster = nativeBinding.openCluster
 module.exports.openKernel = nativeBinding.openKernel

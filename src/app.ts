@@ -33,6 +33,9 @@ import { searchLane } from './http/search-lane';
 import type { Kernel } from './kernel/kernel';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
+import { clusterWrites, notLeader, readGate } from './http/cluster-gate';
+import { clusterRoutes } from './http/routes/cluster';
+import type { ClusterNode } from './cluster/node';
 import { redirectWritesToLeader } from './replication/read-only';
 import type { Replication } from './replication/runtime';
 
@@ -43,6 +46,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** The one the composition root (valori.ts) starts and stops. */
   replication: Replication;
+  /** This node's Raft member in cluster mode (docs/CLUSTER.md), else null. */
+  cluster?: ClusterNode | null;
 }
 
 /** The JSON body readers and parsers, sharing one parse budget per app (VALORI_MAX_PARSE_BYTES). */
@@ -86,6 +91,8 @@ export function createApp(deps: AppDeps): App {
   app.use(authenticate(who));
   // After auth: a caller without the token learns nothing, not even the leader's address.
   if (config.followerOf !== null) app.use(redirectWritesToLeader(config.followerOf));
+  const cluster = deps.cluster ?? null;
+  if (cluster !== null) app.use(clusterWrites(cluster));
 
   const ctx: RouteContext = {
     config,
@@ -101,6 +108,7 @@ export function createApp(deps: AppDeps): App {
   const graph = graphRoutes(ctx);
   mountRoutes(
     app,
+    cluster === null ? null : readGate(cluster, config.readConsistency),
     systemRoutes(ctx),
     probeRoutes(ctx),
     namespaceRoutes(ctx),
@@ -115,10 +123,11 @@ export function createApp(deps: AppDeps): App {
     indexBuildRoutes(ctx),
     replicationRoutes(ctx),
     keyRoutes(ctx, keys),
+    clusterRoutes(ctx, cluster),
   );
 
   app.use(notFound);
-  app.use(errorMapper(logger, config.maxBodyBytes, metrics));
+  app.use(errorMapper(logger, config.maxBodyBytes, metrics, cluster === null ? undefined : (req) => notLeader(cluster, req)));
   // With CORS on, Express's cors layer must see every request.
   if (config.corsOrigins.length > 0) return { app, listener: app };
   const searchDeps = { config, kernel, limits: ctx.jsonLimits };

@@ -2,7 +2,7 @@
 // value came from, secrets shown only as set or unset, and the VALORI_* names in the environment
 // that the node does not know (with the closest known name). `valori-node check` prints it and
 // the server logs it at boot (src/main.ts), from these same functions so the two cannot differ.
-import { CLUSTER_VARS, CONFIG_SCHEMA, type Config, maxCollectionDim, maxSnapshotBytes, readVar } from './config';
+import { CONFIG_SCHEMA, type Config, maxCollectionDim, maxSnapshotBytes, readVar } from './config';
 import type { LogLevel, VarSpec } from './config-vars';
 import type { Logger } from './log';
 import { formatAddress } from './server';
@@ -85,8 +85,7 @@ export function editDistance(a: string, b: string): number {
  */
 export function unknownVariables(env: NodeJS.ProcessEnv): UnknownVariable[] {
   const known = Object.values(CONFIG_SCHEMA).flatMap((s: VarSpec<unknown>) => [s.env, ...(s.aliases ?? [])]);
-  // The cluster variables are read too: to refuse them (loadConfig, CLUSTER_VARS).
-  const knownSet = new Set([...known, ...CLUSTER_VARS]);
+  const knownSet = new Set(known);
   return Object.keys(env)
     .filter((name) => name.toUpperCase().startsWith('VALORI_') && !knownSet.has(name))
     .sort()

@@ -32,7 +32,8 @@ export type Feature =
   | 'persistence'
   | 'search index'
   | 'replication'
-  | 'request limits';
+  | 'request limits'
+  | 'cluster';
 
 export interface VarSpec<T> {
   env: string;

@@ -5,6 +5,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { type ConfiguredKey, parseKeyList } from './auth/tokens';
 import { authList, bearerToken, bool, ConfigError, oneOf, optionalUint, parseAllowedHosts, parseBind, parseFollower, parseRustLog, path, uint, type VarSpec } from './config-vars';
 import type { BindAddress, IndexKind, LogFormat, LogLevel, QuantKind } from './config-vars';
+import { parseMembers, parseNodeId, parseRaftBind, type ClusterMember } from './cluster/members';
 import { parseCorsOrigins } from './http/cors';
 
 export { ConfigError, parseRustLog };
@@ -136,6 +137,42 @@ export const CONFIG_SCHEMA = {
     feature: 'server',
     parse: (raw: string | undefined, name?: string) => parseRustLog(raw, name ?? 'VALORI_LOG_LEVEL'),
   } satisfies VarSpec<LogLevel>,
+  clusterMembers: {
+    env: 'VALORI_CLUSTER_MEMBERS',
+    type: 'id=raft_host:port/api_host:port,...',
+    defaultText: '(unset: standalone)',
+    doc: 'Turns Raft cluster mode on (docs/CLUSTER.md): the members a new cluster starts with, each as its node id, its Raft address and its HTTP API address (host:port or http(s)://host:port). After the first start the membership lives in the Raft log and changes through POST /v1/cluster/add-node and remove-node. Requires VALORI_NODE_ID, VALORI_EVENT_LOG_PATH and a token (VALORI_CLUSTER_TOKEN or VALORI_AUTH_TOKEN); refused with VALORI_FOLLOWER_OF.',
+    feature: 'cluster',
+    parse: parseMembers,
+  } satisfies VarSpec<ClusterMember[] | null>,
+  nodeId: {
+    env: 'VALORI_NODE_ID',
+    type: 'integer 1..2^53-1',
+    defaultText: '(unset)',
+    doc: 'Cluster mode: this node\'s id, one of VALORI_CLUSTER_MEMBERS (or the id an add-node call gives it). Ids are never reused: a wiped or replaced node joins under a new id.',
+    feature: 'cluster',
+    parse: (raw: string | undefined) => (raw === undefined ? null : parseNodeId(raw, 'VALORI_NODE_ID')),
+  } satisfies VarSpec<number | null>,
+  clusterInit: bool('VALORI_CLUSTER_INIT', false, 'Cluster mode: set to 1 on exactly one node of a new cluster; it initializes the cluster with VALORI_CLUSTER_MEMBERS when its Raft log is empty (ignored afterwards, so it may stay set).', 'cluster'),
+  raftBind: {
+    env: 'VALORI_RAFT_BIND',
+    type: 'ip:port',
+    defaultText: "(this node's Raft address in VALORI_CLUSTER_MEMBERS)",
+    doc: 'Cluster mode: the address the Raft listener binds (node-to-node traffic, token-authenticated). Use 0.0.0.0:PORT in containers.',
+    feature: 'cluster',
+    parse: parseRaftBind,
+  } satisfies VarSpec<string | null>,
+  raftDir: path('VALORI_RAFT_LOG_PATH', "Cluster mode: the directory for the vote, the purge point, Raft snapshots and snapshots being received. Default: <VALORI_EVENT_LOG_PATH>.raft. The Raft log itself is VALORI_EVENT_LOG_PATH (the original's name for this variable is kept).", 'cluster'),
+  clusterToken: {
+    ...bearerToken('VALORI_CLUSTER_TOKEN', 'Cluster mode: the token every node presents on the Raft port; a connection without it is refused. Must be the same on every member.', 'cluster', '(VALORI_AUTH_TOKEN)'),
+    secret: true,
+  },
+  raftHeartbeatMs: uint('VALORI_RAFT_HEARTBEAT_MS', 150, 10, 60_000, 'Cluster mode: how often (ms) the leader sends heartbeats. Must be well below VALORI_RAFT_ELECTION_TIMEOUT_MS.', 'cluster'),
+  raftElectionTimeoutMs: uint('VALORI_RAFT_ELECTION_TIMEOUT_MS', 750, 50, 600_000, 'Cluster mode: a follower that hears no leader for a random time between this and twice this (ms) starts an election. Lower: faster failover; too low: needless elections under load.', 'cluster'),
+  raftSnapshotEvery: uint('VALORI_SNAPSHOT_EVERY_EVENTS', 10_000, 1, U32_MAX, 'Cluster mode: a Raft snapshot of the state is built every this many log entries; the log it covers is then purged (keeping VALORI_RAFT_SNAPSHOT_KEEP entries), and lagging or new nodes receive it.', 'cluster'),
+  raftSnapshotKeep: uint('VALORI_RAFT_SNAPSHOT_KEEP', 1_000, 0, U32_MAX, 'Cluster mode: log entries kept behind a snapshot, so a follower a little behind catches up from the log instead of a whole snapshot.', 'cluster'),
+  readConsistency: oneOf<'linearizable' | 'local'>('VALORI_READ_CONSISTENCY', ['linearizable', 'local'], 'linearizable', 'Cluster mode: the default of reads. linearizable: a read sees every write acknowledged before it began, on any node (the leader confirms its leadership; a follower first catches up to the leader\'s commit index). local: this node\'s state as it is. A request overrides it with ?consistency= or a body "consistency".', 'cluster'),
+  clusterCommitTimeoutMs: uint('VALORI_CLUSTER_COMMIT_TIMEOUT_MS', 10_000, 100, 3_600_000, 'Cluster mode: how long (ms) a write waits for its commit; after it the write answers 503 LEADER_CHANGED (outcome unknown: retry with the same Idempotency-Key). The same bound applies to a linearizable read waiting for the leader.', 'cluster'),
 } as const;
 
 type Schema = typeof CONFIG_SCHEMA;
@@ -154,23 +191,8 @@ export function readVar(spec: VarSpec<unknown>, env: NodeJS.ProcessEnv): { name:
   return undefined;
 }
 
-/**
- * The variables of the original's Raft cluster mode (its CLUSTER.md). This version has no cluster
- * mode yet (README, "Not supported yet"), so a node given one of them refuses to start rather than
- * run standalone while its operator believes it is one of several voters.
- */
-export const CLUSTER_VARS = ['VALORI_CLUSTER_MEMBERS', 'VALORI_NODE_ID', 'VALORI_CLUSTER_INIT', 'VALORI_RAFT_BIND'] as const;
-
 /** Reads and validates every variable; throws ConfigError on the first bad one. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  for (const name of CLUSTER_VARS) {
-    if (env[name] !== undefined && env[name] !== '') {
-      throw new ConfigError(
-        name,
-        `${name} is set, but this version has no Raft cluster mode yet (README, "Not supported yet"): unset it to run a standalone node, or use the leader/follower stream (VALORI_FOLLOWER_OF)`,
-      );
-    }
-  }
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(CONFIG_SCHEMA) as [string, VarSpec<unknown>][]) {
     const found = readVar(spec, env);
@@ -199,7 +221,64 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // or stop silently, as the original did), so it is refused at boot.
     throw new ConfigError('VALORI_FOLLOWER_OF', 'VALORI_FOLLOWER_OF is set but VALORI_EVENT_LOG_PATH is not: a follower needs its own event log (e.g. VALORI_EVENT_LOG_PATH=/data/events.log)');
   }
+  checkCluster(config);
   return config;
+}
+
+/** The cluster settings as one whole, or null on a standalone node. */
+export interface ClusterSettings {
+  nodeId: number;
+  members: ClusterMember[];
+  init: boolean;
+  raftBind: string;
+  raftDir: string;
+  logPath: string;
+  token: string;
+}
+
+/** Cluster mode's variables must agree with each other and with the rest (docs/CLUSTER.md). */
+function checkCluster(config: Config): void {
+  const members = config.clusterMembers;
+  if (members === null) {
+    const stray = ([
+      ['VALORI_NODE_ID', config.nodeId !== null],
+      ['VALORI_CLUSTER_INIT', config.clusterInit],
+      ['VALORI_RAFT_BIND', config.raftBind !== null],
+    ] as const).find(([, set]) => set);
+    if (stray !== undefined) throw new ConfigError(stray[0], `${stray[0]} is set but VALORI_CLUSTER_MEMBERS is not: cluster mode needs the members (e.g. VALORI_CLUSTER_MEMBERS=1=10.0.0.1:3100/10.0.0.1:3000,2=…)`);
+    return;
+  }
+  const fail = (name: string, message: string): never => {
+    throw new ConfigError(name, message);
+  };
+  if (config.nodeId === null) fail('VALORI_NODE_ID', 'VALORI_CLUSTER_MEMBERS is set but VALORI_NODE_ID is not: every cluster node needs its id');
+  const self = members.find((m) => m.id === config.nodeId);
+  if (self === undefined) fail('VALORI_NODE_ID', `VALORI_NODE_ID=${config.nodeId} is not one of VALORI_CLUSTER_MEMBERS (${members.map((m) => m.id).join(', ')}): list this node too`);
+  if (config.followerOf !== null) fail('VALORI_FOLLOWER_OF', 'VALORI_FOLLOWER_OF and VALORI_CLUSTER_MEMBERS are both set: a node is either a stream follower or a cluster member (read replicas follow a cluster member with VALORI_FOLLOWER_OF alone)');
+  if (config.eventLogPath === null) fail('VALORI_EVENT_LOG_PATH', 'VALORI_CLUSTER_MEMBERS is set but VALORI_EVENT_LOG_PATH is not: a cluster member keeps its Raft log there (there is no in-memory cluster)');
+  if (config.acceptTruncation) fail('VALORI_ACCEPT_LOG_TRUNCATION', 'VALORI_ACCEPT_LOG_TRUNCATION=true is refused in cluster mode: a member that cut its log could forget entries it acknowledged; replace a damaged member with a new one (docs/CLUSTER.md)');
+  if (config.snapshotIntervalSecs !== null) fail('VALORI_SNAPSHOT_INTERVAL', 'VALORI_SNAPSHOT_INTERVAL is refused in cluster mode: Raft snapshots follow VALORI_SNAPSHOT_EVERY_EVENTS');
+  if (config.clusterToken === null && config.authToken === null) fail('VALORI_CLUSTER_TOKEN', 'cluster mode needs a token for the Raft port: set VALORI_CLUSTER_TOKEN (or VALORI_AUTH_TOKEN), the same on every member');
+  if (config.raftHeartbeatMs * 3 > config.raftElectionTimeoutMs) fail('VALORI_RAFT_HEARTBEAT_MS', `VALORI_RAFT_HEARTBEAT_MS=${config.raftHeartbeatMs} is too close to VALORI_RAFT_ELECTION_TIMEOUT_MS=${config.raftElectionTimeoutMs}: expected at most a third of it, or followers start elections while the leader is alive`);
+  if (config.raftBind === null && !/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d+$/.test(self!.raftAddr)) {
+    fail('VALORI_RAFT_BIND', `node ${self!.id}'s Raft address ${self!.raftAddr} is a name, not an IP address: set VALORI_RAFT_BIND to the address to listen on (e.g. 0.0.0.0:${self!.raftAddr.split(':').pop()})`);
+  }
+}
+
+/** The cluster settings of a validated config, or null when it runs standalone. */
+export function clusterSettings(config: Config): ClusterSettings | null {
+  if (config.clusterMembers === null || config.nodeId === null || config.eventLogPath === null) return null;
+  const nodeId = config.nodeId;
+  const self = config.clusterMembers.find((m) => m.id === nodeId);
+  return {
+    nodeId,
+    members: config.clusterMembers,
+    init: config.clusterInit,
+    raftBind: config.raftBind ?? self?.raftAddr ?? '',
+    raftDir: config.raftDir ?? `${config.eventLogPath}.raft`,
+    logPath: config.eventLogPath,
+    token: config.clusterToken ?? config.authToken ?? '',
+  };
 }
 
 /** Framing, section headers, the JSON info section and the holes hard deletes leave. */

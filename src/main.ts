@@ -5,7 +5,7 @@
 // (off the event loop), the port answers /health 503 "recovering" (src/http/recovering.ts) and logs
 // `Recovering on HOST:PORT`; then the app takes the same port over and the deployment guide's
 // readiness line `Listening on HOST:PORT` follows. SIGTERM/SIGINT stop everything in order, exit 0.
-import { ConfigError, configHelp, loadConfig, type Config } from './config';
+import { clusterSettings, ConfigError, configHelp, loadConfig, type Config } from './config';
 import { logConfiguration } from './config-report';
 import { recoveringListener } from './http/recovering';
 import { Kernel } from './kernel/kernel';
@@ -50,12 +50,13 @@ async function main(): Promise<void> {
 
   // Recovery starts now, on the worker pool, while this thread loads the app's modules (Express,
   // the routes, the schema validators: a few hundred ms that would otherwise come first).
-  const opening = Kernel.open(config);
-  opening.catch(() => undefined); // handled below, by openValori
+  // A cluster member opens its Raft log there instead (openValori, src/cluster/node.ts).
+  const opening = clusterSettings(config) === null ? Kernel.open(config) : null;
+  opening?.catch(() => undefined); // handled below, by openValori
   const { openValori, RecoveryError } = require('./valori') as typeof import('./valori');
   let valori: Valori;
   try {
-    valori = await openValori({ ...config, bind: { ...config.bind, port } }, { logger, openKernel: () => opening });
+    valori = await openValori({ ...config, bind: { ...config.bind, port } }, { logger, openKernel: opening === null ? undefined : () => opening });
   } catch (err) {
     // One clear line: a dim mismatch, mid-log corruption or an unreadable file stops the node.
     if (err instanceof RecoveryError) {

@@ -171,7 +171,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): Json {
         'branch on code. When VALORI_AUTH_TOKEN or API keys are configured, every route except GET /health, /livez, /readyz and /metrics needs ' +
         '"Authorization: Bearer <token>"; an API key also needs the scope in x-valori-scope (read < write < admin; 403 otherwise). Vectors have exactly VALORI_DIM components (GET /health shows dim).',
     },
-    tags: (['System', 'Collections', 'Records', 'Graph', 'Memory', 'Durability', 'Indexes', 'Replication', 'Keys'] satisfies Tag[]).map((name) => ({ name })),
+    tags: (['System', 'Collections', 'Records', 'Graph', 'Memory', 'Durability', 'Indexes', 'Replication', 'Cluster', 'Keys'] satisfies Tag[]).map((name) => ({ name })),
     security: [{ bearerAuth: [] }],
     paths,
     components: {

@@ -8,6 +8,9 @@ import type { Express } from 'express';
 import { createApp } from './app';
 import type { Config } from './config';
 import { checkpointPolicy, startSnapshotScheduler, type SnapshotScheduler } from './jobs/snapshots';
+import { ClusterNode } from './cluster/node';
+import { registerClusterMetrics } from './cluster/metrics';
+import { clusterSettings } from './config';
 import { Kernel } from './kernel/kernel';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
@@ -45,22 +48,31 @@ export interface Valori {
 export async function openValori(config: Config, options: ValoriOptions): Promise<Valori> {
   const { logger } = options;
   let kernel: Kernel;
+  let cluster: ClusterNode | null = null;
   try {
-    kernel = await (options.openKernel ?? ((c: Config) => Kernel.open(c)))(config);
+    if (clusterSettings(config) !== null && options.openKernel === undefined) {
+      // A cluster member: its state is the newest Raft snapshot plus the committed entries after
+      // it, which Raft applies once it runs (docs/CLUSTER.md).
+      cluster = await ClusterNode.open(config);
+      kernel = cluster.kernel;
+    } else {
+      kernel = await (options.openKernel ?? ((c: Config) => Kernel.open(c)))(config);
+    }
   } catch (err) {
     throw new RecoveryError((err as Error).message, { cause: err });
   }
   try {
-    return wire(config, kernel, logger);
+    return wire(config, kernel, logger, cluster);
   } catch (err) {
     // A boot failure after the kernel opened (an unusable API keys file) must not leave its
     // committer thread running.
+    await cluster?.shutdown();
     kernel.close();
     throw err;
   }
 }
 
-function wire(config: Config, kernel: Kernel, logger: Logger): Valori {
+function wire(config: Config, kernel: Kernel, logger: Logger, cluster: ClusterNode | null): Valori {
   const recovery = kernel.recovery();
   for (const w of recovery.warnings) logger.warn(`recovery: ${w}`);
   for (const e of recovery.errors) logger.error(`recovery: ${e}`);
@@ -79,13 +91,23 @@ function wire(config: Config, kernel: Kernel, logger: Logger): Valori {
   metrics.observeReplay(recovery.seconds);
   // Only with OTEL_EXPORTER_OTLP_ENDPOINT set; otherwise nothing of OpenTelemetry is loaded.
   if (startTracing(process.env, (message) => logger.warn(message))) logger.info('traces: exporting OpenTelemetry spans over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT)');
-  kernel.onCommit((seconds) => metrics.observeCommit(seconds));
+  if (cluster !== null) {
+    const raftMetrics = registerClusterMetrics(metrics.registry, cluster);
+    kernel.onCommit((seconds) => {
+      metrics.observeCommit(seconds);
+      raftMetrics.observeProposal(seconds);
+    });
+    logger.info(`cluster member ${cluster.nodeId}: Raft on ${clusterSettings(config)?.raftBind ?? '?'}, ${config.clusterMembers?.length ?? 0} initial members${config.clusterInit ? ' (initializes the cluster when its log is empty)' : ''}`);
+  } else {
+    kernel.onCommit((seconds) => metrics.observeCommit(seconds));
+  }
   // Proof ring, leader event streams and, with VALORI_FOLLOWER_OF, the follower loop.
   const replication = new Replication({ config, kernel, logger, metrics });
-  const { app, listener } = createApp({ config, kernel, logger, metrics, replication });
+  const { app, listener } = createApp({ config, kernel, logger, metrics, replication, cluster });
   const server = createHttpServer(listener, config.bind, serverLimits(config));
   // With an event log, checkpoints go to VALORI_SNAPSHOT_PATH or, unset, <event log>.snapshot.
-  const checkpoint = checkpointPolicy(config);
+  // A cluster member's snapshots are Raft's (VALORI_SNAPSHOT_EVERY_EVENTS), not the scheduler's.
+  const checkpoint = cluster === null ? checkpointPolicy(config) : null;
   const snapshots: SnapshotScheduler = startSnapshotScheduler(
     kernel,
     { intervalSecs: config.snapshotPath === null ? null : config.snapshotIntervalSecs, checkpoint },
@@ -99,10 +121,12 @@ function wire(config: Config, kernel: Kernel, logger: Logger): Valori {
     // stops streaming and lets its in-flight applies commit before the kernel closes.
     await replication.stop();
     await server.stop();
+    // Then Raft: no more entries are applied, so the state stays put while the kernel closes.
+    await cluster?.shutdown();
     // After the socket: in-flight requests have been answered. Then an optional final snapshot
     // (bounds the next start-up's replay), then queued writes drain and the log closes.
     await snapshots.stop();
-    if ((config.snapshotPath !== null || checkpoint !== null) && config.snapshotOnShutdown) await snapshots.runNow('shutdown');
+    if (cluster === null && (config.snapshotPath !== null || checkpoint !== null) && config.snapshotOnShutdown) await snapshots.runNow('shutdown');
     kernel.close();
     // The spans of the last requests, before the process may exit.
     await flushTracing();

@@ -49,6 +49,9 @@ export const KERNEL_ERROR_CODES = [
   'COLLECTION_PROTECTED',
   'IDEMPOTENCY_KEY_REUSED',
   'INTERNAL',
+  'NOT_LEADER',
+  'NO_LEADER',
+  'LEADER_CHANGED',
 ] as const;
 
 export type ShellErrorCode = (typeof SHELL_ERROR_CODES)[number];

@@ -10,7 +10,7 @@ import type { Access } from '../auth/scopes.js';
 import { COLLECTION_NAME_PATTERN } from './collection-name.js';
 
 export type Method = 'get' | 'post' | 'patch' | 'delete';
-export type Tag = 'System' | 'Collections' | 'Records' | 'Graph' | 'Memory' | 'Durability' | 'Replication' | 'Indexes' | 'Keys';
+export type Tag = 'System' | 'Collections' | 'Records' | 'Graph' | 'Memory' | 'Durability' | 'Replication' | 'Cluster' | 'Indexes' | 'Keys';
 
 /** What a 200 carries: a response schema name (http/response-schemas.ts, auth/key-schemas.ts) or a raw kind. */
 export type Reply = string;
@@ -117,6 +117,12 @@ export const ROUTES = [
     params: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 64 }, description: 'The key id from GET /v1/keys.' }],
   },
   { method: 'get', path: '/v1/replication/state', id: 'replicationState', access: 'read', tag: 'Replication', summary: "This node's role, height and, on a follower, its sync status", ok: 'ReplicationState' },
+  // ---- Raft cluster (src/http/routes/cluster.ts, docs/CLUSTER.md); 400 NOT_ENABLED on a standalone node ----
+  { method: 'get', path: '/v1/cluster/status', id: 'clusterStatus', access: 'read', tag: 'Cluster', summary: "This member's view of the cluster: leader, term, log and apply indexes, members", ok: 'ClusterStatus', errors: [400] },
+  { method: 'get', path: '/v1/cluster/health', id: 'clusterHealth', access: 'read', tag: 'Cluster', summary: '200 while a leader is known, 503 without one', ok: 'ClusterHealth', alsoOk: 503, errors: [400] },
+  { method: 'get', path: '/v1/cluster/role', id: 'clusterRole', access: 'read', tag: 'Cluster', summary: "This member's role (leader, follower, candidate, learner)", ok: 'ClusterRole', errors: [400] },
+  { method: 'post', path: '/v1/cluster/add-node', id: 'clusterAddNode', access: 'admin', write: true, tag: 'Cluster', summary: 'Add a node: a learner now (202), a voter once it has caught up', body: 'clusterAddNode', ok: 'ClusterChange', errors: [400] },
+  { method: 'post', path: '/v1/cluster/remove-node', id: 'clusterRemoveNode', access: 'admin', write: true, tag: 'Cluster', summary: 'Remove a voter or learner (not the last voter)', body: 'clusterRemoveNode', ok: 'ClusterChange', errors: [400, 404] },
   // ---- valori-node 0.3.1's /v1 surface (src/http/routes/v1-records.ts, v1-graph.ts, timeline.ts) ----
   { method: 'get', path: '/v1/version', id: 'v1Version', access: 'read', restricted: 'any', tag: 'System', summary: 'Server version (plain text), as /version', ok: 'text' },
   { method: 'post', path: '/v1/records', id: 'v1InsertRecord', access: 'write', restricted: 'collection', write: true, tag: 'Records', summary: 'Insert one vector (request_id makes a retry safe)', body: 'v1InsertRecord', ok: 'V1InsertRecordResult', errors: [404, 409, 507] },

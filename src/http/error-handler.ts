@@ -1,6 +1,6 @@
 // The tail of the middleware chain: 404 for unknown paths, then ONE mapper that turns any error
 // into the JSON envelope. Express never gets to render its HTML error page.
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { KernelError } from '../kernel/errors';
@@ -45,11 +45,18 @@ function toAppError(err: unknown, limitBytes: number): AppError {
 }
 
 /** 5xx answers the node gives on purpose (load shedding, read-only, full pools, shutting down). */
-const SHED_CODES: ReadonlySet<string> = new Set(['SERVER_BUSY', 'READ_ONLY', 'CAPACITY_EXCEEDED', 'CLOSED']);
+const SHED_CODES: ReadonlySet<string> = new Set(['SERVER_BUSY', 'READ_ONLY', 'CAPACITY_EXCEEDED', 'CLOSED', 'NO_LEADER', 'LEADER_CHANGED']);
 
-export function errorMapper(logger: Logger, limitBytes: number, metrics: Metrics): ErrorRequestHandler {
+/**
+ * `leaderRefusal`, on a cluster member: what a write the kernel refused with NOT_LEADER answers
+ * (a 307 with Location, or 503 NO_LEADER): leadership moved between the gate and the proposal.
+ */
+export function errorMapper(logger: Logger, limitBytes: number, metrics: Metrics, leaderRefusal?: (req: Request) => AppError | null): ErrorRequestHandler {
   return (err, req, res, next) => {
-    const appError = toAppError(err, limitBytes);
+    let appError = toAppError(err, limitBytes);
+    if (appError.code === 'NOT_LEADER' && appError.headers.Location === undefined) {
+      appError = leaderRefusal?.(req) ?? new AppError('NO_LEADER', appError.message, { 'Retry-After': '1' });
+    }
     // The route pattern, never the raw path (ids and names are in paths): the label set stays
     // bounded by the route table. Errors raised before routing (auth, unknown paths) are "unmatched".
     const route = (req.route as { path?: unknown } | undefined)?.path;

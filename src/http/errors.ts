@@ -79,6 +79,12 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   // An Idempotency-Key or request_id sent again with a different request: a retry must repeat
   // its request exactly, so this is a client bug, not something to paper over.
   IDEMPOTENCY_KEY_REUSED: 409,
+  // Cluster mode (docs/CLUSTER.md). No leader is known (an election, or this node is cut off from
+  // the majority): nothing was proposed; retry after Retry-After, on this node or another.
+  NO_LEADER: 503,
+  // The write was proposed, then leadership changed or the commit did not come in time: it may or
+  // may not have applied. Retry with the same Idempotency-Key: it applies once.
+  LEADER_CHANGED: 503,
 };
 
 export class AppError extends Error {
@@ -111,6 +117,9 @@ const SERVER_FAULTS: ReadonlySet<KernelErrorCode> = new Set<KernelErrorCode>(['I
  * (its message carries the cause chain) stays as `cause` so the error mapper can log it.
  */
 export function fromKernelError(err: KernelError): AppError {
+  // Cluster refusals: nothing was done (NO_LEADER) or the outcome is unknown (LEADER_CHANGED); a
+  // retry after a moment (with the same Idempotency-Key) is the answer to both.
+  if (err.code === 'NO_LEADER' || err.code === 'LEADER_CHANGED') return new AppError(err.code, err.message, { 'Retry-After': '1' });
   if (!SERVER_FAULTS.has(err.code)) return new AppError(err.code, err.message);
   return new AppError(err.code, 'internal kernel error', {}, err);
 }

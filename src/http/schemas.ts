@@ -87,7 +87,7 @@ export interface UpsertVectorBody extends Keyed {
   tags?: string[] | null;
   metadata?: unknown;
 }
-export interface MemorySearchBody extends PayloadSearchFields { query_vector: number[]; k: number; filter_tag?: number | null; ef?: number | null; nprobe?: number | null; collection?: string }
+export interface MemorySearchBody extends PayloadSearchFields { query_vector: number[]; k: number; filter_tag?: number | null; ef?: number | null; nprobe?: number | null; collection?: string; consistency?: string | null }
 export interface MetaSetBody extends Keyed { target_id: string; metadata: unknown }
 export interface MetaGetQuery { target_id: string; collection?: string }
 export interface CreateCollectionBody {
@@ -222,6 +222,7 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
         k: { ...k, maximum: memoryK, description: `1..${memoryK} (VALORI_MAX_K, and at most ${MAX_MEMORY_SEARCH_K} on this route)` },
         ...searchTuning,
         collection,
+        consistency: { type: 'string', enum: ['local', 'linearizable'], nullable: true, description: 'Cluster mode: local reads this node as it is; linearizable (the default there, VALORI_READ_CONSISTENCY) sees every write acknowledged before the read began. Standalone: both read this node.' },
       },
       ...closed,
     },
@@ -267,6 +268,22 @@ export function requestSchemas(maxK: number, more: Partial<Omit<SchemaLimits, 'm
       properties: { path: { type: 'string', minLength: 1, description: 'The name of a snapshot saved with POST /v1/snapshot/save {"path": name}.' } },
       ...closed,
     },
+    clusterAddNode: {
+      type: 'object',
+      required: ['node_id', 'raft_addr', 'api_addr'],
+      properties: {
+        node_id: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'A new id: ids are never reused, so a replaced machine joins under a new one.' },
+        raft_addr: { type: 'string', minLength: 3, maxLength: 255, pattern: '^[^\\s/]+:[0-9]{1,5}$', description: "The node's Raft address, host:port." },
+        api_addr: { type: 'string', minLength: 3, maxLength: 255, pattern: '^(https?://)?[^\\s/]+:[0-9]{1,5}$', description: "The node's HTTP API, host:port or http(s)://host:port (for redirects to it when it leads)." },
+      },
+      ...closed,
+    },
+    clusterRemoveNode: {
+      type: 'object',
+      required: ['node_id'],
+      properties: { node_id: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
+      ...closed,
+    },
     // valori-node 0.3.1's /v1 routes (src/http/v1-schemas.ts).
     ...v1RequestSchemas({ vector, tag, k, searchTuning, collection, requestId, recordText }),
   } as const;
@@ -289,6 +306,8 @@ export interface Validators extends V1Validators {
   indexBuild: ValidateFunction<IndexBuildBody>;
   snapshotSave: ValidateFunction<{ path?: string | null }>;
   snapshotRestore: ValidateFunction<{ path: string }>;
+  clusterAddNode: ValidateFunction<{ node_id: number; raft_addr: string; api_addr: string }>;
+  clusterRemoveNode: ValidateFunction<{ node_id: number }>;
 }
 
 export function compileValidators(limits: SchemaLimits): Validators {
@@ -311,6 +330,8 @@ export function compileValidators(limits: SchemaLimits): Validators {
     indexBuild: ajv.compile<IndexBuildBody>(s.indexBuild),
     snapshotSave: ajv.compile<{ path?: string | null }>(s.snapshotSave),
     snapshotRestore: ajv.compile<{ path: string }>(s.snapshotRestore),
+    clusterAddNode: ajv.compile<{ node_id: number; raft_addr: string; api_addr: string }>(s.clusterAddNode),
+    clusterRemoveNode: ajv.compile<{ node_id: number }>(s.clusterRemoveNode),
     ...compileV1Validators(ajv, s),
   };
 }

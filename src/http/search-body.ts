@@ -32,7 +32,11 @@ export function searchTake(deps: Pick<SearchBodyDeps, 'config' | 'kernel' | 'lim
     maxContainers: limits.containers.max,
     maxElements: limits.elements.max,
   };
+  // A cluster member runs a read barrier first (src/http/cluster-gate.ts), which needs the body's
+  // `consistency`: the general path serves every search there.
+  const cluster = config.clusterMembers !== null;
   return async (bytes, _req, res) => {
+    if (cluster) return 'declined';
     const onlyCollection = principalOf(res)?.collection ?? undefined;
     const answer = await kernel.searchJson(bytes, onlyCollection == null ? base : { ...base, onlyCollection });
     if (answer === null) return 'declined';

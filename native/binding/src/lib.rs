@@ -3,6 +3,7 @@
 //! Every export goes through `call.rs` (one panic guard, one async style).
 
 mod call;
+pub mod cluster;
 mod collections;
 // Public only so `cargo test` builds (where napi registers nothing) do not
 // call the free exports dead code.

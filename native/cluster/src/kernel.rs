@@ -12,6 +12,7 @@
 //!   with the outcome the state machine computed once the write committed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::Raft;
@@ -66,29 +67,62 @@ impl Applier for KernelApplier {
 pub struct RaftProposer {
     raft: Raft<TypeConfig>,
     runtime: tokio::runtime::Handle,
+    id: NodeId,
+    commit_timeout: Duration,
 }
 
 impl RaftProposer {
-    /// Proposals run on `runtime`, the one the node's Raft runs on.
-    pub fn new(raft: Raft<TypeConfig>, runtime: tokio::runtime::Handle) -> RaftProposer {
-        RaftProposer { raft, runtime }
+    /// Proposals run on `runtime`, the one the node's Raft runs on; `id` is
+    /// this node's; a proposal not committed within `commit_timeout` is
+    /// answered `LEADER_CHANGED` (its outcome is unknown).
+    pub fn new(
+        raft: Raft<TypeConfig>,
+        runtime: tokio::runtime::Handle,
+        id: NodeId,
+        commit_timeout: Duration,
+    ) -> RaftProposer {
+        RaftProposer {
+            raft,
+            runtime,
+            id,
+            commit_timeout,
+        }
     }
 }
 
-/// What a failed proposal means for the client. Until the HTTP layer maps
-/// them to 307 / 503 (the next step), leadership errors use existing codes.
+/// Why a write was not proposed: this node is not the leader (naming the
+/// one that is), or no leader is known.
+pub fn not_proposed(raft: &Raft<TypeConfig>) -> KernelError {
+    let m = raft.metrics().borrow().clone();
+    match m.current_leader {
+        Some(l) => match m.membership_config.membership().get_node(&l) {
+            Some(node) => KernelError::NotLeader(format!(
+                "this node is not the cluster's leader; node {l} at {} is",
+                node.api_addr
+            )),
+            None => KernelError::NoLeader(format!(
+                "node {l} leads but is not in this node's membership yet; retry shortly"
+            )),
+        },
+        None => KernelError::NoLeader(
+            "no leader is known (an election is running, or this node is cut off from the majority); retry shortly"
+                .into(),
+        ),
+    }
+}
+
+/// What a failed proposal means for the client. The write was handed to
+/// Raft, so unless openraft refused a membership change outright, its
+/// outcome is unknown: openraft answers `ForwardToLeader` both to a write
+/// it never appended and to one a deposed leader appended and may yet see
+/// committed by its successor.
 fn proposal_error(e: RaftError<NodeId, ClientWriteError<NodeId, crate::Member>>) -> KernelError {
     match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => KernelError::ReadOnly(match f.leader_node {
-            Some(node) => format!(
-                "this node is not the cluster's leader; node {} at {} is",
-                f.leader_id.unwrap_or_default(),
-                node.api_addr
-            ),
-            None => "this node is not the cluster's leader and knows of none".into(),
-        }),
         RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => KernelError::InvalidArgument(e.to_string()),
-        RaftError::Fatal(f) => KernelError::Internal(format!(
+        RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => KernelError::LeaderChanged(
+            "leadership changed after the write was proposed: it may or may not have been applied; retry it with the same idempotency key".into(),
+        ),
+        RaftError::Fatal(f) => KernelError::LeaderChanged(format!(
             "the write was proposed but its outcome is unknown ({f}); retry it with the same idempotency key"
         )),
     }
@@ -96,15 +130,28 @@ fn proposal_error(e: RaftError<NodeId, ClientWriteError<NodeId, crate::Member>>)
 
 impl Proposer for RaftProposer {
     fn propose(&self, write: Write, reply: Reply) {
+        {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            if m.current_leader != Some(self.id) || m.state != openraft::ServerState::Leader {
+                drop(m);
+                return reply(Err(not_proposed(&self.raft)));
+            }
+        }
         let bytes = match encode_write(&write) {
             Ok(b) => b,
             Err(e) => return reply(Err(e)),
         };
         let raft = self.raft.clone();
+        let timeout = self.commit_timeout;
         self.runtime.spawn(async move {
-            let answer = match raft.client_write(Command(bytes)).await {
-                Ok(resp) => decode_answer(&resp.data.0).and_then(|inner| inner),
-                Err(e) => Err(proposal_error(e)),
+            let answer = match tokio::time::timeout(timeout, raft.client_write(Command(bytes))).await {
+                Ok(Ok(resp)) => decode_answer(&resp.data.0).and_then(|inner| inner),
+                Ok(Err(e)) => Err(proposal_error(e)),
+                Err(_) => Err(KernelError::LeaderChanged(format!(
+                    "the write was proposed but not committed within {} ms (no quorum reachable?): it may or may not be applied; retry it with the same idempotency key",
+                    timeout.as_millis()
+                ))),
             };
             reply(answer);
         });

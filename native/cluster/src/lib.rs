@@ -33,6 +33,7 @@ mod errors;
 pub mod kernel;
 mod log_store;
 pub mod network;
+mod node;
 mod read;
 mod state_machine;
 
@@ -40,6 +41,7 @@ use serde::{Deserialize, Serialize};
 
 pub use log_store::LogStore;
 pub use network::{serve, NetConfig, Network};
+pub use node::{ClusterNode, MemberStatus, NodeConfig, Status};
 pub use read::{read_barrier, ReadError};
 pub use state_machine::{Applier, SnapshotFile, StateMachine};
 

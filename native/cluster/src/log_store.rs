@@ -55,10 +55,20 @@ impl LogStore {
     /// Opens (or creates) the Raft log in `dir`, repairing a torn tail as
     /// the event log does at any open.
     pub fn open(vfs: Arc<dyn Vfs>, dir: &Path) -> Result<LogStore, StorageError> {
+        LogStore::open_at(vfs, &dir.join("raft.log"), dir)
+    }
+
+    /// Opens (or creates) the Raft log at `log_path`, with its vote and
+    /// purge point in `dir`.
+    pub fn open_at(
+        vfs: Arc<dyn Vfs>,
+        log_path: &Path,
+        dir: &Path,
+    ) -> Result<LogStore, StorageError> {
         vfs.create_dir_all(dir).map_err(|e| write_logs(&e))?;
         let (mut log, _recovery) = EventLog::open(
             vfs.clone(),
-            dir.join("raft.log"),
+            log_path.to_path_buf(),
             RAFT_LOG_DIM,
             &OpenOptions::default(),
         )

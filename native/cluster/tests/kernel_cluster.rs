@@ -59,6 +59,8 @@ async fn start(id: NodeId, listener: TcpListener, dir: &Path) -> Node {
     db.set_proposer(Arc::new(RaftProposer::new(
         raft.clone(),
         tokio::runtime::Handle::current(),
+        id,
+        std::time::Duration::from_secs(10),
     )))
     .unwrap();
     let server = serve(listener, raft.clone(), cfg);
@@ -202,7 +204,7 @@ fn kernel_writes_through_raft_match_a_standalone_kernel_on_every_node() {
             .insert("default", vec![1.0, 1.0], 0, None)
             .await
             .unwrap_err();
-        assert_eq!(refused.code(), "READ_ONLY", "{refused}");
+        assert_eq!(refused.code(), "NOT_LEADER", "{refused}");
         assert!(
             refused.to_string().contains(&format!("node {lead}")),
             "{refused}"

@@ -45,7 +45,7 @@
 //!                | u8 1, u8 error, fields
 //! ```
 //!
-//! Errors are numbered 1..=19 in the order of [`KernelError::CODES`].
+//! Errors are numbered 1..=22 in the order of [`KernelError::CODES`].
 //! DIMENSION_MISMATCH carries `u64 expected, u64 got`, METADATA_TOO_LARGE
 //! `u64 len, u64 max`, EMPTY_VECTOR nothing, every other error its message
 //! as `len` UTF-8. The outcome's timing is this process's and is not sent.
@@ -579,6 +579,9 @@ fn error_number(e: &KernelError) -> u8 {
         KernelError::CollectionProtected(_) => 17,
         KernelError::IdempotencyKeyReused(_) => 18,
         KernelError::Internal(_) => 19,
+        KernelError::NotLeader(_) => 20,
+        KernelError::NoLeader(_) => 21,
+        KernelError::LeaderChanged(_) => 22,
     }
 }
 
@@ -603,7 +606,10 @@ fn message(e: &KernelError) -> Option<&str> {
         | KernelError::CollectionExists(m)
         | KernelError::CollectionProtected(m)
         | KernelError::IdempotencyKeyReused(m)
-        | KernelError::Internal(m) => Some(m),
+        | KernelError::Internal(m)
+        | KernelError::NotLeader(m)
+        | KernelError::NoLeader(m)
+        | KernelError::LeaderChanged(m) => Some(m),
     }
 }
 
@@ -669,6 +675,9 @@ fn read_error(r: &mut Reader<'_>) -> KResult<KernelError> {
                 17 => KernelError::CollectionProtected,
                 18 => KernelError::IdempotencyKeyReused,
                 19 => KernelError::Internal,
+                20 => KernelError::NotLeader,
+                21 => KernelError::NoLeader,
+                22 => KernelError::LeaderChanged,
                 x => return Err(KernelError::Corrupt(format!("unknown error number {x}"))),
             };
             make(utf8(r.len_bytes()?, "error message")?)

@@ -567,6 +567,9 @@ fn every_error() -> Vec<KernelError> {
         KernelError::CollectionProtected(m("default")),
         KernelError::IdempotencyKeyReused(m("reused")),
         KernelError::Internal(m("bug")),
+        KernelError::NotLeader(m("node 2 leads")),
+        KernelError::NoLeader(m("no leader")),
+        KernelError::LeaderChanged(m("unknown outcome")),
     ];
     for e in &all {
         match e {
@@ -588,7 +591,10 @@ fn every_error() -> Vec<KernelError> {
             | KernelError::CollectionExists(_)
             | KernelError::CollectionProtected(_)
             | KernelError::IdempotencyKeyReused(_)
-            | KernelError::Internal(_) => {}
+            | KernelError::Internal(_)
+            | KernelError::NotLeader(_)
+            | KernelError::NoLeader(_)
+            | KernelError::LeaderChanged(_) => {}
         }
     }
     all

@@ -47,6 +47,16 @@ pub enum KernelError {
     IdempotencyKeyReused(String),
     /// A bug: should never happen; never caused by input.
     Internal(String),
+    /// A cluster member that is not the leader was asked to write; nothing
+    /// was proposed (the message names the leader when one is known).
+    NotLeader(String),
+    /// A cluster member knows of no leader (an election is running, or this
+    /// node is cut off from the majority); nothing was proposed.
+    NoLeader(String),
+    /// A write was proposed but its outcome is unknown: leadership changed
+    /// or the commit did not come in time. Retry with the same idempotency
+    /// key; it applies once.
+    LeaderChanged(String),
 }
 
 impl KernelError {
@@ -83,6 +93,9 @@ impl KernelError {
             KernelError::CollectionProtected(_) => "COLLECTION_PROTECTED",
             KernelError::IdempotencyKeyReused(_) => "IDEMPOTENCY_KEY_REUSED",
             KernelError::Internal(_) => "INTERNAL",
+            KernelError::NotLeader(_) => "NOT_LEADER",
+            KernelError::NoLeader(_) => "NO_LEADER",
+            KernelError::LeaderChanged(_) => "LEADER_CHANGED",
         }
     }
 
@@ -107,6 +120,9 @@ impl KernelError {
         "COLLECTION_PROTECTED",
         "IDEMPOTENCY_KEY_REUSED",
         "INTERNAL",
+        "NOT_LEADER",
+        "NO_LEADER",
+        "LEADER_CHANGED",
     ];
 }
 
@@ -148,7 +164,10 @@ impl fmt::Display for KernelError {
             | KernelError::CollectionExists(m)
             | KernelError::CollectionProtected(m)
             | KernelError::IdempotencyKeyReused(m)
-            | KernelError::Internal(m) => f.write_str(m),
+            | KernelError::Internal(m)
+            | KernelError::NotLeader(m)
+            | KernelError::NoLeader(m)
+            | KernelError::LeaderChanged(m) => f.write_str(m),
             KernelError::MetadataTooLarge { len, max } => {
                 write!(f, "metadata is {len} bytes, the limit is {max}")
             }
@@ -191,6 +210,9 @@ mod tests {
             KernelError::CollectionProtected(String::new()),
             KernelError::IdempotencyKeyReused(String::new()),
             KernelError::Internal(String::new()),
+            KernelError::NotLeader(String::new()),
+            KernelError::NoLeader(String::new()),
+            KernelError::LeaderChanged(String::new()),
         ];
         for e in &all {
             match e {
@@ -212,7 +234,10 @@ mod tests {
                 | KernelError::CollectionExists(_)
                 | KernelError::CollectionProtected(_)
                 | KernelError::IdempotencyKeyReused(_)
-                | KernelError::Internal(_) => {}
+                | KernelError::Internal(_)
+                | KernelError::NotLeader(_)
+                | KernelError::NoLeader(_)
+                | KernelError::LeaderChanged(_) => {}
             }
         }
         all

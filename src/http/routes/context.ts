@@ -47,7 +47,7 @@ const ALLOW: Readonly<Record<RouteSpec['method'], string[]>> = { get: ['GET', 'H
  * path against every route before it (the hot routes, search and inserts, are all such paths);
  * the route is the same object either way, so matching, 405s and `req.route` are unchanged.
  */
-export function mountRoutes(app: Express, ...files: RouteHandlers[]): void {
+export function mountRoutes(app: Express, gate: ((spec: RouteSpec) => RequestHandler | null) | null, ...files: RouteHandlers[]): void {
   const handlers = new Map<string, RequestHandler[]>();
   for (const file of files) {
     for (const [id, list] of Object.entries(file) as [string, RequestHandler[]][]) {
@@ -73,7 +73,11 @@ export function mountRoutes(app: Express, ...files: RouteHandlers[]): void {
       const list = handlers.get(spec.id);
       if (list === undefined) throw new Error(`route ${spec.method.toUpperCase()} ${path} (${spec.id}) has no handler`);
       handlers.delete(spec.id);
-      route[spec.method](requireAccess(spec.access, spec.restricted), ...list);
+      // A cluster member's read barrier goes just before the route's own handler, after its body
+      // was read (src/http/cluster-gate.ts).
+      const before = gate?.(spec) ?? null;
+      const steps = before === null ? list : [...list.slice(0, -1), before, list[list.length - 1]];
+      route[spec.method](requireAccess(spec.access, spec.restricted), ...steps);
       allow.push(...ALLOW[spec.method]);
     }
     const allowHeader = allow.join(', ');
