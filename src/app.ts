@@ -99,6 +99,7 @@ export function createApp(deps: AppDeps): App {
     kernel,
     metrics,
     replication: deps.replication,
+    cluster,
     validators: compileValidators(schemaLimits(config)),
     ...jsonParsers(config),
   };

@@ -9,6 +9,7 @@ import { createApp } from './app';
 import type { Config } from './config';
 import { checkpointPolicy, startSnapshotScheduler, type SnapshotScheduler } from './jobs/snapshots';
 import { ClusterNode } from './cluster/node';
+import { ClusterHashCheck } from './cluster/hash-check';
 import { registerClusterMetrics } from './cluster/metrics';
 import { clusterSettings } from './config';
 import { Kernel } from './kernel/kernel';
@@ -91,8 +92,13 @@ function wire(config: Config, kernel: Kernel, logger: Logger, cluster: ClusterNo
   metrics.observeReplay(recovery.seconds);
   // Only with OTEL_EXPORTER_OTLP_ENDPOINT set; otherwise nothing of OpenTelemetry is loaded.
   if (startTracing(process.env, (message) => logger.warn(message))) logger.info('traces: exporting OpenTelemetry spans over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT)');
+  const replication = new Replication({ config, kernel, logger, metrics });
+  const hashCheck =
+    cluster === null
+      ? null
+      : new ClusterHashCheck({ cluster, kernel, ring: replication.ring, logger, intervalMs: config.replicationCheckIntervalMs, token: config.leaderToken ?? config.authToken });
   if (cluster !== null) {
-    const raftMetrics = registerClusterMetrics(metrics.registry, cluster);
+    const raftMetrics = registerClusterMetrics(metrics.registry, cluster, () => hashCheck?.results() ?? []);
     kernel.onCommit((seconds) => {
       metrics.observeCommit(seconds);
       raftMetrics.observeProposal(seconds);
@@ -101,8 +107,7 @@ function wire(config: Config, kernel: Kernel, logger: Logger, cluster: ClusterNo
   } else {
     kernel.onCommit((seconds) => metrics.observeCommit(seconds));
   }
-  // Proof ring, leader event streams and, with VALORI_FOLLOWER_OF, the follower loop.
-  const replication = new Replication({ config, kernel, logger, metrics });
+  // Proof ring, leader event streams and, with VALORI_FOLLOWER_OF, the follower loop: created above.
   const { app, listener } = createApp({ config, kernel, logger, metrics, replication, cluster });
   const server = createHttpServer(listener, config.bind, serverLimits(config));
   // With an event log, checkpoints go to VALORI_SNAPSHOT_PATH or, unset, <event log>.snapshot.
@@ -120,6 +125,7 @@ function wire(config: Config, kernel: Kernel, logger: Logger, cluster: ClusterNo
     // Replication first: open event streams end (so the server can close), and the follower
     // stops streaming and lets its in-flight applies commit before the kernel closes.
     await replication.stop();
+    await hashCheck?.stop();
     await server.stop();
     // Then Raft: no more entries are applied, so the state stays put while the kernel closes.
     await cluster?.shutdown();
@@ -143,6 +149,7 @@ function wire(config: Config, kernel: Kernel, logger: Logger, cluster: ClusterNo
       logger.info(`Listening on ${formatAddress(config.bind.host, address.port)}`);
       // After listening, so /v1/replication/state already answers while the follower connects.
       replication.start();
+      hashCheck?.start();
       return address;
     },
     stop() {

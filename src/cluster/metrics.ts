@@ -1,6 +1,7 @@
 // A cluster member's Prometheus families (docs/CLUSTER.md, "Watching a cluster"), read from the
 // member's Raft status at scrape time (O(members), no I/O), plus the latency of proposals.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { PeerCheck } from './hash-check';
 import type { ClusterNode } from './node';
 
 export interface ClusterMetrics {
@@ -8,8 +9,18 @@ export interface ClusterMetrics {
   observeProposal(seconds: number): void;
 }
 
-export function registerClusterMetrics(registry: Registry, cluster: ClusterNode): ClusterMetrics {
+export function registerClusterMetrics(registry: Registry, cluster: ClusterNode, hashChecks: () => readonly PeerCheck[]): ClusterMetrics {
   const registers = [registry];
+  new Gauge({
+    name: 'valori_cluster_hash_match',
+    help: "Per peer: 1 when its state hash equals this member's at the same height in the last check, 0 when it differs (alert on it), NaN when no hash at an equal height was available",
+    labelNames: ['peer'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const c of hashChecks()) this.set({ peer: String(c.peer) }, c.result === 'match' ? 1 : c.result === 'mismatch' ? 0 : NaN);
+    },
+  });
   const gauge = (name: string, help: string, read: (s: ReturnType<ClusterNode['status']>) => number | null | undefined): void => {
     new Gauge({
       name,

@@ -46,7 +46,9 @@ export class ClusterNode {
         commitTimeoutMs: config.clusterCommitTimeoutMs,
       }),
     );
-    return new ClusterNode(native, new Kernel(native.kernel()), s.nodeId, config.clusterCommitTimeoutMs);
+    const kernel = new Kernel(native.kernel());
+    kernel.clusterMember = true;
+    return new ClusterNode(native, kernel, s.nodeId, config.clusterCommitTimeoutMs);
   }
 
   /** O(members), no I/O: safe for /health and metric scrapes. */

@@ -51,7 +51,11 @@ export const RESPONSE_SCHEMAS = {
       version: { type: 'string' },
       dim: { ...u32, minimum: 1 },
       index: { type: 'string', enum: ['BruteForce', 'Hnsw', 'Ivf'] },
-      persistence: { type: 'string', enum: ['none', 'event_log', 'wal', 'snapshot'] },
+      persistence: { type: 'string', enum: ['none', 'event_log', 'wal', 'snapshot', 'raft'], description: 'raft: a cluster member, whose Raft log is its durable log.' },
+      cluster: {
+        ...object({ node_id: count, role: { type: 'string' }, leader: { ...count, nullable: true }, term: count, last_applied_index: { ...count, nullable: true } }),
+        description: 'Cluster mode only: this member\'s Raft role, the leader it knows of, its term and applied index.',
+      },
       records: ref('Pool'),
       nodes: ref('Pool'),
       edges: ref('Pool'),
@@ -61,7 +65,7 @@ export const RESPONSE_SCHEMAS = {
       quant: { type: 'string', enum: ['none', 'scalar', 'product'] },
       collections: { ...count, minimum: 1, description: 'Collections on this node, default included.' },
     },
-    ['event_log_height', 'read_only_reason'],
+    ['event_log_height', 'read_only_reason', 'cluster'],
   ),
   HealthRecovering: {
     ...object({
@@ -160,7 +164,7 @@ export const RESPONSE_SCHEMAS = {
   IndexBuildResult: object({ success, index: { type: 'string' }, quant: { type: 'string' }, rebuilt: { type: 'boolean' }, records: count, seconds: { type: 'number' } }),
   ReplicationState: object(
     {
-      role: { type: 'string', enum: ['leader', 'follower'] },
+      role: { type: 'string', enum: ['leader', 'follower', 'cluster-member'], description: 'cluster-member: a Raft member (its role in the cluster is GET /v1/cluster/role); it serves no event stream yet.' },
       status: { type: 'string', description: 'Leading on a leader; Synced or CatchingUp on a follower.' },
       committed_height: count,
       dim: { ...u32, minimum: 1 },

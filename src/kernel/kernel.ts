@@ -78,6 +78,8 @@ export class Kernel {
   private readonly defaultLimits: VectorLimits;
   private readonly collections: CollectionLimits;
   private commitObserver: ((seconds: number) => void) | null = null;
+  /** A Raft member's kernel (src/cluster/node.ts): its writes go through Raft, and it keeps no event log of its own. */
+  clusterMember = false;
   private restores = 0;
 
   constructor(handle: NativeKernel) {

@@ -55,7 +55,8 @@ export class Replication {
     const stats = this.deps.kernel.stats();
     const proof = this.deps.kernel.logProof();
     const common = {
-      role: this.follower === null ? 'leader' : 'follower',
+      // A Raft member's role is in /v1/cluster/role; here it is neither a stream leader nor a follower.
+      role: this.deps.kernel.clusterMember ? 'cluster-member' : this.follower === null ? 'leader' : 'follower',
       status: this.status(),
       committed_height: stats.eventLogHeight ?? stats.height,
       dim: stats.dim,

@@ -7,6 +7,7 @@ import type { Express, NextFunction, Request, RequestHandler, Response } from 'e
 import { ROUTES, type OperationId, type RouteSpec } from '../../api/routes';
 import { requireAccess } from '../auth';
 import type { Config } from '../../config';
+import type { ClusterNode } from '../../cluster/node';
 import type { Kernel } from '../../kernel/kernel';
 import type { Metrics } from '../../metrics';
 import type { Replication } from '../../replication/runtime';
@@ -20,6 +21,8 @@ export interface RouteContext {
   metrics: Metrics;
   /** Proof ring, event streams and (on a follower) the follower's state. */
   replication: Replication;
+  /** This node's Raft member in cluster mode, else null (docs/CLUSTER.md). */
+  cluster?: ClusterNode | null;
   validators: Validators;
   /** Bounded JSON body parser (http/body.ts) with VALORI_MAX_BODY_BYTES; put before POST handlers. */
   json: RequestHandler[];

@@ -4,11 +4,13 @@
 // - GET /readyz: this node should receive traffic now. These routes exist only once recovery is
 //   done (until then src/http/recovering.ts answers on the port: /livez 200, /readyz 503), so the
 //   checks here are: no snapshot restore in progress, not read-only after an I/O fault, and on a
-//   follower streaming from its leader within VALORI_READY_MAX_LAG events.
+//   follower streaming from its leader within VALORI_READY_MAX_LAG events, and on a cluster member
+//   a leader known.
 // Both bodies are one word, because anyone who can reach the port can read them: the reason a node
 // is not ready is in /health, /v1/replication/state and the log, behind the token.
 import type { Response } from 'express';
 import type { Config } from '../../config';
+import type { ClusterNode } from '../../cluster/node';
 import type { Kernel } from '../../kernel/kernel';
 import type { Replication } from '../../replication/runtime';
 import type { RouteContext, RouteHandlers } from './context';
@@ -20,7 +22,9 @@ function answer(res: Response, ok: boolean): void {
 }
 
 /** Whether this node should take traffic; see the header comment for the conditions. */
-export function isReady(kernel: Kernel, replication: Replication, config: Pick<Config, 'readyMaxLag'>): boolean {
+export function isReady(kernel: Kernel, replication: Replication, config: Pick<Config, 'readyMaxLag'>, cluster: ClusterNode | null = null): boolean {
+  // A cluster member serves linearizable reads and forwards writes only while it knows a leader.
+  if (cluster !== null && cluster.status().currentLeader == null) return false;
   // Odd while a snapshot restore (or a follower's bootstrap) replaces the state.
   if (kernel.restoreEpoch % 2 !== 0) return false;
   if (kernel.stats().readOnly) return false;
@@ -36,6 +40,6 @@ export function probeRoutes(ctx: RouteContext): RouteHandlers {
   const { kernel, replication, config } = ctx;
   return {
     livez: [(_req, res) => answer(res, true)],
-    readyz: [(_req, res) => answer(res, isReady(kernel, replication, config))],
+    readyz: [(_req, res) => answer(res, isReady(kernel, replication, config, ctx.cluster ?? null))],
   };
 }

@@ -76,7 +76,7 @@ export function systemRoutes(ctx: RouteContext): RouteHandlers {
         version: VERSION,
         dim: stats.dim,
         index: INDEX_NAMES[config.index],
-        persistence: stats.persistence,
+        persistence: ctx.cluster != null ? 'raft' : stats.persistence,
         records: pools.records.body,
         nodes: pools.nodes.body,
         edges: pools.edges.body,
@@ -88,6 +88,10 @@ export function systemRoutes(ctx: RouteContext): RouteHandlers {
       body.quant = stats.quant;
       // Collections on this node, default included (GET /v1/namespaces lists them).
       body.collections = stats.collections;
+      if (ctx.cluster != null) {
+        const c = ctx.cluster.status();
+        body.cluster = { node_id: c.nodeId, role: c.role, leader: c.currentLeader ?? null, term: c.term, last_applied_index: c.lastAppliedIndex ?? null };
+      }
       res.status(status === 'full' ? 503 : 200).json(body);
     },
   ];
