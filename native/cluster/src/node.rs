@@ -40,7 +40,9 @@ pub struct NodeConfig {
     pub dir: PathBuf,
     pub token: String,
     pub heartbeat_ms: u64,
-    /// The election timeout is drawn from `[min, 2 × min)`.
+    /// The election timeout is drawn from `[t, 1.5 × t)`; openraft adds its
+    /// leader lease (the maximum, 1.5 × t), so a follower starts an election
+    /// between 2.5 × t and 3 × t after the last heartbeat it heard.
     pub election_timeout_ms: u64,
     /// A snapshot is built every this many entries; the log before it is
     /// purged, keeping `keep_logs` entries for followers that lag a little.
@@ -103,7 +105,7 @@ fn raft_config(c: &NodeConfig) -> Result<Arc<Config>, String> {
         cluster_name: "valori".into(),
         heartbeat_interval: c.heartbeat_ms,
         election_timeout_min: c.election_timeout_ms,
-        election_timeout_max: c.election_timeout_ms * 2,
+        election_timeout_max: c.election_timeout_ms + c.election_timeout_ms / 2,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(c.snapshot_every),
         max_in_snapshot_log_to_keep: c.keep_logs,
         ..Default::default()
