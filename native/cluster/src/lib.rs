@@ -18,9 +18,9 @@
 //! * [`kernel`]: the kernel as the applier, and Raft as the kernel's write
 //!   path (a proposer set on its `Database`).
 //! * [`read_barrier`]: linearizable reads on any node.
+//! * [`ClusterNode`]: one member assembled (the napi binding holds one).
 //!
-//! The cluster is not served yet: no napi binding, configuration or HTTP
-//! routes. openraft's storage compliance suite runs over both adapters
+//! openraft's storage compliance suite runs over both adapters
 //! (`tests/compliance.rs`); nodes run over real sockets in `tests/cluster.rs`
 //! and `tests/kernel_cluster.rs`.
 
