@@ -1,7 +1,6 @@
 // The config schema: defaults from the deployment guide, accepted forms, one-line refusals.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { unknownVariables } from '../src/config-report';
 import { CONFIG_SCHEMA, ConfigError, DEFAULT_MAX_BATCH_BODY_BYTES, configHelp, loadConfig, maxCollectionDim, parseRustLog } from '../src/config';
 
 function refusal(env: Record<string, string>): ConfigError {
