@@ -553,13 +553,13 @@ async function main(): Promise<void> {
     );
     out(table(rows));
     // openraft 0.9 (native/cluster): a follower of a committed leader starts an election only once
-    // leader_lease (= election_timeout_max = 2 E) + its random election timeout [E, 2 E) passed
+    // leader_lease (= election_timeout_max = 1.5 E) + its random election timeout [E, 1.5 E) passed
     // since it last heard the leader, checked on a tick every 1.5 × heartbeat; the last heartbeat
     // came up to one heartbeat before the kill.
-    const E = Number(NODE_ENV.VALORI_RAFT_ELECTION_TIMEOUT_MS ?? 750);
-    const H = Number(NODE_ENV.VALORI_RAFT_HEARTBEAT_MS ?? 150);
-    out(`expected from the timers (openraft 0.9: leader lease 2E + random election timeout [E, 2E), tick 1.5H; E = ${E} ms, H = ${H} ms): ` +
-      `an election starts ${3 * E - H}-${4 * E + 1.5 * H} ms after the kill, plus the vote and the new leader's first commit`);
+    const E = Number(NODE_ENV.VALORI_RAFT_ELECTION_TIMEOUT_MS ?? 500);
+    const H = Number(NODE_ENV.VALORI_RAFT_HEARTBEAT_MS ?? 100);
+    out(`expected from the timers (openraft 0.9: leader lease 1.5E + random election timeout [E, 1.5E), tick 1.5H; E = ${E} ms, H = ${H} ms): ` +
+      `an election starts ${2.5 * E - H}-${3 * E + 1.5 * H} ms after the kill, plus the vote and the new leader's first commit`);
     out(`kill -9 → first acknowledged write: median ${f1(med)} ms, max ${f1(max)} ms over ${TRIALS} trial(s); target ≤ 3000 ms: ${max <= 3000 ? 'met' : 'missed'}`);
     for (const [i, t] of trials.entries()) out(`  trial ${i + 1} status changes: ${t.timeline.join('; ')}`);
     out();
