@@ -726,7 +726,7 @@ fn non_canonical_and_unknown_bytes_are_refused() {
 fn bad_answers_are_refused() {
     assert!(corrupt_answer(decode_answer(&[2, 0])).contains("version 2"));
     assert!(corrupt_answer(decode_answer(&[1, 2])).contains("answer tag 2"));
-    for n in [0u8, 20, 255] {
+    for n in [0u8, 23, 255] {
         let m = corrupt_answer(decode_answer(&[1, 1, n, 0, 0, 0, 0]));
         assert!(m.contains(&format!("unknown error number {n}")), "{m}");
     }
