@@ -3,7 +3,7 @@
 // truncation, no stream follower, no Raft port without a token).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { unknownVariables } from '../src/config-report';
+import { configReport, unknownVariables } from '../src/config-report';
 import { clusterSettings, ConfigError, loadConfig } from '../src/config';
 
 const MEMBERS = '1=127.0.0.1:4101/127.0.0.1:3001, 2=10.0.0.2:4100/http://10.0.0.2:3000,3=node3.internal:4100/node3.internal:3000';
@@ -45,6 +45,9 @@ describe('cluster configuration', () => {
     assert.equal(own?.raftDir, '/raft');
     // Standalone: no cluster settings, and an empty variable counts as unset.
     assert.equal(clusterSettings(loadConfig({ VALORI_CLUSTER_MEMBERS: '' })), null);
+    // The configuration report (boot log, `valori-node check`) prints the members as they were given.
+    const shown = configReport(c, { ...BASE, VALORI_CLUSTER_INIT: '1' }).find((e) => e.variable === 'VALORI_CLUSTER_MEMBERS');
+    assert.equal(shown?.value, '1=127.0.0.1:4101/127.0.0.1:3001,2=10.0.0.2:4100/http://10.0.0.2:3000,3=node3.internal:4100/node3.internal:3000');
     // `valori-node check` knows the names.
     assert.deepEqual(unknownVariables({ VALORI_RAFT_BIND: '127.0.0.1:4100', VALORI_NODE_ID: '2', VALORI_CLUSTER_MEMBERS: MEMBERS, VALORI_CLUSTER_INIT: '1' }), []);
   });

@@ -38,10 +38,19 @@ export function isSecret(spec: VarSpec<unknown>): boolean {
 // The parsed level uses the logger's names; operators wrote tracing's.
 const LEVEL_NAMES: Record<LogLevel, string> = { silent: 'off', error: 'error', warn: 'warn', info: 'info', debug: 'debug', silly: 'trace' };
 
+// A list item: a cluster member in the form VALORI_CLUSTER_MEMBERS takes, anything else as text.
+function showItem(item: unknown): string {
+  if (typeof item === 'object' && item !== null && 'id' in item && 'raftAddr' in item && 'apiAddr' in item) {
+    const m = item as { id: number; raftAddr: string; apiAddr: string };
+    return `${m.id}=${m.raftAddr}/${m.apiAddr}`;
+  }
+  return String(item);
+}
+
 function show(key: string, value: unknown): string {
   if (value === null || value === undefined) return '(unset)';
   if (key === 'logLevel') return LEVEL_NAMES[value as LogLevel] ?? String(value);
-  if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.map(String).join(',');
+  if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.map(showItem).join(',');
   if (typeof value === 'object' && 'host' in value && 'port' in value) {
     const { host, port } = value as { host: string; port: number };
     return formatAddress(host, port);
