@@ -88,7 +88,7 @@ export function v1RequestSchemas(p: V1Parts) {
         k: p.k,
         collection: p.collection,
         ...p.searchTuning,
-        consistency: { type: 'string', enum: ['local', 'linearizable'], nullable: true, description: 'local: this node; linearizable: only a leader serves it (a follower answers 400).' },
+        consistency: { type: 'string', enum: ['local', 'linearizable'], nullable: true, description: 'Cluster mode: local reads this node as it is; linearizable (the default there, VALORI_READ_CONSISTENCY) sees every write acknowledged before the search began, on any member. Standalone: both read this node, except that a stream follower (VALORI_FOLLOWER_OF) refuses linearizable with 400.' },
         rerank: { type: 'boolean', nullable: true, description: 'Accepted and ignored: scores are exact distances already, there is nothing to rerank.' },
         as_of: { type: 'string', maxLength: 64, nullable: true, description: 'Not supported (no time-travel search): a value answers 400.' },
         as_of_log_index: { type: 'integer', minimum: 0, nullable: true, description: 'Not supported (no time-travel search): a value answers 400.' },
