@@ -59,11 +59,16 @@ describe('a one-node cluster over HTTP', () => {
     assert.equal(st.json.is_leader, true);
     assert.equal(st.json.role, 'leader');
     assert.ok(st.json.term >= 1);
+    // A lone voter is its own quorum: acknowledged now, never cut off.
+    assert.equal(st.json.quorum_ack_age_ms, 0);
+    assert.equal(st.json.quorum_lost, false);
     assert.deepEqual(st.json.members, [{ id: 1, raft_addr: RAFT, api_addr: '127.0.0.1:3000', voter: true }]);
     assert.deepEqual((await request(s.base, '/v1/cluster/role', { token: TOKEN })).json, { role: 'leader', node_id: 1, current_leader: 1 });
     const health = await request(s.base, '/health', { token: TOKEN });
     assert.equal(health.json.persistence, 'raft');
     assert.equal(health.json.cluster.role, 'leader');
+    assert.equal(health.json.cluster.quorum_lost, false);
+    assert.equal(health.json.status, 'ok');
     assert.equal((await request(s.base, '/readyz')).status, 200);
     // Without the token nothing of the cluster is shown.
     assert.equal((await request(s.base, '/v1/cluster/status')).status, 401);

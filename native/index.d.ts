@@ -287,6 +287,10 @@ export interface ClusterStatus {
   elections: number
   joining: Array<ClusterJoining>
   fatal?: string
+  /** On a leader: ms since a quorum last acknowledged it. */
+  quorumAckAgeMs?: number
+  /** A leader that has not heard from a quorum within its lease. */
+  quorumLost: boolean
 }
 
 export interface CollectionInfo {

@@ -47,13 +47,20 @@ export const RESPONSE_SCHEMAS = {
   Pool: pool,
   Health: object(
     {
-      status: { type: 'string', enum: ['ok', 'degraded', 'full'], description: 'full (HTTP 503) when a pool is at capacity; degraded at 90 % or when read-only.' },
+      status: { type: 'string', enum: ['ok', 'degraded', 'full'], description: 'full (HTTP 503) when a pool is at capacity; degraded at 90 %, when read-only, or on a cluster leader cut off from its quorum.' },
       version: { type: 'string' },
       dim: { ...u32, minimum: 1 },
       index: { type: 'string', enum: ['BruteForce', 'Hnsw', 'Ivf'] },
       persistence: { type: 'string', enum: ['none', 'event_log', 'wal', 'snapshot', 'raft'], description: 'raft: a cluster member, whose Raft log is its durable log.' },
       cluster: {
-        ...object({ node_id: count, role: { type: 'string' }, leader: { ...count, nullable: true }, term: count, last_applied_index: { ...count, nullable: true } }),
+        ...object({
+          node_id: count,
+          role: { type: 'string' },
+          leader: { ...count, nullable: true },
+          term: count,
+          last_applied_index: { ...count, nullable: true },
+          quorum_lost: { type: 'boolean', description: 'true on a leader that has not heard from a quorum within its lease (1.5 x VALORI_RAFT_ELECTION_TIMEOUT_MS): cut off from the others, its writes cannot commit; status is then degraded.' },
+        }),
         description: 'Cluster mode only: this member\'s Raft role, the leader it knows of, its term and applied index.',
       },
       records: ref('Pool'),
@@ -87,13 +94,18 @@ export const RESPONSE_SCHEMAS = {
     purged_index: { ...count, nullable: true },
     height: { ...count, description: 'Events applied to the state (the height /v1/proof/state hashes at); blank and membership entries are Raft entries but not events.' },
     elections: { ...count, description: 'Terms begun since this node started.' },
+    quorum_ack_age_ms: { ...count, nullable: true, description: 'On the leader: milliseconds since a quorum last acknowledged it; null on other members and before a quorum first answers.' },
+    quorum_lost: { type: 'boolean', description: 'true on a leader that has not heard from a quorum within its lease (1.5 x VALORI_RAFT_ELECTION_TIMEOUT_MS): it may have been replaced, and its writes cannot commit.' },
     members: {
       type: 'array',
       items: object({ id: count, raft_addr: { type: 'string' }, api_addr: { type: 'string' }, voter: { type: 'boolean' } }),
     },
     joining: { type: 'array', items: object({ id: count, state: { type: 'string' } }), description: 'Nodes added as learners that are not voters yet, with their state.' },
   }),
-  ClusterHealth: object({ status: { type: 'string', enum: ['ok', 'no_leader'] }, leader: { ...count, nullable: true } }),
+  ClusterHealth: object({
+    status: { type: 'string', enum: ['ok', 'no_leader', 'no_quorum'], description: 'ok (200): a leader is known and, on the leader, a quorum acknowledges it; no_leader (503): an election is under way or the cluster lost quorum; no_quorum (503): this node leads but is cut off from its quorum.' },
+    leader: { ...count, nullable: true },
+  }),
   ClusterRole: object({ role: { type: 'string', enum: ['leader', 'follower', 'candidate', 'learner', 'shutdown'] }, node_id: count, current_leader: { ...count, nullable: true } }),
   ClusterChange: object({ ok: success, node_id: count, state: { type: 'string', enum: ['learner', 'removed'], description: 'learner: added, becomes a voter once caught up (see joining in /v1/cluster/status).' } }),
   Probe: {

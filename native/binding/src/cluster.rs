@@ -76,6 +76,10 @@ pub struct ClusterStatus {
     pub elections: f64,
     pub joining: Vec<ClusterJoining>,
     pub fatal: Option<String>,
+    /// On a leader: ms since a quorum last acknowledged it.
+    pub quorum_ack_age_ms: Option<f64>,
+    /// A leader that has not heard from a quorum within its lease.
+    pub quorum_lost: bool,
 }
 
 fn node_id(name: &str, v: f64) -> KResult<NodeId> {
@@ -227,6 +231,8 @@ impl Cluster {
                     })
                     .collect(),
                 fatal: s.fatal,
+                quorum_ack_age_ms: opt(s.quorum_ack_age_ms),
+                quorum_lost: s.quorum_lost,
             })
         })
     }

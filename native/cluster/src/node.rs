@@ -86,6 +86,14 @@ pub struct Status {
     pub joining: Vec<(NodeId, String)>,
     /// Why the Raft core stopped, if it did (a failed disk).
     pub fatal: Option<String>,
+    /// On a leader: milliseconds since a quorum last acknowledged it
+    /// (`None` elsewhere, and on a leader no quorum has answered yet).
+    pub quorum_ack_age_ms: Option<u64>,
+    /// A leader that has not heard from a quorum within its lease (the
+    /// maximum election timeout): the others may have elected a new leader,
+    /// and its writes cannot commit. openraft 0.9 keeps such a node leader
+    /// until it hears a higher term, so this is what health reports.
+    pub quorum_lost: bool,
 }
 
 /// One running member.
@@ -98,6 +106,8 @@ pub struct ClusterNode {
     elections: Arc<AtomicU64>,
     joining: Arc<Mutex<BTreeMap<NodeId, String>>>,
     db: Arc<Database>,
+    /// The leader lease: the longest election timeout.
+    lease_ms: u64,
 }
 
 fn raft_config(c: &NodeConfig) -> Result<Arc<Config>, String> {
@@ -148,6 +158,7 @@ impl ClusterNode {
     /// log is its durable log. Must run on a multi-threaded tokio runtime.
     pub async fn start(c: NodeConfig, db: Arc<Database>) -> Result<ClusterNode, String> {
         let config = raft_config(&c)?;
+        let lease_ms = config.election_timeout_max;
         if !c.members.contains_key(&c.node_id) && c.init {
             return Err(format!(
                 "VALORI_CLUSTER_INIT=1 on node {} which is not in VALORI_CLUSTER_MEMBERS",
@@ -206,6 +217,7 @@ impl ClusterNode {
             elections,
             joining: Arc::new(Mutex::new(BTreeMap::new())),
             db,
+            lease_ms,
         })
     }
 
@@ -238,11 +250,19 @@ impl ClusterNode {
             .lock()
             .map(|j| j.iter().map(|(id, s)| (*id, s.clone())).collect())
             .unwrap_or_default();
+        let is_leader = m.current_leader == Some(self.id) && m.state == ServerState::Leader;
+        let quorum_ack_age_ms = if is_leader {
+            m.millis_since_quorum_ack
+        } else {
+            None
+        };
         Status {
             node_id: self.id,
             current_leader: m.current_leader,
             leader_api_addr,
-            is_leader: m.current_leader == Some(self.id) && m.state == ServerState::Leader,
+            is_leader,
+            quorum_ack_age_ms,
+            quorum_lost: is_leader && quorum_ack_age_ms.is_none_or(|a| a > self.lease_ms),
             role: role(m.state),
             term: m.current_term,
             last_log_index: m.last_log_index,

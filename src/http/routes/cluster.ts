@@ -34,6 +34,8 @@ export function clusterRoutes(ctx: RouteContext, cluster: ClusterNode | null): R
           purged_index: s.purgedIndex ?? null,
           height: kernel.stats().height,
           elections: s.elections,
+          quorum_ack_age_ms: s.quorumAckAgeMs ?? null,
+          quorum_lost: s.quorumLost,
           members: s.members.map((m) => ({ id: m.id, raft_addr: m.raftAddr, api_addr: m.apiAddr, voter: m.voter })),
           joining: s.joining.map((j) => ({ id: j.id, state: j.state })),
         });
@@ -42,8 +44,8 @@ export function clusterRoutes(ctx: RouteContext, cluster: ClusterNode | null): R
     clusterHealth: [
       (_req, res) => {
         const s = cluster.status();
-        const ok = s.currentLeader != null && s.fatal == null;
-        res.set('Cache-Control', 'no-store').status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'no_leader', leader: s.currentLeader ?? null });
+        const status = s.currentLeader == null || s.fatal != null ? 'no_leader' : s.quorumLost ? 'no_quorum' : 'ok';
+        res.set('Cache-Control', 'no-store').status(status === 'ok' ? 200 : 503).json({ status, leader: s.currentLeader ?? null });
       },
     ],
     clusterRole: [

@@ -5,7 +5,7 @@
 //   done (until then src/http/recovering.ts answers on the port: /livez 200, /readyz 503), so the
 //   checks here are: no snapshot restore in progress, not read-only after an I/O fault, and on a
 //   follower streaming from its leader within VALORI_READY_MAX_LAG events, and on a cluster member
-//   a leader known.
+//   a leader known (and, on the leader, a quorum acknowledging it).
 // Both bodies are one word, because anyone who can reach the port can read them: the reason a node
 // is not ready is in /health, /v1/replication/state and the log, behind the token.
 import type { Response } from 'express';
@@ -24,7 +24,11 @@ function answer(res: Response, ok: boolean): void {
 /** Whether this node should take traffic; see the header comment for the conditions. */
 export function isReady(kernel: Kernel, replication: Replication, config: Pick<Config, 'readyMaxLag'>, cluster: ClusterNode | null = null): boolean {
   // A cluster member serves linearizable reads and forwards writes only while it knows a leader.
-  if (cluster !== null && cluster.status().currentLeader == null) return false;
+  if (cluster !== null) {
+    const s = cluster.status();
+    // A leader cut off from its quorum knows a leader (itself) but can neither commit nor confirm a read.
+    if (s.currentLeader == null || s.quorumLost) return false;
+  }
   // Odd while a snapshot restore (or a follower's bootstrap) replaces the state.
   if (kernel.restoreEpoch % 2 !== 0) return false;
   if (kernel.stats().readOnly) return false;

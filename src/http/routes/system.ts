@@ -90,7 +90,9 @@ export function systemRoutes(ctx: RouteContext): RouteHandlers {
       body.collections = stats.collections;
       if (ctx.cluster != null) {
         const c = ctx.cluster.status();
-        body.cluster = { node_id: c.nodeId, role: c.role, leader: c.currentLeader ?? null, term: c.term, last_applied_index: c.lastAppliedIndex ?? null };
+        body.cluster = { node_id: c.nodeId, role: c.role, leader: c.currentLeader ?? null, term: c.term, last_applied_index: c.lastAppliedIndex ?? null, quorum_lost: c.quorumLost };
+        // A leader cut off from its quorum serves stale reads locally and commits nothing.
+        if (c.quorumLost && status === 'ok') status = 'degraded';
       }
       res.status(status === 'full' ? 503 : 200).json(body);
     },
