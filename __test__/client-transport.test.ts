@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ValoriClient, ValoriConnectionError, ValoriError, ValoriTimeoutError } from '../src/client';
+import { MAX_RETRY_AFTER_MS, retryAfterMs } from '../src/client/transport';
 import { closedPort, FAST, type Fake, fakeServer, type Handler, routes, send } from './client-fake-server';
 
 describe('client retries', () => {
@@ -37,6 +38,37 @@ describe('client retries', () => {
     const client = new ValoriClient({ baseUrl: fake.url, retries: 2, ...FAST });
     await assert.rejects(client.version(), (e: unknown) => e instanceof ValoriError && e.status === 503);
     assert.equal(fake.seen.length, 3);
+  });
+
+  it('when a 503 says Retry-After, then the retry waits that long even with a shorter backoff', async () => {
+    // A cluster member without a leader answers 503 NO_LEADER with Retry-After: 1.
+    const at: number[] = [];
+    fake.handle((_q, res) => {
+      at.push(performance.now());
+      if (at.length === 1) send(res, 503, { error: 'no leader is known', code: 'NO_LEADER' }, { 'retry-after': '1' });
+      else send(res, 200, { id: 4 });
+    });
+    const client = new ValoriClient({ baseUrl: fake.url, retries: 3, ...FAST });
+    assert.equal(await client.insert([1, 2]), 4);
+    assert.equal(at.length, 2);
+    // FAST caps the backoff at 5 ms; the server asked for 1 s.
+    assert.ok(at[1] - at[0] >= 1000, `retried after ${at[1] - at[0]} ms`);
+  });
+
+  it('when Retry-After is read, then seconds and HTTP dates count, anything else is ignored, and the wait is capped', () => {
+    const now = Date.parse('2026-12-03T10:00:00Z');
+    assert.equal(retryAfterMs(null, now), 0);
+    assert.equal(retryAfterMs('1', now), 1000);
+    assert.equal(retryAfterMs(' 2 ', now), 2000);
+    assert.equal(retryAfterMs('0', now), 0);
+    assert.equal(retryAfterMs('-1', now), 0);
+    assert.equal(retryAfterMs('1.5', now), 0);
+    assert.equal(retryAfterMs('soon', now), 0);
+    assert.equal(retryAfterMs('Thu, 03 Dec 2026 10:00:03 GMT', now), 3000);
+    assert.equal(retryAfterMs('Thu, 03 Dec 2026 09:59:00 GMT', now), 0);
+    // A server (or a proxy) asking for minutes does not hold one call that long.
+    assert.equal(retryAfterMs('120', now), 10_000);
+    assert.equal(MAX_RETRY_AFTER_MS, 10_000);
   });
 
   it('when the server answers 400, then the request is not retried', async () => {

@@ -24,7 +24,10 @@
 //   roughly timeoutMs + the backoff of the (connection-refused / 503) retries before it.
 // - A caller's AbortSignal stops the attempt in flight and any backoff wait; the call rejects with
 //   the signal's reason and is never retried.
-// - Backoff: backoffMs × 2^n, capped at maxBackoffMs (defaults 100, 200, 400 ms, 3 retries).
+// - Backoff: backoffMs × 2^n, capped at maxBackoffMs (defaults 100, 200, 400 ms, 3 retries). A 503
+//   with Retry-After (seconds or an HTTP date) waits at least that long, up to MAX_RETRY_AFTER_MS:
+//   a cluster without a leader answers `Retry-After: 1`, and an election takes longer than the
+//   default backoff's 700 ms in all.
 //
 // Redirects: fetch runs with `redirect: 'manual'`; a 307/308 with Location is re-issued with the
 // same method and body (a follower answers writes with 307 to its leader). See
@@ -93,6 +96,17 @@ function isNetworkError(err: unknown): boolean {
 }
 
 /** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+/** The longest wait a server's Retry-After can impose on one retry. */
+export const MAX_RETRY_AFTER_MS = 10_000;
+
+/** A 503's Retry-After in ms (delta-seconds or an HTTP date), at most MAX_RETRY_AFTER_MS; 0 when absent or unreadable. */
+export function retryAfterMs(value: string | null, now: number = Date.now()): number {
+  if (value === null) return 0;
+  const text = value.trim();
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
+  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : 0;
+}
+
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
@@ -148,7 +162,7 @@ export class Transport {
         if (res.status === 503 && canRetry && !call.acceptStatuses?.includes(503)) {
           await res.body?.cancel();
           clearTimeout(timer);
-          await sleep(delay, callerSignal);
+          await sleep(Math.max(delay, retryAfterMs(res.headers.get('retry-after'))), callerSignal);
           continue;
         }
         if (!res.ok && !call.acceptStatuses?.includes(res.status)) throw await toValoriError(call.method, at, res, authDropped);

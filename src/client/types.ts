@@ -39,7 +39,7 @@ export interface ValoriClientOptions {
   retries?: number;
   /** First backoff delay in milliseconds; doubles on each retry. Default 100. */
   backoffMs?: number;
-  /** Upper bound of one backoff delay in milliseconds. Default 2000. */
+  /** Upper bound of one backoff delay in milliseconds. Default 2000. A 503's Retry-After (at most 10 s) is waited even when longer. */
   maxBackoffMs?: number;
   /** Most 307/308 hops followed for one attempt. Default 5. */
   maxRedirects?: number;
