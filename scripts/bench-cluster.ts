@@ -464,7 +464,7 @@ async function main(): Promise<void> {
   out(`machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ` +
     `load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; fdatasync of 4 KiB under ${v.dir}: p50 ${fsync.toFixed(2)} ms; commit ${commit}`);
   out(`3 cluster members and 1 standalone node on this machine (${NET}.1-4), each \`node dist/main.js\` with its own event log ` +
-    `on the same disk, dim ${DIM}, bearer token on, ${Object.keys(NODE_ENV).length ? `settings ${JSON.stringify(NODE_ENV)}` : 'default Raft timeouts (heartbeat 150 ms, election timeout 750 ms)'}`);
+    `on the same disk, dim ${DIM}, bearer token on, ${Object.keys(NODE_ENV).length ? `settings ${JSON.stringify(NODE_ENV)}` : 'default Raft timeouts (heartbeat 100 ms, election timeout 500 ms)'}`);
   out();
 
   const cluster = await makeCluster();
