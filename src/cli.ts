@@ -3,9 +3,11 @@
 // variables, one schema for every way of starting the node (src/config.ts); flags only ask for
 // information. Without arguments it starts the server exactly as `node dist/main.js` does;
 // `check` validates the environment and prints the effective configuration without starting;
-// `doctor` checks the addon, data directories, existing files, the port and a follower's leader (src/doctor.ts).
+// `doctor` checks the addon, data directories, existing files, the port and a follower's leader (src/doctor.ts);
+// `cluster …` calls a Raft cluster's membership routes (src/cluster-cli.ts).
 import { parseArgs } from 'node:util';
 import { CHECK_EXIT, runCheck } from './check';
+import { CLUSTER_USAGE, type ClusterCommand, parseClusterArgs, runCluster } from './cluster-cli';
 import { configHelp } from './config';
 import { REDACTED } from './config-report';
 import { runDoctor } from './doctor';
@@ -15,6 +17,7 @@ const PACKAGE = require('../package.json') as { name: string; version: string; d
 const USAGE = `Usage: ${PACKAGE.name} [--help | --version]
        ${PACKAGE.name} check [--strict]
        ${PACKAGE.name} doctor
+       ${PACKAGE.name} cluster status|add-node|remove-node [options]
 
 ${PACKAGE.description}.
 
@@ -34,7 +37,7 @@ Commands:
                  an existing event log and snapshot (readable, same dimension as VALORI_DIM),
                  the listen address and, on a follower, the leader (reachable, token accepted,
                  same dimension). Exit 0 when nothing failed, 1 otherwise.
-
+${CLUSTER_USAGE}
 Options:
   -h, --help     Print this help (every variable with its default and meaning) and exit.
   -v, --version  Print the version and exit.
@@ -47,12 +50,17 @@ export type CliAction =
   | { kind: 'start' }
   | { kind: 'check'; strict: boolean }
   | { kind: 'doctor' }
+  | { kind: 'cluster'; command: ClusterCommand }
   | { kind: 'usage-error'; message: string };
 
 const COMMANDS = ['check', 'doctor'];
 
 /** Decides what to do with the arguments after `valori-node`. */
-export function parseCli(argv: string[]): CliAction {
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): CliAction {
+  if (argv[0] === 'cluster') {
+    const command = parseClusterArgs(argv.slice(1), env);
+    return typeof command === 'string' ? usageError(command) : { kind: 'cluster', command };
+  }
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -116,6 +124,13 @@ function run(): void {
           process.exitCode = 1;
         },
       );
+      return;
+    case 'cluster':
+      runCluster(action.command).then((result) => {
+        process.stdout.write(result.stdout);
+        process.stderr.write(result.stderr);
+        process.exitCode = result.code;
+      });
       return;
     case 'usage-error':
       process.stderr.write(`${action.message}\n`);
