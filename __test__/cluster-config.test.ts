@@ -2,6 +2,8 @@
 // every bad topology, and the refusals that keep a member safe (no in-memory Raft log, no log
 // truncation, no stream follower, no Raft port without a token).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { configReport, unknownVariables } from '../src/config-report';
 import { clusterSettings, ConfigError, loadConfig } from '../src/config';
@@ -82,5 +84,38 @@ describe('cluster configuration', () => {
     }
     // A node named by host name starts when it binds an IP address.
     assert.equal(clusterSettings(loadConfig({ ...BASE, VALORI_NODE_ID: '3', VALORI_RAFT_BIND: '0.0.0.0:4100' }))?.raftBind, '0.0.0.0:4100');
+  });
+
+  it('when docker-compose.cluster.yml is read as each node would, then every node loads a valid member configuration', () => {
+    const text = readFileSync(join(__dirname, '..', 'docker-compose.cluster.yml'), 'utf8');
+    const vars = (block: string): Record<string, string> => {
+      const out: Record<string, string> = {};
+      for (const m of block.matchAll(/^\s+(VALORI_[A-Z_]+|RUST_LOG): "?(.*?)"?$/gm)) out[m[1]] = m[2];
+      return out;
+    };
+    const base = vars(text.slice(text.indexOf('x-env: &env'), text.indexOf('\nservices:')));
+    // Compose substitutes the token from the environment (and refuses to start without it).
+    assert.match(base.VALORI_AUTH_TOKEN, /^\$\{VALORI_AUTH_TOKEN:\?/);
+    base.VALORI_AUTH_TOKEN = 'a-token-of-enough-length-for-the-cluster-1';
+    const services = text.slice(text.indexOf('\nservices:'), text.indexOf('\nvolumes:'));
+    const blocks = services.split(/\n  (?=node\d+:)/).slice(1);
+    assert.equal(blocks.length, 3);
+    const inits: number[] = [];
+    for (const block of blocks) {
+      const env = { ...base, ...vars(block) };
+      assert.deepEqual(unknownVariables(env), [], block);
+      const c = clusterSettings(loadConfig(env));
+      assert.ok(c !== null);
+      assert.equal(`node${c.nodeId}:`, block.slice(0, block.indexOf(':') + 1));
+      assert.equal(c.raftBind, '0.0.0.0:4100');
+      assert.deepEqual(
+        c.members.map((m) => [m.id, m.raftAddr, m.apiAddr]),
+        [1, 2, 3].map((i) => [i, `node${i}:4100`, `node${i}:3000`]),
+      );
+      if (c.init) inits.push(c.nodeId);
+      // Each node keeps its own volume.
+      assert.match(block, new RegExp(`- node${c.nodeId}-data:/data`));
+    }
+    assert.deepEqual(inits, [1], 'exactly one node initializes the cluster');
   });
 });
