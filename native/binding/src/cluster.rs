@@ -108,6 +108,8 @@ fn node_config(o: ClusterOptions, log_path: PathBuf) -> KResult<NodeConfig> {
             Member {
                 api_addr: m.api_addr,
                 raft_addr: m.raft_addr,
+                // Learned from the member itself before the cluster is initialized.
+                incarnation: 0,
             },
         );
     }
@@ -277,6 +279,8 @@ impl Cluster {
                         Member {
                             api_addr,
                             raft_addr,
+                            // add_node asks the node itself.
+                            incarnation: 0,
                         },
                     )
                     .await

@@ -9,7 +9,7 @@
 //! Entry payload: `term u64 | leader node u64 | kind u8 | body`, where kind
 //! is 0 blank (no body), 1 command (body = the command bytes), 2 membership:
 //! `configs u32, { ids u32, id u64 ... } ...` then `nodes u32, { id u64,
-//! api_addr str, raft_addr str } ...`, with `str = len u16 | utf-8`. Configs
+//! api_addr str, raft_addr str, incarnation u64 } ...`, with `str = len u16 | utf-8`. Configs
 //! are sorted id sets and nodes sorted by id, as openraft keeps them, so one
 //! membership has one encoding. The entry's index is not stored: it is the
 //! frame's sequence number minus one.
@@ -108,6 +108,7 @@ pub fn encode_membership(
         put_u64(out, *id);
         put_str(out, &member.api_addr)?;
         put_str(out, &member.raft_addr)?;
+        put_u64(out, member.incarnation);
     }
     Ok(())
 }
@@ -126,13 +127,14 @@ pub fn decode_membership(r: &mut Reader<'_>) -> Result<Membership<NodeId, Member
         }
         configs.push(set);
     }
-    let n_nodes = r.count(8 + 2 + 2)?;
+    let n_nodes = r.count(8 + 2 + 2 + 8)?;
     let mut nodes = BTreeMap::new();
     for _ in 0..n_nodes {
         let id = r.u64()?;
         let member = Member {
             api_addr: r.str()?,
             raft_addr: r.str()?,
+            incarnation: r.u64()?,
         };
         if nodes.insert(id, member).is_some() {
             return Err(r.bad(&format!("node {id} listed twice")));
@@ -308,6 +310,7 @@ mod tests {
                     Member {
                         api_addr: format!("10.0.0.{i}:3000"),
                         raft_addr: format!("10.0.0.{i}:4100"),
+                        incarnation: 0xA5A5_0000_0000_0000 + *i,
                     },
                 )
             })
@@ -414,6 +417,7 @@ mod tests {
                 Member {
                     api_addr: "a".repeat(MAX_ADDR_BYTES + 1),
                     raft_addr: String::new(),
+                    incarnation: 1,
                 },
             )]),
         );

@@ -30,6 +30,7 @@
 
 pub mod codec;
 mod errors;
+pub mod identity;
 pub mod kernel;
 mod log_store;
 pub mod network;
@@ -49,11 +50,13 @@ pub use state_machine::{Applier, SnapshotFile, StateMachine};
 pub type NodeId = u64;
 
 /// What the cluster knows of a member: where its HTTP API and its Raft
-/// listener are.
+/// listener are, and which incarnation of the node joined under its id
+/// ([`identity`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub api_addr: String,
     pub raft_addr: String,
+    pub incarnation: u64,
 }
 
 /// A client command as replicated: bytes the [`Applier`] decodes. Commands,

@@ -45,6 +45,7 @@ const KIND_VOTE: u8 = 2;
 const KIND_SNAPSHOT: u8 = 3;
 const KIND_CHUNK: u8 = 4;
 const KIND_READ_INDEX: u8 = 5;
+const KIND_IDENTIFY: u8 = 6;
 const KIND_ANSWER: u8 = 9;
 
 /// Bytes per snapshot chunk frame.
@@ -60,6 +61,9 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct NetConfig {
     /// This node's id (sent in the hello).
     pub node_id: NodeId,
+    /// This node's incarnation ([`crate::identity`]); 0 only in tests that
+    /// do not check identities.
+    pub incarnation: u64,
     /// The cluster's bearer token; every connection must present it.
     pub token: String,
     /// Largest frame sent or accepted.
@@ -73,10 +77,55 @@ pub struct NetConfig {
     pub max_snapshot_bytes: u64,
 }
 
+/// The first frame of a connection. `to` and `to_incarnation` name the
+/// node the sender means to reach (0: any, for an identify request); the
+/// receiver refuses a connection meant for another node or another
+/// incarnation of itself, and one from a node whose incarnation is not the
+/// one the membership records under its id.
 #[derive(Serialize, Deserialize)]
 struct Hello {
     token: String,
     from: NodeId,
+    from_incarnation: u64,
+    to: NodeId,
+    to_incarnation: u64,
+}
+
+/// What an identify request answers: the node's id and incarnation.
+pub type IdentifyAnswer = (NodeId, u64);
+
+/// Why the hello is refused, if it is: addressed elsewhere, or from a node
+/// that is not the member the cluster knows under its id.
+fn hello_refusal(hello: &Hello, cfg: &NetConfig, raft: &Raft<TypeConfig>) -> Option<String> {
+    if hello.to != 0 && hello.to != cfg.node_id {
+        return Some(format!(
+            "this is node {}, not node {}",
+            cfg.node_id, hello.to
+        ));
+    }
+    if hello.to_incarnation != 0 && cfg.incarnation != 0 && hello.to_incarnation != cfg.incarnation
+    {
+        return Some(format!(
+            "node {} was wiped or replaced since it joined (its identity file is new): \
+             remove node {} from the cluster and add this node under a new id",
+            cfg.node_id, cfg.node_id
+        ));
+    }
+    let known = raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .get_node(&hello.from)
+        .map(|m| m.incarnation);
+    match known {
+        Some(k) if k != 0 && hello.from_incarnation != k => Some(format!(
+            "node {} is not the member this cluster knows under that id (it was wiped or replaced): \
+             remove node {} and add it under a new id",
+            hello.from, hello.from
+        )),
+        _ => None,
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -187,6 +236,11 @@ async fn handle(
             hello.from
         )));
     }
+    if let Some(why) = hello_refusal(&hello, &cfg, &raft) {
+        let refusal: Result<(), String> = Err(why.clone());
+        write_frame(&mut s, KIND_ANSWER, &encode(&refusal)?, max).await?;
+        return Err(FrameError(why));
+    }
     let welcome: Result<(), String> = Ok(());
     write_frame(&mut s, KIND_ANSWER, &encode(&welcome)?, max).await?;
     loop {
@@ -211,6 +265,10 @@ async fn handle(
                     raft.install_full_snapshot(header.vote, snapshot).await;
                 let _ = tokio::fs::remove_file(&path).await;
                 encode(&result)?
+            }
+            KIND_IDENTIFY => {
+                let me: IdentifyAnswer = (cfg.node_id, cfg.incarnation);
+                encode(&me)?
             }
             KIND_READ_INDEX => {
                 // The leader's read index: a follower serving a
@@ -269,6 +327,11 @@ impl Network {
     pub fn new(cfg: NetConfig) -> Network {
         Network { cfg: Arc::new(cfg) }
     }
+
+    /// This node's network settings (for [`identify`]).
+    pub fn config(&self) -> Arc<NetConfig> {
+        self.cfg.clone()
+    }
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -278,6 +341,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         Peer {
             cfg: self.cfg.clone(),
             target,
+            target_incarnation: node.incarnation,
             addr: node.raft_addr.clone(),
             conn: None,
         }
@@ -288,6 +352,8 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 pub struct Peer {
     cfg: Arc<NetConfig>,
     target: NodeId,
+    /// The incarnation the membership records for `target` (0: any).
+    target_incarnation: u64,
     addr: String,
     conn: Option<TcpStream>,
 }
@@ -321,6 +387,9 @@ impl Peer {
         let hello = Hello {
             token: self.cfg.token.clone(),
             from: self.cfg.node_id,
+            from_incarnation: self.cfg.incarnation,
+            to: self.target,
+            to_incarnation: self.target_incarnation,
         };
         write_frame(
             &mut s,
@@ -395,6 +464,28 @@ impl Peer {
 /// could not give one (it is no longer the leader).
 pub type ReadIndexAnswer =
     Result<Option<LogId<NodeId>>, RaftError<NodeId, CheckIsLeaderError<NodeId, Member>>>;
+
+/// Asks whoever listens at `addr` which node it is (its id and
+/// incarnation), within `ttl`. The token is still required.
+pub async fn identify(
+    addr: &str,
+    cfg: Arc<NetConfig>,
+    ttl: Duration,
+) -> Result<IdentifyAnswer, String> {
+    let mut peer = Peer {
+        cfg,
+        target: 0,
+        target_incarnation: 0,
+        addr: addr.to_string(),
+        conn: None,
+    };
+    peer.call::<IdentifyAnswer>(KIND_IDENTIFY, &[], ttl)
+        .await
+        .map_err(|e| match e {
+            CallError::Unreachable(e) | CallError::Network(e) => e.0,
+            CallError::TimedOut => format!("no answer within {ttl:?}"),
+        })
+}
 
 impl Peer {
     /// Asks the peer (the leader) for its read index, within `ttl`.

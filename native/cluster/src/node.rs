@@ -19,7 +19,9 @@ use valori_kernel::database::Database;
 use valori_kernel::storage::StdVfs;
 use valori_kernel::KernelError;
 
+use crate::identity::Identity;
 use crate::kernel::{not_proposed, KernelApplier, RaftProposer};
+use crate::network::identify;
 use crate::{read_barrier, serve, LogStore, Member, NetConfig, Network, NodeId, ReadError};
 use crate::{StateMachine, TypeConfig};
 
@@ -108,6 +110,8 @@ pub struct ClusterNode {
     db: Arc<Database>,
     /// The leader lease: the longest election timeout.
     lease_ms: u64,
+    /// A new cluster's initialization, waiting for every member to answer.
+    init_task: Mutex<Option<JoinHandle<()>>>,
 }
 
 fn raft_config(c: &NodeConfig) -> Result<Arc<Config>, String> {
@@ -166,6 +170,7 @@ impl ClusterNode {
             ));
         }
         let vfs = Arc::new(StdVfs);
+        let identity = Identity::open(vfs.clone(), &c.dir, c.node_id)?;
         let log = LogStore::open_at(vfs.clone(), &c.log_path, &c.dir).map_err(|e| {
             format!(
                 "cannot open the Raft log {} (VALORI_EVENT_LOG_PATH): {e}",
@@ -179,6 +184,7 @@ impl ClusterNode {
             .map_err(|e| format!("cannot listen on VALORI_RAFT_BIND {}: {e}", c.raft_bind))?;
         let net_cfg = NetConfig {
             node_id: c.node_id,
+            incarnation: identity.incarnation,
             token: c.token.clone(),
             max_frame_bytes: c.max_frame_bytes,
             source_ip: Some(c.raft_bind.ip()).filter(|ip| !ip.is_unspecified()),
@@ -199,13 +205,19 @@ impl ClusterNode {
         let server = serve(listener, raft.clone(), net_cfg);
         let elections = Arc::new(AtomicU64::new(0));
         let watcher = tokio::spawn(count_elections(raft.clone(), elections.clone()));
+        let mut init_task = None;
         if c.init {
             let initialized = raft.is_initialized().await.map_err(|e| e.to_string())?;
             if !initialized {
-                match raft.initialize(c.members.clone()).await {
-                    Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
-                    Err(e) => return Err(format!("cannot initialize the cluster: {e}")),
-                }
+                // The membership records every member's incarnation, so each
+                // must answer first; until all do, the node serves without a
+                // leader (a fresh cluster's nodes start in any order).
+                init_task = Some(tokio::spawn(initialize_when_all_answer(
+                    raft.clone(),
+                    net.config(),
+                    c.members.clone(),
+                    identity,
+                )));
             }
         }
         Ok(ClusterNode {
@@ -218,7 +230,13 @@ impl ClusterNode {
             joining: Arc::new(Mutex::new(BTreeMap::new())),
             db,
             lease_ms,
+            init_task: Mutex::new(init_task),
         })
+    }
+
+    /// The Raft handle (metrics, tests).
+    pub fn raft(&self) -> &Raft<TypeConfig> {
+        &self.raft
     }
 
     pub fn id(&self) -> NodeId {
@@ -302,6 +320,27 @@ impl ClusterNode {
                 )));
             }
         }
+        // Ask the node who it is: the id must be the one requested, and its
+        // incarnation goes into the membership.
+        let (answered, incarnation) =
+            identify(&member.raft_addr, self.net.config(), IDENTIFY_TIMEOUT)
+                .await
+                .map_err(|e| {
+                    KernelError::InvalidArgument(format!(
+                "node {id} did not answer at {} ({e}): start it first, with the same cluster token",
+                member.raft_addr
+            ))
+                })?;
+        if answered != id {
+            return Err(KernelError::InvalidArgument(format!(
+                "the node at {} is node {answered}, not node {id}",
+                member.raft_addr
+            )));
+        }
+        let member = Member {
+            incarnation,
+            ..member
+        };
         self.raft
             .add_learner(id, member, false)
             .await
@@ -370,6 +409,9 @@ impl ClusterNode {
 
     /// Stops the Raft listener and the Raft core; idempotent.
     pub async fn shutdown(&self) {
+        if let Some(init) = self.init_task.lock().ok().and_then(|mut t| t.take()) {
+            init.abort();
+        }
         let server = self.server.lock().ok().and_then(|mut s| s.take());
         if let Some(server) = server {
             server.abort();
@@ -377,6 +419,68 @@ impl ClusterNode {
             self.watcher.abort();
             let _ = self.raft.shutdown().await;
         }
+    }
+}
+
+/// How long an identify request may take.
+const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Initializes a new cluster once every initial member has said who it is:
+/// the membership then names each member's incarnation. Retries every half
+/// second (logging which members are still silent every 10 s) until the
+/// node shuts down; a member answering with another id is reported and
+/// retried too, as the operator may fix its configuration.
+async fn initialize_when_all_answer(
+    raft: Raft<TypeConfig>,
+    net: Arc<NetConfig>,
+    members: BTreeMap<NodeId, Member>,
+    me: Identity,
+) {
+    let mut known: BTreeMap<NodeId, u64> = BTreeMap::from([(me.node_id, me.incarnation)]);
+    let mut last_report = std::time::Instant::now();
+    loop {
+        for (id, m) in &members {
+            if known.contains_key(id) {
+                continue;
+            }
+            match identify(&m.raft_addr, net.clone(), IDENTIFY_TIMEOUT).await {
+                Ok((answered, incarnation)) if answered == *id => {
+                    known.insert(*id, incarnation);
+                }
+                Ok((answered, _)) => eprintln!(
+                    "valori cluster: VALORI_CLUSTER_MEMBERS names node {id} at {}, but node {answered} answers there; waiting",
+                    m.raft_addr
+                ),
+                Err(_) => {}
+            }
+        }
+        if known.len() == members.len() {
+            break;
+        }
+        if last_report.elapsed() >= Duration::from_secs(10) {
+            last_report = std::time::Instant::now();
+            let silent: Vec<String> = members
+                .keys()
+                .filter(|id| !known.contains_key(id))
+                .map(|id| id.to_string())
+                .collect();
+            eprintln!(
+                "valori cluster: initializing waits for node(s) {} to answer on their Raft address",
+                silent.join(", ")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let members: BTreeMap<NodeId, Member> = members
+        .into_iter()
+        .map(|(id, m)| {
+            let incarnation = known[&id];
+            (id, Member { incarnation, ..m })
+        })
+        .collect();
+    match raft.initialize(members).await {
+        Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+        Err(e) => eprintln!("valori cluster: cannot initialize the cluster: {e}"),
     }
 }
 

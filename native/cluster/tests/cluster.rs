@@ -261,6 +261,7 @@ fn a_peer_with_the_wrong_token_is_refused() {
         let member = Member {
             api_addr: String::new(),
             raft_addr: addr,
+            incarnation: 0,
         };
         let vote = openraft::raft::VoteRequest::new(openraft::Vote::new(5, 8), None);
         let option = openraft::network::RPCOption::new(Duration::from_secs(5));

@@ -54,6 +54,7 @@ fn when_reopened_then_entries_vote_and_purge_point_are_as_left() {
                     Member {
                         api_addr: format!("127.0.0.{i}:3000"),
                         raft_addr: format!("127.0.0.{i}:4100"),
+                        incarnation: 0,
                     },
                 )
             })

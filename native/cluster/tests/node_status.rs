@@ -31,6 +31,7 @@ fn config(id: NodeId, dir: &std::path::Path) -> NodeConfig {
             let member = Member {
                 api_addr: format!("127.0.75.{m}:3000"),
                 raft_addr: raft_addr(m),
+                incarnation: 0,
             };
             (m, member)
         })

@@ -29,6 +29,7 @@ pub fn net_config(
 ) -> NetConfig {
     NetConfig {
         node_id: id,
+        incarnation: 0,
         token: token.into(),
         max_frame_bytes,
         source_ip: Some(ip),
@@ -78,6 +79,7 @@ pub async fn bind(
             Member {
                 api_addr: format!("{}:3000", ip(net, id)),
                 raft_addr: l.local_addr().unwrap().to_string(),
+                incarnation: 0,
             },
         );
         listeners.push(l);
