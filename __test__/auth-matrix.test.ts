@@ -23,6 +23,8 @@ const EXPECTED: Record<'public' | 'read' | 'write' | 'admin', string[]> = {
     // valori-node 0.3.1's /v1 surface
     'GET /v1/version', 'GET /v1/records/:id', 'POST /v1/search', 'GET /v1/graph/node/:id', 'GET /v1/graph/nodes', 'GET /v1/graph/edges/:id',
     'GET /v1/graph/subgraph', 'GET /v1/graph/query', 'GET /v1/timeline', 'GET /timeline',
+    // The Raft cluster's views (docs/CLUSTER.md)
+    'GET /v1/cluster/status', 'GET /v1/cluster/health', 'GET /v1/cluster/role',
   ],
   write: [
     'POST /records', 'POST /v1/vectors/batch_insert', 'POST /v1/memory/insert_batch', 'POST /v1/delete', 'POST /v1/soft-delete',
@@ -32,6 +34,7 @@ const EXPECTED: Record<'public' | 'read' | 'write' | 'admin', string[]> = {
   admin: [
     'POST /v1/snapshot/save', 'POST /v1/snapshot/upload', 'POST /v1/snapshot/restore', 'POST /v1/index/build', 'POST /v1/event-log/trim',
     'POST /v1/keys', 'GET /v1/keys', 'DELETE /v1/keys/:id', 'POST /v1/namespaces', 'DELETE /v1/namespaces/:name',
+    'POST /v1/cluster/add-node', 'POST /v1/cluster/remove-node',
   ],
 };
 const RANK = { public: 0, read: 1, write: 2, admin: 3 } as const;

@@ -22,7 +22,7 @@ function schemaKeys(name: keyof typeof RESPONSE_SCHEMAS, ...path: string[]): str
 
 /** [client type's keys, schema, nested path, schema keys the client drops on purpose]. */
 const PAIRS: [Record<string, true>, keyof typeof RESPONSE_SCHEMAS, string[], string[]][] = [
-  [{ status: true, version: true, dim: true, index: true, persistence: true, records: true, nodes: true, edges: true, eventLogHeight: true, readOnly: true, readOnlyReason: true, quant: true, collections: true } satisfies Keys<C.Health>, 'Health', [], []],
+  [{ status: true, version: true, dim: true, index: true, persistence: true, records: true, nodes: true, edges: true, eventLogHeight: true, readOnly: true, readOnlyReason: true, quant: true, collections: true, cluster: true } satisfies Keys<C.Health>, 'Health', [], []],
   [{ live: true, slotsUsed: true, capacity: true, fillPct: true } satisfies Keys<C.PoolHealth>, 'Pool', [], []],
   [{ kernelVersion: true, finalStateHash: true, snapshotHash: true, walHash: true, height: true, collection: true } satisfies Keys<C.ProofState>, 'ProofState', [], []],
   [{ kernelVersion: true, eventLogHash: true, finalStateHash: true, snapshotHash: true, snapshotHeight: true, eventCount: true, committedHeight: true, firstSeq: true } satisfies Keys<C.EventLogProof>, 'EventLogProof', [], []],

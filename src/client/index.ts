@@ -44,6 +44,7 @@ export {
   type GraphEdge,
   type GraphNode,
   type Health,
+  type HealthCluster,
   type InsertOptions,
   type JsonObject,
   type JsonValue,

@@ -101,6 +101,21 @@ export interface Health {
   quant: string;
   /** Collections on the node, `default` included (servers with collections). */
   collections?: number;
+  /** On a Raft cluster member only (docs/CLUSTER.md). */
+  cluster?: HealthCluster;
+}
+
+/** A cluster member's standing, in `health()`. */
+export interface HealthCluster {
+  nodeId: number;
+  /** `leader`, `follower`, `candidate`, `learner` or `shutdown`. */
+  role: string;
+  /** The leader this member knows of; null during an election. */
+  leader: number | null;
+  term: number;
+  lastAppliedIndex: number | null;
+  /** A leader cut off from its quorum (the node's status is then `degraded`). */
+  quorumLost: boolean;
 }
 
 /** Options every method takes, for that one call. */
