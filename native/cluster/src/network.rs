@@ -321,11 +321,76 @@ async fn receive_snapshot(
 #[derive(Clone)]
 pub struct Network {
     cfg: Arc<NetConfig>,
+    /// Open connections for read-index requests, idle between reads, so a
+    /// follower's linearizable reads do not each open a connection (and a
+    /// hello) to the leader.
+    read_peers: Arc<std::sync::Mutex<Vec<Peer>>>,
 }
+
+/// Most idle read-index connections kept.
+const MAX_IDLE_READ_PEERS: usize = 16;
 
 impl Network {
     pub fn new(cfg: NetConfig) -> Network {
-        Network { cfg: Arc::new(cfg) }
+        Network {
+            cfg: Arc::new(cfg),
+            read_peers: Arc::new(std::sync::Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Asks `target` (the leader) for its read index over a pooled
+    /// connection. A pooled connection that fails (the leader restarted and
+    /// it went stale) is retried once on a new one.
+    pub async fn read_index(
+        &self,
+        target: NodeId,
+        node: &Member,
+        ttl: Duration,
+    ) -> Result<ReadIndexAnswer, String> {
+        let matches = |p: &Peer| {
+            p.target == target
+                && p.addr == node.raft_addr
+                && p.target_incarnation == node.incarnation
+        };
+        let pooled = self
+            .read_peers
+            .lock()
+            .ok()
+            .and_then(|mut idle| idle.iter().position(matches).map(|i| idle.swap_remove(i)));
+        let fresh = || Peer {
+            cfg: self.cfg.clone(),
+            target,
+            target_incarnation: node.incarnation,
+            addr: node.raft_addr.clone(),
+            conn: None,
+            reused: false,
+        };
+        let started = tokio::time::Instant::now();
+        let (mut peer, mut result) = match pooled {
+            Some(mut p) => {
+                let r = p.read_index(ttl).await;
+                (p, r)
+            }
+            None => {
+                let mut p = fresh();
+                let r = p.read_index(ttl).await;
+                (p, r)
+            }
+        };
+        if result.is_err() && peer.reused {
+            let left = ttl.saturating_sub(started.elapsed());
+            peer = fresh();
+            result = peer.read_index(left).await;
+        }
+        if result.is_ok() && peer.conn.is_some() {
+            peer.reused = true;
+            if let Ok(mut idle) = self.read_peers.lock() {
+                if idle.len() < MAX_IDLE_READ_PEERS {
+                    idle.push(peer);
+                }
+            }
+        }
+        result
     }
 
     /// This node's network settings (for [`identify`]).
@@ -344,6 +409,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             target_incarnation: node.incarnation,
             addr: node.raft_addr.clone(),
             conn: None,
+            reused: false,
         }
     }
 }
@@ -356,6 +422,8 @@ pub struct Peer {
     target_incarnation: u64,
     addr: String,
     conn: Option<TcpStream>,
+    /// Taken from the read-index pool (its connection may have gone stale).
+    reused: bool,
 }
 
 enum CallError {
@@ -478,6 +546,7 @@ pub async fn identify(
         target_incarnation: 0,
         addr: addr.to_string(),
         conn: None,
+        reused: false,
     };
     peer.call::<IdentifyAnswer>(KIND_IDENTIFY, &[], ttl)
         .await

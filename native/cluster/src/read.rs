@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use openraft::{Raft, RaftNetworkFactory};
+use openraft::Raft;
 
 use crate::network::Network;
 use crate::{NodeId, TypeConfig};
@@ -64,9 +64,8 @@ pub async fn read_barrier(
         .get_node(&leader)
         .cloned()
         .ok_or(ReadError::NoLeader)?;
-    let mut peer = net.clone().new_client(leader as NodeId, &node).await;
-    let read = peer
-        .read_index(timeout)
+    let read = net
+        .read_index(leader as NodeId, &node, timeout)
         .await
         .map_err(ReadError::Leader)?
         .map_err(|e| ReadError::Leader(e.to_string()))?;
