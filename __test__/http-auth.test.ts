@@ -29,6 +29,8 @@ const SPEC_ROUTES = [
   'GET /v1/graph/edges/:id', 'GET /v1/graph/subgraph', 'GET /v1/graph/query', 'GET /v1/timeline', 'GET /timeline',
   // Payloads: a record's metadata replaced in place, and 0.3.1's memory search path.
   'PATCH /v1/records/:id/metadata', 'POST /v1/memory/search',
+  // The Raft cluster's routes (400 NOT_ENABLED on a standalone node, still behind the token).
+  'GET /v1/cluster/status', 'GET /v1/cluster/health', 'GET /v1/cluster/role', 'POST /v1/cluster/add-node', 'POST /v1/cluster/remove-node',
 ];
 
 /** Every (method, path) the Express router has, read from the router itself. */
