@@ -122,6 +122,23 @@ describe('a one-node cluster over HTTP', () => {
     assert.deepEqual((await request(s.base, '/v1/cluster/status', { token: TOKEN })).json.members.map((m: { id: number }) => m.id), [1]);
   });
 
+  it('when a backup is downloaded from a member, then a standalone node restored from it holds the same data', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const download = await fetch(`${s.base}/v1/snapshot/download`, { headers: auth });
+    assert.equal(download.status, 200);
+    const bytes = new Uint8Array(await download.arrayBuffer());
+    const member = (await request(s.base, '/v1/memory/meta/get?target_id=x', { token: TOKEN })).json;
+    const standalone = await startServer({ VALORI_DIM: '2', VALORI_AUTH_TOKEN: TOKEN });
+    try {
+      const up = await fetch(`${standalone.base}/v1/snapshot/upload`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: bytes });
+      assert.equal(up.status, 200, await up.text());
+      assert.deepEqual((await request(standalone.base, '/v1/memory/meta/get?target_id=x', { token: TOKEN })).json, member);
+      assert.equal(standalone.kernel.stats().records.live, s.kernel.stats().records.live);
+    } finally {
+      await standalone.stop();
+    }
+  });
+
   it('when the node restarts, then its state comes back from the Raft log alone', async () => {
     const before = (await request(s.base, '/v1/proof/state', { token: TOKEN })).json;
     await s.stop();
