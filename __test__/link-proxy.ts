@@ -137,6 +137,18 @@ function senderKey(address: string | undefined): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
+/**
+ * Closes a socket with an RST where the kernel allows one. After our own FIN (`end()`) libuv
+ * refuses the reset (EINVAL: the handle is shutting down) and Node then never closes the handle,
+ * which keeps the process alive, spinning on the half-closed descriptor: such a socket, and one
+ * still connecting, is destroyed plainly instead.
+ */
+function abortSocket(s: Socket): void {
+  if (s.destroyed) return;
+  if (s.writableEnded || s.connecting) s.destroy();
+  else s.resetAndDestroy();
+}
+
 const forwards = (r: LinkRule): boolean => r.kind !== 'blackhole' && r.kind !== 'stall';
 
 class Link {
@@ -200,7 +212,7 @@ class Link {
       p.queuedBytes = 0;
     }
     for (const s of [this.client, this.upstream]) {
-      if (s && !s.destroyed) s.resetAndDestroy();
+      if (s) abortSocket(s);
     }
     this.stats.open--;
     this.proxy.forget(this);
@@ -292,7 +304,7 @@ class Link {
       }
       if (item.kind === 'abort') {
         p.queue.shift();
-        if (!dest.destroyed) dest.resetAndDestroy();
+        abortSocket(dest);
         continue;
       }
       if (p.waitingDrain) break;
