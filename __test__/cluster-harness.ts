@@ -4,6 +4,7 @@
 // leave from that address too), and the members reach it through its proxy on 127.0.41.(10+i):
 // the proxy tells senders apart by their source address. The HTTP APIs are reached directly.
 // Every process is SIGKILLed when the test process exits, however it exits (peers-proc's Proc).
+import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,20 +139,29 @@ export class Harness {
     });
   }
 
-  /** Waits until every member in `ids` has applied the same index and answers the same state hash. */
-  async converged(ids: readonly number[], ms = 30_000): Promise<{ height: number; hash: string; applied: number }> {
-    return until(`members ${ids.join(', ')} to converge`, ms, async () => {
+  /**
+   * Waits until every member in `ids` has applied the same index and answers the same state hash
+   * and the same event-log chain at the same height (each member's event log is derived from its
+   * Raft log and snapshot, whatever it went through: kill -9, a snapshot install, a restart).
+   */
+  async converged(ids: readonly number[], ms = 30_000): Promise<{ height: number; hash: string; applied: number; chain: string }> {
+    const seen = await until(`members ${ids.join(', ')} to converge`, ms, async () => {
       const seen = await Promise.all(
         ids.map(async (id) => {
           const s = await this.status(id);
           const p = await this.node(id).client.json<{ final_state_hash: string; height: number }>('GET', '/v1/proof/state', undefined, 5_000);
-          return { applied: s.last_applied_index ?? -1, log: s.last_log_index ?? -1, height: p.height, hash: p.final_state_hash };
+          const e = await this.node(id).client.json<{ event_log_hash: string; committed_height: number }>('GET', '/v1/proof/event-log', undefined, 5_000);
+          return { applied: s.last_applied_index ?? -1, log: s.last_log_index ?? -1, height: p.height, hash: p.final_state_hash, chain: e.event_log_hash, chainHeight: e.committed_height };
         }),
       );
       const first = seen[0];
-      if (seen.some((s) => s.applied !== first.applied || s.log !== first.log || s.height !== first.height || s.hash !== first.hash)) return undefined;
-      return { height: first.height, hash: first.hash, applied: first.applied };
+      if (seen.some((s) => s.applied !== first.applied || s.log !== first.log || s.height !== first.height || s.hash !== first.hash || s.chainHeight !== first.height)) return undefined;
+      return seen;
     }, 100);
+    // Same height everywhere: the chains must agree now, or the members' logs hold different bytes.
+    const first = seen[0];
+    assert.deepEqual(seen.map((s) => s.chain), seen.map(() => first.chain), `event-log chains of members ${ids.join(', ')} at height ${first.height}`);
+    return { height: first.height, hash: first.hash, applied: first.applied, chain: first.chain };
   }
 
   client(id: number): Client {

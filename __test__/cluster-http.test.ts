@@ -1,7 +1,7 @@
 // One node in cluster mode, in process (the process fault tests run three: cluster-faults.test.ts):
 // the cluster routes and their refusals, writes through Raft with the same answers as standalone,
-// idempotency through Raft, the routes a member does not serve, and a restart that recovers the
-// state from the Raft log alone.
+// idempotency through Raft, the routes a member does not serve, a stream follower of a member, and
+// a restart that recovers the state and the event log from the Raft log alone.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,9 +117,37 @@ describe('a one-node cluster over HTTP', () => {
       const r = await request(s.base, '/v1/cluster/add-node', { method: 'POST', body, token: TOKEN });
       assert.equal(r.json.code, 'INVALID_REQUEST', JSON.stringify(body));
     }
-    assert.equal((await request(s.base, '/v1/timeline', { token: TOKEN })).json.code, 'NOT_ENABLED');
     assert.deepEqual((await request(s.base, '/v1/proof/state', { token: TOKEN })).json, before);
     assert.deepEqual((await request(s.base, '/v1/cluster/status', { token: TOKEN })).json.members.map((m: { id: number }) => m.id), [1]);
+  });
+
+  it('when a stream follower follows the member, then it reaches the same height, state hash and event-log chain', async () => {
+    // The member's event log is derived from its Raft log: the timeline and the log proof read it.
+    const proof = await request(s.base, '/v1/proof/event-log', { token: TOKEN });
+    assert.equal(proof.status, 200, proof.text);
+    assert.equal(proof.json.committed_height, s.kernel.stats().height);
+    const follower = await startServer({ VALORI_DIM: '2', VALORI_EVENT_LOG_PATH: join(dir, 'follower.log'), VALORI_FOLLOWER_OF: s.base, VALORI_LEADER_TOKEN: TOKEN });
+    try {
+      // One more write while the follower streams.
+      assert.equal((await request(s.base, '/v1/records', { method: 'POST', body: { values: [5, 6] }, token: TOKEN })).status, 200);
+      const target = s.kernel.stats().height;
+      for (let i = 0; i < 1_000 && follower.kernel.stats().height < target; i++) {
+        await follower.kernel.waitForHeight(follower.kernel.stats().height, 10_000);
+      }
+      assert.equal(follower.kernel.stats().height, target, 'the follower caught up');
+      const [m, f] = await Promise.all([s, follower].map((n) => request(n.base, '/v1/proof/event-log', { token: TOKEN })));
+      assert.equal(f.json.committed_height, m.json.committed_height);
+      assert.equal(f.json.event_log_hash, m.json.event_log_hash);
+      assert.equal(f.json.final_state_hash, m.json.final_state_hash);
+      // The member's timeline lists every committed event, in order (a bootstrapped follower's
+      // starts at its snapshot).
+      const mt = (await request(s.base, '/v1/timeline', { token: TOKEN })).json;
+      assert.equal(mt.total, target);
+      assert.deepEqual(mt.events.map((e: { log_index: number }) => e.log_index), Array.from({ length: target }, (_, i) => i + 1));
+      assert.deepEqual(mt.events.filter((e: { event_type: string }) => e.event_type === 'InsertRecord').length, 3);
+    } finally {
+      await follower.stop();
+    }
   });
 
   it('when a backup is downloaded from a member, then a standalone node restored from it holds the same data', async () => {
@@ -139,8 +167,9 @@ describe('a one-node cluster over HTTP', () => {
     }
   });
 
-  it('when the node restarts, then its state comes back from the Raft log alone', async () => {
+  it('when the node restarts, then its state and its event log come back from the Raft log alone', async () => {
     const before = (await request(s.base, '/v1/proof/state', { token: TOKEN })).json;
+    const chain = (await request(s.base, '/v1/proof/event-log', { token: TOKEN })).json;
     await s.stop();
     s = await startServer(env(dir));
     await untilLeader(s);
@@ -148,6 +177,10 @@ describe('a one-node cluster over HTTP', () => {
     const got = await request(s.base, '/v1/memory/meta/get?target_id=x', { token: TOKEN });
     assert.deepEqual(got.json.metadata, { n: 1 });
     assert.deepEqual((await request(s.base, '/v1/proof/state', { token: TOKEN })).json, before);
+    // Entries re-applied with the times their leader stamped: the same bytes, so the same chain.
+    const again = (await request(s.base, '/v1/proof/event-log', { token: TOKEN })).json;
+    assert.equal(again.committed_height, chain.committed_height);
+    assert.equal(again.event_log_hash, chain.event_log_hash);
   });
 });
 

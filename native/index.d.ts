@@ -493,8 +493,9 @@ export interface NodePage {
 }
 
 /**
- * Open a cluster member: the kernel in memory (the Raft log is its durable
- * log, at `kernel.eventLogPath`), the newest Raft snapshot restored, the
+ * Open a cluster member: the kernel in memory with a derived event log in
+ * the Raft directory (the Raft log is its durable log, at
+ * `kernel.eventLogPath`), the newest Raft snapshot restored, the
  * Raft listener bound, and with `init` on an empty log the cluster
  * initialized.
  */

@@ -12,7 +12,12 @@ use std::time::Duration;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use valori_cluster::{ClusterNode, Member, NodeConfig, NodeId};
+use valori_kernel::storage::vfs::Unsynced;
+use valori_kernel::storage::{StdVfs, Vfs};
 use valori_kernel::{KResult, KernelError};
+
+/// The member kernel's event log, in the Raft directory.
+const DERIVED_EVENT_LOG: &str = "events.log";
 
 use crate::call::{promise, sync};
 use crate::kernel::Kernel;
@@ -143,8 +148,9 @@ pub struct Cluster {
     node: Arc<ClusterNode>,
 }
 
-/// Open a cluster member: the kernel in memory (the Raft log is its durable
-/// log, at `kernel.eventLogPath`), the newest Raft snapshot restored, the
+/// Open a cluster member: the kernel in memory with a derived event log in
+/// the Raft directory (the Raft log is its durable log, at
+/// `kernel.eventLogPath`), the newest Raft snapshot restored, the
 /// Raft listener bound, and with `init` on an empty log the cluster
 /// initialized.
 #[napi(ts_return_type = "Promise<Cluster>")]
@@ -166,7 +172,26 @@ pub fn open_cluster(
             kernel.snapshot_path = None;
             kernel.wal_path = None;
             let cfg = node_config(cluster, log_path)?;
-            let db = crate::open::open(kernel)?.db;
+            // The kernel's own event log is derived: made again from the Raft
+            // snapshot and the committed entries after it at every start,
+            // never synced (docs/CLUSTER-INTERNALS.md, "The derived event log").
+            let derived = cfg.dir.join(DERIVED_EVENT_LOG);
+            std::fs::create_dir_all(&cfg.dir).map_err(|e| {
+                KernelError::Io(format!("cannot create {}: {e}", cfg.dir.display()))
+            })?;
+            match std::fs::remove_file(&derived) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(KernelError::Io(format!(
+                        "cannot remove the derived event log {}: {e}",
+                        derived.display()
+                    )))
+                }
+            }
+            kernel.event_log_path = Some(derived.to_string_lossy().into_owned());
+            let vfs: Arc<dyn Vfs> = Arc::new(Unsynced(Arc::new(StdVfs)));
+            let db = crate::open::open_on(kernel, vfs)?.db;
             Ok(async move {
                 match ClusterNode::start(cfg, db.clone()).await {
                     Ok(node) => Ok(node),

@@ -9,7 +9,7 @@ use napi_derive::napi;
 use valori_kernel::durable::PersistConfig;
 use valori_kernel::index::{IndexConfig, IndexKind, QuantKind};
 use valori_kernel::state::Limits;
-use valori_kernel::storage::StdVfs;
+use valori_kernel::storage::{StdVfs, Vfs};
 use valori_kernel::{Database, KResult, KernelError};
 
 use crate::call::pooled;
@@ -63,6 +63,11 @@ fn byte_limit(name: &str, v: f64) -> KResult<u64> {
 
 /// Convert options, recover storage (may take a while: replay), start the committer.
 pub fn open(o: KernelOptions) -> KResult<Kernel> {
+    open_on(o, Arc::new(StdVfs))
+}
+
+/// [`open`] over the file system `vfs`.
+pub fn open_on(o: KernelOptions, vfs: Arc<dyn Vfs>) -> KResult<Kernel> {
     if o.dim == 0 || o.dim > 65536 {
         return Err(KernelError::InvalidArgument(format!(
             "dim must be 1..=65536, got {}",
@@ -107,7 +112,7 @@ pub fn open(o: KernelOptions) -> KResult<Kernel> {
         // Before recovery: replay and rebuilds already build on the pool.
         n => valori_kernel::index::set_build_threads(n.unwrap_or(0) as usize),
     }
-    let db = Database::open(Arc::new(StdVfs), limits, cfg, &persist)?;
+    let db = Database::open(vfs, limits, cfg, &persist)?;
     Ok(Kernel { db: Arc::new(db) })
 }
 

@@ -5,12 +5,16 @@
 //!   `Write` and given to the node's own engine, exactly as a standalone
 //!   write is: `prepare` assigns ids against the state every node holds at
 //!   that index, so every node assigns the same ids and reaches the same
-//!   state hash. The engine runs without an event log: the Raft log is the
-//!   durable log.
+//!   state hash. A command is `time_ms u64 LE | the kernel's write command`:
+//!   the commit time the leader stamped when it proposed, which every member
+//!   writes into its event entry, so the members' event logs hold the same
+//!   bytes and chain. The Raft log is the durable log; the engine's event
+//!   log is derived (rebuilt from the Raft snapshot at start, never synced).
 //! * [`RaftProposer`]: set on a node's `Database`, it sends every write the
 //!   database builds through Raft instead of the local committer and answers
 //!   with the outcome the state machine computed once the write committed.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +22,7 @@ use openraft::error::{ClientWriteError, RaftError};
 use openraft::Raft;
 use valori_kernel::command::{decode_answer, decode_write, encode_answer, encode_write};
 use valori_kernel::database::{Database, Proposer};
-use valori_kernel::engine::Reply;
+use valori_kernel::engine::{Engine, Reply};
 use valori_kernel::ops::Write;
 use valori_kernel::KernelError;
 
@@ -28,11 +32,18 @@ use crate::{Applier, Command, NodeId, TypeConfig};
 /// event log.
 pub struct KernelApplier {
     db: Arc<Database>,
+    /// The kernel height of the newest snapshot taken: the next one trims
+    /// the derived event log up to it, so the log keeps one snapshot
+    /// interval of history for stream followers behind the newest snapshot.
+    snapshot_height: AtomicU64,
 }
 
 impl KernelApplier {
     pub fn new(db: Arc<Database>) -> KernelApplier {
-        KernelApplier { db }
+        KernelApplier {
+            db,
+            snapshot_height: AtomicU64::new(0),
+        }
     }
 
     pub fn database(&self) -> &Arc<Database> {
@@ -40,32 +51,61 @@ impl KernelApplier {
     }
 }
 
+/// The Raft command for `write` proposed at `time_ms` (see the module docs).
+pub fn encode_command(time_ms: u64, write: &Write) -> Result<Vec<u8>, KernelError> {
+    let body = encode_write(write)?;
+    let mut out = Vec::with_capacity(8 + body.len());
+    out.extend_from_slice(&time_ms.to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// The commit time and write of a Raft command.
+pub fn decode_command(command: &[u8]) -> Result<(u64, Write), KernelError> {
+    if command.len() < 8 {
+        return Err(KernelError::InvalidArgument(format!(
+            "a Raft command of {} bytes is shorter than its 8-byte time",
+            command.len()
+        )));
+    }
+    let (time, body) = command.split_at(8);
+    let time_ms = u64::from_le_bytes(time.try_into().expect("8 bytes"));
+    Ok((time_ms, decode_write(body)?))
+}
+
 impl Applier for KernelApplier {
     fn apply(&mut self, _index: u64, command: &[u8]) -> Vec<u8> {
         // A command that does not decode is answered with the error on every
         // node alike (the bytes are the same everywhere), never a panic.
-        let result = decode_write(command).and_then(|w| self.db.engine.submit_sync(w));
+        let result = decode_command(command)
+            .and_then(|(time_ms, w)| self.db.engine.submit_sync_at(w, Some(time_ms)));
         encode_answer(&result)
     }
 
     fn state_bytes(&self) -> Result<Vec<u8>, String> {
-        self.db
-            .snapshot_bytes()
-            .map(|(_, bytes)| bytes)
-            .map_err(|e| valori_kernel::error::with_causes(&e))
+        let text = |e: KernelError| valori_kernel::error::with_causes(&e);
+        let (meta, bytes) = self.db.snapshot_bytes().map_err(text)?;
+        let previous = self.snapshot_height.swap(meta.height, Ordering::AcqRel);
+        self.db.trim_log_to(previous).map_err(text)?;
+        Ok(bytes)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        self.db
+        // The derived event log is re-based on the snapshot's height.
+        let height = self
+            .db
             .restore(state, true)
-            .map(|_| ())
-            .map_err(|e| valori_kernel::error::with_causes(&e))
+            .map_err(|e| valori_kernel::error::with_causes(&e))?;
+        self.snapshot_height.store(height, Ordering::Release);
+        Ok(())
     }
 }
 
 /// Sends a node's writes through Raft (see the module docs).
 pub struct RaftProposer {
     raft: Raft<TypeConfig>,
+    /// The node's engine, for the commit time a proposal carries.
+    engine: Arc<Engine>,
     runtime: tokio::runtime::Handle,
     id: NodeId,
     commit_timeout: Duration,
@@ -77,12 +117,14 @@ impl RaftProposer {
     /// answered `LEADER_CHANGED` (its outcome is unknown).
     pub fn new(
         raft: Raft<TypeConfig>,
+        engine: Arc<Engine>,
         runtime: tokio::runtime::Handle,
         id: NodeId,
         commit_timeout: Duration,
     ) -> RaftProposer {
         RaftProposer {
             raft,
+            engine,
             runtime,
             id,
             commit_timeout,
@@ -138,7 +180,10 @@ impl Proposer for RaftProposer {
                 return reply(Err(not_proposed(&self.raft)));
             }
         }
-        let bytes = match encode_write(&write) {
+        // The leader's clock, never before a time it applied: times follow
+        // the log on one leader (a new leader with a slower clock may stamp
+        // earlier than its predecessor's last unapplied entries).
+        let bytes = match encode_command(self.engine.commit_time_now(), &write) {
             Ok(b) => b,
             Err(e) => return reply(Err(e)),
         };

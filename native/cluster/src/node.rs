@@ -197,6 +197,7 @@ impl ClusterNode {
             .map_err(|e| format!("Raft did not start: {e}"))?;
         db.set_proposer(Arc::new(RaftProposer::new(
             raft.clone(),
+            db.engine.clone(),
             tokio::runtime::Handle::current(),
             c.node_id,
             Duration::from_millis(c.commit_timeout_ms),

@@ -23,6 +23,7 @@ use valori_kernel::database::{CollectionSpec, Database, WriteOpts};
 use valori_kernel::durable::PersistConfig;
 use valori_kernel::index::IndexConfig;
 use valori_kernel::state::Limits;
+use valori_kernel::storage::vfs::Unsynced;
 use valori_kernel::storage::StdVfs;
 
 /// This file's addresses: 127.0.78.x.
@@ -47,9 +48,30 @@ fn memory_db() -> Arc<Database> {
     )
 }
 
+/// A member's kernel: in memory, with its derived event log (unsynced,
+/// made again at every start, as the binding opens it).
+fn member_db(dir: &Path) -> Arc<Database> {
+    std::fs::create_dir_all(dir).unwrap();
+    let log = dir.join("events.log");
+    let _ = std::fs::remove_file(&log);
+    let cfg = PersistConfig {
+        event_log: Some(log),
+        ..PersistConfig::default()
+    };
+    Arc::new(
+        Database::open(
+            Arc::new(Unsynced(Arc::new(StdVfs))),
+            Limits::new(2, 10_000, 1_000, 1_000),
+            IndexConfig::default(),
+            &cfg,
+        )
+        .unwrap(),
+    )
+}
+
 async fn start(id: NodeId, listener: TcpListener, dir: &Path) -> Node {
     let vfs = Arc::new(StdVfs);
-    let db = memory_db();
+    let db = member_db(dir);
     let log = LogStore::open(vfs.clone(), &dir.join("raft")).unwrap();
     let sm = StateMachine::open(vfs, &dir.join("sm"), KernelApplier::new(db.clone())).unwrap();
     let cfg = net_config(id, ip(NET, id), dir, "kernel-cluster", 1 << 20);
@@ -58,6 +80,7 @@ async fn start(id: NodeId, listener: TcpListener, dir: &Path) -> Node {
         .unwrap();
     db.set_proposer(Arc::new(RaftProposer::new(
         raft.clone(),
+        db.engine.clone(),
         tokio::runtime::Handle::current(),
         id,
         std::time::Duration::from_secs(10),
@@ -172,6 +195,20 @@ async fn converged(nodes: &[&Node], expected: &(u64, String)) {
     for n in nodes {
         assert_eq!(&n.db.state_proof(None).unwrap(), expected, "node {}", n.id);
     }
+    // Each member's event log holds the same entries (the leader's commit
+    // times, not each member's clock): the same chain at the same height.
+    let chains: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            let p =
+                n.db.log_proof()
+                    .unwrap()
+                    .expect("a member has an event log");
+            (p.height, p.chain_hex)
+        })
+        .collect();
+    assert_eq!(chains[0].0, expected.0, "event log height");
+    assert!(chains.iter().all(|c| *c == chains[0]), "{chains:?}");
 }
 
 #[test]

@@ -56,6 +56,14 @@ fn panic_text(p: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// The wall clock in Unix ms (0 before 1970).
+pub(crate) fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
@@ -121,13 +129,15 @@ impl Committer {
                 .iter()
                 .map(|r| micros(taken.saturating_duration_since(r.queued_at)))
                 .collect();
+            let times: Vec<Option<u64>> = group.iter().map(|r| r.time_ms).collect();
             // Replies live outside the guarded section so that a panic can
             // still answer every request that was not answered yet.
             let mut slots: Vec<(Option<ops::Write>, Option<Reply>)> = group
                 .into_iter()
                 .map(|r| (Some(r.op), Some(r.reply)))
                 .collect();
-            let run = panic::catch_unwind(AssertUnwindSafe(|| self.group(&mut slots, &queued)));
+            let run =
+                panic::catch_unwind(AssertUnwindSafe(|| self.group(&mut slots, &queued, &times)));
             if let Err(p) = run {
                 let reason = panic_reason(&*p);
                 self.turn_read_only(&reason);
@@ -160,7 +170,12 @@ impl Committer {
         publish(&self.counters, &self.catalog, &guard, true);
     }
 
-    fn group(&mut self, slots: &mut [(Option<ops::Write>, Option<Reply>)], queued: &[u64]) {
+    fn group(
+        &mut self,
+        slots: &mut [(Option<ops::Write>, Option<Reply>)],
+        queued: &[u64],
+        times: &[Option<u64>],
+    ) {
         self.durable = false;
         // Durations for traces, measured here and only handed to the replies:
         // apply never reads a clock.
@@ -175,11 +190,7 @@ impl Committer {
             // The group's commit time: read once, before apply, which never
             // sees it (it is stored in the log entries only). Never earlier
             // than the last one stamped or applied, so times follow heights.
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0);
-            let time_ms = now.max(self.time_floor.load(Ordering::Acquire));
+            let time_ms = wall_clock_ms().max(self.time_floor.load(Ordering::Acquire));
             guard.begin_group();
             // With a log, inserts reach the indexes while the group's append
             // and fdatasync run (below): the entries only need the state.
@@ -195,8 +206,11 @@ impl Committer {
                         out.height = guard.height();
                         let bytes = match p {
                             Prepared::Fresh(e) => {
-                                self.time_floor.fetch_max(time_ms, Ordering::AcqRel);
-                                encode_entry(time_ms, &e)
+                                // A time chosen by the submitter (a cluster
+                                // member applies its leader's) is kept as is.
+                                let t = times.get(i).copied().flatten().unwrap_or(time_ms);
+                                self.time_floor.fetch_max(t, Ordering::AcqRel);
+                                encode_entry(t, &e)
                             }
                             Prepared::Verbatim(_, payload) => {
                                 // A follower keeps the leader's time, and

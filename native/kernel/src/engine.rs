@@ -135,6 +135,10 @@ pub(crate) struct Request {
     pub(crate) reply: Reply,
     /// When it was queued: the committer reports the wait (for traces only).
     pub(crate) queued_at: Instant,
+    /// The commit time to stamp on its entry instead of the clock's (a
+    /// cluster member applies the time its leader chose, so every member's
+    /// event log holds the same bytes).
+    pub(crate) time_ms: Option<u64>,
 }
 
 pub struct Engine {
@@ -196,6 +200,12 @@ impl Engine {
     /// Queue an operation; `reply` runs on the committer thread once it is
     /// durable (or rejected).
     pub fn submit(&self, op: Write, reply: Reply) {
+        self.submit_at(op, None, reply)
+    }
+
+    /// `submit`, stamping the entry with `time_ms` (when given) instead of
+    /// the committer's clock.
+    pub fn submit_at(&self, op: Write, time_ms: Option<u64>, reply: Reply) {
         let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
             Some(tx) => {
@@ -203,6 +213,7 @@ impl Engine {
                     op,
                     reply,
                     queued_at: Instant::now(),
+                    time_ms,
                 }) {
                     (req.reply)(Err(KernelError::Closed("the engine is closed".into())));
                 }
@@ -213,9 +224,15 @@ impl Engine {
 
     /// Blocking form of `submit`, for tests and tools.
     pub fn submit_sync(&self, op: impl Into<Write>) -> KResult<Outcome> {
+        self.submit_sync_at(op, None)
+    }
+
+    /// Blocking form of `submit_at`.
+    pub fn submit_sync_at(&self, op: impl Into<Write>, time_ms: Option<u64>) -> KResult<Outcome> {
         let (tx, rx) = mpsc::channel();
-        self.submit(
+        self.submit_at(
             op.into(),
+            time_ms,
             Box::new(move |r| {
                 let _ = tx.send(r);
             }),
@@ -247,6 +264,12 @@ impl Engine {
     /// Commit times from now on are at least `ms` (the log's last one, at open).
     pub fn raise_time_floor(&self, ms: u64) {
         self.time_floor.fetch_max(ms, Ordering::AcqRel);
+    }
+
+    /// The commit time the committer would stamp now: the clock, never
+    /// earlier than the last time stamped or applied (Unix ms).
+    pub fn commit_time_now(&self) -> u64 {
+        crate::committer::wall_clock_ms().max(self.time_floor.load(Ordering::Acquire))
     }
 
     /// Publish the catalog of `store` (a restore does it while it still

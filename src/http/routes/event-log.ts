@@ -8,9 +8,6 @@ import type { RouteContext, RouteHandlers } from './context';
 /** The log's proof, or a 400 NOT_ENABLED when the node runs without an event log; `purpose` ends the message. */
 export function requireEventLog(kernel: Kernel, purpose = ''): LogProofResult {
   const proof = kernel.logProof();
-  if (proof === null && kernel.clusterMember) {
-    throw new AppError('NOT_ENABLED', `not served by a cluster member yet: its log is the Raft log, which this route cannot read (docs/CLUSTER.md, "Not supported yet")`);
-  }
   if (proof === null) throw new AppError('NOT_ENABLED', `Event log not enabled: set VALORI_EVENT_LOG_PATH${purpose}`);
   return proof;
 }

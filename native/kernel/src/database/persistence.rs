@@ -229,6 +229,23 @@ impl Database {
         Ok(l.base_seq())
     }
 
+    /// Drop the log prefix up to `height` (at most the log's height) without
+    /// a snapshot to stand for it: for a derived log whose owner keeps the
+    /// state elsewhere (a cluster member's Raft snapshot). Returns the new
+    /// base; no log is not an error (0).
+    pub fn trim_log_to(&self, height: u64) -> KResult<u64> {
+        self.check_open()?;
+        let Some(log) = &self.durable.log else {
+            return Ok(0);
+        };
+        let mut l = lock(log);
+        if height > l.base_seq() {
+            let upto = height.min(l.height());
+            l.trim_prefix(upto).map_err(storage_err)?;
+        }
+        Ok(l.base_seq())
+    }
+
     /// Rebuild `collection`'s search index from its records (IVF/PQ retrain
     /// on all current vectors; HNSW drops deleted bridges). Node-local: the
     /// index is derived state, not part of the state hash. Returns false when

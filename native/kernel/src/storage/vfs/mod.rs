@@ -16,10 +16,12 @@ mod sim;
 mod sim_crash;
 mod sim_namespace;
 mod std_fs;
+mod unsynced;
 
 pub use sim::{Errno, SimVfs};
 pub use sim_crash::{CrashMode, DataLoss, Fill};
 pub use std_fs::StdVfs;
+pub use unsynced::Unsynced;
 
 /// An open file. Methods take `&self` so a handle can be shared by a
 /// writer and readers without a cursor.
