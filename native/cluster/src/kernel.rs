@@ -21,11 +21,13 @@ use std::time::Duration;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::Raft;
 use valori_kernel::command::{decode_answer, decode_write, encode_answer, encode_write};
-use valori_kernel::database::{Database, Proposer};
+use valori_kernel::database::{Database, FrozenState, Proposer};
+use valori_kernel::durable::Captured;
 use valori_kernel::engine::{Engine, Reply};
 use valori_kernel::ops::Write;
 use valori_kernel::KernelError;
 
+use crate::state_machine::{Frozen, StateImage, CHUNK};
 use crate::{Applier, Command, NodeId, TypeConfig};
 
 /// Applies committed commands to a kernel `Database` opened without an
@@ -83,11 +85,20 @@ impl Applier for KernelApplier {
     }
 
     fn state_bytes(&self) -> Result<Vec<u8>, String> {
+        self.db
+            .snapshot_bytes()
+            .map(|(_, bytes)| bytes)
+            .map_err(|e| valori_kernel::error::with_causes(&e))
+    }
+
+    /// The kernel's copy-on-write freeze; the derived event log is trimmed
+    /// up to the previous snapshot's height.
+    fn freeze(&self) -> Result<Box<dyn Frozen>, String> {
         let text = |e: KernelError| valori_kernel::error::with_causes(&e);
-        let (meta, bytes) = self.db.snapshot_bytes().map_err(text)?;
-        let previous = self.snapshot_height.swap(meta.height, Ordering::AcqRel);
+        let frozen = self.db.freeze().map_err(text)?;
+        let previous = self.snapshot_height.swap(frozen.height(), Ordering::AcqRel);
         self.db.trim_log_to(previous).map_err(text)?;
-        Ok(bytes)
+        Ok(Box::new(KernelFrozen(frozen)))
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
@@ -98,6 +109,29 @@ impl Applier for KernelApplier {
             .map_err(|e| valori_kernel::error::with_causes(&e))?;
         self.snapshot_height.store(height, Ordering::Release);
         Ok(())
+    }
+}
+
+struct KernelFrozen(FrozenState);
+
+struct KernelImage(Captured);
+
+impl Frozen for KernelFrozen {
+    fn encode(self: Box<Self>) -> Result<Box<dyn StateImage>, String> {
+        Ok(Box::new(KernelImage(self.0.capture())))
+    }
+}
+
+impl StateImage for KernelImage {
+    fn len(&self) -> u64 {
+        self.0.encoded_len()
+    }
+
+    fn write_to(&self, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> Result<(), String> {
+        self.0
+            .write_to(CHUNK, out)
+            .map(|_| ())
+            .map_err(|e| valori_kernel::error::with_causes(&e))
     }
 }
 

@@ -10,9 +10,16 @@
 //! `magic "VALRSNP1" | meta_len u32 | meta | state_len u64 | state | BLAKE3
 //! of everything before`, where meta is `last_log_id opt | membership log id
 //! opt | membership | snapshot id str` (an `opt` is a flag byte then the 24
-//! bytes of a log id; the membership as in [`crate::codec`]). It is written
-//! to a temporary, synced and renamed (R4). The kernel's VAL1 container
-//! replaces this layout when the kernel becomes the applier.
+//! bytes of a log id; the membership as in [`crate::codec`]) and the state is
+//! the applier's (the kernel's VAL1 bytes). It is written to a temporary,
+//! synced and renamed (R4).
+//!
+//! Neither side holds the file whole in memory: a build freezes the state
+//! under the lock (the kernel's copy-on-write clone) and encodes and streams
+//! it to the file after the lock is released, so applies go on meanwhile; a
+//! read checks the digest in 1 MiB chunks and reads only the state section
+//! for the applier's restore; an installed snapshot's file is kept as it
+//! came (renamed into place), not written again.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{EntryPayload, LogId, RaftSnapshotBuilder, StoredMembership};
 use valori_kernel::storage::vfs::read_exact_at;
-use valori_kernel::storage::{replace_file, Vfs};
+use valori_kernel::storage::{Vfs, VfsFile};
 
 use crate::codec::{
     decode_log_id, decode_membership, encode_log_id, encode_membership, put_str, DecodeError,
@@ -33,6 +40,8 @@ use crate::{Applied, Entry, Member, NodeId, StorageError, TypeConfig};
 const SNAPSHOT_MAGIC: [u8; 8] = *b"VALRSNP1";
 const SNAPSHOT_FILE: &str = "snapshot.bin";
 const INCOMING_FILE: &str = "incoming.snapshot";
+/// A snapshot being built (renamed to `SNAPSHOT_FILE` once synced).
+const BUILDING_FILE: &str = "snapshot.bin.tmp";
 
 /// The application state a cluster replicates. Deterministic: the same
 /// commands at the same indexes give the same state and answers anywhere.
@@ -42,8 +51,52 @@ pub trait Applier: Send + Sync + 'static {
     fn apply(&mut self, index: u64, command: &[u8]) -> Vec<u8>;
     /// The whole state, for a snapshot.
     fn state_bytes(&self) -> Result<Vec<u8>, String>;
+    /// The state as of now, for a snapshot. Called under the state
+    /// machine's lock, so it should only freeze the state (a copy-on-write
+    /// clone); [`Frozen::encode`] runs after the lock is released.
+    fn freeze(&self) -> Result<Box<dyn Frozen>, String> {
+        Ok(Box::new(self.state_bytes()?))
+    }
     /// Replaces the whole state with a snapshot's.
     fn restore(&mut self, state: &[u8]) -> Result<(), String>;
+}
+
+/// A state frozen for a snapshot.
+pub trait Frozen: Send {
+    /// Encodes it (no lock held) into what the snapshot file carries.
+    fn encode(self: Box<Self>) -> Result<Box<dyn StateImage>, String>;
+}
+
+/// An encoded state, written to a snapshot file piece by piece.
+pub trait StateImage: Send {
+    /// How many bytes [`StateImage::write_to`] writes.
+    fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Writes the state to `out`, in order, in pieces of at most 1 MiB.
+    fn write_to(&self, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> Result<(), String>;
+}
+
+/// Pieces a snapshot file is read and written in.
+pub const CHUNK: usize = 1 << 20;
+
+impl Frozen for Vec<u8> {
+    fn encode(self: Box<Self>) -> Result<Box<dyn StateImage>, String> {
+        Ok(self)
+    }
+}
+
+impl StateImage for Vec<u8> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+    fn write_to(&self, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> Result<(), String> {
+        for piece in self.chunks(CHUNK) {
+            out(piece).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }
 
 /// A snapshot as openraft passes it around: a file.
@@ -92,11 +145,11 @@ impl<A: Applier> StateMachine<A> {
         let mut membership = StoredMembership::default();
         let mut current = None;
         if vfs.exists(&path).map_err(|e| read_snapshot(&e))? {
-            let bytes = read_file(&*vfs, &path)?;
-            let (meta, state) = decode_snapshot(&bytes).map_err(|e| read_snapshot(&e))?;
+            let (meta, state) = read_snapshot_file(&*vfs, &path)?;
             applier
-                .restore(state)
+                .restore(&state)
                 .map_err(|e| read_snapshot(&DecodeError(e)))?;
+            drop(state);
             applied = meta.last_log_id;
             membership = meta.last_membership.clone();
             current = Some(meta);
@@ -137,14 +190,6 @@ fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-fn read_file(vfs: &dyn Vfs, path: &Path) -> Result<Vec<u8>, StorageError> {
-    let file = vfs.open(path, false).map_err(|e| read_snapshot(&e))?;
-    let len = file.len().map_err(|e| read_snapshot(&e))?;
-    let mut bytes = vec![0u8; len as usize];
-    read_exact_at(&*file, 0, &mut bytes).map_err(|e| read_snapshot(&e))?;
-    Ok(bytes)
-}
-
 fn put_opt_log_id(out: &mut Vec<u8>, id: Option<&LogId<NodeId>>) {
     match id {
         Some(id) => {
@@ -163,97 +208,208 @@ fn opt_log_id(r: &mut Reader<'_>) -> Result<Option<LogId<NodeId>>, DecodeError> 
     }
 }
 
-fn encode_snapshot(meta: &Meta, state: &[u8]) -> Result<Vec<u8>, DecodeError> {
+fn encode_meta(meta: &Meta) -> Result<Vec<u8>, DecodeError> {
     let mut m = Vec::new();
     put_opt_log_id(&mut m, meta.last_log_id.as_ref());
     put_opt_log_id(&mut m, meta.last_membership.log_id().as_ref());
     encode_membership(&mut m, meta.last_membership.membership())?;
     put_str(&mut m, &meta.snapshot_id)?;
-    let mut out = Vec::with_capacity(8 + 4 + m.len() + 8 + state.len() + 32);
-    out.extend_from_slice(&SNAPSHOT_MAGIC);
-    out.extend_from_slice(&(m.len() as u32).to_le_bytes());
-    out.extend_from_slice(&m);
-    out.extend_from_slice(&(state.len() as u64).to_le_bytes());
-    out.extend_from_slice(state);
-    let digest = blake3::hash(&out);
-    out.extend_from_slice(digest.as_bytes());
-    Ok(out)
+    Ok(m)
 }
 
-fn decode_snapshot(bytes: &[u8]) -> Result<(Meta, &[u8]), DecodeError> {
-    let bad = |why: &str| DecodeError(format!("raft snapshot: {why}"));
-    if bytes.len() < 8 + 4 + 8 + 32 || bytes[..8] != SNAPSHOT_MAGIC {
-        return Err(bad("not a Raft snapshot (magic)"));
-    }
-    let (body, digest) = bytes.split_at(bytes.len() - 32);
-    if blake3::hash(body).as_bytes() != digest {
-        return Err(bad("digest mismatch"));
-    }
-    let mut r = Reader::new(&body[8..], "raft snapshot");
-    let meta_len = r.u32()? as usize;
-    let rest = r.rest();
-    if rest.len() < meta_len + 8 {
-        return Err(bad("meta length exceeds the file"));
-    }
-    let (meta_bytes, rest) = rest.split_at(meta_len);
-    let mut m = Reader::new(meta_bytes, "raft snapshot meta");
+fn decode_meta(bytes: &[u8]) -> Result<Meta, DecodeError> {
+    let mut m = Reader::new(bytes, "raft snapshot meta");
     let last_log_id = opt_log_id(&mut m)?;
     let membership_id = opt_log_id(&mut m)?;
     let membership = decode_membership(&mut m)?;
     let snapshot_id = m.str()?;
     m.end()?;
-    let mut s = Reader::new(rest, "raft snapshot state");
-    let state_len = s.u64()?;
-    let state = s.rest();
-    if state.len() as u64 != state_len {
-        return Err(bad("state length"));
-    }
-    Ok((
-        Meta {
-            last_log_id,
-            last_membership: StoredMembership::new(membership_id, membership),
-            snapshot_id,
-        },
-        state,
-    ))
+    Ok(Meta {
+        last_log_id,
+        last_membership: StoredMembership::new(membership_id, membership),
+        snapshot_id,
+    })
 }
 
-impl<A> Shared<A> {
-    /// Writes `bytes` as the current snapshot (temp, sync, rename, sync dir).
-    fn store(&self, bytes: &[u8]) -> Result<PathBuf, StorageError> {
-        let path = self.dir.join(SNAPSHOT_FILE);
-        replace_file(&*self.vfs, &path, bytes).map_err(|e| write_snapshot(&e))?;
-        Ok(path)
+/// Writes a snapshot file at `path` (created or truncated) from `meta` and
+/// the streamed `state`, then syncs it.
+fn write_snapshot_file(
+    vfs: &dyn Vfs,
+    path: &Path,
+    meta: &Meta,
+    state: &dyn StateImage,
+) -> Result<(), StorageError> {
+    let meta_bytes = encode_meta(meta).map_err(|e| write_snapshot(&e))?;
+    let file = vfs.create(path).map_err(|e| write_snapshot(&e))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut at = 0u64;
+    let mut put = |b: &[u8]| -> std::io::Result<()> {
+        file.write_at(at, b)?;
+        hasher.update(b);
+        at += b.len() as u64;
+        Ok(())
+    };
+    put(&SNAPSHOT_MAGIC).map_err(|e| write_snapshot(&e))?;
+    put(&(meta_bytes.len() as u32).to_le_bytes()).map_err(|e| write_snapshot(&e))?;
+    put(&meta_bytes).map_err(|e| write_snapshot(&e))?;
+    put(&state.len().to_le_bytes()).map_err(|e| write_snapshot(&e))?;
+    let state_at = 8 + 4 + meta_bytes.len() as u64 + 8;
+    state
+        .write_to(&mut put)
+        .map_err(|e| write_snapshot(&DecodeError(e)))?;
+    if at != state_at + state.len() {
+        return Err(write_snapshot(&DecodeError(format!(
+            "the state wrote {} bytes, it announced {}",
+            at - state_at,
+            state.len()
+        ))));
     }
+    let digest = hasher.finalize();
+    file.write_at(at, digest.as_bytes())
+        .map_err(|e| write_snapshot(&e))?;
+    file.sync_all().map_err(|e| write_snapshot(&e))?;
+    Ok(())
+}
+
+/// Where a checked snapshot file keeps its state.
+struct Layout {
+    meta: Meta,
+    state_at: u64,
+    state_len: u64,
+}
+
+/// Reads a snapshot file's meta and checks its digest, in chunks.
+fn check_snapshot_file(file: &dyn VfsFile) -> Result<Layout, DecodeError> {
+    let bad = |why: String| DecodeError(format!("raft snapshot: {why}"));
+    let io = |e: std::io::Error| DecodeError(format!("raft snapshot: {e}"));
+    let len = file.len().map_err(io)?;
+    if len < 8 + 4 + 8 + 32 {
+        return Err(bad("not a Raft snapshot (too short)".into()));
+    }
+    let mut head = [0u8; 12];
+    read_exact_at(file, 0, &mut head).map_err(io)?;
+    if head[..8] != SNAPSHOT_MAGIC {
+        return Err(bad("not a Raft snapshot (magic)".into()));
+    }
+    let meta_len = u32::from_le_bytes(head[8..12].try_into().expect("4 bytes")) as u64;
+    if 12 + meta_len + 8 + 32 > len {
+        return Err(bad("meta length exceeds the file".into()));
+    }
+    let mut meta_bytes = vec![0u8; meta_len as usize];
+    read_exact_at(file, 12, &mut meta_bytes).map_err(io)?;
+    let mut state_len = [0u8; 8];
+    read_exact_at(file, 12 + meta_len, &mut state_len).map_err(io)?;
+    let state_len = u64::from_le_bytes(state_len);
+    let state_at = 12 + meta_len + 8;
+    if state_at
+        .checked_add(state_len)
+        .and_then(|e| e.checked_add(32))
+        != Some(len)
+    {
+        return Err(bad("state length".into()));
+    }
+    let body = len - 32;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; CHUNK.min(body as usize)];
+    let mut at = 0u64;
+    while at < body {
+        let n = (body - at).min(buf.len() as u64) as usize;
+        read_exact_at(file, at, &mut buf[..n]).map_err(io)?;
+        hasher.update(&buf[..n]);
+        at += n as u64;
+    }
+    let mut digest = [0u8; 32];
+    read_exact_at(file, body, &mut digest).map_err(io)?;
+    if hasher.finalize().as_bytes() != &digest {
+        return Err(bad("digest mismatch".into()));
+    }
+    Ok(Layout {
+        meta: decode_meta(&meta_bytes)?,
+        state_at,
+        state_len,
+    })
+}
+
+/// A snapshot file's meta and state section (the file checked first).
+fn read_snapshot_file(vfs: &dyn Vfs, path: &Path) -> Result<(Meta, Vec<u8>), StorageError> {
+    let file = vfs.open(path, false).map_err(|e| read_snapshot(&e))?;
+    let layout = check_snapshot_file(&*file).map_err(|e| read_snapshot(&e))?;
+    let len = usize::try_from(layout.state_len)
+        .map_err(|_| read_snapshot(&DecodeError("raft snapshot: state too large".into())))?;
+    let mut state = vec![0u8; len];
+    read_exact_at(&*file, layout.state_at, &mut state).map_err(|e| read_snapshot(&e))?;
+    Ok((layout.meta, state))
 }
 
 impl<A: Applier> RaftSnapshotBuilder<TypeConfig> for StateMachine<A> {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        // Under the lock: the log id, the membership and a frozen state.
+        let (meta, frozen, vfs, dir) = {
+            let shared = self.lock()?;
+            let n = SNAPSHOT_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let snapshot_id = match shared.applied {
+                Some(id) => format!(
+                    "{}-{}-{}-{n}",
+                    id.leader_id.term, id.leader_id.node_id, id.index
+                ),
+                None => format!("none-{n}"),
+            };
+            let meta = Meta {
+                last_log_id: shared.applied,
+                last_membership: shared.membership.clone(),
+                snapshot_id,
+            };
+            let frozen = shared
+                .applier
+                .freeze()
+                .map_err(|e| write_snapshot(&DecodeError(e)))?;
+            (meta, frozen, shared.vfs.clone(), shared.dir.clone())
+        };
+        // Applies go on meanwhile: encode and write to a temporary.
+        let tmp = dir.join(BUILDING_FILE);
+        off_the_runtime(|| -> Result<(), StorageError> {
+            let image = frozen
+                .encode()
+                .map_err(|e| write_snapshot(&DecodeError(e)))?;
+            write_snapshot_file(&*vfs, &tmp, &meta, &*image)
+        })?;
+        // Into place, unless a newer snapshot was installed meanwhile.
         let mut shared = self.lock()?;
-        let n = SNAPSHOT_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let snapshot_id = match shared.applied {
-            Some(id) => format!(
-                "{}-{}-{}-{n}",
-                id.leader_id.term, id.leader_id.node_id, id.index
-            ),
-            None => format!("none-{n}"),
-        };
-        let meta = Meta {
-            last_log_id: shared.applied,
-            last_membership: shared.membership.clone(),
-            snapshot_id,
-        };
-        let state = shared
-            .applier
-            .state_bytes()
-            .map_err(|e| write_snapshot(&DecodeError(e)))?;
-        let bytes = encode_snapshot(&meta, &state).map_err(|e| write_snapshot(&e))?;
-        let path = shared.store(&bytes)?;
+        let newer = shared
+            .current
+            .as_ref()
+            .is_some_and(|c| c.last_log_id > meta.last_log_id);
+        if newer {
+            let _ = vfs.remove(&tmp);
+            let current = shared.current.clone().expect("checked");
+            return Ok(Snapshot {
+                meta: current,
+                snapshot: Box::new(SnapshotFile {
+                    path: dir.join(SNAPSHOT_FILE),
+                }),
+            });
+        }
+        let path = shared.place(&tmp)?;
         shared.current = Some(meta.clone());
         Ok(Snapshot {
             meta,
             snapshot: Box::new(SnapshotFile { path }),
         })
+    }
+}
+
+impl<A> Shared<A> {
+    /// Renames the synced file `from` to the current snapshot and syncs the
+    /// directory.
+    fn place(&self, from: &Path) -> Result<PathBuf, StorageError> {
+        let path = self.dir.join(SNAPSHOT_FILE);
+        self.vfs
+            .rename(from, &path)
+            .map_err(|e| write_snapshot(&e))?;
+        self.vfs
+            .sync_dir(&self.dir)
+            .map_err(|e| write_snapshot(&e))?;
+        Ok(path)
     }
 }
 
@@ -318,8 +474,7 @@ impl<A: Applier> RaftStateMachine<TypeConfig> for StateMachine<A> {
         snapshot: Box<SnapshotFile>,
     ) -> Result<(), StorageError> {
         let mut shared = self.lock()?;
-        let bytes = read_file(&*shared.vfs, &snapshot.path)?;
-        let (file_meta, state) = decode_snapshot(&bytes).map_err(|e| read_snapshot(&e))?;
+        let (file_meta, state) = read_snapshot_file(&*shared.vfs, &snapshot.path)?;
         if file_meta.last_log_id != meta.last_log_id
             || file_meta.last_membership != meta.last_membership
         {
@@ -330,12 +485,20 @@ impl<A: Applier> RaftStateMachine<TypeConfig> for StateMachine<A> {
                 meta.last_log_id
             ))));
         }
-        shared
-            .applier
-            .restore(state)
-            .map_err(|e| read_snapshot(&DecodeError(e)))?;
-        let own = encode_snapshot(meta, state).map_err(|e| write_snapshot(&e))?;
-        shared.store(&own)?;
+        {
+            let applier = &mut shared.applier;
+            off_the_runtime(|| applier.restore(&state))
+                .map_err(|e| read_snapshot(&DecodeError(e)))?;
+        }
+        drop(state);
+        // The file as it came (checked above) becomes the current snapshot.
+        let file = shared
+            .vfs
+            .open(&snapshot.path, true)
+            .map_err(|e| write_snapshot(&e))?;
+        file.sync_all().map_err(|e| write_snapshot(&e))?;
+        drop(file);
+        shared.place(&snapshot.path)?;
         shared.applied = meta.last_log_id;
         shared.membership = meta.last_membership.clone();
         shared.current = Some(meta.clone());

@@ -14,6 +14,7 @@ use crate::entry::{read_index_config, write_index_config, CollectionConfig, Metr
 use crate::error::{KResult, KernelError};
 use crate::index::{Index, IndexConfig, VectorSource};
 use crate::state::Limits;
+use crate::storage::snapshot::format::{section_prefix, snapshot_prefix, KERNEL_HEADER_LEN};
 use crate::storage::{decode_snapshot, encode_snapshot, SnapshotMeta, SnapshotParts};
 use crate::store::{self, Collection, Store, DEFAULT_COLLECTION};
 
@@ -217,6 +218,42 @@ impl Captured {
     pub fn to_bytes(&self) -> KResult<Vec<u8>> {
         encode_snapshot(&self.meta, &self.parts())
             .map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))
+    }
+
+    /// Streams the VAL1 file to `out` in order, in pieces of at most `chunk`
+    /// bytes; returns its length.
+    pub fn write_to(
+        &self,
+        chunk: usize,
+        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> KResult<u64> {
+        let parts = self.parts();
+        let prefix = snapshot_prefix(&self.meta, &parts)
+            .map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))?;
+        let (m_len, i_len) = (section_prefix(parts.metadata), section_prefix(parts.index));
+        let order: [&[u8]; 6] = [
+            &prefix,
+            parts.kernel,
+            &m_len,
+            parts.metadata,
+            &i_len,
+            parts.index,
+        ];
+        let mut n = 0u64;
+        for piece in order {
+            for part in piece.chunks(chunk.max(1)) {
+                out(part).map_err(|e| KernelError::Io(format!("snapshot write: {e}")))?;
+                n += part.len() as u64;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The length [`Captured::write_to`] writes.
+    pub fn encoded_len(&self) -> u64 {
+        let p = self.parts();
+        let sections = p.kernel.len() + 4 + p.metadata.len() + 4 + p.index.len();
+        (8 + KERNEL_HEADER_LEN + sections) as u64
     }
 }
 

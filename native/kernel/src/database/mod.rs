@@ -33,7 +33,7 @@ use crate::store;
 
 pub use crate::ops::{Outcome, Timing, WriteOpts};
 pub use collections::{CollectionInfo, CollectionSpec};
-pub use persistence::{LogProof, SnapshotInfo};
+pub use persistence::{FrozenState, LogProof, SnapshotInfo};
 pub use search::{record_view, score_of, Hit, RecordView, SearchRequest, With};
 pub use types::{DatabaseStats, GraphEdge, GraphNode};
 pub use writes::{BatchPayloadsIn, PayloadIn};

@@ -32,6 +32,24 @@ pub struct SnapshotInfo {
     pub total_ms: f64,
 }
 
+/// A state frozen for a snapshot (see [`Database::freeze`]).
+pub struct FrozenState {
+    store: Store,
+    chain: [u8; 32],
+}
+
+impl FrozenState {
+    /// The height the snapshot will carry.
+    pub fn height(&self) -> u64 {
+        self.store.height()
+    }
+
+    /// Encodes the sections (the CPU-heavy part; no lock is held).
+    pub fn capture(self) -> durable::Captured {
+        durable::capture(&self.store, self.chain)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct LogProof {
     pub chain_hex: String,
@@ -49,6 +67,19 @@ impl Database {
             return Ok(crate::storage::GENESIS_CHAIN);
         };
         self.log_signal.wait_for(log, height, LOG_WAIT_LIMIT)
+    }
+
+    /// The current durable state, frozen (a copy-on-write clone: quick,
+    /// under the state lock) with its chain value; encode it with
+    /// [`FrozenState::capture`] after whatever lock the caller holds.
+    pub fn freeze(&self) -> KResult<FrozenState> {
+        self.check_open()?;
+        let db = self.engine.read();
+        let chain = self.durable_chain(db.height())?;
+        Ok(FrozenState {
+            store: db.frozen(),
+            chain,
+        })
     }
 
     /// VAL1 bytes of the current durable state (for download).

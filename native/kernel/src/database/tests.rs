@@ -89,6 +89,35 @@ fn when_a_snapshot_is_restored_then_waiters_see_its_height() {
 }
 
 #[test]
+fn when_a_frozen_state_is_streamed_then_it_is_the_downloaded_snapshot_and_later_writes_do_not_reach_it(
+) {
+    let db = memory_db();
+    for i in 0..5 {
+        block_on(db.insert(D, vec![i as f32, 1.0], 0, None)).expect("insert");
+    }
+    let (_, whole) = db.snapshot_bytes().expect("snapshot");
+    let frozen = db.freeze().expect("freeze");
+    // Written after the freeze: not in the snapshot.
+    block_on(db.insert(D, vec![9.0, 9.0], 0, None)).expect("insert");
+    assert_eq!(frozen.height(), 5);
+    let captured = frozen.capture();
+    let mut streamed = Vec::new();
+    let mut calls = 0;
+    let n = captured
+        .write_to(7, &mut |b| {
+            assert!(b.len() <= 7);
+            calls += 1;
+            streamed.extend_from_slice(b);
+            Ok(())
+        })
+        .expect("write");
+    assert_eq!(n, streamed.len() as u64);
+    assert_eq!(captured.encoded_len(), n);
+    assert_eq!(streamed, whole);
+    assert!(calls > whole.len() / 7);
+}
+
+#[test]
 fn when_closed_then_every_call_fails_with_closed_and_closing_again_is_harmless() {
     let db = memory_db();
     block_on(db.insert(D, vec![1.0, 1.0], 0, None)).expect("insert");
@@ -107,6 +136,7 @@ fn when_closed_then_every_call_fails_with_closed_and_closing_again_is_harmless()
     closed(db.stats().unwrap_err());
     closed(db.state_proof(None).unwrap_err());
     closed(db.snapshot_bytes().unwrap_err());
+    assert!(db.freeze().is_err());
     closed(db.build_index(D).unwrap_err());
     closed(db.log_proof().unwrap_err());
     closed(db.wait_for_height(0).err().expect("refused"));
