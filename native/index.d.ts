@@ -13,6 +13,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class Cluster {
   /** The member's kernel: reads are local, writes go through Raft. */
   kernel(): Kernel
+  /** Whether this member leads now; O(1), no I/O (checked on every write). */
+  isLeader(): boolean
   /** The member's Raft state; O(members), no I/O. */
   status(): ClusterStatus
   /**

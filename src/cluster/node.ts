@@ -51,6 +51,11 @@ export class ClusterNode {
     return new ClusterNode(native, kernel, s.nodeId, config.clusterCommitTimeoutMs);
   }
 
+  /** Whether this node leads now: O(1), no I/O, for every write. */
+  isLeader(): boolean {
+    return this.native.isLeader();
+  }
+
   /** O(members), no I/O: safe for /health and metric scrapes. */
   status(): ClusterStatus {
     return callSync(() => this.native.status());

@@ -29,6 +29,7 @@ function isWrite(req: Request): boolean {
 
 /** 307 to the leader, or 503 NO_LEADER; null when this node leads. */
 export function notLeader(cluster: ClusterNode, req: Request): AppError | null {
+  if (cluster.isLeader()) return null;
   const status = cluster.status();
   if (status.isLeader) return null;
   const leader = cluster.leaderUrl(status);

@@ -222,6 +222,12 @@ impl Cluster {
         }
     }
 
+    /// Whether this member leads now; O(1), no I/O (checked on every write).
+    #[napi]
+    pub fn is_leader(&self) -> bool {
+        self.node.is_leader()
+    }
+
     /// The member's Raft state; O(members), no I/O.
     #[napi]
     pub fn status(&self, env: &Env) -> Result<ClusterStatus> {

@@ -248,6 +248,13 @@ impl ClusterNode {
         &self.db
     }
 
+    /// Whether this node leads now (no copy of the metrics: for every write).
+    pub fn is_leader(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.current_leader == Some(self.id) && m.state == ServerState::Leader
+    }
+
     pub fn status(&self) -> Status {
         let m = self.raft.metrics().borrow().clone();
         let membership = m.membership_config.membership();
