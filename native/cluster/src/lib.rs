@@ -44,7 +44,7 @@ pub use log_store::LogStore;
 pub use network::{serve, NetConfig, Network};
 pub use node::{ClusterNode, MemberStatus, NodeConfig, Status};
 pub use read::{read_barrier, ReadError};
-pub use state_machine::{Applier, Frozen, SnapshotFile, StateImage, StateMachine};
+pub use state_machine::{check_received, Applier, Frozen, SnapshotFile, StateImage, StateMachine};
 
 /// Node ids are never reused (docs/CLUSTER-INTERNALS.md).
 pub type NodeId = u64;

@@ -257,6 +257,18 @@ async fn handle(
             KIND_SNAPSHOT => {
                 let header: SnapshotHeader = decode(&body)?;
                 let path = receive_snapshot(&mut s, &cfg, header.size).await?;
+                let checked = {
+                    let (path, meta) = (path.clone(), header.meta.clone());
+                    tokio::task::spawn_blocking(move || {
+                        crate::state_machine::check_received(&path, &meta)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()))
+                };
+                if let Err(why) = checked {
+                    let _ = tokio::fs::remove_file(&path).await;
+                    return Err(FrameError(why));
+                }
                 let snapshot = Snapshot {
                     meta: header.meta,
                     snapshot: Box::new(SnapshotFile { path: path.clone() }),

@@ -330,6 +330,28 @@ fn check_snapshot_file(file: &dyn VfsFile) -> Result<Layout, DecodeError> {
     })
 }
 
+/// Checks a snapshot file received from a peer before it is handed to
+/// openraft: its digest, and that it holds the snapshot `announced` (the
+/// log id and membership the sender named). A failed install is fatal to
+/// openraft's core, so a damaged transfer, or a sender whose snapshot was
+/// replaced between announcing it and reading it, is refused here, and the
+/// sender retries with its current one.
+pub fn check_received(path: &Path, announced: &Meta) -> Result<(), String> {
+    let file = valori_kernel::storage::StdVfs
+        .open(path, false)
+        .map_err(|e| format!("received snapshot {}: {e}", path.display()))?;
+    let layout = check_snapshot_file(&*file).map_err(|e| e.0)?;
+    if layout.meta.last_log_id != announced.last_log_id
+        || layout.meta.last_membership != announced.last_membership
+    {
+        return Err(format!(
+            "the received snapshot holds {:?}, not the announced {:?}",
+            layout.meta.last_log_id, announced.last_log_id
+        ));
+    }
+    Ok(())
+}
+
 /// A snapshot file's meta and state section (the file checked first).
 fn read_snapshot_file(vfs: &dyn Vfs, path: &Path) -> Result<(Meta, Vec<u8>), StorageError> {
     let file = vfs.open(path, false).map_err(|e| read_snapshot(&e))?;

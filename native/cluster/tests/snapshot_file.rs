@@ -1,7 +1,7 @@
 //! The state machine's snapshot file: a built snapshot reopens to the same
 //! state and meta; a damaged one is refused; applies go on while a snapshot
-//! is encoded and written (the lock is held only to freeze the state); an
-//! installed snapshot's file becomes the current one as it came.
+//! is encoded and written (the lock is held only to freeze the state); a
+//! peer's file is checked against what it announced before install.
 
 mod common;
 
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use common::{Registers, TempDir};
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{CommittedLeaderId, EntryPayload, LogId};
-use valori_cluster::{Applier, Command, Entry, Frozen, StateImage, StateMachine};
+use valori_cluster::{check_received, Applier, Command, Entry, Frozen, StateImage, StateMachine};
 use valori_kernel::storage::StdVfs;
 
 fn entry(index: u64, text: &str) -> Entry {
@@ -59,8 +59,15 @@ fn a_built_snapshot_reopens_to_the_same_state_and_a_damaged_one_is_refused() {
     assert_eq!(current.meta, built.meta);
     drop(again);
 
-    // One byte of the state flipped: the digest no longer matches.
+    // A peer's file is checked against what it announced before install.
     let path = dir.path().join("sm").join("snapshot.bin");
+    assert_eq!(check_received(&path, &built.meta), Ok(()));
+    let mut other = built.meta.clone();
+    other.last_log_id = Some(LogId::new(CommittedLeaderId::new(1, 1), 39));
+    let refused = check_received(&path, &other).unwrap_err();
+    assert!(refused.contains("not the announced"), "{refused}");
+
+    // One byte of the state flipped: the digest no longer matches.
     let mut bytes = std::fs::read(&path).unwrap();
     let at = bytes.len() - 40;
     bytes[at] ^= 1;
@@ -73,6 +80,8 @@ fn a_built_snapshot_reopens_to_the_same_state_and_a_damaged_one_is_refused() {
     .err()
     .expect("a damaged snapshot is refused");
     assert!(err.to_string().contains("digest mismatch"), "{err}");
+    let refused = check_received(&path, &built.meta).unwrap_err();
+    assert!(refused.contains("digest mismatch"), "{refused}");
 }
 
 /// An applier whose frozen state waits, when encoded, until the test says go.
