@@ -400,7 +400,7 @@ describe('a 3-member cluster under faults, checked by Porcupine', { skip: HAVE_G
     assert.ok((s.snapshot_index ?? 0) >= leaderPurged, `member ${lagging} holds a snapshot at ${s.snapshot_index}, the leader had purged to ${leaderPurged} (its log ended at ${laggingLog})`);
   });
 
-  it('when a member is added and then removed under load, then it becomes a voter and leaves cleanly, and the history stays linearizable', async () => {
+  it('when a member is added and then removed under load, then it becomes a voter, leaves cleanly and its id cannot be added again, and the history stays linearizable', async () => {
     await scenario('membership', async (w) => {
       await h.start(4, [...MEMBERS, 4], false);
       const leader = await h.leader();
@@ -419,6 +419,10 @@ describe('a 3-member cluster under faults, checked by Porcupine', { skip: HAVE_G
       });
       await h.kill9(4);
       await progress(w, 50);
+      // A removed id is never reused: adding it again is refused whatever node answers there.
+      const again = await h.client(await h.leader()).send('POST', '/v1/cluster/add-node', JSON.stringify({ node_id: 4, raft_addr: raftProxyAddr(4), api_addr: apiAddr(4) }));
+      assert.equal(again.status, 400, again.body);
+      assert.match(JSON.parse(again.body).error, /node id 4 was removed from this cluster/);
     });
   });
 

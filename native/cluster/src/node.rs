@@ -108,6 +108,8 @@ pub struct ClusterNode {
     elections: Arc<AtomicU64>,
     joining: Arc<Mutex<BTreeMap<NodeId, String>>>,
     db: Arc<Database>,
+    /// Another handle to the state machine Raft runs (retired ids).
+    sm: StateMachine<KernelApplier>,
     /// The leader lease: the longest election timeout.
     lease_ms: u64,
     /// A new cluster's initialization, waiting for every member to answer.
@@ -192,7 +194,7 @@ impl ClusterNode {
             max_snapshot_bytes: c.max_snapshot_bytes,
         };
         let net = Network::new(net_cfg.clone());
-        let raft = Raft::new(c.node_id, config, net.clone(), log, sm)
+        let raft = Raft::new(c.node_id, config, net.clone(), log, sm.clone())
             .await
             .map_err(|e| format!("Raft did not start: {e}"))?;
         db.set_proposer(Arc::new(RaftProposer::new(
@@ -230,6 +232,7 @@ impl ClusterNode {
             elections,
             joining: Arc::new(Mutex::new(BTreeMap::new())),
             db,
+            sm,
             lease_ms,
             init_task: Mutex::new(init_task),
         })
@@ -327,6 +330,15 @@ impl ClusterNode {
                     "node {id} is already a voter"
                 )));
             }
+        }
+        if self
+            .sm
+            .is_retired(id)
+            .map_err(|e| KernelError::Internal(e.to_string()))?
+        {
+            return Err(KernelError::InvalidArgument(format!(
+                "node id {id} was removed from this cluster, and a node id is never reused: start the new node with another VALORI_NODE_ID"
+            )));
         }
         // Ask the node who it is: the id must be the one requested, and its
         // incarnation goes into the membership.

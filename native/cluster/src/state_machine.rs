@@ -10,7 +10,9 @@
 //! `magic "VALRSNP1" | meta_len u32 | meta | state_len u64 | state | BLAKE3
 //! of everything before`, where meta is `last_log_id opt | membership log id
 //! opt | membership | snapshot id str` (an `opt` is a flag byte then the 24
-//! bytes of a log id; the membership as in [`crate::codec`]) and the state is
+//! bytes of a log id; the membership as in [`crate::codec`]), followed by the
+//! retired node ids (`count u32 | ids u64`: every id a membership change
+//! has removed, never to be reused), and the state is
 //! the applier's (the kernel's VAL1 bytes). It is written to a temporary,
 //! synced and renamed (R4).
 //!
@@ -21,6 +23,7 @@
 //! for the applier's restore; an installed snapshot's file is kept as it
 //! came (renamed into place), not written again.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -114,6 +117,8 @@ struct Shared<A> {
     applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, Member>,
     current: Option<Meta>,
+    /// Ids the applied membership changes removed: never reused.
+    retired: BTreeSet<NodeId>,
 }
 
 /// The state machine of one node (cloning gives another handle to it).
@@ -144,8 +149,10 @@ impl<A: Applier> StateMachine<A> {
         let mut applied = None;
         let mut membership = StoredMembership::default();
         let mut current = None;
+        let mut retired = BTreeSet::new();
         if vfs.exists(&path).map_err(|e| read_snapshot(&e))? {
-            let (meta, state) = read_snapshot_file(&*vfs, &path)?;
+            let (meta, ids, state) = read_snapshot_file(&*vfs, &path)?;
+            retired = ids;
             applier
                 .restore(&state)
                 .map_err(|e| read_snapshot(&DecodeError(e)))?;
@@ -161,6 +168,7 @@ impl<A: Applier> StateMachine<A> {
             applied,
             membership,
             current,
+            retired,
         };
         Ok(StateMachine {
             shared: Arc::new(Mutex::new(shared)),
@@ -171,6 +179,12 @@ impl<A: Applier> StateMachine<A> {
         self.shared.lock().map_err(|_| {
             violation("the state machine's lock is poisoned (a panic during apply)".into())
         })
+    }
+
+    /// Whether a membership change this node applied removed node `id`
+    /// (ids are never reused).
+    pub fn is_retired(&self, id: NodeId) -> Result<bool, StorageError> {
+        Ok(self.lock()?.retired.contains(&id))
     }
 
     /// Reads the applier under the state machine's lock.
@@ -208,27 +222,37 @@ fn opt_log_id(r: &mut Reader<'_>) -> Result<Option<LogId<NodeId>>, DecodeError> 
     }
 }
 
-fn encode_meta(meta: &Meta) -> Result<Vec<u8>, DecodeError> {
+fn encode_meta(meta: &Meta, retired: &BTreeSet<NodeId>) -> Result<Vec<u8>, DecodeError> {
     let mut m = Vec::new();
     put_opt_log_id(&mut m, meta.last_log_id.as_ref());
     put_opt_log_id(&mut m, meta.last_membership.log_id().as_ref());
     encode_membership(&mut m, meta.last_membership.membership())?;
     put_str(&mut m, &meta.snapshot_id)?;
+    m.extend_from_slice(&(retired.len() as u32).to_le_bytes());
+    for id in retired {
+        m.extend_from_slice(&id.to_le_bytes());
+    }
     Ok(m)
 }
 
-fn decode_meta(bytes: &[u8]) -> Result<Meta, DecodeError> {
+fn decode_meta(bytes: &[u8]) -> Result<(Meta, BTreeSet<NodeId>), DecodeError> {
     let mut m = Reader::new(bytes, "raft snapshot meta");
     let last_log_id = opt_log_id(&mut m)?;
     let membership_id = opt_log_id(&mut m)?;
     let membership = decode_membership(&mut m)?;
     let snapshot_id = m.str()?;
+    let n = m.count(8)?;
+    let mut retired = BTreeSet::new();
+    for _ in 0..n {
+        retired.insert(m.u64()?);
+    }
     m.end()?;
-    Ok(Meta {
+    let meta = Meta {
         last_log_id,
         last_membership: StoredMembership::new(membership_id, membership),
         snapshot_id,
-    })
+    };
+    Ok((meta, retired))
 }
 
 /// Writes a snapshot file at `path` (created or truncated) from `meta` and
@@ -237,9 +261,10 @@ fn write_snapshot_file(
     vfs: &dyn Vfs,
     path: &Path,
     meta: &Meta,
+    retired: &BTreeSet<NodeId>,
     state: &dyn StateImage,
 ) -> Result<(), StorageError> {
-    let meta_bytes = encode_meta(meta).map_err(|e| write_snapshot(&e))?;
+    let meta_bytes = encode_meta(meta, retired).map_err(|e| write_snapshot(&e))?;
     let file = vfs.create(path).map_err(|e| write_snapshot(&e))?;
     let mut hasher = blake3::Hasher::new();
     let mut at = 0u64;
@@ -274,6 +299,7 @@ fn write_snapshot_file(
 /// Where a checked snapshot file keeps its state.
 struct Layout {
     meta: Meta,
+    retired: BTreeSet<NodeId>,
     state_at: u64,
     state_len: u64,
 }
@@ -323,8 +349,10 @@ fn check_snapshot_file(file: &dyn VfsFile) -> Result<Layout, DecodeError> {
     if hasher.finalize().as_bytes() != &digest {
         return Err(bad("digest mismatch".into()));
     }
+    let (meta, retired) = decode_meta(&meta_bytes)?;
     Ok(Layout {
-        meta: decode_meta(&meta_bytes)?,
+        meta,
+        retired,
         state_at,
         state_len,
     })
@@ -352,21 +380,25 @@ pub fn check_received(path: &Path, announced: &Meta) -> Result<(), String> {
     Ok(())
 }
 
-/// A snapshot file's meta and state section (the file checked first).
-fn read_snapshot_file(vfs: &dyn Vfs, path: &Path) -> Result<(Meta, Vec<u8>), StorageError> {
+/// A snapshot file's meta, retired ids and state section (the file checked
+/// first).
+fn read_snapshot_file(
+    vfs: &dyn Vfs,
+    path: &Path,
+) -> Result<(Meta, BTreeSet<NodeId>, Vec<u8>), StorageError> {
     let file = vfs.open(path, false).map_err(|e| read_snapshot(&e))?;
     let layout = check_snapshot_file(&*file).map_err(|e| read_snapshot(&e))?;
     let len = usize::try_from(layout.state_len)
         .map_err(|_| read_snapshot(&DecodeError("raft snapshot: state too large".into())))?;
     let mut state = vec![0u8; len];
     read_exact_at(&*file, layout.state_at, &mut state).map_err(|e| read_snapshot(&e))?;
-    Ok((layout.meta, state))
+    Ok((layout.meta, layout.retired, state))
 }
 
 impl<A: Applier> RaftSnapshotBuilder<TypeConfig> for StateMachine<A> {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         // Under the lock: the log id, the membership and a frozen state.
-        let (meta, frozen, vfs, dir) = {
+        let (meta, retired, frozen, vfs, dir) = {
             let shared = self.lock()?;
             let n = SNAPSHOT_COUNTER.fetch_add(1, Ordering::Relaxed);
             let snapshot_id = match shared.applied {
@@ -385,7 +417,14 @@ impl<A: Applier> RaftSnapshotBuilder<TypeConfig> for StateMachine<A> {
                 .applier
                 .freeze()
                 .map_err(|e| write_snapshot(&DecodeError(e)))?;
-            (meta, frozen, shared.vfs.clone(), shared.dir.clone())
+            let retired = shared.retired.clone();
+            (
+                meta,
+                retired,
+                frozen,
+                shared.vfs.clone(),
+                shared.dir.clone(),
+            )
         };
         // Applies go on meanwhile: encode and write to a temporary.
         let tmp = dir.join(BUILDING_FILE);
@@ -393,7 +432,7 @@ impl<A: Applier> RaftSnapshotBuilder<TypeConfig> for StateMachine<A> {
             let image = frozen
                 .encode()
                 .map_err(|e| write_snapshot(&DecodeError(e)))?;
-            write_snapshot_file(&*vfs, &tmp, &meta, &*image)
+            write_snapshot_file(&*vfs, &tmp, &meta, &retired, &*image)
         })?;
         // Into place, unless a newer snapshot was installed meanwhile.
         let mut shared = self.lock()?;
@@ -470,6 +509,14 @@ impl<A: Applier> RaftStateMachine<TypeConfig> for StateMachine<A> {
                     off_the_runtime(|| applier.apply(entry.log_id.index, &cmd.0))
                 }
                 EntryPayload::Membership(m) => {
+                    let removed: Vec<NodeId> = shared
+                        .membership
+                        .membership()
+                        .nodes()
+                        .map(|(id, _)| *id)
+                        .filter(|id| m.get_node(id).is_none())
+                        .collect();
+                    shared.retired.extend(removed);
                     shared.membership = StoredMembership::new(Some(entry.log_id), m);
                     Vec::new()
                 }
@@ -496,7 +543,7 @@ impl<A: Applier> RaftStateMachine<TypeConfig> for StateMachine<A> {
         snapshot: Box<SnapshotFile>,
     ) -> Result<(), StorageError> {
         let mut shared = self.lock()?;
-        let (file_meta, state) = read_snapshot_file(&*shared.vfs, &snapshot.path)?;
+        let (file_meta, retired, state) = read_snapshot_file(&*shared.vfs, &snapshot.path)?;
         if file_meta.last_log_id != meta.last_log_id
             || file_meta.last_membership != meta.last_membership
         {
@@ -521,6 +568,7 @@ impl<A: Applier> RaftStateMachine<TypeConfig> for StateMachine<A> {
         file.sync_all().map_err(|e| write_snapshot(&e))?;
         drop(file);
         shared.place(&snapshot.path)?;
+        shared.retired = retired;
         shared.applied = meta.last_log_id;
         shared.membership = meta.last_membership.clone();
         shared.current = Some(meta.clone());

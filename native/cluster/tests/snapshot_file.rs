@@ -5,13 +5,16 @@
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use common::{Registers, TempDir};
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
-use openraft::{CommittedLeaderId, EntryPayload, LogId};
-use valori_cluster::{check_received, Applier, Command, Entry, Frozen, StateImage, StateMachine};
+use openraft::{CommittedLeaderId, EntryPayload, LogId, Membership};
+use valori_cluster::{
+    check_received, Applier, Command, Entry, Frozen, Member, StateImage, StateMachine,
+};
 use valori_kernel::storage::StdVfs;
 
 fn entry(index: u64, text: &str) -> Entry {
@@ -164,4 +167,46 @@ fn applies_go_on_while_a_snapshot_is_encoded_and_written() {
         reopened.with_applier(|a| a.map.get("a").cloned()).unwrap(),
         Some("5".to_string())
     );
+}
+
+fn membership(index: u64, ids: &[u64]) -> Entry {
+    let nodes: BTreeMap<u64, Member> = ids
+        .iter()
+        .map(|&id| {
+            (
+                id,
+                Member {
+                    api_addr: format!("127.0.0.1:{}", 3000 + id),
+                    raft_addr: format!("127.0.0.1:{}", 4000 + id),
+                    incarnation: id,
+                },
+            )
+        })
+        .collect();
+    let voters: BTreeSet<u64> = ids.iter().copied().collect();
+    Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        payload: EntryPayload::Membership(Membership::new(vec![voters], nodes)),
+    }
+}
+
+#[test]
+fn a_removed_node_id_stays_retired_across_snapshots_and_restarts() {
+    let rt = rt();
+    let dir = TempDir::new("snapshot-retired");
+    let mut sm = open(&dir, Registers::default());
+    rt.block_on(sm.apply([
+        membership(1, &[1, 2, 3]),
+        entry(2, "a=1"),
+        membership(3, &[1, 2]),
+    ]))
+    .unwrap();
+    assert!(sm.is_retired(3).unwrap());
+    assert!(!sm.is_retired(2).unwrap() && !sm.is_retired(4).unwrap());
+    rt.block_on(async { sm.get_snapshot_builder().await.build_snapshot().await })
+        .unwrap();
+    drop(sm);
+    let again = open(&dir, Registers::default());
+    assert!(again.is_retired(3).unwrap(), "kept in the snapshot");
+    assert!(!again.is_retired(1).unwrap());
 }
