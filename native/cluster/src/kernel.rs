@@ -220,6 +220,20 @@ impl Applier for KernelApplier {
         Ok(Box::new(KernelFrozen(frozen)))
     }
 
+    /// A kernel that turned read-only (its derived event log failed, or a
+    /// panic in its committer) rolled back the group it was applying.
+    fn fault(&self) -> Option<String> {
+        if self.db.engine.is_read_only() {
+            return Some(
+                self.db
+                    .engine
+                    .fault()
+                    .unwrap_or_else(|| "the kernel turned read-only".into()),
+            );
+        }
+        None
+    }
+
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
         // The derived event log is re-based on the snapshot's height.
         let height = self

@@ -28,8 +28,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use anyerror::AnyError;
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
-use openraft::{EntryPayload, LogId, RaftSnapshotBuilder, StoredMembership};
+use openraft::{EntryPayload, LogId, RaftSnapshotBuilder, StorageIOError, StoredMembership};
 use valori_kernel::storage::vfs::read_exact_at;
 use valori_kernel::storage::{Vfs, VfsFile};
 
@@ -62,6 +63,13 @@ pub trait Applier: Send + Sync + 'static {
     }
     /// Replaces the whole state with a snapshot's.
     fn restore(&mut self, state: &[u8]) -> Result<(), String>;
+    /// Why this applier can no longer apply (checked after every entry):
+    /// the state machine then stops Raft on this node rather than count
+    /// as applied an entry whose effect it may not hold (a member whose
+    /// state fell behind its applied index would diverge silently).
+    fn fault(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A state frozen for a snapshot.
@@ -506,7 +514,17 @@ impl<A: Applier> RaftStateMachine<TypeConfig> for StateMachine<A> {
                 EntryPayload::Blank => Vec::new(),
                 EntryPayload::Normal(cmd) => {
                     let applier = &mut shared.applier;
-                    off_the_runtime(|| applier.apply(entry.log_id.index, &cmd.0))
+                    let answer = off_the_runtime(|| applier.apply(entry.log_id.index, &cmd.0));
+                    if let Some(why) = shared.applier.fault() {
+                        return Err(StorageIOError::<NodeId>::apply(
+                            entry.log_id,
+                            AnyError::error(format!(
+                                "this node can no longer apply committed entries ({why}); restart it: it recovers from its Raft snapshot and log"
+                            )),
+                        )
+                        .into());
+                    }
+                    answer
                 }
                 EntryPayload::Membership(m) => {
                     let removed: Vec<NodeId> = shared

@@ -14,17 +14,22 @@ use common::raft::{
     all_applied, bind, ip, leader_of, net_config, raft_config, rebind, runtime, stop_raft, WAIT,
 };
 use common::TempDir;
+use openraft::storage::RaftStateMachine;
 use openraft::Raft;
+use openraft::{CommittedLeaderId, EntryPayload, LogId};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use valori_cluster::kernel::{KernelApplier, RaftProposer};
-use valori_cluster::{serve, LogStore, Network, NodeId, StateMachine, TypeConfig};
+use valori_cluster::kernel::{encode_batch, KernelApplier, RaftProposer};
+use valori_cluster::{serve, Command, Entry, LogStore, Network, NodeId, StateMachine, TypeConfig};
+use valori_kernel::command::encode_write;
 use valori_kernel::database::{CollectionSpec, Database, WriteOpts};
 use valori_kernel::durable::PersistConfig;
+use valori_kernel::entry::{CollectionConfig, Metric};
 use valori_kernel::index::IndexConfig;
+use valori_kernel::ops::Write;
 use valori_kernel::state::Limits;
 use valori_kernel::storage::vfs::Unsynced;
-use valori_kernel::storage::StdVfs;
+use valori_kernel::storage::{SimVfs, StdVfs};
 
 /// This file's addresses: 127.0.78.x.
 const NET: u8 = 78;
@@ -297,4 +302,64 @@ fn kernel_writes_through_raft_match_a_standalone_kernel_on_every_node() {
             stop(n).await;
         }
     });
+}
+
+/// A Raft command creating collection `name` (dim 2).
+fn create(name: &str) -> Vec<u8> {
+    let w = Write::CreateCollection {
+        name: name.into(),
+        config: CollectionConfig {
+            dim: 2,
+            metric: Metric::SquaredL2,
+            max_records: None,
+            index: IndexConfig::default(),
+        },
+        opts: Default::default(),
+    };
+    encode_batch(1_700_000_000_000, &[&encode_write(&w).unwrap()])
+}
+
+fn entry(index: u64, command: Vec<u8>) -> Entry {
+    Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        payload: EntryPayload::Normal(Command(command)),
+    }
+}
+
+#[test]
+fn a_member_whose_derived_event_log_fails_stops_applying_instead_of_diverging() {
+    let rt = runtime();
+    let root = TempDir::new("kernel-derived-fails");
+    let sim = SimVfs::new();
+    let db = Arc::new(
+        Database::open(
+            Arc::new(Unsynced(Arc::new(sim.clone()))),
+            Limits::new(2, 1_000, 100, 100),
+            IndexConfig::default(),
+            &PersistConfig {
+                event_log: Some("/d/events.log".into()),
+                ..PersistConfig::default()
+            },
+        )
+        .unwrap(),
+    );
+    let mut sm = StateMachine::open(
+        Arc::new(StdVfs),
+        &root.path().join("sm"),
+        KernelApplier::new(db.clone()),
+    )
+    .unwrap();
+    let answers = rt.block_on(sm.apply([entry(1, create("a"))])).unwrap();
+    assert_eq!(answers.len(), 1);
+    assert!(db.list_collections().unwrap().iter().any(|c| c.name == "a"));
+    // The disk under the derived log stops taking writes.
+    sim.freeze_after(sim.mutations());
+    let err = rt
+        .block_on(sm.apply([entry(2, create("b"))]))
+        .expect_err("the state machine stops");
+    assert!(err.to_string().contains("can no longer apply"), "{err}");
+    // The kernel rolled the write back: it was not counted as applied with
+    // a state that lacks it.
+    assert!(!db.list_collections().unwrap().iter().any(|c| c.name == "b"));
+    db.close();
 }
