@@ -13,6 +13,12 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class Cluster {
   /** The member's kernel: reads are local, writes go through Raft. */
   kernel(): Kernel
+  /**
+   * What the member has to tell its operator since the last call
+   * (initialization waiting for members, a learner promoted or left a
+   * learner), oldest first; the host writes them to its log.
+   */
+  takeNotices(): Array<string>
   /** Whether this member leads now; O(1), no I/O (checked on every write). */
   isLeader(): boolean
   /** The member's Raft state; O(members), no I/O. */

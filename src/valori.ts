@@ -19,6 +19,9 @@ import { Replication } from './replication/runtime';
 import { createHttpServer, formatAddress, serverLimits } from './server';
 import { flushTracing, startTracing } from './tracing';
 
+/** How often a cluster member's notices are taken and logged. */
+const CLUSTER_NOTICE_MS = 1_000;
+
 /** The kernel could not open its state (dim mismatch, mid-log corruption, unreadable file). */
 export class RecoveryError extends Error {
   override readonly name = 'RecoveryError';
@@ -120,12 +123,22 @@ function wire(config: Config, kernel: Kernel, logger: Logger, cluster: ClusterNo
     metrics,
   );
 
+  // The Raft member's notices (initialization waiting for members, a learner promoted or left a
+  // learner) go to the log as they come, checked every second.
+  const notices =
+    cluster === null
+      ? null
+      : setInterval(() => {
+          for (const text of cluster.takeNotices()) logger.warn(`cluster: ${text}`);
+        }, CLUSTER_NOTICE_MS).unref();
+
   let stopping: Promise<void> | null = null;
   const stopAll = async (): Promise<void> => {
     // Replication first: open event streams end (so the server can close), and the follower
     // stops streaming and lets its in-flight applies commit before the kernel closes.
     await replication.stop();
     await hashCheck?.stop();
+    if (notices !== null) clearInterval(notices);
     await server.stop();
     // Then Raft: no more entries are applied, so the state stays put while the kernel closes.
     await cluster?.shutdown();

@@ -51,6 +51,11 @@ export class ClusterNode {
     return new ClusterNode(native, kernel, s.nodeId, config.clusterCommitTimeoutMs);
   }
 
+  /** What the member has to tell the operator since the last call (oldest first). */
+  takeNotices(): string[] {
+    return this.native.takeNotices();
+  }
+
   /** Whether this node leads now: O(1), no I/O, for every write. */
   isLeader(): boolean {
     return this.native.isLeader();

@@ -222,6 +222,14 @@ impl Cluster {
         }
     }
 
+    /// What the member has to tell its operator since the last call
+    /// (initialization waiting for members, a learner promoted or left a
+    /// learner), oldest first; the host writes them to its log.
+    #[napi]
+    pub fn take_notices(&self) -> Vec<String> {
+        self.node.take_notices()
+    }
+
     /// Whether this member leads now; O(1), no I/O (checked on every write).
     #[napi]
     pub fn is_leader(&self) -> bool {

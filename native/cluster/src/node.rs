@@ -4,7 +4,7 @@
 //! binding holds one [`ClusterNode`]; everything here runs on the tokio
 //! runtime napi starts, off the JavaScript event loop (docs/CLUSTER.md).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -114,6 +114,7 @@ pub struct ClusterNode {
     lease_ms: u64,
     /// A new cluster's initialization, waiting for every member to answer.
     init_task: Mutex<Option<JoinHandle<()>>>,
+    notices: Arc<Notices>,
 }
 
 fn raft_config(c: &NodeConfig) -> Result<Arc<Config>, String> {
@@ -208,6 +209,7 @@ impl ClusterNode {
         let server = serve(listener, raft.clone(), net_cfg);
         let elections = Arc::new(AtomicU64::new(0));
         let watcher = tokio::spawn(count_elections(raft.clone(), elections.clone()));
+        let notices = Arc::new(Notices::default());
         let mut init_task = None;
         if c.init {
             let initialized = raft.is_initialized().await.map_err(|e| e.to_string())?;
@@ -220,6 +222,7 @@ impl ClusterNode {
                     net.config(),
                     c.members.clone(),
                     identity,
+                    notices.clone(),
                 )));
             }
         }
@@ -235,6 +238,7 @@ impl ClusterNode {
             sm,
             lease_ms,
             init_task: Mutex::new(init_task),
+            notices,
         })
     }
 
@@ -249,6 +253,11 @@ impl ClusterNode {
 
     pub fn database(&self) -> &Arc<Database> {
         &self.db
+    }
+
+    /// Notices for the operator since the last call (see [`Notices`]).
+    pub fn take_notices(&self) -> Vec<String> {
+        self.notices.take()
     }
 
     /// Whether this node leads now (no copy of the metrics: for every write).
@@ -370,8 +379,13 @@ impl ClusterNode {
         }
         let raft = self.raft.clone();
         let joining = self.joining.clone();
+        let notices = self.notices.clone();
         tokio::spawn(async move {
             let outcome = promote(&raft, id).await;
+            match &outcome {
+                Ok(()) => notices.push(format!("node {id} caught up and is a voter now")),
+                Err(e) => notices.push(format!("node {id} was left a learner: {e}")),
+            }
             if let Ok(mut j) = joining.lock() {
                 match outcome {
                     Ok(()) => {
@@ -445,6 +459,35 @@ impl ClusterNode {
 /// How long an identify request may take.
 const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Most notices kept until the host takes them.
+const MAX_NOTICES: usize = 64;
+
+/// What the node has to tell its operator outside any request (the host
+/// takes them and writes them to its log): bounded, oldest dropped first.
+#[derive(Default)]
+pub struct Notices {
+    queue: Mutex<VecDeque<String>>,
+}
+
+impl Notices {
+    pub fn push(&self, text: String) {
+        if let Ok(mut q) = self.queue.lock() {
+            if q.len() == MAX_NOTICES {
+                q.pop_front();
+            }
+            q.push_back(text);
+        }
+    }
+
+    /// Every notice since the last call, oldest first.
+    pub fn take(&self) -> Vec<String> {
+        self.queue
+            .lock()
+            .map(|mut q| q.drain(..).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// Initializes a new cluster once every initial member has said who it is:
 /// the membership then names each member's incarnation. Retries every half
 /// second (logging which members are still silent every 10 s) until the
@@ -455,9 +498,12 @@ async fn initialize_when_all_answer(
     net: Arc<NetConfig>,
     members: BTreeMap<NodeId, Member>,
     me: Identity,
+    notices: Arc<Notices>,
 ) {
     let mut known: BTreeMap<NodeId, u64> = BTreeMap::from([(me.node_id, me.incarnation)]);
     let mut last_report = std::time::Instant::now();
+    // Who answered in another's place, reported once per change.
+    let mut impostors: BTreeMap<NodeId, NodeId> = BTreeMap::new();
     loop {
         for (id, m) in &members {
             if known.contains_key(id) {
@@ -467,10 +513,14 @@ async fn initialize_when_all_answer(
                 Ok((answered, incarnation)) if answered == *id => {
                     known.insert(*id, incarnation);
                 }
-                Ok((answered, _)) => eprintln!(
-                    "valori cluster: VALORI_CLUSTER_MEMBERS names node {id} at {}, but node {answered} answers there; waiting",
-                    m.raft_addr
-                ),
+                Ok((answered, _)) => {
+                    if impostors.insert(*id, answered) != Some(answered) {
+                        notices.push(format!(
+                            "VALORI_CLUSTER_MEMBERS names node {id} at {}, but node {answered} answers there: the cluster is not initialized until node {id} does",
+                            m.raft_addr
+                        ));
+                    }
+                }
                 Err(_) => {}
             }
         }
@@ -484,10 +534,10 @@ async fn initialize_when_all_answer(
                 .filter(|id| !known.contains_key(id))
                 .map(|id| id.to_string())
                 .collect();
-            eprintln!(
-                "valori cluster: initializing waits for node(s) {} to answer on their Raft address",
+            notices.push(format!(
+                "initializing the cluster waits for node(s) {} to answer on their Raft address (same VALORI_CLUSTER_TOKEN, listener reachable)",
                 silent.join(", ")
-            );
+            ));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -500,7 +550,7 @@ async fn initialize_when_all_answer(
         .collect();
     match raft.initialize(members).await {
         Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
-        Err(e) => eprintln!("valori cluster: cannot initialize the cluster: {e}"),
+        Err(e) => notices.push(format!("cannot initialize the cluster: {e}")),
     }
 }
 

@@ -215,3 +215,38 @@ fn a_wiped_member_is_kept_out_and_add_node_checks_the_answered_id() {
         }
     });
 }
+
+#[test]
+fn initialization_tells_the_operator_when_another_node_answers_at_a_members_address() {
+    let dir = TempDir::new("identity-notice");
+    runtime().block_on(async {
+        // Addresses of their own (127.0.78.x): the test above runs alongside.
+        let addr = |n: NodeId| format!("127.0.78.{n}:{PORT}");
+        let placed = |mut c: NodeConfig, bind: String| {
+            for (id, m) in c.members.iter_mut() {
+                m.raft_addr = addr(*id);
+            }
+            c.raft_bind = bind.parse().unwrap();
+            c
+        };
+        let one = ClusterNode::start(placed(config(1, dir.path()), addr(1)), memory_db())
+            .await
+            .unwrap();
+        // Node 3 listens where the members list puts node 2.
+        let three = ClusterNode::start(placed(config(3, dir.path()), addr(2)), memory_db())
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        until(Duration::from_secs(20), "a notice from node 1", || {
+            seen.extend(one.take_notices());
+            !seen.is_empty()
+        })
+        .await;
+        let want = format!("names node 2 at {}, but node 3 answers there", addr(2));
+        assert!(seen.iter().any(|n| n.contains(&want)), "{seen:?}");
+        // Node 2 never answered: the cluster stays uninitialized.
+        assert_eq!(one.status().current_leader, None);
+        one.shutdown().await;
+        three.shutdown().await;
+    });
+}
