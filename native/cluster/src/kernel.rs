@@ -210,14 +210,21 @@ impl Applier for KernelApplier {
             .map_err(|e| valori_kernel::error::with_causes(&e))
     }
 
-    /// The kernel's copy-on-write freeze; the derived event log is trimmed
-    /// up to the previous snapshot's height.
+    /// The kernel's copy-on-write freeze. The derived event log is trimmed
+    /// up to the previous snapshot's height when the snapshot is encoded,
+    /// after the state machine's lock is released (the trim copies the
+    /// log's tail).
     fn freeze(&self) -> Result<Box<dyn Frozen>, String> {
-        let text = |e: KernelError| valori_kernel::error::with_causes(&e);
-        let frozen = self.db.freeze().map_err(text)?;
+        let frozen = self
+            .db
+            .freeze()
+            .map_err(|e| valori_kernel::error::with_causes(&e))?;
         let previous = self.snapshot_height.swap(frozen.height(), Ordering::AcqRel);
-        self.db.trim_log_to(previous).map_err(text)?;
-        Ok(Box::new(KernelFrozen(frozen)))
+        Ok(Box::new(KernelFrozen {
+            state: frozen,
+            db: self.db.clone(),
+            trim_to: previous,
+        }))
     }
 
     /// A kernel that turned read-only (its derived event log failed, or a
@@ -245,13 +252,21 @@ impl Applier for KernelApplier {
     }
 }
 
-struct KernelFrozen(FrozenState);
+struct KernelFrozen {
+    state: FrozenState,
+    db: Arc<Database>,
+    /// The previous snapshot's height: the derived log's new base.
+    trim_to: u64,
+}
 
 struct KernelImage(Captured);
 
 impl Frozen for KernelFrozen {
     fn encode(self: Box<Self>) -> Result<Box<dyn StateImage>, String> {
-        Ok(Box::new(KernelImage(self.0.capture())))
+        self.db
+            .trim_log_to(self.trim_to)
+            .map_err(|e| valori_kernel::error::with_causes(&e))?;
+        Ok(Box::new(KernelImage(self.state.capture())))
     }
 }
 

@@ -297,6 +297,19 @@ fn kernel_writes_through_raft_match_a_standalone_kernel_on_every_node() {
             back.raft.metrics().borrow().snapshot.is_some(),
             "the follower installed a snapshot"
         );
+        // Snapshots trimmed the leader's derived event log (to the one before
+        // the newest), and the follower's starts at the snapshot it installed.
+        let lead_log = all
+            .iter()
+            .find(|n| n.id == lead)
+            .unwrap()
+            .db
+            .log_proof()
+            .unwrap()
+            .unwrap();
+        assert!(lead_log.first_seq > 1, "{lead_log:?}");
+        let back_log = back.db.log_proof().unwrap().unwrap();
+        assert!(back_log.first_seq > 1, "{back_log:?}");
         drop(all);
         for n in nodes.into_iter().flatten() {
             stop(n).await;
