@@ -36,11 +36,12 @@ use valori_kernel::engine::{Engine, Reply};
 use valori_kernel::ops::{Outcome, Write};
 use valori_kernel::{KResult, KernelError};
 
+use crate::codec::{DecodeError, Reader};
 use crate::state_machine::{Frozen, StateImage, CHUNK};
 use crate::{Applier, Command, NodeId, TypeConfig};
 
-/// Applies committed commands to a kernel `Database` opened without an
-/// event log.
+/// Applies committed commands to a kernel `Database` whose event log is
+/// derived (see the module docs).
 pub struct KernelApplier {
     db: Arc<Database>,
     /// The kernel height of the newest snapshot taken: the next one trims
@@ -85,33 +86,21 @@ pub fn encode_batch(time_ms: u64, writes: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4)
-        .map(|x| u32::from_le_bytes(x.try_into().expect("4 bytes")))
-}
-
-/// Splits length-prefixed items after a count, checking every length.
-fn split_items(b: &[u8], what: &str) -> Result<Vec<std::ops::Range<usize>>, KernelError> {
-    let bad = |why: &str| KernelError::InvalidArgument(format!("a Raft {what}: {why}"));
-    let count = u32_at(b, 0).ok_or_else(|| bad("no count"))? as usize;
-    if count > b.len() / 4 {
-        return Err(bad("count exceeds its bytes"));
-    }
-    let mut at = 4;
-    let mut out = Vec::with_capacity(count);
-    for _ in 0..count {
-        let len = u32_at(b, at).ok_or_else(|| bad("truncated"))? as usize;
-        at += 4;
-        if len > b.len() - at {
-            return Err(bad("item runs past the end"));
+/// Splits length-prefixed items after a count (`count u32 | count × (len
+/// u32 | bytes)`), every count and length checked against the bytes left.
+fn split_items<'a>(b: &'a [u8], what: &'static str) -> Result<Vec<&'a [u8]>, KernelError> {
+    let split = || -> Result<Vec<&'a [u8]>, DecodeError> {
+        let mut r = Reader::new(b, what);
+        let n = r.count(4)?;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let len = r.u32()? as usize;
+            out.push(r.take(len)?);
         }
-        out.push(at..at + len);
-        at += len;
-    }
-    if at != b.len() {
-        return Err(bad("trailing bytes"));
-    }
-    Ok(out)
+        r.end()?;
+        Ok(out)
+    };
+    split().map_err(|e| KernelError::InvalidArgument(e.0))
 }
 
 /// The commit time and the writes of a Raft command; a write that does not
@@ -125,9 +114,9 @@ pub fn decode_batch(command: &[u8]) -> Result<(u64, Vec<Result<Write, KernelErro
     }
     let (time, body) = command.split_at(8);
     let time_ms = u64::from_le_bytes(time.try_into().expect("8 bytes"));
-    let writes = split_items(body, "command")?
+    let writes = split_items(body, "a Raft command")?
         .into_iter()
-        .map(|r| decode_write(&body[r]))
+        .map(decode_write)
         .collect();
     Ok((time_ms, writes))
 }
@@ -146,10 +135,10 @@ pub fn encode_answers(answers: &[Vec<u8>]) -> Vec<u8> {
 /// Each write's outcome from a batch's answer; `expected` is the batch's
 /// size (an answer for another count is an error for every write).
 pub fn decode_answers(b: &[u8], expected: usize) -> Vec<KResult<Outcome>> {
-    match split_items(b, "answer") {
+    match split_items(b, "a Raft answer") {
         Ok(items) if items.len() == expected => items
             .into_iter()
-            .map(|r| decode_answer(&b[r]).and_then(|inner| inner))
+            .map(|a| decode_answer(a).and_then(|inner| inner))
             .collect(),
         Ok(items) => {
             let e = KernelError::Internal(format!(
@@ -331,11 +320,17 @@ impl RaftProposer {
     }
 }
 
+/// Whether node `id` leads now (no copy of the metrics: checked for every
+/// write).
+pub fn leads(raft: &Raft<TypeConfig>, id: NodeId) -> bool {
+    let m = raft.metrics();
+    let m = m.borrow();
+    m.current_leader == Some(id) && m.state == openraft::ServerState::Leader
+}
+
 impl ProposerShared {
     fn is_leader(&self) -> bool {
-        let m = self.raft.metrics();
-        let m = m.borrow();
-        m.current_leader == Some(self.id) && m.state == openraft::ServerState::Leader
+        leads(&self.raft, self.id)
     }
 
     /// The next batch from the head of the queue (at least one write).

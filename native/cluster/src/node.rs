@@ -20,7 +20,7 @@ use valori_kernel::storage::StdVfs;
 use valori_kernel::KernelError;
 
 use crate::identity::Identity;
-use crate::kernel::{not_proposed, KernelApplier, RaftProposer};
+use crate::kernel::{leads, not_proposed, KernelApplier, RaftProposer};
 use crate::network::identify;
 use crate::{read_barrier, serve, LogStore, Member, NetConfig, Network, NodeId, ReadError};
 use crate::{StateMachine, TypeConfig};
@@ -262,9 +262,7 @@ impl ClusterNode {
 
     /// Whether this node leads now (no copy of the metrics: for every write).
     pub fn is_leader(&self) -> bool {
-        let m = self.raft.metrics();
-        let m = m.borrow();
-        m.current_leader == Some(self.id) && m.state == ServerState::Leader
+        leads(&self.raft, self.id)
     }
 
     pub fn status(&self) -> Status {

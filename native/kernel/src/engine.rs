@@ -224,15 +224,9 @@ impl Engine {
 
     /// Blocking form of `submit`, for tests and tools.
     pub fn submit_sync(&self, op: impl Into<Write>) -> KResult<Outcome> {
-        self.submit_sync_at(op, None)
-    }
-
-    /// Blocking form of `submit_at`.
-    pub fn submit_sync_at(&self, op: impl Into<Write>, time_ms: Option<u64>) -> KResult<Outcome> {
         let (tx, rx) = mpsc::channel();
-        self.submit_at(
+        self.submit(
             op.into(),
-            time_ms,
             Box::new(move |r| {
                 let _ = tx.send(r);
             }),

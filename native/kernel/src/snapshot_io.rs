@@ -14,7 +14,9 @@ use crate::entry::{read_index_config, write_index_config, CollectionConfig, Metr
 use crate::error::{KResult, KernelError};
 use crate::index::{Index, IndexConfig, VectorSource};
 use crate::state::Limits;
-use crate::storage::snapshot::format::{section_prefix, snapshot_prefix, KERNEL_HEADER_LEN};
+use crate::storage::snapshot::format::{
+    section_lengths, snapshot_pieces, snapshot_prefix, KERNEL_HEADER_LEN,
+};
 use crate::storage::{decode_snapshot, encode_snapshot, SnapshotMeta, SnapshotParts};
 use crate::store::{self, Collection, Store, DEFAULT_COLLECTION};
 
@@ -230,17 +232,9 @@ impl Captured {
         let parts = self.parts();
         let prefix = snapshot_prefix(&self.meta, &parts)
             .map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))?;
-        let (m_len, i_len) = (section_prefix(parts.metadata), section_prefix(parts.index));
-        let order: [&[u8]; 6] = [
-            &prefix,
-            parts.kernel,
-            &m_len,
-            parts.metadata,
-            &i_len,
-            parts.index,
-        ];
+        let lengths = section_lengths(&parts);
         let mut n = 0u64;
-        for piece in order {
+        for piece in snapshot_pieces(&prefix, &lengths, &parts) {
             for part in piece.chunks(chunk.max(1)) {
                 out(part).map_err(|e| KernelError::Io(format!("snapshot write: {e}")))?;
                 n += part.len() as u64;

@@ -174,19 +174,37 @@ pub fn section_prefix(section: &[u8]) -> [u8; 4] {
     (section.len() as u32).to_le_bytes()
 }
 
+/// The length words of the metadata and index sections.
+pub fn section_lengths(parts: &SnapshotParts<'_>) -> [[u8; 4]; 2] {
+    [section_prefix(parts.metadata), section_prefix(parts.index)]
+}
+
+/// The file's pieces in order, for writers that stream them: `prefix`
+/// ([`snapshot_prefix`]), the kernel payload, then metadata and index each
+/// behind its length word (`lengths`, from [`section_lengths`]).
+pub fn snapshot_pieces<'a>(
+    prefix: &'a [u8],
+    lengths: &'a [[u8; 4]; 2],
+    parts: &SnapshotParts<'a>,
+) -> [&'a [u8]; 6] {
+    [
+        prefix,
+        parts.kernel,
+        &lengths[0],
+        parts.metadata,
+        &lengths[1],
+        parts.index,
+    ]
+}
+
 /// The whole snapshot in one buffer.
 pub fn encode_snapshot(
     meta: &SnapshotMeta,
     parts: &SnapshotParts<'_>,
 ) -> Result<Vec<u8>, SnapshotError> {
-    let mut out = snapshot_prefix(meta, parts)?;
-    out.reserve(parts.kernel.len() + parts.metadata.len() + parts.index.len() + 8);
-    out.extend_from_slice(parts.kernel);
-    out.extend_from_slice(&section_prefix(parts.metadata));
-    out.extend_from_slice(parts.metadata);
-    out.extend_from_slice(&section_prefix(parts.index));
-    out.extend_from_slice(parts.index);
-    Ok(out)
+    let prefix = snapshot_prefix(meta, parts)?;
+    let lengths = section_lengths(parts);
+    Ok(snapshot_pieces(&prefix, &lengths, parts).concat())
 }
 
 /// Splits off a u32 LE length and that many bytes.

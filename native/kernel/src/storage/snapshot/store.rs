@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::format::{
-    decode_snapshot, peek_meta, section_prefix, snapshot_prefix, SnapshotError, SnapshotMeta,
-    SnapshotParts, KERNEL_HEADER_LEN,
+    decode_snapshot, peek_meta, section_lengths, snapshot_pieces, snapshot_prefix, SnapshotError,
+    SnapshotMeta, SnapshotParts, KERNEL_HEADER_LEN,
 };
 use crate::storage::error::{io_at as io, StorageError};
 use crate::storage::vfs::{parent_dir, read_exact_at, with_suffix, Vfs, VfsFile};
@@ -273,16 +273,8 @@ pub(super) fn write_sections(
     prefix: &[u8],
     parts: &SnapshotParts<'_>,
 ) -> Result<u64, StorageError> {
-    let m_len = section_prefix(parts.metadata);
-    let i_len = section_prefix(parts.index);
-    let pieces: [&[u8]; 6] = [
-        prefix,
-        parts.kernel,
-        &m_len,
-        parts.metadata,
-        &i_len,
-        parts.index,
-    ];
+    let lengths = section_lengths(parts);
+    let pieces = snapshot_pieces(prefix, &lengths, parts);
     let mut off = 0u64;
     let mut unsynced = 0usize;
     for piece in pieces {
