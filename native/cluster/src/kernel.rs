@@ -255,7 +255,11 @@ impl Frozen for KernelFrozen {
         self.db
             .trim_log_to(self.trim_to)
             .map_err(|e| valori_kernel::error::with_causes(&e))?;
-        Ok(Box::new(KernelImage(self.state.capture())))
+        let captured = self
+            .state
+            .capture()
+            .map_err(|e| valori_kernel::error::with_causes(&e))?;
+        Ok(Box::new(KernelImage(captured)))
     }
 }
 

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyerror::AnyError;
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{EntryPayload, LogId, RaftSnapshotBuilder, StorageIOError, StoredMembership};
-use valori_kernel::storage::vfs::read_exact_at;
+use valori_kernel::storage::vfs::{read_exact_at, read_whole, FileBytes};
 use valori_kernel::storage::{Vfs, VfsFile};
 
 use crate::codec::{
@@ -159,15 +159,14 @@ impl<A: Applier> StateMachine<A> {
         let mut current = None;
         let mut retired = BTreeSet::new();
         if vfs.exists(&path).map_err(|e| read_snapshot(&e))? {
-            let (meta, ids, state) = read_snapshot_file(&*vfs, &path)?;
-            retired = ids;
+            let read = read_snapshot_file(&*vfs, &path)?;
             applier
-                .restore(&state)
+                .restore(read.state())
                 .map_err(|e| read_snapshot(&DecodeError(e)))?;
-            drop(state);
-            applied = meta.last_log_id;
-            membership = meta.last_membership.clone();
-            current = Some(meta);
+            retired = read.retired;
+            applied = read.meta.last_log_id;
+            membership = read.meta.last_membership.clone();
+            current = Some(read.meta);
         }
         let shared = Shared {
             vfs,
@@ -388,19 +387,43 @@ pub fn check_received(path: &Path, announced: &Meta) -> Result<(), String> {
     Ok(())
 }
 
+/// A snapshot file checked, and its state section mapped (nothing of the
+/// file copied onto the heap; see `FileBytes`).
+struct ReadSnapshot {
+    meta: Meta,
+    retired: BTreeSet<NodeId>,
+    file: FileBytes,
+    state: std::ops::Range<usize>,
+}
+
+impl ReadSnapshot {
+    fn state(&self) -> &[u8] {
+        &self.file[self.state.clone()]
+    }
+}
+
 /// A snapshot file's meta, retired ids and state section (the file checked
 /// first).
-fn read_snapshot_file(
-    vfs: &dyn Vfs,
-    path: &Path,
-) -> Result<(Meta, BTreeSet<NodeId>, Vec<u8>), StorageError> {
+fn read_snapshot_file(vfs: &dyn Vfs, path: &Path) -> Result<ReadSnapshot, StorageError> {
     let file = vfs.open(path, false).map_err(|e| read_snapshot(&e))?;
     let layout = check_snapshot_file(&*file).map_err(|e| read_snapshot(&e))?;
-    let len = usize::try_from(layout.state_len)
-        .map_err(|_| read_snapshot(&DecodeError("raft snapshot: state too large".into())))?;
-    let mut state = vec![0u8; len];
-    read_exact_at(&*file, layout.state_at, &mut state).map_err(|e| read_snapshot(&e))?;
-    Ok((layout.meta, layout.retired, state))
+    let bytes = read_whole(&*file).map_err(|e| read_snapshot(&e))?;
+    let state = usize::try_from(layout.state_at)
+        .ok()
+        .zip(usize::try_from(layout.state_len).ok())
+        .and_then(|(at, len)| Some(at..at.checked_add(len)?))
+        .filter(|r| r.end <= bytes.len())
+        .ok_or_else(|| {
+            read_snapshot(&DecodeError(
+                "raft snapshot: the file changed while it was read".into(),
+            ))
+        })?;
+    Ok(ReadSnapshot {
+        meta: layout.meta,
+        retired: layout.retired,
+        file: bytes,
+        state,
+    })
 }
 
 impl<A: Applier> RaftSnapshotBuilder<TypeConfig> for StateMachine<A> {
@@ -561,7 +584,8 @@ impl<A: Applier> RaftStateMachine<TypeConfig> for StateMachine<A> {
         snapshot: Box<SnapshotFile>,
     ) -> Result<(), StorageError> {
         let mut shared = self.lock()?;
-        let (file_meta, retired, state) = read_snapshot_file(&*shared.vfs, &snapshot.path)?;
+        let read = read_snapshot_file(&*shared.vfs, &snapshot.path)?;
+        let file_meta = &read.meta;
         if file_meta.last_log_id != meta.last_log_id
             || file_meta.last_membership != meta.last_membership
         {
@@ -574,10 +598,12 @@ impl<A: Applier> RaftStateMachine<TypeConfig> for StateMachine<A> {
         }
         {
             let applier = &mut shared.applier;
-            off_the_runtime(|| applier.restore(&state))
+            off_the_runtime(|| applier.restore(read.state()))
                 .map_err(|e| read_snapshot(&DecodeError(e)))?;
         }
-        drop(state);
+        // The mapping is released before the file is renamed into place.
+        let ReadSnapshot { retired, file, .. } = read;
+        drop(file);
         // The file as it came (checked above) becomes the current snapshot.
         let file = shared
             .vfs

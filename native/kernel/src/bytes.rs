@@ -6,35 +6,73 @@
 //! takes or allocates anything, so arbitrary input gives [`Short`], never a
 //! panic or a huge allocation. Each format turns `Short` into its own error.
 
+use crate::codec::Sink;
 use crate::error::KernelError;
 
-/// Appends little-endian values to a buffer.
+/// Appends little-endian values to a buffer; a spilling writer
+/// ([`Writer::spilling`]) hands the buffer to a [`Sink`] whenever it holds
+/// [`SPILL_BYTES`], so an encoding can stream to a file or a hasher without
+/// ever being held whole.
 #[derive(Default)]
-pub(crate) struct Writer {
+pub(crate) struct Writer<'s> {
     pub buf: Vec<u8>,
+    spill: Option<&'s mut dyn Sink>,
 }
 
-impl Writer {
-    pub(crate) fn with_capacity(n: usize) -> Writer {
+/// What a spilling [`Writer`] buffers before passing bytes on.
+pub(crate) const SPILL_BYTES: usize = 1 << 20;
+
+impl<'s> Writer<'s> {
+    pub(crate) fn with_capacity(n: usize) -> Writer<'s> {
         Writer {
             buf: Vec::with_capacity(n),
+            spill: None,
+        }
+    }
+    /// A writer that passes its bytes on to `sink` (call [`Writer::flush`]
+    /// at the end).
+    pub(crate) fn spilling(sink: &'s mut dyn Sink) -> Writer<'s> {
+        Writer {
+            buf: Vec::with_capacity(SPILL_BYTES),
+            spill: Some(sink),
+        }
+    }
+    /// Passes what is buffered on to the sink, if spilling.
+    pub(crate) fn flush(&mut self) {
+        if let Some(s) = self.spill.as_deref_mut() {
+            if !self.buf.is_empty() {
+                s.put(&self.buf);
+                self.buf.clear();
+            }
+        }
+    }
+    /// Makes room for `n` more bytes: spills first when they would not fit.
+    fn room(&mut self, n: usize) {
+        if self.spill.is_some() && self.buf.len() + n > SPILL_BYTES {
+            self.flush();
         }
     }
     pub(crate) fn u8(&mut self, v: u8) {
+        self.room(1);
         self.buf.push(v);
     }
     pub(crate) fn u16(&mut self, v: u16) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.bytes(&v.to_le_bytes());
     }
     pub(crate) fn u32(&mut self, v: u32) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.bytes(&v.to_le_bytes());
     }
     pub(crate) fn u64(&mut self, v: u64) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        self.bytes(&v.to_le_bytes());
     }
     /// Raw bytes, no length.
     pub(crate) fn bytes(&mut self, v: &[u8]) {
-        self.buf.extend_from_slice(v);
+        self.room(v.len());
+        match self.spill.as_deref_mut() {
+            // Larger than the buffer: straight through (it was flushed).
+            Some(s) if v.len() > SPILL_BYTES => s.put(v),
+            _ => self.buf.extend_from_slice(v),
+        }
     }
     /// u32 length, then the bytes.
     pub(crate) fn len_bytes(&mut self, v: &[u8]) {
@@ -47,19 +85,16 @@ impl Writer {
         self.i32s(v);
     }
     pub(crate) fn i32s(&mut self, v: &[i32]) {
-        self.buf.reserve(v.len() * 4);
         for x in v {
-            self.buf.extend_from_slice(&x.to_le_bytes());
+            self.bytes(&x.to_le_bytes());
         }
     }
     pub(crate) fn u32s(&mut self, v: &[u32]) {
-        self.buf.reserve(v.len() * 4);
         for x in v {
             self.u32(*x);
         }
     }
     pub(crate) fn u64s(&mut self, v: &[u64]) {
-        self.buf.reserve(v.len() * 8);
         for x in v {
             self.u64(*x);
         }

@@ -40,6 +40,51 @@ impl Sink for blake3::Hasher {
         self.update(b);
     }
 }
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn put(&mut self, b: &[u8]) {
+        (**self).put(b);
+    }
+}
+
+/// Counts the bytes of an encoding without keeping them.
+#[derive(Default)]
+pub struct Count(pub u64);
+impl Sink for Count {
+    fn put(&mut self, b: &[u8]) {
+        self.0 += b.len() as u64;
+    }
+}
+
+/// Length and BLAKE3 digest of an encoding, without keeping it: what a
+/// snapshot header needs of a section before the section is written.
+#[derive(Default)]
+pub struct Measure {
+    pub len: u64,
+    hasher: blake3::Hasher,
+}
+impl Sink for Measure {
+    fn put(&mut self, b: &[u8]) {
+        self.len += b.len() as u64;
+        self.hasher.update(b);
+    }
+}
+impl Measure {
+    pub fn digest(&self) -> [u8; 32] {
+        *self.hasher.finalize().as_bytes()
+    }
+}
+
+/// Passes bytes on to `inner`, keeping their CRC32C.
+pub(crate) struct Crc<'a> {
+    pub inner: &'a mut dyn Sink,
+    pub value: u32,
+}
+impl Sink for Crc<'_> {
+    fn put(&mut self, b: &[u8]) {
+        self.value = crc32c::crc32c_append(self.value, b);
+        self.inner.put(b);
+    }
+}
 
 pub(crate) fn put_i32_slice(sink: &mut impl Sink, v: &[i32]) {
     #[cfg(target_endian = "little")]

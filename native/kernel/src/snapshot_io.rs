@@ -14,10 +14,9 @@ use crate::entry::{read_index_config, write_index_config, CollectionConfig, Metr
 use crate::error::{KResult, KernelError};
 use crate::index::{Index, IndexConfig, VectorSource};
 use crate::state::Limits;
-use crate::storage::snapshot::format::{
-    section_lengths, snapshot_pieces, snapshot_prefix, KERNEL_HEADER_LEN,
-};
-use crate::storage::{decode_snapshot, encode_snapshot, SnapshotMeta, SnapshotParts};
+use crate::codec::{Measure, Sink};
+use crate::storage::snapshot::format::header_prefix;
+use crate::storage::{decode_snapshot, SectionSum, SnapshotMeta, SnapshotParts, SnapshotSource};
 use crate::store::{self, Collection, Store, DEFAULT_COLLECTION};
 
 /// The metadata section is a short JSON description we write ourselves
@@ -173,55 +172,110 @@ fn decode_v1(
     })
 }
 
-/// The sections of a snapshot, copied out of the store (the only part that
-/// needs the state lock); framing and checksums happen after it is released.
+/// A snapshot of a frozen store, ready to be written: the sections are
+/// encoded as they are written, in pieces, and never held whole. Capturing
+/// encodes them once without keeping them, for the lengths and digests the
+/// header carries before them; writing encodes them again (the frozen store
+/// does not change, so the bytes are the same).
 pub struct Captured {
     pub meta: SnapshotMeta,
-    pub kernel: Vec<u8>,
-    pub metadata: String,
-    pub index: Vec<u8>,
+    store: Store,
+    metadata: String,
+    /// Each collection's index blob length, in collection order.
+    index_lens: Vec<u64>,
+    /// Magic, kernel section length and header.
+    prefix: Vec<u8>,
+    kernel_len: u64,
+    index_len: u64,
 }
 
-pub fn capture(st: &Store, chain: [u8; 32]) -> Captured {
-    let mut w = Writer::with_capacity(64);
-    w.u32(st.len() as u32);
-    for c in st.collections() {
+/// The index section (module docs) of `st`, given its blobs' lengths.
+fn write_index_section(st: &Store, lens: &[u64], sink: &mut dyn Sink) {
+    sink.put(&(st.len() as u32).to_le_bytes());
+    for (c, len) in st.collections().zip(lens) {
+        let mut w = Writer::with_capacity(64);
         w.u32(c.id);
         write_index_config(&mut w, &c.config.index);
-        let blob =
-            c.db.index
-                .as_ref()
-                .map(|ix| ix.encode())
-                .unwrap_or_default();
-        w.u64(blob.len() as u64);
-        w.bytes(&blob);
+        w.u64(*len);
+        sink.put(&w.buf);
+        if let Some(ix) = &c.db.index {
+            ix.encode_into(sink);
+        }
     }
-    Captured {
-        meta: SnapshotMeta {
-            height: st.height(),
-            chain,
-            dim: st.limits().dim as u32,
-        },
-        kernel: store::codec::encode(st),
-        metadata: snapshot_info(st),
-        index: w.buf,
+}
+
+fn measure(emit: impl FnOnce(&mut dyn Sink)) -> SectionSum {
+    let mut m = Measure::default();
+    emit(&mut m);
+    SectionSum {
+        len: m.len,
+        digest: m.digest(),
+    }
+}
+
+/// Captures a frozen store (`Store::frozen`) for a snapshot carrying `chain`.
+pub fn capture(st: Store, chain: [u8; 32]) -> KResult<Captured> {
+    let meta = SnapshotMeta {
+        height: st.height(),
+        chain,
+        dim: st.limits().dim as u32,
+    };
+    let index_lens: Vec<u64> = st
+        .collections()
+        .map(|c| c.db.index.as_ref().map_or(0, |ix| ix.encoded_len()))
+        .collect();
+    let metadata = snapshot_info(&st);
+    let kernel = measure(|mut s| store::codec::encode_into(&st, &mut s));
+    let index = measure(|s| write_index_section(&st, &index_lens, s));
+    let prefix = header_prefix(&meta, &[kernel, SectionSum::of(metadata.as_bytes()), index])
+        .map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))?;
+    Ok(Captured {
+        meta,
+        store: st,
+        metadata,
+        index_lens,
+        prefix,
+        kernel_len: kernel.len,
+        index_len: index.len,
+    })
+}
+
+/// A [`Sink`] that passes bytes to `out` in pieces of exactly `chunk`
+/// bytes (the last may be shorter), keeping the first error.
+struct Chunked<'a> {
+    out: &'a mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    buf: Vec<u8>,
+    chunk: usize,
+    written: u64,
+    failed: Option<std::io::Error>,
+}
+
+impl Chunked<'_> {
+    fn emit(&mut self) {
+        if self.failed.is_none() && !self.buf.is_empty() {
+            match (self.out)(&self.buf) {
+                Ok(()) => self.written += self.buf.len() as u64,
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        self.buf.clear();
+    }
+}
+
+impl Sink for Chunked<'_> {
+    fn put(&mut self, mut b: &[u8]) {
+        while !b.is_empty() && self.failed.is_none() {
+            let n = (self.chunk - self.buf.len()).min(b.len());
+            self.buf.extend_from_slice(&b[..n]);
+            b = &b[n..];
+            if self.buf.len() == self.chunk {
+                self.emit();
+            }
+        }
     }
 }
 
 impl Captured {
-    pub fn parts(&self) -> SnapshotParts<'_> {
-        SnapshotParts {
-            kernel: &self.kernel,
-            metadata: self.metadata.as_bytes(),
-            index: &self.index,
-        }
-    }
-
-    pub fn to_bytes(&self) -> KResult<Vec<u8>> {
-        encode_snapshot(&self.meta, &self.parts())
-            .map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))
-    }
-
     /// Streams the VAL1 file to `out` in order, in pieces of at most `chunk`
     /// bytes; returns its length.
     pub fn write_to(
@@ -229,25 +283,67 @@ impl Captured {
         chunk: usize,
         out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> KResult<u64> {
-        let parts = self.parts();
-        let prefix = snapshot_prefix(&self.meta, &parts)
-            .map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))?;
-        let lengths = section_lengths(&parts);
-        let mut n = 0u64;
-        for piece in snapshot_pieces(&prefix, &lengths, &parts) {
-            for part in piece.chunks(chunk.max(1)) {
-                out(part).map_err(|e| KernelError::Io(format!("snapshot write: {e}")))?;
-                n += part.len() as u64;
-            }
+        let mut sink = Chunked {
+            out,
+            buf: Vec::with_capacity(chunk.max(1)),
+            chunk: chunk.max(1),
+            written: 0,
+            failed: None,
+        };
+        sink.put(&self.prefix);
+        store::codec::encode_into(&self.store, &mut sink);
+        sink.put(&(self.metadata.len() as u32).to_le_bytes());
+        sink.put(self.metadata.as_bytes());
+        sink.put(&(self.index_len as u32).to_le_bytes());
+        write_index_section(&self.store, &self.index_lens, &mut sink);
+        sink.emit();
+        if let Some(e) = sink.failed {
+            return Err(KernelError::Io(format!("snapshot write: {e}")));
+        }
+        let n = sink.written;
+        if n != self.encoded_len() {
+            return Err(KernelError::Internal(format!(
+                "snapshot encoding changed while written: {n} bytes, {} measured",
+                self.encoded_len()
+            )));
         }
         Ok(n)
     }
 
+    /// The whole file in one buffer (a download; tests).
+    pub fn to_bytes(&self) -> KResult<Vec<u8>> {
+        let mut v = Vec::with_capacity(self.encoded_len() as usize);
+        self.write_to(WRITE_CHUNK, &mut |b| {
+            v.extend_from_slice(b);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
     /// The length [`Captured::write_to`] writes.
     pub fn encoded_len(&self) -> u64 {
-        let p = self.parts();
-        let sections = p.kernel.len() + 4 + p.metadata.len() + 4 + p.index.len();
-        (8 + KERNEL_HEADER_LEN + sections) as u64
+        self.prefix.len() as u64
+            + self.kernel_len
+            + 4
+            + self.metadata.len() as u64
+            + 4
+            + self.index_len
+    }
+}
+
+/// The pieces a snapshot is written in when the caller does not choose.
+const WRITE_CHUNK: usize = 1 << 20;
+
+impl SnapshotSource for Captured {
+    fn meta(&self) -> SnapshotMeta {
+        self.meta
+    }
+
+    fn write_to(
+        &self,
+        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<u64> {
+        Captured::write_to(self, WRITE_CHUNK, out).map_err(|e| std::io::Error::other(e.to_string()))
     }
 }
 
@@ -264,4 +360,155 @@ fn snapshot_info(st: &Store) -> String {
         st.len(),
         d.config.index.kind.as_str()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{Idem, StoreEvent};
+    use crate::event::Event;
+    use crate::index::IndexKind;
+
+    const DIM: usize = 4;
+
+    fn create(id: u32, name: &str, kind: IndexKind) -> StoreEvent {
+        StoreEvent::CreateCollection {
+            id,
+            name: name.into(),
+            config: CollectionConfig {
+                dim: DIM as u32,
+                metric: Metric::SquaredL2,
+                max_records: None,
+                index: IndexConfig {
+                    kind,
+                    ..IndexConfig::default()
+                },
+            },
+            idem: Idem::default(),
+        }
+    }
+
+    fn data(collection: u32, event: Event) -> StoreEvent {
+        StoreEvent::Data {
+            collection,
+            event,
+            idem: Idem::default(),
+        }
+    }
+
+    fn insert(collection: u32, id: u32) -> StoreEvent {
+        let x = id as i32 * 37 % 1000;
+        data(
+            collection,
+            Event::InsertRecord {
+                id,
+                tag: id as u64,
+                vector: vec![x, -x, x / 2, 7],
+                payload: Default::default(),
+            },
+        )
+    }
+
+    /// Collection `default` (brute force), one with HNSW holding enough
+    /// records that its blob and the kernel section span several spill
+    /// buffers, and one with IVF; deletes and metadata.
+    fn store() -> Store {
+        let limits = Limits::new(DIM, 100_000, 100, 100);
+        let mut s = Store::new(limits, IndexConfig::default());
+        let mut events = vec![create(1, "h", IndexKind::Hnsw), create(2, "v", IndexKind::Ivf)];
+        for id in 0..20_000 {
+            events.push(insert(1, id));
+        }
+        for id in 0..3_000 {
+            events.push(insert(0, id));
+            events.push(insert(2, id));
+        }
+        events.push(data(1, Event::DeleteRecord { id: 17 }));
+        events.push(data(0, Event::SoftDeleteRecord { id: 5 }));
+        events.push(data(
+            2,
+            Event::SetMetadata {
+                key: "k".into(),
+                value: "v".into(),
+            },
+        ));
+        for e in events {
+            s.apply(&e).unwrap();
+        }
+        s
+    }
+
+    /// The file as one buffer, each section encoded whole (what the streaming
+    /// writer must reproduce byte for byte).
+    fn whole(st: &Store, chain: [u8; 32]) -> Vec<u8> {
+        let mut index = Writer::default();
+        index.u32(st.len() as u32);
+        for c in st.collections() {
+            index.u32(c.id);
+            write_index_config(&mut index, &c.config.index);
+            let blob = c.db.index.as_ref().map(|ix| ix.encode()).unwrap_or_default();
+            index.u64(blob.len() as u64);
+            index.bytes(&blob);
+        }
+        let meta = SnapshotMeta {
+            height: st.height(),
+            chain,
+            dim: DIM as u32,
+        };
+        let kernel = store::codec::encode(st);
+        let metadata = snapshot_info(st);
+        crate::storage::encode_snapshot(
+            &meta,
+            &SnapshotParts {
+                kernel: &kernel,
+                metadata: metadata.as_bytes(),
+                index: &index.buf,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn when_a_store_is_streamed_in_pieces_then_the_file_is_the_whole_buffer_encoding() {
+        let st = store();
+        assert!(st.collections().all(|c| c.db.state.records().live > 0));
+        let expected = whole(&st, [3; 32]);
+        let hnsw = st.get(1).and_then(|c| c.db.index.as_ref()).unwrap();
+        let n = hnsw.encoded_len();
+        assert!(n > crate::bytes::SPILL_BYTES as u64, "hnsw blob {n} bytes");
+        let captured = capture(st.frozen(), [3; 32]).unwrap();
+        assert_eq!(captured.encoded_len(), expected.len() as u64);
+        for chunk in [1 << 20, 4096, 1000] {
+            let mut got = Vec::new();
+            let n = captured
+                .write_to(chunk, &mut |b| {
+                    assert!(!b.is_empty() && b.len() <= chunk);
+                    got.extend_from_slice(b);
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(n, expected.len() as u64);
+            assert!(got == expected, "chunk {chunk}: streamed bytes differ");
+        }
+        let back = decode_store(&expected, st.limits(), IndexConfig::default()).unwrap();
+        assert!(!back.index_rebuilt, "the saved indexes are used as they are");
+        assert_eq!(store::codec::state_hash(&back.store), store::codec::state_hash(&st));
+    }
+
+    #[test]
+    fn when_the_output_fails_then_the_error_is_returned_and_nothing_more_is_written() {
+        let captured = capture(store(), [0; 32]).unwrap();
+        let mut calls = 0;
+        let err = captured
+            .write_to(1 << 16, &mut |_| {
+                calls += 1;
+                if calls == 3 {
+                    return Err(std::io::Error::other("disk full"));
+                }
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+        assert_eq!(calls, 3);
+    }
 }

@@ -44,9 +44,10 @@ impl FrozenState {
         self.store.height()
     }
 
-    /// Encodes the sections (the CPU-heavy part; no lock is held).
-    pub fn capture(self) -> durable::Captured {
-        durable::capture(&self.store, self.chain)
+    /// Measures the sections (the CPU-heavy part; no lock is held); the
+    /// result writes the file piece by piece.
+    pub fn capture(self) -> KResult<durable::Captured> {
+        durable::capture(self.store, self.chain)
     }
 }
 
@@ -90,7 +91,7 @@ impl Database {
             let chain = self.durable_chain(db.height())?;
             (db.frozen(), chain)
         };
-        let captured = durable::capture(&frozen, chain);
+        let captured = durable::capture(frozen, chain)?;
         Ok((captured.meta, captured.to_bytes()?))
     }
 
@@ -132,13 +133,12 @@ impl Database {
             let chain = self.durable_chain(db.height())?;
             (db.frozen(), chain, t.elapsed())
         };
-        let captured = durable::capture(&frozen, chain);
-        drop(frozen);
+        let captured = durable::capture(frozen, chain)?;
         let meta = captured.meta;
         let (size, path) = match (name, named_path) {
-            (Some(n), Some(p)) => (self.named()?.save(n, &meta, &captured.parts())?, p),
+            (Some(n), Some(p)) => (self.named()?.save_from(n, &captured)?, p),
             _ => (
-                store.save(&meta, &captured.parts()).map_err(storage_err)?,
+                store.save_from(&captured).map_err(storage_err)?,
                 store.path().to_path_buf(),
             ),
         };
@@ -200,10 +200,8 @@ impl Database {
         };
         new_db.set_height(height);
         if let Some(store) = &self.durable.snapshots {
-            let captured = durable::capture(&new_db, chain);
-            let size = store
-                .save(&captured.meta, &captured.parts())
-                .map_err(storage_err)?;
+            let captured = durable::capture(new_db.frozen(), chain)?;
+            let size = store.save_from(&captured).map_err(storage_err)?;
             let path = store.path().to_path_buf();
             *gate = Some(SnapshotInfo {
                 height,

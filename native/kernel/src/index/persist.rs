@@ -16,6 +16,7 @@
 //! an [`IndexError`], never a panic.
 
 use super::codec::{Reader, Writer};
+use crate::codec::{Count, Crc, Sink};
 use super::hnsw::Hnsw;
 use super::ivf::Ivf;
 use super::quant::Quantizer;
@@ -65,7 +66,27 @@ fn shape(cfg: &IndexConfig) -> [u32; 5] {
 impl Index {
     /// Serializes the index; the same history gives the same bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::default();
+        let mut v = Vec::new();
+        self.encode_into(&mut v);
+        v
+    }
+
+    /// The length of [`Index::encode`]'s bytes (encoded and counted, not
+    /// kept).
+    pub fn encoded_len(&self) -> u64 {
+        let mut n = Count::default();
+        self.encode_into(&mut n);
+        n.0
+    }
+
+    /// [`Index::encode`]'s bytes passed to `sink` in pieces of at most
+    /// about a MiB: a large index is never held whole.
+    pub fn encode_into(&self, sink: &mut dyn Sink) {
+        let mut crc = Crc {
+            inner: &mut *sink,
+            value: 0,
+        };
+        let mut w = Writer::spilling(&mut crc);
         w.bytes(MAGIC);
         let l2 = self.cfg.distance == Distance::L2;
         w.u16(if l2 { VERSION_L2 } else { VERSION_DISTANCE });
@@ -98,9 +119,10 @@ impl Index {
         if let Some(ivf) = &self.ivf {
             ivf.write(&mut w);
         }
-        let crc = crc32c::crc32c(&w.buf);
-        w.u32(crc);
-        w.buf
+        w.flush();
+        drop(w);
+        let value = crc.value;
+        sink.put(&value.to_le_bytes());
     }
 
     /// Reads a blob written by [`Index::encode`] for this configuration and

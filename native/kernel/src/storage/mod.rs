@@ -29,8 +29,8 @@ pub use log::{
     TruncationCause, GENESIS_CHAIN, MAX_ENTRY_BYTES,
 };
 pub use snapshot::{
-    decode_snapshot, encode_snapshot, LoadOutcome, LoadedSnapshot, Quarantined, SnapshotError,
-    SnapshotMeta, SnapshotParts, SnapshotStore,
+    decode_snapshot, encode_snapshot, InMemory, LoadOutcome, LoadedSnapshot, Quarantined,
+    SectionSum, SnapshotError, SnapshotMeta, SnapshotParts, SnapshotSource, SnapshotStore,
 };
 pub use state_file::{replace_file, StateFile, MAX_STATE_PAYLOAD};
 pub use vfs::{SimVfs, StdVfs, Vfs, VfsFile};

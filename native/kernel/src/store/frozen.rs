@@ -146,7 +146,7 @@ mod tests {
     }
 
     fn snapshot_bytes(s: &Store) -> Vec<u8> {
-        capture(s, [7; 32]).to_bytes().unwrap()
+        capture(s.frozen(), [7; 32]).unwrap().to_bytes().unwrap()
     }
 
     #[test]

@@ -131,8 +131,25 @@ fn digest(b: &[u8]) -> [u8; 32] {
     *blake3::hash(b).as_bytes()
 }
 
-fn section_len(len: usize, section: &'static str) -> Result<u32, SnapshotError> {
+fn section_len(len: u64, section: &'static str) -> Result<u32, SnapshotError> {
     u32::try_from(len).map_err(|_| SnapshotError::SectionTooLarge { section })
+}
+
+/// A section's length and BLAKE3 digest, as the kernel header records them
+/// (a streaming writer measures its sections before writing them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionSum {
+    pub len: u64,
+    pub digest: [u8; 32],
+}
+
+impl SectionSum {
+    pub fn of(b: &[u8]) -> SectionSum {
+        SectionSum {
+            len: b.len() as u64,
+            digest: digest(b),
+        }
+    }
 }
 
 /// Everything before the kernel payload: container magic, kernel section
@@ -142,12 +159,28 @@ pub fn snapshot_prefix(
     meta: &SnapshotMeta,
     parts: &SnapshotParts<'_>,
 ) -> Result<Vec<u8>, SnapshotError> {
+    header_prefix(
+        meta,
+        &[
+            SectionSum::of(parts.kernel),
+            SectionSum::of(parts.metadata),
+            SectionSum::of(parts.index),
+        ],
+    )
+}
+
+/// [`snapshot_prefix`] from the kernel, metadata and index sections' sums.
+pub fn header_prefix(
+    meta: &SnapshotMeta,
+    sums: &[SectionSum; 3],
+) -> Result<Vec<u8>, SnapshotError> {
+    let [kernel, metadata, index] = sums;
     let k_len = section_len(
-        KERNEL_HEADER_LEN.saturating_add(parts.kernel.len()),
+        (KERNEL_HEADER_LEN as u64).saturating_add(kernel.len),
         "kernel",
     )?;
-    section_len(parts.metadata.len(), "metadata")?;
-    section_len(parts.index.len(), "index")?;
+    section_len(metadata.len, "metadata")?;
+    section_len(index.len, "index")?;
     let mut h = [0u8; KERNEL_HEADER_LEN];
     h[0..4].copy_from_slice(&KERNEL_MAGIC);
     h[4..8].copy_from_slice(&KERNEL_VERSION.to_le_bytes());
@@ -155,10 +188,10 @@ pub fn snapshot_prefix(
     h[12..16].copy_from_slice(&meta.dim.to_le_bytes());
     h[16..24].copy_from_slice(&meta.height.to_le_bytes());
     h[24..56].copy_from_slice(&meta.chain);
-    h[56..64].copy_from_slice(&(parts.kernel.len() as u64).to_le_bytes());
-    h[64..96].copy_from_slice(&digest(parts.kernel));
-    h[96..128].copy_from_slice(&digest(parts.metadata));
-    h[128..160].copy_from_slice(&digest(parts.index));
+    h[56..64].copy_from_slice(&kernel.len.to_le_bytes());
+    h[64..96].copy_from_slice(&kernel.digest);
+    h[96..128].copy_from_slice(&metadata.digest);
+    h[128..160].copy_from_slice(&index.digest);
     // 160..164 reserved, zero.
     let crc = crc32c::crc32c(&h[..164]);
     h[164..168].copy_from_slice(&crc.to_le_bytes());
@@ -205,6 +238,47 @@ pub fn encode_snapshot(
     let prefix = snapshot_prefix(meta, parts)?;
     let lengths = section_lengths(parts);
     Ok(snapshot_pieces(&prefix, &lengths, parts).concat())
+}
+
+/// A snapshot file produced in order, piece by piece, so that it need not
+/// be held whole (`SnapshotStore::save_from`, `NamedSnapshots::save_from`).
+pub trait SnapshotSource {
+    fn meta(&self) -> SnapshotMeta;
+    /// Writes the whole file to `out`, in order; returns its length.
+    fn write_to(&self, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<u64>;
+}
+
+/// A snapshot whose sections are in memory.
+pub struct InMemory<'a> {
+    meta: SnapshotMeta,
+    prefix: Vec<u8>,
+    parts: SnapshotParts<'a>,
+}
+
+impl<'a> InMemory<'a> {
+    pub fn new(meta: &SnapshotMeta, parts: &SnapshotParts<'a>) -> Result<Self, SnapshotError> {
+        Ok(InMemory {
+            meta: *meta,
+            prefix: snapshot_prefix(meta, parts)?,
+            parts: *parts,
+        })
+    }
+}
+
+impl SnapshotSource for InMemory<'_> {
+    fn meta(&self) -> SnapshotMeta {
+        self.meta
+    }
+
+    fn write_to(&self, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<u64> {
+        let lengths = section_lengths(&self.parts);
+        let mut n = 0u64;
+        for piece in snapshot_pieces(&self.prefix, &lengths, &self.parts) {
+            out(piece)?;
+            n += piece.len() as u64;
+        }
+        Ok(n)
+    }
 }
 
 /// Splits off a u32 LE length and that many bytes.

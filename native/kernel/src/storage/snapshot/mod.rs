@@ -6,6 +6,9 @@ pub mod format;
 mod named;
 mod store;
 
-pub use format::{decode_snapshot, encode_snapshot, SnapshotError, SnapshotMeta, SnapshotParts};
+pub use format::{
+    decode_snapshot, encode_snapshot, InMemory, SectionSum, SnapshotError, SnapshotMeta, SnapshotParts,
+    SnapshotSource,
+};
 pub use named::{valid_name, NamedSnapshots, NAMED_DIR};
 pub use store::{LoadOutcome, LoadedSnapshot, Quarantined, SnapshotStore};

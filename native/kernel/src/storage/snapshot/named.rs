@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::format::{snapshot_prefix, SnapshotMeta, SnapshotParts};
+use super::format::{InMemory, SnapshotMeta, SnapshotParts, SnapshotSource};
 use super::store::{create_fresh, peek_file, write_sections};
 use crate::error::{KResult, KernelError};
 use crate::storage::error::StorageError;
@@ -126,6 +126,13 @@ impl NamedSnapshots {
     /// Writes a snapshot under `name` (replacing an older snapshot of that
     /// name). Returns the file size.
     pub fn save(&self, name: &str, meta: &SnapshotMeta, parts: &SnapshotParts<'_>) -> KResult<u64> {
+        let source = InMemory::new(meta, parts)
+            .map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))?;
+        self.save_from(name, &source)
+    }
+
+    /// [`NamedSnapshots::save`] for a snapshot written as it is produced.
+    pub fn save_from(&self, name: &str, source: &dyn SnapshotSource) -> KResult<u64> {
         let path = self.path_of(name)?;
         self.vfs
             .create_dir_all(&self.dir)
@@ -151,11 +158,9 @@ impl NamedSnapshots {
                 )));
             }
         }
-        let prefix = snapshot_prefix(meta, parts)
-            .map_err(|e| KernelError::Internal(format!("snapshot encode: {e}")))?;
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let file = create_fresh(&*self.vfs, &tmp).map_err(storage)?;
-        let size = match write_sections(&*file, &tmp, &prefix, parts) {
+        let size = match write_sections(&*file, &tmp, source) {
             Ok(n) => n,
             Err(e) => {
                 let _ = self.vfs.remove(&tmp);

@@ -17,19 +17,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::format::{
-    decode_snapshot, peek_meta, section_lengths, snapshot_pieces, snapshot_prefix, SnapshotError,
-    SnapshotMeta, SnapshotParts, KERNEL_HEADER_LEN,
+    decode_snapshot, peek_meta, InMemory, SnapshotError, SnapshotMeta, SnapshotParts,
+    SnapshotSource, KERNEL_HEADER_LEN,
 };
 use crate::storage::error::{io_at as io, StorageError};
-use crate::storage::vfs::{parent_dir, read_exact_at, with_suffix, Vfs, VfsFile};
+use crate::storage::vfs::{
+    parent_dir, read_exact_at, read_whole, with_suffix, FileBytes, Vfs, VfsFile,
+};
 
-/// A validated snapshot read into memory.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A validated snapshot, mapped (or read) from its file.
+#[derive(Debug)]
 pub struct LoadedSnapshot {
     /// The file it came from (`P` or `P.prev`).
     pub path: PathBuf,
     pub meta: SnapshotMeta,
-    bytes: Vec<u8>,
+    bytes: FileBytes,
     kernel: Range<usize>,
     metadata: Range<usize>,
     index: Range<usize>,
@@ -49,10 +51,6 @@ impl LoadedSnapshot {
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
-
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
-    }
 }
 
 /// A snapshot file that failed validation and was renamed aside.
@@ -65,7 +63,7 @@ pub struct Quarantined {
 
 /// Result of [`SnapshotStore::load_newest_valid`]; the caller logs the
 /// quarantined (as errors) and skipped files.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct LoadOutcome {
     pub snapshot: Option<LoadedSnapshot>,
     pub quarantined: Vec<Quarantined>,
@@ -126,13 +124,18 @@ impl SnapshotStore {
         meta: &SnapshotMeta,
         parts: &SnapshotParts<'_>,
     ) -> Result<u64, StorageError> {
-        let prefix = snapshot_prefix(meta, parts).map_err(|source| StorageError::Snapshot {
+        let source = InMemory::new(meta, parts).map_err(|source| StorageError::Snapshot {
             path: self.path.clone(),
             source,
         })?;
+        self.save_from(&source)
+    }
+
+    /// [`SnapshotStore::save`] for a snapshot written as it is produced.
+    pub fn save_from(&self, source: &dyn SnapshotSource) -> Result<u64, StorageError> {
         let tmp = self.tmp_path();
         let file = create_fresh(&*self.vfs, &tmp)?;
-        let written = write_sections(&*file, &tmp, &prefix, parts);
+        let written = write_sections(&*file, &tmp, source);
         let size = match written {
             Ok(size) => size,
             Err(e) => {
@@ -270,24 +273,24 @@ pub(super) fn create_fresh(vfs: &dyn Vfs, tmp: &Path) -> Result<Box<dyn VfsFile>
 pub(super) fn write_sections(
     file: &dyn VfsFile,
     tmp: &Path,
-    prefix: &[u8],
-    parts: &SnapshotParts<'_>,
+    source: &dyn SnapshotSource,
 ) -> Result<u64, StorageError> {
-    let lengths = section_lengths(parts);
-    let pieces = snapshot_pieces(prefix, &lengths, parts);
     let mut off = 0u64;
     let mut unsynced = 0usize;
-    for piece in pieces {
-        for part in piece.chunks(WRITEBACK_BYTES) {
-            file.write_at(off, part).map_err(io("write", tmp))?;
-            off += part.len() as u64;
-            unsynced += part.len();
-            if unsynced >= WRITEBACK_BYTES {
-                file.sync_data().map_err(io("sync", tmp))?;
-                unsynced = 0;
+    source
+        .write_to(&mut |piece| {
+            for part in piece.chunks(WRITEBACK_BYTES) {
+                file.write_at(off, part)?;
+                off += part.len() as u64;
+                unsynced += part.len();
+                if unsynced >= WRITEBACK_BYTES {
+                    file.sync_data()?;
+                    unsynced = 0;
+                }
             }
-        }
-    }
+            Ok(())
+        })
+        .map_err(io("write", tmp))?;
     file.sync_all().map_err(io("sync", tmp))?;
     Ok(off)
 }
@@ -300,17 +303,7 @@ pub(super) fn write_sections(
 /// wait to about this many bytes.
 const WRITEBACK_BYTES: usize = 8 << 20;
 
-fn read_all(vfs: &dyn Vfs, path: &Path) -> Result<Vec<u8>, StorageError> {
+fn read_all(vfs: &dyn Vfs, path: &Path) -> Result<FileBytes, StorageError> {
     let file = vfs.open(path, false).map_err(io("open", path))?;
-    let len = file.len().map_err(io("stat", path))?;
-    let len = usize::try_from(len).map_err(|_| {
-        StorageError::io(
-            "read",
-            path,
-            std::io::Error::other("snapshot larger than memory"),
-        )
-    })?;
-    let mut bytes = vec![0u8; len];
-    read_exact_at(&*file, 0, &mut bytes).map_err(io("read", path))?;
-    Ok(bytes)
+    read_whole(&*file).map_err(io("read", path))
 }

@@ -42,6 +42,12 @@ pub trait VfsFile: Send + Sync {
     /// Makes data and all metadata durable (`fsync`).
     fn sync_all(&self) -> io::Result<()>;
 
+    /// The whole file mapped read-only, where the file system can map it
+    /// (`None`: read it instead). See [`read_whole`].
+    fn map(&self) -> io::Result<Option<memmap2::Mmap>> {
+        Ok(None)
+    }
+
     /// Appends `data` at the current end; returns the offset it was written
     /// at. The event log does not use this: it writes at its own tracked end.
     fn append(&self, data: &[u8]) -> io::Result<u64> {
@@ -83,6 +89,46 @@ pub trait Vfs: Send + Sync + std::fmt::Debug {
     fn create_dir_all(&self, _dir: &Path) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// A whole file's bytes: mapped from the page cache where the file system
+/// allows it (nothing copied onto the heap; pages the decoder has passed can
+/// be dropped by the OS), else read into a buffer (the simulated file system).
+pub enum FileBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Mapped(m) => m,
+            FileBytes::Read(v) => v,
+        }
+    }
+}
+
+impl std::fmt::Debug for FileBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = match self {
+            FileBytes::Mapped(_) => "mapped",
+            FileBytes::Read(_) => "read",
+        };
+        write!(f, "FileBytes({how}, {} bytes)", self.len())
+    }
+}
+
+/// The whole of `file`, mapped or read (see [`FileBytes`]).
+pub fn read_whole(file: &dyn VfsFile) -> io::Result<FileBytes> {
+    if let Some(m) = file.map()? {
+        return Ok(FileBytes::Mapped(m));
+    }
+    let len = usize::try_from(file.len()?)
+        .map_err(|_| io::Error::other("file larger than the address space"))?;
+    let mut v = vec![0u8; len];
+    read_exact_at(file, 0, &mut v)?;
+    Ok(FileBytes::Read(v))
 }
 
 /// Reads exactly `buf.len()` bytes at `offset` or fails with `UnexpectedEof`.

@@ -64,6 +64,24 @@ impl VfsFile for StdFile {
             self.0.sync_data()
         }
     }
+    fn map(&self) -> io::Result<Option<memmap2::Mmap>> {
+        if self.0.metadata()?.len() == 0 {
+            return Ok(None);
+        }
+        // SAFETY: the node maps only its snapshot files, which are written
+        // under a temporary name, synced, renamed into place and never
+        // written again (docs/SNAPSHOT_FORMAT.md: do not edit or truncate a
+        // snapshot file while a node may read it; a truncated mapping faults
+        // on access). The mapping is read-only and outlives no reader of it.
+        let m = unsafe { memmap2::MmapOptions::new().map(&self.0)? };
+        #[cfg(unix)]
+        {
+            // A hint only: decoding reads the file front to back.
+            let _ = m.advise(memmap2::Advice::Sequential);
+        }
+        Ok(Some(m))
+    }
+
     fn sync_all(&self) -> io::Result<()> {
         self.0.sync_all()
     }

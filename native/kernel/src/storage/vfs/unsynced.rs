@@ -34,6 +34,9 @@ impl VfsFile for UnsyncedFile {
     fn sync_all(&self) -> io::Result<()> {
         Ok(())
     }
+    fn map(&self) -> io::Result<Option<memmap2::Mmap>> {
+        self.0.map()
+    }
     fn append(&self, data: &[u8]) -> io::Result<u64> {
         self.0.append(data)
     }
