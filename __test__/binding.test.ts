@@ -233,6 +233,39 @@ describe('native Kernel', () => {
 
   // The contract changed with the kernel facade: after close() every call fails with CLOSED,
   // reads included (they used to keep answering from memory).
+  it('when a snapshot is streamed, then its pieces are the downloaded bytes, and a closed stream ends', async () => {
+    const dim = 64;
+    const k = new Kernel({ dim, maxRecords: 20_000, maxNodes: 8, maxEdges: 8, index: 'brute', quant: 'none' });
+    const n = 12_000; // 12,000 × 64 × 4 bytes: several 1 MiB pieces
+    const values = new Float32Array(n * dim);
+    for (let i = 0; i < values.length; i++) values[i] = ((i * 7919) % 1000) / 100;
+    await k.insertBatch(C, values, n);
+    const whole = await k.snapshotBytes();
+    const s = await k.snapshotStream();
+    assert.equal(s.length, whole.length);
+    assert.equal(s.height, 1);
+    // Written after the stream froze the state: not in it.
+    await k.insert(C, Float32Array.from({ length: dim }, () => 1));
+    const pieces: Buffer[] = [];
+    for (let p = await s.next(); p !== null; p = await s.next()) {
+      assert.ok(p.length > 0 && p.length <= 1 << 20, `piece of ${p.length} bytes`);
+      pieces.push(p);
+    }
+    assert.ok(pieces.length >= 3, `${pieces.length} pieces`);
+    assert.ok(Buffer.concat(pieces).equals(whole), 'the pieces are the snapshot bytes');
+    assert.equal(await s.next(), null, 'the end stays the end');
+
+    const now = await k.snapshotBytes();
+    const cut = await k.snapshotStream();
+    const first = await cut.next();
+    assert.ok(first !== null && first.equals(now.subarray(0, first.length)));
+    cut.close();
+    let more = 0;
+    while ((await cut.next()) !== null) more++;
+    assert.ok(more <= 3, `${more} pieces after close (at most those already encoded)`);
+    k.close();
+  });
+
   it('when the kernel is closed, then every export rejects or throws with CLOSED', async () => {
     const k = kernel();
     await k.insert(C, v(1, 1, 1, 1));
@@ -265,6 +298,7 @@ describe('native Kernel', () => {
       stateHash: () => k.stateHash(),
       saveSnapshot: () => k.saveSnapshot(),
       snapshotBytes: () => k.snapshotBytes(),
+      snapshotStream: () => k.snapshotStream(),
       readSnapshotFile: () => k.readSnapshotFile('a'),
       restoreSnapshot: () => k.restoreSnapshot(Buffer.alloc(8), false),
       trimLog: () => k.trimLog(),

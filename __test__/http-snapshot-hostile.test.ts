@@ -180,13 +180,23 @@ describe('snapshot routes under hostile input', () => {
   });
 
   it('when two downloads are stalled by their clients, then a third answers 429, and aborting them frees the slots', async () => {
-    const real = kernel.snapshotBytes.bind(kernel);
+    const real = kernel.snapshotStream.bind(kernel);
     // Larger than any socket buffer, so an unread download blocks on backpressure.
-    const big = Buffer.alloc(64 * MIB, 1);
+    const piece = Buffer.alloc(MIB, 1);
+    const big = { length: 64 * MIB };
     let builds = 0;
-    kernel.snapshotBytes = async () => {
+    let closed = 0;
+    kernel.snapshotStream = async () => {
       builds++;
-      return big;
+      let left = 64;
+      return {
+        length: big.length,
+        height: 0,
+        next: async () => (left-- > 0 ? piece : null),
+        close: () => {
+          closed++;
+        },
+      };
     };
     const stalled = [new AbortController(), new AbortController()];
     try {
@@ -210,8 +220,10 @@ describe('snapshot routes under hostile input', () => {
         return undefined;
       }, 20_000);
       assert.equal((await ok.arrayBuffer()).byteLength, big.length);
+      // Every stream, read to the end or abandoned by its client, is closed.
+      await waitFor('every stream to be closed', async () => (closed === builds ? true : undefined), 10_000);
     } finally {
-      kernel.snapshotBytes = real;
+      kernel.snapshotStream = real;
     }
   });
 });

@@ -158,6 +158,8 @@ export declare class Kernel {
    * the event log (INVALID_ARGUMENT without one); runs on the libuv pool.
    */
   timeline(fromSeq: number, limit: number, collection?: string | undefined | null): Promise<Timeline>
+  /** The current durable state as a VAL1 file streamed in pieces. */
+  snapshotStream(): Promise<SnapshotStream>
   /**
    * Committed log entries (docs/EVENT_LOG_FORMAT.md) from `fromSeq` (inclusive), at most `maxEvents` and
    * about `maxBytes` of payload. Rejects with code BOOTSTRAP_REQUIRED when
@@ -224,6 +226,22 @@ export declare class Kernel {
    * for a record that does not exist.
    */
   setRecordMetadata(collection: string, id: number, metadataJson: string, opts?: WriteOptions | undefined | null): Promise<WriteResult>
+}
+
+/** A snapshot file being produced; `next()` gives its pieces in order. */
+export declare class SnapshotStream {
+  /** The file's length in bytes (known before the first piece). */
+  get length(): number
+  /** The event height the snapshot covers. */
+  get height(): number
+  /** The next piece (at most 1 MiB), or null after the last one. */
+  next(): Promise<Buffer | null>
+  /**
+   * Stops producing: the producer stops at its next piece and releases
+   * the frozen state; a later `next()` gives what was already encoded,
+   * then null.
+   */
+  close(): void
 }
 
 /** Payloads of a batch insert: each list absent or one entry per vector. */

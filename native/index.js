@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Cluster = nativeBinding.Cluster
 module.exports.Kernel = nativeBinding.Kernel
+module.exports.SnapshotStream = nativeBinding.SnapshotStream
 module.exports.kernelErrorCodes = nativeBinding.kernelErrorCodes
 module.exports.openCluster = nativeBinding.openCluster
 module.exports.openKernel = nativeBinding.openKernel

@@ -70,6 +70,18 @@ export type { NewCollection, RecordOut, SearchParams, UpsertOutcome, Written, Wr
 export type { BatchPayloads, CollectionInfo, CollectionSpec, GraphHit, GraphQuery, NodePage, RecordPayload, SearchHit, Subgraph, Timeline, WriteOptions };
 export type KernelStats = ContractStats;
 
+/** A snapshot file being produced (`Kernel.snapshotStream`). */
+export interface SnapshotPieces {
+  /** The file's length in bytes. */
+  readonly length: number;
+  /** The event height it covers. */
+  readonly height: number;
+  /** The next piece, or null after the last. */
+  next(): Promise<Buffer | null>;
+  /** Stops producing (the kernel releases the frozen state). */
+  close(): void;
+}
+
 export type StateProof = Awaited<ReturnType<NativeKernel['stateProof']>>;
 export type LogEvent = Awaited<ReturnType<NativeKernel['readEvents']>>[number];
 
@@ -354,6 +366,20 @@ export class Kernel {
   /** The current durable state as VAL1 bytes. */
   snapshotBytes(): Promise<Buffer> {
     return call(() => this.native.snapshotBytes());
+  }
+
+  /**
+   * The current durable state as a VAL1 file produced in pieces of at most 1 MiB: the kernel
+   * never holds the file whole (`GET /v1/snapshot/download`). `close()` when done or abandoned.
+   */
+  async snapshotStream(): Promise<SnapshotPieces> {
+    const s = await call(() => this.native.snapshotStream());
+    return {
+      length: s.length,
+      height: s.height,
+      next: () => call(() => s.next()),
+      close: () => s.close(),
+    };
   }
 
   /** The bytes of a named snapshot (see saveSnapshot). */

@@ -12,6 +12,7 @@ mod kernel;
 pub mod open;
 mod persistence;
 mod reads;
+mod snapshot_stream;
 mod replication;
 mod types;
 mod writes;

@@ -11,11 +11,11 @@ import { readBounded } from '../read-body';
 import { check } from '../schemas';
 import { busy, type RouteContext, type RouteHandlers } from './context';
 
-// Stream downloads in 1 MiB writes, honouring backpressure, so a slow client does not make the
-// socket buffer the whole snapshot a second time.
-const CHUNK = 1 << 20;
-// Downloads streaming at once: each may hold its own copy of the state (a follower bootstrap, a
-// backup), so a few are served and more wait their turn (429).
+// Downloads are written piece by piece (the kernel's 1 MiB pieces), honouring backpressure: the
+// next piece is encoded only when the socket took the last, so a slow client holds no more.
+// Downloads streaming at once: each keeps a copy-on-write freeze of the state (which grows with
+// the writes made meanwhile) and a few MiB of pieces, so a few are served and more wait their
+// turn (429).
 const DOWNLOAD_SLOTS = 2;
 
 /** Refusals sent before an upload's body is read close the connection instead of draining it. */
@@ -86,8 +86,6 @@ export function snapshotRoutes(ctx: RouteContext): RouteHandlers {
   // Upload and named restore each hold a whole snapshot in memory: one at a time.
   let restoring = false;
   let downloads = 0;
-  // Concurrent downloads share one copy of the state while it is being built.
-  let building: Promise<Buffer> | null = null;
 
   const oneRestoreAtATime = async <T>(work: () => Promise<T>): Promise<T> => {
     if (restoring) throw busy('a snapshot upload or restore is already in progress on this node: retry when it is done', true);
@@ -135,15 +133,25 @@ export function snapshotRoutes(ctx: RouteContext): RouteHandlers {
       }
       downloads++;
       try {
-        building ??= kernel.snapshotBytes().finally(() => {
-          building = null;
-        });
-        const bytes = await building;
-        res.status(200).set({ 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) });
-        for (let off = 0; off < bytes.length && !res.destroyed; off += CHUNK) {
-          if (!res.write(bytes.subarray(off, Math.min(off + CHUNK, bytes.length)))) await writable(res);
+        // Each download streams its own copy-on-write freeze of the state, encoded a MiB at a
+        // time as the client reads: the file is never held whole.
+        const stream = await kernel.snapshotStream();
+        try {
+          res.status(200).set({ 'Content-Type': 'application/octet-stream', 'Content-Length': String(stream.length) });
+          let sent = 0;
+          while (!res.destroyed) {
+            const piece = await stream.next();
+            if (piece === null) break;
+            sent += piece.length;
+            if (!res.write(piece)) await writable(res);
+          }
+          // A failed piece throws: the error handler logs it and, the headers being out, ends the
+          // connection, so the client sees a short body, never a good-looking one.
+          if (sent !== stream.length && !res.destroyed) throw new Error(`snapshot download ended at ${sent} of ${stream.length} bytes`);
+          res.end();
+        } finally {
+          stream.close();
         }
-        res.end();
       } finally {
         downloads--;
       }
