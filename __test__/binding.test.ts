@@ -1,6 +1,9 @@
 // The native Kernel export, called directly: every method's result, and every async method's
 // failure with its stable err.code.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadNative } from '../src/kernel/native';
 
@@ -266,6 +269,35 @@ describe('native Kernel', () => {
     k.close();
   });
 
+  it('when a snapshot is restored from a file, then the state is the one restored from its bytes; a bad file changes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'valori-restore-file-'));
+    try {
+      const a = kernel();
+      await a.insertBatch(C, v(1, 2, 3, 4, 5, 6, 7, 8), 2);
+      await a.setMetadata(C, 'k', '"v"');
+      const bytes = await a.snapshotBytes();
+      const file = join(dir, 'snap.val1');
+      writeFileSync(file, bytes);
+      const b = kernel();
+      assert.equal(await b.restoreSnapshotFile(file, true), 2);
+      assert.equal(await b.stateHash(), await a.stateHash());
+      const c = kernel();
+      await c.insert(C, v(9, 9, 9, 9));
+      const before = await c.stateHash();
+      await rejectsWith(c.restoreSnapshotFile(join(dir, 'missing.val1'), true), 'IO_ERROR');
+      const damaged = Buffer.from(bytes);
+      damaged[damaged.length - 1] ^= 1;
+      writeFileSync(file, damaged);
+      await assert.rejects(c.restoreSnapshotFile(file, true));
+      writeFileSync(file, Buffer.alloc(0));
+      await assert.rejects(c.restoreSnapshotFile(file, true));
+      assert.equal(await c.stateHash(), before, 'a refused file changes nothing');
+      for (const k of [a, b, c]) k.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('when the kernel is closed, then every export rejects or throws with CLOSED', async () => {
     const k = kernel();
     await k.insert(C, v(1, 1, 1, 1));
@@ -301,6 +333,7 @@ describe('native Kernel', () => {
       snapshotStream: () => k.snapshotStream(),
       readSnapshotFile: () => k.readSnapshotFile('a'),
       restoreSnapshot: () => k.restoreSnapshot(Buffer.alloc(8), false),
+      restoreSnapshotFile: () => k.restoreSnapshotFile('/nonexistent', false),
       trimLog: () => k.trimLog(),
       buildIndex: () => k.buildIndex(C),
       logProof: () => k.logProof(),

@@ -3,6 +3,7 @@
 // shared bearer token on every leader call.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request, vector } from './helpers';
@@ -30,7 +31,8 @@ describe('replication: convergence and read-only follower', () => {
     // Some history first, so the follower starts with a bootstrap from the leader's snapshot.
     const first = await writeMix(leader.base, { batches: 20, batchSize: 100, singles: 300, seed: 1 });
     assert.equal(first.failed, 0);
-    follower = await startNode({ ...CAPACITY, ...FAST, VALORI_EVENT_LOG_PATH: join(tempDir(), 'events.log'), VALORI_FOLLOWER_OF: leader.base });
+    const followerDir = tempDir();
+    follower = await startNode({ ...CAPACITY, ...FAST, VALORI_EVENT_LOG_PATH: join(followerDir, 'events.log'), VALORI_FOLLOWER_OF: leader.base });
     // The rest while the follower streams: many small events through the apply pipeline.
     const rest = await writeMix(leader.base, { batches: 40, batchSize: 100, singles: 4_000, others: 40, seed: 2 });
     assert.equal(rest.failed, 0);
@@ -41,6 +43,9 @@ describe('replication: convergence and read-only follower', () => {
     const s = await replState(follower.base);
     assert.deepEqual([s.role, s.status, s.lag, s.bootstraps], ['follower', 'Synced', 0, 1]);
     assert.ok(height > 4_000, `height ${height}`);
+    // The bootstrap snapshot was spooled beside the follower's log and removed after the restore.
+    assert.ok(follower.output().includes(`spooled through ${join(followerDir, '.bootstrap-')}`), 'the bootstrap went through a file');
+    assert.deepEqual(readdirSync(followerDir).filter((f) => f.includes('bootstrap')), []);
     // Reads are served by the follower and answer exactly as the leader does.
     const q = { query: vector(DIM, 7), k: 10 };
     assert.deepEqual((await request(follower.base, '/search', { body: q })).json, (await request(leader.base, '/search', { body: q })).json);

@@ -115,6 +115,12 @@ export declare class Kernel {
    */
   restoreSnapshot(bytes: Buffer, bootstrap: boolean): Promise<number>
   /**
+   * `restoreSnapshot` from a file (a follower's bootstrap download, spooled
+   * to disk): the file is mapped, not read onto the heap. The caller owns
+   * the file and removes it afterwards.
+   */
+  restoreSnapshotFile(path: string, bootstrap: boolean): Promise<number>
+  /**
    * Drop the event-log prefix covered by the newest durable snapshot;
    * resolves with the log's new base sequence number.
    */

@@ -388,12 +388,21 @@ export class Kernel {
   }
 
   /** Replaces the whole state with validated VAL1 bytes; resolves with the new height. */
-  async restoreSnapshot(bytes: Buffer, bootstrap = false): Promise<number> {
+  restoreSnapshot(bytes: Buffer, bootstrap = false): Promise<number> {
+    return this.restoring(() => this.native.restoreSnapshot(bytes, bootstrap));
+  }
+
+  /** `restoreSnapshot` from a VAL1 file, which the kernel maps instead of reading onto the heap. */
+  restoreSnapshotFile(path: string, bootstrap = false): Promise<number> {
+    return this.restoring(() => this.native.restoreSnapshotFile(path, bootstrap));
+  }
+
+  private async restoring(work: () => Promise<number>): Promise<number> {
     // Odd while a restore runs, even after: a cached proof is valid only for the epoch it was
     // computed in (a bootstrap may replace the state without changing the height).
     this.restores++;
     try {
-      return await call(() => this.native.restoreSnapshot(bytes, bootstrap));
+      return await call(work);
     } finally {
       this.restores++;
       this.collections.changed();

@@ -4,6 +4,9 @@
 // height, with no re-bootstrap, no gap and no duplicate. Only an explicit bootstrap-required from
 // the leader (its log was trimmed past us) makes it download a snapshot again. Proof markers in
 // the stream drive the divergence checks (checker.ts).
+import { constants as bufferConstants } from 'node:buffer';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Kernel } from '../kernel/kernel';
 import type { Logger } from '../log';
 import type { Metrics, ReplicationStatus } from '../metrics';
@@ -26,6 +29,12 @@ export interface FollowerOptions {
   checkIntervalMs: number;
   /** Largest bootstrap snapshot accepted from the leader (VALORI_MAX_SNAPSHOT_BYTES). */
   maxSnapshotBytes?: number;
+  /**
+   * Where a bootstrap snapshot is spooled (the node's data directory): the download goes to a
+   * file there, which the kernel maps to restore, then it is removed. null: held in memory (a
+   * node without persistence).
+   */
+  spoolDir?: string | null;
 }
 
 type Phase = 'connecting' | 'bootstrapping' | 'streaming';
@@ -246,11 +255,37 @@ export class Follower {
   private async bootstrap(reason: string): Promise<void> {
     this.phase = 'bootstrapping';
     this.logger.info(`bootstrapping from the leader's snapshot (${reason})`);
-    const bytes = await this.leader.snapshot(this.controller.signal, this.options.maxSnapshotBytes);
-    const height = await this.kernel.restoreSnapshot(bytes, true);
+    const max = this.options.maxSnapshotBytes ?? bufferConstants.MAX_LENGTH;
+    const spoolDir = this.options.spoolDir ?? null;
+    let height: number;
+    let size: number;
+    let via = 'in memory';
+    if (spoolDir === null) {
+      const bytes = await this.leader.snapshot(this.controller.signal, max);
+      height = await this.kernel.restoreSnapshot(bytes, true);
+      size = bytes.length;
+    } else {
+      // Never the whole snapshot in memory: a leader's state can be larger than this node's heap.
+      const path = join(spoolDir, `.bootstrap-${process.pid}.val1`);
+      via = `spooled through ${path}`;
+      await rm(path, { force: true });
+      const file = await open(path, 'wx', 0o600);
+      try {
+        try {
+          size = await this.leader.snapshotTo(this.controller.signal, max, async (chunk) => {
+            await file.write(chunk);
+          });
+        } finally {
+          await file.close();
+        }
+        height = await this.kernel.restoreSnapshotFile(path, true);
+      } finally {
+        await rm(path, { force: true });
+      }
+    }
     this.bootstraps++;
     this.noteLeaderHeight(height);
-    this.logger.info(`bootstrapped from the leader's snapshot: height ${height}, ${bytes.length} bytes`);
+    this.logger.info(`bootstrapped from the leader's snapshot: height ${height}, ${size} bytes, ${via}`);
   }
 
   /** One connection: resolves when the stream ends cleanly, throws on any failure. */

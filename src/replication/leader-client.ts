@@ -156,6 +156,18 @@ export class LeaderClient {
    * is aborted as soon as more bytes arrive, so a hostile leader cannot fill this node's memory.
    */
   async snapshot(signal: AbortSignal, maxBytes: number = bufferConstants.MAX_LENGTH): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    const total = await this.snapshotTo(signal, maxBytes, (chunk) => {
+      chunks.push(chunk);
+    });
+    return Buffer.concat(chunks, total);
+  }
+
+  /**
+   * `snapshot`, each chunk handed to `write` as it arrives (awaited before the next is read, so a
+   * slow disk slows the download instead of queueing it in memory); resolves with the length.
+   */
+  async snapshotTo(signal: AbortSignal, maxBytes: number, write: (chunk: Buffer) => Promise<void> | void): Promise<number> {
     const idle = new IdleAbort(DOWNLOAD_IDLE_MS);
     const path = '/v1/snapshot/download';
     const tooLarge = (size: string): LeaderError =>
@@ -169,7 +181,6 @@ export class LeaderClient {
         await res.body.cancel().catch(() => undefined);
         throw tooLarge(String(declared));
       }
-      const chunks: Buffer[] = [];
       let total = 0;
       for await (const chunk of res.body) {
         idle.touch();
@@ -178,9 +189,12 @@ export class LeaderClient {
           await res.body.cancel().catch(() => undefined);
           throw tooLarge(`more than ${maxBytes}`);
         }
-        chunks.push(Buffer.from(chunk as Uint8Array));
+        await write(Buffer.from(chunk as Uint8Array));
       }
-      return Buffer.concat(chunks, total);
+      if (Number.isFinite(declared) && total !== declared) {
+        throw new LeaderError(200, 'INVALID_RESPONSE', `leader's snapshot ended at ${total} of its ${declared} bytes`);
+      }
+      return total;
     } finally {
       idle.clear();
     }

@@ -2,6 +2,7 @@
 // recent heights), the leader's open event streams, and, with VALORI_FOLLOWER_OF, the follower.
 // The composition root (src/valori.ts) starts it after the server listens and stops it before
 // the server closes.
+import { dirname } from 'node:path';
 import { maxSnapshotBytes, type Config } from '../config';
 import type { Kernel } from '../kernel/kernel';
 import type { Logger } from '../log';
@@ -9,6 +10,12 @@ import type { Metrics, ReplicationStatus } from '../metrics';
 import { EventStreams } from './event-stream';
 import { Follower } from './follower';
 import { ProofRing } from './proof-ring';
+
+/** A follower's bootstrap spool: beside its event log (or snapshot), else none (in memory). */
+function spoolDir(config: Config): string | null {
+  const file = config.eventLogPath ?? config.snapshotPath ?? config.walPath;
+  return file === null ? null : dirname(file);
+}
 
 export interface ReplicationDeps {
   config: Config;
@@ -38,6 +45,7 @@ export class Replication {
             heartbeatMs: config.replicationHeartbeatMs,
             checkIntervalMs: config.replicationCheckIntervalMs,
             maxSnapshotBytes: maxSnapshotBytes(config),
+            spoolDir: spoolDir(config),
           });
     metrics.observeReplication(() => ({
       lagEvents: this.follower === null ? 0 : this.follower.knownLag(),

@@ -3,7 +3,12 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use std::path::Path;
+
 use valori_kernel::database::SnapshotInfo;
+use valori_kernel::storage::vfs::read_whole;
+use valori_kernel::storage::{StdVfs, Vfs};
+use valori_kernel::KernelError;
 
 use crate::call::{pooled, sync};
 use crate::kernel::Kernel;
@@ -85,6 +90,31 @@ impl Kernel {
             env,
             "restoreSnapshot",
             move || db.restore(&bytes, bootstrap),
+            |h| h as f64,
+        )
+    }
+
+    /// `restoreSnapshot` from a file (a follower's bootstrap download, spooled
+    /// to disk): the file is mapped, not read onto the heap. The caller owns
+    /// the file and removes it afterwards.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn restore_snapshot_file<'e>(
+        &self,
+        env: &'e Env,
+        path: String,
+        bootstrap: bool,
+    ) -> Result<PromiseRaw<'e, f64>> {
+        let db = self.db.clone();
+        pooled(
+            env,
+            "restoreSnapshotFile",
+            move || {
+                db.check_open()?;
+                let io = |e: std::io::Error| KernelError::Io(format!("snapshot file {path}: {e}"));
+                let file = StdVfs.open(Path::new(&path), false).map_err(io)?;
+                let bytes = read_whole(&*file).map_err(io)?;
+                db.restore(&bytes, bootstrap)
+            },
             |h| h as f64,
         )
     }
