@@ -15,6 +15,7 @@
 //! built, pruned and walked with −(a·b) throughout (the insert-time searches,
 //! the neighbour heuristic and re-selection alike), as the queries use it.
 
+use super::blocks::Blocks;
 use super::codec::{Reader, Writer};
 use super::hnsw_search::{search_layer, Cand, Exact, Metric, Probe, Visited};
 use super::rng::{hnsw_level, MAX_LEVEL};
@@ -30,12 +31,13 @@ pub(crate) struct Hnsw {
     pub(super) ef_c: usize,
     /// Per slot; `NO_LEVEL` when the slot is not in the graph.
     pub(super) level: Vec<u8>,
-    /// Layer-0 lists, fixed stride `m0 + 1`: `[count, ids…]`.
-    links0: Vec<u32>,
-    /// Per slot: offset of its upper-layer block in `upper`, or `NO_NODE`.
+    /// Layer-0 lists, one block of `m0 + 1` per slot: `[count, ids…]`.
+    links0: Blocks,
+    /// Per slot: its layer-1 block in `upper` (layers 2.. follow), or
+    /// `NO_NODE`.
     upper_off: Vec<u32>,
-    /// Upper layers 1..=level of each node, stride `m + 1` per layer.
-    upper: Vec<u32>,
+    /// Upper layers 1..=level of each node, one block of `m + 1` per layer.
+    upper: Blocks,
     pub(super) entry: u32,
     pub(super) max_level: u8,
     /// Nodes in the graph (deleted ones included); not stored, recounted on
@@ -51,9 +53,9 @@ impl Hnsw {
             m0: 2 * m,
             ef_c: ef_c.max(1),
             level: Vec::new(),
-            links0: Vec::new(),
+            links0: Blocks::new(2 * m + 1),
             upper_off: Vec::new(),
-            upper: Vec::new(),
+            upper: Blocks::new(m + 1),
             entry: NO_NODE,
             max_level: 0,
             nodes: 0,
@@ -75,7 +77,7 @@ impl Hnsw {
     pub(super) fn ensure(&mut self, n: usize) {
         if self.level.len() < n {
             self.level.resize(n, NO_LEVEL);
-            self.links0.resize(n * (self.m0 + 1), 0);
+            self.links0.grow_to(n);
             self.upper_off.resize(n, NO_NODE);
         }
     }
@@ -86,9 +88,9 @@ impl Hnsw {
             return None;
         }
         Some(if layer == 0 {
-            id as usize * (self.m0 + 1)
+            id as usize
         } else {
-            self.upper_off[id as usize] as usize + (layer as usize - 1) * (self.m + 1)
+            self.upper_off[id as usize] as usize + (layer as usize - 1)
         })
     }
 
@@ -97,12 +99,12 @@ impl Hnsw {
     pub(crate) fn links(&self, id: u32, layer: u8) -> &[u32] {
         match self.block(id, layer) {
             Some(b) => {
-                let store = if layer == 0 {
-                    &self.links0
+                let block = if layer == 0 {
+                    self.links0.block(b)
                 } else {
-                    &self.upper
+                    self.upper.block(b)
                 };
-                &store[b + 1..b + 1 + store[b] as usize]
+                &block[1..1 + block[0] as usize]
             }
             None => &[],
         }
@@ -110,13 +112,13 @@ impl Hnsw {
 
     pub(super) fn set_links(&mut self, id: u32, layer: u8, ids: &[u32]) {
         let b = self.block(id, layer).expect("node on layer");
-        let store = if layer == 0 {
-            &mut self.links0
+        let block = if layer == 0 {
+            self.links0.block_mut(b)
         } else {
-            &mut self.upper
+            self.upper.block_mut(b)
         };
-        store[b] = ids.len() as u32;
-        store[b + 1..b + 1 + ids.len()].copy_from_slice(ids);
+        block[0] = ids.len() as u32;
+        block[1..1 + ids.len()].copy_from_slice(ids);
     }
 
     /// The entry point as a search start; a deleted one becomes a bridge.
@@ -203,8 +205,7 @@ impl Hnsw {
         self.level[id as usize] = lvl;
         if lvl > 0 {
             self.upper_off[id as usize] = self.upper.len() as u32;
-            self.upper
-                .resize(self.upper.len() + lvl as usize * (self.m + 1), 0);
+            self.upper.grow_to(self.upper.len() + lvl as usize);
         }
         self.nodes += 1;
         lvl
@@ -328,8 +329,9 @@ impl Hnsw {
     }
 
     pub(crate) fn memory_bytes(&self) -> u64 {
-        (self.level.len() + 4 * (self.links0.len() + self.upper_off.len() + self.upper.len()))
-            as u64
+        (self.level.len() + 4 * self.upper_off.len()) as u64
+            + self.links0.memory_bytes()
+            + self.upper.memory_bytes()
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
@@ -377,7 +379,7 @@ impl Hnsw {
             g.nodes += (lv != NO_LEVEL) as usize;
             if lv != NO_LEVEL && lv > 0 {
                 g.upper_off[id] = g.upper.len() as u32;
-                g.upper.resize(g.upper.len() + lv as usize * (g.m + 1), 0);
+                g.upper.grow_to(g.upper.len() + lv as usize);
             }
         }
         for id in 0..slots as u32 {

@@ -13,6 +13,7 @@
 //! `&self` and use only thread-local scratch), whatever the number of build
 //! threads ([`set_build_threads`]; see `par.rs`).
 
+mod blocks;
 mod codec;
 mod flat;
 mod hnsw;

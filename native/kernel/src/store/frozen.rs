@@ -5,9 +5,10 @@
 //! nothing reads them from a frozen copy.
 //!
 //! Cost under the lock: the record pool is shared copy-on-write (one
-//! reference count per 256-slot chunk); the vector index copies its own
-//! arrays (graph links, codes, live bits: a memcpy of a few MB at 100k
-//! records); graph pools and metadata maps are cloned entry by entry.
+//! reference count per 256-slot chunk), and so are the HNSW graph's link
+//! lists (one per 1,024 nodes: `index/blocks.rs`); the vector index copies
+//! its small per-slot arrays (levels, live bits) and a quantized index its
+//! codes; graph pools and metadata maps are cloned entry by entry.
 
 use std::sync::Mutex;
 
