@@ -334,6 +334,7 @@ describe('native Kernel', () => {
       readSnapshotFile: () => k.readSnapshotFile('a'),
       restoreSnapshot: () => k.restoreSnapshot(Buffer.alloc(8), false),
       restoreSnapshotFile: () => k.restoreSnapshotFile('/nonexistent', false),
+      restoreNamedSnapshot: () => k.restoreNamedSnapshot('a'),
       trimLog: () => k.trimLog(),
       buildIndex: () => k.buildIndex(C),
       logProof: () => k.logProof(),

@@ -115,6 +115,11 @@ export declare class Kernel {
    */
   restoreSnapshot(bytes: Buffer, bootstrap: boolean): Promise<number>
   /**
+   * `restoreSnapshot` from the named snapshot `name` (see `saveSnapshot`),
+   * decoded from a mapping of its file rather than a copy of it.
+   */
+  restoreNamedSnapshot(name: string): Promise<number>
+  /**
    * `restoreSnapshot` from a file (a follower's bootstrap download, spooled
    * to disk): the file is mapped, not read onto the heap. The caller owns
    * the file and removes it afterwards.

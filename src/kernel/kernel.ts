@@ -392,6 +392,11 @@ export class Kernel {
     return this.restoring(() => this.native.restoreSnapshot(bytes, bootstrap));
   }
 
+  /** `restoreSnapshot` from the named snapshot `name` (not a bootstrap), mapped rather than copied. */
+  restoreNamedSnapshot(name: string): Promise<number> {
+    return this.restoring(() => this.native.restoreNamedSnapshot(name));
+  }
+
   /** `restoreSnapshot` from a VAL1 file, which the kernel maps instead of reading onto the heap. */
   restoreSnapshotFile(path: string, bootstrap = false): Promise<number> {
     return this.restoring(() => this.native.restoreSnapshotFile(path, bootstrap));

@@ -94,6 +94,23 @@ impl Kernel {
         )
     }
 
+    /// `restoreSnapshot` from the named snapshot `name` (see `saveSnapshot`),
+    /// decoded from a mapping of its file rather than a copy of it.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn restore_named_snapshot<'e>(
+        &self,
+        env: &'e Env,
+        name: String,
+    ) -> Result<PromiseRaw<'e, f64>> {
+        let db = self.db.clone();
+        pooled(
+            env,
+            "restoreNamedSnapshot",
+            move || db.restore_named(&name),
+            |h| h as f64,
+        )
+    }
+
     /// `restoreSnapshot` from a file (a follower's bootstrap download, spooled
     /// to disk): the file is mapped, not read onto the heap. The caller owns
     /// the file and removes it afterwards.

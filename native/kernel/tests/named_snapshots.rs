@@ -148,6 +148,17 @@ fn when_a_name_is_saved_then_it_lives_in_the_snapshots_directory_and_the_answer_
         .expect("file in snapshots/");
     assert_eq!(&bytes[..4], b"VAL1");
     assert_eq!(n.read_snapshot_file("backup-1.val1").unwrap(), bytes);
+    // Restoring it by name gives the state it holds, as a restore of its bytes does.
+    let saved = hash(&n);
+    insert(&n, 2);
+    let twin = open(&Arc::new(SimVfs::new()), &el());
+    insert(&twin, 1);
+    insert(&twin, 2);
+    assert_eq!(n.restore_named("backup-1.val1").unwrap(), 3);
+    assert_eq!(twin.restore(&bytes, false).unwrap(), 3);
+    assert_eq!(hash(&n), hash(&twin));
+    assert_eq!(hash(&n), saved, "the state the snapshot held, record 2 gone");
+    assert!(matches!(n.restore_named("nope.val1"), Err(KernelError::NotFound(_))));
     let main = n.save_snapshot(None).unwrap();
     assert_eq!(main.name, "snap.bin");
     assert!(vfs

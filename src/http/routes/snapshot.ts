@@ -186,7 +186,7 @@ export function snapshotRoutes(ctx: RouteContext): RouteHandlers {
     ...json,
     async (req, res) => {
       const body = check(v.snapshotRestore, req.body);
-      const height = await oneRestoreAtATime(async () => kernel.restoreSnapshot(await kernel.readSnapshotFile(body.path), false));
+      const height = await oneRestoreAtATime(async () => kernel.restoreNamedSnapshot(body.path));
       auditDetails(res, { source: 'named', name: body.path, height, ...(await hashAt(height)) });
       res.json({ success: true, height });
     },

@@ -164,7 +164,15 @@ impl Database {
     /// Bytes of the named snapshot `name` (NOT_FOUND when there is none).
     pub fn read_snapshot_file(&self, name: &str) -> KResult<Vec<u8>> {
         self.check_open()?;
-        self.named()?.read(name, self.durable.max_snapshot_bytes)
+        Ok(self.named()?.read(name, self.durable.max_snapshot_bytes)?.to_vec())
+    }
+
+    /// [`Database::restore`] from the named snapshot `name` (not a
+    /// bootstrap), decoded from a mapping of its file.
+    pub fn restore_named(&self, name: &str) -> KResult<u64> {
+        self.check_open()?;
+        let bytes = self.named()?.read(name, self.durable.max_snapshot_bytes)?;
+        self.restore(&bytes, false)
     }
 
     /// Replace the whole state with a VAL1 snapshot, validated first.

@@ -19,7 +19,7 @@ use super::format::{InMemory, SnapshotMeta, SnapshotParts, SnapshotSource};
 use super::store::{create_fresh, peek_file, write_sections};
 use crate::error::{KResult, KernelError};
 use crate::storage::error::StorageError;
-use crate::storage::vfs::{parent_dir, read_exact_at, Vfs};
+use crate::storage::vfs::{parent_dir, read_whole, FileBytes, Vfs};
 
 /// Subdirectory of the main snapshot's directory that holds named snapshots.
 pub const NAMED_DIR: &str = "snapshots";
@@ -177,8 +177,9 @@ impl NamedSnapshots {
         Ok(size)
     }
 
-    /// The bytes of snapshot `name`, at most `max_bytes`.
-    pub fn read(&self, name: &str, max_bytes: u64) -> KResult<Vec<u8>> {
+    /// The bytes of snapshot `name`, at most `max_bytes`, mapped (see
+    /// `FileBytes`).
+    pub fn read(&self, name: &str, max_bytes: u64) -> KResult<FileBytes> {
         let path = self.path_of(name)?;
         if !self
             .vfs
@@ -197,9 +198,7 @@ impl NamedSnapshots {
                 "snapshot {name:?} is {len} bytes, above VALORI_MAX_SNAPSHOT_BYTES ({max_bytes})"
             )));
         }
-        let mut bytes = vec![0u8; len as usize];
-        read_exact_at(&*file, 0, &mut bytes).map_err(io)?;
-        Ok(bytes)
+        read_whole(&*file).map_err(io)
     }
 }
 
