@@ -169,8 +169,6 @@ export declare class Kernel {
    * the event log (INVALID_ARGUMENT without one); runs on the libuv pool.
    */
   timeline(fromSeq: number, limit: number, collection?: string | undefined | null): Promise<Timeline>
-  /** The current durable state as a VAL1 file streamed in pieces. */
-  snapshotStream(): Promise<SnapshotStream>
   /**
    * Committed log entries (docs/EVENT_LOG_FORMAT.md) from `fromSeq` (inclusive), at most `maxEvents` and
    * about `maxBytes` of payload. Rejects with code BOOTSTRAP_REQUIRED when
@@ -194,6 +192,8 @@ export declare class Kernel {
    * alone (its name, config and data).
    */
   stateProof(collection?: string | undefined | null): Promise<StateProof>
+  /** The current durable state as a VAL1 file streamed in pieces. */
+  snapshotStream(): Promise<SnapshotStream>
   /** Insert one vector into `collection`; ids [id]. */
   insert(collection: string, values: Float32Array, tag?: bigint | undefined | null, opts?: WriteOptions | undefined | null, payload?: RecordPayload | undefined | null): Promise<WriteResult>
   /**

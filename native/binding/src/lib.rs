@@ -12,7 +12,7 @@ mod kernel;
 pub mod open;
 mod persistence;
 mod reads;
-mod snapshot_stream;
 mod replication;
+mod snapshot_stream;
 mod types;
 mod writes;

@@ -9,12 +9,12 @@
 
 use crate::bytes::{Reader, Writer};
 use crate::codec;
+use crate::codec::{Measure, Sink};
 use crate::engine::Db;
 use crate::entry::{read_index_config, write_index_config, CollectionConfig, Metric};
 use crate::error::{KResult, KernelError};
 use crate::index::{Index, IndexConfig, VectorSource};
 use crate::state::Limits;
-use crate::codec::{Measure, Sink};
 use crate::storage::snapshot::format::header_prefix;
 use crate::storage::{decode_snapshot, SectionSum, SnapshotMeta, SnapshotParts, SnapshotSource};
 use crate::store::{self, Collection, Store, DEFAULT_COLLECTION};
@@ -339,10 +339,7 @@ impl SnapshotSource for Captured {
         self.meta
     }
 
-    fn write_to(
-        &self,
-        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-    ) -> std::io::Result<u64> {
+    fn write_to(&self, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<u64> {
         Captured::write_to(self, WRITE_CHUNK, out).map_err(|e| std::io::Error::other(e.to_string()))
     }
 }
@@ -415,7 +412,10 @@ mod tests {
     fn store() -> Store {
         let limits = Limits::new(DIM, 100_000, 100, 100);
         let mut s = Store::new(limits, IndexConfig::default());
-        let mut events = vec![create(1, "h", IndexKind::Hnsw), create(2, "v", IndexKind::Ivf)];
+        let mut events = vec![
+            create(1, "h", IndexKind::Hnsw),
+            create(2, "v", IndexKind::Ivf),
+        ];
         for id in 0..20_000 {
             events.push(insert(1, id));
         }
@@ -446,7 +446,11 @@ mod tests {
         for c in st.collections() {
             index.u32(c.id);
             write_index_config(&mut index, &c.config.index);
-            let blob = c.db.index.as_ref().map(|ix| ix.encode()).unwrap_or_default();
+            let blob =
+                c.db.index
+                    .as_ref()
+                    .map(|ix| ix.encode())
+                    .unwrap_or_default();
             index.u64(blob.len() as u64);
             index.bytes(&blob);
         }
@@ -491,8 +495,14 @@ mod tests {
             assert!(got == expected, "chunk {chunk}: streamed bytes differ");
         }
         let back = decode_store(&expected, st.limits(), IndexConfig::default()).unwrap();
-        assert!(!back.index_rebuilt, "the saved indexes are used as they are");
-        assert_eq!(store::codec::state_hash(&back.store), store::codec::state_hash(&st));
+        assert!(
+            !back.index_rebuilt,
+            "the saved indexes are used as they are"
+        );
+        assert_eq!(
+            store::codec::state_hash(&back.store),
+            store::codec::state_hash(&st)
+        );
     }
 
     #[test]

@@ -157,8 +157,15 @@ fn when_a_name_is_saved_then_it_lives_in_the_snapshots_directory_and_the_answer_
     assert_eq!(n.restore_named("backup-1.val1").unwrap(), 3);
     assert_eq!(twin.restore(&bytes, false).unwrap(), 3);
     assert_eq!(hash(&n), hash(&twin));
-    assert_eq!(hash(&n), saved, "the state the snapshot held, record 2 gone");
-    assert!(matches!(n.restore_named("nope.val1"), Err(KernelError::NotFound(_))));
+    assert_eq!(
+        hash(&n),
+        saved,
+        "the state the snapshot held, record 2 gone"
+    );
+    assert!(matches!(
+        n.restore_named("nope.val1"),
+        Err(KernelError::NotFound(_))
+    ));
     let main = n.save_snapshot(None).unwrap();
     assert_eq!(main.name, "snap.bin");
     assert!(vfs

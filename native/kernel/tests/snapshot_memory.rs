@@ -90,7 +90,8 @@ fn open(dir: &std::path::Path) -> Database {
 
 #[test]
 fn a_snapshot_is_written_in_pieces_and_loaded_through_a_mapping() {
-    let dir: PathBuf = std::env::temp_dir().join(format!("valori-snapshot-memory-{}", std::process::id()));
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("valori-snapshot-memory-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = open(&dir);
     for b in 0..RECORDS / 1000 {

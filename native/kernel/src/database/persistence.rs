@@ -164,7 +164,10 @@ impl Database {
     /// Bytes of the named snapshot `name` (NOT_FOUND when there is none).
     pub fn read_snapshot_file(&self, name: &str) -> KResult<Vec<u8>> {
         self.check_open()?;
-        Ok(self.named()?.read(name, self.durable.max_snapshot_bytes)?.to_vec())
+        Ok(self
+            .named()?
+            .read(name, self.durable.max_snapshot_bytes)?
+            .to_vec())
     }
 
     /// [`Database::restore`] from the named snapshot `name` (not a

@@ -1,6 +1,7 @@
 //! Linear scans: exact over the kernel's vectors, or over codes followed by an
 //! exact re-rank.
 
+use super::blocks::Blocks;
 use super::quant::{Prepared, Quantizer};
 use super::topk::TopK;
 use super::{simd, Bitset, Distance, VectorSource};
@@ -76,12 +77,11 @@ pub fn exact_ids(
 pub(crate) fn code_scan(
     quant: &Quantizer,
     prep: &Prepared,
-    codes: &[u8],
+    codes: &Blocks<u8>,
     live: &Bitset,
     keep: usize,
     filter: Option<&dyn Fn(u32) -> bool>,
 ) -> Vec<(i64, u32)> {
-    let len = quant.code_len();
     let mut top = TopK::new(keep);
     let mut visit = |id: u32, d: i64| {
         if top.admits(d, id) && filter.is_none_or(|f| f(id)) {
@@ -93,8 +93,7 @@ pub(crate) fn code_scan(
         Prepared::Sq8(q) => {
             let sq8 = simd::kernels().sq8;
             for id in live.ones() {
-                let at = id as usize * len;
-                let Some(code) = codes.get(at..at + len) else {
+                let Some(code) = codes.get(id as usize) else {
                     break;
                 };
                 visit(id, sq8(q, code) as i64);
@@ -102,8 +101,7 @@ pub(crate) fn code_scan(
         }
         Prepared::Sq8Dot(_) | Prepared::Pq(_) => {
             for id in live.ones() {
-                let at = id as usize * len;
-                let Some(code) = codes.get(at..at + len) else {
+                let Some(code) = codes.get(id as usize) else {
                     break;
                 };
                 visit(id, quant.dist(prep, code));

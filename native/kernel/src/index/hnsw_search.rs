@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use super::blocks::Blocks;
 use super::hnsw::Hnsw;
 use super::quant::{Prepared, Quantizer};
 use super::topk::RESERVE_MAX;
@@ -62,19 +63,17 @@ impl Metric for Exact<'_> {
 pub(crate) struct Coded<'a> {
     pub quant: &'a Quantizer,
     pub prep: &'a Prepared,
-    pub codes: &'a [u8],
+    pub codes: &'a Blocks<u8>,
     pub live: &'a Bitset,
 }
 
 impl Coded<'_> {
     #[inline]
     fn code(&self, id: u32) -> Option<&[u8]> {
-        let n = self.quant.code_len();
-        let at = id as usize * n;
-        if !self.live.get(id) || at + n > self.codes.len() {
+        if !self.live.get(id) {
             return None;
         }
-        Some(&self.codes[at..at + n])
+        self.codes.get(id as usize)
     }
 }
 

@@ -15,13 +15,14 @@
 //! every structural invariant that search relies on, so arbitrary bytes give
 //! an [`IndexError`], never a panic.
 
+use super::blocks::Blocks;
 use super::codec::{Reader, Writer};
-use crate::codec::{Count, Crc, Sink};
 use super::hnsw::Hnsw;
 use super::ivf::Ivf;
 use super::quant::Quantizer;
 use super::state::Index;
 use super::{Bitset, Distance, IndexConfig, IndexError, IndexKind, QuantKind};
+use crate::codec::{Count, Crc, Sink};
 
 const MAGIC: &[u8; 4] = b"VIDX";
 /// Written for L2 indexes: no distance byte.
@@ -111,8 +112,10 @@ impl Index {
             }
             None => w.u8(0),
         }
-        w.u32(self.codes.len() as u32);
-        w.bytes(&self.codes);
+        w.u32(self.codes.values() as u32);
+        for run in self.codes.runs() {
+            w.bytes(run);
+        }
         if let Some(g) = &self.hnsw {
             g.write(&mut w);
         }
@@ -203,16 +206,17 @@ impl Index {
             return Err(bad("quantizer presence"));
         }
         let ncodes = r.len(1, "codes")?;
-        ix.codes = r.take(ncodes, "codes")?.to_vec();
+        let run = r.take(ncodes, "codes")?;
         let code_len = ix.quant.as_ref().map_or(0, |q| q.code_len());
         let want = if cfg.kind == IndexKind::Ivf {
             0
         } else {
             ix.slots as usize * code_len
         };
-        if ix.codes.len() != want {
+        if run.len() != want {
             return Err(bad("codes length"));
         }
+        ix.codes = Blocks::from_run(code_len, run);
         match cfg.kind {
             IndexKind::Brute => {}
             IndexKind::Hnsw => {

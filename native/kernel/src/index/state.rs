@@ -1,8 +1,7 @@
 //! The [`Index`] the kernel owns: dispatch over kinds, training schedule,
 //! quantized codes and search.
 
-use rayon::prelude::*;
-
+use super::blocks::Blocks;
 use super::flat::{code_scan, exact_scan, rerank};
 use super::hnsw::Hnsw;
 use super::hnsw_search::{with_visited, Coded, Exact};
@@ -17,7 +16,7 @@ const DEFAULT_TRAIN_MIN: usize = 1024;
 /// Vectors sampled to train PQ codebooks (SQ8 ranges use every live vector).
 const PQ_SAMPLE: usize = 2048;
 
-/// Clone copies the index's own arrays (graph links, codes, live set): a
+/// Clone shares the graph links and codes copy-on-write and copies the live set: a
 /// snapshot clones it under the state lock and encodes it after.
 #[derive(Clone)]
 pub struct Index {
@@ -31,7 +30,7 @@ pub struct Index {
     pub(super) trained_at: u32,
     pub(super) quant: Option<Quantizer>,
     /// Slot-major codes for Brute/HNSW (IVF keeps codes in its lists).
-    pub(super) codes: Vec<u8>,
+    pub(super) codes: Blocks<u8>,
     pub(super) hnsw: Option<Hnsw>,
     pub(super) ivf: Option<Ivf>,
 }
@@ -46,7 +45,7 @@ impl Index {
             slots: 0,
             trained_at: 0,
             quant: None,
-            codes: Vec::new(),
+            codes: Blocks::new(0),
             hnsw: (cfg.kind == IndexKind::Hnsw)
                 .then(|| Hnsw::new(cfg.hnsw_m, cfg.hnsw_ef_construction)),
             ivf: (cfg.kind == IndexKind::Ivf).then(Ivf::default),
@@ -195,18 +194,16 @@ impl Index {
         };
         if let (Some(q), true) = (&self.quant, self.cfg.kind != IndexKind::Ivf) {
             let len = q.code_len();
-            self.codes = vec![0; self.slots as usize * len];
+            self.codes = Blocks::new(len);
+            self.codes.grow_to(self.slots as usize);
             // Each slot's code is its own: encode them in parallel.
             let live = &self.live;
-            self.codes
-                .par_chunks_mut(len.max(1))
-                .enumerate()
-                .for_each(|(id, out)| {
-                    let id = id as u32;
-                    if let Some(v) = src.vector(id).filter(|_| live.get(id)) {
-                        q.encode(v, out);
-                    }
-                });
+            self.codes.par_fill(|id, out| {
+                let id = id as u32;
+                if let Some(v) = src.vector(id).filter(|_| live.get(id)) {
+                    q.encode(v, out);
+                }
+            });
         }
         if let Some(ivf) = &mut self.ivf {
             let nlist = if self.cfg.ivf_nlist == 0 {
@@ -322,7 +319,7 @@ impl Index {
 
     pub fn memory_bytes(&self) -> IndexMemory {
         let mut m = IndexMemory {
-            codes: self.codes.len() as u64,
+            codes: self.codes.memory_bytes(),
             structure: (self.live.words().len() * 8) as u64,
         };
         if let Some(q) = &self.quant {

@@ -118,8 +118,9 @@ impl Index {
         };
         if let (Some(q), true) = (&self.quant, self.cfg.kind != IndexKind::Ivf) {
             let len = q.code_len();
-            self.codes.resize(self.slots as usize * len, 0);
-            self.codes[id as usize * len..(id as usize + 1) * len].copy_from_slice(&code(q));
+            debug_assert_eq!(self.codes.stride(), len);
+            self.codes.grow_to(self.slots as usize);
+            self.codes.block_mut(id as usize).copy_from_slice(&code(q));
         }
         if let Some(ivf) = &mut self.ivf {
             match placed.and_then(|p| p.list) {

@@ -6,9 +6,10 @@
 //!
 //! Cost under the lock: the record pool is shared copy-on-write (one
 //! reference count per 256-slot chunk), and so are the HNSW graph's link
-//! lists (one per 1,024 nodes: `index/blocks.rs`); the vector index copies
-//! its small per-slot arrays (levels, live bits) and a quantized index its
-//! codes; graph pools and metadata maps are cloned entry by entry.
+//! lists and a quantized index's codes (one per 1,024 nodes or codes:
+//! `index/blocks.rs`); the vector index copies its small per-slot arrays
+//! (levels, live bits); graph pools and metadata maps are cloned entry by
+//! entry.
 
 use std::sync::Mutex;
 

@@ -7,8 +7,8 @@ mod named;
 mod store;
 
 pub use format::{
-    decode_snapshot, encode_snapshot, InMemory, SectionSum, SnapshotError, SnapshotMeta, SnapshotParts,
-    SnapshotSource,
+    decode_snapshot, encode_snapshot, InMemory, SectionSum, SnapshotError, SnapshotMeta,
+    SnapshotParts, SnapshotSource,
 };
 pub use named::{valid_name, NamedSnapshots, NAMED_DIR};
 pub use store::{LoadOutcome, LoadedSnapshot, Quarantined, SnapshotStore};
