@@ -136,6 +136,18 @@ fn check(cfg: IndexConfig) {
         cfg.kind,
         cfg.quant
     );
+    // The usage totals kept write by write (refused writes that handed
+    // deferred inserts to the index included) equal a count from scratch.
+    let kept = live.totals();
+    let mut counted = live.frozen();
+    counted.recount();
+    assert_eq!(
+        kept,
+        counted.totals(),
+        "{:?}: usage totals drifted",
+        cfg.kind
+    );
+    drop(live);
     e.close();
 }
 

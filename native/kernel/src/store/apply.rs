@@ -150,9 +150,12 @@ impl Store {
                     c.db.defer_index();
                 }
                 let before = Usage::of_db(&c.db);
-                c.db.apply(event)?;
+                let applied = c.db.apply(event);
+                // Counted even when the event is refused: a non-insert first
+                // hands deferred inserts to the index, which grows it.
                 let after = Usage::of_db(&c.db);
                 self.totals = self.totals.replace(before, after);
+                applied?;
             }
             StoreEvent::CreateCollection {
                 id, name, config, ..
