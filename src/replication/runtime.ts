@@ -11,11 +11,6 @@ import { EventStreams } from './event-stream';
 import { Follower } from './follower';
 import { ProofRing } from './proof-ring';
 
-/** A follower's bootstrap spool: beside its event log (or snapshot), else none (in memory). */
-function spoolDir(config: Config): string | null {
-  const file = config.eventLogPath ?? config.snapshotPath ?? config.walPath;
-  return file === null ? null : dirname(file);
-}
 
 export interface ReplicationDeps {
   config: Config;
@@ -45,7 +40,8 @@ export class Replication {
             heartbeatMs: config.replicationHeartbeatMs,
             checkIntervalMs: config.replicationCheckIntervalMs,
             maxSnapshotBytes: maxSnapshotBytes(config),
-            spoolDir: spoolDir(config),
+            // Beside the follower's event log (a follower always has one: config.ts).
+            spoolDir: config.eventLogPath === null ? null : dirname(config.eventLogPath),
           });
     metrics.observeReplication(() => ({
       lagEvents: this.follower === null ? 0 : this.follower.knownLag(),

@@ -19,8 +19,8 @@
 //! Neither side holds the file whole in memory: a build freezes the state
 //! under the lock (the kernel's copy-on-write clone) and encodes and streams
 //! it to the file after the lock is released, so applies go on meanwhile; a
-//! read checks the digest in 1 MiB chunks and reads only the state section
-//! for the applier's restore; an installed snapshot's file is kept as it
+//! read maps the file read-only, checks its digest over the mapping and
+//! hands the state section to the applier's restore from it; an installed snapshot's file is kept as it
 //! came (renamed into place), not written again.
 
 use std::collections::BTreeSet;
@@ -31,8 +31,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyerror::AnyError;
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{EntryPayload, LogId, RaftSnapshotBuilder, StorageIOError, StoredMembership};
-use valori_kernel::storage::vfs::{read_exact_at, read_whole, FileBytes};
-use valori_kernel::storage::{Vfs, VfsFile};
+use valori_kernel::storage::vfs::{read_whole, FileBytes};
+use valori_kernel::storage::Vfs;
 
 use crate::codec::{
     decode_log_id, decode_membership, encode_log_id, encode_membership, put_str, DecodeError,
@@ -307,61 +307,42 @@ fn write_snapshot_file(
 struct Layout {
     meta: Meta,
     retired: BTreeSet<NodeId>,
-    state_at: u64,
-    state_len: u64,
+    state: std::ops::Range<usize>,
 }
 
-/// Reads a snapshot file's meta and checks its digest, in chunks.
-fn check_snapshot_file(file: &dyn VfsFile) -> Result<Layout, DecodeError> {
-    let bad = |why: String| DecodeError(format!("raft snapshot: {why}"));
-    let io = |e: std::io::Error| DecodeError(format!("raft snapshot: {e}"));
-    let len = file.len().map_err(io)?;
-    if len < 8 + 4 + 8 + 32 {
-        return Err(bad("not a Raft snapshot (too short)".into()));
+/// A snapshot file's meta and the place of its state, its digest checked;
+/// `b` is the whole file (mapped: see `FileBytes`).
+fn check_snapshot_bytes(b: &[u8]) -> Result<Layout, DecodeError> {
+    let bad = |why: &str| DecodeError(format!("raft snapshot: {why}"));
+    if b.len() < 8 + 4 + 8 + 32 {
+        return Err(bad("not a Raft snapshot (too short)"));
     }
-    let mut head = [0u8; 12];
-    read_exact_at(file, 0, &mut head).map_err(io)?;
-    if head[..8] != SNAPSHOT_MAGIC {
-        return Err(bad("not a Raft snapshot (magic)".into()));
+    if b[..8] != SNAPSHOT_MAGIC {
+        return Err(bad("not a Raft snapshot (magic)"));
     }
-    let meta_len = u32::from_le_bytes(head[8..12].try_into().expect("4 bytes")) as u64;
-    if 12 + meta_len + 8 + 32 > len {
-        return Err(bad("meta length exceeds the file".into()));
-    }
-    let mut meta_bytes = vec![0u8; meta_len as usize];
-    read_exact_at(file, 12, &mut meta_bytes).map_err(io)?;
-    let mut state_len = [0u8; 8];
-    read_exact_at(file, 12 + meta_len, &mut state_len).map_err(io)?;
-    let state_len = u64::from_le_bytes(state_len);
-    let state_at = 12 + meta_len + 8;
-    if state_at
-        .checked_add(state_len)
-        .and_then(|e| e.checked_add(32))
-        != Some(len)
+    let meta_len = u32::from_le_bytes(b[8..12].try_into().expect("4 bytes")) as usize;
+    let state_at = 12usize
+        .checked_add(meta_len)
+        .and_then(|x| x.checked_add(8))
+        .filter(|&x| x + 32 <= b.len())
+        .ok_or_else(|| bad("meta length exceeds the file"))?;
+    let state_len = u64::from_le_bytes(b[state_at - 8..state_at].try_into().expect("8 bytes"));
+    let body = b.len() - 32;
+    if usize::try_from(state_len)
+        .ok()
+        .and_then(|n| state_at.checked_add(n))
+        != Some(body)
     {
-        return Err(bad("state length".into()));
+        return Err(bad("state length"));
     }
-    let body = len - 32;
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; CHUNK.min(body as usize)];
-    let mut at = 0u64;
-    while at < body {
-        let n = (body - at).min(buf.len() as u64) as usize;
-        read_exact_at(file, at, &mut buf[..n]).map_err(io)?;
-        hasher.update(&buf[..n]);
-        at += n as u64;
+    if blake3::hash(&b[..body]).as_bytes() != &b[body..] {
+        return Err(bad("digest mismatch"));
     }
-    let mut digest = [0u8; 32];
-    read_exact_at(file, body, &mut digest).map_err(io)?;
-    if hasher.finalize().as_bytes() != &digest {
-        return Err(bad("digest mismatch".into()));
-    }
-    let (meta, retired) = decode_meta(&meta_bytes)?;
+    let (meta, retired) = decode_meta(&b[12..12 + meta_len])?;
     Ok(Layout {
         meta,
         retired,
-        state_at,
-        state_len,
+        state: state_at..body,
     })
 }
 
@@ -372,10 +353,12 @@ fn check_snapshot_file(file: &dyn VfsFile) -> Result<Layout, DecodeError> {
 /// replaced between announcing it and reading it, is refused here, and the
 /// sender retries with its current one.
 pub fn check_received(path: &Path, announced: &Meta) -> Result<(), String> {
+    let io = |e: std::io::Error| format!("received snapshot {}: {e}", path.display());
     let file = valori_kernel::storage::StdVfs
         .open(path, false)
-        .map_err(|e| format!("received snapshot {}: {e}", path.display()))?;
-    let layout = check_snapshot_file(&*file).map_err(|e| e.0)?;
+        .map_err(io)?;
+    let bytes = read_whole(&*file).map_err(io)?;
+    let layout = check_snapshot_bytes(&bytes).map_err(|e| e.0)?;
     if layout.meta.last_log_id != announced.last_log_id
         || layout.meta.last_membership != announced.last_membership
     {
@@ -406,23 +389,13 @@ impl ReadSnapshot {
 /// first).
 fn read_snapshot_file(vfs: &dyn Vfs, path: &Path) -> Result<ReadSnapshot, StorageError> {
     let file = vfs.open(path, false).map_err(|e| read_snapshot(&e))?;
-    let layout = check_snapshot_file(&*file).map_err(|e| read_snapshot(&e))?;
     let bytes = read_whole(&*file).map_err(|e| read_snapshot(&e))?;
-    let state = usize::try_from(layout.state_at)
-        .ok()
-        .zip(usize::try_from(layout.state_len).ok())
-        .and_then(|(at, len)| Some(at..at.checked_add(len)?))
-        .filter(|r| r.end <= bytes.len())
-        .ok_or_else(|| {
-            read_snapshot(&DecodeError(
-                "raft snapshot: the file changed while it was read".into(),
-            ))
-        })?;
+    let layout = check_snapshot_bytes(&bytes).map_err(|e| read_snapshot(&e))?;
     Ok(ReadSnapshot {
         meta: layout.meta,
         retired: layout.retired,
         file: bytes,
-        state,
+        state: layout.state,
     })
 }
 
