@@ -100,10 +100,27 @@ impl Db {
         let mut words = self.payload.select(filter, st.records().slots as u32);
         if let (Some(ix), None) = (&self.index, tag) {
             // The index keeps the live set as words: one AND per 64 records.
+            // From `indexed_to` up (the unfinished window) it may lack live
+            // records, which the state's status decides.
             let live = ix.live_words();
+            let from = self.indexed_to;
             let mut count = 0;
             for (i, w) in words.iter_mut().enumerate() {
-                *w &= live.get(i).copied().unwrap_or(0);
+                let held = live.get(i).copied().unwrap_or(0);
+                let mut rest = if (i as u32 + 1) * 64 > from {
+                    *w & !held
+                } else {
+                    0
+                };
+                *w &= held;
+                while rest != 0 {
+                    let b = rest.trailing_zeros();
+                    rest &= rest - 1;
+                    let id = i as u32 * 64 + b;
+                    if id >= from && st.record_status(id) == LIVE {
+                        *w |= 1u64 << b;
+                    }
+                }
                 count += w.count_ones() as usize;
             }
             return (Bitset::from_words(words), count);
@@ -164,7 +181,7 @@ impl Db {
                     .map(|(id, _, v)| (id, v));
                 crate::index::exact_rows(query, k, rows, None, self.distance)
             }
-            Some(ix) => ix.search(query, k, params, st, Some(&bit)),
+            Some(ix) => self.index_search(ix, query, k, params, Some(&bit)),
         }
     }
 }

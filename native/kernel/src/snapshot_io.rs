@@ -36,21 +36,16 @@ pub struct Restored {
 /// not claim more slots than the state has, so it cannot amplify its size.
 /// Returns whether it was rebuilt.
 fn fill_index(db: &mut Db, blob: &[u8], cfg: IndexConfig) -> bool {
-    let Db { state, index, .. } = db;
-    let Some(ix) = index.as_mut() else {
+    if db.index.is_none() {
         return false;
-    };
-    let slots = state.slot_count();
-    match Index::decode_bounded(blob, cfg, state.dim(), slots) {
-        Ok(decoded) if decoded.live_set_matches(&*state) => {
-            *ix = decoded;
-            false
-        }
-        _ => {
-            ix.rebuild(&*state);
-            true
-        }
     }
+    let slots = db.state.slot_count();
+    let installed = Index::decode_bounded(blob, cfg, db.state.dim(), slots)
+        .is_ok_and(|decoded| db.install_index(decoded));
+    if !installed {
+        db.rebuild_index();
+    }
+    !installed
 }
 
 /// Per collection: its index configuration and bytes.

@@ -26,6 +26,11 @@ fn workload(db: &Database) {
         insert(db, "a", &[-x, x]).unwrap();
         block_on(db.insert("h", vec![x, x, -x], i, key(100 + i as u8))).unwrap();
     }
+    // Past the first window of 64 records, so the graph holds some.
+    for i in 20..70u64 {
+        let x = i as f32 / 4.0;
+        block_on(db.insert("h", vec![x, -x, x], i, None)).unwrap();
+    }
     insert(db, "gone", &[1.0, 1.0]).unwrap();
     let n = block_on(db.create_node("a", 1, Some(3), None)).unwrap().ids[0];
     let m = block_on(db.create_node("a", 2, None, None)).unwrap().ids[0];

@@ -284,8 +284,9 @@ fn when_an_uploaded_index_has_the_right_count_but_another_live_set_then_it_is_re
         kind: IndexKind::Hnsw,
         ..IndexConfig::default()
     };
-    let a = hnsw_node(&Arc::new(SimVfs::new()), 10, 3);
-    let b = hnsw_node(&Arc::new(SimVfs::new()), 10, 5);
+    // Past the first window of 64 records, so both graphs hold records.
+    let a = hnsw_node(&Arc::new(SimVfs::new()), 70, 3);
+    let b = hnsw_node(&Arc::new(SimVfs::new()), 70, 5);
     let (_, a_bytes) = a.snapshot_bytes().unwrap();
     let (_, b_bytes) = b.snapshot_bytes().unwrap();
     let own = durable::decode_store(&a_bytes, limits(), ix).unwrap();
@@ -304,7 +305,7 @@ fn when_an_uploaded_index_has_the_right_count_but_another_live_set_then_it_is_re
     let r = durable::decode_store(&mixed, limits(), ix).unwrap();
     assert!(
         r.index_rebuilt,
-        "same live count (9), different live set: the index is rebuilt"
+        "same live count (63 in the graph), different live set: the index is rebuilt"
     );
     // Record 5 is live in the state, so a search for its vector finds it.
     let hits = r

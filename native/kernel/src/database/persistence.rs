@@ -295,14 +295,8 @@ impl Database {
         let built = {
             let mut guard = self.engine.db().write().unwrap_or_else(|p| p.into_inner());
             let c = guard.resolve_mut(collection)?;
-            let crate::engine::Db { state, index, .. } = &mut c.db;
-            let built = match index.as_mut() {
-                Some(ix) => {
-                    ix.rebuild(&*state);
-                    true
-                }
-                None => false,
-            };
+            let built = c.db.index.is_some();
+            c.db.rebuild_index();
             guard.recount();
             built
         };

@@ -105,6 +105,13 @@ impl Index {
     /// True when the index holds exactly the records `src` has a live vector
     /// for: no more (a stale id) and no fewer (a hidden one).
     pub fn live_set_matches(&self, src: &dyn VectorSource) -> bool {
+        self.holds_live_set(src, src.slot_count())
+    }
+
+    /// True when the index holds exactly the live records of `src` below
+    /// `upto`, and at or above it only records `src` has live (none stale;
+    /// the caller searches the live ones it lacks there exactly).
+    pub fn holds_live_set(&self, src: &dyn VectorSource, upto: u32) -> bool {
         let n = src.slot_count();
         if self.slots > n || self.live.ones().any(|id| id >= n) {
             return false;
@@ -112,12 +119,18 @@ impl Index {
         let mut count = 0u32;
         for id in 0..n {
             let live = src.vector(id).is_some();
-            if live != self.live.get(id) {
+            let held = self.live.get(id);
+            if (id < upto && live != held) || (held && !live) {
                 return false;
             }
-            count += live as u32;
+            count += held as u32;
         }
         count == self.live_count
+    }
+
+    /// Whether record `id` is in the index.
+    pub fn holds(&self, id: u32) -> bool {
+        self.live.get(id)
     }
 
     /// Record `id` was hard- or soft-deleted; it is never returned again.

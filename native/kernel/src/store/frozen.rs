@@ -31,7 +31,8 @@ impl Store {
                     payload: PayloadIndex::default(),
                     distance: c.db.distance,
                     filter_cache: Mutex::new(None),
-                    pending: None,
+                    deferring: false,
+                    indexed_to: c.db.indexed_to,
                 };
                 let copy = Collection {
                     id: c.id,

@@ -68,6 +68,18 @@ impl Store {
         }
     }
 
+    /// Whether `flush_index` would give an index anything: a collection
+    /// written in the open group finished a window its index has not taken.
+    pub fn index_work_pending(&self) -> bool {
+        let Some(j) = self.journal.as_ref() else {
+            return false;
+        };
+        j.touched
+            .iter()
+            .filter_map(|id| self.colls.get(id))
+            .any(|c| c.db.index_work_pending())
+    }
+
     /// Whether inserts applied now wait for `flush_index`.
     pub(crate) fn deferring_index(&self) -> bool {
         self.journal.as_ref().is_some_and(|j| j.defer_index)
