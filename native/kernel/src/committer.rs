@@ -102,6 +102,20 @@ fn publish(
     }
 }
 
+/// A group applied to the state, on its way to the log: what answering it
+/// needs once the append is settled.
+struct Applied<'a> {
+    /// Per request, how long it waited for its group (traces only).
+    queued: &'a [u64],
+    /// The requests that produced an outcome, by slot.
+    pending: Vec<(usize, Outcome)>,
+    /// The group's log entries, in height order.
+    entries: Vec<(u64, Vec<u8>)>,
+    journaled: bool,
+    began: Instant,
+    applied: Instant,
+}
+
 impl Committer {
     pub(crate) fn run(mut self) {
         while let Ok(first) = self.rx.recv() {
@@ -236,20 +250,26 @@ impl Committer {
             }
             journaled = guard.journal_has_undo();
         }
+        let mut done = Applied {
+            queued,
+            pending,
+            entries,
+            journaled,
+            began,
+            applied: began,
+        };
         let mut fsync_us = None;
         let mut appended = Ok(());
         // The append thread panicked: handled as any committer panic.
         let mut append_panicked = false;
-        let Some(sink) = self.sink.as_mut().filter(|_| !entries.is_empty()) else {
+        let Some(sink) = self.sink.as_mut().filter(|_| !done.entries.is_empty()) else {
             // Nothing to write (no log, or every request failed): the indexes
             // take the group now, as they would have during the append.
             guard.flush_index();
             publish(&self.counters, &self.catalog, &guard, catalog_changed);
             drop(guard);
-            let applied = Instant::now();
-            return self.finish(
-                slots, queued, pending, entries, journaled, began, applied, None,
-            );
+            done.applied = Instant::now();
+            return self.finish(slots, done, None);
         };
         let (counters, catalog) = (&self.counters, &self.catalog);
         if !guard.index_work_pending() {
@@ -258,14 +278,10 @@ impl Committer {
             guard.flush_index();
             publish(counters, catalog, &guard, catalog_changed);
             drop(guard);
-            let applied = Instant::now();
-            let t = Instant::now();
-            appended = sink.append(&entries);
-            fsync_us = Some(micros(t.elapsed()));
-            return self.after_append(
-                slots, queued, pending, entries, journaled, began, applied, appended, fsync_us,
-                false,
-            );
+            done.applied = Instant::now();
+            appended = sink.append(&done.entries);
+            fsync_us = Some(micros(done.applied.elapsed()));
+            return self.after_append(slots, done, appended, fsync_us, false);
         }
         // The append (one write, one fdatasync) on its own thread while this
         // one gives the indexes the group's inserts under the write lock. The
@@ -273,7 +289,7 @@ impl Committer {
         // group that is not durable yet (not acknowledged either; a refused
         // append rolls it back).
         let (flush_panic, applied) = std::thread::scope(|sc| {
-            let entries = &entries;
+            let entries = &done.entries;
             let append = sc.spawn(move || {
                 let t = Instant::now();
                 let r = sink.append(entries);
@@ -326,36 +342,20 @@ impl Committer {
             };
             self.turn_read_only(&reason);
             self.durable = true; // nothing is left to roll back
-            fail_pending(slots, &pending, &KernelError::Internal(reason));
+            fail_pending(slots, &done.pending, &KernelError::Internal(reason));
             return;
         }
-        self.after_append(
-            slots,
-            queued,
-            pending,
-            entries,
-            journaled,
-            began,
-            applied,
-            appended,
-            fsync_us,
-            append_panicked,
-        );
+        done.applied = applied;
+        self.after_append(slots, done, appended, fsync_us, append_panicked);
     }
 
     /// The append's outcome: a refused one rolls the group back (an `Io`
     /// failure or a panicked append thread also turns the node read-only);
     /// a written one finishes the group.
-    #[allow(clippy::too_many_arguments)]
     fn after_append(
         &mut self,
         slots: &mut [(Option<ops::Write>, Option<Reply>)],
-        queued: &[u64],
-        pending: Vec<(usize, Outcome)>,
-        entries: Vec<(u64, Vec<u8>)>,
-        journaled: bool,
-        began: Instant,
-        applied: Instant,
+        done: Applied<'_>,
         appended: KResult<()>,
         fsync_us: Option<u64>,
         append_panicked: bool,
@@ -377,35 +377,27 @@ impl Committer {
                 }
                 other => other,
             };
-            fail_pending(slots, &pending, &err);
+            fail_pending(slots, &done.pending, &err);
             return;
         }
-        self.finish(
-            slots, queued, pending, entries, journaled, began, applied, fsync_us,
-        );
+        self.finish(slots, done, fsync_us);
     }
 
     /// The group is durable (or there is no log): tell the observer, drop
     /// the undo data, answer every request.
-    #[allow(clippy::too_many_arguments)]
     fn finish(
         &mut self,
         slots: &mut [(Option<ops::Write>, Option<Reply>)],
-        queued: &[u64],
-        pending: Vec<(usize, Outcome)>,
-        entries: Vec<(u64, Vec<u8>)>,
-        journaled: bool,
-        began: Instant,
-        applied: Instant,
+        done: Applied<'_>,
         fsync_us: Option<u64>,
     ) {
         self.durable = true;
-        if !entries.is_empty() {
+        if !done.entries.is_empty() {
             if let Some(o) = self.observer.as_mut() {
-                o(&entries);
+                o(&done.entries);
             }
         }
-        if journaled {
+        if done.journaled {
             // The group is durable: drop the undo data it held (old vectors
             // and metadata values) now rather than at the next group.
             self.db
@@ -413,11 +405,11 @@ impl Committer {
                 .unwrap_or_else(|p| p.into_inner())
                 .commit_group();
         }
-        let apply_us = micros(applied.duration_since(began));
-        for (i, mut out) in pending {
+        let apply_us = micros(done.applied.duration_since(done.began));
+        for (i, mut out) in done.pending {
             if let Some(r) = slots[i].1.take() {
                 out.timing = Timing {
-                    queued_us: queued.get(i).copied().unwrap_or(0),
+                    queued_us: done.queued.get(i).copied().unwrap_or(0),
                     apply_us,
                     fsync_us,
                 };
