@@ -258,10 +258,6 @@ impl Committer {
             began,
             applied: began,
         };
-        let mut fsync_us = None;
-        let mut appended = Ok(());
-        // The append thread panicked: handled as any committer panic.
-        let mut append_panicked = false;
         let Some(sink) = self.sink.as_mut().filter(|_| !done.entries.is_empty()) else {
             // Nothing to write (no log, or every request failed): the indexes
             // take the group now, as they would have during the append.
@@ -279,67 +275,121 @@ impl Committer {
             publish(counters, catalog, &guard, catalog_changed);
             drop(guard);
             done.applied = Instant::now();
-            appended = sink.append(&done.entries);
-            fsync_us = Some(micros(done.applied.elapsed()));
+            let appended = sink.append(&done.entries);
+            let fsync_us = Some(micros(done.applied.elapsed()));
             return self.after_append(slots, done, appended, fsync_us, false);
         }
         // The append (one write, one fdatasync) on its own thread while this
-        // one gives the indexes the group's inserts under the write lock. The
-        // lock goes before the append ends, as before: readers may see a
-        // group that is not durable yet (not acknowledged either; a refused
-        // append rolls it back).
-        let (flush_panic, applied) = std::thread::scope(|sc| {
-            let entries = &done.entries;
+        // one gives the indexes the windows the group finished, under the
+        // write lock. The append thread acknowledges the group the moment it
+        // is durable, while the indexes may still be taking it: no reader
+        // sees the state before the indexes have it (the lock), and the next
+        // request's transfer and parsing overlap the index work. A refused
+        // append hands the replies back and the group is rolled back.
+        publish(counters, catalog, &guard, catalog_changed);
+        let applied = Instant::now();
+        let apply_us = micros(applied.duration_since(done.began));
+        let acks: Vec<(usize, Reply, Outcome)> = std::mem::take(&mut done.pending)
+            .into_iter()
+            .filter_map(|(i, out)| slots[i].1.take().map(|r| (i, r, out)))
+            .collect();
+        let observer = self.observer.as_mut();
+        let mut observer_panic = None;
+        let observer_panic_ref = &mut observer_panic;
+        let (flush_panic, (r, us, panicked, returned)) = std::thread::scope(|sc| {
+            let (entries, queued) = (&done.entries, done.queued);
             let append = sc.spawn(move || {
                 let t = Instant::now();
-                let r = sink.append(entries);
-                (r, micros(t.elapsed()))
+                let r = panic::catch_unwind(AssertUnwindSafe(|| sink.append(entries)));
+                let us = micros(t.elapsed());
+                let (r, panicked) = match r {
+                    Ok(r) => (r, false),
+                    Err(p) => (Err(KernelError::Internal(panic_reason(&*p))), true),
+                };
+                if r.is_err() {
+                    return (r, us, panicked, acks);
+                }
+                // Durable: told to the observer (heights for replication and
+                // checkpoints), then to the writers, as `finish` does.
+                if let Some(o) = observer {
+                    if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| o(entries))) {
+                        // Durable all the same: answered, then read-only.
+                        *observer_panic_ref = Some(panic_reason(&*p));
+                    }
+                }
+                for (i, reply, mut out) in acks {
+                    out.timing = Timing {
+                        queued_us: queued.get(i).copied().unwrap_or(0),
+                        apply_us,
+                        fsync_us: Some(us),
+                    };
+                    // A reply only hands the outcome over; it has no state
+                    // to leave half-done, and the group is durable anyway.
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| reply(Ok(out))));
+                }
+                (r, us, false, Vec::new())
             });
             let flushed = panic::catch_unwind(AssertUnwindSafe(|| guard.flush_index()));
-            // Applied: the lock goes now unless the group must be undone.
+            // Taken: the lock goes now unless the indexes failed.
             let kept = match flushed {
                 Ok(()) => {
-                    publish(counters, catalog, &guard, catalog_changed);
+                    publish(counters, catalog, &guard, false);
                     drop(guard);
                     None
                 }
                 Err(p) => Some((p, guard)),
             };
-            let applied = Instant::now();
-            let (r, us) = match append.join() {
-                Ok(done) => done,
-                // As any committer panic: the group is rolled back and the
-                // node turns read-only (the log may hold a torn tail).
-                Err(p) => {
-                    append_panicked = true;
-                    (Err(KernelError::Internal(panic_reason(&*p))), 0)
-                }
-            };
-            appended = r;
-            fsync_us = Some(us);
-            (kept, applied)
+            let joined = append.join().unwrap_or_else(|p| {
+                (
+                    Err(KernelError::Internal(panic_reason(&*p))),
+                    0,
+                    true,
+                    Vec::new(),
+                )
+            });
+            (kept, joined)
         });
+        // `panicked`: the append itself panicked, handled as any committer
+        // panic (the group is rolled back, the node turns read-only).
+        let (appended, append_panicked, fsync_us) = (r, panicked, Some(us));
+        if appended.is_ok() {
+            // The append thread told the observer already.
+            done.entries.clear();
+        }
+        if let Some(reason) = observer_panic {
+            self.turn_read_only(&reason);
+        }
+        for (i, reply, out) in returned {
+            slots[i].1 = Some(reply);
+            done.pending.push((i, out));
+        }
         if let Some((p, mut guard)) = flush_panic {
-            // The indexes failed to take the group after its append was
-            // written: take the append back out, then the group, so the log
-            // and the state agree again; the node turns read-only.
             let reason = panic_reason(&*p);
-            let undone = match &appended {
-                Ok(()) => self.sink.as_mut().map(|s| s.undo_append()),
-                Err(_) => None,
-            };
+            if appended.is_ok() {
+                // Acknowledged and durable: the group stays. The indexes it
+                // reached are rebuilt from the state; the node turns
+                // read-only, as after any committer panic.
+                let rebuilt =
+                    panic::catch_unwind(AssertUnwindSafe(|| guard.rebuild_touched_indexes()));
+                let how = match rebuilt {
+                    Ok(()) => "the group was kept (it was acknowledged) and the indexes rebuilt",
+                    Err(_) => "the group was kept (it was acknowledged); rebuilding the indexes panicked too",
+                };
+                // Read-only before the lock goes: a reader after it sees both.
+                self.turn_read_only(&format!("{reason}; {how}"));
+                publish(&self.counters, &self.catalog, &guard, true);
+                drop(guard);
+                done.applied = applied;
+                self.finish(slots, done, fsync_us);
+                return;
+            }
+            // Not durable: nobody was told; the group is rolled back.
             guard.rollback_group();
             publish(&self.counters, &self.catalog, &guard, true);
             drop(guard);
             if let Some(s) = self.sink.as_mut() {
                 s.rolled_back();
             }
-            let reason = match undone {
-                Some(Err(e)) => format!(
-                    "{reason}; taking its entries back out of the event log failed too: {e}"
-                ),
-                _ => reason,
-            };
             self.turn_read_only(&reason);
             self.durable = true; // nothing is left to roll back
             fail_pending(slots, &done.pending, &KernelError::Internal(reason));
@@ -443,7 +493,8 @@ mod tests {
     }
 
     #[test]
-    fn when_the_index_panics_after_the_append_then_the_append_is_cut_and_the_group_rolled_back() {
+    fn when_the_index_panics_after_the_append_then_the_acknowledged_group_stays_and_the_node_turns_read_only(
+    ) {
         let fs = SimVfs::new();
         let vfs: Arc<dyn Vfs> = Arc::new(fs.clone());
         let (log, _) = EventLog::open(
@@ -480,36 +531,39 @@ mod tests {
         };
         assert_eq!(height, before as u64);
 
-        let err = e.submit_sync(insert(PANIC_MARK)).unwrap_err();
-        assert_eq!(err.code(), "INTERNAL", "{err}");
-        assert!(err.to_string().contains("simulated panic"), "{err}");
-        assert!(e.is_read_only());
-        assert_eq!(
-            codec::state_hash(&e.read()),
-            hash,
-            "the group is rolled back"
-        );
-        {
-            let l = log.lock().unwrap();
-            assert_eq!(
-                (l.height(), l.len_bytes()),
-                (height, bytes),
-                "the append is cut"
-            );
-        }
-        // The collection still answers, with the acknowledged records only.
+        // Acknowledged once durable, while the index was still taking it.
+        let out = e.submit_sync(insert(PANIC_MARK)).unwrap();
+        assert_eq!(out.height, height + 1);
+        // The lock is free again once the committer is done with the group.
         let hits =
             e.read()
                 .default_collection()
                 .db
                 .search(&[3; DIM], 1000, SearchParams::default(), None);
-        assert_eq!(hits.len(), before as usize);
+        assert_eq!(
+            hits.len(),
+            before as usize + 1,
+            "every record, the failing one included, is found through the rebuilt index"
+        );
+        assert!(e.is_read_only());
+        let fault = e.fault().unwrap_or_default();
+        assert!(
+            fault.contains("simulated panic") && fault.contains("kept"),
+            "{fault}"
+        );
+        assert_ne!(codec::state_hash(&e.read()), hash, "the group stays");
+        {
+            let l = log.lock().unwrap();
+            assert_eq!(l.height(), height + 1, "the append stays");
+            assert!(l.len_bytes() > bytes);
+        }
+        let refused = e.submit_sync(insert(5)).unwrap_err();
+        assert_eq!(refused.code(), "READ_ONLY", "{refused}");
         e.close();
-        // What a restart reads: the acknowledged events and nothing more.
+        // What a restart reads: every acknowledged event.
         drop(log);
         let (reopened, _) =
             EventLog::open(vfs, "/data/events.log", DIM as u32, &OpenOptions::default()).unwrap();
-        assert_eq!(reopened.height(), before as u64);
-        assert_eq!(reopened.len_bytes(), bytes);
+        assert_eq!(reopened.height(), height + 1);
     }
 }

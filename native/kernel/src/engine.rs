@@ -35,13 +35,6 @@ pub trait CommitSink: Send {
     fn append(&mut self, entries: &[(u64, Vec<u8>)]) -> KResult<()>;
     /// The group of the last failed `append` was rolled back out of the state.
     fn rolled_back(&mut self) {}
-    /// Takes the last successful `append` back out (its group failed to
-    /// apply after the append was written; no one was told of it).
-    fn undo_append(&mut self) -> KResult<()> {
-        Err(KernelError::Internal(
-            "this sink cannot undo an append".into(),
-        ))
-    }
 }
 
 /// Told about every durable group, in order (replication, metrics).

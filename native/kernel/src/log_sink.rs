@@ -108,10 +108,6 @@ impl CommitSink for LogSink {
         let _l = lock(&self.log);
         self.signal.refused.store(false, Ordering::Relaxed);
     }
-
-    fn undo_append(&mut self) -> KResult<()> {
-        lock(&self.log).undo_last_append().map_err(storage_err)
-    }
 }
 
 #[cfg(test)]

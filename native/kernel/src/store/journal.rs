@@ -68,6 +68,22 @@ impl Store {
         }
     }
 
+    /// Rebuilds from the state the index of every collection the open
+    /// group wrote (after the indexes failed to take an acknowledged group:
+    /// `committer.rs`); the group stays open.
+    pub(crate) fn rebuild_touched_indexes(&mut self) {
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
+        j.defer_index = false;
+        for id in &j.touched {
+            if let Some(c) = self.colls.get_mut(id) {
+                c.db.rebuild_index();
+            }
+        }
+        self.recount();
+    }
+
     /// Whether `flush_index` would give an index anything: a collection
     /// written in the open group finished a window its index has not taken.
     pub fn index_work_pending(&self) -> bool {
