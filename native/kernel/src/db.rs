@@ -141,13 +141,6 @@ impl Db {
         true
     }
 
-    /// Whether this collection's index takes records in windows.
-    fn windowed(&self) -> bool {
-        self.index
-            .as_ref()
-            .is_some_and(|ix| ix.config().kind == IndexKind::Hnsw)
-    }
-
     /// Where the index must reach for the current slots: the end of the
     /// last finished window (HNSW), or every slot (the other kinds, whose
     /// result does not depend on how inserts are batched).
@@ -236,10 +229,10 @@ impl Db {
     /// up to its own end; deferral goes on.
     fn index_pending(&mut self) {
         let goal = self.index_goal();
-        let windowed = self.windowed();
         let Some(ix) = self.index.as_mut() else {
             return;
         };
+        let windowed = ix.config().kind == IndexKind::Hnsw;
         while self.indexed_to < goal {
             let from = self.indexed_to;
             let to = if windowed {

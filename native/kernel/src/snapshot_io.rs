@@ -31,8 +31,9 @@ pub struct Restored {
     pub index_rebuilt: bool,
 }
 
-/// Install a saved index when it covers exactly the state's live records;
-/// rebuild otherwise (a crafted one could hide records from search). It may
+/// Install a saved index when it holds exactly the live records of the
+/// finished windows (`Db::install_index`); rebuild otherwise (a crafted one
+/// could hide records from search). It may
 /// not claim more slots than the state has, so it cannot amplify its size.
 /// Returns whether it was rebuilt.
 fn fill_index(db: &mut Db, blob: &[u8], cfg: IndexConfig) -> bool {

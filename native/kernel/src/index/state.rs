@@ -102,12 +102,6 @@ impl Index {
         }
     }
 
-    /// True when the index holds exactly the records `src` has a live vector
-    /// for: no more (a stale id) and no fewer (a hidden one).
-    pub fn live_set_matches(&self, src: &dyn VectorSource) -> bool {
-        self.holds_live_set(src, src.slot_count())
-    }
-
     /// True when the index holds exactly the live records of `src` below
     /// `upto`, and at or above it only records `src` has live (none stale;
     /// the caller searches the live ones it lacks there exactly).
