@@ -56,21 +56,44 @@ impl Sink for Count {
 }
 
 /// Length and BLAKE3 digest of an encoding, without keeping it: what a
-/// snapshot header needs of a section before the section is written.
+/// snapshot header needs of a section before the section is written, and
+/// the state hashes. An encoding arrives in small pieces (a record is a
+/// status byte, a tag and its vector); handed to the hasher one by one they
+/// keep BLAKE3 on one block at a time (~0.9 GB/s here), so they are gathered
+/// into runs of [`MEASURE_RUN`] bytes, which it hashes many chunks at a time
+/// (~4 GB/s). The digest is the same either way.
 #[derive(Default)]
 pub struct Measure {
     pub len: u64,
     hasher: blake3::Hasher,
+    run: Vec<u8>,
 }
+
+/// Bytes gathered before they are hashed.
+pub const MEASURE_RUN: usize = 64 << 10;
+
 impl Sink for Measure {
     fn put(&mut self, b: &[u8]) {
         self.len += b.len() as u64;
-        self.hasher.update(b);
+        if self.run.len() + b.len() > MEASURE_RUN {
+            self.hasher.update(&self.run);
+            self.run.clear();
+        }
+        if b.len() >= MEASURE_RUN {
+            self.hasher.update(b);
+        } else {
+            if self.run.capacity() == 0 {
+                self.run.reserve_exact(MEASURE_RUN);
+            }
+            self.run.extend_from_slice(b);
+        }
     }
 }
 impl Measure {
     pub fn digest(&self) -> [u8; 32] {
-        *self.hasher.finalize().as_bytes()
+        let mut h = self.hasher.clone();
+        h.update(&self.run);
+        *h.finalize().as_bytes()
     }
 }
 
@@ -186,9 +209,9 @@ pub fn encode(state: &State) -> Vec<u8> {
 
 /// BLAKE3 of the canonical encoding.
 pub fn state_hash(state: &State) -> [u8; 32] {
-    let mut h = blake3::Hasher::new();
-    encode_into(state, &mut h);
-    *h.finalize().as_bytes()
+    let mut m = Measure::default();
+    encode_into(state, &mut m);
+    m.digest()
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -17,7 +17,7 @@
 use super::idem::{Ids, Stored, IDEMPOTENCY_RETENTION};
 use super::{check_name, collection_limits, Collection, Store, Usage, MAX_COLLECTIONS};
 use crate::bytes::Reader;
-use crate::codec::{self, Sink};
+use crate::codec::{self, Measure, Sink};
 use crate::engine::Db;
 use crate::entry::{CollectionConfig, Metric};
 use crate::error::{KResult, KernelError};
@@ -85,19 +85,19 @@ pub fn encode(store: &Store) -> Vec<u8> {
 
 /// BLAKE3 of the whole store's canonical encoding.
 pub fn state_hash(store: &Store) -> [u8; 32] {
-    let mut h = blake3::Hasher::new();
-    encode_into(store, &mut h);
-    *h.finalize().as_bytes()
+    let mut m = Measure::default();
+    encode_into(store, &mut m);
+    m.digest()
 }
 
 /// BLAKE3 of one collection alone: its name, config and data, so a tenant
 /// can check its own data whatever the other collections hold.
 pub fn collection_hash(c: &Collection) -> [u8; 32] {
-    let mut h = blake3::Hasher::new();
-    h.update(b"valori-collection\0");
-    put_identity(&mut h, c);
-    codec::encode_into(&c.db.state, &mut h);
-    *h.finalize().as_bytes()
+    let mut m = Measure::default();
+    m.put(b"valori-collection\0");
+    put_identity(&mut m, c);
+    codec::encode_into(&c.db.state, &mut m);
+    m.digest()
 }
 
 fn corrupt(m: impl Into<String>) -> KernelError {
