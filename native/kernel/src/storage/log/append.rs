@@ -26,8 +26,6 @@ impl EventLog {
     /// carries a marker, and a group without it is dropped as a torn tail.
     pub fn append(&mut self, entries: &[(u64, &[u8])]) -> Result<(), StorageError> {
         self.check_writable()?;
-        // Only a successful append can be undone, and only the latest.
-        self.last_append = None;
         if entries.is_empty() {
             return Ok(());
         }
@@ -56,32 +54,8 @@ impl EventLog {
         if let Err(e) = self.file.sync_data() {
             return Err(self.poison("sync_data", e));
         }
-        self.last_append = Some((self.tip, self.index.len()));
         self.tip = tip;
         self.index.extend(points);
-        Ok(())
-    }
-
-    /// Takes the last `append` back out of the file (cut and synced), for a
-    /// group whose apply failed after its append was written. Nothing may
-    /// have read past the old end meanwhile: the caller holds the state lock
-    /// and has told no one of the group. Fails, poisoning the log, on an I/O
-    /// error, and refuses when the last operation was not an append.
-    pub fn undo_last_append(&mut self) -> Result<(), StorageError> {
-        self.check_writable()?;
-        let Some((tip, points)) = self.last_append.take() else {
-            return Err(StorageError::InvalidAppend {
-                reason: "no append to undo".into(),
-            });
-        };
-        if let Err(e) = self.file.set_len(tip.offset) {
-            return Err(self.poison("set_len", e));
-        }
-        if let Err(e) = self.file.sync_data() {
-            return Err(self.poison("sync_data", e));
-        }
-        self.tip = tip;
-        self.index.truncate(points);
         Ok(())
     }
 

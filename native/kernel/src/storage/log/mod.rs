@@ -133,9 +133,6 @@ pub struct EventLog {
     index: Vec<IndexPoint>,
     poisoned: Option<String>,
     generation: u64,
-    /// The tip and index length before the last append (`undo_last_append`);
-    /// cleared by anything else that moves the tip.
-    last_append: Option<(Tip, usize)>,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -202,7 +199,6 @@ impl EventLog {
                 index: new.index,
                 poisoned: None,
                 generation: 0,
-                last_append: None,
             };
             let recovery = log.recovery(true, None, removed_temp_files);
             return Ok((log, recovery));
@@ -261,7 +257,6 @@ impl EventLog {
             index: scanned.index,
             poisoned: None,
             generation: 0,
-            last_append: None,
         };
         let mut recovery = log.recovery(false, truncation, removed_temp_files);
         if version != format::LOG_VERSION {

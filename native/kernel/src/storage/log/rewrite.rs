@@ -261,7 +261,6 @@ impl EventLog {
                 self.tip = new.tip;
                 self.index = new.index;
                 self.generation += 1;
-                self.last_append = None;
                 Ok(())
             }
             Err((err, poison)) => {

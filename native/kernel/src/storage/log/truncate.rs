@@ -36,7 +36,6 @@ impl EventLog {
         if keep_seq == self.tip.height {
             return Ok(());
         }
-        self.last_append = None;
         let end = self.end_of(keep_seq)?;
         if end.closes_append {
             if let Err(e) = self.file.set_len(end.tip.offset) {
