@@ -102,6 +102,17 @@ fn publish(
     }
 }
 
+/// Hands a durable request's outcome to its writer, with the group's timings
+/// (traces only).
+fn answer(reply: Reply, mut out: Outcome, queued_us: u64, apply_us: u64, fsync_us: Option<u64>) {
+    out.timing = Timing {
+        queued_us,
+        apply_us,
+        fsync_us,
+    };
+    reply(Ok(out));
+}
+
 /// A group applied to the state, on its way to the log: what answering it
 /// needs once the append is settled.
 struct Applied<'a> {
@@ -317,15 +328,13 @@ impl Committer {
                         *observer_panic_ref = Some(panic_reason(&*p));
                     }
                 }
-                for (i, reply, mut out) in acks {
-                    out.timing = Timing {
-                        queued_us: queued.get(i).copied().unwrap_or(0),
-                        apply_us,
-                        fsync_us: Some(us),
-                    };
+                for (i, reply, out) in acks {
+                    let waited = queued.get(i).copied().unwrap_or(0);
                     // A reply only hands the outcome over; it has no state
                     // to leave half-done, and the group is durable anyway.
-                    let _ = panic::catch_unwind(AssertUnwindSafe(|| reply(Ok(out))));
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+                        answer(reply, out, waited, apply_us, Some(us))
+                    }));
                 }
                 (r, us, false, Vec::new())
             });
@@ -456,14 +465,10 @@ impl Committer {
                 .commit_group();
         }
         let apply_us = micros(done.applied.duration_since(done.began));
-        for (i, mut out) in done.pending {
+        for (i, out) in done.pending {
             if let Some(r) = slots[i].1.take() {
-                out.timing = Timing {
-                    queued_us: done.queued.get(i).copied().unwrap_or(0),
-                    apply_us,
-                    fsync_us,
-                };
-                r(Ok(out));
+                let waited = done.queued.get(i).copied().unwrap_or(0);
+                answer(r, out, waited, apply_us, fsync_us);
             }
         }
     }
